@@ -1,0 +1,25 @@
+//! Domain values and entities. Values validate on construction; entities are plain data.
+
+mod claims;
+mod email;
+mod ids;
+mod metadata;
+mod password;
+mod phone;
+mod refresh_token;
+mod session;
+mod user;
+mod username;
+
+pub use claims::{AccessClaims, AmrEntry};
+pub use email::{EMAIL_MAX_LEN, Email, EmailError};
+pub use ids::{InvalidId, SessionId, UserId};
+pub use metadata::{METADATA_DEFAULT_MAX_BYTES, Metadata, MetadataError};
+pub use password::{CharacterClass, Password, PasswordPolicy, WeakPassword, WeakPasswordReason};
+pub use phone::{Phone, PhoneError};
+pub use refresh_token::{
+    RefreshToken, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, TokenDigest, plan_rotation,
+};
+pub use session::{Aal, AuthMethod, ExpiryReason, Session, SessionLimits};
+pub use user::{PasswordHash, User};
+pub use username::{USERNAME_MAX_LEN, USERNAME_MIN_LEN, Username, UsernameError};

@@ -1,0 +1,185 @@
+use crate::domain::{EmailError, MetadataError, PhoneError, UsernameError, WeakPassword};
+use crate::ports::{HashError, RandomError, StoreError, TokenError, UniqueField};
+
+/// Everything a use case can refuse or fail with. Each variant has a stable snake_case
+/// [`code`](AuthError::code) (Supabase Auth's `error_code` vocabulary); only the HTTP adapter
+/// decides status codes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AuthError {
+    /// Input failed validation; `field` names it.
+    #[error("{field}: {message}")]
+    Validation {
+        /// The offending field, as named on the wire.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A new password failed the policy.
+    #[error("{0}")]
+    WeakPassword(WeakPassword),
+    /// Wrong identifier or password (never says which).
+    #[error("Invalid login credentials")]
+    InvalidCredentials,
+    /// The password was right but the email address is not confirmed yet.
+    #[error("Email not confirmed")]
+    EmailNotConfirmed,
+    /// The user is banned.
+    #[error("User is banned")]
+    UserBanned,
+    /// Sign-ups are turned off.
+    #[error("Signups not allowed for this instance")]
+    SignupDisabled,
+    /// Phone sign-up and sign-in need an SMS provider, which this server does not have.
+    #[error("Phone signups are disabled")]
+    PhoneProviderDisabled,
+    /// Anonymous sign-ins are turned off.
+    #[error("Anonymous sign-ins are disabled")]
+    AnonymousProviderDisabled,
+    /// Sign-up of an address that already has an account (only revealed when confirmation is off).
+    #[error("User already registered")]
+    UserAlreadyExists,
+    /// Another account has this email address.
+    #[error("A user with this email address has already been registered")]
+    EmailExists,
+    /// Another account has this phone number.
+    #[error("A user with this phone number has already been registered")]
+    PhoneExists,
+    /// Another account has this username.
+    #[error("A user with this username has already been registered")]
+    UsernameExists,
+    /// The new password equals the current one.
+    #[error("New password should be different from the old password.")]
+    SamePassword,
+    /// A password change needs the current password (or a reauthentication nonce).
+    #[error("Current password required when setting new password.")]
+    CurrentPasswordRequired,
+    /// The current password given is wrong.
+    #[error("Current password is incorrect.")]
+    CurrentPasswordInvalid,
+    /// The refresh token is unknown or its session is gone.
+    #[error("Invalid Refresh Token: Refresh Token Not Found")]
+    RefreshTokenNotFound,
+    /// A used refresh token was presented again; its session has been revoked.
+    #[error("Invalid Refresh Token: Already Used")]
+    RefreshTokenAlreadyUsed,
+    /// The access token's session was revoked, or its user deleted or banned.
+    #[error("Session from session_id claim in JWT does not exist")]
+    SessionNotFound,
+    /// The session is past its lifetime limits.
+    #[error("Session expired")]
+    SessionExpired,
+    /// The access token is invalid or expired.
+    #[error("invalid JWT: {0}")]
+    BadJwt(TokenError),
+    /// The request needs an access token and carried none.
+    #[error("This endpoint requires a valid Bearer token")]
+    NoAuthorization,
+    /// The user does not exist.
+    #[error("User not found")]
+    UserNotFound,
+    /// The operation is turned off by configuration.
+    #[error("{0} is disabled")]
+    FeatureDisabled(&'static str),
+    /// A dependency (database, hashing pool) is unavailable; retrying later may work.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or corrupt data; details go to the log, never to the client.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AuthError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation { .. } => "validation_failed",
+            Self::WeakPassword(_) => "weak_password",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::EmailNotConfirmed => "email_not_confirmed",
+            Self::UserBanned => "user_banned",
+            Self::SignupDisabled => "signup_disabled",
+            Self::AnonymousProviderDisabled => "anonymous_provider_disabled",
+            Self::PhoneProviderDisabled => "phone_provider_disabled",
+            Self::UserAlreadyExists => "user_already_exists",
+            Self::EmailExists => "email_exists",
+            Self::PhoneExists => "phone_exists",
+            Self::UsernameExists => "username_exists",
+            Self::SamePassword => "same_password",
+            Self::CurrentPasswordRequired => "current_password_required",
+            Self::CurrentPasswordInvalid => "current_password_invalid",
+            Self::RefreshTokenNotFound => "refresh_token_not_found",
+            Self::RefreshTokenAlreadyUsed => "refresh_token_already_used",
+            Self::SessionNotFound => "session_not_found",
+            Self::SessionExpired => "session_expired",
+            Self::BadJwt(_) => "bad_jwt",
+            Self::NoAuthorization => "no_authorization",
+            Self::UserNotFound => "user_not_found",
+            Self::FeatureDisabled(_) => "feature_disabled",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Internal(_) => "unexpected_failure",
+        }
+    }
+
+    pub(crate) fn invalid(field: &'static str, error: impl std::fmt::Display) -> Self {
+        Self::Validation { field, message: error.to_string() }
+    }
+}
+
+impl From<StoreError> for AuthError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(UniqueField::Email) => Self::EmailExists,
+            StoreError::Conflict(UniqueField::Phone) => Self::PhoneExists,
+            StoreError::Conflict(UniqueField::Username) => Self::UsernameExists,
+            StoreError::Conflict(UniqueField::Id) => Self::Internal("id collision".into()),
+            StoreError::NotFound => Self::UserNotFound,
+            StoreError::Unavailable(detail) => Self::Unavailable(detail),
+            StoreError::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+impl From<HashError> for AuthError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Unavailable(detail) => Self::Unavailable(detail),
+            HashError::UnreadableHash => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<RandomError> for AuthError {
+    fn from(error: RandomError) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
+impl From<EmailError> for AuthError {
+    fn from(error: EmailError) -> Self {
+        Self::invalid("email", error)
+    }
+}
+
+impl From<UsernameError> for AuthError {
+    fn from(error: UsernameError) -> Self {
+        Self::invalid("username", error)
+    }
+}
+
+impl From<PhoneError> for AuthError {
+    fn from(error: PhoneError) -> Self {
+        Self::invalid("phone", error)
+    }
+}
+
+impl From<WeakPassword> for AuthError {
+    fn from(error: WeakPassword) -> Self {
+        Self::WeakPassword(error)
+    }
+}
+
+impl From<MetadataError> for AuthError {
+    fn from(error: MetadataError) -> Self {
+        Self::invalid("data", error)
+    }
+}

@@ -1,0 +1,240 @@
+//! An in-memory implementation of the storage ports, for tests and for embedding without a
+//! database. It keeps the same contract as the Diesel stores (the contract suite proves it) but
+//! forgets everything when dropped.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    Email, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId, TokenDigest,
+    User, UserId, Username, plan_rotation,
+};
+use crate::ports::{SessionStore, StoreError, UniqueField, UserStore};
+
+/// Users, sessions and refresh tokens held in process memory behind one lock.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    users: HashMap<UserId, User>,
+    sessions: HashMap<SessionId, Session>,
+    tokens: Vec<RefreshTokenRecord>,
+    next_token_id: i64,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        self.state.lock().map_err(|_| StoreError::Internal("memory store lock poisoned".into()))
+    }
+}
+
+impl State {
+    fn conflict(&self, user: &User) -> Option<UniqueField> {
+        let username_key = user.username.as_ref().map(Username::key);
+        self.users.values().filter(|other| other.id != user.id).find_map(|other| {
+            if user.email.is_some() && other.email == user.email {
+                Some(UniqueField::Email)
+            } else if user.phone.is_some() && other.phone == user.phone {
+                Some(UniqueField::Phone)
+            } else if username_key.is_some() && other.username.as_ref().map(Username::key) == username_key {
+                Some(UniqueField::Username)
+            } else {
+                None
+            }
+        })
+    }
+
+    fn revoke_family(&mut self, id: SessionId, at: DateTime<Utc>) -> bool {
+        let Some(session) = self.sessions.get_mut(&id) else { return false };
+        if session.revoked_at.is_some() {
+            return false;
+        }
+        session.revoked_at = Some(at);
+        for token in self.tokens.iter_mut().filter(|t| t.session_id == id && t.revoked_at.is_none()) {
+            token.revoked_at = Some(at);
+        }
+        true
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if state.users.contains_key(&user.id) {
+            return Err(StoreError::Conflict(UniqueField::Id));
+        }
+        if let Some(field) = state.conflict(user) {
+            return Err(StoreError::Conflict(field));
+        }
+        state.users.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.state()?.users.get(&id).cloned())
+    }
+
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        Ok(self.state()?.users.values().find(|u| u.email.as_ref() == Some(email)).cloned())
+    }
+
+    async fn find_user_by_phone(&self, phone: &Phone) -> Result<Option<User>, StoreError> {
+        Ok(self.state()?.users.values().find(|u| u.phone.as_ref() == Some(phone)).cloned())
+    }
+
+    async fn find_user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        let key = username.key();
+        Ok(self.state()?.users.values().find(|u| u.username.as_ref().map(Username::key).as_ref() == Some(&key)).cloned())
+    }
+
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if !state.users.contains_key(&user.id) {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(field) = state.conflict(user) {
+            return Err(StoreError::Conflict(field));
+        }
+        state.users.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        if state.users.remove(&id).is_none() {
+            return Ok(false);
+        }
+        let doomed: Vec<SessionId> = state.sessions.values().filter(|s| s.user_id == id).map(|s| s.id).collect();
+        for session in &doomed {
+            state.sessions.remove(session);
+        }
+        state.tokens.retain(|t| !doomed.contains(&t.session_id));
+        Ok(true)
+    }
+
+    async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, StoreError> {
+        let state = self.state()?;
+        let mut users: Vec<&User> = state.users.values().collect();
+        users.sort_by_key(|u| (u.created_at, u.id));
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(users.into_iter().skip(offset).take(limit).cloned().collect())
+    }
+
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        Ok(self.state()?.users.len() as u64)
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let Some(user) = state.users.get_mut(&session.user_id) else {
+            return Err(StoreError::NotFound);
+        };
+        user.last_sign_in_at = Some(session.created_at);
+        state.next_token_id += 1;
+        let record = RefreshTokenRecord {
+            id: state.next_token_id,
+            session_id: session.id,
+            digest: *first_token,
+            parent: None,
+            created_at: session.created_at,
+            used_at: None,
+            revoked_at: None,
+        };
+        state.tokens.push(record);
+        state.sessions.insert(session.id, session.clone());
+        Ok(())
+    }
+
+    async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        Ok(self.state()?.sessions.get(&id).cloned())
+    }
+
+    async fn list_sessions(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        let state = self.state()?;
+        let mut sessions: Vec<Session> =
+            state.sessions.values().filter(|s| s.user_id == user && s.revoked_at.is_none()).cloned().collect();
+        sessions.sort_by_key(|s| (s.created_at, s.id));
+        Ok(sessions)
+    }
+
+    async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<RotationOutcome, StoreError> {
+        let mut state = self.state()?;
+        let Some(presented) = state.tokens.iter().find(|t| t.digest == rotation.presented).cloned() else {
+            return Ok(RotationOutcome::NotFound);
+        };
+        let Some(session) = state.sessions.get(&presented.session_id).cloned() else {
+            return Ok(RotationOutcome::NotFound);
+        };
+        let live = state.tokens.iter().find(|t| t.session_id == session.id && t.used_at.is_none()).cloned();
+        match plan_rotation(&presented, &session, live.as_ref(), rotation) {
+            RotationPlan::Rotate => {
+                state.next_token_id += 1;
+                let id = state.next_token_id;
+                for token in state.tokens.iter_mut().filter(|t| t.id == presented.id) {
+                    token.used_at = Some(rotation.now);
+                }
+                state.tokens.push(RefreshTokenRecord {
+                    id,
+                    session_id: session.id,
+                    digest: rotation.successor,
+                    parent: Some(presented.id),
+                    created_at: rotation.now,
+                    used_at: None,
+                    revoked_at: None,
+                });
+                let stored = state.sessions.get_mut(&session.id).ok_or(StoreError::NotFound)?;
+                stored.refreshed_at = Some(rotation.now);
+                Ok(RotationOutcome::Rotated(stored.clone()))
+            }
+            RotationPlan::Replay => Ok(RotationOutcome::Replayed(session)),
+            RotationPlan::RevokeFamily => {
+                state.revoke_family(session.id, rotation.now);
+                Ok(RotationOutcome::ReuseDetected(session.id))
+            }
+            RotationPlan::Expired(reason) => Ok(RotationOutcome::Expired(session.id, reason)),
+            RotationPlan::Dead => Ok(RotationOutcome::NotFound),
+        }
+    }
+
+    async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(self.state()?.revoke_family(id, at))
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut state = self.state()?;
+        let ids: Vec<SessionId> = state
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user && Some(s.id) != keep && s.revoked_at.is_none())
+            .map(|s| s.id)
+            .collect();
+        let mut count = 0;
+        for id in ids {
+            if state.revoke_family(id, at) {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+}

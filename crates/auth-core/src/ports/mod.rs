@@ -1,0 +1,33 @@
+//! The ports: what the domain needs from the outside world, as small traits whose docs state
+//! the contract every adapter must keep.
+
+mod clock;
+mod mailer;
+mod password_hasher;
+mod random;
+mod store;
+mod token_chain;
+mod token_signer;
+
+pub use clock::Clock;
+pub use mailer::{Mail, MailError, Mailer};
+pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
+pub use random::{Random, RandomError};
+pub use store::{SessionStore, StoreError, UniqueField, UserStore};
+pub use token_chain::TokenChain;
+pub use token_signer::{TokenError, TokenSigner};
+
+#[cfg(any(test, feature = "mock"))]
+pub use clock::MockClock;
+#[cfg(any(test, feature = "mock"))]
+pub use mailer::MockMailer;
+#[cfg(any(test, feature = "mock"))]
+pub use password_hasher::MockPasswordHasher;
+#[cfg(any(test, feature = "mock"))]
+pub use random::MockRandom;
+#[cfg(any(test, feature = "mock"))]
+pub use store::{MockSessionStore, MockUserStore};
+#[cfg(any(test, feature = "mock"))]
+pub use token_chain::MockTokenChain;
+#[cfg(any(test, feature = "mock"))]
+pub use token_signer::MockTokenSigner;

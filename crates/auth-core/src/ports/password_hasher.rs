@@ -1,0 +1,45 @@
+use async_trait::async_trait;
+
+use crate::domain::{Password, PasswordHash};
+
+/// Hashing failed for a reason other than a wrong password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HashError {
+    /// The stored hash is not in a format this hasher reads.
+    #[error("stored password hash is unreadable")]
+    UnreadableHash,
+    /// The hashing pool is shut down or overloaded beyond its queue.
+    #[error("password hashing unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The verdict on a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    /// The password does not match (or there was no hash to match).
+    Mismatch,
+    /// The password matches.
+    Match {
+        /// The hash was made with other parameters than the current ones and should be replaced.
+        needs_rehash: bool,
+    },
+}
+
+/// Slow, salted password hashing (argon2id in production).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes a new password with a fresh salt and the current parameters.
+    ///
+    /// - MUST NOT block the caller's executor thread: the work runs elsewhere, with bounded
+    ///   concurrency so memory stays bounded under a flood.
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError>;
+
+    /// Checks a password against a stored hash.
+    ///
+    /// - With `hash` absent (unknown account, account without password), MUST do the same work as
+    ///   a real verification and return [`PasswordCheck::Mismatch`], so that timing does not tell
+    ///   whether an account exists.
+    /// - MUST compare in constant time.
+    async fn verify<'a>(&self, password: &Password, hash: Option<&'a PasswordHash>) -> Result<PasswordCheck, HashError>;
+}

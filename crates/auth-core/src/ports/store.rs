@@ -1,0 +1,129 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    Email, Phone, Rotation, RotationOutcome, Session, SessionId, TokenDigest, User, UserId, Username,
+};
+
+/// A uniqueness rule that a write would break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueField {
+    /// The id is taken (only with a caller-chosen id).
+    Id,
+    /// Another user has this email address.
+    Email,
+    /// Another user has this phone number.
+    Phone,
+    /// Another user has this username (compared case-insensitively).
+    Username,
+}
+
+/// Why a storage operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The write would break a uniqueness rule; nothing was written.
+    #[error("{0:?} is already taken")]
+    Conflict(UniqueField),
+    /// The row the operation needs does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The database cannot be reached or is overloaded; the operation may be retried later and
+    /// wrote nothing.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back, or the database answered something unexpected.
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+/// Persistence of users.
+///
+/// Every method is atomic: it either completes or writes nothing.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Stores a new user.
+    ///
+    /// - MUST fail with [`StoreError::Conflict`] naming the field when the id, email, phone or
+    ///   username (case-insensitively) is already taken, and then write nothing.
+    /// - Of concurrent creations with the same email, exactly one MUST succeed.
+    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+
+    /// The user with this id.
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// The user with this (normalised) email address.
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+
+    /// The user with this phone number.
+    async fn find_user_by_phone(&self, phone: &Phone) -> Result<Option<User>, StoreError>;
+
+    /// The user with this username, compared case-insensitively.
+    async fn find_user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError>;
+
+    /// Replaces every stored field of an existing user with the given values.
+    ///
+    /// - MUST fail with [`StoreError::NotFound`] when no user has this id.
+    /// - MUST fail with [`StoreError::Conflict`] as [`UserStore::create_user`] does.
+    async fn update_user(&self, user: &User) -> Result<(), StoreError>;
+
+    /// Deletes a user, returning whether one existed.
+    ///
+    /// - MUST delete, in the same transaction, every session and refresh token of the user.
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
+
+    /// Users ordered by creation time (oldest first), `offset` rows skipped, at most `limit`.
+    async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, StoreError>;
+
+    /// How many users exist.
+    async fn count_users(&self) -> Result<u64, StoreError>;
+}
+
+/// Persistence of sessions and their refresh-token families.
+///
+/// Every method is atomic: it either completes or writes nothing.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session with its first refresh token, and sets the user's `last_sign_in_at`
+    /// to the session's `created_at`.
+    ///
+    /// - MUST fail with [`StoreError::NotFound`] when the user does not exist, writing nothing.
+    /// - MUST store only the digest of the token.
+    async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError>;
+
+    /// The session with this id, revoked or not.
+    async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
+
+    /// The user's sessions that have not been revoked, oldest first.
+    async fn list_sessions(&self, user: UserId) -> Result<Vec<Session>, StoreError>;
+
+    /// Exchanges a presented refresh token, in one atomic step.
+    ///
+    /// - MUST find the presented token by digest; unknown digest: [`RotationOutcome::NotFound`].
+    /// - MUST lock the token's family against concurrent rotations, read the presented token, the
+    ///   session and the family's live token (the one not yet used) under that lock, and decide
+    ///   with [`crate::domain::plan_rotation`].
+    /// - MUST then carry out the plan before releasing the lock: `Rotate` marks the presented token
+    ///   used, inserts `successor` as the live token with the presented one as parent, and sets the
+    ///   session's `refreshed_at` ([`RotationOutcome::Rotated`] with the updated session);
+    ///   `Replay` writes nothing ([`RotationOutcome::Replayed`]); `RevokeFamily` sets `revoked_at`
+    ///   on the session and all its tokens ([`RotationOutcome::ReuseDetected`]); `Expired`
+    ///   writes nothing ([`RotationOutcome::Expired`]); `Dead` writes nothing
+    ///   ([`RotationOutcome::NotFound`]).
+    /// - Of N concurrent rotations of one live token, exactly one MUST rotate; the family MUST
+    ///   never hold two live tokens.
+    /// - MUST use `rotation.now` as the time, never the database's clock.
+    async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<RotationOutcome, StoreError>;
+
+    /// Revokes one session and its tokens; returns whether a live session was revoked.
+    async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Revokes all live sessions of a user except `keep`; returns how many were revoked.
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,116 @@
+use serde_json::Value;
+
+use super::AuthService;
+use super::verify::Principal;
+use crate::domain::{Metadata, Password, User, Username};
+use crate::error::AuthError;
+use crate::ports::PasswordCheck;
+
+/// Which sessions a logout ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogoutScope {
+    /// Every session of the user.
+    #[default]
+    Global,
+    /// Only the caller's session.
+    Local,
+    /// Every session but the caller's.
+    Others,
+}
+
+/// Changes a user asks for on their own account. Absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    /// Merged into `user_metadata`; a key set to null is removed.
+    pub data: Option<Value>,
+    /// A new password.
+    pub password: Option<Password>,
+    /// The current password, required for a password change when the policy says so.
+    pub current_password: Option<Password>,
+    /// A new username; an empty string removes it.
+    pub username: Option<String>,
+}
+
+impl AuthService {
+    /// The caller's user as stored now.
+    pub fn current_user(&self, principal: &Principal) -> User {
+        principal.user.clone()
+    }
+
+    /// Applies changes to the caller's own account. A password change ends every other session.
+    pub async fn update_user(&self, principal: &Principal, changes: UserChanges) -> Result<User, AuthError> {
+        let mut user = principal.user.clone();
+        if let Some(data) = changes.data {
+            let patch = Metadata::from_value(data, self.settings.metadata_max_bytes)?;
+            user.user_metadata.merge(patch, self.settings.metadata_max_bytes)?;
+        }
+        if let Some(name) = changes.username {
+            user.username = if name.trim().is_empty() { None } else { Some(Username::parse(&name)?) };
+        }
+        let password_changed = match changes.password {
+            Some(password) => {
+                self.change_password(&mut user, &password, changes.current_password.as_ref()).await?;
+                true
+            }
+            None => false,
+        };
+        let now = self.ports.clock.now();
+        user.updated_at = now;
+        self.ports.users.update_user(&user).await?;
+        if password_changed {
+            self.ports.sessions.revoke_user_sessions(user.id, Some(principal.session.id), now).await?;
+        }
+        Ok(user)
+    }
+
+    async fn change_password(
+        &self,
+        user: &mut User,
+        password: &Password,
+        current: Option<&Password>,
+    ) -> Result<(), AuthError> {
+        self.settings.password_policy.check(password)?;
+        if let Some(existing) = &user.password_hash {
+            if self.settings.require_current_password {
+                let current = current.ok_or(AuthError::CurrentPasswordRequired)?;
+                if self.ports.hasher.verify(current, Some(existing)).await? == PasswordCheck::Mismatch {
+                    return Err(AuthError::CurrentPasswordInvalid);
+                }
+            }
+            if matches!(self.ports.hasher.verify(password, Some(existing)).await?, PasswordCheck::Match { .. }) {
+                return Err(AuthError::SamePassword);
+            }
+        }
+        user.password_hash = Some(self.ports.hasher.hash(password).await?);
+        Ok(())
+    }
+
+    /// Deletes the caller's own account after checking the password; every session and token
+    /// dies with it.
+    pub async fn delete_own_account(&self, principal: &Principal, password: Option<&Password>) -> Result<(), AuthError> {
+        if !self.settings.self_delete_enabled {
+            return Err(AuthError::FeatureDisabled("account deletion"));
+        }
+        if let Some(hash) = &principal.user.password_hash {
+            let password = password.ok_or(AuthError::CurrentPasswordRequired)?;
+            if self.ports.hasher.verify(password, Some(hash)).await? == PasswordCheck::Mismatch {
+                return Err(AuthError::CurrentPasswordInvalid);
+            }
+        }
+        self.ports.users.delete_user(principal.user.id).await?;
+        Ok(())
+    }
+
+    /// Ends the caller's sessions in the given scope.
+    pub async fn logout(&self, principal: &Principal, scope: LogoutScope) -> Result<(), AuthError> {
+        let now = self.ports.clock.now();
+        let user = principal.user.id;
+        let session = principal.session.id;
+        match scope {
+            LogoutScope::Global => self.ports.sessions.revoke_user_sessions(user, None, now).await.map(drop)?,
+            LogoutScope::Local => self.ports.sessions.revoke_session(session, now).await.map(drop)?,
+            LogoutScope::Others => self.ports.sessions.revoke_user_sessions(user, Some(session), now).await.map(drop)?,
+        }
+        Ok(())
+    }
+}

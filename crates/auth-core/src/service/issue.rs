@@ -1,0 +1,87 @@
+use chrono::{DateTime, Utc};
+
+use super::{AuthService, ClientInfo};
+use crate::domain::{AccessClaims, Aal, AmrEntry, AuthMethod, RefreshToken, Session, SessionId, User};
+use crate::error::AuthError;
+
+/// A session handed to a client: an access token, its refresh token and the user.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    /// The signed JWT.
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// When the access token expires, unix seconds.
+    pub expires_at: i64,
+    /// The refresh token (secret).
+    pub refresh_token: RefreshToken,
+    /// The user, as stored after this sign-in.
+    pub user: User,
+    /// The session.
+    pub session: Session,
+}
+
+impl AuthService {
+    /// Starts a new session for `user` and issues its first tokens.
+    pub(super) async fn start_session(
+        &self,
+        mut user: User,
+        method: AuthMethod,
+        client: &ClientInfo,
+    ) -> Result<IssuedSession, AuthError> {
+        let now = self.ports.clock.now();
+        let session = Session {
+            id: SessionId::generate(self.ports.random.as_ref())?,
+            user_id: user.id,
+            created_at: now,
+            refreshed_at: None,
+            not_after: None,
+            aal: Aal::Aal1,
+            auth_method: method,
+            user_agent: client.user_agent.clone(),
+            ip: client.ip.clone(),
+            revoked_at: None,
+        };
+        let refresh_token = RefreshToken::generate(self.ports.random.as_ref())?;
+        self.ports.sessions.start_session(&session, &refresh_token.digest()).await?;
+        user.last_sign_in_at = Some(now);
+        self.issue(user, session, refresh_token, now)
+    }
+
+    /// Signs an access token for an existing session and bundles it with `refresh_token`.
+    pub(super) fn issue(
+        &self,
+        user: User,
+        session: Session,
+        refresh_token: RefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedSession, AuthError> {
+        let iat = now.timestamp();
+        let ttl = self.settings.access_token_ttl.num_seconds();
+        let claims = self.claims_for(&user, &session, iat, iat + ttl);
+        let access_token = self.ports.signer.sign(&claims).map_err(|e| AuthError::Internal(e.to_string()))?;
+        Ok(IssuedSession { access_token, expires_in: ttl, expires_at: iat + ttl, refresh_token, user, session })
+    }
+
+    fn claims_for(&self, user: &User, session: &Session, iat: i64, exp: i64) -> AccessClaims {
+        AccessClaims {
+            iss: self.settings.issuer.clone(),
+            sub: user.id.to_string(),
+            aud: user.aud.clone(),
+            exp,
+            iat,
+            email: user.email.as_ref().map(|e| e.as_str().to_owned()).unwrap_or_default(),
+            phone: user.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+            app_metadata: user.app_metadata.to_value(),
+            user_metadata: user.user_metadata.to_value(),
+            role: user.role.clone(),
+            aal: session.aal,
+            amr: vec![AmrEntry {
+                method: session.auth_method.as_str().to_owned(),
+                timestamp: session.created_at.timestamp(),
+            }],
+            session_id: Some(session.id),
+            is_anonymous: user.is_anonymous,
+        }
+    }
+}

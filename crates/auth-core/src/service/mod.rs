@@ -1,0 +1,142 @@
+//! The use cases: sign-up, sign-in, refresh, authentication, logout and account changes.
+//! Each one reads time and randomness through the ports and leaves storage consistent.
+
+mod account;
+mod issue;
+mod refresh;
+mod sign_in;
+mod signup;
+mod verify;
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::domain::{PasswordPolicy, SessionLimits, METADATA_DEFAULT_MAX_BYTES};
+use crate::ports::{Clock, PasswordHasher, Random, SessionStore, TokenChain, TokenSigner, UserStore};
+
+pub use account::{LogoutScope, UserChanges};
+pub use issue::IssuedSession;
+pub use sign_in::Identifier;
+pub use signup::{SignupOutcome, SignupRequest};
+pub use verify::Principal;
+
+/// The adapters a service runs on.
+#[derive(Clone)]
+pub struct Ports {
+    /// User persistence.
+    pub users: Arc<dyn UserStore>,
+    /// Session and refresh-token persistence.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Password hashing.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Access-token signing.
+    pub signer: Arc<dyn TokenSigner>,
+    /// Refresh-token successors.
+    pub chain: Arc<dyn TokenChain>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness.
+    pub random: Arc<dyn Random>,
+}
+
+/// Database role names written into tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleNames {
+    /// Requests without a user (the anon key).
+    pub anonymous: String,
+    /// Signed-in users.
+    pub authenticated: String,
+    /// Operators (the service-role key).
+    pub service: String,
+}
+
+impl Default for RoleNames {
+    fn default() -> Self {
+        Self { anonymous: "anon".into(), authenticated: "authenticated".into(), service: "service_role".into() }
+    }
+}
+
+/// The behaviour the operator chose; built by the binary from its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// `iss` of access tokens; empty leaves the claim out.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    /// Role names.
+    pub roles: RoleNames,
+    /// Lifetime of an access token.
+    pub access_token_ttl: Duration,
+    /// How long a used refresh token may be presented again without counting as reuse.
+    pub reuse_interval: Duration,
+    /// Session timebox and inactivity timeout.
+    pub session_limits: SessionLimits,
+    /// Rules for new passwords.
+    pub password_policy: PasswordPolicy,
+    /// Largest serialised `user_metadata` or `app_metadata`, in bytes.
+    pub metadata_max_bytes: usize,
+    /// Whether new accounts may sign up.
+    pub signup_enabled: bool,
+    /// Whether new email addresses count as confirmed at once.
+    pub autoconfirm: bool,
+    /// Whether anonymous sign-in is allowed.
+    pub anonymous_enabled: bool,
+    /// Whether a password change needs the current password.
+    pub require_current_password: bool,
+    /// Whether users may delete their own account.
+    pub self_delete_enabled: bool,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            audience: "authenticated".into(),
+            roles: RoleNames::default(),
+            access_token_ttl: Duration::seconds(3600),
+            reuse_interval: Duration::seconds(10),
+            session_limits: SessionLimits::default(),
+            password_policy: PasswordPolicy::default(),
+            metadata_max_bytes: METADATA_DEFAULT_MAX_BYTES,
+            signup_enabled: true,
+            autoconfirm: false,
+            anonymous_enabled: false,
+            require_current_password: true,
+            self_delete_enabled: true,
+        }
+    }
+}
+
+/// Who is asking, for the session record (never used to decide anything here).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// Client IP as the HTTP adapter determined it.
+    pub ip: Option<String>,
+    /// `User-Agent` header.
+    pub user_agent: Option<String>,
+}
+
+/// The use cases over a set of ports.
+#[derive(Clone)]
+pub struct AuthService {
+    ports: Ports,
+    settings: Arc<AuthSettings>,
+}
+
+impl AuthService {
+    /// A service over `ports`, behaving as `settings` say.
+    pub fn new(ports: Ports, settings: AuthSettings) -> Self {
+        Self { ports, settings: Arc::new(settings) }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// The public signing keys as a JWK Set.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.ports.signer.jwks()
+    }
+}

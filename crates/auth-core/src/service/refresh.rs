@@ -1,0 +1,33 @@
+use super::{AuthService, IssuedSession};
+use crate::domain::{RefreshToken, Rotation, RotationOutcome};
+use crate::error::AuthError;
+
+impl AuthService {
+    /// Exchanges a refresh token for a new access token and the family's live refresh token.
+    ///
+    /// The previous token presented again within the reuse interval answers the live token
+    /// (a lost response, or tabs refreshing at once); any other reuse revokes the session.
+    pub async fn refresh(&self, presented: &str) -> Result<IssuedSession, AuthError> {
+        let presented = RefreshToken::presented(presented).ok_or(AuthError::RefreshTokenNotFound)?;
+        let successor = self.ports.chain.successor(&presented);
+        let now = self.ports.clock.now();
+        let rotation = Rotation {
+            presented: presented.digest(),
+            successor: successor.digest(),
+            now,
+            reuse_interval: self.settings.reuse_interval,
+            limits: self.settings.session_limits,
+        };
+        let session = match self.ports.sessions.rotate_refresh_token(&rotation).await? {
+            RotationOutcome::Rotated(session) | RotationOutcome::Replayed(session) => session,
+            RotationOutcome::ReuseDetected(_) => return Err(AuthError::RefreshTokenAlreadyUsed),
+            RotationOutcome::NotFound => return Err(AuthError::RefreshTokenNotFound),
+            RotationOutcome::Expired(..) => return Err(AuthError::SessionExpired),
+        };
+        let user = self.ports.users.find_user(session.user_id).await?.ok_or(AuthError::RefreshTokenNotFound)?;
+        if user.is_banned(now) {
+            return Err(AuthError::UserBanned);
+        }
+        self.issue(user, session, successor, now)
+    }
+}

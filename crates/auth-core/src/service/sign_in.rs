@@ -1,0 +1,66 @@
+use super::{AuthService, ClientInfo, IssuedSession};
+use crate::domain::{AuthMethod, Email, Password, User, Username};
+use crate::error::AuthError;
+use crate::ports::PasswordCheck;
+
+/// What a user signs in with besides the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identifier {
+    /// An email address.
+    Email(Email),
+    /// A username.
+    Username(Username),
+}
+
+impl Identifier {
+    /// Reads a login name: with an `@` it is an email address, otherwise a username. This lets
+    /// clients that only know an `email` field sign in by username too.
+    pub fn parse_login(input: &str) -> Result<Self, AuthError> {
+        if input.contains('@') {
+            Ok(Self::Email(Email::parse(input)?))
+        } else {
+            Ok(Self::Username(Username::parse(input)?))
+        }
+    }
+}
+
+impl AuthService {
+    /// Password sign-in. Unknown accounts cost the same hashing work as a wrong password, and a
+    /// ban or missing confirmation is revealed only after the password was right.
+    pub async fn sign_in_with_password(
+        &self,
+        identifier: &Identifier,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<IssuedSession, AuthError> {
+        let user = match identifier {
+            Identifier::Email(email) => self.ports.users.find_user_by_email(email).await?,
+            Identifier::Username(name) => self.ports.users.find_user_by_username(name).await?,
+        };
+        let check = self.ports.hasher.verify(password, user.as_ref().and_then(|u| u.password_hash.as_ref())).await?;
+        let (user, needs_rehash) = match (user, check) {
+            (Some(user), PasswordCheck::Match { needs_rehash }) => (user, needs_rehash),
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        let now = self.ports.clock.now();
+        if user.is_banned(now) {
+            return Err(AuthError::UserBanned);
+        }
+        if user.email.is_some() && user.email_confirmed_at.is_none() {
+            return Err(AuthError::EmailNotConfirmed);
+        }
+        let user = if needs_rehash { self.rehash(user, password).await } else { user };
+        self.start_session(user, AuthMethod::Password, client).await
+    }
+
+    /// Replaces a hash made with outdated parameters. Best effort: a failure leaves the old
+    /// (still valid) hash, and the next sign-in tries again.
+    async fn rehash(&self, user: User, password: &Password) -> User {
+        let Ok(hash) = self.ports.hasher.hash(password).await else { return user };
+        let updated = User { password_hash: Some(hash), ..user.clone() };
+        match self.ports.users.update_user(&updated).await {
+            Ok(()) => updated,
+            Err(_) => user,
+        }
+    }
+}

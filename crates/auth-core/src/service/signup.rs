@@ -1,0 +1,176 @@
+use serde_json::Value;
+
+use super::{AuthService, ClientInfo, IssuedSession};
+use crate::domain::{AuthMethod, Email, Metadata, Password, Phone, User, UserId, Username};
+use crate::error::AuthError;
+
+/// What a client sends to sign up. Every field is optional on the wire; the use case decides
+/// which combinations make sense.
+#[derive(Debug, Clone, Default)]
+pub struct SignupRequest {
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Optional username.
+    pub username: Option<String>,
+    /// The password.
+    pub password: Option<Password>,
+    /// Initial `user_metadata`.
+    pub data: Option<Value>,
+}
+
+/// The result of a sign-up.
+#[derive(Debug, Clone)]
+pub enum SignupOutcome {
+    /// The account is usable at once (autoconfirm, username-only or anonymous).
+    Session(Box<IssuedSession>),
+    /// The account waits for its email address to be confirmed. For an address that already had
+    /// a confirmed account this is a look-alike user that was not stored, so the answer does not
+    /// reveal that the address is registered.
+    ConfirmationPending(Box<User>),
+}
+
+impl AuthService {
+    /// Signs up a new user, or an anonymous one when the request names no contact at all.
+    pub async fn signup(&self, request: SignupRequest, client: &ClientInfo) -> Result<SignupOutcome, AuthError> {
+        if !self.settings.signup_enabled {
+            return Err(AuthError::SignupDisabled);
+        }
+        let email = request.email.as_deref().filter(|s| !s.trim().is_empty()).map(Email::parse).transpose()?;
+        let phone = request.phone.as_deref().filter(|s| !s.trim().is_empty()).map(Phone::parse).transpose()?;
+        let username =
+            request.username.as_deref().filter(|s| !s.trim().is_empty()).map(Username::parse).transpose()?;
+        let metadata = Metadata::from_value(request.data.unwrap_or(Value::Null), self.settings.metadata_max_bytes)?;
+
+        if email.is_none() && phone.is_none() && username.is_none() && request.password.is_none() {
+            return self.signup_anonymous(metadata, client).await;
+        }
+        if phone.is_some() {
+            return Err(AuthError::PhoneProviderDisabled);
+        }
+        let password = request.password.ok_or(AuthError::Validation {
+            field: "password",
+            message: "a password is required".into(),
+        })?;
+        if email.is_none() && username.is_none() {
+            return Err(AuthError::Validation { field: "email", message: "an email address or username is required".into() });
+        }
+        self.settings.password_policy.check(&password)?;
+
+        if let Some(email) = &email {
+            if let Some(existing) = self.ports.users.find_user_by_email(email).await? {
+                return self.repeat_signup(existing, metadata);
+            }
+        }
+        if let Some(username) = &username {
+            if self.ports.users.find_user_by_username(username).await?.is_some() {
+                return Err(AuthError::UsernameExists);
+            }
+        }
+
+        let now = self.ports.clock.now();
+        let hash = self.ports.hasher.hash(&password).await?;
+        let needs_confirmation = email.is_some() && !self.settings.autoconfirm;
+        let user = User {
+            id: UserId::generate(self.ports.random.as_ref())?,
+            aud: self.settings.audience.clone(),
+            role: self.settings.roles.authenticated.clone(),
+            email_confirmed_at: (email.is_some() && !needs_confirmation).then_some(now),
+            email,
+            phone: None,
+            username,
+            password_hash: Some(hash),
+            phone_confirmed_at: None,
+            confirmation_sent_at: None,
+            app_metadata: self.app_metadata_for("email"),
+            user_metadata: metadata.clone(),
+            banned_until: None,
+            is_anonymous: false,
+            last_sign_in_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.ports.users.create_user(&user).await {
+            Ok(()) => {}
+            // Lost a race with a concurrent sign-up of the same address: answer as a repeat.
+            Err(crate::ports::StoreError::Conflict(crate::ports::UniqueField::Email)) => {
+                if let Some(email) = &user.email {
+                    if let Some(existing) = self.ports.users.find_user_by_email(email).await? {
+                        return self.repeat_signup(existing, metadata);
+                    }
+                }
+                return Err(AuthError::UserAlreadyExists);
+            }
+            Err(other) => return Err(other.into()),
+        }
+        if needs_confirmation {
+            return Ok(SignupOutcome::ConfirmationPending(Box::new(user)));
+        }
+        let issued = self.start_session(user, AuthMethod::Password, client).await?;
+        Ok(SignupOutcome::Session(Box::new(issued)))
+    }
+
+    async fn signup_anonymous(&self, metadata: Metadata, client: &ClientInfo) -> Result<SignupOutcome, AuthError> {
+        if !self.settings.anonymous_enabled {
+            return Err(AuthError::AnonymousProviderDisabled);
+        }
+        let now = self.ports.clock.now();
+        let user = User {
+            id: UserId::generate(self.ports.random.as_ref())?,
+            aud: self.settings.audience.clone(),
+            role: self.settings.roles.authenticated.clone(),
+            email: None,
+            phone: None,
+            username: None,
+            password_hash: None,
+            email_confirmed_at: None,
+            phone_confirmed_at: None,
+            confirmation_sent_at: None,
+            app_metadata: self.app_metadata_for("anonymous"),
+            user_metadata: metadata,
+            banned_until: None,
+            is_anonymous: true,
+            last_sign_in_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.ports.users.create_user(&user).await?;
+        let issued = self.start_session(user, AuthMethod::Anonymous, client).await?;
+        Ok(SignupOutcome::Session(Box::new(issued)))
+    }
+
+    /// Sign-up of an address that already has an account.
+    fn repeat_signup(&self, existing: User, metadata: Metadata) -> Result<SignupOutcome, AuthError> {
+        if self.settings.autoconfirm {
+            return Err(AuthError::UserAlreadyExists);
+        }
+        if existing.email_confirmed_at.is_none() {
+            return Ok(SignupOutcome::ConfirmationPending(Box::new(existing)));
+        }
+        // Confirmed account and confirmation required: answer with a user that looks freshly
+        // created, exactly as a new sign-up would, and store nothing.
+        let now = self.ports.clock.now();
+        let decoy = User {
+            id: UserId::generate(self.ports.random.as_ref())?,
+            password_hash: None,
+            email_confirmed_at: None,
+            username: None,
+            app_metadata: self.app_metadata_for("email"),
+            user_metadata: metadata,
+            last_sign_in_at: None,
+            banned_until: None,
+            created_at: now,
+            updated_at: now,
+            ..existing
+        };
+        Ok(SignupOutcome::ConfirmationPending(Box::new(decoy)))
+    }
+
+    fn app_metadata_for(&self, provider: &str) -> Metadata {
+        let mut app = Metadata::new();
+        app.insert("provider", Value::from(provider));
+        app.insert("providers", Value::from(vec![provider]));
+        app
+    }
+}

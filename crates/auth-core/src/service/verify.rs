@@ -1,0 +1,35 @@
+use super::AuthService;
+use crate::domain::{AccessClaims, Session, SessionId, User, UserId};
+use crate::error::AuthError;
+
+/// An authenticated caller: the verified claims, the user as stored now, and its session.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The token's claims.
+    pub claims: AccessClaims,
+    /// The user, read from storage for this request.
+    pub user: User,
+    /// The session the token belongs to.
+    pub session: Session,
+}
+
+impl AuthService {
+    /// Verifies an access token and checks, against storage, that its session is still live and
+    /// its user still exists and is not banned. Revocation therefore takes effect at once, not
+    /// when the token expires.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
+        let now = self.ports.clock.now();
+        let claims = self.ports.signer.verify(access_token, now.timestamp()).map_err(AuthError::BadJwt)?;
+        let user_id: UserId = claims.sub.parse().map_err(|_| AuthError::BadJwt(crate::ports::TokenError::Malformed))?;
+        let session_id: SessionId = claims.session_id.ok_or(AuthError::SessionNotFound)?;
+        let session = self.ports.sessions.find_session(session_id).await?.ok_or(AuthError::SessionNotFound)?;
+        if session.user_id != user_id || !session.is_active(now, &self.settings.session_limits) {
+            return Err(AuthError::SessionNotFound);
+        }
+        let user = self.ports.users.find_user(user_id).await?.ok_or(AuthError::SessionNotFound)?;
+        if user.is_banned(now) {
+            return Err(AuthError::SessionNotFound);
+        }
+        Ok(Principal { claims, user, session })
+    }
+}

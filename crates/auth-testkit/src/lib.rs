@@ -1,0 +1,9 @@
+//! Test support shared by the authd crates; never part of a release.
+//!
+//! - [`contract`]: the storage contract suite, one set of cases every store must pass, and the
+//!   [`store_contract_tests!`] macro that instantiates it for a store.
+//! - [`postgres`]: throwaway PostgreSQL databases for tests, from `AUTHD_TEST_DATABASE_URL` or a
+//!   private cluster started from the local PostgreSQL binaries.
+
+pub mod contract;
+pub mod postgres;
