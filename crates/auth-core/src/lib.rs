@@ -6,9 +6,11 @@
 
 pub mod domain;
 mod error;
-#[cfg(any(test, feature = "memory"))]
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod ports;
 pub mod service;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use error::AuthError;

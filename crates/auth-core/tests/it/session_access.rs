@@ -1,0 +1,126 @@
+use auth_core::AuthError;
+use auth_core::domain::Password;
+use auth_core::ports::{SessionStore, UserStore};
+use auth_core::service::{AuthSettings, Identifier, LogoutScope, UserChanges};
+use chrono::Duration;
+use serde_json::json;
+
+use crate::fakes::{World, client};
+use crate::refresh::session;
+
+#[tokio::test]
+async fn expired_and_garbage_access_tokens_are_bad_jwts() {
+    let world = World::autoconfirm();
+    let issued = session(&world).await;
+    assert!(matches!(world.service.authenticate("garbage").await.unwrap_err(), AuthError::BadJwt(_)));
+    world.clock.advance(Duration::hours(2));
+    assert!(matches!(world.service.authenticate(&issued.access_token).await.unwrap_err(), AuthError::BadJwt(_)));
+}
+
+#[tokio::test]
+async fn logout_scopes_end_the_right_sessions() {
+    let world = World::autoconfirm();
+    let a = session(&world).await;
+    let login = Identifier::parse_login("jane@example.com").unwrap();
+    let pw = Password::new("correct horse");
+    let b = world.service.sign_in_with_password(&login, &pw, &client()).await.unwrap();
+    let c = world.service.sign_in_with_password(&login, &pw, &client()).await.unwrap();
+
+    let principal = world.service.authenticate(&a.access_token).await.unwrap();
+    world.service.logout(&principal, LogoutScope::Others).await.unwrap();
+    assert!(world.service.authenticate(&a.access_token).await.is_ok());
+    assert_eq!(world.service.authenticate(&b.access_token).await.unwrap_err(), AuthError::SessionNotFound);
+
+    world.service.logout(&principal, LogoutScope::Local).await.unwrap();
+    assert_eq!(world.service.authenticate(&a.access_token).await.unwrap_err(), AuthError::SessionNotFound);
+    assert_eq!(world.service.refresh(a.refresh_token.expose()).await.unwrap_err(), AuthError::RefreshTokenNotFound);
+    assert_eq!(world.service.authenticate(&c.access_token).await.unwrap_err(), AuthError::SessionNotFound);
+
+    let d = world.service.sign_in_with_password(&login, &pw, &client()).await.unwrap();
+    let e = world.service.sign_in_with_password(&login, &pw, &client()).await.unwrap();
+    let principal = world.service.authenticate(&d.access_token).await.unwrap();
+    world.service.logout(&principal, LogoutScope::Global).await.unwrap();
+    assert!(world.service.authenticate(&d.access_token).await.is_err());
+    assert!(world.service.authenticate(&e.access_token).await.is_err());
+}
+
+#[tokio::test]
+async fn banned_or_deleted_users_lose_their_tokens_at_once() {
+    let world = World::autoconfirm();
+    let issued = session(&world).await;
+    let mut user = issued.user.clone();
+    user.banned_until = Some(issued.session.created_at + Duration::days(1));
+    world.store.update_user(&user).await.unwrap();
+    assert_eq!(world.service.authenticate(&issued.access_token).await.unwrap_err(), AuthError::SessionNotFound);
+
+    user.banned_until = None;
+    world.store.update_user(&user).await.unwrap();
+    let principal = world.service.authenticate(&issued.access_token).await.unwrap();
+    world.service.delete_own_account(&principal, Some(&Password::new("correct horse"))).await.unwrap();
+    assert_eq!(world.service.authenticate(&issued.access_token).await.unwrap_err(), AuthError::SessionNotFound);
+    assert!(world.store.find_session(issued.session.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn self_deletion_needs_the_password_and_can_be_disabled() {
+    let world = World::autoconfirm();
+    let issued = session(&world).await;
+    let principal = world.service.authenticate(&issued.access_token).await.unwrap();
+    assert_eq!(world.service.delete_own_account(&principal, None).await.unwrap_err(), AuthError::CurrentPasswordRequired);
+    let wrong = world.service.delete_own_account(&principal, Some(&Password::new("wrong one"))).await;
+    assert_eq!(wrong.unwrap_err(), AuthError::CurrentPasswordInvalid);
+    assert!(world.store.find_user(issued.user.id).await.unwrap().is_some());
+
+    let locked = World::new(AuthSettings { autoconfirm: true, self_delete_enabled: false, ..AuthSettings::default() });
+    let issued = session(&locked).await;
+    let principal = locked.service.authenticate(&issued.access_token).await.unwrap();
+    let err = locked.service.delete_own_account(&principal, Some(&Password::new("correct horse"))).await;
+    assert_eq!(err.unwrap_err().code(), "feature_disabled");
+}
+
+#[tokio::test]
+async fn password_change_rules_and_other_sessions_end() {
+    let world = World::autoconfirm();
+    let issued = session(&world).await;
+    let login = Identifier::parse_login("jane@example.com").unwrap();
+    let other = world.service.sign_in_with_password(&login, &Password::new("correct horse"), &client()).await.unwrap();
+    let principal = world.service.authenticate(&issued.access_token).await.unwrap();
+
+    let change = |new: &str, current: Option<&str>| UserChanges {
+        password: Some(Password::new(new)),
+        current_password: current.map(Password::new),
+        ..UserChanges::default()
+    };
+    let err = world.service.update_user(&principal, change("brand new pass", None)).await.unwrap_err();
+    assert_eq!(err, AuthError::CurrentPasswordRequired);
+    let err = world.service.update_user(&principal, change("brand new pass", Some("wrong one"))).await.unwrap_err();
+    assert_eq!(err, AuthError::CurrentPasswordInvalid);
+    let err = world.service.update_user(&principal, change("correct horse", Some("correct horse"))).await.unwrap_err();
+    assert_eq!(err, AuthError::SamePassword);
+    let err = world.service.update_user(&principal, change("short", Some("correct horse"))).await.unwrap_err();
+    assert_eq!(err.code(), "weak_password");
+
+    world.service.update_user(&principal, change("brand new pass", Some("correct horse"))).await.unwrap();
+    assert!(world.service.authenticate(&issued.access_token).await.is_ok(), "the caller's session survives");
+    assert_eq!(world.service.authenticate(&other.access_token).await.unwrap_err(), AuthError::SessionNotFound);
+    let old = world.service.sign_in_with_password(&login, &Password::new("correct horse"), &client()).await;
+    assert_eq!(old.unwrap_err(), AuthError::InvalidCredentials);
+    assert!(world.service.sign_in_with_password(&login, &Password::new("brand new pass"), &client()).await.is_ok());
+}
+
+#[tokio::test]
+async fn metadata_merges_and_username_changes() {
+    let world = World::autoconfirm();
+    let issued = session(&world).await;
+    let principal = world.service.authenticate(&issued.access_token).await.unwrap();
+    let changes = UserChanges { data: Some(json!({"first_name": "Jane", "nick": "jd"})), ..UserChanges::default() };
+    let user = world.service.update_user(&principal, changes).await.unwrap();
+    assert_eq!(user.user_metadata.to_value(), json!({"first_name": "Jane", "nick": "jd"}));
+
+    let principal = world.service.authenticate(&issued.access_token).await.unwrap();
+    let changes = UserChanges { data: Some(json!({"nick": null})), username: Some("Jane.D".into()), ..UserChanges::default() };
+    let user = world.service.update_user(&principal, changes).await.unwrap();
+    assert_eq!(user.user_metadata.to_value(), json!({"first_name": "Jane"}));
+    assert_eq!(user.username.unwrap().as_str(), "Jane.D");
+    assert_eq!(world.store.find_user(issued.user.id).await.unwrap().unwrap().user_metadata.to_value(), json!({"first_name": "Jane"}));
+}

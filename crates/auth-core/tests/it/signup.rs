@@ -1,0 +1,120 @@
+use auth_core::AuthError;
+use auth_core::domain::{Email, Password, WeakPasswordReason};
+use auth_core::ports::UserStore;
+use auth_core::service::{AuthSettings, SignupOutcome, SignupRequest};
+use serde_json::json;
+
+use crate::fakes::{World, client};
+
+fn request(email: &str, password: &str) -> SignupRequest {
+    SignupRequest { email: Some(email.into()), password: Some(Password::new(password)), ..SignupRequest::default() }
+}
+
+#[tokio::test]
+async fn autoconfirm_signup_answers_a_session_with_metadata() {
+    let world = World::autoconfirm();
+    let mut req = request("  Jane@Example.com ", "correct horse");
+    req.data = Some(json!({"first_name": "Jane", "last_name": "Doe"}));
+    let SignupOutcome::Session(issued) = world.service.signup(req, &client()).await.unwrap() else {
+        panic!("expected a session");
+    };
+    assert_eq!(issued.user.email.as_ref().map(Email::as_str), Some("jane@example.com"));
+    assert!(issued.user.email_confirmed_at.is_some());
+    assert_eq!(issued.user.user_metadata.get("first_name"), Some(&json!("Jane")));
+    assert_eq!(issued.user.app_metadata.get("provider"), Some(&json!("email")));
+    assert_eq!(issued.expires_in, 3600);
+    let principal = world.service.authenticate(&issued.access_token).await.unwrap();
+    assert_eq!(principal.user.id, issued.user.id);
+    assert_eq!(principal.claims.role, "authenticated");
+    assert_eq!(principal.claims.amr[0].method, "password");
+}
+
+#[tokio::test]
+async fn signup_needing_confirmation_answers_the_bare_user() {
+    let world = World::new(AuthSettings::default());
+    let outcome = world.service.signup(request("jane@example.com", "correct horse"), &client()).await.unwrap();
+    let SignupOutcome::ConfirmationPending(user) = outcome else { panic!("expected a pending user") };
+    assert!(user.email_confirmed_at.is_none());
+    assert!(world.store.find_user(user.id).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn repeat_signup_of_a_confirmed_address_reveals_nothing() {
+    let world = World::new(AuthSettings::default());
+    let SignupOutcome::ConfirmationPending(first) =
+        world.service.signup(request("jane@example.com", "correct horse"), &client()).await.unwrap()
+    else {
+        panic!()
+    };
+    let mut confirmed = *first;
+    confirmed.email_confirmed_at = Some(confirmed.created_at);
+    world.store.update_user(&confirmed).await.unwrap();
+
+    let again = world.service.signup(request("JANE@example.com", "other password"), &client()).await.unwrap();
+    let SignupOutcome::ConfirmationPending(decoy) = again else { panic!("expected a look-alike pending user") };
+    assert_ne!(decoy.id, confirmed.id, "the real id must not leak");
+    assert!(decoy.email_confirmed_at.is_none());
+    assert!(world.store.find_user(decoy.id).await.unwrap().is_none(), "the decoy is never stored");
+    assert_eq!(world.store.count_users().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn repeat_signup_with_autoconfirm_says_user_exists() {
+    let world = World::autoconfirm();
+    world.service.signup(request("jane@example.com", "correct horse"), &client()).await.unwrap();
+    let err = world.service.signup(request("jane@example.com", "correct horse"), &client()).await.unwrap_err();
+    assert_eq!(err, AuthError::UserAlreadyExists);
+}
+
+#[tokio::test]
+async fn signup_refusals_have_their_own_codes() {
+    let disabled = World::new(AuthSettings { signup_enabled: false, ..AuthSettings::default() });
+    let err = disabled.service.signup(request("a@example.com", "correct horse"), &client()).await.unwrap_err();
+    assert_eq!(err.code(), "signup_disabled");
+
+    let world = World::autoconfirm();
+    let weak = world.service.signup(request("a@example.com", "short"), &client()).await.unwrap_err();
+    let AuthError::WeakPassword(weak) = weak else { panic!("expected weak_password") };
+    assert_eq!(weak.reasons, vec![WeakPasswordReason::Length]);
+
+    let bad_email = world.service.signup(request("not-an-address", "correct horse"), &client()).await.unwrap_err();
+    assert!(matches!(bad_email, AuthError::Validation { field: "email", .. }), "{bad_email:?}");
+
+    let no_password = SignupRequest { email: Some("a@example.com".into()), ..SignupRequest::default() };
+    let err = world.service.signup(no_password, &client()).await.unwrap_err();
+    assert!(matches!(err, AuthError::Validation { field: "password", .. }), "{err:?}");
+
+    let phone = SignupRequest { phone: Some("+15551234567".into()), password: Some(Password::new("correct horse")), ..SignupRequest::default() };
+    assert_eq!(world.service.signup(phone, &client()).await.unwrap_err().code(), "phone_provider_disabled");
+
+    let list = SignupRequest { data: Some(json!(["not", "an", "object"])), ..request("b@example.com", "correct horse") };
+    assert_eq!(world.service.signup(list, &client()).await.unwrap_err().code(), "validation_failed");
+}
+
+#[tokio::test]
+async fn anonymous_signup_follows_its_switch() {
+    let off = World::autoconfirm();
+    let err = off.service.signup(SignupRequest::default(), &client()).await.unwrap_err();
+    assert_eq!(err, AuthError::AnonymousProviderDisabled);
+
+    let on = World::new(AuthSettings { anonymous_enabled: true, ..AuthSettings::default() });
+    let SignupOutcome::Session(issued) = on.service.signup(SignupRequest::default(), &client()).await.unwrap() else {
+        panic!("expected a session")
+    };
+    assert!(issued.user.is_anonymous);
+    assert!(issued.user.email.is_none());
+    let claims = on.service.authenticate(&issued.access_token).await.unwrap().claims;
+    assert!(claims.is_anonymous);
+    assert_eq!(claims.amr[0].method, "anonymous");
+}
+
+#[tokio::test]
+async fn usernames_are_unique_regardless_of_case() {
+    let world = World::autoconfirm();
+    let mut first = request("a@example.com", "correct horse");
+    first.username = Some("JaneDoe".into());
+    world.service.signup(first, &client()).await.unwrap();
+    let mut second = request("b@example.com", "correct horse");
+    second.username = Some("janedoe".into());
+    assert_eq!(world.service.signup(second, &client()).await.unwrap_err(), AuthError::UsernameExists);
+}

@@ -1,0 +1,410 @@
+//! The storage contract suite: the cases every implementation of [`UserStore`] and
+//! [`SessionStore`] must pass, whatever its backend.
+//!
+//! A store joins the suite by implementing [`StoreHarness`] and invoking
+//! [`store_contract_tests!`](crate::store_contract_tests) once in its integration tests; each case
+//! becomes its own `#[tokio::test]`, run against a fresh, empty store.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use auth_core::ports::{SessionStore, UserStore};
+
+/// Builds a fresh, empty store for one test case.
+pub trait StoreHarness: Sized + Send + Sync + 'static {
+    /// The store under test.
+    type Store: UserStore + SessionStore + 'static;
+
+    /// A new, empty store named after the test case, or `None` when the backend is not available
+    /// here (the harness has said so loudly and the case is skipped). Resources it creates are
+    /// released when the harness is dropped.
+    fn create(test_name: &'static str) -> impl Future<Output = Option<Self>> + Send;
+
+    /// The store.
+    fn store(&self) -> Arc<Self::Store>;
+}
+
+/// Instantiates every contract case as a `#[tokio::test]` for a [`StoreHarness`].
+///
+/// ```ignore
+/// auth_testkit::store_contract_tests!(SqliteHarness);
+/// ```
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($harness:ty) => {
+        $crate::store_contract_tests!(@cases $harness;
+            users_are_found_by_id_email_phone_and_username,
+            email_conflicts_ignore_letter_case,
+            username_conflicts_ignore_letter_case,
+            concurrent_signups_with_one_email_yield_one_user,
+            update_round_trips_every_field,
+            update_refuses_conflicts_and_unknown_users,
+            users_list_in_creation_order_with_paging,
+            session_start_needs_an_existing_user,
+            session_start_records_the_sign_in,
+            live_token_rotates_along_the_chain,
+            previous_token_within_reuse_interval_replays,
+            previous_token_after_reuse_interval_revokes_the_family,
+            older_ancestor_revokes_the_family,
+            unknown_token_is_not_found,
+            concurrent_rotations_leave_exactly_one_live_token,
+            expiry_is_decided_by_the_injected_clock,
+            revocation_ends_sessions_and_their_tokens,
+            deleting_a_user_removes_its_sessions_and_tokens,
+        );
+    };
+    (@cases $harness:ty; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let harness = <$harness as $crate::contract::StoreHarness>::create(stringify!($case)).await;
+                if let Some(harness) = harness {
+                    $crate::contract::cases::$case($crate::contract::StoreHarness::store(&harness)).await;
+                }
+            }
+        )*
+    };
+}
+
+/// The cases. Each takes a fresh, empty store and panics (fails the test) on a broken contract.
+pub mod cases {
+    use std::sync::Arc;
+
+    use auth_core::domain::{
+        Aal, AuthMethod, Email, ExpiryReason, Metadata, PasswordHash, Phone, RefreshToken, Rotation,
+        RotationOutcome, Session, SessionId, SessionLimits, User, UserId, Username,
+    };
+    use auth_core::ports::{SessionStore, StoreError, UniqueField, UserStore};
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use futures_util::future::join_all;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    /// Every store under test implements both ports.
+    pub trait Store: UserStore + SessionStore + 'static {}
+    impl<T: UserStore + SessionStore + 'static> Store for T {}
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().unwrap_or_default()
+    }
+
+    fn user(n: u128, email: Option<&str>, username: Option<&str>) -> User {
+        User {
+            id: UserId::from_uuid(Uuid::from_u128(n)),
+            aud: "authenticated".into(),
+            role: "authenticated".into(),
+            email: email.map(|e| Email::parse(e).unwrap()),
+            phone: None,
+            username: username.map(|u| Username::parse(u).unwrap()),
+            password_hash: Some(PasswordHash::new("$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")),
+            email_confirmed_at: None,
+            phone_confirmed_at: None,
+            confirmation_sent_at: None,
+            app_metadata: Metadata::from_value(json!({"provider": "email", "providers": ["email"]}), 1024).unwrap(),
+            user_metadata: Metadata::new(),
+            banned_until: None,
+            is_anonymous: false,
+            last_sign_in_at: None,
+            created_at: t0() + Duration::seconds(n as i64),
+            updated_at: t0() + Duration::seconds(n as i64),
+        }
+    }
+
+    fn session(n: u128, user: &User, created_at: DateTime<Utc>) -> Session {
+        Session {
+            id: SessionId::from_uuid(Uuid::from_u128(1_000_000 + n)),
+            user_id: user.id,
+            created_at,
+            refreshed_at: None,
+            not_after: None,
+            aal: Aal::Aal1,
+            auth_method: AuthMethod::Password,
+            user_agent: Some("contract-suite/1.0".into()),
+            ip: Some("203.0.113.7".into()),
+            revoked_at: None,
+        }
+    }
+
+    fn token(name: &str) -> RefreshToken {
+        RefreshToken::presented(name).unwrap()
+    }
+
+    fn rotation(presented: &str, successor: &str, now: DateTime<Utc>) -> Rotation {
+        Rotation {
+            presented: token(presented).digest(),
+            successor: token(successor).digest(),
+            now,
+            reuse_interval: Duration::seconds(10),
+            limits: SessionLimits::default(),
+        }
+    }
+
+    /// A user with one session whose first token is `t0-token`, started at [`t0`].
+    async fn signed_in(store: &Arc<impl Store>) -> (User, Session) {
+        let user = user(1, Some("alice@example.com"), Some("alice"));
+        store.create_user(&user).await.unwrap();
+        let session = session(1, &user, t0());
+        store.start_session(&session, &token("t0-token").digest()).await.unwrap();
+        (user, session)
+    }
+
+    fn rotated(outcome: RotationOutcome) -> Session {
+        match outcome {
+            RotationOutcome::Rotated(session) => session,
+            other => panic!("expected Rotated, got {other:?}"),
+        }
+    }
+
+    /// Look-ups by each unique key find the same user, with every field intact.
+    pub async fn users_are_found_by_id_email_phone_and_username(store: Arc<impl Store>) {
+        let mut alice = user(1, Some("alice@example.com"), Some("Alice_W"));
+        alice.phone = Some(Phone::parse("+15551234567").unwrap());
+        store.create_user(&alice).await.unwrap();
+        store.create_user(&user(2, Some("bob@example.com"), None)).await.unwrap();
+
+        assert_eq!(store.find_user(alice.id).await.unwrap(), Some(alice.clone()));
+        assert_eq!(store.find_user_by_email(&Email::parse("ALICE@example.com").unwrap()).await.unwrap(), Some(alice.clone()));
+        assert_eq!(store.find_user_by_username(&Username::parse("alice_w").unwrap()).await.unwrap(), Some(alice.clone()));
+        assert_eq!(store.find_user_by_phone(&Phone::parse("15551234567").unwrap()).await.unwrap(), Some(alice));
+        assert_eq!(store.find_user(UserId::from_uuid(Uuid::from_u128(99))).await.unwrap(), None);
+        assert_eq!(store.find_user_by_email(&Email::parse("carol@example.com").unwrap()).await.unwrap(), None);
+        assert_eq!(store.find_user_by_username(&Username::parse("bob").unwrap()).await.unwrap(), None);
+    }
+
+    /// Addresses that differ only in letter case are one account.
+    pub async fn email_conflicts_ignore_letter_case(store: Arc<impl Store>) {
+        store.create_user(&user(1, Some("alice@example.com"), None)).await.unwrap();
+        let result = store.create_user(&user(2, Some("Alice@EXAMPLE.com"), None)).await;
+        assert_eq!(result, Err(StoreError::Conflict(UniqueField::Email)));
+        assert_eq!(store.count_users().await.unwrap(), 1);
+        let same_id = store.create_user(&user(1, Some("other@example.com"), None)).await;
+        assert_eq!(same_id, Err(StoreError::Conflict(UniqueField::Id)));
+    }
+
+    /// Usernames are unique without regard to letter case.
+    pub async fn username_conflicts_ignore_letter_case(store: Arc<impl Store>) {
+        store.create_user(&user(1, Some("a@example.com"), Some("JaneDoe"))).await.unwrap();
+        let result = store.create_user(&user(2, Some("b@example.com"), Some("janedoe"))).await;
+        assert_eq!(result, Err(StoreError::Conflict(UniqueField::Username)));
+        let mut phoned = user(3, None, None);
+        phoned.phone = Some(Phone::parse("15550000001").unwrap());
+        store.create_user(&phoned).await.unwrap();
+        let mut again = user(4, None, None);
+        again.phone = phoned.phone.clone();
+        assert_eq!(store.create_user(&again).await, Err(StoreError::Conflict(UniqueField::Phone)));
+    }
+
+    /// Racing sign-ups of one address in different letter case: exactly one wins.
+    pub async fn concurrent_signups_with_one_email_yield_one_user(store: Arc<impl Store>) {
+        let spellings = ["race@example.com", "Race@example.com", "RACE@example.com", "race@EXAMPLE.com"];
+        let attempts = (0..16u128).map(|n| {
+            let store = Arc::clone(&store);
+            let candidate = user(n + 1, Some(spellings[(n as usize) % spellings.len()]), None);
+            tokio::spawn(async move { store.create_user(&candidate).await })
+        });
+        let results: Vec<_> = join_all(attempts).await.into_iter().map(|r| r.unwrap()).collect();
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "results: {results:?}");
+        for result in results.iter().filter(|r| r.is_err()) {
+            assert_eq!(result, &Err(StoreError::Conflict(UniqueField::Email)));
+        }
+        assert_eq!(store.count_users().await.unwrap(), 1);
+    }
+
+    /// An update stores every field and reads back equal.
+    pub async fn update_round_trips_every_field(store: Arc<impl Store>) {
+        let mut alice = user(1, Some("alice@example.com"), None);
+        store.create_user(&alice).await.unwrap();
+        alice.email = Some(Email::parse("alice@new.example.org").unwrap());
+        alice.phone = Some(Phone::parse("4930123456").unwrap());
+        alice.username = Some(Username::parse("Alice.W").unwrap());
+        alice.password_hash = None;
+        alice.email_confirmed_at = Some(t0() + Duration::seconds(5));
+        alice.phone_confirmed_at = Some(t0() + Duration::seconds(6));
+        alice.confirmation_sent_at = Some(t0() + Duration::seconds(4));
+        alice.app_metadata = Metadata::from_value(json!({"provider": "email", "plan": {"tier": 2}}), 1024).unwrap();
+        alice.user_metadata = Metadata::from_value(json!({"first_name": "Alice", "tags": ["x", 1, null]}), 1024).unwrap();
+        alice.banned_until = Some(t0() + Duration::days(365 * 100));
+        alice.is_anonymous = true;
+        alice.last_sign_in_at = Some(t0() + Duration::seconds(7));
+        alice.updated_at = t0() + Duration::seconds(8);
+        store.update_user(&alice).await.unwrap();
+        assert_eq!(store.find_user(alice.id).await.unwrap(), Some(alice));
+    }
+
+    /// Updates keep uniqueness and refuse unknown ids.
+    pub async fn update_refuses_conflicts_and_unknown_users(store: Arc<impl Store>) {
+        let alice = user(1, Some("alice@example.com"), Some("alice"));
+        let mut bob = user(2, Some("bob@example.com"), Some("bob"));
+        store.create_user(&alice).await.unwrap();
+        store.create_user(&bob).await.unwrap();
+        bob.email = alice.email.clone();
+        assert_eq!(store.update_user(&bob).await, Err(StoreError::Conflict(UniqueField::Email)));
+        bob.email = Some(Email::parse("bob@example.com").unwrap());
+        bob.username = Some(Username::parse("ALICE").unwrap());
+        assert_eq!(store.update_user(&bob).await, Err(StoreError::Conflict(UniqueField::Username)));
+        assert_eq!(store.update_user(&user(3, Some("c@example.com"), None)).await, Err(StoreError::NotFound));
+        assert_eq!(store.find_user_by_email(&Email::parse("bob@example.com").unwrap()).await.unwrap().map(|u| u.username), Some(Some(Username::parse("bob").unwrap())));
+    }
+
+    /// Listing is ordered by creation time and pages with offset and limit.
+    pub async fn users_list_in_creation_order_with_paging(store: Arc<impl Store>) {
+        for n in [3u128, 1, 5, 2, 4] {
+            store.create_user(&user(n, Some(&format!("u{n}@example.com")), None)).await.unwrap();
+        }
+        assert_eq!(store.count_users().await.unwrap(), 5);
+        let ids = |users: Vec<User>| users.into_iter().map(|u| u.id).collect::<Vec<_>>();
+        let expected = |ns: &[u128]| ns.iter().map(|n| UserId::from_uuid(Uuid::from_u128(*n))).collect::<Vec<_>>();
+        assert_eq!(ids(store.list_users(0, 2).await.unwrap()), expected(&[1, 2]));
+        assert_eq!(ids(store.list_users(2, 2).await.unwrap()), expected(&[3, 4]));
+        assert_eq!(ids(store.list_users(4, 2).await.unwrap()), expected(&[5]));
+        assert!(store.list_users(10, 2).await.unwrap().is_empty());
+    }
+
+    /// A session cannot belong to a user who does not exist.
+    pub async fn session_start_needs_an_existing_user(store: Arc<impl Store>) {
+        let ghost = user(7, Some("ghost@example.com"), None);
+        let result = store.start_session(&session(1, &ghost, t0()), &token("t0-token").digest()).await;
+        assert_eq!(result, Err(StoreError::NotFound));
+        assert_eq!(store.rotate_refresh_token(&rotation("t0-token", "t1", t0())).await.unwrap(), RotationOutcome::NotFound);
+    }
+
+    /// Starting a session stores it and sets the user's last sign-in.
+    pub async fn session_start_records_the_sign_in(store: Arc<impl Store>) {
+        let (user, session) = signed_in(&store).await;
+        assert_eq!(store.find_session(session.id).await.unwrap(), Some(session.clone()));
+        let stored = store.find_user(user.id).await.unwrap().unwrap();
+        assert_eq!(stored.last_sign_in_at, Some(session.created_at));
+        assert_eq!(store.list_sessions(user.id).await.unwrap(), vec![session]);
+    }
+
+    /// Each live token rotates once into its successor, which becomes live.
+    pub async fn live_token_rotates_along_the_chain(store: Arc<impl Store>) {
+        let (_, session) = signed_in(&store).await;
+        let at1 = t0() + Duration::minutes(5);
+        let after_first = rotated(store.rotate_refresh_token(&rotation("t0-token", "t1-token", at1)).await.unwrap());
+        assert_eq!(after_first.id, session.id);
+        assert_eq!(after_first.refreshed_at, Some(at1));
+        let at2 = t0() + Duration::minutes(10);
+        let after_second = rotated(store.rotate_refresh_token(&rotation("t1-token", "t2-token", at2)).await.unwrap());
+        assert_eq!(after_second.refreshed_at, Some(at2));
+        assert_eq!(store.find_session(session.id).await.unwrap().unwrap().refreshed_at, Some(at2));
+    }
+
+    /// The previous token again within the interval answers the live successor and changes nothing.
+    pub async fn previous_token_within_reuse_interval_replays(store: Arc<impl Store>) {
+        let (_, session) = signed_in(&store).await;
+        rotated(store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0())).await.unwrap());
+        let retry = store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0() + Duration::seconds(10))).await.unwrap();
+        assert!(matches!(retry, RotationOutcome::Replayed(ref s) if s.id == session.id), "got {retry:?}");
+        // The successor is still the one live token.
+        rotated(store.rotate_refresh_token(&rotation("t1-token", "t2-token", t0() + Duration::seconds(11))).await.unwrap());
+    }
+
+    /// The previous token after the interval is reuse: the family dies.
+    pub async fn previous_token_after_reuse_interval_revokes_the_family(store: Arc<impl Store>) {
+        let (user, session) = signed_in(&store).await;
+        rotated(store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0())).await.unwrap());
+        let late = t0() + Duration::seconds(11);
+        let reuse = store.rotate_refresh_token(&rotation("t0-token", "t1-token", late)).await.unwrap();
+        assert_eq!(reuse, RotationOutcome::ReuseDetected(session.id));
+        assert_eq!(store.find_session(session.id).await.unwrap().unwrap().revoked_at, Some(late));
+        let live_one = store.rotate_refresh_token(&rotation("t1-token", "t2-token", late)).await.unwrap();
+        assert_eq!(live_one, RotationOutcome::NotFound, "the live token must die with its family");
+        assert!(store.list_sessions(user.id).await.unwrap().is_empty());
+    }
+
+    /// A token two steps back is reuse even inside the interval.
+    pub async fn older_ancestor_revokes_the_family(store: Arc<impl Store>) {
+        let (_, session) = signed_in(&store).await;
+        rotated(store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0())).await.unwrap());
+        rotated(store.rotate_refresh_token(&rotation("t1-token", "t2-token", t0() + Duration::seconds(1))).await.unwrap());
+        let reuse = store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0() + Duration::seconds(2))).await.unwrap();
+        assert_eq!(reuse, RotationOutcome::ReuseDetected(session.id));
+    }
+
+    /// A token no family knows is simply not found.
+    pub async fn unknown_token_is_not_found(store: Arc<impl Store>) {
+        signed_in(&store).await;
+        assert_eq!(store.rotate_refresh_token(&rotation("never-issued", "x", t0())).await.unwrap(), RotationOutcome::NotFound);
+    }
+
+    /// Many rotations of one live token at once: one rotates, the rest replay, one token stays live.
+    pub async fn concurrent_rotations_leave_exactly_one_live_token(store: Arc<impl Store>) {
+        let (_, session) = signed_in(&store).await;
+        let now = t0() + Duration::seconds(30);
+        let attempts = (0..16).map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.rotate_refresh_token(&rotation("t0-token", "t1-token", now)).await })
+        });
+        let outcomes: Vec<RotationOutcome> = join_all(attempts).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+        let rotations = outcomes.iter().filter(|o| matches!(o, RotationOutcome::Rotated(_))).count();
+        let replays = outcomes.iter().filter(|o| matches!(o, RotationOutcome::Replayed(_))).count();
+        assert_eq!((rotations, replays), (1, 15), "outcomes: {outcomes:?}");
+        // The successor is live and is the only live token: rotating it works once...
+        rotated(store.rotate_refresh_token(&rotation("t1-token", "t2-token", now)).await.unwrap());
+        // ...and the session survived.
+        assert_eq!(store.find_session(session.id).await.unwrap().unwrap().revoked_at, None);
+    }
+
+    /// `not_after`, the timebox and the inactivity timeout are judged at the caller's `now`.
+    pub async fn expiry_is_decided_by_the_injected_clock(store: Arc<impl Store>) {
+        let alice = user(1, Some("alice@example.com"), None);
+        store.create_user(&alice).await.unwrap();
+        let mut bounded = session(1, &alice, t0());
+        bounded.not_after = Some(t0() + Duration::hours(1));
+        store.start_session(&bounded, &token("bounded-0").digest()).await.unwrap();
+        rotated(store.rotate_refresh_token(&rotation("bounded-0", "bounded-1", t0() + Duration::minutes(59))).await.unwrap());
+        let late = store.rotate_refresh_token(&rotation("bounded-1", "bounded-2", t0() + Duration::minutes(61))).await.unwrap();
+        assert_eq!(late, RotationOutcome::Expired(bounded.id, ExpiryReason::NotAfter));
+
+        let idle = session(2, &alice, t0());
+        store.start_session(&idle, &token("idle-0").digest()).await.unwrap();
+        let mut r = rotation("idle-0", "idle-1", t0() + Duration::hours(2));
+        r.limits = SessionLimits { timebox: None, inactivity_timeout: Some(Duration::hours(1)) };
+        assert_eq!(store.rotate_refresh_token(&r).await.unwrap(), RotationOutcome::Expired(idle.id, ExpiryReason::Inactivity));
+        r.now = t0() + Duration::minutes(30);
+        rotated(store.rotate_refresh_token(&r).await.unwrap());
+    }
+
+    /// Revoking ends sessions (selectively) and their tokens.
+    pub async fn revocation_ends_sessions_and_their_tokens(store: Arc<impl Store>) {
+        let (user, first) = signed_in(&store).await;
+        let second = session(2, &user, t0() + Duration::seconds(1));
+        let third = session(3, &user, t0() + Duration::seconds(2));
+        store.start_session(&second, &token("second-0").digest()).await.unwrap();
+        store.start_session(&third, &token("third-0").digest()).await.unwrap();
+
+        let at = t0() + Duration::minutes(1);
+        assert!(store.revoke_session(second.id, at).await.unwrap());
+        assert!(!store.revoke_session(second.id, at).await.unwrap(), "a revoked session is not revoked twice");
+        assert_eq!(store.rotate_refresh_token(&rotation("second-0", "second-1", at)).await.unwrap(), RotationOutcome::NotFound);
+        assert_eq!(store.find_session(second.id).await.unwrap().unwrap().revoked_at, Some(at));
+
+        assert_eq!(store.revoke_user_sessions(user.id, Some(first.id), at).await.unwrap(), 1);
+        assert_eq!(store.list_sessions(user.id).await.unwrap(), vec![first.clone()]);
+        assert_eq!(store.rotate_refresh_token(&rotation("third-0", "third-1", at)).await.unwrap(), RotationOutcome::NotFound);
+        assert_eq!(store.revoke_user_sessions(user.id, None, at).await.unwrap(), 1);
+        assert!(store.list_sessions(user.id).await.unwrap().is_empty());
+        assert_eq!(store.rotate_refresh_token(&rotation("t0-token", "t1-token", at)).await.unwrap(), RotationOutcome::NotFound);
+    }
+
+    /// Deleting a user deletes its sessions and tokens with it.
+    pub async fn deleting_a_user_removes_its_sessions_and_tokens(store: Arc<impl Store>) {
+        let (user, session) = signed_in(&store).await;
+        let bystander = self::user(2, Some("bob@example.com"), None);
+        store.create_user(&bystander).await.unwrap();
+        let theirs = self::session(2, &bystander, t0());
+        store.start_session(&theirs, &token("bob-0").digest()).await.unwrap();
+
+        assert!(store.delete_user(user.id).await.unwrap());
+        assert!(!store.delete_user(user.id).await.unwrap());
+        assert_eq!(store.find_user(user.id).await.unwrap(), None);
+        assert_eq!(store.find_session(session.id).await.unwrap(), None);
+        assert!(store.list_sessions(user.id).await.unwrap().is_empty());
+        assert_eq!(store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0())).await.unwrap(), RotationOutcome::NotFound);
+        // Nobody else is touched.
+        assert!(store.find_session(theirs.id).await.unwrap().is_some());
+        rotated(store.rotate_refresh_token(&rotation("bob-0", "bob-1", t0())).await.unwrap());
+    }
+}
