@@ -1,1 +1,143 @@
-//! placeholder
+//! The HTTP frontend of authd: the Supabase Auth compatible API on actix-web.
+//!
+//! [`app`] is the one app factory: the binary serves it and the tests drive it in-process, so
+//! both see the same routes, middleware and error handling.
+
+mod error;
+mod request_log;
+mod routes;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, Resource, web};
+use auth_core::ports::Random;
+use auth_core::service::AuthService;
+
+pub use error::ApiError;
+pub use request_log::{REQUEST_ID_HEADER, RequestId};
+
+/// Default base path, as Supabase Auth is mounted behind the Supabase gateway.
+pub const DEFAULT_BASE_PATH: &str = "/auth/v1";
+
+/// How the HTTP layer behaves; built by the binary from its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Path under which every route is mounted (`/auth/v1`, or `` for the root).
+    pub base_path: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self { base_path: DEFAULT_BASE_PATH.to_owned(), max_body_bytes: 1024 * 1024 }
+    }
+}
+
+impl HttpSettings {
+    /// The base path without a trailing slash; empty for the root.
+    pub fn normalised_base_path(&self) -> String {
+        let trimmed = self.base_path.trim().trim_end_matches('/');
+        if trimmed.is_empty() {
+            String::new()
+        } else if trimmed.starts_with('/') {
+            trimmed.to_owned()
+        } else {
+            format!("/{trimmed}")
+        }
+    }
+}
+
+/// Name and version reported by `/health`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// Product name.
+    pub name: String,
+    /// Version string.
+    pub version: String,
+}
+
+/// What every handler can reach.
+pub struct AppState {
+    /// The use cases.
+    pub service: AuthService,
+    /// Source of request ids.
+    pub random: Arc<dyn Random>,
+    /// Name and version.
+    pub info: ServerInfo,
+    /// HTTP behaviour.
+    pub settings: HttpSettings,
+}
+
+/// Builds the actix-web application: routes under the base path, JSON errors for everything
+/// that goes wrong (unknown path, wrong method, bad JSON, oversized body), security headers and
+/// a request id and log line per request.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let base = state.settings.normalised_base_path();
+    let limit = state.settings.max_body_bytes;
+    App::new()
+        .app_data(state)
+        .app_data(json_config(limit))
+        .app_data(web::PayloadConfig::new(limit))
+        .app_data(query_config())
+        .service(web::scope(&base).service(resource("/health").route(web::get().to(routes::health::health))))
+        .default_service(web::to(routes::fallback::not_found))
+        .wrap(security_headers())
+        .wrap(from_fn(request_log::request_log))
+}
+
+/// A resource whose unsupported methods answer a JSON 405 rather than actix's empty one.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(routes::fallback::method_not_allowed))
+}
+
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default().limit(limit).error_handler(move |error, _request| {
+        let api_error = match &error {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                ApiError::payload_too_large(limit)
+            }
+            JsonPayloadError::ContentType => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_json",
+                "Request body must be JSON, sent with Content-Type: application/json",
+            ),
+            other => ApiError::bad_json(other),
+        };
+        api_error.into()
+    })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _request| {
+        let detail = match &error {
+            QueryPayloadError::Deserialize(inner) => inner.to_string(),
+            other => other.to_string(),
+        };
+        ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", format!("Invalid query string: {detail}")).into()
+    })
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
+        .add(("Cross-Origin-Resource-Policy", "same-site"))
+}

@@ -1,0 +1,163 @@
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use auth_core::AuthError;
+use serde_json::{Value, json};
+
+/// An error answered to a client: a status, a stable snake_case code and a message.
+///
+/// This is the only place in authd that chooses HTTP status codes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    extra: Option<(&'static str, Value)>,
+}
+
+impl ApiError {
+    /// An error with an explicit status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), extra: None }
+    }
+
+    /// 404 for a path the API does not have.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "The requested resource does not exist")
+    }
+
+    /// 405 for a known path asked with the wrong method.
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed for this resource")
+    }
+
+    /// 400 for a body that is not valid JSON (or not the expected shape).
+    pub fn bad_json(detail: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_json", format!("Could not parse request body as JSON: {detail}"))
+    }
+
+    /// 413 for a body over the configured limit.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request_entity_too_large",
+            format!("Request body is larger than {limit} bytes"),
+        )
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The body in the default (pre-2024) format, which the `error` key also keeps readable for
+    /// clients of older APIs.
+    pub fn body(&self) -> Value {
+        let mut body = json!({
+            "code": self.status.as_u16(),
+            "error_code": self.code,
+            "msg": self.message,
+            "error": self.message,
+        });
+        if let (Some((key, value)), Some(map)) = (&self.extra, body.as_object_mut()) {
+            map.insert((*key).to_owned(), value.clone());
+        }
+        body
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status).json(self.body());
+        response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Ok(value) = HeaderValue::from_str(self.code) {
+            response.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-sb-error-code"), value);
+        }
+        response
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        let status = match &error {
+            AuthError::Validation { .. }
+            | AuthError::InvalidCredentials
+            | AuthError::EmailNotConfirmed
+            | AuthError::UserBanned
+            | AuthError::PhoneProviderDisabled
+            | AuthError::CurrentPasswordRequired
+            | AuthError::CurrentPasswordInvalid
+            | AuthError::RefreshTokenNotFound
+            | AuthError::RefreshTokenAlreadyUsed
+            | AuthError::SessionExpired => StatusCode::BAD_REQUEST,
+            AuthError::NoAuthorization => StatusCode::UNAUTHORIZED,
+            AuthError::BadJwt(_) | AuthError::SessionNotFound => StatusCode::FORBIDDEN,
+            AuthError::UserNotFound | AuthError::FeatureDisabled(_) => StatusCode::NOT_FOUND,
+            AuthError::WeakPassword(_)
+            | AuthError::SignupDisabled
+            | AuthError::AnonymousProviderDisabled
+            | AuthError::UserAlreadyExists
+            | AuthError::EmailExists
+            | AuthError::PhoneExists
+            | AuthError::UsernameExists
+            | AuthError::SamePassword => StatusCode::UNPROCESSABLE_ENTITY,
+            AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = match &error {
+            // Details of failures stay in the log; the client gets a stable sentence.
+            AuthError::Internal(detail) => {
+                tracing::error!(error = %detail, "request failed");
+                "Unexpected failure, please check server logs for more information".to_owned()
+            }
+            AuthError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "dependency unavailable");
+                "Service temporarily unavailable, please retry".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let extra = match &error {
+            AuthError::WeakPassword(weak) => Some(("weak_password", json!({ "reasons": weak.reasons }))),
+            _ => None,
+        };
+        Self { status, code: error.code(), message, extra }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auth_core::domain::{WeakPassword, WeakPasswordReason};
+
+    #[test]
+    fn internal_details_never_reach_the_client() {
+        let error = ApiError::from(AuthError::Internal("connection string postgres://secret@db".into()));
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!error.body().to_string().contains("secret"));
+        assert_eq!(error.body()["error_code"], "unexpected_failure");
+    }
+
+    #[test]
+    fn weak_password_carries_reasons() {
+        let weak = WeakPassword { reasons: vec![WeakPasswordReason::Length], message: "too short".into() };
+        let body = ApiError::from(AuthError::WeakPassword(weak)).body();
+        assert_eq!(body["code"], 422);
+        assert_eq!(body["weak_password"]["reasons"], json!(["length"]));
+        assert_eq!(body["msg"], body["error"]);
+    }
+}
