@@ -1,1 +1,53 @@
-fn main(){}
+//! The authd binary: reads the configuration, wires the adapters to the domain, and serves.
+
+mod cli;
+mod config;
+mod output;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::config::Config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Multi-threaded: diesel-async's migration harness blocks in place, which a current-thread
+    // runtime refuses.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return output::fail(&anyhow::Error::new(error).context("cannot start the async runtime")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => output::fail(&error),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let load = || -> anyhow::Result<Config> {
+        let config = Config::load(cli.config.as_deref()).context("cannot load configuration")?;
+        config.validate()?;
+        Ok(config)
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Version => output::say(&format!("authd {}", env!("CARGO_PKG_VERSION"))),
+        Command::Config(ConfigCommand::Show) => {
+            let config = Config::load(cli.config.as_deref()).context("cannot load configuration")?;
+            output::say(config.to_redacted_toml()?.trim_end());
+        }
+        Command::Config(ConfigCommand::Check) => {
+            load()?;
+            output::say("configuration is valid");
+        }
+        Command::Serve | Command::Migrate => {
+            let config = load()?;
+            telemetry::init(&config.log);
+            anyhow::bail!("serving is not wired yet");
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,1 @@
-
+//! Tests of the authd binary, run as a process.

@@ -1,0 +1,584 @@
+//! authd's configuration: built-in defaults, then a TOML file, then `AUTHD_*` environment
+//! variables (`__` separates nesting levels, so `AUTHD_SERVER__PORT=9090` sets `server.port`).
+//! Unknown keys are refused; every secret can instead be read from a file named by its `_file`
+//! key (`AUTHD_JWT__SECRET_FILE=/run/secrets/jwt`).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The database used when none is configured: an embedded SQLite file under `./data`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/authd.db";
+/// Environment variable naming the config file, when `--config` is not given.
+pub const CONFIG_ENV: &str = "AUTHD_CONFIG";
+/// Environment variables under this prefix are reserved for the test harness, not config.
+const TEST_ENV_PREFIX: &str = "test_";
+
+/// A secret value. `Debug` never shows it; `config show` replaces it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the adapter that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP listener.
+    pub server: ServerConfig,
+    /// Database connection.
+    pub database: DatabaseConfig,
+    /// Log output.
+    pub log: LogConfig,
+    /// Access tokens.
+    pub jwt: JwtConfig,
+    /// Sessions and refresh tokens.
+    pub sessions: SessionsConfig,
+    /// Password policy and hashing.
+    pub password: PasswordConfig,
+    /// Who may sign up, and how.
+    pub signup: SignupConfig,
+    /// Database role names written into tokens.
+    pub roles: RolesConfig,
+    /// What users may do with their own account.
+    pub account: AccountConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+            jwt: JwtConfig::default(),
+            sessions: SessionsConfig::default(),
+            password: PasswordConfig::default(),
+            signup: SignupConfig::default(),
+            roles: RolesConfig::default(),
+            account: AccountConfig::default(),
+        }
+    }
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on.
+    pub port: u16,
+    /// Path the API is mounted under; `/` for the root.
+    pub base_path: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 means one per CPU.
+    pub workers: usize,
+    /// Seconds to let in-flight requests finish after SIGTERM or SIGINT.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 9999,
+            base_path: "/auth/v1".into(),
+            max_body_bytes: 1024 * 1024,
+            workers: 0,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://user:password@host:port/db` or `sqlite://path/to/file.db`.
+    pub url: Secret,
+    /// File holding the URL instead (it usually carries a password).
+    pub url_file: Option<PathBuf>,
+    /// Most connections in the pool.
+    pub max_connections: usize,
+    /// Seconds to wait for a connection before answering 503.
+    pub connect_timeout_secs: u64,
+    /// Apply pending migrations at start-up.
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret(DEFAULT_DATABASE_URL.into()),
+            url_file: None,
+            max_connections: 10,
+            connect_timeout_secs: 5,
+            migrate_on_start: true,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `pretty` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `authd=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Pretty, level: "info".into() }
+    }
+}
+
+/// Access-token signing algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JwtAlgorithm {
+    /// ECDSA P-256 (the default).
+    ES256,
+    /// RSA PKCS#1 v1.5 with SHA-256.
+    RS256,
+    /// HMAC-SHA-256 with a shared secret (PostgREST `jwt-secret`).
+    HS256,
+}
+
+/// `[jwt]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtConfig {
+    /// `iss` claim; empty leaves it out.
+    pub issuer: String,
+    /// `aud` claim.
+    pub audience: String,
+    /// Access-token lifetime in seconds.
+    pub expiry_secs: u64,
+    /// Signing algorithm.
+    pub algorithm: JwtAlgorithm,
+    /// Shared secret for HS256 (at least 32 bytes).
+    pub secret: Option<Secret>,
+    /// File holding the HS256 secret instead.
+    pub secret_file: Option<PathBuf>,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            audience: "authenticated".into(),
+            expiry_secs: 3600,
+            algorithm: JwtAlgorithm::ES256,
+            secret: None,
+            secret_file: None,
+        }
+    }
+}
+
+/// `[sessions]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionsConfig {
+    /// Seconds during which the previous refresh token may be presented again.
+    pub reuse_interval_secs: u64,
+    /// End every session this many seconds after sign-in; 0 turns it off.
+    pub timebox_secs: u64,
+    /// End a session not refreshed for this many seconds; 0 turns it off.
+    pub inactivity_timeout_secs: u64,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self { reuse_interval_secs: 10, timebox_secs: 0, inactivity_timeout_secs: 0 }
+    }
+}
+
+/// `[password.hash]`: argon2id parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashConfig {
+    /// Memory per hash, KiB.
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+    /// Hashes computed at once; 0 means one per CPU. Bounds memory under a sign-in flood.
+    pub max_concurrent: usize,
+}
+
+impl Default for HashConfig {
+    fn default() -> Self {
+        Self { memory_kib: 19_456, iterations: 2, parallelism: 1, max_concurrent: 0 }
+    }
+}
+
+/// `[password]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    /// Fewest characters.
+    pub min_length: usize,
+    /// Most characters.
+    pub max_length: usize,
+    /// Character classes a password must contain: `lowercase`, `uppercase`, `digit`, `symbol`.
+    pub required_characters: Vec<auth_core::domain::CharacterClass>,
+    /// A password change needs the current password.
+    pub require_current: bool,
+    /// Hashing parameters.
+    pub hash: HashConfig,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        let policy = auth_core::domain::PasswordPolicy::default();
+        Self {
+            min_length: policy.min_length,
+            max_length: policy.max_length,
+            required_characters: policy.required_characters,
+            require_current: true,
+            hash: HashConfig::default(),
+        }
+    }
+}
+
+/// `[signup]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignupConfig {
+    /// New accounts may sign up.
+    pub enabled: bool,
+    /// New email addresses count as confirmed at once.
+    pub autoconfirm: bool,
+    /// Anonymous sign-in is allowed.
+    pub anonymous: bool,
+}
+
+impl Default for SignupConfig {
+    fn default() -> Self {
+        Self { enabled: true, autoconfirm: false, anonymous: false }
+    }
+}
+
+/// `[roles]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolesConfig {
+    /// Role of requests without a user (postgrest-auth: `web_anon`).
+    pub anonymous: String,
+    /// Role of signed-in users (postgrest-auth: `normal_user`).
+    pub authenticated: String,
+    /// Role of the service key.
+    pub service: String,
+}
+
+impl Default for RolesConfig {
+    fn default() -> Self {
+        let names = auth_core::service::RoleNames::default();
+        Self { anonymous: names.anonymous, authenticated: names.authenticated, service: names.service }
+    }
+}
+
+/// `[account]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountConfig {
+    /// Users may delete their own account (with their password).
+    pub self_delete: bool,
+    /// Largest `user_metadata` or `app_metadata`, serialised, in bytes.
+    pub metadata_max_bytes: usize,
+}
+
+impl Default for AccountConfig {
+    fn default() -> Self {
+        Self { self_delete: true, metadata_max_bytes: auth_core::domain::METADATA_DEFAULT_MAX_BYTES }
+    }
+}
+
+/// The configuration could not be loaded or is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source could not be parsed, or a key is unknown or of the wrong type.
+    #[error("{0}")]
+    Parse(String),
+    /// A file named by the configuration could not be read.
+    #[error("cannot read {key} from {path}: {source}")]
+    File {
+        /// The `_file` key.
+        key: &'static str,
+        /// The path it names.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// Values parse but do not make sense together.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any; it must exist), then `AUTHD_*` variables, then reads
+    /// secrets named by `_file` keys.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Parse(format!("config file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(
+            Env::prefixed("AUTHD_")
+                .split("__")
+                .filter(|key| {
+                    let key = key.as_str().to_ascii_lowercase();
+                    key != "config" && !key.starts_with(TEST_ENV_PREFIX)
+                }),
+        );
+        let mut config: Config = figment.extract().map_err(|e| ConfigError::Parse(describe(e)))?;
+        config.read_secret_files()?;
+        Ok(config)
+    }
+
+    fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.database.url_file {
+            self.database.url = Secret(read_secret("database.url_file", path)?);
+        }
+        if let Some(path) = &self.jwt.secret_file {
+            self.jwt.secret = Some(Secret(read_secret("jwt.secret_file", path)?));
+        }
+        Ok(())
+    }
+
+    /// Checks that the values make sense together; `authd config check` and start-up run it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: &str| Err(ConfigError::Invalid(msg.to_owned()));
+        if !self.server.base_path.trim().is_empty() && !self.server.base_path.starts_with('/') {
+            return invalid("server.base_path must start with '/'");
+        }
+        if self.server.max_body_bytes < 1024 {
+            return invalid("server.max_body_bytes must be at least 1024");
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections must be at least 1");
+        }
+        if !(30..=7 * 24 * 3600).contains(&self.jwt.expiry_secs) {
+            return invalid("jwt.expiry_secs must be between 30 and 604800 (one week)");
+        }
+        if self.jwt.audience.trim().is_empty() {
+            return invalid("jwt.audience must not be empty");
+        }
+        match (&self.jwt.algorithm, &self.jwt.secret) {
+            (JwtAlgorithm::HS256, None) => return invalid("jwt.algorithm HS256 needs jwt.secret (or jwt.secret_file)"),
+            (JwtAlgorithm::HS256, Some(secret)) if secret.expose().len() < 32 => {
+                return invalid("jwt.secret must be at least 32 bytes long");
+            }
+            (JwtAlgorithm::ES256 | JwtAlgorithm::RS256, Some(_)) => {
+                return invalid("jwt.secret is only used with jwt.algorithm = \"HS256\"");
+            }
+            _ => {}
+        }
+        self.policy().validate().map_err(ConfigError::Invalid)?;
+        let hash = &self.password.hash;
+        if hash.parallelism == 0 || hash.iterations == 0 || hash.memory_kib < 8 * hash.parallelism {
+            return invalid("password.hash needs parallelism >= 1, iterations >= 1 and memory_kib >= 8 * parallelism");
+        }
+        for (key, role) in [
+            ("roles.anonymous", &self.roles.anonymous),
+            ("roles.authenticated", &self.roles.authenticated),
+            ("roles.service", &self.roles.service),
+        ] {
+            let ok = !role.is_empty()
+                && role.len() <= 63
+                && role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !role.starts_with(|c: char| c.is_ascii_digit());
+            if !ok {
+                return Err(ConfigError::Invalid(format!(
+                    "{key} must be a PostgreSQL role name: letters, digits and '_', not starting with a digit"
+                )));
+            }
+        }
+        if self.account.metadata_max_bytes < 256 {
+            return invalid("account.metadata_max_bytes must be at least 256");
+        }
+        Ok(())
+    }
+
+    /// The password policy these settings describe.
+    pub fn policy(&self) -> auth_core::domain::PasswordPolicy {
+        auth_core::domain::PasswordPolicy {
+            min_length: self.password.min_length,
+            max_length: self.password.max_length,
+            required_characters: self.password.required_characters.clone(),
+        }
+    }
+
+    /// The effective configuration as TOML, with every secret replaced.
+    pub fn to_redacted_toml(&self) -> Result<String, ConfigError> {
+        let mut shown = self.clone();
+        shown.database.url = Secret(redact_url(self.database.url.expose()));
+        if shown.jwt.secret.is_some() {
+            shown.jwt.secret = Some(Secret("<redacted>".into()));
+        }
+        toml::to_string_pretty(&shown).map_err(|e| ConfigError::Parse(e.to_string()))
+    }
+}
+
+fn read_secret(key: &'static str, path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File { key, path: path.to_owned(), source })?;
+    // Files written by editors and secret managers often end with a newline that is not part of the secret.
+    Ok(text.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// Replaces the password in a URL's user-info, keeping the rest readable.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority_end, _) = rest.char_indices().find(|(_, c)| *c == '/' || *c == '?').unwrap_or((rest.len(), ' '));
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:<redacted>@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Figment's errors name the key and the source; flatten them to one line per problem.
+fn describe(error: figment::Error) -> String {
+    error.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::Jail;
+
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        Jail::expect_with(|_| {
+            let config = Config::load(None).unwrap();
+            assert_eq!(config, Config::default());
+            assert_eq!(config.database.url.expose(), DEFAULT_DATABASE_URL);
+            assert_eq!(config.server.port, 9999);
+            config.validate().unwrap();
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file("authd.toml", "[server]\nport = 8080\nhost = \"0.0.0.0\"\n[signup]\nautoconfirm = true\n")?;
+            jail.set_env("AUTHD_SERVER__PORT", "9090");
+            jail.set_env("AUTHD_ROLES__ANONYMOUS", "web_anon");
+            jail.set_env("AUTHD_TEST_DATABASE_URL", "postgres://ignored");
+            jail.set_env("AUTHD_CONFIG", "authd.toml");
+            let config = Config::load(Some(Path::new("authd.toml"))).unwrap();
+            assert_eq!(config.server.port, 9090, "environment beats the file");
+            assert_eq!(config.server.host, "0.0.0.0", "the file beats defaults");
+            assert!(config.signup.autoconfirm);
+            assert_eq!(config.roles.anonymous, "web_anon");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        Jail::expect_with(|jail| {
+            jail.create_file("authd.toml", "[server]\nprot = 8080\n")?;
+            let err = Config::load(Some(Path::new("authd.toml"))).unwrap_err().to_string();
+            assert!(err.contains("prot"), "{err}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("AUTHD_SIGNUP__AUTOCONFIRMED", "true");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("autoconfirmed"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_never_show() {
+        Jail::expect_with(|jail| {
+            jail.create_file("jwt.secret", "a-very-long-shared-secret-of-32-bytes-or-more\n")?;
+            jail.create_file("db.url", "postgres://authd:hunter2@db:5432/app")?;
+            jail.set_env("AUTHD_JWT__ALGORITHM", "HS256");
+            jail.set_env("AUTHD_JWT__SECRET_FILE", "jwt.secret");
+            jail.set_env("AUTHD_DATABASE__URL_FILE", "db.url");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.jwt.secret.as_ref().unwrap().expose(), "a-very-long-shared-secret-of-32-bytes-or-more");
+            assert_eq!(config.database.url.expose(), "postgres://authd:hunter2@db:5432/app");
+            config.validate().unwrap();
+            let shown = config.to_redacted_toml().unwrap();
+            assert!(!shown.contains("hunter2") && !shown.contains("shared-secret"), "{shown}");
+            assert!(shown.contains("postgres://authd:<redacted>@db:5432/app"), "{shown}");
+            assert!(!format!("{config:?}").contains("hunter2"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_secret_file_names_the_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("AUTHD_JWT__SECRET_FILE", "/nonexistent/secret");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("jwt.secret_file") && err.contains("/nonexistent/secret"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn validation_catches_incoherent_values() {
+        let mut config = Config::default();
+        config.jwt.algorithm = JwtAlgorithm::HS256;
+        assert!(config.validate().is_err(), "HS256 without a secret");
+        config.jwt.secret = Some(Secret("short".into()));
+        assert!(config.validate().is_err(), "short secret");
+        let mut config = Config::default();
+        config.password.min_length = 300;
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.roles.authenticated = "drop table;".into();
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.server.base_path = "auth".into();
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn url_redaction_keeps_the_shape() {
+        assert_eq!(redact_url("postgres://u:p@h/db?sslmode=require"), "postgres://u:<redacted>@h/db?sslmode=require");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://data/authd.db"), "sqlite://data/authd.db");
+    }
+}

@@ -1,0 +1,25 @@
+# Conveniences for people; CI runs .ci/run with cargo alone.
+
+default:
+    @just --list
+
+# Serve on the embedded SQLite default (http://127.0.0.1:9999/auth/v1).
+run *ARGS:
+    cargo run -p authd -- {{ARGS}}
+
+# The whole test suite (PostgreSQL tests use AUTHD_TEST_DATABASE_URL or a private cluster).
+test:
+    cargo test --workspace
+
+# Lints exactly as CI runs them.
+lint:
+    cargo clippy --workspace --all-targets -- -D warnings
+    cargo fmt --all --check
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Everything CI does, locally.
+ci:
+    bash .ci/run
