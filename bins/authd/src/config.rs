@@ -354,14 +354,10 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(
-            Env::prefixed("AUTHD_")
-                .split("__")
-                .filter(|key| {
-                    let key = key.as_str().to_ascii_lowercase();
-                    key != "config" && !key.starts_with(TEST_ENV_PREFIX)
-                }),
-        );
+        figment = figment.merge(Env::prefixed("AUTHD_").split("__").filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            key != "config" && !key.starts_with(TEST_ENV_PREFIX)
+        }));
         let mut config: Config = figment.extract().map_err(|e| ConfigError::Parse(describe(e)))?;
         config.read_secret_files()?;
         Ok(config)
@@ -452,7 +448,8 @@ impl Config {
 }
 
 fn read_secret(key: &'static str, path: &Path) -> Result<String, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File { key, path: path.to_owned(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::File { key, path: path.to_owned(), source })?;
     // Files written by editors and secret managers often end with a newline that is not part of the secret.
     Ok(text.trim_end_matches(['\n', '\r']).to_owned())
 }
@@ -497,7 +494,10 @@ mod tests {
     #[test]
     fn file_then_environment_override_defaults() {
         Jail::expect_with(|jail| {
-            jail.create_file("authd.toml", "[server]\nport = 8080\nhost = \"0.0.0.0\"\n[signup]\nautoconfirm = true\n")?;
+            jail.create_file(
+                "authd.toml",
+                "[server]\nport = 8080\nhost = \"0.0.0.0\"\n[signup]\nautoconfirm = true\n",
+            )?;
             jail.set_env("AUTHD_SERVER__PORT", "9090");
             jail.set_env("AUTHD_ROLES__ANONYMOUS", "web_anon");
             jail.set_env("AUTHD_TEST_DATABASE_URL", "postgres://ignored");

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Email, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId, TokenDigest,
-    User, UserId, Username, plan_rotation,
+    Email, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId, TokenDigest, User,
+    UserId, Username, plan_rotation,
 };
 use crate::ports::{SessionStore, StoreError, UniqueField, UserStore};
 
@@ -96,7 +96,12 @@ impl UserStore for MemoryStore {
 
     async fn find_user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
         let key = username.key();
-        Ok(self.state()?.users.values().find(|u| u.username.as_ref().map(Username::key).as_ref() == Some(&key)).cloned())
+        Ok(self
+            .state()?
+            .users
+            .values()
+            .find(|u| u.username.as_ref().map(Username::key).as_ref() == Some(&key))
+            .cloned())
     }
 
     async fn update_user(&self, user: &User) -> Result<(), StoreError> {

@@ -71,8 +71,8 @@ pub mod cases {
     use std::sync::Arc;
 
     use auth_core::domain::{
-        Aal, AuthMethod, Email, ExpiryReason, Metadata, PasswordHash, Phone, RefreshToken, Rotation,
-        RotationOutcome, Session, SessionId, SessionLimits, User, UserId, Username,
+        Aal, AuthMethod, Email, ExpiryReason, Metadata, PasswordHash, Phone, RefreshToken, Rotation, RotationOutcome,
+        Session, SessionId, SessionLimits, User, UserId, Username,
     };
     use auth_core::ports::{SessionStore, StoreError, UniqueField, UserStore};
     use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -163,8 +163,14 @@ pub mod cases {
         store.create_user(&user(2, Some("bob@example.com"), None)).await.unwrap();
 
         assert_eq!(store.find_user(alice.id).await.unwrap(), Some(alice.clone()));
-        assert_eq!(store.find_user_by_email(&Email::parse("ALICE@example.com").unwrap()).await.unwrap(), Some(alice.clone()));
-        assert_eq!(store.find_user_by_username(&Username::parse("alice_w").unwrap()).await.unwrap(), Some(alice.clone()));
+        assert_eq!(
+            store.find_user_by_email(&Email::parse("ALICE@example.com").unwrap()).await.unwrap(),
+            Some(alice.clone())
+        );
+        assert_eq!(
+            store.find_user_by_username(&Username::parse("alice_w").unwrap()).await.unwrap(),
+            Some(alice.clone())
+        );
         assert_eq!(store.find_user_by_phone(&Phone::parse("15551234567").unwrap()).await.unwrap(), Some(alice));
         assert_eq!(store.find_user(UserId::from_uuid(Uuid::from_u128(99))).await.unwrap(), None);
         assert_eq!(store.find_user_by_email(&Email::parse("carol@example.com").unwrap()).await.unwrap(), None);
@@ -223,7 +229,8 @@ pub mod cases {
         alice.phone_confirmed_at = Some(t0() + Duration::seconds(6));
         alice.confirmation_sent_at = Some(t0() + Duration::seconds(4));
         alice.app_metadata = Metadata::from_value(json!({"provider": "email", "plan": {"tier": 2}}), 1024).unwrap();
-        alice.user_metadata = Metadata::from_value(json!({"first_name": "Alice", "tags": ["x", 1, null]}), 1024).unwrap();
+        alice.user_metadata =
+            Metadata::from_value(json!({"first_name": "Alice", "tags": ["x", 1, null]}), 1024).unwrap();
         alice.banned_until = Some(t0() + Duration::days(365 * 100));
         alice.is_anonymous = true;
         alice.last_sign_in_at = Some(t0() + Duration::seconds(7));
@@ -244,7 +251,10 @@ pub mod cases {
         bob.username = Some(Username::parse("ALICE").unwrap());
         assert_eq!(store.update_user(&bob).await, Err(StoreError::Conflict(UniqueField::Username)));
         assert_eq!(store.update_user(&user(3, Some("c@example.com"), None)).await, Err(StoreError::NotFound));
-        assert_eq!(store.find_user_by_email(&Email::parse("bob@example.com").unwrap()).await.unwrap().map(|u| u.username), Some(Some(Username::parse("bob").unwrap())));
+        assert_eq!(
+            store.find_user_by_email(&Email::parse("bob@example.com").unwrap()).await.unwrap().map(|u| u.username),
+            Some(Some(Username::parse("bob").unwrap()))
+        );
     }
 
     /// Listing is ordered by creation time and pages with offset and limit.
@@ -266,7 +276,10 @@ pub mod cases {
         let ghost = user(7, Some("ghost@example.com"), None);
         let result = store.start_session(&session(1, &ghost, t0()), &token("t0-token").digest()).await;
         assert_eq!(result, Err(StoreError::NotFound));
-        assert_eq!(store.rotate_refresh_token(&rotation("t0-token", "t1", t0())).await.unwrap(), RotationOutcome::NotFound);
+        assert_eq!(
+            store.rotate_refresh_token(&rotation("t0-token", "t1", t0())).await.unwrap(),
+            RotationOutcome::NotFound
+        );
     }
 
     /// Starting a session stores it and sets the user's last sign-in.
@@ -295,10 +308,13 @@ pub mod cases {
     pub async fn previous_token_within_reuse_interval_replays(store: Arc<impl Store>) {
         let (_, session) = signed_in(&store).await;
         rotated(store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0())).await.unwrap());
-        let retry = store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0() + Duration::seconds(10))).await.unwrap();
+        let retry =
+            store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0() + Duration::seconds(10))).await.unwrap();
         assert!(matches!(retry, RotationOutcome::Replayed(ref s) if s.id == session.id), "got {retry:?}");
         // The successor is still the one live token.
-        rotated(store.rotate_refresh_token(&rotation("t1-token", "t2-token", t0() + Duration::seconds(11))).await.unwrap());
+        rotated(
+            store.rotate_refresh_token(&rotation("t1-token", "t2-token", t0() + Duration::seconds(11))).await.unwrap(),
+        );
     }
 
     /// The previous token after the interval is reuse: the family dies.
@@ -318,15 +334,21 @@ pub mod cases {
     pub async fn older_ancestor_revokes_the_family(store: Arc<impl Store>) {
         let (_, session) = signed_in(&store).await;
         rotated(store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0())).await.unwrap());
-        rotated(store.rotate_refresh_token(&rotation("t1-token", "t2-token", t0() + Duration::seconds(1))).await.unwrap());
-        let reuse = store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0() + Duration::seconds(2))).await.unwrap();
+        rotated(
+            store.rotate_refresh_token(&rotation("t1-token", "t2-token", t0() + Duration::seconds(1))).await.unwrap(),
+        );
+        let reuse =
+            store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0() + Duration::seconds(2))).await.unwrap();
         assert_eq!(reuse, RotationOutcome::ReuseDetected(session.id));
     }
 
     /// A token no family knows is simply not found.
     pub async fn unknown_token_is_not_found(store: Arc<impl Store>) {
         signed_in(&store).await;
-        assert_eq!(store.rotate_refresh_token(&rotation("never-issued", "x", t0())).await.unwrap(), RotationOutcome::NotFound);
+        assert_eq!(
+            store.rotate_refresh_token(&rotation("never-issued", "x", t0())).await.unwrap(),
+            RotationOutcome::NotFound
+        );
     }
 
     /// Many rotations of one live token at once: one rotates, the rest replay, one token stays live.
@@ -337,7 +359,8 @@ pub mod cases {
             let store = Arc::clone(&store);
             tokio::spawn(async move { store.rotate_refresh_token(&rotation("t0-token", "t1-token", now)).await })
         });
-        let outcomes: Vec<RotationOutcome> = join_all(attempts).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+        let outcomes: Vec<RotationOutcome> =
+            join_all(attempts).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
         let rotations = outcomes.iter().filter(|o| matches!(o, RotationOutcome::Rotated(_))).count();
         let replays = outcomes.iter().filter(|o| matches!(o, RotationOutcome::Replayed(_))).count();
         assert_eq!((rotations, replays), (1, 15), "outcomes: {outcomes:?}");
@@ -354,15 +377,26 @@ pub mod cases {
         let mut bounded = session(1, &alice, t0());
         bounded.not_after = Some(t0() + Duration::hours(1));
         store.start_session(&bounded, &token("bounded-0").digest()).await.unwrap();
-        rotated(store.rotate_refresh_token(&rotation("bounded-0", "bounded-1", t0() + Duration::minutes(59))).await.unwrap());
-        let late = store.rotate_refresh_token(&rotation("bounded-1", "bounded-2", t0() + Duration::minutes(61))).await.unwrap();
+        rotated(
+            store
+                .rotate_refresh_token(&rotation("bounded-0", "bounded-1", t0() + Duration::minutes(59)))
+                .await
+                .unwrap(),
+        );
+        let late = store
+            .rotate_refresh_token(&rotation("bounded-1", "bounded-2", t0() + Duration::minutes(61)))
+            .await
+            .unwrap();
         assert_eq!(late, RotationOutcome::Expired(bounded.id, ExpiryReason::NotAfter));
 
         let idle = session(2, &alice, t0());
         store.start_session(&idle, &token("idle-0").digest()).await.unwrap();
         let mut r = rotation("idle-0", "idle-1", t0() + Duration::hours(2));
         r.limits = SessionLimits { timebox: None, inactivity_timeout: Some(Duration::hours(1)) };
-        assert_eq!(store.rotate_refresh_token(&r).await.unwrap(), RotationOutcome::Expired(idle.id, ExpiryReason::Inactivity));
+        assert_eq!(
+            store.rotate_refresh_token(&r).await.unwrap(),
+            RotationOutcome::Expired(idle.id, ExpiryReason::Inactivity)
+        );
         r.now = t0() + Duration::minutes(30);
         rotated(store.rotate_refresh_token(&r).await.unwrap());
     }
@@ -378,15 +412,24 @@ pub mod cases {
         let at = t0() + Duration::minutes(1);
         assert!(store.revoke_session(second.id, at).await.unwrap());
         assert!(!store.revoke_session(second.id, at).await.unwrap(), "a revoked session is not revoked twice");
-        assert_eq!(store.rotate_refresh_token(&rotation("second-0", "second-1", at)).await.unwrap(), RotationOutcome::NotFound);
+        assert_eq!(
+            store.rotate_refresh_token(&rotation("second-0", "second-1", at)).await.unwrap(),
+            RotationOutcome::NotFound
+        );
         assert_eq!(store.find_session(second.id).await.unwrap().unwrap().revoked_at, Some(at));
 
         assert_eq!(store.revoke_user_sessions(user.id, Some(first.id), at).await.unwrap(), 1);
         assert_eq!(store.list_sessions(user.id).await.unwrap(), vec![first.clone()]);
-        assert_eq!(store.rotate_refresh_token(&rotation("third-0", "third-1", at)).await.unwrap(), RotationOutcome::NotFound);
+        assert_eq!(
+            store.rotate_refresh_token(&rotation("third-0", "third-1", at)).await.unwrap(),
+            RotationOutcome::NotFound
+        );
         assert_eq!(store.revoke_user_sessions(user.id, None, at).await.unwrap(), 1);
         assert!(store.list_sessions(user.id).await.unwrap().is_empty());
-        assert_eq!(store.rotate_refresh_token(&rotation("t0-token", "t1-token", at)).await.unwrap(), RotationOutcome::NotFound);
+        assert_eq!(
+            store.rotate_refresh_token(&rotation("t0-token", "t1-token", at)).await.unwrap(),
+            RotationOutcome::NotFound
+        );
     }
 
     /// Deleting a user deletes its sessions and tokens with it.
@@ -402,7 +445,10 @@ pub mod cases {
         assert_eq!(store.find_user(user.id).await.unwrap(), None);
         assert_eq!(store.find_session(session.id).await.unwrap(), None);
         assert!(store.list_sessions(user.id).await.unwrap().is_empty());
-        assert_eq!(store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0())).await.unwrap(), RotationOutcome::NotFound);
+        assert_eq!(
+            store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0())).await.unwrap(),
+            RotationOutcome::NotFound
+        );
         // Nobody else is touched.
         assert!(store.find_session(theirs.id).await.unwrap().is_some());
         rotated(store.rotate_refresh_token(&rotation("bob-0", "bob-1", t0())).await.unwrap());

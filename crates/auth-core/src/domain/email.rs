@@ -126,7 +126,19 @@ mod tests {
 
     #[test]
     fn refuses_malformed_addresses() {
-        for bad in ["", "   ", "alice", "alice@", "@example.com", "alice@example", "a b@example.com", "a..b@example.com", "alice@-example.com", "alice@exa_mple.com", "a@b@example.com"] {
+        for bad in [
+            "",
+            "   ",
+            "alice",
+            "alice@",
+            "@example.com",
+            "alice@example",
+            "a b@example.com",
+            "a..b@example.com",
+            "alice@-example.com",
+            "alice@exa_mple.com",
+            "a@b@example.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }

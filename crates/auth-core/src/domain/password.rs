@@ -102,22 +102,14 @@ impl PasswordPolicy {
             reasons.push(WeakPasswordReason::Length);
             sentences.push(format!("Password should be at most {} characters.", self.max_length));
         }
-        let missing: Vec<CharacterClass> = self
-            .required_characters
-            .iter()
-            .copied()
-            .filter(|class| !text.chars().any(|c| class.matches(c)))
-            .collect();
+        let missing: Vec<CharacterClass> =
+            self.required_characters.iter().copied().filter(|class| !text.chars().any(|c| class.matches(c))).collect();
         if !missing.is_empty() {
             reasons.push(WeakPasswordReason::Characters);
             let names: Vec<&str> = self.required_characters.iter().map(|c| class_name(*c)).collect();
             sentences.push(format!("Password should contain at least one character of each: {}.", names.join(", ")));
         }
-        if reasons.is_empty() {
-            Ok(())
-        } else {
-            Err(WeakPassword { reasons, message: sentences.join(" ") })
-        }
+        if reasons.is_empty() { Ok(()) } else { Err(WeakPassword { reasons, message: sentences.join(" ") }) }
     }
 
     /// Whether the policy itself is coherent (a config check).

@@ -151,9 +151,8 @@ pub fn plan_rotation(
     let Some(used_at) = presented.used_at else {
         return RotationPlan::Rotate;
     };
-    let is_retry_of_last_rotation = live.is_some_and(|live| {
-        live.parent == Some(presented.id) && live.digest == rotation.successor
-    });
+    let is_retry_of_last_rotation =
+        live.is_some_and(|live| live.parent == Some(presented.id) && live.digest == rotation.successor);
     if is_retry_of_last_rotation && rotation.now <= used_at + rotation.reuse_interval {
         RotationPlan::Replay
     } else {

@@ -14,7 +14,9 @@ pub enum UsernameError {
     #[error("username must be between {USERNAME_MIN_LEN} and {USERNAME_MAX_LEN} characters")]
     Length,
     /// A character outside the documented set, or a bad first or last character.
-    #[error("username may contain only ASCII letters, digits, '_', '.' and '-', and must start and end with a letter or digit")]
+    #[error(
+        "username may contain only ASCII letters, digits, '_', '.' and '-', and must start and end with a letter or digit"
+    )]
     Characters,
     /// Shaped like an email address, which would make sign-in by identifier ambiguous.
     #[error("username must not contain '@'")]
@@ -42,7 +44,8 @@ impl Username {
             return Err(UsernameError::Length);
         }
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
-        let edges_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+        let edges_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name.ends_with(|c: char| c.is_ascii_alphanumeric());
         if !name.chars().all(allowed) || !edges_ok {
             return Err(UsernameError::Characters);
         }

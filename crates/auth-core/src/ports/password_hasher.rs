@@ -41,5 +41,6 @@ pub trait PasswordHasher: Send + Sync {
     ///   a real verification and return [`PasswordCheck::Mismatch`], so that timing does not tell
     ///   whether an account exists.
     /// - MUST compare in constant time.
-    async fn verify<'a>(&self, password: &Password, hash: Option<&'a PasswordHash>) -> Result<PasswordCheck, HashError>;
+    async fn verify<'a>(&self, password: &Password, hash: Option<&'a PasswordHash>)
+    -> Result<PasswordCheck, HashError>;
 }

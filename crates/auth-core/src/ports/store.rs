@@ -1,9 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{
-    Email, Phone, Rotation, RotationOutcome, Session, SessionId, TokenDigest, User, UserId, Username,
-};
+use crate::domain::{Email, Phone, Rotation, RotationOutcome, Session, SessionId, TokenDigest, User, UserId, Username};
 
 /// A uniqueness rule that a write would break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

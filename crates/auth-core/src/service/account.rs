@@ -87,7 +87,11 @@ impl AuthService {
 
     /// Deletes the caller's own account after checking the password; every session and token
     /// dies with it.
-    pub async fn delete_own_account(&self, principal: &Principal, password: Option<&Password>) -> Result<(), AuthError> {
+    pub async fn delete_own_account(
+        &self,
+        principal: &Principal,
+        password: Option<&Password>,
+    ) -> Result<(), AuthError> {
         if !self.settings.self_delete_enabled {
             return Err(AuthError::FeatureDisabled("account deletion"));
         }
@@ -109,7 +113,9 @@ impl AuthService {
         match scope {
             LogoutScope::Global => self.ports.sessions.revoke_user_sessions(user, None, now).await.map(drop)?,
             LogoutScope::Local => self.ports.sessions.revoke_session(session, now).await.map(drop)?,
-            LogoutScope::Others => self.ports.sessions.revoke_user_sessions(user, Some(session), now).await.map(drop)?,
+            LogoutScope::Others => {
+                self.ports.sessions.revoke_user_sessions(user, Some(session), now).await.map(drop)?
+            }
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{AuthService, ClientInfo};
-use crate::domain::{AccessClaims, Aal, AmrEntry, AuthMethod, RefreshToken, Session, SessionId, User};
+use crate::domain::{Aal, AccessClaims, AmrEntry, AuthMethod, RefreshToken, Session, SessionId, User};
 use crate::error::AuthError;
 
 /// A session handed to a client: an access token, its refresh token and the user.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::domain::{PasswordPolicy, SessionLimits, METADATA_DEFAULT_MAX_BYTES};
+use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
 use crate::ports::{Clock, PasswordHasher, Random, SessionStore, TokenChain, TokenSigner, UserStore};
 
 pub use account::{LogoutScope, UserChanges};

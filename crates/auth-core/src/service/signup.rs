@@ -39,8 +39,7 @@ impl AuthService {
         }
         let email = request.email.as_deref().filter(|s| !s.trim().is_empty()).map(Email::parse).transpose()?;
         let phone = request.phone.as_deref().filter(|s| !s.trim().is_empty()).map(Phone::parse).transpose()?;
-        let username =
-            request.username.as_deref().filter(|s| !s.trim().is_empty()).map(Username::parse).transpose()?;
+        let username = request.username.as_deref().filter(|s| !s.trim().is_empty()).map(Username::parse).transpose()?;
         let metadata = Metadata::from_value(request.data.unwrap_or(Value::Null), self.settings.metadata_max_bytes)?;
 
         if email.is_none() && phone.is_none() && username.is_none() && request.password.is_none() {
@@ -49,12 +48,14 @@ impl AuthService {
         if phone.is_some() {
             return Err(AuthError::PhoneProviderDisabled);
         }
-        let password = request.password.ok_or(AuthError::Validation {
-            field: "password",
-            message: "a password is required".into(),
-        })?;
+        let password = request
+            .password
+            .ok_or(AuthError::Validation { field: "password", message: "a password is required".into() })?;
         if email.is_none() && username.is_none() {
-            return Err(AuthError::Validation { field: "email", message: "an email address or username is required".into() });
+            return Err(AuthError::Validation {
+                field: "email",
+                message: "an email address or username is required".into(),
+            });
         }
         self.settings.password_policy.check(&password)?;
 

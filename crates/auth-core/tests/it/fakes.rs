@@ -26,7 +26,11 @@ impl PasswordHasher for FakeHasher {
         Ok(PasswordHash::new(format!("fake${params}${}", password.expose())))
     }
 
-    async fn verify<'a>(&self, password: &Password, hash: Option<&'a PasswordHash>) -> Result<PasswordCheck, HashError> {
+    async fn verify<'a>(
+        &self,
+        password: &Password,
+        hash: Option<&'a PasswordHash>,
+    ) -> Result<PasswordCheck, HashError> {
         self.verifications.fetch_add(1, Ordering::SeqCst);
         let Some(hash) = hash else { return Ok(PasswordCheck::Mismatch) };
         let mut parts = hash.as_str().splitn(3, '$');

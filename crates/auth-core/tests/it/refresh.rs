@@ -48,7 +48,10 @@ async fn reuse_revokes_the_session_and_its_access_tokens() {
     world.clock.advance(Duration::seconds(11));
     let err = world.service.refresh(first.refresh_token.expose()).await.unwrap_err();
     assert_eq!(err, AuthError::RefreshTokenAlreadyUsed);
-    assert_eq!(world.service.refresh(second.refresh_token.expose()).await.unwrap_err(), AuthError::RefreshTokenNotFound);
+    assert_eq!(
+        world.service.refresh(second.refresh_token.expose()).await.unwrap_err(),
+        AuthError::RefreshTokenNotFound
+    );
     let err = world.service.authenticate(&second.access_token).await.unwrap_err();
     assert_eq!(err, AuthError::SessionNotFound, "an unexpired access token dies with its session");
 }

@@ -66,7 +66,10 @@ async fn self_deletion_needs_the_password_and_can_be_disabled() {
     let world = World::autoconfirm();
     let issued = session(&world).await;
     let principal = world.service.authenticate(&issued.access_token).await.unwrap();
-    assert_eq!(world.service.delete_own_account(&principal, None).await.unwrap_err(), AuthError::CurrentPasswordRequired);
+    assert_eq!(
+        world.service.delete_own_account(&principal, None).await.unwrap_err(),
+        AuthError::CurrentPasswordRequired
+    );
     let wrong = world.service.delete_own_account(&principal, Some(&Password::new("wrong one"))).await;
     assert_eq!(wrong.unwrap_err(), AuthError::CurrentPasswordInvalid);
     assert!(world.store.find_user(issued.user.id).await.unwrap().is_some());
@@ -118,9 +121,13 @@ async fn metadata_merges_and_username_changes() {
     assert_eq!(user.user_metadata.to_value(), json!({"first_name": "Jane", "nick": "jd"}));
 
     let principal = world.service.authenticate(&issued.access_token).await.unwrap();
-    let changes = UserChanges { data: Some(json!({"nick": null})), username: Some("Jane.D".into()), ..UserChanges::default() };
+    let changes =
+        UserChanges { data: Some(json!({"nick": null})), username: Some("Jane.D".into()), ..UserChanges::default() };
     let user = world.service.update_user(&principal, changes).await.unwrap();
     assert_eq!(user.user_metadata.to_value(), json!({"first_name": "Jane"}));
     assert_eq!(user.username.unwrap().as_str(), "Jane.D");
-    assert_eq!(world.store.find_user(issued.user.id).await.unwrap().unwrap().user_metadata.to_value(), json!({"first_name": "Jane"}));
+    assert_eq!(
+        world.store.find_user(issued.user.id).await.unwrap().unwrap().user_metadata.to_value(),
+        json!({"first_name": "Jane"})
+    );
 }

@@ -43,8 +43,10 @@ async fn wrong_password_and_unknown_account_look_the_same_and_cost_the_same() {
     let world = World::autoconfirm();
     signed_up(&world, "jane@example.com", None).await;
     let before = world.hasher.verifications.load(Ordering::SeqCst);
-    let wrong = world.service.sign_in_with_password(&login("jane@example.com"), &Password::new("nope nope"), &client()).await;
-    let unknown = world.service.sign_in_with_password(&login("who@example.com"), &Password::new("nope nope"), &client()).await;
+    let wrong =
+        world.service.sign_in_with_password(&login("jane@example.com"), &Password::new("nope nope"), &client()).await;
+    let unknown =
+        world.service.sign_in_with_password(&login("who@example.com"), &Password::new("nope nope"), &client()).await;
     assert_eq!(wrong.unwrap_err(), AuthError::InvalidCredentials);
     assert_eq!(unknown.unwrap_err(), AuthError::InvalidCredentials);
     assert_eq!(world.hasher.verifications.load(Ordering::SeqCst) - before, 2, "the unknown account was hashed too");
@@ -54,9 +56,13 @@ async fn wrong_password_and_unknown_account_look_the_same_and_cost_the_same() {
 async fn unconfirmed_and_banned_are_revealed_only_after_the_right_password() {
     let world = World::new(AuthSettings::default());
     let user = signed_up(&world, "jane@example.com", None).await;
-    let wrong = world.service.sign_in_with_password(&login("jane@example.com"), &Password::new("nope nope"), &client()).await;
+    let wrong =
+        world.service.sign_in_with_password(&login("jane@example.com"), &Password::new("nope nope"), &client()).await;
     assert_eq!(wrong.unwrap_err(), AuthError::InvalidCredentials);
-    let right = world.service.sign_in_with_password(&login("jane@example.com"), &Password::new("correct horse"), &client()).await;
+    let right = world
+        .service
+        .sign_in_with_password(&login("jane@example.com"), &Password::new("correct horse"), &client())
+        .await;
     assert_eq!(right.unwrap_err(), AuthError::EmailNotConfirmed);
 
     let mut banned = user.clone();
@@ -64,7 +70,10 @@ async fn unconfirmed_and_banned_are_revealed_only_after_the_right_password() {
     banned.banned_until = Some(user.created_at + Duration::days(1));
     world.store.update_user(&banned).await.unwrap();
     let pw = Password::new("correct horse");
-    assert_eq!(world.service.sign_in_with_password(&login("jane@example.com"), &pw, &client()).await.unwrap_err(), AuthError::UserBanned);
+    assert_eq!(
+        world.service.sign_in_with_password(&login("jane@example.com"), &pw, &client()).await.unwrap_err(),
+        AuthError::UserBanned
+    );
     world.clock.advance(Duration::days(2));
     assert!(world.service.sign_in_with_password(&login("jane@example.com"), &pw, &client()).await.is_ok(), "bans end");
 }
@@ -75,7 +84,11 @@ async fn outdated_hashes_are_replaced_at_sign_in() {
     let user = signed_up(&world, "jane@example.com", None).await;
     let old = world.store.find_user(user.id).await.unwrap().unwrap().password_hash;
     *world.hasher.params.lock().unwrap() = "v2".into();
-    world.service.sign_in_with_password(&login("jane@example.com"), &Password::new("correct horse"), &client()).await.unwrap();
+    world
+        .service
+        .sign_in_with_password(&login("jane@example.com"), &Password::new("correct horse"), &client())
+        .await
+        .unwrap();
     let new = world.store.find_user(user.id).await.unwrap().unwrap().password_hash;
     assert_ne!(old, new);
     assert!(new.unwrap().as_str().starts_with("fake$v2$"));

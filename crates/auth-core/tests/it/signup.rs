@@ -84,10 +84,15 @@ async fn signup_refusals_have_their_own_codes() {
     let err = world.service.signup(no_password, &client()).await.unwrap_err();
     assert!(matches!(err, AuthError::Validation { field: "password", .. }), "{err:?}");
 
-    let phone = SignupRequest { phone: Some("+15551234567".into()), password: Some(Password::new("correct horse")), ..SignupRequest::default() };
+    let phone = SignupRequest {
+        phone: Some("+15551234567".into()),
+        password: Some(Password::new("correct horse")),
+        ..SignupRequest::default()
+    };
     assert_eq!(world.service.signup(phone, &client()).await.unwrap_err().code(), "phone_provider_disabled");
 
-    let list = SignupRequest { data: Some(json!(["not", "an", "object"])), ..request("b@example.com", "correct horse") };
+    let list =
+        SignupRequest { data: Some(json!(["not", "an", "object"])), ..request("b@example.com", "correct horse") };
     assert_eq!(world.service.signup(list, &client()).await.unwrap_err().code(), "validation_failed");
 }
 
