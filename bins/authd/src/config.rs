@@ -36,7 +36,7 @@ impl fmt::Debug for Secret {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// HTTP listener.
@@ -57,22 +57,6 @@ pub struct Config {
     pub roles: RolesConfig,
     /// What users may do with their own account.
     pub account: AccountConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            log: LogConfig::default(),
-            jwt: JwtConfig::default(),
-            sessions: SessionsConfig::default(),
-            password: PasswordConfig::default(),
-            signup: SignupConfig::default(),
-            roles: RolesConfig::default(),
-            account: AccountConfig::default(),
-        }
-    }
 }
 
 /// `[server]`
@@ -474,6 +458,8 @@ fn describe(error: figment::Error) -> String {
 }
 
 #[cfg(test)]
+// figment::Jail fixes the closure's error type; its size is not ours to choose.
+#[allow(clippy::result_large_err)]
 mod tests {
     use figment::Jail;
 

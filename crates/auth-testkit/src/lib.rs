@@ -5,5 +5,8 @@
 //! - [`postgres`]: throwaway PostgreSQL databases for tests, from `AUTHD_TEST_DATABASE_URL` or a
 //!   private cluster started from the local PostgreSQL binaries.
 
+// Test support: a panic is how a broken contract or a failed set-up fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod contract;
 pub mod postgres;

@@ -59,15 +59,15 @@ impl AuthService {
         }
         self.settings.password_policy.check(&password)?;
 
-        if let Some(email) = &email {
-            if let Some(existing) = self.ports.users.find_user_by_email(email).await? {
-                return self.repeat_signup(existing, metadata);
-            }
+        if let Some(email) = &email
+            && let Some(existing) = self.ports.users.find_user_by_email(email).await?
+        {
+            return self.repeat_signup(existing, metadata);
         }
-        if let Some(username) = &username {
-            if self.ports.users.find_user_by_username(username).await?.is_some() {
-                return Err(AuthError::UsernameExists);
-            }
+        if let Some(username) = &username
+            && self.ports.users.find_user_by_username(username).await?.is_some()
+        {
+            return Err(AuthError::UsernameExists);
         }
 
         let now = self.ports.clock.now();
@@ -96,10 +96,10 @@ impl AuthService {
             Ok(()) => {}
             // Lost a race with a concurrent sign-up of the same address: answer as a repeat.
             Err(crate::ports::StoreError::Conflict(crate::ports::UniqueField::Email)) => {
-                if let Some(email) = &user.email {
-                    if let Some(existing) = self.ports.users.find_user_by_email(email).await? {
-                        return self.repeat_signup(existing, metadata);
-                    }
+                if let Some(email) = &user.email
+                    && let Some(existing) = self.ports.users.find_user_by_email(email).await?
+                {
+                    return self.repeat_signup(existing, metadata);
                 }
                 return Err(AuthError::UserAlreadyExists);
             }

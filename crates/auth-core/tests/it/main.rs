@@ -1,6 +1,9 @@
 //! Use-case tests: the service over the in-memory store, a manual clock and simple fakes of the
 //! crypto ports.
 
+// Test code: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod fakes;
 mod refresh;
 mod session_access;

@@ -1,4 +1,7 @@
 //! In-process HTTP tests against the same app factory the binary serves.
 
+// Test code: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod harness;
 mod skeleton;
