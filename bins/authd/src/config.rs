@@ -562,6 +562,17 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_is_valid() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/authd.example.toml");
+        Jail::expect_with(|_| {
+            let config = Config::load(Some(&example)).unwrap();
+            config.validate().unwrap();
+            assert_eq!(config.log.format, LogFormat::Json);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn url_redaction_keeps_the_shape() {
         assert_eq!(redact_url("postgres://u:p@h/db?sslmode=require"), "postgres://u:<redacted>@h/db?sslmode=require");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
