@@ -55,6 +55,15 @@ impl ApiError {
         self.code
     }
 
+    /// The body in the `2024-01-01` format: `{"code": "<error_code>", "message": "…"}`.
+    pub fn versioned_body(&self) -> Value {
+        let mut body = json!({ "code": self.code, "message": self.message });
+        if let (Some((key, value)), Some(map)) = (&self.extra, body.as_object_mut()) {
+            map.insert((*key).to_owned(), value.clone());
+        }
+        body
+    }
+
     /// The body in the default (pre-2024) format, which the `error` key also keeps readable for
     /// clients of older APIs.
     pub fn body(&self) -> Value {
@@ -84,6 +93,8 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status).json(self.body());
+        // Kept so the API-version middleware can re-render the error in the client's format.
+        response.extensions_mut().insert(self.clone());
         response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Ok(value) = HeaderValue::from_str(self.code) {
             response.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-sb-error-code"), value);

@@ -3,9 +3,13 @@
 //! [`app`] is the one app factory: the binary serves it and the tests drive it in-process, so
 //! both see the same routes, middleware and error handling.
 
+mod api_version;
+mod bearer;
+mod client;
 mod error;
 mod request_log;
 mod routes;
+mod views;
 
 use std::sync::Arc;
 
@@ -95,8 +99,23 @@ pub fn app(
         .app_data(json_config(limit))
         .app_data(web::PayloadConfig::new(limit))
         .app_data(query_config())
-        .service(web::scope(&base).service(resource("/health").route(web::get().to(routes::health::health))))
+        .service(
+            web::scope(&base)
+                .service(resource("/health").route(web::get().to(routes::health::health)))
+                .service(resource("/settings").route(web::get().to(routes::settings::settings)))
+                .service(resource("/.well-known/jwks.json").route(web::get().to(routes::settings::jwks)))
+                .service(resource("/signup").route(web::post().to(routes::signup::signup)))
+                .service(resource("/token").route(web::post().to(routes::token::token)))
+                .service(
+                    resource("/user")
+                        .route(web::get().to(routes::user::get_user))
+                        .route(web::put().to(routes::user::update_user))
+                        .route(web::delete().to(routes::user::delete_user)),
+                )
+                .service(resource("/logout").route(web::post().to(routes::logout::logout))),
+        )
         .default_service(web::to(routes::fallback::not_found))
+        .wrap(from_fn(api_version::api_version))
         .wrap(security_headers())
         .wrap(from_fn(request_log::request_log))
 }

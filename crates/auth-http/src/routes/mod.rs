@@ -1,4 +1,18 @@
 //! Route handlers, one module per area of the API.
 
+use actix_web::HttpResponseBuilder;
+use actix_web::http::header::CACHE_CONTROL;
+
 pub(crate) mod fallback;
 pub(crate) mod health;
+pub(crate) mod logout;
+pub(crate) mod settings;
+pub(crate) mod signup;
+pub(crate) mod token;
+pub(crate) mod user;
+
+/// Responses that carry tokens or personal data must never be stored by a cache.
+fn no_store(mut builder: HttpResponseBuilder) -> HttpResponseBuilder {
+    builder.insert_header((CACHE_CONTROL, "no-store"));
+    builder
+}

@@ -2,34 +2,68 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
-use actix_web::{test, web};
+use actix_web::http::StatusCode;
+use actix_web::test::{self, TestRequest};
+use actix_web::web;
 use auth_core::memory::MemoryStore;
-use auth_core::ports::{MockPasswordHasher, MockTokenChain, MockTokenSigner};
 use auth_core::service::{AuthService, AuthSettings, Ports};
-use auth_core::testing::{ManualClock, SequentialRandom};
+use auth_core::testing::{DigestChain, ManualClock, PlainHasher, SequentialRandom, UnsignedTokens};
 use auth_http::{AppState, HttpSettings, ServerInfo};
 use chrono::{TimeZone, Utc};
+use serde_json::Value;
 
-/// Builds the app over the in-memory store with the given HTTP settings.
-pub async fn app(
+/// Builds the app over the in-memory store and instant test doubles.
+pub async fn app_with(
     settings: HttpSettings,
+    auth: AuthSettings,
 ) -> impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
     let store = Arc::new(MemoryStore::new());
     let random = Arc::new(SequentialRandom::default());
     let ports = Ports {
         users: store.clone(),
         sessions: store,
-        hasher: Arc::new(MockPasswordHasher::new()),
-        signer: Arc::new(MockTokenSigner::new()),
-        chain: Arc::new(MockTokenChain::new()),
+        hasher: Arc::new(PlainHasher::default()),
+        signer: Arc::new(UnsignedTokens),
+        chain: Arc::new(DigestChain),
         clock: Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap())),
         random: random.clone(),
     };
     let state = AppState {
-        service: AuthService::new(ports, AuthSettings::default()),
+        service: AuthService::new(ports, auth),
         random,
         info: ServerInfo { name: "authd".into(), version: "9.9.9".into() },
         settings,
     };
     test::init_service(auth_http::app(web::Data::new(state))).await
+}
+
+/// The app with default HTTP settings and autoconfirm on.
+pub async fn app(
+    settings: HttpSettings,
+) -> impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
+    app_with(settings, AuthSettings { autoconfirm: true, ..AuthSettings::default() }).await
+}
+
+/// Sends a request and returns status, headers and JSON body (`Null` when empty).
+pub async fn send<S, B>(app: &S, request: TestRequest) -> (StatusCode, actix_web::http::header::HeaderMap, Value)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let response = test::call_service(app, request.to_request()).await;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = test::read_body(response).await;
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+    (status, headers, body)
+}
+
+/// `POST /auth/v1/<path>` with a JSON body.
+pub fn post(path: &str, body: Value) -> TestRequest {
+    TestRequest::post().uri(&format!("/auth/v1{path}")).set_json(body)
+}
+
+/// A request carrying a bearer token.
+pub fn with_token(request: TestRequest, token: &str) -> TestRequest {
+    request.insert_header(("Authorization", format!("Bearer {token}")))
 }

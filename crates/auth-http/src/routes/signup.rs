@@ -1,0 +1,39 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use auth_core::domain::Password;
+use auth_core::service::{SignupOutcome, SignupRequest};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::client::client_info;
+use crate::{ApiError, AppState, views};
+
+/// `POST /signup` body. Unknown fields (`gotrue_meta_security`, `code_challenge`…) are ignored.
+#[derive(Deserialize)]
+pub(crate) struct SignupBody {
+    email: Option<String>,
+    phone: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    data: Option<Value>,
+}
+
+/// `POST /signup`: a session when the account is usable at once, the bare user otherwise.
+pub(crate) async fn signup(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<SignupBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let signup = SignupRequest {
+        email: body.email,
+        phone: body.phone,
+        username: body.username,
+        password: body.password.map(Password::new),
+        data: body.data,
+    };
+    let response = match state.service.signup(signup, &client_info(&request)).await? {
+        SignupOutcome::Session(issued) => views::session(&issued),
+        SignupOutcome::ConfirmationPending(user) => views::user(&user),
+    };
+    Ok(super::no_store(HttpResponse::Ok()).json(response))
+}

@@ -1,0 +1,69 @@
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use auth_core::AuthError;
+use auth_core::domain::Password;
+use auth_core::service::Identifier;
+use serde::Deserialize;
+
+use crate::client::client_info;
+use crate::{ApiError, AppState, views};
+
+/// `grant_type` in the query string, where Supabase Auth reads it.
+#[derive(Deserialize)]
+pub(crate) struct TokenQuery {
+    grant_type: Option<String>,
+}
+
+/// `POST /token` body for every grant this server supports.
+#[derive(Deserialize)]
+pub(crate) struct TokenBody {
+    grant_type: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    refresh_token: Option<String>,
+}
+
+/// `POST /token?grant_type=password|refresh_token` (the grant may also be in the body).
+pub(crate) async fn token(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    query: web::Query<TokenQuery>,
+    body: web::Json<TokenBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let grant = query.into_inner().grant_type.or_else(|| body.grant_type.clone()).unwrap_or_default();
+    let issued = match grant.as_str() {
+        "password" => {
+            let identifier = password_identifier(&body)?;
+            let password = body
+                .password
+                .filter(|p| !p.is_empty())
+                .ok_or(AuthError::Validation { field: "password", message: "a password is required".into() })?;
+            state.service.sign_in_with_password(&identifier, &Password::new(password), &client_info(&request)).await?
+        }
+        "refresh_token" => {
+            let token = body.refresh_token.filter(|t| !t.is_empty()).ok_or(AuthError::Validation {
+                field: "refresh_token",
+                message: "a refresh token is required".into(),
+            })?;
+            state.service.refresh(&token).await?
+        }
+        _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_credentials", "unsupported_grant_type")),
+    };
+    Ok(super::no_store(HttpResponse::Ok()).json(views::session(&issued)))
+}
+
+fn password_identifier(body: &TokenBody) -> Result<Identifier, ApiError> {
+    let given = |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    match (given(&body.email), given(&body.username), given(&body.phone)) {
+        (Some(login), None, None) | (None, Some(login), None) => Ok(Identifier::parse_login(&login)?),
+        (None, None, Some(_)) => Err(AuthError::PhoneProviderDisabled.into()),
+        (None, None, None) => {
+            Err(AuthError::Validation { field: "email", message: "missing email, username or phone".into() }.into())
+        }
+        _ => Err(AuthError::Validation { field: "email", message: "give only one of email, username or phone".into() }
+            .into()),
+    }
+}

@@ -1,0 +1,83 @@
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use auth_core::AuthError;
+use auth_core::domain::Password;
+use auth_core::service::UserChanges;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::bearer::Authenticated;
+use crate::{ApiError, AppState, views};
+
+/// `GET /user`: the caller's user as stored now.
+pub(crate) async fn get_user(state: web::Data<AppState>, caller: Authenticated) -> HttpResponse {
+    super::no_store(HttpResponse::Ok()).json(views::user(&state.service.current_user(&caller.0)))
+}
+
+/// `PUT /user` body. Fields a user may never set are read only to refuse them.
+#[derive(Deserialize)]
+pub(crate) struct UpdateBody {
+    data: Option<Value>,
+    password: Option<String>,
+    current_password: Option<String>,
+    username: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    app_metadata: Option<Value>,
+    role: Option<Value>,
+    aud: Option<Value>,
+}
+
+/// `PUT /user`: merge `data` into `user_metadata`, change the password or the username.
+pub(crate) async fn update_user(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    body: web::Json<UpdateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    if body.app_metadata.is_some() || body.role.is_some() || body.aud.is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_admin",
+            "Updating app_metadata, role or aud requires admin privileges",
+        ));
+    }
+    let current = &caller.0.user;
+    let unchanged = |new: &Option<String>, old: Option<&str>| {
+        new.as_deref().is_none_or(|n| n.trim().is_empty() || Some(n.trim().to_lowercase().as_str()) == old)
+    };
+    if !unchanged(&body.email, current.email.as_ref().map(|e| e.as_str()))
+        || !unchanged(&body.phone, current.phone.as_ref().map(|p| p.as_str()))
+    {
+        return Err(AuthError::Validation {
+            field: "email",
+            message: "changing the email address or phone number is not available on this server yet".into(),
+        }
+        .into());
+    }
+    let changes = UserChanges {
+        data: body.data,
+        password: body.password.map(Password::new),
+        current_password: body.current_password.map(Password::new),
+        username: body.username,
+    };
+    let user = state.service.update_user(&caller.0, changes).await?;
+    Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
+}
+
+/// `DELETE /user` body: the current password.
+#[derive(Deserialize)]
+pub(crate) struct DeleteBody {
+    password: Option<String>,
+}
+
+/// `DELETE /user` (an authd addition): the caller deletes their own account.
+pub(crate) async fn delete_user(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    body: Option<web::Json<DeleteBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let password = body.and_then(|b| b.into_inner().password).map(Password::new);
+    state.service.delete_own_account(&caller.0, password.as_ref()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

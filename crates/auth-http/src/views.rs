@@ -1,0 +1,73 @@
+//! The JSON shapes of Supabase Auth: the user object and the session (token) response.
+
+use auth_core::domain::User;
+use auth_core::service::IssuedSession;
+use serde_json::{Map, Value, json};
+
+/// A user in Supabase Auth's shape: `email` and `phone` are `""` when unset, optional
+/// timestamps are left out when null, and `identities` lists the email identity.
+pub fn user(user: &User) -> Value {
+    let mut out = Map::new();
+    let id = user.id.to_string();
+    out.insert("id".into(), json!(id));
+    out.insert("aud".into(), json!(user.aud));
+    out.insert("role".into(), json!(user.role));
+    out.insert("email".into(), json!(user.email.as_ref().map(|e| e.as_str()).unwrap_or("")));
+    insert_time(&mut out, "email_confirmed_at", user.email_confirmed_at);
+    out.insert("phone".into(), json!(user.phone.as_ref().map(|p| p.as_str()).unwrap_or("")));
+    insert_time(&mut out, "phone_confirmed_at", user.phone_confirmed_at);
+    insert_time(&mut out, "confirmation_sent_at", user.confirmation_sent_at);
+    insert_time(&mut out, "confirmed_at", user.confirmed_at());
+    insert_time(&mut out, "last_sign_in_at", user.last_sign_in_at);
+    out.insert("app_metadata".into(), user.app_metadata.to_value());
+    out.insert("user_metadata".into(), user.user_metadata.to_value());
+    out.insert("identities".into(), Value::Array(identities(user)));
+    out.insert("created_at".into(), json!(user.created_at));
+    out.insert("updated_at".into(), json!(user.updated_at));
+    insert_time(&mut out, "banned_until", user.banned_until);
+    out.insert("is_anonymous".into(), json!(user.is_anonymous));
+    if let Some(username) = &user.username {
+        out.insert("username".into(), json!(username.as_str()));
+    }
+    Value::Object(out)
+}
+
+/// A session response: the tokens and the user.
+pub fn session(issued: &IssuedSession) -> Value {
+    json!({
+        "access_token": issued.access_token,
+        "token_type": "bearer",
+        "expires_in": issued.expires_in,
+        "expires_at": issued.expires_at,
+        "refresh_token": issued.refresh_token.expose(),
+        "user": user(&issued.user),
+    })
+}
+
+/// authd keeps one email identity per user with an address; its id is the user's id.
+fn identities(user: &User) -> Vec<Value> {
+    let Some(email) = &user.email else { return Vec::new() };
+    let id = user.id.to_string();
+    vec![json!({
+        "identity_id": id,
+        "id": id,
+        "user_id": id,
+        "identity_data": {
+            "sub": id,
+            "email": email.as_str(),
+            "email_verified": user.email_confirmed_at.is_some(),
+            "phone_verified": user.phone_confirmed_at.is_some(),
+        },
+        "provider": "email",
+        "last_sign_in_at": user.last_sign_in_at,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+        "email": email.as_str(),
+    })]
+}
+
+fn insert_time(out: &mut Map<String, Value>, key: &str, value: Option<chrono::DateTime<chrono::Utc>>) {
+    if let Some(time) = value {
+        out.insert(key.to_owned(), json!(time));
+    }
+}
