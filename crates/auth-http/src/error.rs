@@ -13,12 +13,21 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     extra: Option<(&'static str, Value)>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     /// An error with an explicit status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), extra: None }
+        Self { status, code, message: message.into(), extra: None, retry_after: None }
+    }
+
+    /// 429 for a client over a per-IP limit, saying when to come back.
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let mut error =
+            Self::new(StatusCode::TOO_MANY_REQUESTS, "over_request_rate_limit", "Request rate limit reached");
+        error.retry_after = Some(wait.as_secs().max(1));
+        error
     }
 
     /// 404 for a path the API does not have.
@@ -96,6 +105,9 @@ impl ResponseError for ApiError {
         // Kept so the API-version middleware can re-render the error in the client's format.
         response.extensions_mut().insert(self.clone());
         response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let Ok(value) = HeaderValue::from_str(self.code) {
             response.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-sb-error-code"), value);
         }
@@ -146,7 +158,7 @@ impl From<AuthError> for ApiError {
             AuthError::WeakPassword(weak) => Some(("weak_password", json!({ "reasons": weak.reasons }))),
             _ => None,
         };
-        Self { status, code: error.code(), message, extra }
+        Self { status, code: error.code(), message, extra, retry_after: None }
     }
 }
 

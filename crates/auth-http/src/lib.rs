@@ -7,6 +7,7 @@ mod api_version;
 mod bearer;
 mod client;
 mod error;
+mod rate_limit;
 mod request_log;
 mod routes;
 mod views;
@@ -17,12 +18,14 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, Resource, web};
 use auth_core::ports::Random;
 use auth_core::service::AuthService;
 
 pub use error::ApiError;
+pub use ipnet::IpNet;
+pub use rate_limit::{Bucket, RateLimiter, RateLimits};
 pub use request_log::{REQUEST_ID_HEADER, RequestId};
 
 /// Default base path, as Supabase Auth is mounted behind the Supabase gateway.
@@ -35,11 +38,24 @@ pub struct HttpSettings {
     pub base_path: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Per-IP request limits.
+    pub rate_limits: RateLimits,
+    /// Origins allowed to call from a browser; `*` means any (never with credentials); empty
+    /// sends no CORS headers at all.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { base_path: DEFAULT_BASE_PATH.to_owned(), max_body_bytes: 1024 * 1024 }
+        Self {
+            base_path: DEFAULT_BASE_PATH.to_owned(),
+            max_body_bytes: 1024 * 1024,
+            trusted_proxies: Vec::new(),
+            rate_limits: RateLimits::default(),
+            cors_allowed_origins: Vec::new(),
+        }
     }
 }
 
@@ -76,6 +92,22 @@ pub struct AppState {
     pub info: ServerInfo,
     /// HTTP behaviour.
     pub settings: HttpSettings,
+    /// Per-IP request counters, shared by all workers.
+    pub limiter: RateLimiter,
+}
+
+impl AppState {
+    /// State for `app`, with fresh rate-limit counters.
+    pub fn new(service: AuthService, random: Arc<dyn Random>, info: ServerInfo, settings: HttpSettings) -> Self {
+        let limiter = RateLimiter::new(settings.rate_limits);
+        Self { service, random, info, settings, limiter }
+    }
+
+    /// Counts a request against a per-IP limit; refuses it with 429 when over.
+    pub(crate) fn limit(&self, bucket: Bucket, request: &actix_web::HttpRequest) -> Result<(), ApiError> {
+        let Some(ip) = client::client_ip(request, &self.settings.trusted_proxies) else { return Ok(()) };
+        self.limiter.check(bucket, ip).map_err(ApiError::rate_limited)
+    }
 }
 
 /// Builds the actix-web application: routes under the base path, JSON errors for everything
@@ -93,6 +125,7 @@ pub fn app(
     >,
 > {
     let base = state.settings.normalised_base_path();
+    let cors = cors(&state.settings.cors_allowed_origins);
     let limit = state.settings.max_body_bytes;
     App::new()
         .app_data(state)
@@ -116,6 +149,7 @@ pub fn app(
         )
         .default_service(web::to(routes::fallback::not_found))
         .wrap(from_fn(api_version::api_version))
+        .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .wrap(security_headers())
         .wrap(from_fn(request_log::request_log))
 }
@@ -150,6 +184,23 @@ fn query_config() -> web::QueryConfig {
         };
         ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", format!("Invalid query string: {detail}")).into()
     })
+}
+
+/// CORS for the configured origins; `None` (no CORS headers) when none are configured.
+fn cors(origins: &[String]) -> Option<actix_cors::Cors> {
+    if origins.is_empty() {
+        return None;
+    }
+    let base = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
+        .allowed_headers(["authorization", "apikey", "content-type", "x-client-info", "x-supabase-api-version"])
+        .expose_headers(["x-request-id", "x-supabase-api-version", "x-sb-error-code", "retry-after"])
+        .max_age(3600);
+    // Bearer tokens travel in headers, not cookies, so credentials are never allowed.
+    if origins.iter().any(|o| o == "*") {
+        return Some(base.allow_any_origin().send_wildcard());
+    }
+    Some(origins.iter().fold(base, |cors, origin| cors.allowed_origin(origin)))
 }
 
 fn security_headers() -> DefaultHeaders {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::client::client_info;
-use crate::{ApiError, AppState, views};
+use crate::{ApiError, AppState, Bucket, views};
 
 /// `POST /signup` body. Unknown fields (`gotrue_meta_security`, `code_challenge`…) are ignored.
 #[derive(Deserialize)]
@@ -23,6 +23,7 @@ pub(crate) async fn signup(
     request: HttpRequest,
     body: web::Json<SignupBody>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limit(Bucket::Signup, &request)?;
     let body = body.into_inner();
     let signup = SignupRequest {
         email: body.email,
@@ -31,7 +32,7 @@ pub(crate) async fn signup(
         password: body.password.map(Password::new),
         data: body.data,
     };
-    let response = match state.service.signup(signup, &client_info(&request)).await? {
+    let response = match state.service.signup(signup, &client_info(&request, &state.settings.trusted_proxies)).await? {
         SignupOutcome::Session(issued) => views::session(&issued),
         SignupOutcome::ConfirmationPending(user) => views::user(&user),
     };

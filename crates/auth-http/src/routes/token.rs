@@ -6,7 +6,7 @@ use auth_core::service::Identifier;
 use serde::Deserialize;
 
 use crate::client::client_info;
-use crate::{ApiError, AppState, views};
+use crate::{ApiError, AppState, Bucket, views};
 
 /// `grant_type` in the query string, where Supabase Auth reads it.
 #[derive(Deserialize)]
@@ -36,14 +36,23 @@ pub(crate) async fn token(
     let grant = query.into_inner().grant_type.or_else(|| body.grant_type.clone()).unwrap_or_default();
     let issued = match grant.as_str() {
         "password" => {
+            state.limit(Bucket::PasswordSignIn, &request)?;
             let identifier = password_identifier(&body)?;
             let password = body
                 .password
                 .filter(|p| !p.is_empty())
                 .ok_or(AuthError::Validation { field: "password", message: "a password is required".into() })?;
-            state.service.sign_in_with_password(&identifier, &Password::new(password), &client_info(&request)).await?
+            state
+                .service
+                .sign_in_with_password(
+                    &identifier,
+                    &Password::new(password),
+                    &client_info(&request, &state.settings.trusted_proxies),
+                )
+                .await?
         }
         "refresh_token" => {
+            state.limit(Bucket::Refresh, &request)?;
             let token = body.refresh_token.filter(|t| !t.is_empty()).ok_or(AuthError::Validation {
                 field: "refresh_token",
                 message: "a refresh token is required".into(),

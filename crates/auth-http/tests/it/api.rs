@@ -243,3 +243,51 @@ async fn anonymous_sign_in() {
     assert_eq!(body["user"]["email"], "");
     assert_eq!(body["user"]["identities"], json!([]));
 }
+
+#[actix_web::test]
+async fn signups_over_the_per_ip_limit_get_429_with_retry_after() {
+    use auth_http::RateLimits;
+    let settings = HttpSettings {
+        rate_limits: RateLimits { signup_per_minute: 2, ..RateLimits::default() },
+        ..HttpSettings::default()
+    };
+    let app = app(settings).await;
+    let from = |ip: &str, n: u32| {
+        post("/signup", json!({"email": format!("u{n}@example.com"), "password": "correct horse"}))
+            .peer_addr(format!("{ip}:4000").parse().unwrap())
+    };
+    assert_eq!(send(&app, from("192.0.2.1", 1)).await.0, StatusCode::OK);
+    assert_eq!(send(&app, from("192.0.2.1", 2)).await.0, StatusCode::OK);
+    let (status, headers, body) = send(&app, from("192.0.2.1", 3)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("over_request_rate_limit")));
+    assert!(headers.get("retry-after").unwrap().to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    let spoofed = from("192.0.2.1", 4).insert_header(("x-forwarded-for", "198.51.100.7"));
+    assert_eq!(send(&app, spoofed).await.0, StatusCode::TOO_MANY_REQUESTS, "untrusted X-Forwarded-For is ignored");
+    assert_eq!(send(&app, from("192.0.2.2", 5)).await.0, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn cors_follows_the_allow_list() {
+    let settings =
+        HttpSettings { cors_allowed_origins: vec!["https://app.example.com".into()], ..HttpSettings::default() };
+    let app = app(settings).await;
+    let preflight = TestRequest::default()
+        .method(actix_web::http::Method::OPTIONS)
+        .uri("/auth/v1/token")
+        .insert_header(("origin", "https://app.example.com"))
+        .insert_header(("access-control-request-method", "POST"));
+    let (status, headers, _) = send(&app, preflight).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(headers.get("access-control-allow-origin").unwrap(), "https://app.example.com");
+    assert!(headers.get("access-control-allow-credentials").is_none());
+
+    let stranger = TestRequest::get().uri("/auth/v1/health").insert_header(("origin", "https://evil.example.net"));
+    let (_, headers, _) = send(&app, stranger).await;
+    assert!(headers.get("access-control-allow-origin").is_none(), "never reflect an unknown origin");
+
+    let closed = app_with(HttpSettings::default(), AuthSettings::default()).await;
+    let same_origin = TestRequest::get().uri("/auth/v1/health").insert_header(("origin", "https://app.example.com"));
+    let (status, headers, _) = send(&closed, same_origin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("access-control-allow-origin").is_none());
+}

@@ -28,12 +28,8 @@ pub async fn app_with(
         clock: Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap())),
         random: random.clone(),
     };
-    let state = AppState {
-        service: AuthService::new(ports, auth),
-        random,
-        info: ServerInfo { name: "authd".into(), version: "9.9.9".into() },
-        settings,
-    };
+    let info = ServerInfo { name: "authd".into(), version: "9.9.9".into() };
+    let state = AppState::new(AuthService::new(ports, auth), random, info, settings);
     test::init_service(auth_http::app(web::Data::new(state))).await
 }
 
