@@ -1,1 +1,15 @@
-//! placeholder
+//! Adapters of authd's ports to the operating system and to crypto libraries: argon2id password
+//! hashing on a bounded pool, JWT signing and verification (josekit), HMAC refresh-token
+//! successors, OS randomness and the system clock. No cryptography is written here by hand.
+
+mod argon2_hasher;
+mod clock;
+mod jwt;
+mod random;
+mod token_chain;
+
+pub use argon2_hasher::{Argon2Hasher, Argon2Params, InvalidParams, PoolStats};
+pub use clock::SystemClock;
+pub use jwt::{HMAC_SECRET_MIN_LEN, JwtAlgorithm, JwtSigner, KeyError, KeyInfo, SigningKey};
+pub use random::OsRandom;
+pub use token_chain::{HmacTokenChain, ShortKey, TOKEN_CHAIN_KEY_MIN_LEN};

@@ -1,0 +1,453 @@
+use std::fmt;
+
+use auth_core::domain::AccessClaims;
+use auth_core::ports::{TokenError, TokenSigner};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
+use josekit::jwk::alg::rsa::RsaKeyPair;
+use josekit::jwk::{Jwk, KeyPair};
+use josekit::jws::{ES256, HS256, JwsHeader, JwsSigner, JwsVerifier, RS256};
+use josekit::jwt::{self, JwtPayload};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Shortest HS256 secret accepted, in bytes.
+pub const HMAC_SECRET_MIN_LEN: usize = 32;
+/// RSA modulus size for generated keys.
+const RSA_BITS: u32 = 2048;
+/// JWK members that hold private or symmetric key material.
+const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+
+/// A JWS algorithm authd signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JwtAlgorithm {
+    /// ECDSA with P-256 and SHA-256.
+    ES256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// HMAC with SHA-256 (a shared secret).
+    HS256,
+}
+
+impl JwtAlgorithm {
+    /// The JOSE name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ES256 => "ES256",
+            Self::RS256 => "RS256",
+            Self::HS256 => "HS256",
+        }
+    }
+
+    /// Reads a JOSE name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::ES256, Self::RS256, Self::HS256].into_iter().find(|alg| alg.name() == name)
+    }
+}
+
+/// A key could not be made, read or used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The key material is not valid for the algorithm.
+    #[error("invalid {alg} key: {reason}")]
+    Invalid {
+        /// The algorithm the key was meant for.
+        alg: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The HS256 secret is too short.
+    #[error("the HS256 secret must be at least {HMAC_SECRET_MIN_LEN} bytes")]
+    ShortSecret,
+    /// Two keys in a ring share a key id.
+    #[error("duplicate key id {0}")]
+    DuplicateKid(String),
+}
+
+fn invalid(alg: JwtAlgorithm) -> impl Fn(josekit::JoseError) -> KeyError {
+    move |e| KeyError::Invalid { alg: alg.name(), reason: e.to_string() }
+}
+
+/// A private signing key with its algorithm and key id. `Debug` shows only the id.
+#[derive(Clone)]
+pub struct SigningKey {
+    alg: JwtAlgorithm,
+    kid: String,
+    jwk: Jwk,
+}
+
+impl SigningKey {
+    /// Generates a new key (ES256 or RS256). HS256 keys come from a configured secret instead.
+    pub fn generate(alg: JwtAlgorithm) -> Result<Self, KeyError> {
+        let jwk = match alg {
+            JwtAlgorithm::ES256 => Jwk::generate_ec_key(EcCurve::P256).map_err(invalid(alg))?,
+            JwtAlgorithm::RS256 => Jwk::generate_rsa_key(RSA_BITS).map_err(invalid(alg))?,
+            JwtAlgorithm::HS256 => {
+                return Err(KeyError::Invalid {
+                    alg: alg.name(),
+                    reason: "HS256 keys come from a configured secret".into(),
+                });
+            }
+        };
+        Self::from_jwk(alg, jwk, None)
+    }
+
+    /// An HS256 key from a shared secret; the key id is derived from the secret unless given.
+    pub fn hmac(secret: &[u8], kid: Option<String>) -> Result<Self, KeyError> {
+        if secret.len() < HMAC_SECRET_MIN_LEN {
+            return Err(KeyError::ShortSecret);
+        }
+        let mut jwk = Jwk::new("oct");
+        jwk.set_key_value(secret);
+        Self::from_jwk(JwtAlgorithm::HS256, jwk, kid)
+    }
+
+    /// A key from a PEM-encoded private key (PKCS#8, or the traditional EC/RSA forms).
+    pub fn from_pem(alg: JwtAlgorithm, pem: &str, kid: Option<String>) -> Result<Self, KeyError> {
+        let jwk = match alg {
+            JwtAlgorithm::ES256 => {
+                EcKeyPair::from_pem(pem, Some(EcCurve::P256)).map_err(invalid(alg))?.to_jwk_key_pair()
+            }
+            JwtAlgorithm::RS256 => RsaKeyPair::from_pem(pem).map_err(invalid(alg))?.to_jwk_key_pair(),
+            JwtAlgorithm::HS256 => {
+                return Err(KeyError::Invalid {
+                    alg: alg.name(),
+                    reason: "HS256 takes a secret, not a PEM key".into(),
+                });
+            }
+        };
+        Self::from_jwk(alg, jwk, kid)
+    }
+
+    /// A key from a private JWK in JSON, with its `alg` and `kid` members (the form
+    /// [`SigningKey::to_private_jwk_json`] writes).
+    pub fn from_jwk_json(json: &str) -> Result<Self, KeyError> {
+        let jwk =
+            Jwk::from_bytes(json.as_bytes()).map_err(|e| KeyError::Invalid { alg: "JWK", reason: e.to_string() })?;
+        let alg = jwk
+            .algorithm()
+            .and_then(JwtAlgorithm::parse)
+            .ok_or_else(|| KeyError::Invalid { alg: "JWK", reason: "alg must be ES256, RS256 or HS256".into() })?;
+        let kid = jwk.key_id().map(str::to_owned);
+        Self::from_jwk(alg, jwk, kid)
+    }
+
+    fn from_jwk(alg: JwtAlgorithm, mut jwk: Jwk, kid: Option<String>) -> Result<Self, KeyError> {
+        let kid = match kid {
+            Some(kid) if !kid.is_empty() => kid,
+            _ => thumbprint(&jwk),
+        };
+        jwk.set_algorithm(alg.name());
+        jwk.set_key_id(kid.clone());
+        let key = Self { alg, kid, jwk };
+        // Prove the material works for both directions before anyone relies on it.
+        key.signer()?;
+        key.verifier()?;
+        Ok(key)
+    }
+
+    /// The key id (`kid`).
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The algorithm.
+    pub fn alg(&self) -> JwtAlgorithm {
+        self.alg
+    }
+
+    /// The private JWK as JSON, for storage; it is a secret.
+    pub fn to_private_jwk_json(&self) -> String {
+        self.jwk.to_string()
+    }
+
+    /// The public JWK for a JWKS, or `None` for a symmetric key.
+    pub fn public_jwk(&self) -> Option<Value> {
+        if self.alg == JwtAlgorithm::HS256 {
+            return None;
+        }
+        let mut map = self.jwk.as_ref().clone();
+        for member in PRIVATE_MEMBERS {
+            map.remove(member);
+        }
+        map.insert("use".into(), json!("sig"));
+        map.insert("key_ops".into(), json!(["verify"]));
+        Some(Value::Object(map))
+    }
+
+    fn signer(&self) -> Result<Box<dyn JwsSigner>, KeyError> {
+        let err = invalid(self.alg);
+        Ok(match self.alg {
+            JwtAlgorithm::ES256 => Box::new(ES256.signer_from_jwk(&self.jwk).map_err(err)?),
+            JwtAlgorithm::RS256 => Box::new(RS256.signer_from_jwk(&self.jwk).map_err(err)?),
+            JwtAlgorithm::HS256 => Box::new(HS256.signer_from_jwk(&self.jwk).map_err(err)?),
+        })
+    }
+
+    fn verifier(&self) -> Result<Box<dyn JwsVerifier>, KeyError> {
+        let err = invalid(self.alg);
+        Ok(match self.alg {
+            JwtAlgorithm::ES256 => Box::new(ES256.verifier_from_jwk(&self.jwk).map_err(err)?),
+            JwtAlgorithm::RS256 => Box::new(RS256.verifier_from_jwk(&self.jwk).map_err(err)?),
+            JwtAlgorithm::HS256 => Box::new(HS256.verifier_from_jwk(&self.jwk).map_err(err)?),
+        })
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey").field("alg", &self.alg).field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+/// A short key id: the first 16 characters of the base64url SHA-256 of the key's JSON.
+fn thumbprint(jwk: &Jwk) -> String {
+    let digest = Sha256::digest(jwk.to_string().as_bytes());
+    URL_SAFE_NO_PAD.encode(digest).chars().take(16).collect()
+}
+
+/// What `authd keys list` shows of a key: never its material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Key id.
+    pub kid: String,
+    /// Algorithm.
+    pub alg: JwtAlgorithm,
+    /// Whether new tokens are signed with it (otherwise it only verifies).
+    pub signing: bool,
+}
+
+struct LoadedKey {
+    key: SigningKey,
+    signer: Box<dyn JwsSigner>,
+    verifier: Box<dyn JwsVerifier>,
+}
+
+/// Signs access tokens with one key and verifies with any key of its ring.
+pub struct JwtSigner {
+    keys: Vec<LoadedKey>,
+    audience: String,
+    issuer: String,
+}
+
+impl JwtSigner {
+    /// A ring whose first key signs; the others (older keys) only verify. Tokens must carry
+    /// `aud == audience`, and `iss == issuer` when the issuer is not empty.
+    pub fn new(
+        signing: SigningKey,
+        verify_only: Vec<SigningKey>,
+        audience: impl Into<String>,
+        issuer: impl Into<String>,
+    ) -> Result<Self, KeyError> {
+        let mut keys: Vec<LoadedKey> = Vec::with_capacity(1 + verify_only.len());
+        for key in std::iter::once(signing).chain(verify_only) {
+            if keys.iter().any(|k| k.key.kid == key.kid) {
+                return Err(KeyError::DuplicateKid(key.kid));
+            }
+            keys.push(LoadedKey { signer: key.signer()?, verifier: key.verifier()?, key });
+        }
+        Ok(Self { keys, audience: audience.into(), issuer: issuer.into() })
+    }
+
+    /// The keys of the ring, signing key first.
+    pub fn keys(&self) -> Vec<KeyInfo> {
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| KeyInfo { kid: k.key.kid.clone(), alg: k.key.alg, signing: i == 0 })
+            .collect()
+    }
+
+    fn key_for(&self, token: &str) -> Result<&LoadedKey, TokenError> {
+        let header = jwt::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let alg = header.claim("alg").and_then(Value::as_str).ok_or(TokenError::Malformed)?;
+        let key = match header.claim("kid").and_then(Value::as_str) {
+            Some(kid) => self.keys.iter().find(|k| k.key.kid == kid),
+            // Tokens without a kid are only accepted by a ring of one key (e.g. a lone HS256 secret).
+            None if self.keys.len() == 1 => self.keys.first(),
+            None => None,
+        };
+        let key = key.ok_or(TokenError::BadSignature)?;
+        // The key decides the algorithm, never the token: no `none`, no algorithm confusion.
+        if alg != key.key.alg.name() {
+            return Err(TokenError::BadSignature);
+        }
+        Ok(key)
+    }
+}
+
+impl fmt::Debug for JwtSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtSigner").field("keys", &self.keys()).field("audience", &self.audience).finish()
+    }
+}
+
+impl TokenSigner for JwtSigner {
+    fn sign(&self, claims: &AccessClaims) -> Result<String, TokenError> {
+        let key = self.keys.first().ok_or_else(|| TokenError::Signing("no signing key".into()))?;
+        let Value::Object(map) = serde_json::to_value(claims).map_err(|e| TokenError::Signing(e.to_string()))? else {
+            return Err(TokenError::Signing("claims are not an object".into()));
+        };
+        // Built from our own map, so iat and exp stay integers (josekit's setters write floats).
+        let payload = JwtPayload::from_map(map).map_err(|e| TokenError::Signing(e.to_string()))?;
+        let mut header = JwsHeader::new();
+        header.set_token_type("JWT");
+        header.set_key_id(key.key.kid.clone());
+        jwt::encode_with_signer(&payload, &header, key.signer.as_ref()).map_err(|e| TokenError::Signing(e.to_string()))
+    }
+
+    fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        let key = self.key_for(token)?;
+        let (payload, _) =
+            jwt::decode_with_verifier(token, key.verifier.as_ref()).map_err(|_| TokenError::BadSignature)?;
+        let claims: AccessClaims =
+            serde_json::from_value(Value::Object(payload.claims_set().clone())).map_err(|_| TokenError::Malformed)?;
+        if claims.exp <= now {
+            return Err(TokenError::Expired);
+        }
+        if claims.aud != self.audience || (!self.issuer.is_empty() && claims.iss != self.issuer) {
+            return Err(TokenError::WrongAudience);
+        }
+        Ok(claims)
+    }
+
+    fn jwks(&self) -> Value {
+        json!({ "keys": self.keys.iter().filter_map(|k| k.key.public_jwk()).collect::<Vec<_>>() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use auth_core::domain::{Aal, AmrEntry};
+
+    use super::*;
+
+    const NOW: i64 = 1_900_000_000;
+
+    fn claims() -> AccessClaims {
+        AccessClaims {
+            iss: String::new(),
+            sub: "6f1c8a58-7d39-4a51-9d4e-0b9fb3b8d2a1".into(),
+            aud: "authenticated".into(),
+            exp: NOW + 3600,
+            iat: NOW,
+            email: "jane@example.com".into(),
+            phone: String::new(),
+            app_metadata: json!({"provider": "email"}),
+            user_metadata: json!({}),
+            role: "authenticated".into(),
+            aal: Aal::Aal1,
+            amr: vec![AmrEntry { method: "password".into(), timestamp: NOW }],
+            session_id: None,
+            is_anonymous: false,
+        }
+    }
+
+    fn ring(alg: JwtAlgorithm) -> JwtSigner {
+        let key = match alg {
+            JwtAlgorithm::HS256 => SigningKey::hmac(&[42u8; 32], None).unwrap(),
+            other => SigningKey::generate(other).unwrap(),
+        };
+        JwtSigner::new(key, vec![], "authenticated", "").unwrap()
+    }
+
+    fn payload_of(token: &str) -> Value {
+        let part = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn signs_and_verifies_with_every_algorithm() {
+        for alg in [JwtAlgorithm::ES256, JwtAlgorithm::RS256, JwtAlgorithm::HS256] {
+            let signer = ring(alg);
+            let token = signer.sign(&claims()).unwrap();
+            assert_eq!(signer.verify(&token, NOW).unwrap(), claims(), "{alg:?}");
+            let payload = payload_of(&token);
+            assert!(payload["iat"].is_i64() && payload["exp"].is_i64(), "integer times: {payload}");
+        }
+    }
+
+    #[test]
+    fn refuses_tampering_expiry_and_foreign_audiences() {
+        let signer = ring(JwtAlgorithm::ES256);
+        let token = signer.sign(&claims()).unwrap();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut forged = claims();
+        forged.role = "service_role".into();
+        parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
+        assert_eq!(signer.verify(&parts.join("."), NOW), Err(TokenError::BadSignature));
+        assert_eq!(signer.verify(&token, NOW + 3600), Err(TokenError::Expired));
+        let other_aud =
+            JwtSigner::new(SigningKey::generate(JwtAlgorithm::ES256).unwrap(), vec![], "other", "").unwrap();
+        let theirs = other_aud.sign(&claims()).unwrap();
+        assert_eq!(signer.verify(&theirs, NOW), Err(TokenError::BadSignature), "a key not in the ring");
+        assert_eq!(signer.verify("not.a.jwt", NOW), Err(TokenError::Malformed));
+        let strict = JwtSigner::new(SigningKey::hmac(&[1u8; 32], None).unwrap(), vec![], "elsewhere", "").unwrap();
+        let token = strict.sign(&claims()).unwrap();
+        assert_eq!(strict.verify(&token, NOW), Err(TokenError::WrongAudience));
+    }
+
+    #[test]
+    fn refuses_alg_none_and_algorithm_confusion() {
+        let key = SigningKey::generate(JwtAlgorithm::RS256).unwrap();
+        let kid = key.kid().to_owned();
+        let public = key.public_jwk().unwrap();
+        let signer = JwtSigner::new(key, vec![], "authenticated", "").unwrap();
+
+        let header = URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "JWT", "kid": kid}).to_string());
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims()).unwrap());
+        assert_eq!(signer.verify(&format!("{header}.{body}."), NOW), Err(TokenError::BadSignature));
+
+        // HS256 "signed" with the public key as the HMAC secret must not pass as RS256.
+        let secret = public.to_string();
+        let confused_key = SigningKey::hmac(secret.as_bytes(), Some(kid)).unwrap();
+        let confused = JwtSigner::new(confused_key, vec![], "authenticated", "").unwrap().sign(&claims()).unwrap();
+        assert_eq!(signer.verify(&confused, NOW), Err(TokenError::BadSignature));
+    }
+
+    #[test]
+    fn rotation_keeps_old_tokens_valid_and_publishes_public_keys_only() {
+        let old = SigningKey::generate(JwtAlgorithm::ES256).unwrap();
+        let old_ring = JwtSigner::new(old.clone(), vec![], "authenticated", "").unwrap();
+        let old_token = old_ring.sign(&claims()).unwrap();
+
+        let new = SigningKey::generate(JwtAlgorithm::ES256).unwrap();
+        let rotated = JwtSigner::new(new.clone(), vec![old.clone()], "authenticated", "").unwrap();
+        assert!(rotated.verify(&old_token, NOW).is_ok());
+        let new_token = rotated.sign(&claims()).unwrap();
+        let header: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(new_token.split('.').next().unwrap()).unwrap()).unwrap();
+        assert_eq!(header["kid"], new.kid());
+
+        let jwks = rotated.jwks();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 2);
+        for key in keys {
+            for private in PRIVATE_MEMBERS {
+                assert!(key.get(private).is_none(), "{private} leaked: {key}");
+            }
+            assert_eq!(key["use"], "sig");
+            assert_eq!(key["alg"], "ES256");
+        }
+        assert_eq!(rotated.keys().iter().filter(|k| k.signing).count(), 1);
+        assert_eq!(ring(JwtAlgorithm::HS256).jwks(), json!({"keys": []}), "secrets are never published");
+    }
+
+    #[test]
+    fn keys_round_trip_through_storage_and_pem() {
+        let key = SigningKey::generate(JwtAlgorithm::ES256).unwrap();
+        let restored = SigningKey::from_jwk_json(&key.to_private_jwk_json()).unwrap();
+        assert_eq!((restored.kid(), restored.alg()), (key.kid(), key.alg()));
+        let token = JwtSigner::new(key, vec![], "authenticated", "").unwrap().sign(&claims()).unwrap();
+        assert!(JwtSigner::new(restored, vec![], "authenticated", "").unwrap().verify(&token, NOW).is_ok());
+
+        let pair = EcKeyPair::generate(EcCurve::P256).unwrap();
+        let pem = String::from_utf8(pair.to_pem_private_key()).unwrap();
+        let from_pem = SigningKey::from_pem(JwtAlgorithm::ES256, &pem, Some("pem-1".into())).unwrap();
+        assert_eq!(from_pem.kid(), "pem-1");
+        assert!(!format!("{from_pem:?}").contains("BEGIN"));
+        assert_eq!(SigningKey::hmac(b"short", None).unwrap_err(), KeyError::ShortSecret);
+        assert!(SigningKey::from_jwk_json("{\"kty\":\"EC\"}").is_err());
+    }
+}
