@@ -1,1 +1,95 @@
-//! placeholder
+//! The Diesel storage adapter of authd: [`PgStore`] on PostgreSQL and [`SqliteStore`] on an
+//! embedded SQLite file, both implementing auth-core's `UserStore` and `SessionStore`. The
+//! backend is chosen at run time from the URL scheme ([`Database::connect`]).
+
+mod error;
+mod postgres;
+mod rows;
+mod sqlite;
+mod url;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::ports::{SessionStore, StoreError, UserStore};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use url::{DatabaseUrl, UrlError};
+
+/// Connection pool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Most open connections.
+    pub max_connections: usize,
+    /// How long to wait for a connection (to open one, or for a free one) before failing.
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self { max_connections: 10, connect_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// A connected store, whichever the backend.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// PostgreSQL.
+    Postgres(PgStore),
+    /// An embedded SQLite file.
+    Sqlite(SqliteStore),
+}
+
+/// The database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is not one this adapter accepts.
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    /// The database did not answer or refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Database {
+    /// Connects to the database the URL names and checks that it answers.
+    pub async fn connect(url: &str, options: &PoolOptions) -> Result<Self, OpenError> {
+        match DatabaseUrl::parse(url)? {
+            DatabaseUrl::Postgres(url) => Ok(Self::Postgres(PgStore::connect(&url, options).await?)),
+            DatabaseUrl::Sqlite(path) => Ok(Self::Sqlite(SqliteStore::open(&path, options).await?)),
+        }
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        match self {
+            Self::Postgres(store) => store.migrate().await,
+            Self::Sqlite(store) => store.migrate().await,
+        }
+    }
+
+    /// The file of an embedded SQLite database; `None` on PostgreSQL.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Postgres(_) => None,
+            Self::Sqlite(store) => Some(store.path()),
+        }
+    }
+
+    /// The user store.
+    pub fn users(&self) -> Arc<dyn UserStore> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The session store.
+    pub fn sessions(&self) -> Arc<dyn SessionStore> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+}

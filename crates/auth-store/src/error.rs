@@ -1,0 +1,62 @@
+use auth_core::ports::{StoreError, UniqueField};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// Maps a diesel error to the port's error. `NotFound` stays `NotFound`; unique violations name
+/// the field by the index that refused the write.
+pub fn store_error(error: DieselError) -> StoreError {
+    match error {
+        DieselError::NotFound => StoreError::NotFound,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            let source = info.constraint_name().unwrap_or_else(|| info.message());
+            match unique_field(source) {
+                Some(field) => StoreError::Conflict(field),
+                None => StoreError::Internal(format!("unexpected unique violation: {source}")),
+            }
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => StoreError::NotFound,
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            info,
+        ) => StoreError::Unavailable(info.message().to_owned()),
+        DieselError::DatabaseError(_, info) if is_busy(info.message()) => {
+            StoreError::Unavailable(info.message().to_owned())
+        }
+        DieselError::BrokenTransactionManager => StoreError::Unavailable("connection lost mid-transaction".into()),
+        other => StoreError::Internal(other.to_string()),
+    }
+}
+
+/// Which uniqueness rule a constraint name (PostgreSQL) or message (SQLite) refers to.
+fn unique_field(source: &str) -> Option<UniqueField> {
+    if source.contains("email") {
+        Some(UniqueField::Email)
+    } else if source.contains("phone") {
+        Some(UniqueField::Phone)
+    } else if source.contains("username") {
+        Some(UniqueField::Username)
+    } else if source.contains("users_pkey") || source.contains("users.id") {
+        Some(UniqueField::Id)
+    } else {
+        None
+    }
+}
+
+/// SQLite's answer when the write lock stayed busy past the busy timeout.
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("database is busy")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraint_names_and_messages_name_the_field() {
+        assert_eq!(unique_field("users_email_key"), Some(UniqueField::Email));
+        assert_eq!(unique_field("UNIQUE constraint failed: users.email"), Some(UniqueField::Email));
+        assert_eq!(unique_field("UNIQUE constraint failed: index 'users_username_key'"), Some(UniqueField::Username));
+        assert_eq!(unique_field("users_pkey"), Some(UniqueField::Id));
+        assert_eq!(unique_field("UNIQUE constraint failed: users.id"), Some(UniqueField::Id));
+        assert_eq!(unique_field("refresh_tokens_digest_key"), None);
+    }
+}

@@ -1,0 +1,370 @@
+//! The PostgreSQL store: diesel-async connections pooled by deadpool, every table in `auth`.
+
+pub(crate) mod schema;
+
+use async_trait::async_trait;
+use auth_core::domain::{
+    Email, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId, TokenDigest, User,
+    UserId, Username, plan_rotation,
+};
+use auth_core::ports::{SessionStore, StoreError, UserStore};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use self::schema::{refresh_tokens, sessions, users};
+use crate::PoolOptions;
+use crate::error::store_error;
+use crate::rows::{NewTokenRow, SessionRow, TokenRow, UserRow};
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
+
+/// Users, sessions and refresh tokens in PostgreSQL.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("pool", &self.pool.status()).finish()
+    }
+}
+
+impl PgStore {
+    /// Builds the pool and checks that the server answers.
+    pub async fn connect(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections)
+            .wait_timeout(Some(options.connect_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .recycle_timeout(Some(options.connect_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))?;
+        let store = Self { pool };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
+        self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("cannot reach PostgreSQL: {e}")))
+    }
+
+    /// Runs a trivial query, proving the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await.map(drop).map_err(store_error)
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let mut conn = self.conn().await?;
+        // The bookkeeping table lives in `auth` too, beside the tables it describes.
+        diesel::sql_query("CREATE SCHEMA IF NOT EXISTS auth").execute(&mut conn).await.map_err(store_error)?;
+        diesel::sql_query("SET search_path TO auth").execute(&mut conn).await.map_err(store_error)?;
+        // The harness blocks in place, which needs the multi-threaded runtime.
+        let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+        let applied = tokio::task::block_in_place(|| harness.run_pending_migrations(MIGRATIONS).map(|v| v.len()))
+            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")));
+        let mut conn = harness.into_inner();
+        let reset = diesel::sql_query("RESET search_path").execute(&mut conn).await.map_err(store_error);
+        let applied = applied?;
+        reset?;
+        Ok(applied)
+    }
+}
+
+fn user_from(row: Option<UserRow>) -> Result<Option<User>, StoreError> {
+    row.map(User::try_from).transpose()
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(users::table).values(UserRow::from(user)).execute(&mut conn).await.map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = users::table
+            .find(id.as_uuid())
+            .select(UserRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        user_from(row)
+    }
+
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = users::table
+            .filter(users::email.eq(email.as_str()))
+            .select(UserRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        user_from(row)
+    }
+
+    async fn find_user_by_phone(&self, phone: &Phone) -> Result<Option<User>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = users::table
+            .filter(users::phone.eq(phone.as_str()))
+            .select(UserRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        user_from(row)
+    }
+
+    async fn find_user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = users::table
+            .filter(lower(users::username).eq(username.key()))
+            .select(UserRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        user_from(row)
+    }
+
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let updated = diesel::update(users::table.find(user.id.as_uuid()))
+            .set(UserRow::from(user))
+            .execute(&mut conn)
+            .await
+            .map_err(store_error)?;
+        if updated == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        // Sessions and refresh tokens go with the user through ON DELETE CASCADE.
+        let deleted = diesel::delete(users::table.find(id.as_uuid())).execute(&mut conn).await.map_err(store_error)?;
+        Ok(deleted > 0)
+    }
+
+    async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<UserRow> = users::table
+            .order((users::created_at.asc(), users::id.asc()))
+            .offset(i64::try_from(offset).unwrap_or(i64::MAX))
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .select(UserRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        let mut conn = self.conn().await?;
+        let count: i64 = users::table.count().get_result(&mut conn).await.map_err(store_error)?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+}
+
+/// Revokes a session and its tokens inside the caller's transaction; whether it was live.
+async fn revoke_family(conn: &mut AsyncPgConnection, id: uuid::Uuid, at: DateTime<Utc>) -> QueryResult<bool> {
+    let revoked = diesel::update(sessions::table.find(id).filter(sessions::revoked_at.is_null()))
+        .set(sessions::revoked_at.eq(at))
+        .execute(conn)
+        .await?;
+    diesel::update(
+        refresh_tokens::table.filter(refresh_tokens::session_id.eq(id)).filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(at))
+    .execute(conn)
+    .await?;
+    Ok(revoked > 0)
+}
+
+/// The rotation, inside a transaction that holds the session row's lock.
+async fn rotate(conn: &mut AsyncPgConnection, rotation: &Rotation) -> Result<RotationOutcome, DieselError> {
+    let digest = rotation.presented.as_bytes().to_vec();
+    let Some(found) = refresh_tokens::table
+        .filter(refresh_tokens::token_digest.eq(&digest))
+        .select(TokenRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(RotationOutcome::NotFound);
+    };
+    // Lock the family; concurrent rotations of any of its tokens wait here.
+    let Some(session_row) = sessions::table
+        .find(found.session_id)
+        .for_update()
+        .select(SessionRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(RotationOutcome::NotFound);
+    };
+    // Read again under the lock: another rotation may have used the token meanwhile.
+    let presented = refresh_tokens::table.find(found.id).select(TokenRow::as_select()).first(conn).await?;
+    let live = refresh_tokens::table
+        .filter(refresh_tokens::session_id.eq(session_row.id))
+        .filter(refresh_tokens::used_at.is_null())
+        .filter(refresh_tokens::revoked_at.is_null())
+        .select(TokenRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    let session = Session::try_from(session_row).map_err(internal)?;
+    let presented = RefreshTokenRecord::try_from(presented).map_err(internal)?;
+    let live = live.map(RefreshTokenRecord::try_from).transpose().map_err(internal)?;
+    match plan_rotation(&presented, &session, live.as_ref(), rotation) {
+        RotationPlan::Rotate => {
+            diesel::update(refresh_tokens::table.find(presented.id))
+                .set(refresh_tokens::used_at.eq(rotation.now))
+                .execute(conn)
+                .await?;
+            diesel::insert_into(refresh_tokens::table)
+                .values(NewTokenRow {
+                    session_id: *session.id.as_uuid(),
+                    token_digest: rotation.successor.as_bytes().to_vec(),
+                    parent: Some(presented.id),
+                    created_at: rotation.now,
+                })
+                .execute(conn)
+                .await?;
+            diesel::update(sessions::table.find(session.id.as_uuid()))
+                .set(sessions::refreshed_at.eq(rotation.now))
+                .execute(conn)
+                .await?;
+            Ok(RotationOutcome::Rotated(Session { refreshed_at: Some(rotation.now), ..session }))
+        }
+        RotationPlan::Replay => Ok(RotationOutcome::Replayed(session)),
+        RotationPlan::RevokeFamily => {
+            revoke_family(conn, *session.id.as_uuid(), rotation.now).await?;
+            Ok(RotationOutcome::ReuseDetected(session.id))
+        }
+        RotationPlan::Expired(reason) => Ok(RotationOutcome::Expired(session.id, reason)),
+        RotationPlan::Dead => Ok(RotationOutcome::NotFound),
+    }
+}
+
+/// Carries a conversion failure out of a transaction closure (which speaks diesel errors).
+fn internal(error: StoreError) -> DieselError {
+    DieselError::QueryBuilderError(error.to_string().into())
+}
+
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let row = SessionRow::from(session);
+        let token = NewTokenRow {
+            session_id: *session.id.as_uuid(),
+            token_digest: first_token.as_bytes().to_vec(),
+            parent: None,
+            created_at: session.created_at,
+        };
+        let user_id = *session.user_id.as_uuid();
+        let signed_in_at = session.created_at;
+        conn.transaction(async |c| {
+            let found = diesel::update(users::table.find(user_id))
+                .set(users::last_sign_in_at.eq(signed_in_at))
+                .execute(c)
+                .await?;
+            if found == 0 {
+                return Err(DieselError::NotFound);
+            }
+            diesel::insert_into(sessions::table).values(&row).execute(c).await?;
+            diesel::insert_into(refresh_tokens::table).values(&token).execute(c).await?;
+            Ok(())
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = sessions::table
+            .find(id.as_uuid())
+            .select(SessionRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        row.map(Session::try_from).transpose()
+    }
+
+    async fn list_sessions(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<SessionRow> = sessions::table
+            .filter(sessions::user_id.eq(user.as_uuid()))
+            .filter(sessions::revoked_at.is_null())
+            .order((sessions::created_at.asc(), sessions::id.asc()))
+            .select(SessionRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().map(Session::try_from).collect()
+    }
+
+    async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<RotationOutcome, StoreError> {
+        let mut conn = self.conn().await?;
+        let rotation = rotation.clone();
+        conn.transaction(async |c| rotate(c, &rotation).await).await.map_err(store_error)
+    }
+
+    async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let id = *id.as_uuid();
+        conn.transaction(async |c| revoke_family(c, id, at).await).await.map_err(store_error)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.conn().await?;
+        let user = *user.as_uuid();
+        let keep = keep.map(|k| *k.as_uuid()).unwrap_or_default();
+        conn.transaction(async |c| {
+            let doomed: Vec<uuid::Uuid> = sessions::table
+                .filter(sessions::user_id.eq(user))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::id.ne(keep))
+                .select(sessions::id)
+                .for_update()
+                .load(c)
+                .await?;
+            diesel::update(sessions::table.filter(sessions::id.eq_any(&doomed)))
+                .set(sessions::revoked_at.eq(at))
+                .execute(c)
+                .await?;
+            diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::session_id.eq_any(&doomed))
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set(refresh_tokens::revoked_at.eq(at))
+            .execute(c)
+            .await?;
+            Ok(doomed.len() as u64)
+        })
+        .await
+        .map_err(store_error)
+    }
+}

@@ -1,0 +1,184 @@
+//! Rows of the three tables in PostgreSQL's types, and their conversion to and from domain
+//! entities. The SQLite store converts its own rows through these, so validation lives once.
+
+use auth_core::domain::{
+    Aal, AuthMethod, Email, Metadata, PasswordHash, Phone, RefreshTokenRecord, Session, SessionId, TokenDigest, User,
+    UserId, Username,
+};
+use auth_core::ports::StoreError;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::postgres::schema::{refresh_tokens, sessions, users};
+
+/// A row of `auth.users`.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub aud: String,
+    pub role: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub username: Option<String>,
+    pub encrypted_password: Option<String>,
+    pub email_confirmed_at: Option<DateTime<Utc>>,
+    pub phone_confirmed_at: Option<DateTime<Utc>>,
+    pub confirmation_sent_at: Option<DateTime<Utc>>,
+    pub raw_app_meta_data: Value,
+    pub raw_user_meta_data: Value,
+    pub banned_until: Option<DateTime<Utc>>,
+    pub is_anonymous: bool,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserRow {
+    fn from(user: &User) -> Self {
+        Self {
+            id: *user.id.as_uuid(),
+            aud: user.aud.clone(),
+            role: user.role.clone(),
+            email: user.email.as_ref().map(|e| e.as_str().to_owned()),
+            phone: user.phone.as_ref().map(|p| p.as_str().to_owned()),
+            username: user.username.as_ref().map(|u| u.as_str().to_owned()),
+            encrypted_password: user.password_hash.as_ref().map(|h| h.as_str().to_owned()),
+            email_confirmed_at: user.email_confirmed_at,
+            phone_confirmed_at: user.phone_confirmed_at,
+            confirmation_sent_at: user.confirmation_sent_at,
+            raw_app_meta_data: user.app_metadata.to_value(),
+            raw_user_meta_data: user.user_metadata.to_value(),
+            banned_until: user.banned_until,
+            is_anonymous: user.is_anonymous,
+            last_sign_in_at: user.last_sign_in_at,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: UserId::from_uuid(row.id),
+            aud: row.aud,
+            role: row.role,
+            email: row.email.map(|e| Email::parse(&e)).transpose().map_err(corrupt("users.email"))?,
+            phone: row.phone.map(|p| Phone::parse(&p)).transpose().map_err(corrupt("users.phone"))?,
+            username: row.username.map(|u| Username::parse(&u)).transpose().map_err(corrupt("users.username"))?,
+            password_hash: row.encrypted_password.map(PasswordHash::new),
+            email_confirmed_at: row.email_confirmed_at,
+            phone_confirmed_at: row.phone_confirmed_at,
+            confirmation_sent_at: row.confirmation_sent_at,
+            app_metadata: Metadata::from_stored(row.raw_app_meta_data),
+            user_metadata: Metadata::from_stored(row.raw_user_meta_data),
+            banned_until: row.banned_until,
+            is_anonymous: row.is_anonymous,
+            last_sign_in_at: row.last_sign_in_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A row of `auth.sessions`.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
+pub struct SessionRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub refreshed_at: Option<DateTime<Utc>>,
+    pub not_after: Option<DateTime<Utc>>,
+    pub aal: String,
+    pub auth_method: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Session> for SessionRow {
+    fn from(s: &Session) -> Self {
+        Self {
+            id: *s.id.as_uuid(),
+            user_id: *s.user_id.as_uuid(),
+            created_at: s.created_at,
+            refreshed_at: s.refreshed_at,
+            not_after: s.not_after,
+            aal: s.aal.as_str().to_owned(),
+            auth_method: s.auth_method.as_str().to_owned(),
+            user_agent: s.user_agent.clone(),
+            ip: s.ip.clone(),
+            revoked_at: s.revoked_at,
+        }
+    }
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+
+    fn try_from(row: SessionRow) -> Result<Self, StoreError> {
+        Ok(Session {
+            id: SessionId::from_uuid(row.id),
+            user_id: UserId::from_uuid(row.user_id),
+            created_at: row.created_at,
+            refreshed_at: row.refreshed_at,
+            not_after: row.not_after,
+            aal: Aal::parse(&row.aal).ok_or_else(|| StoreError::Internal(format!("unknown aal {:?}", row.aal)))?,
+            auth_method: AuthMethod::parse(&row.auth_method)
+                .ok_or_else(|| StoreError::Internal(format!("unknown auth method {:?}", row.auth_method)))?,
+            user_agent: row.user_agent,
+            ip: row.ip,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+/// A row of `auth.refresh_tokens`.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = refresh_tokens, check_for_backend(diesel::pg::Pg))]
+pub struct TokenRow {
+    pub id: i64,
+    pub session_id: Uuid,
+    pub token_digest: Vec<u8>,
+    pub parent: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<TokenRow> for RefreshTokenRecord {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        Ok(RefreshTokenRecord {
+            id: row.id,
+            session_id: SessionId::from_uuid(row.session_id),
+            digest: TokenDigest::from_slice(&row.token_digest)
+                .ok_or_else(|| StoreError::Internal("refresh token digest is not 32 bytes".into()))?,
+            parent: row.parent,
+            created_at: row.created_at,
+            used_at: row.used_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+/// A new row of `auth.refresh_tokens` (the id is the database's).
+#[derive(Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct NewTokenRow {
+    pub session_id: Uuid,
+    pub token_digest: Vec<u8>,
+    pub parent: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn corrupt<E: std::fmt::Display>(column: &'static str) -> impl Fn(E) -> StoreError {
+    move |e| StoreError::Internal(format!("stored {column} is invalid: {e}"))
+}

@@ -1,0 +1,366 @@
+//! The embedded SQLite store: `SyncConnectionWrapper` connections pooled by deadpool. Work runs
+//! as synchronous diesel on blocking threads, and every write that reads first takes the write
+//! lock up front (`BEGIN IMMEDIATE`), so concurrent writers queue instead of failing.
+
+mod rows;
+mod schema;
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use auth_core::domain::{
+    Email, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId, TokenDigest, User,
+    UserId, Username, plan_rotation,
+};
+use auth_core::ports::{SessionStore, StoreError, UserStore};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use diesel::sqlite::SqliteConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+
+use self::rows::{SqliteNewTokenRow, SqliteSessionRow, SqliteTokenRow, SqliteUserRow};
+use self::schema::{refresh_tokens, sessions, users};
+use crate::PoolOptions;
+use crate::error::store_error;
+use crate::rows::{NewTokenRow, SessionRow, TokenRow, UserRow};
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// Per-connection settings: write-ahead log so readers never block the writer, a busy timeout
+/// so writers queue for the lock, and foreign keys (off by default in SQLite) for the cascades.
+const CONNECTION_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
+
+type Conn = SyncConnectionWrapper<SqliteConnection>;
+
+/// Users, sessions and refresh tokens in an SQLite file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: Pool<Conn>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and its directory.
+    pub async fn open(path: &Path, options: &PoolOptions) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut config = ManagerConfig::<Conn>::default();
+        config.custom_setup = Box::new(|url| {
+            let url = url.to_owned();
+            async move {
+                let mut conn = Conn::establish(&url).await?;
+                conn.batch_execute(CONNECTION_PRAGMAS)
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let url = path.to_str().ok_or_else(|| StoreError::Unavailable("the SQLite path is not UTF-8".into()))?;
+        let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(url, config);
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections)
+            .wait_timeout(Some(options.connect_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))?;
+        let store = Self { pool, path: path.to_owned() };
+        store.run(|c| diesel::sql_query("SELECT 1").execute(c)).await?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        self.run(|c| Ok(c.run_pending_migrations(MIGRATIONS).map(|v| v.len()).map_err(|e| e.to_string())))
+            .await?
+            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
+    }
+
+    async fn conn(&self) -> Result<Object<Conn>, StoreError> {
+        self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("cannot open SQLite: {e}")))
+    }
+
+    /// Runs synchronous diesel work on a blocking thread with a pooled connection.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut SqliteConnection) -> QueryResult<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.spawn_blocking(work).await.map_err(store_error)
+    }
+}
+
+/// Carries a conversion failure out of a closure that speaks diesel errors.
+fn internal(error: StoreError) -> DieselError {
+    DieselError::QueryBuilderError(error.to_string().into())
+}
+
+fn to_user(row: SqliteUserRow) -> Result<User, StoreError> {
+    UserRow::try_from(row).and_then(User::try_from)
+}
+
+fn to_session(row: SqliteSessionRow) -> Result<Session, StoreError> {
+    SessionRow::try_from(row).and_then(Session::try_from)
+}
+
+fn to_token(row: SqliteTokenRow) -> Result<RefreshTokenRecord, StoreError> {
+    TokenRow::try_from(row).and_then(RefreshTokenRecord::try_from)
+}
+
+fn new_token(session: &SessionId, digest: &TokenDigest, parent: Option<i64>, at: DateTime<Utc>) -> SqliteNewTokenRow {
+    SqliteNewTokenRow::from(NewTokenRow {
+        session_id: *session.as_uuid(),
+        token_digest: digest.as_bytes().to_vec(),
+        parent,
+        created_at: at,
+    })
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        let row = SqliteUserRow::from(UserRow::from(user));
+        self.run(move |c| diesel::insert_into(users::table).values(&row).execute(c)).await.map(drop)
+    }
+
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let id = id.as_uuid().as_bytes().to_vec();
+        let row =
+            self.run(move |c| users::table.find(id).select(SqliteUserRow::as_select()).first(c).optional()).await?;
+        row.map(to_user).transpose()
+    }
+
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let email = email.as_str().to_owned();
+        let row = self
+            .run(move |c| {
+                users::table.filter(users::email.eq(email)).select(SqliteUserRow::as_select()).first(c).optional()
+            })
+            .await?;
+        row.map(to_user).transpose()
+    }
+
+    async fn find_user_by_phone(&self, phone: &Phone) -> Result<Option<User>, StoreError> {
+        let phone = phone.as_str().to_owned();
+        let row = self
+            .run(move |c| {
+                users::table.filter(users::phone.eq(phone)).select(SqliteUserRow::as_select()).first(c).optional()
+            })
+            .await?;
+        row.map(to_user).transpose()
+    }
+
+    async fn find_user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        let key = username.key();
+        let row = self
+            .run(move |c| {
+                users::table
+                    .filter(lower(users::username).eq(key))
+                    .select(SqliteUserRow::as_select())
+                    .first(c)
+                    .optional()
+            })
+            .await?;
+        row.map(to_user).transpose()
+    }
+
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        let row = SqliteUserRow::from(UserRow::from(user));
+        let updated = self.run(move |c| diesel::update(users::table.find(row.id.clone())).set(&row).execute(c)).await?;
+        if updated == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        let id = id.as_uuid().as_bytes().to_vec();
+        // Sessions and refresh tokens go with the user through ON DELETE CASCADE.
+        let deleted = self.run(move |c| diesel::delete(users::table.find(id)).execute(c)).await?;
+        Ok(deleted > 0)
+    }
+
+    async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, StoreError> {
+        let rows = self
+            .run(move |c| {
+                users::table
+                    .order((users::created_at.asc(), users::id.asc()))
+                    .offset(i64::try_from(offset).unwrap_or(i64::MAX))
+                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .select(SqliteUserRow::as_select())
+                    .load(c)
+            })
+            .await?;
+        rows.into_iter().map(to_user).collect()
+    }
+
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        let count: i64 = self.run(|c| users::table.count().get_result(c)).await?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+}
+
+/// Revokes a session and its tokens inside the caller's transaction; whether it was live.
+fn revoke_family(c: &mut SqliteConnection, id: &[u8], at: DateTime<Utc>) -> QueryResult<bool> {
+    let revoked = diesel::update(sessions::table.find(id.to_vec()).filter(sessions::revoked_at.is_null()))
+        .set(sessions::revoked_at.eq(at))
+        .execute(c)?;
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::session_id.eq(id.to_vec()))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(at))
+    .execute(c)?;
+    Ok(revoked > 0)
+}
+
+/// The rotation, inside an immediate transaction (which holds SQLite's write lock throughout).
+fn rotate(c: &mut SqliteConnection, rotation: &Rotation) -> QueryResult<RotationOutcome> {
+    let Some(presented) = refresh_tokens::table
+        .filter(refresh_tokens::token_digest.eq(rotation.presented.as_bytes().to_vec()))
+        .select(SqliteTokenRow::as_select())
+        .first(c)
+        .optional()?
+    else {
+        return Ok(RotationOutcome::NotFound);
+    };
+    let Some(session) =
+        sessions::table.find(presented.session_id.clone()).select(SqliteSessionRow::as_select()).first(c).optional()?
+    else {
+        return Ok(RotationOutcome::NotFound);
+    };
+    let live = refresh_tokens::table
+        .filter(refresh_tokens::session_id.eq(session.id.clone()))
+        .filter(refresh_tokens::used_at.is_null())
+        .filter(refresh_tokens::revoked_at.is_null())
+        .select(SqliteTokenRow::as_select())
+        .first(c)
+        .optional()?;
+    let session = to_session(session).map_err(internal)?;
+    let presented = to_token(presented).map_err(internal)?;
+    let live = live.map(to_token).transpose().map_err(internal)?;
+    let session_key = session.id.as_uuid().as_bytes().to_vec();
+    match plan_rotation(&presented, &session, live.as_ref(), rotation) {
+        RotationPlan::Rotate => {
+            diesel::update(refresh_tokens::table.find(presented.id))
+                .set(refresh_tokens::used_at.eq(rotation.now))
+                .execute(c)?;
+            diesel::insert_into(refresh_tokens::table)
+                .values(new_token(&session.id, &rotation.successor, Some(presented.id), rotation.now))
+                .execute(c)?;
+            diesel::update(sessions::table.find(session_key))
+                .set(sessions::refreshed_at.eq(rotation.now))
+                .execute(c)?;
+            Ok(RotationOutcome::Rotated(Session { refreshed_at: Some(rotation.now), ..session }))
+        }
+        RotationPlan::Replay => Ok(RotationOutcome::Replayed(session)),
+        RotationPlan::RevokeFamily => {
+            revoke_family(c, &session_key, rotation.now)?;
+            Ok(RotationOutcome::ReuseDetected(session.id))
+        }
+        RotationPlan::Expired(reason) => Ok(RotationOutcome::Expired(session.id, reason)),
+        RotationPlan::Dead => Ok(RotationOutcome::NotFound),
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError> {
+        let row = SqliteSessionRow::from(SessionRow::from(session));
+        let token = new_token(&session.id, first_token, None, session.created_at);
+        let signed_in_at = session.created_at;
+        self.run(move |c| {
+            c.immediate_transaction(|c| {
+                let found = diesel::update(users::table.find(row.user_id.clone()))
+                    .set(users::last_sign_in_at.eq(signed_in_at))
+                    .execute(c)?;
+                if found == 0 {
+                    return Err(DieselError::NotFound);
+                }
+                diesel::insert_into(sessions::table).values(&row).execute(c)?;
+                diesel::insert_into(refresh_tokens::table).values(&token).execute(c)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        let id = id.as_uuid().as_bytes().to_vec();
+        let row = self
+            .run(move |c| sessions::table.find(id).select(SqliteSessionRow::as_select()).first(c).optional())
+            .await?;
+        row.map(to_session).transpose()
+    }
+
+    async fn list_sessions(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        let user = user.as_uuid().as_bytes().to_vec();
+        let rows = self
+            .run(move |c| {
+                sessions::table
+                    .filter(sessions::user_id.eq(user))
+                    .filter(sessions::revoked_at.is_null())
+                    .order((sessions::created_at.asc(), sessions::id.asc()))
+                    .select(SqliteSessionRow::as_select())
+                    .load(c)
+            })
+            .await?;
+        rows.into_iter().map(to_session).collect()
+    }
+
+    async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<RotationOutcome, StoreError> {
+        let rotation = rotation.clone();
+        self.run(move |c| c.immediate_transaction(|c| rotate(c, &rotation))).await
+    }
+
+    async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let id = id.as_uuid().as_bytes().to_vec();
+        self.run(move |c| c.immediate_transaction(|c| revoke_family(c, &id, at))).await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let user = user.as_uuid().as_bytes().to_vec();
+        let keep = keep.map(|k| k.as_uuid().as_bytes().to_vec()).unwrap_or_default();
+        self.run(move |c| {
+            c.immediate_transaction(|c| {
+                let doomed: Vec<Vec<u8>> = sessions::table
+                    .filter(sessions::user_id.eq(user))
+                    .filter(sessions::revoked_at.is_null())
+                    .filter(sessions::id.ne(keep))
+                    .select(sessions::id)
+                    .load(c)?;
+                for id in &doomed {
+                    revoke_family(c, id, at)?;
+                }
+                Ok(doomed.len() as u64)
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,192 @@
+//! SQLite's rows: UUIDs as 16-byte blobs and JSON as text, converted through the portable rows.
+
+use auth_core::ports::StoreError;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::schema::{refresh_tokens, sessions, users};
+use crate::rows::{NewTokenRow, SessionRow, TokenRow, UserRow};
+
+fn uuid(bytes: &[u8]) -> Result<Uuid, StoreError> {
+    Uuid::from_slice(bytes).map_err(|e| StoreError::Internal(format!("stored id is not a UUID: {e}")))
+}
+
+fn json(text: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("stored metadata is not JSON: {e}")))
+}
+
+/// A row of `users`.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = users, check_for_backend(diesel::sqlite::Sqlite), treat_none_as_null = true)]
+pub struct SqliteUserRow {
+    pub id: Vec<u8>,
+    pub aud: String,
+    pub role: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub username: Option<String>,
+    pub encrypted_password: Option<String>,
+    pub email_confirmed_at: Option<DateTime<Utc>>,
+    pub phone_confirmed_at: Option<DateTime<Utc>>,
+    pub confirmation_sent_at: Option<DateTime<Utc>>,
+    pub raw_app_meta_data: String,
+    pub raw_user_meta_data: String,
+    pub banned_until: Option<DateTime<Utc>>,
+    pub is_anonymous: bool,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for SqliteUserRow {
+    fn from(r: UserRow) -> Self {
+        Self {
+            id: r.id.as_bytes().to_vec(),
+            aud: r.aud,
+            role: r.role,
+            email: r.email,
+            phone: r.phone,
+            username: r.username,
+            encrypted_password: r.encrypted_password,
+            email_confirmed_at: r.email_confirmed_at,
+            phone_confirmed_at: r.phone_confirmed_at,
+            confirmation_sent_at: r.confirmation_sent_at,
+            raw_app_meta_data: r.raw_app_meta_data.to_string(),
+            raw_user_meta_data: r.raw_user_meta_data.to_string(),
+            banned_until: r.banned_until,
+            is_anonymous: r.is_anonymous,
+            last_sign_in_at: r.last_sign_in_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+impl TryFrom<SqliteUserRow> for UserRow {
+    type Error = StoreError;
+
+    fn try_from(r: SqliteUserRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: uuid(&r.id)?,
+            aud: r.aud,
+            role: r.role,
+            email: r.email,
+            phone: r.phone,
+            username: r.username,
+            encrypted_password: r.encrypted_password,
+            email_confirmed_at: r.email_confirmed_at,
+            phone_confirmed_at: r.phone_confirmed_at,
+            confirmation_sent_at: r.confirmation_sent_at,
+            raw_app_meta_data: json(&r.raw_app_meta_data)?,
+            raw_user_meta_data: json(&r.raw_user_meta_data)?,
+            banned_until: r.banned_until,
+            is_anonymous: r.is_anonymous,
+            last_sign_in_at: r.last_sign_in_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// A row of `sessions`.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct SqliteSessionRow {
+    pub id: Vec<u8>,
+    pub user_id: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub refreshed_at: Option<DateTime<Utc>>,
+    pub not_after: Option<DateTime<Utc>>,
+    pub aal: String,
+    pub auth_method: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<SessionRow> for SqliteSessionRow {
+    fn from(r: SessionRow) -> Self {
+        Self {
+            id: r.id.as_bytes().to_vec(),
+            user_id: r.user_id.as_bytes().to_vec(),
+            created_at: r.created_at,
+            refreshed_at: r.refreshed_at,
+            not_after: r.not_after,
+            aal: r.aal,
+            auth_method: r.auth_method,
+            user_agent: r.user_agent,
+            ip: r.ip,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+impl TryFrom<SqliteSessionRow> for SessionRow {
+    type Error = StoreError;
+
+    fn try_from(r: SqliteSessionRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: uuid(&r.id)?,
+            user_id: uuid(&r.user_id)?,
+            created_at: r.created_at,
+            refreshed_at: r.refreshed_at,
+            not_after: r.not_after,
+            aal: r.aal,
+            auth_method: r.auth_method,
+            user_agent: r.user_agent,
+            ip: r.ip,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+/// A row of `refresh_tokens`.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = refresh_tokens, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct SqliteTokenRow {
+    pub id: i64,
+    pub session_id: Vec<u8>,
+    pub token_digest: Vec<u8>,
+    pub parent: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<SqliteTokenRow> for TokenRow {
+    type Error = StoreError;
+
+    fn try_from(r: SqliteTokenRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id,
+            session_id: uuid(&r.session_id)?,
+            token_digest: r.token_digest,
+            parent: r.parent,
+            created_at: r.created_at,
+            used_at: r.used_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+/// A new row of `refresh_tokens`.
+#[derive(Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct SqliteNewTokenRow {
+    pub session_id: Vec<u8>,
+    pub token_digest: Vec<u8>,
+    pub parent: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<NewTokenRow> for SqliteNewTokenRow {
+    fn from(r: NewTokenRow) -> Self {
+        Self {
+            session_id: r.session_id.as_bytes().to_vec(),
+            token_digest: r.token_digest,
+            parent: r.parent,
+            created_at: r.created_at,
+        }
+    }
+}

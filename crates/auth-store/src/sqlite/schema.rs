@@ -1,0 +1,54 @@
+//! The tables on SQLite, as migrations/sqlite creates them.
+
+diesel::table! {
+    users (id) {
+        id -> Binary,
+        aud -> Text,
+        role -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        username -> Nullable<Text>,
+        encrypted_password -> Nullable<Text>,
+        email_confirmed_at -> Nullable<TimestamptzSqlite>,
+        phone_confirmed_at -> Nullable<TimestamptzSqlite>,
+        confirmation_sent_at -> Nullable<TimestamptzSqlite>,
+        raw_app_meta_data -> Text,
+        raw_user_meta_data -> Text,
+        banned_until -> Nullable<TimestamptzSqlite>,
+        is_anonymous -> Bool,
+        last_sign_in_at -> Nullable<TimestamptzSqlite>,
+        created_at -> TimestamptzSqlite,
+        updated_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Binary,
+        user_id -> Binary,
+        created_at -> TimestamptzSqlite,
+        refreshed_at -> Nullable<TimestamptzSqlite>,
+        not_after -> Nullable<TimestamptzSqlite>,
+        aal -> Text,
+        auth_method -> Text,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        revoked_at -> Nullable<TimestamptzSqlite>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> BigInt,
+        session_id -> Binary,
+        token_digest -> Binary,
+        parent -> Nullable<BigInt>,
+        created_at -> TimestamptzSqlite,
+        used_at -> Nullable<TimestamptzSqlite>,
+        revoked_at -> Nullable<TimestamptzSqlite>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens);
