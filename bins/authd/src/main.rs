@@ -4,6 +4,7 @@ mod cli;
 mod config;
 mod output;
 mod telemetry;
+mod wiring;
 
 use std::process::ExitCode;
 
@@ -43,10 +44,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             load()?;
             output::say("configuration is valid");
         }
-        Command::Serve | Command::Migrate => {
+        Command::Migrate => {
             let config = load()?;
             telemetry::init(&config.log);
-            anyhow::bail!("serving is not wired yet");
+            let database = wiring::open_database(&config).await?;
+            let applied = wiring::migrate(&database).await?;
+            output::say(&format!("applied {applied} migration(s); the schema is up to date"));
+        }
+        Command::Serve => {
+            let config = load()?;
+            telemetry::init(&config.log);
+            wiring::serve(config).await?;
         }
     }
     Ok(())

@@ -12,7 +12,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    extra: Option<(&'static str, Value)>,
+    // Boxed: rarely present, and it would double the size of every error.
+    extra: Option<Box<(&'static str, Value)>>,
     retry_after: Option<u64>,
 }
 
@@ -66,23 +67,24 @@ impl ApiError {
 
     /// The body in the `2024-01-01` format: `{"code": "<error_code>", "message": "…"}`.
     pub fn versioned_body(&self) -> Value {
-        let mut body = json!({ "code": self.code, "message": self.message });
-        if let (Some((key, value)), Some(map)) = (&self.extra, body.as_object_mut()) {
-            map.insert((*key).to_owned(), value.clone());
-        }
-        body
+        self.with_extra(json!({ "code": self.code, "message": self.message }))
     }
 
     /// The body in the default (pre-2024) format, which the `error` key also keeps readable for
     /// clients of older APIs.
     pub fn body(&self) -> Value {
-        let mut body = json!({
+        self.with_extra(json!({
             "code": self.status.as_u16(),
             "error_code": self.code,
             "msg": self.message,
             "error": self.message,
-        });
-        if let (Some((key, value)), Some(map)) = (&self.extra, body.as_object_mut()) {
+        }))
+    }
+
+    /// Adds the error's extra member (such as `weak_password`) to a body of either format.
+    fn with_extra(&self, mut body: Value) -> Value {
+        if let (Some(extra), Some(map)) = (&self.extra, body.as_object_mut()) {
+            let (key, value) = extra.as_ref();
             map.insert((*key).to_owned(), value.clone());
         }
         body
@@ -155,7 +157,7 @@ impl From<AuthError> for ApiError {
             other => other.to_string(),
         };
         let extra = match &error {
-            AuthError::WeakPassword(weak) => Some(("weak_password", json!({ "reasons": weak.reasons }))),
+            AuthError::WeakPassword(weak) => Some(Box::new(("weak_password", json!({ "reasons": weak.reasons })))),
             _ => None,
         };
         Self { status, code: error.code(), message, extra, retry_after: None }

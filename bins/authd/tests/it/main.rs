@@ -1,4 +1,8 @@
 //! Tests of the authd binary, run as a process.
 
-// Test code: a panic is how a test fails.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Test code: a panic is how a test fails, and these tests poll a child process.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+mod cli;
+mod process;
+mod serve;

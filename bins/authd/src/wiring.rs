@@ -1,0 +1,149 @@
+//! Builds the running server from the configuration: store, crypto adapters, use cases, HTTP.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{HttpServer, web};
+use anyhow::{Context, bail};
+use auth_core::domain::SessionLimits;
+use auth_core::ports::Random;
+use auth_core::service::{AuthService, AuthSettings, Ports, RoleNames};
+use auth_crypto::{Argon2Hasher, Argon2Params, HmacTokenChain, JwtSigner, OsRandom, SigningKey, SystemClock};
+use auth_http::{AppState, HttpSettings, ServerInfo};
+use auth_store::{Database, PoolOptions};
+
+use crate::config::{Config, JwtAlgorithm};
+
+/// Opens the configured database, creating the directory of an embedded SQLite file.
+pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    let url = config.database.url.expose();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let dir = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir
+            && !dir.exists()
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+            tracing::info!(directory = %dir.display(), "created data directory");
+        }
+    }
+    let options = PoolOptions {
+        max_connections: config.database.max_connections,
+        connect_timeout: Duration::from_secs(config.database.connect_timeout_secs),
+    };
+    let database = Database::connect(url, &options).await.context("cannot open the database")?;
+    Ok(database)
+}
+
+/// Applies pending migrations and logs what was done.
+pub async fn migrate(database: &Database) -> anyhow::Result<usize> {
+    let applied = database.migrate().await.context("cannot apply migrations")?;
+    tracing::info!(applied, "database schema is up to date");
+    Ok(applied)
+}
+
+/// `authd serve`.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "authd starting");
+    let database = open_database(&config).await?;
+    match database.sqlite_path() {
+        Some(path) => tracing::info!(path = %path.display(), "using the embedded SQLite database"),
+        None => tracing::info!("using PostgreSQL"),
+    }
+    if config.database.migrate_on_start {
+        migrate(&database).await?;
+    }
+
+    let random: Arc<dyn Random> = Arc::new(OsRandom);
+    let hasher = Argon2Hasher::new(
+        Argon2Params {
+            memory_kib: config.password.hash.memory_kib,
+            iterations: config.password.hash.iterations,
+            parallelism: config.password.hash.parallelism,
+        },
+        config.password.hash.max_concurrent,
+    )?;
+    let signer = signer(&config)?;
+    let mut chain_key = [0u8; 32];
+    random.fill(&mut chain_key)?;
+    let ports = Ports {
+        users: database.users(),
+        sessions: database.sessions(),
+        hasher: Arc::new(hasher),
+        signer: Arc::new(signer),
+        chain: Arc::new(HmacTokenChain::new(&chain_key)?),
+        clock: Arc::new(SystemClock),
+        random: Arc::clone(&random),
+    };
+    let service = AuthService::new(ports, settings(&config));
+    let http = HttpSettings {
+        base_path: config.server.base_path.clone(),
+        max_body_bytes: config.server.max_body_bytes,
+        ..HttpSettings::default()
+    };
+    let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };
+    let state = web::Data::new(AppState::new(service, random, info, http));
+
+    let address = (config.server.host.as_str(), config.server.port);
+    let mut server =
+        HttpServer::new(move || auth_http::app(state.clone())).shutdown_timeout(config.server.shutdown_timeout_secs);
+    if config.server.workers > 0 {
+        server = server.workers(config.server.workers);
+    }
+    let server = server
+        .bind(address)
+        .with_context(|| format!("cannot listen on {}:{}", config.server.host, config.server.port))?;
+    let base = auth_http::HttpSettings { base_path: config.server.base_path.clone(), ..Default::default() };
+    tracing::info!("listening on http://{}:{}{}", config.server.host, config.server.port, base.normalised_base_path());
+    // actix-web stops gracefully on SIGTERM and SIGINT: no new connections, requests in flight
+    // finish within the shutdown timeout.
+    server.run().await.context("the HTTP server failed")?;
+    tracing::info!("authd stopped");
+    Ok(())
+}
+
+/// The access-token key ring. Without a configured HS256 secret a fresh ES256 key is generated
+/// at start-up.
+fn signer(config: &Config) -> anyhow::Result<JwtSigner> {
+    let key = match config.jwt.algorithm {
+        JwtAlgorithm::HS256 => {
+            let Some(secret) = &config.jwt.secret else { bail!("jwt.algorithm HS256 needs jwt.secret") };
+            SigningKey::hmac(secret.expose().as_bytes(), None)?
+        }
+        JwtAlgorithm::ES256 => SigningKey::generate(auth_crypto::JwtAlgorithm::ES256)?,
+        JwtAlgorithm::RS256 => SigningKey::generate(auth_crypto::JwtAlgorithm::RS256)?,
+    };
+    if config.jwt.algorithm != JwtAlgorithm::HS256 {
+        tracing::warn!(kid = key.kid(), "signing key generated for this process only: tokens do not survive a restart");
+    }
+    Ok(JwtSigner::new(key, Vec::new(), config.jwt.audience.clone(), config.jwt.issuer.clone())?)
+}
+
+/// The use-case settings the configuration describes.
+fn settings(config: &Config) -> AuthSettings {
+    let seconds =
+        |s: u64| i64::try_from(s).ok().and_then(chrono::TimeDelta::try_seconds).unwrap_or(chrono::TimeDelta::MAX);
+    let optional = |s: u64| (s > 0).then(|| seconds(s));
+    AuthSettings {
+        issuer: config.jwt.issuer.clone(),
+        audience: config.jwt.audience.clone(),
+        roles: RoleNames {
+            anonymous: config.roles.anonymous.clone(),
+            authenticated: config.roles.authenticated.clone(),
+            service: config.roles.service.clone(),
+        },
+        access_token_ttl: seconds(config.jwt.expiry_secs),
+        reuse_interval: seconds(config.sessions.reuse_interval_secs),
+        session_limits: SessionLimits {
+            timebox: optional(config.sessions.timebox_secs),
+            inactivity_timeout: optional(config.sessions.inactivity_timeout_secs),
+        },
+        password_policy: config.policy(),
+        metadata_max_bytes: config.account.metadata_max_bytes,
+        signup_enabled: config.signup.enabled,
+        autoconfirm: config.signup.autoconfirm,
+        anonymous_enabled: config.signup.anonymous,
+        require_current_password: config.password.require_current,
+        self_delete_enabled: config.account.self_delete,
+    }
+}
