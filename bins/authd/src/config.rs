@@ -57,6 +57,8 @@ pub struct Config {
     pub roles: RolesConfig,
     /// What users may do with their own account.
     pub account: AccountConfig,
+    /// Per-IP request limits.
+    pub rate_limits: RateLimitsConfig,
 }
 
 /// `[server]`
@@ -75,6 +77,10 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Seconds to let in-flight requests finish after SIGTERM or SIGINT.
     pub shutdown_timeout_secs: u64,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Origins browsers may call from; `["*"]` allows any (never with credentials).
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +92,8 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             workers: 0,
             shutdown_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -306,6 +314,29 @@ impl Default for AccountConfig {
     }
 }
 
+/// `[rate_limits]`: requests per minute and client IP; 0 turns a limit off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// `POST /signup`.
+    pub signup_per_minute: u32,
+    /// Password sign-in.
+    pub password_per_minute: u32,
+    /// Refresh-token grants.
+    pub refresh_per_minute: u32,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        let limits = auth_http::RateLimits::default();
+        Self {
+            signup_per_minute: limits.signup_per_minute,
+            password_per_minute: limits.password_per_minute,
+            refresh_per_minute: limits.refresh_per_minute,
+        }
+    }
+}
+
 /// The configuration could not be loaded or is not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -405,6 +436,14 @@ impl Config {
                 )));
             }
         }
+        for origin in &self.server.cors_allowed_origins {
+            let ok = origin == "*" || origin.starts_with("https://") || origin.starts_with("http://");
+            if !ok || origin.ends_with('/') {
+                return Err(ConfigError::Invalid(format!(
+                    "server.cors_allowed_origins: {origin:?} must be \"*\" or a scheme://host[:port] origin without a path"
+                )));
+            }
+        }
         if self.account.metadata_max_bytes < 256 {
             return invalid("account.metadata_max_bytes must be at least 256");
         }
@@ -486,6 +525,8 @@ mod tests {
             )?;
             jail.set_env("AUTHD_SERVER__PORT", "9090");
             jail.set_env("AUTHD_ROLES__ANONYMOUS", "web_anon");
+            jail.set_env("AUTHD_SERVER__TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"192.0.2.1/32\"]");
+            jail.set_env("AUTHD_RATE_LIMITS__SIGNUP_PER_MINUTE", "5");
             jail.set_env("AUTHD_TEST_DATABASE_URL", "postgres://ignored");
             jail.set_env("AUTHD_CONFIG", "authd.toml");
             let config = Config::load(Some(Path::new("authd.toml"))).unwrap();
@@ -493,6 +534,8 @@ mod tests {
             assert_eq!(config.server.host, "0.0.0.0", "the file beats defaults");
             assert!(config.signup.autoconfirm);
             assert_eq!(config.roles.anonymous, "web_anon");
+            assert_eq!(config.server.trusted_proxies.len(), 2);
+            assert_eq!(config.rate_limits.signup_per_minute, 5);
             Ok(())
         });
     }

@@ -10,7 +10,7 @@ use auth_core::domain::SessionLimits;
 use auth_core::ports::Random;
 use auth_core::service::{AuthService, AuthSettings, Ports, RoleNames};
 use auth_crypto::{Argon2Hasher, Argon2Params, HmacTokenChain, JwtSigner, OsRandom, SigningKey, SystemClock};
-use auth_http::{AppState, HttpSettings, ServerInfo};
+use auth_http::{AppState, HttpSettings, RateLimits, ServerInfo};
 use auth_store::{Database, PoolOptions};
 
 use crate::config::{Config, JwtAlgorithm};
@@ -79,7 +79,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let http = HttpSettings {
         base_path: config.server.base_path.clone(),
         max_body_bytes: config.server.max_body_bytes,
-        ..HttpSettings::default()
+        trusted_proxies: config.server.trusted_proxies.clone(),
+        rate_limits: RateLimits {
+            signup_per_minute: config.rate_limits.signup_per_minute,
+            password_per_minute: config.rate_limits.password_per_minute,
+            refresh_per_minute: config.rate_limits.refresh_per_minute,
+        },
+        cors_allowed_origins: config.server.cors_allowed_origins.clone(),
     };
     let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };
     let state = web::Data::new(AppState::new(service, random, info, http));
