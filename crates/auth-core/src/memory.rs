@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Email, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId, TokenDigest, User,
-    UserId, Username, plan_rotation,
+    Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
+    StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
-use crate::ports::{SessionStore, StoreError, UniqueField, UserStore};
+use crate::ports::{KeyStore, SessionStore, StoreError, UniqueField, UserStore};
 
 /// Users, sessions and refresh tokens held in process memory behind one lock.
 #[derive(Debug, Default)]
@@ -26,6 +26,7 @@ struct State {
     sessions: HashMap<SessionId, Session>,
     tokens: Vec<RefreshTokenRecord>,
     next_token_id: i64,
+    keys: Vec<StoredKey>,
 }
 
 impl MemoryStore {
@@ -241,5 +242,30 @@ impl SessionStore for MemoryStore {
             }
         }
         Ok(count)
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemoryStore {
+    async fn list_keys(&self, purpose: KeyPurpose) -> Result<Vec<StoredKey>, StoreError> {
+        Ok(self.state()?.keys.iter().filter(|k| k.purpose == purpose).cloned().collect())
+    }
+
+    async fn add_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if state.keys.iter().any(|k| k.kid == key.kid) {
+            return Err(StoreError::Conflict(UniqueField::Id));
+        }
+        state.keys.push(key.clone());
+        Ok(())
+    }
+
+    async fn add_first_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        if state.keys.iter().any(|k| k.purpose == key.purpose) {
+            return Ok(false);
+        }
+        state.keys.push(key.clone());
+        Ok(true)
     }
 }

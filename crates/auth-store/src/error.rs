@@ -34,7 +34,8 @@ fn unique_field(source: &str) -> Option<UniqueField> {
         Some(UniqueField::Phone)
     } else if source.contains("username") {
         Some(UniqueField::Username)
-    } else if source.contains("users_pkey") || source.contains("users.id") {
+    } else if source.contains("users_pkey") || source.contains("users.id") || source.contains("signing_keys") {
+        // A key's only unique column is its kid.
         Some(UniqueField::Id)
     } else {
         None
@@ -57,6 +58,8 @@ mod tests {
         assert_eq!(unique_field("UNIQUE constraint failed: index 'users_username_key'"), Some(UniqueField::Username));
         assert_eq!(unique_field("users_pkey"), Some(UniqueField::Id));
         assert_eq!(unique_field("UNIQUE constraint failed: users.id"), Some(UniqueField::Id));
+        assert_eq!(unique_field("signing_keys_pkey"), Some(UniqueField::Id));
+        assert_eq!(unique_field("UNIQUE constraint failed: signing_keys.kid"), Some(UniqueField::Id));
         assert_eq!(unique_field("refresh_tokens_digest_key"), None);
     }
 }

@@ -11,7 +11,7 @@ mod url;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::ports::{SessionStore, StoreError, UserStore};
+use auth_core::ports::{KeyStore, SessionStore, StoreError, UserStore};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -87,6 +87,14 @@ impl Database {
 
     /// The session store.
     pub fn sessions(&self) -> Arc<dyn SessionStore> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The key store.
+    pub fn keys(&self) -> Arc<dyn KeyStore> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

@@ -1,9 +1,9 @@
-//! Rows of the three tables in PostgreSQL's types, and their conversion to and from domain
+//! Rows of the tables in PostgreSQL's types, and their conversion to and from domain
 //! entities. The SQLite store converts its own rows through these, so validation lives once.
 
 use auth_core::domain::{
-    Aal, AuthMethod, Email, Metadata, PasswordHash, Phone, RefreshTokenRecord, Session, SessionId, TokenDigest, User,
-    UserId, Username,
+    Aal, AuthMethod, Email, KeyMaterial, KeyPurpose, Metadata, PasswordHash, Phone, RefreshTokenRecord, Session,
+    SessionId, StoredKey, TokenDigest, User, UserId, Username,
 };
 use auth_core::ports::StoreError;
 use chrono::{DateTime, Utc};
@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::postgres::schema::{refresh_tokens, sessions, users};
+use crate::postgres::schema::{refresh_tokens, sessions, signing_keys, users};
 
 /// A row of `auth.users`.
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
@@ -181,4 +181,45 @@ pub struct NewTokenRow {
 
 fn corrupt<E: std::fmt::Display>(column: &'static str) -> impl Fn(E) -> StoreError {
     move |e| StoreError::Internal(format!("stored {column} is invalid: {e}"))
+}
+
+/// A row of `auth.signing_keys` (the same shape on both backends).
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub struct KeyRow {
+    pub kid: String,
+    pub purpose: String,
+    pub algorithm: String,
+    pub material: String,
+    pub created_at: DateTime<Utc>,
+    pub activates_at: DateTime<Utc>,
+}
+
+impl From<&StoredKey> for KeyRow {
+    fn from(key: &StoredKey) -> Self {
+        Self {
+            kid: key.kid.clone(),
+            purpose: key.purpose.as_str().to_owned(),
+            algorithm: key.algorithm.clone(),
+            material: key.material.expose().to_owned(),
+            created_at: key.created_at,
+            activates_at: key.activates_at,
+        }
+    }
+}
+
+impl TryFrom<KeyRow> for StoredKey {
+    type Error = StoreError;
+
+    fn try_from(row: KeyRow) -> Result<Self, StoreError> {
+        Ok(StoredKey {
+            purpose: KeyPurpose::parse(&row.purpose)
+                .ok_or_else(|| StoreError::Internal(format!("unknown key purpose {:?}", row.purpose)))?,
+            kid: row.kid,
+            algorithm: row.algorithm,
+            material: KeyMaterial::new(row.material),
+            created_at: row.created_at,
+            activates_at: row.activates_at,
+        })
+    }
 }

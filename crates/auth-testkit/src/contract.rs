@@ -8,12 +8,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use auth_core::ports::{SessionStore, UserStore};
+use auth_core::ports::{KeyStore, SessionStore, UserStore};
 
 /// Builds a fresh, empty store for one test case.
 pub trait StoreHarness: Sized + Send + Sync + 'static {
     /// The store under test.
-    type Store: UserStore + SessionStore + 'static;
+    type Store: UserStore + SessionStore + KeyStore + 'static;
 
     /// A new, empty store named after the test case, or `None` when the backend is not available
     /// here (the harness has said so loudly and the case is skipped). Resources it creates are
@@ -51,6 +51,8 @@ macro_rules! store_contract_tests {
             expiry_is_decided_by_the_injected_clock,
             revocation_ends_sessions_and_their_tokens,
             deleting_a_user_removes_its_sessions_and_tokens,
+            keys_round_trip_and_kids_are_unique,
+            replicas_starting_together_store_one_first_key,
         );
     };
     (@cases $harness:ty; $($case:ident),* $(,)?) => {
@@ -71,18 +73,18 @@ pub mod cases {
     use std::sync::Arc;
 
     use auth_core::domain::{
-        Aal, AuthMethod, Email, ExpiryReason, Metadata, PasswordHash, Phone, RefreshToken, Rotation, RotationOutcome,
-        Session, SessionId, SessionLimits, User, UserId, Username,
+        Aal, AuthMethod, Email, ExpiryReason, KeyMaterial, KeyPurpose, Metadata, PasswordHash, Phone, RefreshToken,
+        Rotation, RotationOutcome, Session, SessionId, SessionLimits, StoredKey, User, UserId, Username,
     };
-    use auth_core::ports::{SessionStore, StoreError, UniqueField, UserStore};
+    use auth_core::ports::{KeyStore, SessionStore, StoreError, UniqueField, UserStore};
     use chrono::{DateTime, Duration, TimeZone, Utc};
     use futures_util::future::join_all;
     use serde_json::json;
     use uuid::Uuid;
 
-    /// Every store under test implements both ports.
-    pub trait Store: UserStore + SessionStore + 'static {}
-    impl<T: UserStore + SessionStore + 'static> Store for T {}
+    /// Every store under test implements all three storage ports.
+    pub trait Store: UserStore + SessionStore + KeyStore + 'static {}
+    impl<T: UserStore + SessionStore + KeyStore + 'static> Store for T {}
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().unwrap_or_default()
@@ -452,5 +454,49 @@ pub mod cases {
         // Nobody else is touched.
         assert!(store.find_session(theirs.id).await.unwrap().is_some());
         rotated(store.rotate_refresh_token(&rotation("bob-0", "bob-1", t0())).await.unwrap());
+    }
+
+    fn stored_key(kid: &str, purpose: KeyPurpose, minutes: i64) -> StoredKey {
+        StoredKey {
+            kid: kid.into(),
+            purpose,
+            algorithm: "ES256".into(),
+            material: KeyMaterial::new(format!("{{\"kty\":\"EC\",\"kid\":\"{kid}\",\"d\":\"c2VjcmV0\"}}")),
+            created_at: t0(),
+            activates_at: t0() + Duration::minutes(minutes),
+        }
+    }
+
+    /// Keys come back exactly as stored, per purpose, and a kid is never stored twice.
+    pub async fn keys_round_trip_and_kids_are_unique(store: Arc<impl Store>) {
+        let first = stored_key("k1", KeyPurpose::AccessToken, 0);
+        let second = stored_key("k2", KeyPurpose::AccessToken, 10);
+        let chain = stored_key("c1", KeyPurpose::RefreshChain, 0);
+        store.add_key(&first).await.unwrap();
+        store.add_key(&second).await.unwrap();
+        store.add_key(&chain).await.unwrap();
+        let mut keys = store.list_keys(KeyPurpose::AccessToken).await.unwrap();
+        keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+        assert_eq!(keys, vec![first.clone(), second]);
+        assert_eq!(store.list_keys(KeyPurpose::RefreshChain).await.unwrap(), vec![chain]);
+        assert_eq!(store.add_key(&first).await, Err(StoreError::Conflict(UniqueField::Id)));
+        assert!(!store.add_first_key(&stored_key("k3", KeyPurpose::AccessToken, 0)).await.unwrap());
+    }
+
+    /// Replicas racing to create the first key on an empty database: one key wins.
+    pub async fn replicas_starting_together_store_one_first_key(store: Arc<impl Store>) {
+        let attempts = (0..8).map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(
+                async move { store.add_first_key(&stored_key(&format!("r{n}"), KeyPurpose::AccessToken, 0)).await },
+            )
+        });
+        let results: Vec<bool> = join_all(attempts).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+        assert_eq!(results.iter().filter(|stored| **stored).count(), 1, "{results:?}");
+        assert_eq!(store.list_keys(KeyPurpose::AccessToken).await.unwrap().len(), 1);
+        assert!(
+            store.add_first_key(&stored_key("c", KeyPurpose::RefreshChain, 0)).await.unwrap(),
+            "purposes are separate"
+        );
     }
 }

@@ -8,6 +8,7 @@ mod password;
 mod phone;
 mod refresh_token;
 mod session;
+mod signing_key;
 mod user;
 mod username;
 
@@ -21,5 +22,6 @@ pub use refresh_token::{
     RefreshToken, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, TokenDigest, plan_rotation,
 };
 pub use session::{Aal, AuthMethod, ExpiryReason, Session, SessionLimits};
+pub use signing_key::{KeyMaterial, KeyPurpose, KeyStatus, StoredKey, key_statuses};
 pub use user::{PasswordHash, User};
 pub use username::{USERNAME_MAX_LEN, USERNAME_MIN_LEN, Username, UsernameError};

@@ -13,7 +13,7 @@ pub use clock::Clock;
 pub use mailer::{Mail, MailError, Mailer};
 pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
 pub use random::{Random, RandomError};
-pub use store::{SessionStore, StoreError, UniqueField, UserStore};
+pub use store::{KeyStore, SessionStore, StoreError, UniqueField, UserStore};
 pub use token_chain::TokenChain;
 pub use token_signer::{TokenError, TokenSigner};
 
@@ -26,7 +26,7 @@ pub use password_hasher::MockPasswordHasher;
 #[cfg(any(test, feature = "mock"))]
 pub use random::MockRandom;
 #[cfg(any(test, feature = "mock"))]
-pub use store::{MockSessionStore, MockUserStore};
+pub use store::{MockKeyStore, MockSessionStore, MockUserStore};
 #[cfg(any(test, feature = "mock"))]
 pub use token_chain::MockTokenChain;
 #[cfg(any(test, feature = "mock"))]

@@ -1,7 +1,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Email, Phone, Rotation, RotationOutcome, Session, SessionId, TokenDigest, User, UserId, Username};
+use crate::domain::{
+    Email, KeyPurpose, Phone, Rotation, RotationOutcome, Session, SessionId, StoredKey, TokenDigest, User, UserId,
+    Username,
+};
 
 /// A uniqueness rule that a write would break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,4 +127,24 @@ pub trait SessionStore: Send + Sync {
         keep: Option<SessionId>,
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+}
+
+/// Persistence of the server's own keys, shared by every replica on the same database.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Every stored key of a purpose, in no particular order.
+    async fn list_keys(&self, purpose: KeyPurpose) -> Result<Vec<StoredKey>, StoreError>;
+
+    /// Stores a new key.
+    ///
+    /// - MUST fail with [`StoreError::Conflict`] ([`UniqueField::Id`]) when the `kid` exists.
+    /// - MUST keep the material exactly as given.
+    async fn add_key(&self, key: &StoredKey) -> Result<(), StoreError>;
+
+    /// Stores `key` only if no key of its purpose exists yet; returns whether it did.
+    ///
+    /// - Of concurrent calls for one purpose (replicas starting together on an empty database),
+    ///   exactly one MUST store its key.
+    async fn add_first_key(&self, key: &StoredKey) -> Result<bool, StoreError>;
 }

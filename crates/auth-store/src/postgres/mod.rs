@@ -4,10 +4,10 @@ pub(crate) mod schema;
 
 use async_trait::async_trait;
 use auth_core::domain::{
-    Email, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId, TokenDigest, User,
-    UserId, Username, plan_rotation,
+    Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
+    StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
-use auth_core::ports::{SessionStore, StoreError, UserStore};
+use auth_core::ports::{KeyStore, SessionStore, StoreError, UserStore};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -16,10 +16,10 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use self::schema::{refresh_tokens, sessions, users};
+use self::schema::{refresh_tokens, sessions, signing_keys, users};
 use crate::PoolOptions;
 use crate::error::store_error;
-use crate::rows::{NewTokenRow, SessionRow, TokenRow, UserRow};
+use crate::rows::{KeyRow, NewTokenRow, SessionRow, TokenRow, UserRow};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
@@ -363,6 +363,48 @@ impl SessionStore for PgStore {
             .execute(c)
             .await?;
             Ok(doomed.len() as u64)
+        })
+        .await
+        .map_err(store_error)
+    }
+}
+
+#[async_trait]
+impl KeyStore for PgStore {
+    async fn list_keys(&self, purpose: KeyPurpose) -> Result<Vec<StoredKey>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<KeyRow> = signing_keys::table
+            .filter(signing_keys::purpose.eq(purpose.as_str()))
+            .select(KeyRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().map(StoredKey::try_from).collect()
+    }
+
+    async fn add_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(signing_keys::table)
+            .values(KeyRow::from(key))
+            .execute(&mut conn)
+            .await
+            .map(drop)
+            .map_err(store_error)
+    }
+
+    async fn add_first_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = KeyRow::from(key);
+        conn.transaction(async |c| {
+            // Serialises replicas starting together; readers are not blocked.
+            diesel::sql_query("LOCK TABLE auth.signing_keys IN SHARE ROW EXCLUSIVE MODE").execute(c).await?;
+            let existing: i64 =
+                signing_keys::table.filter(signing_keys::purpose.eq(&row.purpose)).count().get_result(c).await?;
+            if existing > 0 {
+                return Ok(false);
+            }
+            diesel::insert_into(signing_keys::table).values(&row).execute(c).await?;
+            Ok(true)
         })
         .await
         .map_err(store_error)

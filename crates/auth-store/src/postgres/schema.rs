@@ -52,3 +52,14 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens);
+
+diesel::table! {
+    auth.signing_keys (kid) {
+        kid -> Text,
+        purpose -> Text,
+        algorithm -> Text,
+        material -> Text,
+        created_at -> Timestamptz,
+        activates_at -> Timestamptz,
+    }
+}

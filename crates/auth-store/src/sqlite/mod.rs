@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use auth_core::domain::{
-    Email, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId, TokenDigest, User,
-    UserId, Username, plan_rotation,
+    Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
+    StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
-use auth_core::ports::{SessionStore, StoreError, UserStore};
+use auth_core::ports::{KeyStore, SessionStore, StoreError, UserStore};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -24,11 +24,11 @@ use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 
-use self::rows::{SqliteNewTokenRow, SqliteSessionRow, SqliteTokenRow, SqliteUserRow};
-use self::schema::{refresh_tokens, sessions, users};
+use self::rows::{SqliteKeyRow, SqliteNewTokenRow, SqliteSessionRow, SqliteTokenRow, SqliteUserRow};
+use self::schema::{refresh_tokens, sessions, signing_keys, users};
 use crate::PoolOptions;
 use crate::error::store_error;
-use crate::rows::{NewTokenRow, SessionRow, TokenRow, UserRow};
+use crate::rows::{KeyRow, NewTokenRow, SessionRow, TokenRow, UserRow};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
@@ -359,6 +359,42 @@ impl SessionStore for SqliteStore {
                     revoke_family(c, id, at)?;
                 }
                 Ok(doomed.len() as u64)
+            })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn list_keys(&self, purpose: KeyPurpose) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = self
+            .run(move |c| {
+                signing_keys::table
+                    .filter(signing_keys::purpose.eq(purpose.as_str()))
+                    .select(SqliteKeyRow::as_select())
+                    .load(c)
+            })
+            .await?;
+        rows.into_iter().map(|row| StoredKey::try_from(KeyRow::from(row))).collect()
+    }
+
+    async fn add_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+        let row = SqliteKeyRow::from(KeyRow::from(key));
+        self.run(move |c| diesel::insert_into(signing_keys::table).values(&row).execute(c)).await.map(drop)
+    }
+
+    async fn add_first_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
+        let row = SqliteKeyRow::from(KeyRow::from(key));
+        self.run(move |c| {
+            c.immediate_transaction(|c| {
+                let existing: i64 =
+                    signing_keys::table.filter(signing_keys::purpose.eq(&row.purpose)).count().get_result(c)?;
+                if existing > 0 {
+                    return Ok(false);
+                }
+                diesel::insert_into(signing_keys::table).values(&row).execute(c)?;
+                Ok(true)
             })
         })
         .await

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::schema::{refresh_tokens, sessions, users};
-use crate::rows::{NewTokenRow, SessionRow, TokenRow, UserRow};
+use super::schema::{refresh_tokens, sessions, signing_keys, users};
+use crate::rows::{KeyRow, NewTokenRow, SessionRow, TokenRow, UserRow};
 
 fn uuid(bytes: &[u8]) -> Result<Uuid, StoreError> {
     Uuid::from_slice(bytes).map_err(|e| StoreError::Internal(format!("stored id is not a UUID: {e}")))
@@ -187,6 +187,44 @@ impl From<NewTokenRow> for SqliteNewTokenRow {
             token_digest: r.token_digest,
             parent: r.parent,
             created_at: r.created_at,
+        }
+    }
+}
+
+/// A row of `signing_keys`.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct SqliteKeyRow {
+    pub kid: String,
+    pub purpose: String,
+    pub algorithm: String,
+    pub material: String,
+    pub created_at: DateTime<Utc>,
+    pub activates_at: DateTime<Utc>,
+}
+
+impl From<KeyRow> for SqliteKeyRow {
+    fn from(r: KeyRow) -> Self {
+        Self {
+            kid: r.kid,
+            purpose: r.purpose,
+            algorithm: r.algorithm,
+            material: r.material,
+            created_at: r.created_at,
+            activates_at: r.activates_at,
+        }
+    }
+}
+
+impl From<SqliteKeyRow> for KeyRow {
+    fn from(r: SqliteKeyRow) -> Self {
+        Self {
+            kid: r.kid,
+            purpose: r.purpose,
+            algorithm: r.algorithm,
+            material: r.material,
+            created_at: r.created_at,
+            activates_at: r.activates_at,
         }
     }
 }
