@@ -94,11 +94,7 @@ impl KeyStatus {
 /// The status of each key of one purpose at `now`, newest activation first. The signing key is
 /// the newest one already active; an older key keeps verifying until the key that replaced it
 /// has been active for `token_lifetime` (by then every token it signed has expired).
-pub fn key_statuses<'a>(
-    keys: &'a [StoredKey],
-    now: DateTime<Utc>,
-    token_lifetime: Duration,
-) -> Vec<(&'a StoredKey, KeyStatus)> {
+pub fn key_statuses(keys: &[StoredKey], now: DateTime<Utc>, token_lifetime: Duration) -> Vec<(&StoredKey, KeyStatus)> {
     let mut ordered: Vec<&StoredKey> = keys.iter().collect();
     ordered.sort_by(|a, b| (b.activates_at, b.created_at, &b.kid).cmp(&(a.activates_at, a.created_at, &a.kid)));
     let mut statuses = Vec::with_capacity(ordered.len());
