@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::{Arc, RwLock};
 
 use auth_core::domain::AccessClaims;
 use auth_core::ports::{TokenError, TokenSigner};
@@ -224,22 +225,13 @@ struct LoadedKey {
     verifier: Box<dyn JwsVerifier>,
 }
 
-/// Signs access tokens with one key and verifies with any key of its ring.
-pub struct JwtSigner {
+/// A key ring: the signing key first, then keys that only verify.
+struct Ring {
     keys: Vec<LoadedKey>,
-    audience: String,
-    issuer: String,
 }
 
-impl JwtSigner {
-    /// A ring whose first key signs; the others (older keys) only verify. Tokens must carry
-    /// `aud == audience`, and `iss == issuer` when the issuer is not empty.
-    pub fn new(
-        signing: SigningKey,
-        verify_only: Vec<SigningKey>,
-        audience: impl Into<String>,
-        issuer: impl Into<String>,
-    ) -> Result<Self, KeyError> {
+impl Ring {
+    fn new(signing: SigningKey, verify_only: Vec<SigningKey>) -> Result<Self, KeyError> {
         let mut keys: Vec<LoadedKey> = Vec::with_capacity(1 + verify_only.len());
         for key in std::iter::once(signing).chain(verify_only) {
             if keys.iter().any(|k| k.key.kid == key.kid) {
@@ -247,16 +239,7 @@ impl JwtSigner {
             }
             keys.push(LoadedKey { signer: key.signer()?, verifier: key.verifier()?, key });
         }
-        Ok(Self { keys, audience: audience.into(), issuer: issuer.into() })
-    }
-
-    /// The keys of the ring, signing key first.
-    pub fn keys(&self) -> Vec<KeyInfo> {
-        self.keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| KeyInfo { kid: k.key.kid.clone(), alg: k.key.alg, signing: i == 0 })
-            .collect()
+        Ok(Self { keys })
     }
 
     fn key_for(&self, token: &str) -> Result<&LoadedKey, TokenError> {
@@ -277,6 +260,50 @@ impl JwtSigner {
     }
 }
 
+/// Signs access tokens with one key and verifies with any key of its ring. The ring can be
+/// replaced while serving, so keys rotated by another replica reach this one.
+pub struct JwtSigner {
+    ring: RwLock<Arc<Ring>>,
+    audience: String,
+    issuer: String,
+}
+
+impl JwtSigner {
+    /// A ring whose first key signs; the others (older keys, and newer ones not signing yet) only
+    /// verify. Tokens must carry `aud == audience`, and `iss == issuer` when it is not empty.
+    pub fn new(
+        signing: SigningKey,
+        verify_only: Vec<SigningKey>,
+        audience: impl Into<String>,
+        issuer: impl Into<String>,
+    ) -> Result<Self, KeyError> {
+        let ring = Ring::new(signing, verify_only)?;
+        Ok(Self { ring: RwLock::new(Arc::new(ring)), audience: audience.into(), issuer: issuer.into() })
+    }
+
+    /// Swaps in a new ring; tokens in flight finish with the ring they started with.
+    pub fn replace_keys(&self, signing: SigningKey, verify_only: Vec<SigningKey>) -> Result<(), KeyError> {
+        let ring = Arc::new(Ring::new(signing, verify_only)?);
+        *self.ring.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = ring;
+        Ok(())
+    }
+
+    fn ring(&self) -> Arc<Ring> {
+        // A poisoned lock still holds a complete ring: replacement is a single assignment.
+        Arc::clone(&self.ring.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// The keys of the ring, signing key first.
+    pub fn keys(&self) -> Vec<KeyInfo> {
+        self.ring()
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| KeyInfo { kid: k.key.kid.clone(), alg: k.key.alg, signing: i == 0 })
+            .collect()
+    }
+}
+
 impl fmt::Debug for JwtSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtSigner").field("keys", &self.keys()).field("audience", &self.audience).finish()
@@ -285,7 +312,8 @@ impl fmt::Debug for JwtSigner {
 
 impl TokenSigner for JwtSigner {
     fn sign(&self, claims: &AccessClaims) -> Result<String, TokenError> {
-        let key = self.keys.first().ok_or_else(|| TokenError::Signing("no signing key".into()))?;
+        let ring = self.ring();
+        let key = ring.keys.first().ok_or_else(|| TokenError::Signing("no signing key".into()))?;
         let Value::Object(map) = serde_json::to_value(claims).map_err(|e| TokenError::Signing(e.to_string()))? else {
             return Err(TokenError::Signing("claims are not an object".into()));
         };
@@ -298,7 +326,8 @@ impl TokenSigner for JwtSigner {
     }
 
     fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
-        let key = self.key_for(token)?;
+        let ring = self.ring();
+        let key = ring.key_for(token)?;
         let (payload, _) =
             jwt::decode_with_verifier(token, key.verifier.as_ref()).map_err(|_| TokenError::BadSignature)?;
         let claims: AccessClaims =
@@ -313,7 +342,7 @@ impl TokenSigner for JwtSigner {
     }
 
     fn jwks(&self) -> Value {
-        json!({ "keys": self.keys.iter().filter_map(|k| k.key.public_jwk()).collect::<Vec<_>>() })
+        json!({ "keys": self.ring().keys.iter().filter_map(|k| k.key.public_jwk()).collect::<Vec<_>>() })
     }
 }
 
@@ -431,6 +460,12 @@ mod tests {
             assert_eq!(key["alg"], "ES256");
         }
         assert_eq!(rotated.keys().iter().filter(|k| k.signing).count(), 1);
+
+        // Replacing the ring in place: the old signer now verifies the new key's tokens too.
+        old_ring.replace_keys(new.clone(), vec![old]).unwrap();
+        assert!(old_ring.verify(&new_token, NOW).is_ok());
+        assert!(old_ring.verify(&old_token, NOW).is_ok());
+        assert_eq!(old_ring.keys()[0].kid, new.kid());
         assert_eq!(ring(JwtAlgorithm::HS256).jwks(), json!({"keys": []}), "secrets are never published");
     }
 
