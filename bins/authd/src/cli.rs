@@ -27,8 +27,33 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// List and rotate the signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Print the version.
     Version,
+}
+
+/// `authd keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Show every key with its status (pending, signing, verifying, retired); never the material.
+    List {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a signing key. It is published in the JWKS at once and signs after
+    /// `jwt.key_publish_delay_secs`; the old key keeps verifying until its tokens have expired.
+    Rotate {
+        /// Sign with the new key at once (a single replica, or a compromised key). Until the
+        /// other replicas reload their keys (`jwt.key_reload_secs`) they refuse its tokens.
+        #[arg(long)]
+        now: bool,
+        /// Print the new key as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `authd config ...`

@@ -179,6 +179,15 @@ pub struct JwtConfig {
     pub secret: Option<Secret>,
     /// File holding the HS256 secret instead.
     pub secret_file: Option<PathBuf>,
+    /// ES256/RS256 private key (PEM, or a private JWK in JSON). When unset, authd generates keys
+    /// and keeps them in the database, shared by every replica.
+    pub private_key: Option<Secret>,
+    /// File holding the private key instead.
+    pub private_key_file: Option<PathBuf>,
+    /// Seconds a key made by `authd keys rotate` is published in the JWKS before it signs.
+    pub key_publish_delay_secs: u64,
+    /// Seconds between two reads of the keys by a running server (rotations reach it this way).
+    pub key_reload_secs: u64,
 }
 
 impl Default for JwtConfig {
@@ -190,6 +199,10 @@ impl Default for JwtConfig {
             algorithm: JwtAlgorithm::ES256,
             secret: None,
             secret_file: None,
+            private_key: None,
+            private_key_file: None,
+            key_publish_delay_secs: 600,
+            key_reload_secs: 30,
         }
     }
 }
@@ -385,6 +398,9 @@ impl Config {
         if let Some(path) = &self.jwt.secret_file {
             self.jwt.secret = Some(Secret(read_secret("jwt.secret_file", path)?));
         }
+        if let Some(path) = &self.jwt.private_key_file {
+            self.jwt.private_key = Some(Secret(read_secret("jwt.private_key_file", path)?));
+        }
         Ok(())
     }
 
@@ -415,6 +431,18 @@ impl Config {
                 return invalid("jwt.secret is only used with jwt.algorithm = \"HS256\"");
             }
             _ => {}
+        }
+        if self.jwt.algorithm == JwtAlgorithm::HS256 && self.jwt.private_key.is_some() {
+            return invalid("jwt.private_key is only used with jwt.algorithm = \"ES256\" or \"RS256\"");
+        }
+        if !(1..=3600).contains(&self.jwt.key_reload_secs) {
+            return invalid("jwt.key_reload_secs must be between 1 and 3600");
+        }
+        // Every replica must have read a new key before any of them signs with it.
+        if !(2 * self.jwt.key_reload_secs..=7 * 24 * 3600).contains(&self.jwt.key_publish_delay_secs) {
+            return invalid(
+                "jwt.key_publish_delay_secs must be at least twice jwt.key_reload_secs and at most one week",
+            );
         }
         self.policy().validate().map_err(ConfigError::Invalid)?;
         let hash = &self.password.hash;
@@ -465,6 +493,9 @@ impl Config {
         shown.database.url = Secret(redact_url(self.database.url.expose()));
         if shown.jwt.secret.is_some() {
             shown.jwt.secret = Some(Secret("<redacted>".into()));
+        }
+        if shown.jwt.private_key.is_some() {
+            shown.jwt.private_key = Some(Secret("<redacted>".into()));
         }
         toml::to_string_pretty(&shown).map_err(|e| ConfigError::Parse(e.to_string()))
     }

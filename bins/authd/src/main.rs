@@ -2,6 +2,7 @@
 
 mod cli;
 mod config;
+mod keys;
 mod output;
 mod telemetry;
 mod wiring;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, KeysCommand};
 use crate::config::Config;
 
 fn main() -> ExitCode {
@@ -50,6 +51,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let database = wiring::open_database(&config).await?;
             let applied = wiring::migrate(&database).await?;
             output::say(&format!("applied {applied} migration(s); the schema is up to date"));
+        }
+        Command::Keys(command) => {
+            let config = load()?;
+            telemetry::init(&config.log);
+            let database = wiring::open_ready_database(&config).await?;
+            let keys = wiring::keys(&config, &database)?;
+            keys.ensure_initial().await?;
+            match command {
+                KeysCommand::List { json } => output::key_table(&keys.list().await?, json)?,
+                KeysCommand::Rotate { now, json } => {
+                    let key = keys.rotate(now).await?;
+                    if json {
+                        output::say(&serde_json::to_string_pretty(&key)?);
+                    } else {
+                        let when = key.activates_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+                        output::say(&format!(
+                            "added key {} ({}): published now, signs from {when}",
+                            key.kid, key.algorithm
+                        ));
+                    }
+                }
+            }
         }
         Command::Serve => {
             let config = load()?;

@@ -5,15 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpServer, web};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use auth_core::domain::SessionLimits;
 use auth_core::ports::Random;
 use auth_core::service::{AuthService, AuthSettings, Ports, RoleNames};
-use auth_crypto::{Argon2Hasher, Argon2Params, HmacTokenChain, JwtSigner, OsRandom, SigningKey, SystemClock};
+use auth_crypto::{Argon2Hasher, Argon2Params, OsRandom, SystemClock};
 use auth_http::{AppState, HttpSettings, RateLimits, ServerInfo};
 use auth_store::{Database, PoolOptions};
 
-use crate::config::{Config, JwtAlgorithm};
+use crate::config::Config;
+use crate::keys::Keys;
 
 /// Opens the configured database, creating the directory of an embedded SQLite file.
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
@@ -42,10 +43,9 @@ pub async fn migrate(database: &Database) -> anyhow::Result<usize> {
     Ok(applied)
 }
 
-/// `authd serve`.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), "authd starting");
-    let database = open_database(&config).await?;
+/// Opens the database and, when `database.migrate_on_start` is on, brings its schema up to date.
+pub async fn open_ready_database(config: &Config) -> anyhow::Result<Database> {
+    let database = open_database(config).await?;
     match database.sqlite_path() {
         Some(path) => tracing::info!(path = %path.display(), "using the embedded SQLite database"),
         None => tracing::info!("using PostgreSQL"),
@@ -53,6 +53,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if config.database.migrate_on_start {
         migrate(&database).await?;
     }
+    Ok(database)
+}
+
+/// The deployment's keys, read through the database's key store.
+pub fn keys(config: &Config, database: &Database) -> anyhow::Result<Keys> {
+    Keys::new(config, database.keys(), Arc::new(SystemClock), Arc::new(OsRandom))
+}
+
+/// `authd serve`.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "authd starting");
+    let database = open_ready_database(&config).await?;
+    let keys = Arc::new(keys(&config, &database)?);
+    keys.ensure_initial().await?;
+    let signer = Arc::new(keys.signer().await?);
+    let chain = keys.token_chain().await?;
+    if let Some(key) = signer.keys().first() {
+        tracing::info!(kid = %key.kid, algorithm = key.alg.name(), "access tokens are signed with this key");
+    }
+    Arc::clone(&keys).spawn_reload(Arc::clone(&signer));
 
     let random: Arc<dyn Random> = Arc::new(OsRandom);
     let hasher = Argon2Hasher::new(
@@ -63,15 +83,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
         config.password.hash.max_concurrent,
     )?;
-    let signer = signer(&config)?;
-    let mut chain_key = [0u8; 32];
-    random.fill(&mut chain_key)?;
     let ports = Ports {
         users: database.users(),
         sessions: database.sessions(),
         hasher: Arc::new(hasher),
-        signer: Arc::new(signer),
-        chain: Arc::new(HmacTokenChain::new(&chain_key)?),
+        signer,
+        chain: Arc::new(chain),
         clock: Arc::new(SystemClock),
         random: Arc::clone(&random),
     };
@@ -106,23 +123,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     server.run().await.context("the HTTP server failed")?;
     tracing::info!("authd stopped");
     Ok(())
-}
-
-/// The access-token key ring. Without a configured HS256 secret a fresh ES256 key is generated
-/// at start-up.
-fn signer(config: &Config) -> anyhow::Result<JwtSigner> {
-    let key = match config.jwt.algorithm {
-        JwtAlgorithm::HS256 => {
-            let Some(secret) = &config.jwt.secret else { bail!("jwt.algorithm HS256 needs jwt.secret") };
-            SigningKey::hmac(secret.expose().as_bytes(), None)?
-        }
-        JwtAlgorithm::ES256 => SigningKey::generate(auth_crypto::JwtAlgorithm::ES256)?,
-        JwtAlgorithm::RS256 => SigningKey::generate(auth_crypto::JwtAlgorithm::RS256)?,
-    };
-    if config.jwt.algorithm != JwtAlgorithm::HS256 {
-        tracing::warn!(kid = key.kid(), "signing key generated for this process only: tokens do not survive a restart");
-    }
-    Ok(JwtSigner::new(key, Vec::new(), config.jwt.audience.clone(), config.jwt.issuer.clone())?)
 }
 
 /// The use-case settings the configuration describes.

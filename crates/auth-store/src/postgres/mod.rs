@@ -21,6 +21,9 @@ use crate::PoolOptions;
 use crate::error::store_error;
 use crate::rows::{KeyRow, NewTokenRow, SessionRow, TokenRow, UserRow};
 
+/// Advisory lock key held while migrating ("authd" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0061_7574_6864;
+
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
@@ -67,19 +70,46 @@ impl PgStore {
     /// Applies pending migrations; returns how many ran.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
         let mut conn = self.conn().await?;
-        // The bookkeeping table lives in `auth` too, beside the tables it describes.
-        diesel::sql_query("CREATE SCHEMA IF NOT EXISTS auth").execute(&mut conn).await.map_err(store_error)?;
-        diesel::sql_query("SET search_path TO auth").execute(&mut conn).await.map_err(store_error)?;
-        // The harness blocks in place, which needs the multi-threaded runtime.
-        let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
-        let applied = tokio::task::block_in_place(|| harness.run_pending_migrations(MIGRATIONS).map(|v| v.len()))
-            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")));
-        let mut conn = harness.into_inner();
-        let reset = diesel::sql_query("RESET search_path").execute(&mut conn).await.map_err(store_error);
+        // Replicas starting together would race on CREATE SCHEMA and on the bookkeeping table:
+        // one migrates while the others wait, then find nothing left to do. The lock belongs to
+        // this connection's session, so the same connection releases it.
+        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+            .execute(&mut conn)
+            .await
+            .map_err(store_error)?;
+        let (mut conn, applied) = migrate_locked(conn).await;
+        let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+            .execute(&mut conn)
+            .await
+            .map_err(store_error);
+        if unlocked.is_err() {
+            // Never hand a connection that may still hold the lock back to the pool.
+            let _ = Object::take(conn);
+        }
         let applied = applied?;
-        reset?;
+        unlocked?;
         Ok(applied)
     }
+}
+
+async fn migrate_locked(mut conn: Object<AsyncPgConnection>) -> (Object<AsyncPgConnection>, Result<usize, StoreError>) {
+    // The bookkeeping table lives in `auth` too, beside the tables it describes.
+    let prepared = async {
+        diesel::sql_query("CREATE SCHEMA IF NOT EXISTS auth").execute(&mut conn).await?;
+        diesel::sql_query("SET search_path TO auth").execute(&mut conn).await
+    }
+    .await
+    .map_err(store_error);
+    if let Err(error) = prepared {
+        return (conn, Err(error));
+    }
+    // The harness blocks in place, which needs the multi-threaded runtime.
+    let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+    let applied = tokio::task::block_in_place(|| harness.run_pending_migrations(MIGRATIONS).map(|v| v.len()))
+        .map_err(|e| StoreError::Internal(format!("migration failed: {e}")));
+    let mut conn = harness.into_inner();
+    let reset = diesel::sql_query("RESET search_path").execute(&mut conn).await.map_err(store_error);
+    (conn, applied.and_then(|applied| reset.map(|_| applied)))
 }
 
 fn user_from(row: Option<UserRow>) -> Result<Option<User>, StoreError> {

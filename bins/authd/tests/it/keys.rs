@@ -1,0 +1,174 @@
+//! `authd keys` and the key ring of running servers: keys persist, rotate and are shared.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use auth_testkit::postgres::test_database;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+
+use crate::process::{Server, authd, run, text};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// The `kid` in a JWT's header.
+fn kid(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    json(&String::from_utf8(URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap())["kid"].as_str().unwrap().to_owned()
+}
+
+fn jwks_kids(server: &Server) -> Vec<String> {
+    let (status, body) = server.get("/auth/v1/.well-known/jwks.json").unwrap();
+    assert_eq!(status, 200);
+    let mut kids: Vec<String> =
+        json(&body)["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect();
+    kids.sort();
+    kids
+}
+
+fn keys_json(command: &mut Command) -> Vec<Value> {
+    let output = run(command);
+    assert!(output.status.success(), "{:?}", text(&output));
+    json(&text(&output).0).as_array().unwrap().clone()
+}
+
+fn sign_in(server: &Server, email: &str) -> Value {
+    let body = format!(r#"{{"email":"{email}","password":"{PASSWORD}"}}"#);
+    let (status, body) = server.request("POST", "/auth/v1/token?grant_type=password", Some(&body), None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    json(&body)
+}
+
+fn refresh(server: &Server, session: &Value) -> (u16, String) {
+    let body = format!(r#"{{"refresh_token":"{}"}}"#, session["refresh_token"].as_str().unwrap());
+    server.request("POST", "/auth/v1/token?grant_type=refresh_token", Some(&body), None).unwrap()
+}
+
+#[test]
+fn keys_persist_across_restarts_and_a_rotation_is_published_before_it_signs() {
+    let dir = tempfile::tempdir().unwrap();
+    let configured = |mut command: Command| {
+        command
+            .env("AUTHD_SIGNUP__AUTOCONFIRM", "true")
+            .env("AUTHD_JWT__KEY_RELOAD_SECS", "1")
+            .env("AUTHD_JWT__KEY_PUBLISH_DELAY_SECS", "120");
+        command
+    };
+
+    // The first command on an empty database makes one signing key and one refresh-token key.
+    let keys = keys_json(configured(authd(dir.path())).args(["keys", "list", "--json"]));
+    let statuses: Vec<(&str, &str)> =
+        keys.iter().map(|k| (k["purpose"].as_str().unwrap(), k["status"].as_str().unwrap())).collect();
+    assert_eq!(statuses, [("access_token", "signing"), ("refresh_chain", "signing")]);
+    let first = keys[0]["kid"].as_str().unwrap().to_owned();
+    assert!(!text(&run(authd(dir.path()).args(["keys", "list"]))).0.contains("\"d\""), "no material in listings");
+
+    let server = Server::start(configured(authd(dir.path())));
+    let signup = format!(r#"{{"email":"kim@example.com","password":"{PASSWORD}"}}"#);
+    let (status, body) = server.request("POST", "/auth/v1/signup", Some(&signup), None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let session = json(&body);
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(kid(&token), first);
+    server.signal("TERM");
+    server.wait(Duration::from_secs(30));
+
+    // A restarted server still accepts the tokens it issued before.
+    let server = Server::start(configured(authd(dir.path())));
+    assert_eq!(server.request("GET", "/auth/v1/user", None, Some(&token)).unwrap().0, 200);
+    let (status, body) = refresh(&server, &session);
+    assert_eq!(status, 200, "refresh tokens survive a restart: {body}");
+    assert_eq!(jwks_kids(&server), std::slice::from_ref(&first));
+
+    // A rotation reaches the running server: published first, still signing with the old key.
+    let rotated = run(configured(authd(dir.path())).args(["keys", "rotate", "--json"]));
+    assert!(rotated.status.success(), "{:?}", text(&rotated));
+    let pending = json(&text(&rotated).0)["kid"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while jwks_kids(&server).len() < 2 {
+        assert!(Instant::now() < deadline, "the pending key was not published");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(jwks_kids(&server).contains(&pending));
+    assert_eq!(kid(sign_in(&server, "kim@example.com")["access_token"].as_str().unwrap()), first);
+
+    // `--now` signs at once; tokens of the replaced key keep verifying until they expire.
+    let now = run(configured(authd(dir.path())).args(["keys", "rotate", "--now", "--json"]));
+    let current = json(&text(&now).0)["kid"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let signed_with = kid(sign_in(&server, "kim@example.com")["access_token"].as_str().unwrap());
+        if signed_with == current {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new key never started signing");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(server.request("GET", "/auth/v1/user", None, Some(&token)).unwrap().0, 200);
+    assert_eq!(jwks_kids(&server).len(), 3);
+
+    let listed = keys_json(configured(authd(dir.path())).args(["keys", "list", "--json"]));
+    let status_of = |kid: &str| listed.iter().find(|k| k["kid"] == kid).unwrap()["status"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (status_of(&current), status_of(&pending), status_of(&first)),
+        ("signing".into(), "pending".into(), "verifying".into())
+    );
+}
+
+#[test]
+fn a_configured_key_is_listed_and_cannot_be_rotated_by_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let hs256 = |mut command: Command| {
+        command.env("AUTHD_JWT__ALGORITHM", "HS256").env("AUTHD_JWT__SECRET", "a-shared-secret-of-at-least-32-bytes!");
+        command
+    };
+    let keys = keys_json(hs256(authd(dir.path())).args(["keys", "list", "--json"]));
+    assert_eq!((keys[0]["algorithm"].as_str(), keys[0]["source"].as_str()), (Some("HS256"), Some("config")));
+
+    let output = run(hs256(authd(dir.path())).args(["keys", "rotate"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).1.contains("comes from the configuration"), "{:?}", text(&output));
+    assert!(!text(&output).1.contains("a-shared-secret"));
+
+    let output =
+        run(authd(dir.path()).env("AUTHD_JWT__PRIVATE_KEY", "-----BEGIN PRIVATE KEY-----\nnope\n").arg("serve"));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).1.contains("jwt.private_key is not a usable PEM private key"), "{:?}", text(&output));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_on_one_postgres_database_share_their_keys() {
+    let Some(db) = test_database("keys_replicas").await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let replica = || {
+            let mut command = authd(dir.path());
+            command.env("AUTHD_DATABASE__URL", &url).env("AUTHD_SIGNUP__AUTOCONFIRM", "true");
+            command
+        };
+        // Started together on an empty database: they must still agree on one key.
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| Server::start(replica()));
+            let b = s.spawn(|| Server::start(replica()));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert_eq!(jwks_kids(&a), jwks_kids(&b));
+
+        let signup = format!(r#"{{"email":"rep@example.com","password":"{PASSWORD}"}}"#);
+        let (status, body) = a.request("POST", "/auth/v1/signup", Some(&signup), None).unwrap();
+        assert_eq!(status, 200, "{body}");
+        let session = json(&body);
+        let token = session["access_token"].as_str().unwrap();
+        assert_eq!(b.request("GET", "/auth/v1/user", None, Some(token)).unwrap().0, 200);
+        let (status, body) = refresh(&b, &session);
+        assert_eq!(status, 200, "a refresh token from one replica rotates on another: {body}");
+    })
+    .await
+    .unwrap();
+}
