@@ -23,3 +23,8 @@ fmt:
 # Everything CI does, locally.
 ci:
     bash .ci/run
+
+# The auth-js end-to-end suite on SQLite (and PostgreSQL with AUTHD_E2E_DATABASE_URL).
+e2e:
+    cargo build -p authd
+    cd tests/e2e && npm ci --no-audit --no-fund && npm test

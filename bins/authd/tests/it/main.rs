@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod cli;
+mod e2e;
 mod keys;
 mod process;
 mod serve;

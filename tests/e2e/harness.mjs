@@ -1,0 +1,183 @@
+// Starting authd processes and making auth-js clients for the end-to-end suite.
+//
+// The binary is `AUTHD_BIN`, else `$CARGO_TARGET_DIR/debug/authd`, else `target/debug/authd`.
+// SQLite always runs; PostgreSQL runs when `AUTHD_E2E_DATABASE_URL` names a database authd may
+// migrate and fill (the suite uses fresh addresses, so a shared database is fine).
+// `AUTHD_E2E_REQUIRE_POSTGRES=1` turns a missing PostgreSQL into a failure instead of a skip.
+
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GoTrueClient } from '@supabase/auth-js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** The authd binary under test. */
+export function authdBinary() {
+  if (process.env.AUTHD_BIN) return process.env.AUTHD_BIN;
+  const target = process.env.CARGO_TARGET_DIR ?? resolve(here, '..', '..', 'target');
+  const binary = join(target, 'debug', 'authd');
+  if (!existsSync(binary)) {
+    throw new Error(`authd binary not found at ${binary}: run \`cargo build -p authd\` or set AUTHD_BIN`);
+  }
+  return binary;
+}
+
+/**
+ * The backends to run the suite on: `{ name, databaseUrl(dir), fresh }`, or a `skip` reason.
+ * `fresh`: every server gets an empty database (SQLite); otherwise all servers share one.
+ */
+export function backends() {
+  const list = [{ name: 'sqlite', databaseUrl: (dir) => `sqlite://${join(dir, 'authd.db')}`, fresh: true }];
+  const postgres = process.env.AUTHD_E2E_DATABASE_URL;
+  if (postgres) {
+    list.push({ name: 'postgres', databaseUrl: () => postgres, fresh: false });
+  } else if (process.env.AUTHD_E2E_REQUIRE_POSTGRES === '1') {
+    throw new Error('AUTHD_E2E_REQUIRE_POSTGRES=1 but AUTHD_E2E_DATABASE_URL is not set');
+  } else {
+    list.push({ name: 'postgres', skip: 'AUTHD_E2E_DATABASE_URL is not set' });
+    console.error('\n*** PostgreSQL e2e run SKIPPED: set AUTHD_E2E_DATABASE_URL to a database authd may use ***\n');
+  }
+  return list;
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/**
+ * A running `authd serve` with the given settings (`AUTHD_*` variables without the prefix,
+ * e.g. `{ SIGNUP__AUTOCONFIRM: 'true' }`) on the backend's database.
+ */
+export async function startAuthd(backend, settings = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'authd-e2e-'));
+  const port = await freePort();
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('AUTHD_') && key !== 'RUST_LOG') env[key] = value;
+  }
+  const defaults = {
+    SERVER__PORT: String(port),
+    DATABASE__URL: backend.databaseUrl(dir),
+    LOG__LEVEL: 'warn',
+    // Small argon2 parameters keep a debug build quick; the suite is about the protocol.
+    PASSWORD__HASH__MEMORY_KIB: '256',
+    PASSWORD__HASH__ITERATIONS: '1',
+  };
+  for (const [key, value] of Object.entries({ ...defaults, ...settings })) env[`AUTHD_${key}`] = value;
+
+  const child = spawn(authdBinary(), ['serve'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise((resolveExit) => child.on('exit', (code, signal) => resolveExit({ code, signal })));
+
+  const url = `http://127.0.0.1:${port}/auth/v1`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`authd exited before answering: ${stderr}`);
+    }
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.ok) break;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`authd did not answer within 60 s: ${stderr}`);
+    }
+    await new Promise((wake) => setTimeout(wake, 100));
+  }
+
+  return {
+    url,
+    /** Stops the server gracefully and removes its directory. */
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+    /** What the server wrote to stderr so far. */
+    log: () => stderr,
+  };
+}
+
+/** Storage that keeps one client's session in memory. */
+function memoryStorage() {
+  const items = new Map();
+  return {
+    getItem: (key) => (items.has(key) ? items.get(key) : null),
+    setItem: (key, value) => void items.set(key, value),
+    removeItem: (key) => void items.delete(key),
+  };
+}
+
+/**
+ * A fresh auth-js client for `server`, with its own storage, no background refresh, and a
+ * record of every request it sends (`client.requests`: `{ method, url, status, headers }`).
+ */
+export function client(server) {
+  const requests = [];
+  const recordingFetch = async (input, init = {}) => {
+    const response = await fetch(input, init);
+    requests.push({ method: init.method ?? 'GET', url: String(input), status: response.status, headers: response.headers });
+    return response;
+  };
+  const auth = new GoTrueClient({
+    url: server.url,
+    storageKey: `authd-e2e-${randomUUID()}`,
+    storage: memoryStorage(),
+    autoRefreshToken: false,
+    persistSession: true,
+    detectSessionInUrl: false,
+    fetch: recordingFetch,
+  });
+  auth.requests = requests;
+  return auth;
+}
+
+/** A fresh address nobody has used. */
+export function freshEmail(label = 'user') {
+  return `${label}-${randomUUID()}@example.com`;
+}
+
+/** A fresh username (letters, digits and underscores). */
+export function freshUsername(label = 'user') {
+  return `${label}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+}
+
+/** Calls the API without auth-js: `{ status, headers, body }` with the body parsed when JSON. */
+export async function call(server, method, path, { json, token, headers = {} } = {}) {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      ...(json === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: json === undefined ? undefined : JSON.stringify(json),
+  });
+  const text = await response.text();
+  let body = text;
+  if ((response.headers.get('content-type') ?? '').includes('json') && text) body = JSON.parse(text);
+  return { status: response.status, headers: response.headers, body };
+}

@@ -1,0 +1,535 @@
+// authd driven by the real @supabase/auth-js client, on SQLite and on PostgreSQL.
+//
+// Run with `npm test` after `cargo build -p authd` (see harness.mjs for the environment).
+
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import {
+  AuthApiError,
+  AuthInvalidJwtError,
+  AuthRetryableFetchError,
+  AuthSessionMissingError,
+  AuthWeakPasswordError,
+} from '@supabase/auth-js';
+import { backends, call, client, freshEmail, freshUsername, startAuthd } from './harness.mjs';
+
+const PASSWORD = 'correct horse battery';
+const NO_LIMITS = {
+  RATE_LIMITS__SIGNUP_PER_MINUTE: '0',
+  RATE_LIMITS__PASSWORD_PER_MINUTE: '0',
+  RATE_LIMITS__REFRESH_PER_MINUTE: '0',
+};
+
+/** Asserts that `error` is an API error of class `kind` with this code and HTTP status. */
+function assertApiError(error, { kind = AuthApiError, code, status }) {
+  assert.ok(error, `expected an error with code ${code}, got none`);
+  assert.ok(error instanceof kind, `expected ${kind.name}, got ${error.constructor.name}: ${error.message}`);
+  if (code !== undefined) assert.equal(error.code, code);
+  if (status !== undefined) assert.equal(error.status, status);
+}
+
+/** Signs a fresh user up through auth-js; the client holds the session. */
+async function signedUp(server, options = {}) {
+  const auth = client(server);
+  const email = freshEmail(options.label);
+  const { data, error } = await auth.signUp({ email, password: PASSWORD, options: { data: options.data } });
+  assert.equal(error, null);
+  assert.ok(data.session, 'autoconfirm gives a session');
+  return { auth, email, session: data.session, user: data.user };
+}
+
+/** A second client signed in as the same user, with its own session. */
+async function signedIn(server, email, password = PASSWORD) {
+  const auth = client(server);
+  const { data, error } = await auth.signInWithPassword({ email, password });
+  assert.equal(error, null);
+  return { auth, session: data.session };
+}
+
+/** Refreshes with a bare refresh token, outside any client's storage. */
+function refreshWith(server, refreshToken) {
+  return client(server).refreshSession({ refresh_token: refreshToken });
+}
+
+function nowSecs() {
+  return Math.floor(Date.now() / 1000);
+}
+
+for (const backend of backends()) {
+  describe(`authd on ${backend.name}`, { skip: backend.skip }, () => {
+    // open: anything goes; strict: confirmation required, anonymous off, few password sign-ins;
+    // closed: sign-up disabled.
+    let open;
+    let strict;
+    let closed;
+
+    before(async () => {
+      open = await startAuthd(backend, { SIGNUP__AUTOCONFIRM: 'true', SIGNUP__ANONYMOUS: 'true', ...NO_LIMITS });
+      strict = await startAuthd(backend, { RATE_LIMITS__PASSWORD_PER_MINUTE: '3' });
+      closed = await startAuthd(backend, { SIGNUP__ENABLED: 'false' });
+    });
+
+    after(async () => {
+      await Promise.all([open, strict, closed].filter(Boolean).map((server) => server.stop()));
+    });
+
+    describe('sign-up and sign-in', () => {
+      it('signUp answers a session and the user in Supabase shape', async () => {
+        const auth = client(open);
+        const email = freshEmail();
+        const { data, error } = await auth.signUp({
+          email,
+          password: PASSWORD,
+          options: { data: { first_name: 'Ada', last_name: 'Lovelace' } },
+        });
+        assert.equal(error, null);
+        const { session, user } = data;
+        assert.equal(session.token_type, 'bearer');
+        assert.equal(session.expires_in, 3600);
+        assert.ok(Math.abs(session.expires_at - (nowSecs() + 3600)) <= 5);
+        assert.ok(session.access_token.split('.').length === 3);
+        assert.ok(session.refresh_token.length >= 12);
+
+        assert.equal(user.email, email);
+        assert.equal(user.aud, 'authenticated');
+        assert.equal(user.role, 'authenticated');
+        assert.equal(user.phone, '');
+        assert.equal(user.is_anonymous, false);
+        assert.ok(user.email_confirmed_at);
+        assert.ok(user.created_at && user.updated_at);
+        assert.deepEqual(user.user_metadata, { first_name: 'Ada', last_name: 'Lovelace' });
+        assert.equal(user.app_metadata.provider, 'email');
+        assert.deepEqual(user.app_metadata.providers, ['email']);
+        assert.equal(user.identities.length, 1);
+        assert.equal(user.identities[0].provider, 'email');
+        assert.equal(user.identities[0].user_id, user.id);
+
+        const stored = await auth.getSession();
+        assert.equal(stored.data.session.access_token, session.access_token);
+        const signup = auth.requests.find((request) => request.url.endsWith('/signup'));
+        assert.match(signup.headers.get('cache-control'), /no-store/);
+      });
+
+      it('signInWithPassword takes the email in any letter case', async () => {
+        const { email, user } = await signedUp(open);
+        const auth = client(open);
+        const { data, error } = await auth.signInWithPassword({ email: email.toUpperCase(), password: PASSWORD });
+        assert.equal(error, null);
+        assert.equal(data.user.id, user.id);
+        assert.ok(data.session.refresh_token);
+        const token = auth.requests.find((request) => request.url.includes('/token?grant_type=password'));
+        assert.match(token.headers.get('cache-control'), /no-store/);
+      });
+
+      it('a wrong password and an unknown address are the same invalid_credentials', async () => {
+        const { email } = await signedUp(open);
+        const wrong = await client(open).signInWithPassword({ email, password: 'not the password' });
+        assertApiError(wrong.error, { code: 'invalid_credentials', status: 400 });
+        const unknown = await client(open).signInWithPassword({ email: freshEmail(), password: PASSWORD });
+        assertApiError(unknown.error, { code: 'invalid_credentials', status: 400 });
+        assert.equal(wrong.error.message, unknown.error.message);
+        assert.equal(wrong.data.session, null);
+      });
+
+      it('a repeat signUp of a registered address is user_already_exists', async () => {
+        const { email } = await signedUp(open);
+        const { data, error } = await client(open).signUp({ email, password: 'another password 1' });
+        assertApiError(error, { code: 'user_already_exists', status: 422 });
+        assert.equal(data.session, null);
+      });
+
+      it('a username signs in, in any letter case, with grant_type in the query or the body', async () => {
+        const email = freshEmail();
+        const username = freshUsername('Grace');
+        const signup = await call(open, 'POST', '/signup', {
+          json: { email, username, password: PASSWORD, data: { first_name: 'Grace' } },
+        });
+        assert.equal(signup.status, 200);
+        assert.equal(signup.body.user.username, username, 'kept as written');
+
+        const byQuery = await call(open, 'POST', '/token?grant_type=password', {
+          json: { username: username.toUpperCase(), password: PASSWORD },
+        });
+        assert.equal(byQuery.status, 200);
+        const byBody = await call(open, 'POST', '/token', {
+          json: { grant_type: 'password', username, password: PASSWORD },
+        });
+        assert.equal(byBody.status, 200);
+        assert.equal(byBody.body.user.id, signup.body.user.id);
+
+        // The session obtained by username is an ordinary auth-js session.
+        const auth = client(open);
+        const { error } = await auth.setSession({
+          access_token: byBody.body.access_token,
+          refresh_token: byBody.body.refresh_token,
+        });
+        assert.equal(error, null);
+        const { data } = await auth.getUser();
+        assert.equal(data.user.email, email);
+        assert.equal(data.user.user_metadata.first_name, 'Grace');
+
+        const taken = await call(open, 'POST', '/signup', {
+          json: { email: freshEmail(), username: username.toUpperCase(), password: PASSWORD },
+        });
+        assert.equal(taken.status, 422);
+        assert.equal(taken.body.error_code, 'username_exists');
+      });
+
+      it('with confirmation required, signUp answers the bare user and sign-in is email_not_confirmed', async () => {
+        const auth = client(strict);
+        const email = freshEmail();
+        const { data, error } = await auth.signUp({ email, password: PASSWORD });
+        assert.equal(error, null);
+        assert.equal(data.session, null);
+        assert.equal(data.user.email, email);
+        assert.ok(!data.user.email_confirmed_at);
+
+        const signIn = await client(strict).signInWithPassword({ email, password: PASSWORD });
+        assertApiError(signIn.error, { code: 'email_not_confirmed', status: 400 });
+      });
+
+      it('with confirmation required, a repeat signUp does not reveal the account', async () => {
+        const email = freshEmail();
+        const first = await client(strict).signUp({ email, password: PASSWORD });
+        const again = await client(strict).signUp({ email, password: 'a different password' });
+        assert.equal(first.error, null);
+        assert.equal(again.error, null);
+        assert.equal(again.data.session, null);
+        assert.equal(again.data.user.email, email);
+      });
+
+      it('with confirmation required, a repeat signUp of a confirmed address does not reveal it either', {
+        skip: backend.fresh && 'needs two servers on one database',
+      }, async () => {
+        const { email, user } = await signedUp(open);
+        const { data, error } = await client(strict).signUp({ email, password: 'a different password' });
+        assert.equal(error, null);
+        assert.equal(data.session, null);
+        assert.equal(data.user.email, email);
+        assert.notEqual(data.user.id, user.id, 'a stand-in, not the account');
+        const signIn = await client(open).signInWithPassword({ email, password: PASSWORD });
+        assert.equal(signIn.error, null, 'the account is untouched');
+      });
+
+      it('sign-up disabled is signup_disabled', async () => {
+        const { error } = await client(closed).signUp({ email: freshEmail(), password: PASSWORD });
+        assertApiError(error, { code: 'signup_disabled', status: 422 });
+      });
+
+      it('signInAnonymously creates an anonymous user; disabled it is anonymous_provider_disabled', async () => {
+        const auth = client(open);
+        const { data, error } = await auth.signInAnonymously({ options: { data: { theme: 'dark' } } });
+        assert.equal(error, null);
+        assert.equal(data.user.is_anonymous, true);
+        assert.equal(data.user.email ?? '', '');
+        assert.deepEqual(data.user.user_metadata, { theme: 'dark' });
+        const claims = await auth.getClaims();
+        assert.equal(claims.error, null);
+        assert.equal(claims.data.claims.is_anonymous, true);
+        assert.equal(claims.data.claims.role, 'authenticated');
+        const refreshed = await auth.refreshSession();
+        assert.equal(refreshed.error, null);
+        assert.equal(refreshed.data.user.is_anonymous, true);
+
+        const refused = await client(strict).signInAnonymously();
+        assertApiError(refused.error, { code: 'anonymous_provider_disabled', status: 422 });
+      });
+
+      it('too many password sign-ins from one address are over_request_rate_limit', async () => {
+        let error = null;
+        for (let attempt = 0; attempt < 10 && error?.status !== 429; attempt += 1) {
+          ({ error } = await client(strict).signInWithPassword({ email: freshEmail(), password: PASSWORD }));
+        }
+        assertApiError(error, { code: 'over_request_rate_limit', status: 429 });
+      });
+    });
+
+    describe('the user', () => {
+      it('getUser answers the stored user', async () => {
+        const { auth, user } = await signedUp(open, { data: { first_name: 'Ada' } });
+        const { data, error } = await auth.getUser();
+        assert.equal(error, null);
+        assert.equal(data.user.id, user.id);
+        assert.equal(data.user.user_metadata.first_name, 'Ada');
+        assert.ok(auth.requests.some((request) => request.method === 'GET' && request.url.endsWith('/user')));
+      });
+
+      it('getUser with a forged token is refused', async () => {
+        const { session } = await signedUp(open);
+        const [header, payload] = session.access_token.split('.');
+        const { error } = await client(open).getUser(`${header}.${payload}.AAAA`);
+        assertApiError(error, { code: 'bad_jwt', status: 403 });
+      });
+
+      it('updateUser merges data into user_metadata', async () => {
+        const { auth } = await signedUp(open, { data: { first_name: 'Ada', last_name: 'Lovelace' } });
+        const { data, error } = await auth.updateUser({ data: { last_name: 'King', title: 'Countess' } });
+        assert.equal(error, null);
+        assert.deepEqual(data.user.user_metadata, { first_name: 'Ada', last_name: 'King', title: 'Countess' });
+        const fetched = await auth.getUser();
+        assert.deepEqual(fetched.data.user.user_metadata, data.user.user_metadata);
+        // New access tokens carry the new metadata.
+        const refreshed = await auth.refreshSession();
+        const claims = await auth.getClaims(refreshed.data.session.access_token);
+        assert.equal(claims.data.claims.user_metadata.title, 'Countess');
+      });
+
+      it('updateUser cannot set app_metadata or role', async () => {
+        const { auth } = await signedUp(open);
+        const { error } = await auth.updateUser({ app_metadata: { admin: true } });
+        assertApiError(error, { code: 'not_admin', status: 403 });
+        const roleChange = await auth.updateUser({ role: 'service_role' });
+        assertApiError(roleChange.error, { code: 'not_admin', status: 403 });
+        const { data } = await auth.getUser();
+        assert.equal(data.user.role, 'authenticated');
+        assert.equal(data.user.app_metadata.admin, undefined);
+      });
+
+      it('a password change needs the current password and obeys the policy', async () => {
+        const { auth, email } = await signedUp(open);
+        const newPassword = 'a much better passphrase';
+
+        const missing = await auth.updateUser({ password: newPassword });
+        assertApiError(missing.error, { code: 'current_password_required' });
+        const wrong = await auth.updateUser({ password: newPassword, current_password: 'not it at all' });
+        assertApiError(wrong.error, { code: 'current_password_invalid' });
+        const weak = await auth.updateUser({ password: 'short', current_password: PASSWORD });
+        assertApiError(weak.error, { kind: AuthWeakPasswordError, code: 'weak_password', status: 422 });
+        assert.ok(weak.error.reasons.length > 0);
+        const same = await auth.updateUser({ password: PASSWORD, current_password: PASSWORD });
+        assertApiError(same.error, { code: 'same_password', status: 422 });
+
+        const changed = await auth.updateUser({ password: newPassword, current_password: PASSWORD });
+        assert.equal(changed.error, null);
+        const oldPassword = await client(open).signInWithPassword({ email, password: PASSWORD });
+        assertApiError(oldPassword.error, { code: 'invalid_credentials' });
+        const fresh = await client(open).signInWithPassword({ email, password: newPassword });
+        assert.equal(fresh.error, null);
+      });
+
+      it('DELETE /user ends the account and every session at once', async () => {
+        const { auth, email, session } = await signedUp(open);
+        const other = await signedIn(open, email);
+
+        const wrong = await call(open, 'DELETE', '/user', { token: session.access_token, json: { password: 'nope' } });
+        assert.equal(wrong.status, 400);
+        const deleted = await call(open, 'DELETE', '/user', { token: session.access_token, json: { password: PASSWORD } });
+        assert.ok(deleted.status === 200 || deleted.status === 204, `status ${deleted.status}`);
+
+        const user = await auth.getUser();
+        assertApiError(user.error, { kind: AuthSessionMissingError });
+        const refresh = await other.auth.refreshSession();
+        assertApiError(refresh.error, { status: 400 });
+        const signIn = await client(open).signInWithPassword({ email, password: PASSWORD });
+        assertApiError(signIn.error, { code: 'invalid_credentials' });
+      });
+    });
+
+    describe('sessions', () => {
+      it('refreshSession rotates the refresh token and issues a new access token', async () => {
+        const { auth, session } = await signedUp(open);
+        const { data, error } = await auth.refreshSession();
+        assert.equal(error, null);
+        assert.notEqual(data.session.refresh_token, session.refresh_token);
+        assert.equal(data.user.id, session.user.id);
+        const stored = await auth.getSession();
+        assert.equal(stored.data.session.refresh_token, data.session.refresh_token);
+        const user = await auth.getUser();
+        assert.equal(user.error, null);
+        const refresh = auth.requests.find((request) => request.url.includes('grant_type=refresh_token'));
+        assert.match(refresh.headers.get('cache-control'), /no-store/);
+      });
+
+      it('the previous token, presented again within the reuse interval, answers the live one', async () => {
+        const { auth, session } = await signedUp(open);
+        const rotated = await auth.refreshSession();
+        const replay = await refreshWith(open, session.refresh_token);
+        assert.equal(replay.error, null);
+        assert.equal(replay.data.session.refresh_token, rotated.data.session.refresh_token);
+        assert.equal(replay.data.session.user.id, session.user.id);
+      });
+
+      it('an older token presented again revokes the whole session (reuse detection)', async () => {
+        const { auth, session: first } = await signedUp(open);
+        await auth.refreshSession();
+        const { data: latest } = await auth.refreshSession();
+
+        const reuse = await refreshWith(open, first.refresh_token);
+        assertApiError(reuse.error, { code: 'refresh_token_already_used', status: 400 });
+
+        const live = await refreshWith(open, latest.session.refresh_token);
+        assertApiError(live.error, { status: 400 });
+        const user = await client(open).getUser(latest.session.access_token);
+        assertApiError(user.error, { kind: AuthSessionMissingError });
+      });
+
+      it('concurrent refreshes from several clients get one successor and leave one live token', async () => {
+        const { session } = await signedUp(open);
+        const clients = Array.from({ length: 8 }, () => client(open));
+        for (const auth of clients) {
+          const { error } = await auth.setSession({
+            access_token: session.access_token,
+            refresh_token: session.refresh_token,
+          });
+          assert.equal(error, null);
+        }
+        const results = await Promise.all(clients.map((auth) => auth.refreshSession()));
+        for (const { error } of results) assert.equal(error, null);
+        const successors = new Set(results.map(({ data }) => data.session.refresh_token));
+        assert.equal(successors.size, 1, 'every client got the same successor');
+        const [successor] = successors;
+        assert.notEqual(successor, session.refresh_token);
+
+        const next = await clients[0].refreshSession();
+        assert.equal(next.error, null);
+        const again = await clients[1].getUser(next.data.session.access_token);
+        assert.equal(again.error, null);
+      });
+
+      it('an unknown refresh token is refresh_token_not_found', async () => {
+        const { error } = await refreshWith(open, 'no-such-refresh-token');
+        assertApiError(error, { code: 'refresh_token_not_found', status: 400 });
+      });
+
+      it('signOut local ends only this session', async () => {
+        const { auth, email, session } = await signedUp(open);
+        const other = await signedIn(open, email);
+
+        const { error } = await auth.signOut({ scope: 'local' });
+        assert.equal(error, null);
+        assert.equal((await auth.getSession()).data.session, null);
+        assertApiError((await refreshWith(open, session.refresh_token)).error, { status: 400 });
+        assertApiError((await client(open).getUser(session.access_token)).error, { kind: AuthSessionMissingError });
+
+        assert.equal((await other.auth.getUser()).error, null);
+        assert.equal((await other.auth.refreshSession()).error, null);
+      });
+
+      it('signOut others ends every other session and keeps this one', async () => {
+        const { auth, email } = await signedUp(open);
+        const other = await signedIn(open, email);
+
+        const { error } = await auth.signOut({ scope: 'others' });
+        assert.equal(error, null);
+        assert.equal((await auth.getUser()).error, null);
+        assert.equal((await auth.refreshSession()).error, null);
+
+        assertApiError((await other.auth.getUser()).error, { kind: AuthSessionMissingError });
+        assertApiError((await refreshWith(open, other.session.refresh_token)).error, { status: 400 });
+      });
+
+      it('signOut (global) ends every session of the user', async () => {
+        const { auth, email, session } = await signedUp(open);
+        const other = await signedIn(open, email);
+
+        const { error } = await auth.signOut();
+        assert.equal(error, null);
+        assert.equal((await auth.getSession()).data.session, null);
+        assertApiError((await client(open).getUser(session.access_token)).error, { kind: AuthSessionMissingError });
+        assertApiError((await other.auth.getUser()).error, { kind: AuthSessionMissingError });
+        assertApiError((await refreshWith(open, other.session.refresh_token)).error, { status: 400 });
+      });
+
+      it('getClaims verifies ES256 tokens through the JWKS, fetched once', async () => {
+        const { auth, user } = await signedUp(open);
+        const { data, error } = await auth.getClaims();
+        assert.equal(error, null);
+        const { claims, header } = data;
+        assert.equal(header.alg, 'ES256');
+        assert.ok(header.kid);
+        assert.equal(claims.sub, user.id);
+        assert.equal(claims.email, user.email);
+        assert.equal(claims.aud, 'authenticated');
+        assert.equal(claims.role, 'authenticated');
+        assert.equal(claims.aal, 'aal1');
+        assert.equal(claims.is_anonymous, false);
+        assert.ok(claims.session_id);
+        assert.equal(claims.exp - claims.iat, 3600);
+        assert.equal(claims.amr[0].method, 'password');
+        assert.equal(claims.app_metadata.provider, 'email');
+
+        assert.equal((await auth.getClaims()).error, null);
+        const jwksFetches = auth.requests.filter((request) => request.url.endsWith('/.well-known/jwks.json'));
+        assert.equal(jwksFetches.length, 1, 'the JWKS is cached');
+        assert.ok(!auth.requests.some((request) => request.url.endsWith('/user')), 'no GET /user');
+
+        const [head, , signature] = (await auth.getSession()).data.session.access_token.split('.');
+        const forged = Buffer.from(JSON.stringify({ ...claims, role: 'service_role' })).toString('base64url');
+        const tampered = await auth.getClaims(`${head}.${forged}.${signature}`);
+        assertApiError(tampered.error, { kind: AuthInvalidJwtError });
+      });
+
+      it('a server that does not answer surfaces as AuthRetryableFetchError', async () => {
+        const server = await startAuthd(backend, { SIGNUP__AUTOCONFIRM: 'true' });
+        const { auth } = await signedUp(server);
+        await server.stop();
+        const { error } = await auth.getUser();
+        assertApiError(error, { kind: AuthRetryableFetchError, status: 0 });
+      });
+    });
+
+    describe('other signing algorithms', () => {
+      /** Starts a server with these key settings and checks a fresh user's token through the JWKS. */
+      async function expectJwksVerification(settings, alg) {
+        const server = await startAuthd(backend, { SIGNUP__AUTOCONFIRM: 'true', ...settings });
+        try {
+          const { auth, user } = await signedUp(server);
+          const { data, error } = await auth.getClaims();
+          assert.equal(error, null);
+          assert.equal(data.header.alg, alg);
+          assert.equal(data.claims.sub, user.id);
+          assert.ok(auth.requests.some((request) => request.url.endsWith('/.well-known/jwks.json')));
+          assert.ok(!auth.requests.some((request) => request.url.endsWith('/user')), 'verified locally');
+          const jwks = await call(server, 'GET', '/.well-known/jwks.json');
+          for (const key of jwks.body.keys) {
+            for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) assert.equal(key[secret], undefined);
+          }
+          return data;
+        } finally {
+          await server.stop();
+        }
+      }
+
+      it('RS256 keys generated on first start verify through the JWKS', {
+        skip: !backend.fresh && 'this database already holds the ES256 key of the servers above',
+      }, async () => {
+        await expectJwksVerification({ JWT__ALGORITHM: 'RS256' }, 'RS256');
+      });
+
+      it('a configured RS256 private key (PEM) signs, and its public half verifies through the JWKS', async () => {
+        const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+        const pem = privateKey.export({ type: 'pkcs8', format: 'pem' });
+        await expectJwksVerification({ JWT__ALGORITHM: 'RS256', JWT__PRIVATE_KEY: pem }, 'RS256');
+      });
+
+      it('a configured ES256 private key (JWK) signs, and its public half verifies through the JWKS', async () => {
+        const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        const jwk = { ...privateKey.export({ format: 'jwk' }), alg: 'ES256', kid: 'operator-key-1' };
+        const { header } = await expectJwksVerification({ JWT__PRIVATE_KEY: JSON.stringify(jwk) }, 'ES256');
+        assert.equal(header.kid, 'operator-key-1');
+      });
+
+      it('HS256 tokens are checked by the server (GET /user), and the JWKS publishes nothing secret', async () => {
+        const server = await startAuthd(backend, {
+          SIGNUP__AUTOCONFIRM: 'true',
+          JWT__ALGORITHM: 'HS256',
+          JWT__SECRET: 'a shared secret of at least thirty-two bytes',
+        });
+        try {
+          const { auth, user } = await signedUp(server);
+          const { data, error } = await auth.getClaims();
+          assert.equal(error, null);
+          assert.equal(data.header.alg, 'HS256');
+          assert.equal(data.claims.sub, user.id);
+          assert.ok(auth.requests.some((request) => request.method === 'GET' && request.url.endsWith('/user')));
+          const jwks = await call(server, 'GET', '/.well-known/jwks.json');
+          assert.equal(jwks.status, 200);
+          assert.ok(jwks.body.keys.every((key) => key.kty !== 'oct' && key.k === undefined && key.d === undefined));
+        } finally {
+          await server.stop();
+        }
+      });
+    });
+  });
+}
