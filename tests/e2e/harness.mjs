@@ -5,7 +5,7 @@
 // migrate and fill (the suite uses fresh addresses, so a shared database is fine).
 // `AUTHD_E2E_REQUIRE_POSTGRES=1` turns a missing PostgreSQL into a failure instead of a skip.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -106,6 +106,8 @@ export async function startAuthd(backend, settings = {}) {
 
   return {
     url,
+    /** Runs another authd command (`['keys', 'api', '--json']`) on this server's configuration. */
+    cli: (args) => execFileSync(authdBinary(), args, { cwd: dir, env, encoding: 'utf8' }),
     /** Stops the server gracefully and removes its directory. */
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
@@ -134,8 +136,9 @@ function memoryStorage() {
 /**
  * A fresh auth-js client for `server`, with its own storage, no background refresh, and a
  * record of every request it sends (`client.requests`: `{ method, url, status, headers }`).
+ * `headers` go with every request, as supabase-js sends its key.
  */
-export function client(server) {
+export function client(server, { headers } = {}) {
   const requests = [];
   const recordingFetch = async (input, init = {}) => {
     const response = await fetch(input, init);
@@ -150,6 +153,7 @@ export function client(server) {
     persistSession: true,
     detectSessionInUrl: false,
     fetch: recordingFetch,
+    headers,
   });
   auth.requests = requests;
   return auth;

@@ -31,7 +31,7 @@ function assertApiError(error, { kind = AuthApiError, code, status }) {
 
 /** Signs a fresh user up through auth-js; the client holds the session. */
 async function signedUp(server, options = {}) {
-  const auth = client(server);
+  const auth = client(server, { headers: options.headers });
   const email = freshEmail(options.label);
   const { data, error } = await auth.signUp({ email, password: PASSWORD, options: { data: options.data } });
   assert.equal(error, null);
@@ -458,6 +458,27 @@ for (const backend of backends()) {
         const forged = Buffer.from(JSON.stringify({ ...claims, role: 'service_role' })).toString('base64url');
         const tampered = await auth.getClaims(`${head}.${forged}.${signature}`);
         assertApiError(tampered.error, { kind: AuthInvalidJwtError });
+      });
+
+      it('with api.require_key, clients need the anon key as supabase-js sends it', async () => {
+        const server = await startAuthd(backend, { SIGNUP__AUTOCONFIRM: 'true', API__REQUIRE_KEY: 'true' });
+        try {
+          const keys = JSON.parse(server.cli(['keys', 'api', '--json']));
+          const bare = await client(server).signUp({ email: freshEmail(), password: PASSWORD });
+          assertApiError(bare.error, { code: 'no_api_key', status: 401 });
+
+          const headers = { apikey: keys.anon_key, Authorization: `Bearer ${keys.anon_key}` };
+          const { auth } = await signedUp(server, { headers });
+          assert.equal((await auth.getUser()).error, null);
+          assert.equal((await auth.refreshSession()).error, null);
+          assert.equal((await auth.signOut()).error, null);
+
+          const forged = { apikey: `${keys.anon_key.slice(0, -4)}AAAA` };
+          const refused = await client(server, { headers: forged }).signUp({ email: freshEmail(), password: PASSWORD });
+          assertApiError(refused.error, { code: 'invalid_api_key', status: 401 });
+        } finally {
+          await server.stop();
+        }
       });
 
       it('a server that does not answer surfaces as AuthRetryableFetchError', async () => {

@@ -54,6 +54,15 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the anon and service-role API keys (for supabase-js, PostgREST and `api.require_key`).
+    Api {
+        /// Replace the key that signs them first: every API key printed before stops working.
+        #[arg(long)]
+        rotate: bool,
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `authd config ...`

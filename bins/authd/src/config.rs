@@ -59,6 +59,8 @@ pub struct Config {
     pub account: AccountConfig,
     /// Per-IP request limits.
     pub rate_limits: RateLimitsConfig,
+    /// API keys.
+    pub api: ApiConfig,
 }
 
 /// `[server]`
@@ -325,6 +327,14 @@ impl Default for AccountConfig {
     fn default() -> Self {
         Self { self_delete: true, metadata_max_bytes: auth_core::domain::METADATA_DEFAULT_MAX_BYTES }
     }
+}
+
+/// `[api]`
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Public endpoints need the anon or service-role key (`authd keys api`).
+    pub require_key: bool,
 }
 
 /// `[rate_limits]`: requests per minute and client IP; 0 turns a limit off.

@@ -32,7 +32,23 @@ pub struct Keys {
     reload_every: Duration,
     audience: String,
     issuer: String,
+    anonymous_role: String,
+    service_role: String,
 }
+
+/// The anon and service-role API keys, as `authd keys api` prints them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKeys {
+    /// For an application's clients (supabase-js `supabaseKey`); safe to publish.
+    pub anon_key: String,
+    /// Full access, administration included; a server-side secret.
+    pub service_role_key: String,
+    /// The key that signed them.
+    pub kid: String,
+}
+
+/// How long an API key is valid: until its signing key is replaced, in practice.
+const API_KEY_LIFETIME: TimeDelta = TimeDelta::days(3653);
 
 /// One row of `authd keys list`; never the material.
 #[derive(Debug, Clone, Serialize)]
@@ -80,6 +96,8 @@ impl Keys {
             reload_every: Duration::from_secs(config.jwt.key_reload_secs.max(1)),
             audience: config.jwt.audience.clone(),
             issuer: config.jwt.issuer.clone(),
+            anonymous_role: config.roles.anonymous.clone(),
+            service_role: config.roles.service.clone(),
         })
     }
 
@@ -100,12 +118,69 @@ impl Keys {
             tracing::info!(kid = %chain.kid, "generated the refresh-token key");
         }
         if let AccessKeySource::Database(alg) = self.access {
-            let key = generated(alg, now, now)?;
+            let key = generated(alg, KeyPurpose::AccessToken, now, now)?;
             if self.store.add_first_key(&key).await.context("cannot store the signing key")? {
                 tracing::info!(kid = %key.kid, algorithm = %key.algorithm, "generated the first signing key");
             }
+            let key = generated(alg, KeyPurpose::ApiKey, now, now)?;
+            if self.store.add_first_key(&key).await.context("cannot store the API-key signing key")? {
+                tracing::info!(kid = %key.kid, algorithm = %key.algorithm, "generated the API-key signing key");
+            }
         }
         Ok(())
+    }
+
+    /// The key that signs API keys, and when it started: the configured key, or the newest
+    /// API-key key in the database (replacing it revokes the keys the previous one signed).
+    async fn api_key_signer(&self) -> anyhow::Result<(SigningKey, Option<DateTime<Utc>>)> {
+        if let AccessKeySource::Configured(key) = &self.access {
+            return Ok((key.clone(), None));
+        }
+        let keys = self.store.list_keys(KeyPurpose::ApiKey).await.context("cannot read the keys")?;
+        let (stored, _) = key_statuses(&keys, self.clock.now(), TimeDelta::zero())
+            .into_iter()
+            .find(|(_, status)| *status == KeyStatus::Signing)
+            .context("no API-key signing key in the database (run `authd serve` once to create it)")?;
+        let key = SigningKey::from_jwk_json(stored.material.expose())
+            .with_context(|| format!("stored API-key signing key {} is unreadable", stored.kid))?;
+        Ok((key, Some(stored.activates_at)))
+    }
+
+    /// The anon and service-role keys: tokens naming those roles and no user, signed by the
+    /// API-key signing key. Database-managed keys always give the same claims; a configured key
+    /// gives keys issued now.
+    pub async fn api_keys(&self) -> anyhow::Result<ApiKeys> {
+        let (key, since) = self.api_key_signer().await?;
+        let kid = key.kid().to_owned();
+        let signer = JwtSigner::new(key, Vec::new(), self.audience.clone(), self.issuer.clone())?;
+        let issued = since.unwrap_or_else(|| self.clock.now());
+        let sign = |role: &str| -> anyhow::Result<String> {
+            let mut claims = serde_json::json!({
+                "aud": self.audience,
+                "role": role,
+                "iat": issued.timestamp(),
+                "exp": (issued + API_KEY_LIFETIME).timestamp(),
+            });
+            if !self.issuer.is_empty() {
+                claims["iss"] = self.issuer.clone().into();
+            }
+            Ok(signer.sign_claims(&claims)?)
+        };
+        Ok(ApiKeys { anon_key: sign(&self.anonymous_role)?, service_role_key: sign(&self.service_role)?, kid })
+    }
+
+    /// Replaces the API-key signing key: keys printed before stop working, on running servers
+    /// once they reload their keys.
+    pub async fn rotate_api_keys(&self) -> anyhow::Result<ApiKeys> {
+        let AccessKeySource::Database(alg) = self.access else {
+            bail!(
+                "API keys are signed with the configured key (jwt.secret or jwt.private_key); replace that key to revoke them"
+            );
+        };
+        let now = self.clock.now();
+        let key = generated(alg, KeyPurpose::ApiKey, now, now)?;
+        self.store.add_key(&key).await.context("cannot store the new key")?;
+        self.api_keys().await
     }
 
     /// The refresh-token chain, keyed with the newest active chain key.
@@ -141,6 +216,8 @@ impl Keys {
             }
         }
         let signing = signing.context("no active signing key in the database (run `authd serve` once to create it)")?;
+        // Published and accepted like any key, so PostgREST and authd take the API keys it signs.
+        verify_only.push(self.api_key_signer().await?.0);
         Ok((signing, verify_only))
     }
 
@@ -205,13 +282,13 @@ impl Keys {
         };
         let now = self.clock.now();
         let activates_at = if immediately { now } else { now + self.publish_delay };
-        let key = generated(alg, now, activates_at)?;
+        let key = generated(alg, KeyPurpose::AccessToken, now, activates_at)?;
         self.store.add_key(&key).await.context("cannot store the new key")?;
         let status = if activates_at > now { KeyStatus::Pending } else { KeyStatus::Signing };
         Ok(listing(&key, status))
     }
 
-    /// Every key, newest first: the configured one, or the database's access-token keys, then
+    /// Every key, newest first: the configured one, or the database's access-token and API-key keys, then
     /// the refresh-token keys.
     pub async fn list(&self) -> anyhow::Result<Vec<KeyListing>> {
         let now = self.clock.now();
@@ -229,6 +306,8 @@ impl Keys {
             AccessKeySource::Database(_) => {
                 let keys = self.store.list_keys(KeyPurpose::AccessToken).await.context("cannot read the keys")?;
                 rows.extend(key_statuses(&keys, now, self.token_lifetime).into_iter().map(|(k, s)| listing(k, s)));
+                let keys = self.store.list_keys(KeyPurpose::ApiKey).await.context("cannot read the keys")?;
+                rows.extend(key_statuses(&keys, now, TimeDelta::zero()).into_iter().map(|(k, s)| listing(k, s)));
             }
         }
         let chains = self.store.list_keys(KeyPurpose::RefreshChain).await.context("cannot read the keys")?;
@@ -266,13 +345,14 @@ fn configured_key(alg: auth_crypto::JwtAlgorithm, text: &str) -> anyhow::Result<
 
 fn generated(
     alg: auth_crypto::JwtAlgorithm,
+    purpose: KeyPurpose,
     now: DateTime<Utc>,
     activates_at: DateTime<Utc>,
 ) -> anyhow::Result<StoredKey> {
     let key = SigningKey::generate(alg)?;
     Ok(StoredKey {
         kid: key.kid().to_owned(),
-        purpose: KeyPurpose::AccessToken,
+        purpose,
         algorithm: alg.name().to_owned(),
         material: KeyMaterial::new(key.to_private_jwk_json()),
         created_at: now,

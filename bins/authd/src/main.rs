@@ -72,6 +72,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         ));
                     }
                 }
+                KeysCommand::Api { rotate, json } => {
+                    let api = if rotate { keys.rotate_api_keys().await? } else { keys.api_keys().await? };
+                    if json {
+                        output::say(&serde_json::to_string_pretty(&api)?);
+                    } else {
+                        output::say(&format!(
+                            "anon key (public; for supabase-js and browsers):\n{}\n\nservice-role key (secret; full access):\n{}",
+                            api.anon_key, api.service_role_key
+                        ));
+                    }
+                }
             }
         }
         Command::Serve => {

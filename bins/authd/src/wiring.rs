@@ -103,6 +103,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             refresh_per_minute: config.rate_limits.refresh_per_minute,
         },
         cors_allowed_origins: config.server.cors_allowed_origins.clone(),
+        require_api_key: config.api.require_key,
     };
     let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };
     let state = web::Data::new(AppState::new(service, random, info, http));

@@ -74,6 +74,12 @@ pub enum AuthError {
     /// The request needs an access token and carried none.
     #[error("This endpoint requires a valid Bearer token")]
     NoAuthorization,
+    /// `api.require_key` is on and the request carries no API key.
+    #[error("No API key found in request")]
+    NoApiKey,
+    /// The API key given is not one of this server's anon or service-role keys.
+    #[error("Invalid API key")]
+    InvalidApiKey,
     /// The user does not exist.
     #[error("User not found")]
     UserNotFound,
@@ -113,6 +119,8 @@ impl AuthError {
             Self::SessionExpired => "session_expired",
             Self::BadJwt(_) => "bad_jwt",
             Self::NoAuthorization => "no_authorization",
+            Self::NoApiKey => "no_api_key",
+            Self::InvalidApiKey => "invalid_api_key",
             Self::UserNotFound => "user_not_found",
             Self::FeatureDisabled(_) => "feature_disabled",
             Self::Unavailable(_) => "service_unavailable",

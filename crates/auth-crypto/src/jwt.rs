@@ -310,11 +310,13 @@ impl fmt::Debug for JwtSigner {
     }
 }
 
-impl TokenSigner for JwtSigner {
-    fn sign(&self, claims: &AccessClaims) -> Result<String, TokenError> {
+impl JwtSigner {
+    /// Signs any claims object with the signing key: for tokens that are not access tokens,
+    /// such as API keys.
+    pub fn sign_claims(&self, claims: &Value) -> Result<String, TokenError> {
         let ring = self.ring();
         let key = ring.keys.first().ok_or_else(|| TokenError::Signing("no signing key".into()))?;
-        let Value::Object(map) = serde_json::to_value(claims).map_err(|e| TokenError::Signing(e.to_string()))? else {
+        let Value::Object(map) = claims.clone() else {
             return Err(TokenError::Signing("claims are not an object".into()));
         };
         // Built from our own map, so iat and exp stay integers (josekit's setters write floats).
@@ -323,6 +325,12 @@ impl TokenSigner for JwtSigner {
         header.set_token_type("JWT");
         header.set_key_id(key.key.kid.clone());
         jwt::encode_with_signer(&payload, &header, key.signer.as_ref()).map_err(|e| TokenError::Signing(e.to_string()))
+    }
+}
+
+impl TokenSigner for JwtSigner {
+    fn sign(&self, claims: &AccessClaims) -> Result<String, TokenError> {
+        self.sign_claims(&serde_json::to_value(claims).map_err(|e| TokenError::Signing(e.to_string()))?)
     }
 
     fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {

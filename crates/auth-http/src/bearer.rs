@@ -31,7 +31,7 @@ impl FromRequest for Authenticated {
 }
 
 /// The token of an `Authorization: Bearer` header, if there is one.
-fn bearer_token(request: &HttpRequest) -> Option<String> {
+pub(crate) fn bearer_token(request: &HttpRequest) -> Option<String> {
     let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();

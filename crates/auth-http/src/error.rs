@@ -130,7 +130,7 @@ impl From<AuthError> for ApiError {
             | AuthError::RefreshTokenNotFound
             | AuthError::RefreshTokenAlreadyUsed
             | AuthError::SessionExpired => StatusCode::BAD_REQUEST,
-            AuthError::NoAuthorization => StatusCode::UNAUTHORIZED,
+            AuthError::NoAuthorization | AuthError::NoApiKey | AuthError::InvalidApiKey => StatusCode::UNAUTHORIZED,
             AuthError::BadJwt(_) | AuthError::SessionNotFound => StatusCode::FORBIDDEN,
             AuthError::UserNotFound | AuthError::FeatureDisabled(_) => StatusCode::NOT_FOUND,
             AuthError::WeakPassword(_)

@@ -3,6 +3,7 @@
 //! [`app`] is the one app factory: the binary serves it and the tests drive it in-process, so
 //! both see the same routes, middleware and error handling.
 
+mod api_key;
 mod api_version;
 mod bearer;
 mod client;
@@ -45,6 +46,8 @@ pub struct HttpSettings {
     /// Origins allowed to call from a browser; `*` means any (never with credentials); empty
     /// sends no CORS headers at all.
     pub cors_allowed_origins: Vec<String>,
+    /// Public endpoints (`/settings`, `/signup`, `/token`) need the anon or service-role key.
+    pub require_api_key: bool,
 }
 
 impl Default for HttpSettings {
@@ -55,6 +58,7 @@ impl Default for HttpSettings {
             trusted_proxies: Vec::new(),
             rate_limits: RateLimits::default(),
             cors_allowed_origins: Vec::new(),
+            require_api_key: false,
         }
     }
 }
@@ -135,10 +139,10 @@ pub fn app(
         .service(
             web::scope(&base)
                 .service(resource("/health").route(web::get().to(routes::health::health)))
-                .service(resource("/settings").route(web::get().to(routes::settings::settings)))
+                .service(public(resource("/settings").route(web::get().to(routes::settings::settings))))
                 .service(resource("/.well-known/jwks.json").route(web::get().to(routes::settings::jwks)))
-                .service(resource("/signup").route(web::post().to(routes::signup::signup)))
-                .service(resource("/token").route(web::post().to(routes::token::token)))
+                .service(public(resource("/signup").route(web::post().to(routes::signup::signup))))
+                .service(public(resource("/token").route(web::post().to(routes::token::token))))
                 .service(
                     resource("/user")
                         .route(web::get().to(routes::user::get_user))
@@ -157,6 +161,22 @@ pub fn app(
 /// A resource whose unsupported methods answer a JSON 405 rather than actix's empty one.
 fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::to(routes::fallback::method_not_allowed))
+}
+
+/// A public endpoint: open to anyone, or to holders of an API key when `require_api_key` is on.
+/// Endpoints that take a user's access token authenticate by it and are not wrapped.
+fn public(
+    resource: Resource,
+) -> Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    resource.wrap(from_fn(api_key::require_api_key))
 }
 
 fn json_config(limit: usize) -> web::JsonConfig {

@@ -60,12 +60,14 @@ fn keys_persist_across_restarts_and_a_rotation_is_published_before_it_signs() {
         command
     };
 
-    // The first command on an empty database makes one signing key and one refresh-token key.
+    // The first command on an empty database makes a signing key, a key for the API keys and a
+    // refresh-token key.
     let keys = keys_json(configured(authd(dir.path())).args(["keys", "list", "--json"]));
     let statuses: Vec<(&str, &str)> =
         keys.iter().map(|k| (k["purpose"].as_str().unwrap(), k["status"].as_str().unwrap())).collect();
-    assert_eq!(statuses, [("access_token", "signing"), ("refresh_chain", "signing")]);
+    assert_eq!(statuses, [("access_token", "signing"), ("api_key", "signing"), ("refresh_chain", "signing")]);
     let first = keys[0]["kid"].as_str().unwrap().to_owned();
+    let api = keys[1]["kid"].as_str().unwrap().to_owned();
     assert!(!text(&run(authd(dir.path()).args(["keys", "list"]))).0.contains("\"d\""), "no material in listings");
 
     let server = Server::start(configured(authd(dir.path())));
@@ -83,14 +85,16 @@ fn keys_persist_across_restarts_and_a_rotation_is_published_before_it_signs() {
     assert_eq!(server.request("GET", "/auth/v1/user", None, Some(&token)).unwrap().0, 200);
     let (status, body) = refresh(&server, &session);
     assert_eq!(status, 200, "refresh tokens survive a restart: {body}");
-    assert_eq!(jwks_kids(&server), std::slice::from_ref(&first));
+    let mut published = vec![first.clone(), api];
+    published.sort();
+    assert_eq!(jwks_kids(&server), published);
 
     // A rotation reaches the running server: published first, still signing with the old key.
     let rotated = run(configured(authd(dir.path())).args(["keys", "rotate", "--json"]));
     assert!(rotated.status.success(), "{:?}", text(&rotated));
     let pending = json(&text(&rotated).0)["kid"].as_str().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while jwks_kids(&server).len() < 2 {
+    while jwks_kids(&server).len() < 3 {
         assert!(Instant::now() < deadline, "the pending key was not published");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -110,7 +114,7 @@ fn keys_persist_across_restarts_and_a_rotation_is_published_before_it_signs() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(server.request("GET", "/auth/v1/user", None, Some(&token)).unwrap().0, 200);
-    assert_eq!(jwks_kids(&server).len(), 3);
+    assert_eq!(jwks_kids(&server).len(), 4);
 
     let listed = keys_json(configured(authd(dir.path())).args(["keys", "list", "--json"]));
     let status_of = |kid: &str| listed.iter().find(|k| k["kid"] == kid).unwrap()["status"].as_str().unwrap().to_owned();
@@ -171,4 +175,87 @@ async fn replicas_on_one_postgres_database_share_their_keys() {
     })
     .await
     .unwrap();
+}
+
+/// A JWT's payload.
+fn payload(token: &str) -> Value {
+    let part = token.split('.').nth(1).unwrap();
+    json(&String::from_utf8(URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap())
+}
+
+fn api_keys(command: &mut Command) -> Value {
+    let output = run(command);
+    assert!(output.status.success(), "{:?}", text(&output));
+    json(&text(&output).0)
+}
+
+#[test]
+fn api_keys_are_printed_required_when_configured_and_revoked_by_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = api_keys(authd(dir.path()).args(["keys", "api", "--json"]));
+    let (anon, service) = (keys["anon_key"].as_str().unwrap(), keys["service_role_key"].as_str().unwrap());
+    assert_eq!(payload(anon)["role"], "anon");
+    assert_eq!(payload(service)["role"], "service_role");
+    assert!(payload(anon).get("sub").is_none() && payload(anon).get("session_id").is_none());
+    let again = api_keys(authd(dir.path()).args(["keys", "api", "--json"]));
+    assert_eq!(payload(again["anon_key"].as_str().unwrap()), payload(anon), "the same claims every time");
+
+    let server = || {
+        let mut command = authd(dir.path());
+        command.env("AUTHD_API__REQUIRE_KEY", "true").env("AUTHD_SIGNUP__AUTOCONFIRM", "true");
+        Server::start(command)
+    };
+    let signup = format!(r#"{{"email":"keyed@example.com","password":"{PASSWORD}"}}"#);
+    {
+        let server = server();
+        assert!(jwks_kids(&server).contains(&kid(anon)), "PostgREST finds the API keys' key in the JWKS");
+        let (status, body) = server.request("POST", "/auth/v1/signup", Some(&signup), None).unwrap();
+        assert_eq!((status, json(&body)["error_code"].as_str()), (401, Some("no_api_key")));
+        let (status, body) =
+            server.request_with("POST", "/auth/v1/signup", Some(&signup), &[("apikey", anon)]).unwrap();
+        assert_eq!(status, 200, "{body}");
+        let user_token = json(&body)["access_token"].as_str().unwrap().to_owned();
+        let (status, _) = server.request("GET", "/auth/v1/settings", None, Some(service)).unwrap();
+        assert_eq!(status, 200, "the service key as a bearer token");
+        let (status, body) = server.request("GET", "/auth/v1/settings", None, Some(&user_token)).unwrap();
+        assert_eq!((status, json(&body)["error_code"].as_str()), (401, Some("invalid_api_key")));
+        let (status, _) = server.request("GET", "/auth/v1/user", None, Some(&user_token)).unwrap();
+        assert_eq!(status, 200, "user endpoints take the user's token alone");
+    }
+
+    let rotated = api_keys(authd(dir.path()).args(["keys", "api", "--rotate", "--json"]));
+    let new_anon = rotated["anon_key"].as_str().unwrap();
+    assert_ne!(kid(new_anon), kid(anon));
+    let server = server();
+    let (status, body) = server.request_with("GET", "/auth/v1/settings", None, &[("apikey", anon)]).unwrap();
+    assert_eq!((status, json(&body)["error_code"].as_str()), (401, Some("invalid_api_key")), "revoked");
+    let (status, _) = server.request_with("GET", "/auth/v1/settings", None, &[("apikey", new_anon)]).unwrap();
+    assert_eq!(status, 200);
+    assert!(!jwks_kids(&server).contains(&kid(anon)));
+}
+
+#[test]
+fn a_configured_secret_signs_the_api_keys_and_they_cannot_be_rotated_apart_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let configured = |command: &mut Command| {
+        command.env("AUTHD_JWT__ALGORITHM", "HS256").env("AUTHD_JWT__SECRET", "an operator secret of 32 bytes or more");
+    };
+    let mut print = authd(dir.path());
+    configured(print.args(["keys", "api", "--json"]));
+    let keys = api_keys(&mut print);
+    let anon = keys["anon_key"].as_str().unwrap();
+    let header = json(&String::from_utf8(URL_SAFE_NO_PAD.decode(anon.split('.').next().unwrap()).unwrap()).unwrap());
+    assert_eq!(header["alg"], "HS256");
+
+    let mut rotate = authd(dir.path());
+    configured(rotate.args(["keys", "api", "--rotate"]));
+    let output = run(&mut rotate);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).1.contains("replace that key to revoke them"), "{:?}", text(&output));
+
+    let mut command = authd(dir.path());
+    configured(command.env("AUTHD_API__REQUIRE_KEY", "true"));
+    let server = Server::start(command);
+    let (status, _) = server.request_with("GET", "/auth/v1/settings", None, &[("apikey", anon)]).unwrap();
+    assert_eq!(status, 200);
 }

@@ -6,5 +6,6 @@
 mod cli;
 mod e2e;
 mod keys;
+mod outage;
 mod process;
 mod serve;

@@ -75,14 +75,27 @@ impl Server {
 
     /// Sends a request with an optional JSON body and bearer token.
     pub fn request(&self, method: &str, path: &str, json: Option<&str>, token: Option<&str>) -> Option<(u16, String)> {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        self.request_with(method, path, json, &headers)
+    }
+
+    /// Sends a request with an optional JSON body and extra headers.
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        json: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Option<(u16, String)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
         let body = json.unwrap_or("");
-        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
         let content = if json.is_some() { "Content-Type: application/json\r\n" } else { "" };
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}{content}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{extra}{content}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )
         .ok()?;

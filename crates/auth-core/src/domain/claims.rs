@@ -18,7 +18,8 @@ pub struct AccessClaims {
     /// Issuer.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub iss: String,
-    /// The user id.
+    /// The user id; empty (and left out) on API keys.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sub: String,
     /// Audience: a single string, not an array.
     pub aud: String,
@@ -52,6 +53,15 @@ pub struct AccessClaims {
     /// Whether the user signed in anonymously.
     #[serde(default)]
     pub is_anonymous: bool,
+}
+
+/// What an API key (a token with a role and no user or session) lets its bearer do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyRole {
+    /// The anon key: public endpoints, as an application's clients call them.
+    Anonymous,
+    /// The service-role key: everything, including administration. A server-side secret.
+    Service,
 }
 
 fn default_aal() -> Aal {

@@ -12,7 +12,7 @@ mod signing_key;
 mod user;
 mod username;
 
-pub use claims::{AccessClaims, AmrEntry};
+pub use claims::{AccessClaims, AmrEntry, ApiKeyRole};
 pub use email::{EMAIL_MAX_LEN, Email, EmailError};
 pub use ids::{InvalidId, SessionId, UserId};
 pub use metadata::{METADATA_DEFAULT_MAX_BYTES, Metadata, MetadataError};

@@ -9,6 +9,9 @@ pub enum KeyPurpose {
     AccessToken,
     /// Keys refresh-token successors (a secret of random bytes).
     RefreshChain,
+    /// Signs the anon and service-role API keys (a private JWK). Only the newest one counts:
+    /// replacing it revokes every API key signed before.
+    ApiKey,
 }
 
 impl KeyPurpose {
@@ -17,12 +20,13 @@ impl KeyPurpose {
         match self {
             Self::AccessToken => "access_token",
             Self::RefreshChain => "refresh_chain",
+            Self::ApiKey => "api_key",
         }
     }
 
     /// Reads the storage form back.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::AccessToken, Self::RefreshChain].into_iter().find(|p| p.as_str() == s)
+        [Self::AccessToken, Self::RefreshChain, Self::ApiKey].into_iter().find(|p| p.as_str() == s)
     }
 }
 

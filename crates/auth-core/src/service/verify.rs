@@ -1,5 +1,5 @@
 use super::AuthService;
-use crate::domain::{AccessClaims, Session, SessionId, User, UserId};
+use crate::domain::{AccessClaims, ApiKeyRole, Session, SessionId, User, UserId};
 use crate::error::AuthError;
 
 /// An authenticated caller: the verified claims, the user as stored now, and its session.
@@ -31,5 +31,21 @@ impl AuthService {
             return Err(AuthError::SessionNotFound);
         }
         Ok(Principal { claims, user, session })
+    }
+
+    /// Checks an API key: a token this server signed that names the anon or the service role
+    /// and belongs to no user or session. A user's access token is not an API key.
+    pub fn api_key(&self, token: &str) -> Result<ApiKeyRole, AuthError> {
+        let now = self.ports.clock.now().timestamp();
+        let claims = self.ports.signer.verify(token, now).map_err(|_| AuthError::InvalidApiKey)?;
+        if !claims.sub.is_empty() || claims.session_id.is_some() {
+            return Err(AuthError::InvalidApiKey);
+        }
+        let roles = &self.settings.roles;
+        match claims.role.as_str() {
+            role if role == roles.anonymous => Ok(ApiKeyRole::Anonymous),
+            role if role == roles.service => Ok(ApiKeyRole::Service),
+            _ => Err(AuthError::InvalidApiKey),
+        }
     }
 }

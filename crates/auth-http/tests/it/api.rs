@@ -291,3 +291,46 @@ async fn cors_follows_the_allow_list() {
     assert_eq!(status, StatusCode::OK);
     assert!(headers.get("access-control-allow-origin").is_none());
 }
+
+/// An API key as the unsigned test signer reads it: a role, no user, no session.
+fn api_key(role: &str) -> String {
+    use base64::Engine;
+    let claims = json!({"aud": "authenticated", "role": role, "iat": 1_800_000_000, "exp": 2_200_000_000_i64});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string())
+}
+
+#[actix_web::test]
+async fn required_api_keys_guard_the_public_endpoints_only() {
+    let settings = HttpSettings { require_api_key: true, ..HttpSettings::default() };
+    let app = app(settings).await;
+
+    let (status, _, body) = send(&app, post("/signup", jane())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error_code"], "no_api_key");
+    let (status, _, body) = send(&app, post("/signup", jane()).insert_header(("apikey", "nonsense"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error_code"], "invalid_api_key");
+    let (status, _, body) =
+        send(&app, post("/signup", jane()).insert_header(("apikey", api_key("authenticated")))).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_api_key")));
+    let (status, _, body) = send(&app, TestRequest::get().uri("/auth/v1/settings")).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNAUTHORIZED, Some("no_api_key")));
+
+    // The anon key in `apikey` (supabase-js) or as the bearer token; the service key too.
+    let (status, _, session) = send(&app, post("/signup", jane()).insert_header(("apikey", api_key("anon")))).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let sign_in = json!({"email": "jane@example.com", "password": "correct horse"});
+    let (status, _, _) = send(&app, with_token(post("/token?grant_type=password", sign_in), &api_key("anon"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let settings = TestRequest::get().uri("/auth/v1/settings").insert_header(("apikey", api_key("service_role")));
+    assert_eq!(send(&app, settings).await.0, StatusCode::OK);
+
+    // A user's own access token is not an API key, but is all that user endpoints need.
+    let access = session["access_token"].as_str().unwrap();
+    let (status, _, body) = send(&app, post("/signup", jane()).insert_header(("apikey", access))).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_api_key")));
+    let user = with_token(TestRequest::get().uri("/auth/v1/user"), access);
+    assert_eq!(send(&app, user).await.0, StatusCode::OK);
+    assert_eq!(send(&app, TestRequest::get().uri("/auth/v1/health")).await.0, StatusCode::OK);
+    assert_eq!(send(&app, TestRequest::get().uri("/auth/v1/.well-known/jwks.json")).await.0, StatusCode::OK);
+}
