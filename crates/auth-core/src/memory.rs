@@ -167,6 +167,35 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
+    async fn create_user_with_session(
+        &self,
+        user: &User,
+        session: &Session,
+        first_token: &TokenDigest,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if state.users.contains_key(&user.id) {
+            return Err(StoreError::Conflict(UniqueField::Id));
+        }
+        if let Some(field) = state.conflict(user) {
+            return Err(StoreError::Conflict(field));
+        }
+        state.users.insert(user.id, user.clone());
+        state.next_token_id += 1;
+        let record = RefreshTokenRecord {
+            id: state.next_token_id,
+            session_id: session.id,
+            digest: *first_token,
+            parent: None,
+            created_at: session.created_at,
+            used_at: None,
+            revoked_at: None,
+        };
+        state.tokens.push(record);
+        state.sessions.insert(session.id, session.clone());
+        Ok(())
+    }
+
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
         Ok(self.state()?.sessions.get(&id).cloned())
     }

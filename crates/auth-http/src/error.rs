@@ -27,7 +27,8 @@ impl ApiError {
     pub fn rate_limited(wait: std::time::Duration) -> Self {
         let mut error =
             Self::new(StatusCode::TOO_MANY_REQUESTS, "over_request_rate_limit", "Request rate limit reached");
-        error.retry_after = Some(wait.as_secs().max(1));
+        // Rounded up: a client that waits exactly this long is let in.
+        error.retry_after = Some((wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1));
         error
     }
 

@@ -42,6 +42,7 @@ macro_rules! store_contract_tests {
             users_list_in_creation_order_with_paging,
             session_start_needs_an_existing_user,
             session_start_records_the_sign_in,
+            user_with_session_is_stored_whole_or_not_at_all,
             live_token_rotates_along_the_chain,
             previous_token_within_reuse_interval_replays,
             previous_token_after_reuse_interval_revokes_the_family,
@@ -291,6 +292,31 @@ pub mod cases {
         let stored = store.find_user(user.id).await.unwrap().unwrap();
         assert_eq!(stored.last_sign_in_at, Some(session.created_at));
         assert_eq!(store.list_sessions(user.id).await.unwrap(), vec![session]);
+    }
+
+    /// A user created with its first session has both, and its token rotates; a conflicting
+    /// user leaves neither the user nor the session behind.
+    pub async fn user_with_session_is_stored_whole_or_not_at_all(store: Arc<impl Store>) {
+        let mut user = user(1, Some("new@example.com"), Some("newbie"));
+        user.last_sign_in_at = Some(t0());
+        let first = session(1, &user, t0());
+        store.create_user_with_session(&user, &first, &token("t0-token").digest()).await.unwrap();
+        assert_eq!(store.find_user(user.id).await.unwrap(), Some(user.clone()));
+        assert_eq!(store.list_sessions(user.id).await.unwrap(), vec![first.clone()]);
+        let at1 = t0() + Duration::minutes(1);
+        rotated(store.rotate_refresh_token(&rotation("t0-token", "t1-token", at1)).await.unwrap());
+
+        let mut twin = self::user(2, Some("NEW@example.com"), None);
+        twin.last_sign_in_at = Some(t0());
+        let second = session(2, &twin, t0());
+        let result = store.create_user_with_session(&twin, &second, &token("twin-token").digest()).await;
+        assert_eq!(result, Err(StoreError::Conflict(UniqueField::Email)));
+        assert_eq!(store.find_user(twin.id).await.unwrap(), None);
+        assert_eq!(store.find_session(second.id).await.unwrap(), None);
+        assert_eq!(
+            store.rotate_refresh_token(&rotation("twin-token", "t2", at1)).await.unwrap(),
+            RotationOutcome::NotFound
+        );
     }
 
     /// Each live token rotates once into its successor, which becomes live.

@@ -93,6 +93,19 @@ pub trait SessionStore: Send + Sync {
     /// - MUST store only the digest of the token.
     async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError>;
 
+    /// Creates `user`, as given, together with its first session and refresh token: all of it
+    /// is stored or none of it, so a sign-up that fails half-way leaves no account behind.
+    ///
+    /// - MUST refuse a user whose id, email, phone or username is taken exactly as
+    ///   [`UserStore::create_user`] does, writing nothing.
+    /// - MUST store only the digest of the token.
+    async fn create_user_with_session(
+        &self,
+        user: &User,
+        session: &Session,
+        first_token: &TokenDigest,
+    ) -> Result<(), StoreError>;
+
     /// The session with this id, revoked or not.
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
 

@@ -46,6 +46,13 @@ impl AuthService {
         }
         if let Some(name) = changes.username {
             user.username = if name.trim().is_empty() { None } else { Some(Username::parse(&name)?) };
+            if user.username.is_none() && user.email.is_none() && user.phone.is_none() && user.password_hash.is_some()
+            {
+                return Err(AuthError::Validation {
+                    field: "username",
+                    message: "the username is this account's only sign-in name and cannot be removed".into(),
+                });
+            }
         }
         let password_changed = match changes.password {
             Some(password) => {
@@ -69,6 +76,12 @@ impl AuthService {
         password: &Password,
         current: Option<&Password>,
     ) -> Result<(), AuthError> {
+        if user.email.is_none() && user.phone.is_none() && user.username.is_none() {
+            return Err(AuthError::Validation {
+                field: "password",
+                message: "an account without an email address or username cannot have a password".into(),
+            });
+        }
         self.settings.password_policy.check(password)?;
         if let Some(existing) = &user.password_hash {
             if self.settings.require_current_password {

@@ -30,6 +30,20 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<IssuedSession, AuthError> {
         let now = self.ports.clock.now();
+        let (session, refresh_token) = self.new_session(&user, method, client, now)?;
+        self.ports.sessions.start_session(&session, &refresh_token.digest()).await?;
+        user.last_sign_in_at = Some(now);
+        self.issue(user, session, refresh_token, now)
+    }
+
+    /// A new, not yet stored session for `user` and its first refresh token.
+    pub(super) fn new_session(
+        &self,
+        user: &User,
+        method: AuthMethod,
+        client: &ClientInfo,
+        now: DateTime<Utc>,
+    ) -> Result<(Session, RefreshToken), AuthError> {
         let session = Session {
             id: SessionId::generate(self.ports.random.as_ref())?,
             user_id: user.id,
@@ -43,9 +57,7 @@ impl AuthService {
             revoked_at: None,
         };
         let refresh_token = RefreshToken::generate(self.ports.random.as_ref())?;
-        self.ports.sessions.start_session(&session, &refresh_token.digest()).await?;
-        user.last_sign_in_at = Some(now);
-        self.issue(user, session, refresh_token, now)
+        Ok((session, refresh_token))
     }
 
     /// Signs an access token for an existing session and bundles it with `refresh_token`.

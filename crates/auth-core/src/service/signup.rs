@@ -62,7 +62,7 @@ impl AuthService {
         if let Some(email) = &email
             && let Some(existing) = self.ports.users.find_user_by_email(email).await?
         {
-            return self.repeat_signup(existing, metadata);
+            return self.repeat_signup(existing, &password, metadata).await;
         }
         if let Some(username) = &username
             && self.ports.users.find_user_by_username(username).await?.is_some()
@@ -92,24 +92,38 @@ impl AuthService {
             created_at: now,
             updated_at: now,
         };
-        match self.ports.users.create_user(&user).await {
+        let mut user = user;
+        // A usable account is stored together with its first session, so a failure half-way
+        // leaves no account that the client was told did not get made.
+        let first_session = if needs_confirmation {
+            None
+        } else {
+            user.last_sign_in_at = Some(now);
+            Some(self.new_session(&user, AuthMethod::Password, client, now)?)
+        };
+        let created = match &first_session {
+            None => self.ports.users.create_user(&user).await,
+            Some((session, token)) => {
+                self.ports.sessions.create_user_with_session(&user, session, &token.digest()).await
+            }
+        };
+        match created {
             Ok(()) => {}
             // Lost a race with a concurrent sign-up of the same address: answer as a repeat.
             Err(crate::ports::StoreError::Conflict(crate::ports::UniqueField::Email)) => {
                 if let Some(email) = &user.email
                     && let Some(existing) = self.ports.users.find_user_by_email(email).await?
                 {
-                    return self.repeat_signup(existing, metadata);
+                    return self.repeat_signup(existing, &password, metadata).await;
                 }
                 return Err(AuthError::UserAlreadyExists);
             }
             Err(other) => return Err(other.into()),
         }
-        if needs_confirmation {
-            return Ok(SignupOutcome::ConfirmationPending(Box::new(user)));
+        match first_session {
+            None => Ok(SignupOutcome::ConfirmationPending(Box::new(user))),
+            Some((session, token)) => Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now)?))),
         }
-        let issued = self.start_session(user, AuthMethod::Password, client).await?;
-        Ok(SignupOutcome::Session(Box::new(issued)))
     }
 
     async fn signup_anonymous(&self, metadata: Metadata, client: &ClientInfo) -> Result<SignupOutcome, AuthError> {
@@ -132,17 +146,25 @@ impl AuthService {
             user_metadata: metadata,
             banned_until: None,
             is_anonymous: true,
-            last_sign_in_at: None,
+            last_sign_in_at: Some(now),
             created_at: now,
             updated_at: now,
         };
-        self.ports.users.create_user(&user).await?;
-        let issued = self.start_session(user, AuthMethod::Anonymous, client).await?;
-        Ok(SignupOutcome::Session(Box::new(issued)))
+        let (session, token) = self.new_session(&user, AuthMethod::Anonymous, client, now)?;
+        self.ports.sessions.create_user_with_session(&user, &session, &token.digest()).await?;
+        Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now)?)))
     }
 
     /// Sign-up of an address that already has an account.
-    fn repeat_signup(&self, existing: User, metadata: Metadata) -> Result<SignupOutcome, AuthError> {
+    async fn repeat_signup(
+        &self,
+        existing: User,
+        password: &Password,
+        metadata: Metadata,
+    ) -> Result<SignupOutcome, AuthError> {
+        // The same hashing work as a new sign-up, so the answer's timing does not tell a
+        // registered address from a new one.
+        self.ports.hasher.hash(password).await?;
         if self.settings.autoconfirm {
             return Err(AuthError::UserAlreadyExists);
         }

@@ -334,3 +334,22 @@ async fn required_api_keys_guard_the_public_endpoints_only() {
     assert_eq!(send(&app, TestRequest::get().uri("/auth/v1/health")).await.0, StatusCode::OK);
     assert_eq!(send(&app, TestRequest::get().uri("/auth/v1/.well-known/jwks.json")).await.0, StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn an_anonymous_user_needs_a_sign_in_name_before_a_password() {
+    let settings = AuthSettings { anonymous_enabled: true, ..AuthSettings::default() };
+    let app = app_with(HttpSettings::default(), settings).await;
+    let (status, _, session) = send(&app, post("/signup", json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let token = session["access_token"].as_str().unwrap();
+
+    let update = |body: Value| with_token(TestRequest::put().uri("/auth/v1/user").set_json(body), token);
+    let (status, _, body) = send(&app, update(json!({"password": "correct horse"}))).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")));
+    let (status, _, body) = send(&app, update(json!({"username": "anon_ada", "password": "correct horse"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = send(&app, update(json!({"username": ""}))).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")));
+    let sign_in = json!({"username": "anon_ada", "password": "correct horse"});
+    assert_eq!(send(&app, post("/token?grant_type=password", sign_in)).await.0, StatusCode::OK);
+}

@@ -325,6 +325,31 @@ impl SessionStore for PgStore {
         .map_err(store_error)
     }
 
+    async fn create_user_with_session(
+        &self,
+        user: &User,
+        session: &Session,
+        first_token: &TokenDigest,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let user_row = UserRow::from(user);
+        let session_row = SessionRow::from(session);
+        let token = NewTokenRow {
+            session_id: *session.id.as_uuid(),
+            token_digest: first_token.as_bytes().to_vec(),
+            parent: None,
+            created_at: session.created_at,
+        };
+        conn.transaction(async |c| {
+            diesel::insert_into(users::table).values(&user_row).execute(c).await?;
+            diesel::insert_into(sessions::table).values(&session_row).execute(c).await?;
+            diesel::insert_into(refresh_tokens::table).values(&token).execute(c).await?;
+            Ok::<_, DieselError>(())
+        })
+        .await
+        .map_err(store_error)
+    }
+
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
         let mut conn = self.conn().await?;
         let row = sessions::table

@@ -306,6 +306,26 @@ impl SessionStore for SqliteStore {
         .await
     }
 
+    async fn create_user_with_session(
+        &self,
+        user: &User,
+        session: &Session,
+        first_token: &TokenDigest,
+    ) -> Result<(), StoreError> {
+        let user_row = SqliteUserRow::from(UserRow::from(user));
+        let session_row = SqliteSessionRow::from(SessionRow::from(session));
+        let token = new_token(&session.id, first_token, None, session.created_at);
+        self.run(move |c| {
+            c.immediate_transaction(|c| {
+                diesel::insert_into(users::table).values(&user_row).execute(c)?;
+                diesel::insert_into(sessions::table).values(&session_row).execute(c)?;
+                diesel::insert_into(refresh_tokens::table).values(&token).execute(c)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
         let id = id.as_uuid().as_bytes().to_vec();
         let row = self
