@@ -91,6 +91,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         chain: Arc::new(chain),
         clock: Arc::new(SystemClock),
         random: Arc::clone(&random),
+        audit: database.audit(),
     };
     let service = AuthService::new(ports, settings(&config));
     let http = HttpSettings {

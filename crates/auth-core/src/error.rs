@@ -74,6 +74,9 @@ pub enum AuthError {
     /// The request needs an access token and carried none.
     #[error("This endpoint requires a valid Bearer token")]
     NoAuthorization,
+    /// The caller is not an administrator (the service role).
+    #[error("User not allowed")]
+    NotAdmin,
     /// `api.require_key` is on and the request carries no API key.
     #[error("No API key found in request")]
     NoApiKey,
@@ -119,6 +122,7 @@ impl AuthError {
             Self::SessionExpired => "session_expired",
             Self::BadJwt(_) => "bad_jwt",
             Self::NoAuthorization => "no_authorization",
+            Self::NotAdmin => "not_admin",
             Self::NoApiKey => "no_api_key",
             Self::InvalidApiKey => "invalid_api_key",
             Self::UserNotFound => "user_not_found",

@@ -8,11 +8,12 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::{AuditEvent, UserQuery};
 use crate::domain::{
     Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
     StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
-use crate::ports::{KeyStore, SessionStore, StoreError, UniqueField, UserStore};
+use crate::ports::{AuditLog, KeyStore, SessionStore, StoreError, UniqueField, UserStore};
 
 /// Users, sessions and refresh tokens held in process memory behind one lock.
 #[derive(Debug, Default)]
@@ -27,6 +28,7 @@ struct State {
     tokens: Vec<RefreshTokenRecord>,
     next_token_id: i64,
     keys: Vec<StoredKey>,
+    audit: Vec<AuditEvent>,
 }
 
 impl MemoryStore {
@@ -130,17 +132,20 @@ impl UserStore for MemoryStore {
         Ok(true)
     }
 
-    async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, StoreError> {
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>, StoreError> {
         let state = self.state()?;
-        let mut users: Vec<&User> = state.users.values().collect();
+        let mut users: Vec<&User> = state.users.values().filter(|u| matches(query, u)).collect();
         users.sort_by_key(|u| (u.created_at, u.id));
-        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        if query.newest_first {
+            users.reverse();
+        }
+        let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
         Ok(users.into_iter().skip(offset).take(limit).cloned().collect())
     }
 
-    async fn count_users(&self) -> Result<u64, StoreError> {
-        Ok(self.state()?.users.len() as u64)
+    async fn count_users(&self, query: &UserQuery) -> Result<u64, StoreError> {
+        Ok(self.state()?.users.values().filter(|u| matches(query, u)).count() as u64)
     }
 }
 
@@ -296,5 +301,40 @@ impl KeyStore for MemoryStore {
         }
         state.keys.push(key.clone());
         Ok(true)
+    }
+}
+
+fn matches(query: &UserQuery, user: &User) -> bool {
+    query.filter.is_none()
+        || user.email.as_ref().is_some_and(|e| query.matches(e.as_str()))
+        || user.username.as_ref().is_some_and(|u| query.matches(u.as_str()))
+}
+
+#[async_trait]
+impl AuditLog for MemoryStore {
+    async fn record(&self, mut event: AuditEvent) {
+        // A poisoned lock loses the event; the memory store is for tests and embedding.
+        if let Ok(mut state) = self.state() {
+            event.id = i64::try_from(state.audit.len()).unwrap_or(i64::MAX) + 1;
+            state.audit.push(event);
+        }
+    }
+
+    async fn list_events(&self, offset: u64, limit: u64) -> Result<Vec<AuditEvent>, StoreError> {
+        let state = self.state()?;
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(state.audit.iter().rev().skip(offset).take(limit).cloned().collect())
+    }
+
+    async fn count_events(&self) -> Result<u64, StoreError> {
+        Ok(self.state()?.audit.len() as u64)
+    }
+
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut state = self.state()?;
+        let kept = state.audit.len();
+        state.audit.retain(|e| e.at >= before);
+        Ok((kept - state.audit.len()) as u64)
     }
 }

@@ -21,10 +21,12 @@ impl FromRequest for Authenticated {
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let state = request.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(request);
+        let request = request.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::from(AuthError::Internal("app state missing".into())))?;
             let token = token.ok_or(AuthError::NoAuthorization)?;
-            let principal = state.service.authenticate(&token).await?;
+            let mut principal = state.service.authenticate(&token).await?;
+            principal.client = crate::client::client_info(&request, &state.settings.trusted_proxies);
             Ok(Authenticated(principal))
         })
     }

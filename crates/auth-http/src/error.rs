@@ -132,7 +132,7 @@ impl From<AuthError> for ApiError {
             | AuthError::RefreshTokenAlreadyUsed
             | AuthError::SessionExpired => StatusCode::BAD_REQUEST,
             AuthError::NoAuthorization | AuthError::NoApiKey | AuthError::InvalidApiKey => StatusCode::UNAUTHORIZED,
-            AuthError::BadJwt(_) | AuthError::SessionNotFound => StatusCode::FORBIDDEN,
+            AuthError::BadJwt(_) | AuthError::SessionNotFound | AuthError::NotAdmin => StatusCode::FORBIDDEN,
             AuthError::UserNotFound | AuthError::FeatureDisabled(_) => StatusCode::NOT_FOUND,
             AuthError::WeakPassword(_)
             | AuthError::SignupDisabled

@@ -149,7 +149,20 @@ pub fn app(
                         .route(web::put().to(routes::user::update_user))
                         .route(web::delete().to(routes::user::delete_user)),
                 )
-                .service(resource("/logout").route(web::post().to(routes::logout::logout))),
+                .service(resource("/logout").route(web::post().to(routes::logout::logout)))
+                .service(
+                    resource("/admin/users")
+                        .route(web::get().to(routes::admin::list_users))
+                        .route(web::post().to(routes::admin::create_user)),
+                )
+                .service(
+                    resource("/admin/users/{id}")
+                        .route(web::get().to(routes::admin::get_user))
+                        .route(web::put().to(routes::admin::update_user))
+                        .route(web::delete().to(routes::admin::delete_user)),
+                )
+                .service(resource("/admin/users/{id}/logout").route(web::post().to(routes::admin::logout_user)))
+                .service(resource("/admin/audit").route(web::get().to(routes::admin::audit))),
         )
         .default_service(web::to(routes::fallback::not_found))
         .wrap(from_fn(api_version::api_version))

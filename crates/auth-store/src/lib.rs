@@ -11,7 +11,7 @@ mod url;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::ports::{KeyStore, SessionStore, StoreError, UserStore};
+use auth_core::ports::{AuditLog, KeyStore, SessionStore, StoreError, UserStore};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -95,6 +95,14 @@ impl Database {
 
     /// The key store.
     pub fn keys(&self) -> Arc<dyn KeyStore> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> Arc<dyn AuditLog> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

@@ -2,8 +2,8 @@
 //! entities. The SQLite store converts its own rows through these, so validation lives once.
 
 use auth_core::domain::{
-    Aal, AuthMethod, Email, KeyMaterial, KeyPurpose, Metadata, PasswordHash, Phone, RefreshTokenRecord, Session,
-    SessionId, StoredKey, TokenDigest, User, UserId, Username,
+    Aal, Actor, AuditAction, AuditEvent, AuthMethod, Email, KeyMaterial, KeyPurpose, Metadata, PasswordHash, Phone,
+    RefreshTokenRecord, Session, SessionId, StoredKey, TokenDigest, User, UserId, Username,
 };
 use auth_core::ports::StoreError;
 use chrono::{DateTime, Utc};
@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::postgres::schema::{refresh_tokens, sessions, signing_keys, users};
+use crate::postgres::schema::{audit_log, refresh_tokens, sessions, signing_keys, users};
 
 /// A row of `auth.users`.
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
@@ -220,6 +220,75 @@ impl TryFrom<KeyRow> for StoredKey {
             material: KeyMaterial::new(row.material),
             created_at: row.created_at,
             activates_at: row.activates_at,
+        })
+    }
+}
+
+/// A row of `auth.audit_log` (the id is assigned by the database).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_log, check_for_backend(diesel::pg::Pg))]
+pub struct AuditRow {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub action: String,
+    pub actor: String,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: Value,
+}
+
+/// A new row of `auth.audit_log`.
+#[derive(Insertable)]
+#[diesel(table_name = audit_log, check_for_backend(diesel::pg::Pg))]
+pub struct NewAuditRow {
+    pub created_at: DateTime<Utc>,
+    pub action: String,
+    pub actor: String,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: Value,
+}
+
+impl From<&AuditEvent> for NewAuditRow {
+    fn from(event: &AuditEvent) -> Self {
+        let actor = match &event.actor {
+            Actor::User(id) => id.to_string(),
+            Actor::Admin => "admin".to_owned(),
+            Actor::Anonymous => "anonymous".to_owned(),
+        };
+        Self {
+            created_at: event.at,
+            action: event.action.as_str().to_owned(),
+            actor,
+            target_id: event.target.map(|id| id.to_string()),
+            ip: event.ip.clone(),
+            user_agent: event.user_agent.clone(),
+            details: event.details.clone(),
+        }
+    }
+}
+
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = StoreError;
+
+    fn try_from(row: AuditRow) -> Result<Self, StoreError> {
+        let bad = |what: &str| StoreError::Internal(format!("stored audit event {} has a bad {what}", row.id));
+        let actor = match row.actor.as_str() {
+            "admin" => Actor::Admin,
+            "anonymous" => Actor::Anonymous,
+            id => Actor::User(id.parse().map_err(|_| bad("actor"))?),
+        };
+        Ok(AuditEvent {
+            id: row.id,
+            at: row.created_at,
+            action: AuditAction::parse(&row.action).ok_or_else(|| bad("action"))?,
+            actor,
+            target: row.target_id.as_deref().map(str::parse::<UserId>).transpose().map_err(|_| bad("target"))?,
+            ip: row.ip,
+            user_agent: row.user_agent,
+            details: row.details,
         })
     }
 }

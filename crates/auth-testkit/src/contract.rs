@@ -8,12 +8,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use auth_core::ports::{KeyStore, SessionStore, UserStore};
+use auth_core::ports::{AuditLog, KeyStore, SessionStore, UserStore};
 
 /// Builds a fresh, empty store for one test case.
 pub trait StoreHarness: Sized + Send + Sync + 'static {
     /// The store under test.
-    type Store: UserStore + SessionStore + KeyStore + 'static;
+    type Store: UserStore + SessionStore + KeyStore + AuditLog + 'static;
 
     /// A new, empty store named after the test case, or `None` when the backend is not available
     /// here (the harness has said so loudly and the case is skipped). Resources it creates are
@@ -40,6 +40,8 @@ macro_rules! store_contract_tests {
             update_round_trips_every_field,
             update_refuses_conflicts_and_unknown_users,
             users_list_in_creation_order_with_paging,
+            users_filter_on_email_and_username,
+            audit_events_round_trip_and_prune,
             session_start_needs_an_existing_user,
             session_start_records_the_sign_in,
             user_with_session_is_stored_whole_or_not_at_all,
@@ -74,18 +76,19 @@ pub mod cases {
     use std::sync::Arc;
 
     use auth_core::domain::{
-        Aal, AuthMethod, Email, ExpiryReason, KeyMaterial, KeyPurpose, Metadata, PasswordHash, Phone, RefreshToken,
-        Rotation, RotationOutcome, Session, SessionId, SessionLimits, StoredKey, User, UserId, Username,
+        Aal, Actor, AuditAction, AuditEvent, AuthMethod, Email, ExpiryReason, KeyMaterial, KeyPurpose, Metadata,
+        PasswordHash, Phone, RefreshToken, Rotation, RotationOutcome, Session, SessionId, SessionLimits, StoredKey,
+        User, UserId, UserQuery, Username,
     };
-    use auth_core::ports::{KeyStore, SessionStore, StoreError, UniqueField, UserStore};
+    use auth_core::ports::{AuditLog, KeyStore, SessionStore, StoreError, UniqueField, UserStore};
     use chrono::{DateTime, Duration, TimeZone, Utc};
     use futures_util::future::join_all;
     use serde_json::json;
     use uuid::Uuid;
 
     /// Every store under test implements all three storage ports.
-    pub trait Store: UserStore + SessionStore + KeyStore + 'static {}
-    impl<T: UserStore + SessionStore + KeyStore + 'static> Store for T {}
+    pub trait Store: UserStore + SessionStore + KeyStore + AuditLog + 'static {}
+    impl<T: UserStore + SessionStore + KeyStore + AuditLog + 'static> Store for T {}
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().unwrap_or_default()
@@ -185,7 +188,7 @@ pub mod cases {
         store.create_user(&user(1, Some("alice@example.com"), None)).await.unwrap();
         let result = store.create_user(&user(2, Some("Alice@EXAMPLE.com"), None)).await;
         assert_eq!(result, Err(StoreError::Conflict(UniqueField::Email)));
-        assert_eq!(store.count_users().await.unwrap(), 1);
+        assert_eq!(store.count_users(&UserQuery::all(0, 0)).await.unwrap(), 1);
         let same_id = store.create_user(&user(1, Some("other@example.com"), None)).await;
         assert_eq!(same_id, Err(StoreError::Conflict(UniqueField::Id)));
     }
@@ -217,7 +220,7 @@ pub mod cases {
         for result in results.iter().filter(|r| r.is_err()) {
             assert_eq!(result, &Err(StoreError::Conflict(UniqueField::Email)));
         }
-        assert_eq!(store.count_users().await.unwrap(), 1);
+        assert_eq!(store.count_users(&UserQuery::all(0, 0)).await.unwrap(), 1);
     }
 
     /// An update stores every field and reads back equal.
@@ -265,13 +268,65 @@ pub mod cases {
         for n in [3u128, 1, 5, 2, 4] {
             store.create_user(&user(n, Some(&format!("u{n}@example.com")), None)).await.unwrap();
         }
-        assert_eq!(store.count_users().await.unwrap(), 5);
+        assert_eq!(store.count_users(&UserQuery::all(0, 0)).await.unwrap(), 5);
         let ids = |users: Vec<User>| users.into_iter().map(|u| u.id).collect::<Vec<_>>();
         let expected = |ns: &[u128]| ns.iter().map(|n| UserId::from_uuid(Uuid::from_u128(*n))).collect::<Vec<_>>();
-        assert_eq!(ids(store.list_users(0, 2).await.unwrap()), expected(&[1, 2]));
-        assert_eq!(ids(store.list_users(2, 2).await.unwrap()), expected(&[3, 4]));
-        assert_eq!(ids(store.list_users(4, 2).await.unwrap()), expected(&[5]));
-        assert!(store.list_users(10, 2).await.unwrap().is_empty());
+        assert_eq!(ids(store.list_users(&UserQuery::all(0, 2)).await.unwrap()), expected(&[1, 2]));
+        assert_eq!(ids(store.list_users(&UserQuery::all(2, 2)).await.unwrap()), expected(&[3, 4]));
+        assert_eq!(ids(store.list_users(&UserQuery::all(4, 2)).await.unwrap()), expected(&[5]));
+        assert!(store.list_users(&UserQuery::all(10, 2)).await.unwrap().is_empty());
+        let newest = UserQuery { newest_first: true, ..UserQuery::all(0, 2) };
+        assert_eq!(ids(store.list_users(&newest).await.unwrap()), expected(&[5, 4]));
+    }
+
+    /// The filter matches part of the email or the username, ignoring case, with LIKE's
+    /// wildcards taken literally.
+    pub async fn users_filter_on_email_and_username(store: Arc<impl Store>) {
+        store.create_user(&user(1, Some("ada@example.com"), Some("Countess"))).await.unwrap();
+        store.create_user(&user(2, Some("grace@navy.example"), None)).await.unwrap();
+        store.create_user(&user(3, Some("under_score@example.com"), None)).await.unwrap();
+        let filtered = |text: &str| UserQuery { filter: Some(text.into()), ..UserQuery::all(0, 10) };
+        let found = async |text: &str| {
+            let mut ns: Vec<u128> =
+                store.list_users(&filtered(text)).await.unwrap().iter().map(|u| u.id.as_uuid().as_u128()).collect();
+            ns.sort_unstable();
+            ns
+        };
+        assert_eq!(found("EXAMPLE.com").await, vec![1, 3]);
+        assert_eq!(found("countess").await, vec![1]);
+        assert_eq!(found("_").await, vec![3], "'_' is not a wildcard");
+        assert_eq!(found("%").await, Vec::<u128>::new(), "'%' is not a wildcard");
+        assert_eq!(store.count_users(&filtered("navy")).await.unwrap(), 1);
+    }
+
+    /// Audit events come back newest first with every field, and pruning drops old ones only.
+    pub async fn audit_events_round_trip_and_prune(store: Arc<impl Store>) {
+        let target = UserId::from_uuid(Uuid::from_u128(9));
+        let event = |minutes: i64, action: AuditAction, actor: Actor| AuditEvent {
+            id: 0,
+            at: t0() + Duration::minutes(minutes),
+            action,
+            actor,
+            target: Some(target),
+            ip: Some("192.0.2.1".into()),
+            user_agent: Some("tests".into()),
+            details: serde_json::json!({"scope": "global"}),
+        };
+        store.record(event(0, AuditAction::Login, Actor::User(target))).await;
+        store.record(event(1, AuditAction::AdminUserBanned, Actor::Admin)).await;
+        store.record(event(2, AuditAction::LoginFailed, Actor::Anonymous)).await;
+        assert_eq!(store.count_events().await.unwrap(), 3);
+        let listed = store.list_events(0, 10).await.unwrap();
+        let actions: Vec<AuditAction> = listed.iter().map(|e| e.action).collect();
+        assert_eq!(actions, [AuditAction::LoginFailed, AuditAction::AdminUserBanned, AuditAction::Login]);
+        let mut expected = event(0, AuditAction::Login, Actor::User(target));
+        expected.id = listed[2].id;
+        assert_eq!(listed[2], expected);
+        assert!(listed[0].id > listed[1].id && listed[1].id > listed[2].id);
+        assert_eq!(store.list_events(1, 1).await.unwrap()[0].action, AuditAction::AdminUserBanned);
+
+        assert_eq!(store.prune_events(t0() + Duration::minutes(1)).await.unwrap(), 1);
+        assert_eq!(store.count_events().await.unwrap(), 2);
     }
 
     /// A session cannot belong to a user who does not exist.

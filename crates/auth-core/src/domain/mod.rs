@@ -1,5 +1,7 @@
 //! Domain values and entities. Values validate on construction; entities are plain data.
 
+mod audit;
+mod ban;
 mod claims;
 mod email;
 mod ids;
@@ -10,8 +12,11 @@ mod refresh_token;
 mod session;
 mod signing_key;
 mod user;
+mod user_query;
 mod username;
 
+pub use audit::{Actor, AuditAction, AuditEvent};
+pub use ban::{BanDuration, BanDurationError};
 pub use claims::{AccessClaims, AmrEntry, ApiKeyRole};
 pub use email::{EMAIL_MAX_LEN, Email, EmailError};
 pub use ids::{InvalidId, SessionId, UserId};
@@ -24,4 +29,5 @@ pub use refresh_token::{
 pub use session::{Aal, AuthMethod, ExpiryReason, Session, SessionLimits};
 pub use signing_key::{KeyMaterial, KeyPurpose, KeyStatus, StoredKey, key_statuses};
 pub use user::{PasswordHash, User};
+pub use user_query::UserQuery;
 pub use username::{USERNAME_MAX_LEN, USERNAME_MIN_LEN, Username, UsernameError};

@@ -1,6 +1,7 @@
 //! The ports: what the domain needs from the outside world, as small traits whose docs state
 //! the contract every adapter must keep.
 
+mod audit_log;
 mod clock;
 mod mailer;
 mod password_hasher;
@@ -9,6 +10,7 @@ mod store;
 mod token_chain;
 mod token_signer;
 
+pub use audit_log::AuditLog;
 pub use clock::Clock;
 pub use mailer::{Mail, MailError, Mailer};
 pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
@@ -17,6 +19,8 @@ pub use store::{KeyStore, SessionStore, StoreError, UniqueField, UserStore};
 pub use token_chain::TokenChain;
 pub use token_signer::{TokenError, TokenSigner};
 
+#[cfg(any(test, feature = "mock"))]
+pub use audit_log::MockAuditLog;
 #[cfg(any(test, feature = "mock"))]
 pub use clock::MockClock;
 #[cfg(any(test, feature = "mock"))]

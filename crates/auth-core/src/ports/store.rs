@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     Email, KeyPurpose, Phone, Rotation, RotationOutcome, Session, SessionId, StoredKey, TokenDigest, User, UserId,
-    Username,
+    UserQuery, Username,
 };
 
 /// A uniqueness rule that a write would break.
@@ -73,11 +73,15 @@ pub trait UserStore: Send + Sync {
     /// - MUST delete, in the same transaction, every session and refresh token of the user.
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
 
-    /// Users ordered by creation time (oldest first), `offset` rows skipped, at most `limit`.
-    async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, StoreError>;
+    /// The users matching `query`, ordered by creation time (then id) in its direction, its
+    /// `offset` rows skipped, at most its `limit`.
+    ///
+    /// - The filter MUST match a substring of the email or the username, ignoring letter case,
+    ///   with `%`, `_` and `\` taken literally.
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>, StoreError>;
 
-    /// How many users exist.
-    async fn count_users(&self) -> Result<u64, StoreError>;
+    /// How many users match `query`'s filter (its paging is ignored).
+    async fn count_users(&self, query: &UserQuery) -> Result<u64, StoreError>;
 }
 
 /// Persistence of sessions and their refresh-token families.

@@ -1,8 +1,8 @@
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::AuthService;
 use super::verify::Principal;
-use crate::domain::{Metadata, Password, User, Username};
+use crate::domain::{Actor, AuditAction, Metadata, Password, User, Username};
 use crate::error::AuthError;
 use crate::ports::PasswordCheck;
 
@@ -40,14 +40,20 @@ impl AuthService {
     /// Applies changes to the caller's own account. A password change ends every other session.
     pub async fn update_user(&self, principal: &Principal, changes: UserChanges) -> Result<User, AuthError> {
         let mut user = principal.user.clone();
+        let mut fields = Vec::new();
+        if changes.data.is_some() {
+            fields.push("user_metadata");
+        }
+        if changes.username.is_some() {
+            fields.push("username");
+        }
         if let Some(data) = changes.data {
             let patch = Metadata::from_value(data, self.settings.metadata_max_bytes)?;
             user.user_metadata.merge(patch, self.settings.metadata_max_bytes)?;
         }
         if let Some(name) = changes.username {
             user.username = if name.trim().is_empty() { None } else { Some(Username::parse(&name)?) };
-            if user.username.is_none() && user.email.is_none() && user.phone.is_none() && user.password_hash.is_some()
-            {
+            if user.username.is_none() && user.email.is_none() && user.phone.is_none() && user.password_hash.is_some() {
                 return Err(AuthError::Validation {
                     field: "username",
                     message: "the username is this account's only sign-in name and cannot be removed".into(),
@@ -64,8 +70,13 @@ impl AuthService {
         let now = self.ports.clock.now();
         user.updated_at = now;
         self.ports.users.update_user(&user).await?;
+        let (actor, client) = (Actor::User(user.id), &principal.client);
         if password_changed {
             self.ports.sessions.revoke_user_sessions(user.id, Some(principal.session.id), now).await?;
+            self.audit(AuditAction::PasswordChanged, actor.clone(), Some(user.id), client, json!({})).await;
+        }
+        if !fields.is_empty() {
+            self.audit(AuditAction::UserUpdated, actor, Some(user.id), client, json!({ "fields": fields })).await;
         }
         Ok(user)
     }
@@ -115,6 +126,8 @@ impl AuthService {
             }
         }
         self.ports.users.delete_user(principal.user.id).await?;
+        let id = principal.user.id;
+        self.audit(AuditAction::AccountDeleted, Actor::User(id), Some(id), &principal.client, json!({})).await;
         Ok(())
     }
 
@@ -130,6 +143,13 @@ impl AuthService {
                 self.ports.sessions.revoke_user_sessions(user, Some(session), now).await.map(drop)?
             }
         }
+        let scope_name = match scope {
+            LogoutScope::Global => "global",
+            LogoutScope::Local => "local",
+            LogoutScope::Others => "others",
+        };
+        let details = json!({"scope": scope_name, "session_id": session.to_string()});
+        self.audit(AuditAction::Logout, Actor::User(user), Some(user), &principal.client, details).await;
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! Each one reads time and randomness through the ports and leaves storage consistent.
 
 mod account;
+mod admin;
 mod issue;
 mod refresh;
 mod sign_in;
@@ -12,10 +13,12 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
+use crate::domain::{Actor, AuditAction, AuditEvent, UserId};
 use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
-use crate::ports::{Clock, PasswordHasher, Random, SessionStore, TokenChain, TokenSigner, UserStore};
+use crate::ports::{AuditLog, Clock, PasswordHasher, Random, SessionStore, TokenChain, TokenSigner, UserStore};
 
 pub use account::{LogoutScope, UserChanges};
+pub use admin::{AdminUserAttributes, UserPage};
 pub use issue::IssuedSession;
 pub use sign_in::Identifier;
 pub use signup::{SignupOutcome, SignupRequest};
@@ -38,6 +41,8 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// Randomness.
     pub random: Arc<dyn Random>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditLog>,
 }
 
 /// Database role names written into tokens.
@@ -133,6 +138,28 @@ impl AuthService {
     /// The settings in force.
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
+    }
+
+    /// Appends an event to the audit log; never fails the use case (see [`AuditLog::record`]).
+    async fn audit(
+        &self,
+        action: AuditAction,
+        actor: Actor,
+        target: Option<UserId>,
+        client: &ClientInfo,
+        details: serde_json::Value,
+    ) {
+        let event = AuditEvent {
+            id: 0,
+            at: self.ports.clock.now(),
+            action,
+            actor,
+            target,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            details,
+        };
+        self.ports.audit.record(event).await;
     }
 
     /// The public signing keys as a JWK Set.

@@ -1,5 +1,7 @@
-use super::{AuthService, IssuedSession};
-use crate::domain::{RefreshToken, Rotation, RotationOutcome};
+use serde_json::json;
+
+use super::{AuthService, ClientInfo, IssuedSession};
+use crate::domain::{Actor, AuditAction, RefreshToken, Rotation, RotationOutcome};
 use crate::error::AuthError;
 
 impl AuthService {
@@ -7,7 +9,7 @@ impl AuthService {
     ///
     /// The previous token presented again within the reuse interval answers the live token
     /// (a lost response, or tabs refreshing at once); any other reuse revokes the session.
-    pub async fn refresh(&self, presented: &str) -> Result<IssuedSession, AuthError> {
+    pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<IssuedSession, AuthError> {
         let presented = RefreshToken::presented(presented).ok_or(AuthError::RefreshTokenNotFound)?;
         let successor = self.ports.chain.successor(&presented);
         let now = self.ports.clock.now();
@@ -19,8 +21,22 @@ impl AuthService {
             limits: self.settings.session_limits,
         };
         let session = match self.ports.sessions.rotate_refresh_token(&rotation).await? {
-            RotationOutcome::Rotated(session) | RotationOutcome::Replayed(session) => session,
-            RotationOutcome::ReuseDetected(_) => return Err(AuthError::RefreshTokenAlreadyUsed),
+            RotationOutcome::Rotated(session) => {
+                let details = json!({"session_id": session.id.to_string()});
+                let user = session.user_id;
+                self.audit(AuditAction::TokenRefreshed, Actor::User(user), Some(user), client, details).await;
+                session
+            }
+            RotationOutcome::Replayed(session) => session,
+            RotationOutcome::ReuseDetected(session_id) => {
+                // The session is already revoked; reading it only names its user in the log.
+                if let Ok(Some(session)) = self.ports.sessions.find_session(session_id).await {
+                    let details = json!({"session_id": session_id.to_string()});
+                    let user = session.user_id;
+                    self.audit(AuditAction::TokenReuseDetected, Actor::User(user), Some(user), client, details).await;
+                }
+                return Err(AuthError::RefreshTokenAlreadyUsed);
+            }
             RotationOutcome::NotFound => return Err(AuthError::RefreshTokenNotFound),
             RotationOutcome::Expired(..) => return Err(AuthError::SessionExpired),
         };

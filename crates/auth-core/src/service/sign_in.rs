@@ -1,5 +1,7 @@
 use super::{AuthService, ClientInfo, IssuedSession};
-use crate::domain::{AuthMethod, Email, Password, User, Username};
+use serde_json::json;
+
+use crate::domain::{Actor, AuditAction, AuthMethod, Email, Password, User, Username};
 use crate::error::AuthError;
 use crate::ports::PasswordCheck;
 
@@ -40,17 +42,31 @@ impl AuthService {
         let check = self.ports.hasher.verify(password, user.as_ref().and_then(|u| u.password_hash.as_ref())).await?;
         let (user, needs_rehash) = match (user, check) {
             (Some(user), PasswordCheck::Match { needs_rehash }) => (user, needs_rehash),
-            _ => return Err(AuthError::InvalidCredentials),
+            (user, _) => return Err(self.sign_in_failed(user.as_ref(), AuthError::InvalidCredentials, client).await),
         };
         let now = self.ports.clock.now();
         if user.is_banned(now) {
-            return Err(AuthError::UserBanned);
+            return Err(self.sign_in_failed(Some(&user), AuthError::UserBanned, client).await);
         }
         if user.email.is_some() && user.email_confirmed_at.is_none() {
-            return Err(AuthError::EmailNotConfirmed);
+            return Err(self.sign_in_failed(Some(&user), AuthError::EmailNotConfirmed, client).await);
         }
         let user = if needs_rehash { self.rehash(user, password).await } else { user };
-        self.start_session(user, AuthMethod::Password, client).await
+        let issued = self.start_session(user, AuthMethod::Password, client).await?;
+        let details = json!({"method": "password", "session_id": issued.session.id.to_string()});
+        self.audit(AuditAction::Login, Actor::User(issued.user.id), Some(issued.user.id), client, details).await;
+        Ok(issued)
+    }
+
+    /// Records a refused sign-in and hands back the error. An unknown account is recorded
+    /// without the name that was tried.
+    async fn sign_in_failed(&self, user: Option<&User>, error: AuthError, client: &ClientInfo) -> AuthError {
+        let (actor, target) = match user {
+            Some(user) => (Actor::User(user.id), Some(user.id)),
+            None => (Actor::Anonymous, None),
+        };
+        self.audit(AuditAction::LoginFailed, actor, target, client, json!({"reason": error.code()})).await;
+        error
     }
 
     /// Replaces a hash made with outdated parameters. Best effort: a failure leaves the old

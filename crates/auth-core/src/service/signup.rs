@@ -1,7 +1,7 @@
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{AuthService, ClientInfo, IssuedSession};
-use crate::domain::{AuthMethod, Email, Metadata, Password, Phone, User, UserId, Username};
+use crate::domain::{Actor, AuditAction, AuthMethod, Email, Metadata, Password, Phone, User, UserId, Username};
 use crate::error::AuthError;
 
 /// What a client sends to sign up. Every field is optional on the wire; the use case decides
@@ -120,6 +120,8 @@ impl AuthService {
             }
             Err(other) => return Err(other.into()),
         }
+        self.audit(AuditAction::Signup, Actor::User(user.id), Some(user.id), client, json!({"provider": "email"}))
+            .await;
         match first_session {
             None => Ok(SignupOutcome::ConfirmationPending(Box::new(user))),
             Some((session, token)) => Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now)?))),
@@ -152,6 +154,8 @@ impl AuthService {
         };
         let (session, token) = self.new_session(&user, AuthMethod::Anonymous, client, now)?;
         self.ports.sessions.create_user_with_session(&user, &session, &token.digest()).await?;
+        self.audit(AuditAction::Signup, Actor::User(user.id), Some(user.id), client, json!({"provider": "anonymous"}))
+            .await;
         Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now)?)))
     }
 

@@ -11,6 +11,8 @@ pub struct Principal {
     pub user: User,
     /// The session the token belongs to.
     pub session: Session,
+    /// Where the request came from, for the audit log; the HTTP adapter fills it in.
+    pub client: super::ClientInfo,
 }
 
 impl AuthService {
@@ -30,7 +32,7 @@ impl AuthService {
         if user.is_banned(now) {
             return Err(AuthError::SessionNotFound);
         }
-        Ok(Principal { claims, user, session })
+        Ok(Principal { claims, user, session, client: super::ClientInfo::default() })
     }
 
     /// Checks an API key: a token this server signed that names the anon or the service role

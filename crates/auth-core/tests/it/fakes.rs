@@ -26,6 +26,7 @@ impl World {
             chain: Arc::new(DigestChain),
             clock: clock.clone(),
             random: Arc::new(SequentialRandom::default()),
+            audit: store.clone(),
         };
         Self { service: AuthService::new(ports, settings), store, clock, hasher }
     }

@@ -22,11 +22,11 @@ async fn refresh_rotates_and_keeps_the_session() {
     let world = World::autoconfirm();
     let first = session(&world).await;
     world.clock.advance(Duration::minutes(30));
-    let second = world.service.refresh(first.refresh_token.expose()).await.unwrap();
+    let second = world.service.refresh(first.refresh_token.expose(), &client()).await.unwrap();
     assert_eq!(second.session.id, first.session.id);
     assert_ne!(second.refresh_token, first.refresh_token);
     assert!(second.expires_at > first.expires_at);
-    let third = world.service.refresh(second.refresh_token.expose()).await.unwrap();
+    let third = world.service.refresh(second.refresh_token.expose(), &client()).await.unwrap();
     assert_ne!(third.refresh_token, second.refresh_token);
 }
 
@@ -34,9 +34,9 @@ async fn refresh_rotates_and_keeps_the_session() {
 async fn retry_within_the_interval_gets_the_same_live_token() {
     let world = World::autoconfirm();
     let first = session(&world).await;
-    let a = world.service.refresh(first.refresh_token.expose()).await.unwrap();
+    let a = world.service.refresh(first.refresh_token.expose(), &client()).await.unwrap();
     world.clock.advance(Duration::seconds(5));
-    let b = world.service.refresh(first.refresh_token.expose()).await.unwrap();
+    let b = world.service.refresh(first.refresh_token.expose(), &client()).await.unwrap();
     assert_eq!(a.refresh_token, b.refresh_token);
 }
 
@@ -44,12 +44,12 @@ async fn retry_within_the_interval_gets_the_same_live_token() {
 async fn reuse_revokes_the_session_and_its_access_tokens() {
     let world = World::autoconfirm();
     let first = session(&world).await;
-    let second = world.service.refresh(first.refresh_token.expose()).await.unwrap();
+    let second = world.service.refresh(first.refresh_token.expose(), &client()).await.unwrap();
     world.clock.advance(Duration::seconds(11));
-    let err = world.service.refresh(first.refresh_token.expose()).await.unwrap_err();
+    let err = world.service.refresh(first.refresh_token.expose(), &client()).await.unwrap_err();
     assert_eq!(err, AuthError::RefreshTokenAlreadyUsed);
     assert_eq!(
-        world.service.refresh(second.refresh_token.expose()).await.unwrap_err(),
+        world.service.refresh(second.refresh_token.expose(), &client()).await.unwrap_err(),
         AuthError::RefreshTokenNotFound
     );
     let err = world.service.authenticate(&second.access_token).await.unwrap_err();
@@ -60,8 +60,8 @@ async fn reuse_revokes_the_session_and_its_access_tokens() {
 async fn unknown_and_empty_tokens_are_not_found() {
     let world = World::autoconfirm();
     session(&world).await;
-    assert_eq!(world.service.refresh("nonsense").await.unwrap_err(), AuthError::RefreshTokenNotFound);
-    assert_eq!(world.service.refresh("").await.unwrap_err(), AuthError::RefreshTokenNotFound);
+    assert_eq!(world.service.refresh("nonsense", &client()).await.unwrap_err(), AuthError::RefreshTokenNotFound);
+    assert_eq!(world.service.refresh("", &client()).await.unwrap_err(), AuthError::RefreshTokenNotFound);
 }
 
 #[tokio::test]
@@ -70,5 +70,8 @@ async fn inactive_sessions_expire() {
     let world = World::new(AuthSettings { autoconfirm: true, session_limits: limits, ..AuthSettings::default() });
     let first = session(&world).await;
     world.clock.advance(Duration::minutes(61));
-    assert_eq!(world.service.refresh(first.refresh_token.expose()).await.unwrap_err(), AuthError::SessionExpired);
+    assert_eq!(
+        world.service.refresh(first.refresh_token.expose(), &client()).await.unwrap_err(),
+        AuthError::SessionExpired
+    );
 }

@@ -33,7 +33,10 @@ async fn logout_scopes_end_the_right_sessions() {
 
     world.service.logout(&principal, LogoutScope::Local).await.unwrap();
     assert_eq!(world.service.authenticate(&a.access_token).await.unwrap_err(), AuthError::SessionNotFound);
-    assert_eq!(world.service.refresh(a.refresh_token.expose()).await.unwrap_err(), AuthError::RefreshTokenNotFound);
+    assert_eq!(
+        world.service.refresh(a.refresh_token.expose(), &client()).await.unwrap_err(),
+        AuthError::RefreshTokenNotFound
+    );
     assert_eq!(world.service.authenticate(&c.access_token).await.unwrap_err(), AuthError::SessionNotFound);
 
     let d = world.service.sign_in_with_password(&login, &pw, &client()).await.unwrap();

@@ -57,7 +57,7 @@ pub(crate) async fn token(
                 field: "refresh_token",
                 message: "a refresh token is required".into(),
             })?;
-            state.service.refresh(&token).await?
+            state.service.refresh(&token, &client_info(&request, &state.settings.trusted_proxies)).await?
         }
         _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_credentials", "unsupported_grant_type")),
     };

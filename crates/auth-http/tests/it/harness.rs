@@ -21,12 +21,13 @@ pub async fn app_with(
     let random = Arc::new(SequentialRandom::default());
     let ports = Ports {
         users: store.clone(),
-        sessions: store,
+        sessions: store.clone(),
         hasher: Arc::new(PlainHasher::default()),
         signer: Arc::new(UnsignedTokens),
         chain: Arc::new(DigestChain),
         clock: Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap())),
         random: random.clone(),
+        audit: store.clone(),
     };
     let info = ServerInfo { name: "authd".into(), version: "9.9.9".into() };
     let state = AppState::new(AuthService::new(ports, auth), random, info, settings);

@@ -3,6 +3,7 @@
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
 mod api;
 mod harness;
 mod skeleton;

@@ -3,11 +3,12 @@
 pub(crate) mod schema;
 
 use async_trait::async_trait;
+use auth_core::domain::AuditEvent;
 use auth_core::domain::{
     Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
-    StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
+    StoredKey, TokenDigest, User, UserId, UserQuery, Username, plan_rotation,
 };
-use auth_core::ports::{KeyStore, SessionStore, StoreError, UserStore};
+use auth_core::ports::{AuditLog, KeyStore, SessionStore, StoreError, UserStore};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -16,10 +17,10 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use self::schema::{refresh_tokens, sessions, signing_keys, users};
+use self::schema::{audit_log, refresh_tokens, sessions, signing_keys, users};
 use crate::PoolOptions;
 use crate::error::store_error;
-use crate::rows::{KeyRow, NewTokenRow, SessionRow, TokenRow, UserRow};
+use crate::rows::{AuditRow, KeyRow, NewAuditRow, NewTokenRow, SessionRow, TokenRow, UserRow};
 
 /// Advisory lock key held while migrating ("authd" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0061_7574_6864;
@@ -189,12 +190,17 @@ impl UserStore for PgStore {
         Ok(deleted > 0)
     }
 
-    async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, StoreError> {
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>, StoreError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<UserRow> = users::table
-            .order((users::created_at.asc(), users::id.asc()))
-            .offset(i64::try_from(offset).unwrap_or(i64::MAX))
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        let filtered = filtered_users(query);
+        let ordered = if query.newest_first {
+            filtered.order((users::created_at.desc(), users::id.desc()))
+        } else {
+            filtered.order((users::created_at.asc(), users::id.asc()))
+        };
+        let rows: Vec<UserRow> = ordered
+            .offset(i64::try_from(query.offset).unwrap_or(i64::MAX))
+            .limit(i64::try_from(query.limit).unwrap_or(i64::MAX))
             .select(UserRow::as_select())
             .load(&mut conn)
             .await
@@ -202,10 +208,64 @@ impl UserStore for PgStore {
         rows.into_iter().map(User::try_from).collect()
     }
 
-    async fn count_users(&self) -> Result<u64, StoreError> {
+    async fn count_users(&self, query: &UserQuery) -> Result<u64, StoreError> {
         let mut conn = self.conn().await?;
-        let count: i64 = users::table.count().get_result(&mut conn).await.map_err(store_error)?;
+        let count: i64 = filtered_users(query).count().get_result(&mut conn).await.map_err(store_error)?;
         Ok(u64::try_from(count).unwrap_or_default())
+    }
+}
+
+/// `auth.users` narrowed by the query's filter (email or username contains it, any case).
+fn filtered_users(query: &UserQuery) -> users::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut boxed = users::table.into_boxed();
+    if let Some(pattern) = query.like_pattern() {
+        boxed = boxed
+            .filter(users::email.like(pattern.clone()).escape('\\').or(users::username.ilike(pattern).escape('\\')));
+    }
+    boxed
+}
+
+#[async_trait]
+impl AuditLog for PgStore {
+    async fn record(&self, event: AuditEvent) {
+        let row = NewAuditRow::from(&event);
+        let written = match self.conn().await {
+            Ok(mut conn) => {
+                diesel::insert_into(audit_log::table).values(&row).execute(&mut conn).await.map_err(store_error)
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = written {
+            tracing::error!(action = event.action.as_str(), %error, "could not write the audit log");
+        }
+    }
+
+    async fn list_events(&self, offset: u64, limit: u64) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<AuditRow> = audit_log::table
+            .order(audit_log::id.desc())
+            .offset(i64::try_from(offset).unwrap_or(i64::MAX))
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .select(AuditRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().map(AuditEvent::try_from).collect()
+    }
+
+    async fn count_events(&self) -> Result<u64, StoreError> {
+        let mut conn = self.conn().await?;
+        let count: i64 = audit_log::table.count().get_result(&mut conn).await.map_err(store_error)?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut conn = self.conn().await?;
+        let deleted = diesel::delete(audit_log::table.filter(audit_log::created_at.lt(before)))
+            .execute(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted as u64)
     }
 }
 

@@ -63,3 +63,16 @@ diesel::table! {
         activates_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    auth.audit_log (id) {
+        id -> BigInt,
+        created_at -> Timestamptz,
+        action -> Text,
+        actor -> Text,
+        target_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        details -> Jsonb,
+    }
+}

@@ -8,11 +8,12 @@ mod schema;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use auth_core::domain::{AuditEvent, UserQuery};
 use auth_core::domain::{
     Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
     StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
-use auth_core::ports::{KeyStore, SessionStore, StoreError, UserStore};
+use auth_core::ports::{AuditLog, KeyStore, SessionStore, StoreError, UserStore};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -24,11 +25,13 @@ use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 
-use self::rows::{SqliteKeyRow, SqliteNewTokenRow, SqliteSessionRow, SqliteTokenRow, SqliteUserRow};
-use self::schema::{refresh_tokens, sessions, signing_keys, users};
+use self::rows::{
+    SqliteAuditRow, SqliteKeyRow, SqliteNewAuditRow, SqliteNewTokenRow, SqliteSessionRow, SqliteTokenRow, SqliteUserRow,
+};
+use self::schema::{audit_log, refresh_tokens, sessions, signing_keys, users};
 use crate::PoolOptions;
 use crate::error::store_error;
-use crate::rows::{KeyRow, NewTokenRow, SessionRow, TokenRow, UserRow};
+use crate::rows::{AuditRow, KeyRow, NewAuditRow, NewTokenRow, SessionRow, TokenRow, UserRow};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
@@ -200,13 +203,19 @@ impl UserStore for SqliteStore {
         Ok(deleted > 0)
     }
 
-    async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, StoreError> {
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>, StoreError> {
+        let query = query.clone();
         let rows = self
             .run(move |c| {
-                users::table
-                    .order((users::created_at.asc(), users::id.asc()))
-                    .offset(i64::try_from(offset).unwrap_or(i64::MAX))
-                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                let filtered = filtered_users(&query);
+                let ordered = if query.newest_first {
+                    filtered.order((users::created_at.desc(), users::id.desc()))
+                } else {
+                    filtered.order((users::created_at.asc(), users::id.asc()))
+                };
+                ordered
+                    .offset(i64::try_from(query.offset).unwrap_or(i64::MAX))
+                    .limit(i64::try_from(query.limit).unwrap_or(i64::MAX))
                     .select(SqliteUserRow::as_select())
                     .load(c)
             })
@@ -214,9 +223,58 @@ impl UserStore for SqliteStore {
         rows.into_iter().map(to_user).collect()
     }
 
-    async fn count_users(&self) -> Result<u64, StoreError> {
-        let count: i64 = self.run(|c| users::table.count().get_result(c)).await?;
+    async fn count_users(&self, query: &UserQuery) -> Result<u64, StoreError> {
+        let query = query.clone();
+        let count: i64 = self.run(move |c| filtered_users(&query).count().get_result(c)).await?;
         Ok(u64::try_from(count).unwrap_or_default())
+    }
+}
+
+/// `users` narrowed by the query's filter (email or username contains it; SQLite's LIKE
+/// ignores ASCII letter case).
+fn filtered_users(query: &UserQuery) -> users::BoxedQuery<'static, diesel::sqlite::Sqlite> {
+    let mut boxed = users::table.into_boxed();
+    if let Some(pattern) = query.like_pattern() {
+        boxed = boxed
+            .filter(users::email.like(pattern.clone()).escape('\\').or(users::username.like(pattern).escape('\\')));
+    }
+    boxed
+}
+
+#[async_trait]
+impl AuditLog for SqliteStore {
+    async fn record(&self, event: AuditEvent) {
+        let row = SqliteNewAuditRow::from(NewAuditRow::from(&event));
+        let written = self.run(move |c| diesel::insert_into(audit_log::table).values(&row).execute(c)).await;
+        if let Err(error) = written {
+            tracing::error!(action = event.action.as_str(), %error, "could not write the audit log");
+        }
+    }
+
+    async fn list_events(&self, offset: u64, limit: u64) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows = self
+            .run(move |c| {
+                audit_log::table
+                    .order(audit_log::id.desc())
+                    .offset(i64::try_from(offset).unwrap_or(i64::MAX))
+                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .select(SqliteAuditRow::as_select())
+                    .load(c)
+            })
+            .await?;
+        rows.into_iter().map(|row| AuditRow::try_from(row).and_then(AuditEvent::try_from)).collect()
+    }
+
+    async fn count_events(&self) -> Result<u64, StoreError> {
+        let count: i64 = self.run(|c| audit_log::table.count().get_result(c)).await?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let deleted = self
+            .run(move |c| diesel::delete(audit_log::table.filter(audit_log::created_at.lt(before))).execute(c))
+            .await?;
+        Ok(deleted as u64)
     }
 }
 

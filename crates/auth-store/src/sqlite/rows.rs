@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::schema::{refresh_tokens, sessions, signing_keys, users};
-use crate::rows::{KeyRow, NewTokenRow, SessionRow, TokenRow, UserRow};
+use super::schema::{audit_log, refresh_tokens, sessions, signing_keys, users};
+use crate::rows::{AuditRow, KeyRow, NewAuditRow, NewTokenRow, SessionRow, TokenRow, UserRow};
 
 fn uuid(bytes: &[u8]) -> Result<Uuid, StoreError> {
     Uuid::from_slice(bytes).map_err(|e| StoreError::Internal(format!("stored id is not a UUID: {e}")))
@@ -225,6 +225,64 @@ impl From<SqliteKeyRow> for KeyRow {
             material: r.material,
             created_at: r.created_at,
             activates_at: r.activates_at,
+        }
+    }
+}
+
+/// A row of `audit_log`.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_log, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct SqliteAuditRow {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub action: String,
+    pub actor: String,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: String,
+}
+
+impl TryFrom<SqliteAuditRow> for AuditRow {
+    type Error = StoreError;
+
+    fn try_from(r: SqliteAuditRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id,
+            created_at: r.created_at,
+            action: r.action,
+            actor: r.actor,
+            target_id: r.target_id,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            details: json(&r.details)?,
+        })
+    }
+}
+
+/// A new row of `audit_log`.
+#[derive(Insertable)]
+#[diesel(table_name = audit_log, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct SqliteNewAuditRow {
+    pub created_at: DateTime<Utc>,
+    pub action: String,
+    pub actor: String,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: String,
+}
+
+impl From<NewAuditRow> for SqliteNewAuditRow {
+    fn from(r: NewAuditRow) -> Self {
+        Self {
+            created_at: r.created_at,
+            action: r.action,
+            actor: r.actor,
+            target_id: r.target_id,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            details: r.details.to_string(),
         }
     }
 }

@@ -63,3 +63,16 @@ diesel::table! {
         activates_at -> TimestamptzSqlite,
     }
 }
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        created_at -> TimestamptzSqlite,
+        action -> Text,
+        actor -> Text,
+        target_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        details -> Text,
+    }
+}

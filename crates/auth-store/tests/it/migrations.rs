@@ -72,7 +72,10 @@ async fn migrations_are_idempotent_and_both_backends_agree() {
     assert_eq!(pg.migrate().await.unwrap(), 0);
 
     let pg_shape = postgres_shape(pg_db.url()).await;
-    assert_eq!(pg_shape.keys().collect::<Vec<_>>(), ["refresh_tokens", "sessions", "signing_keys", "users"]);
+    assert_eq!(
+        pg_shape.keys().collect::<Vec<_>>(),
+        ["audit_log", "refresh_tokens", "sessions", "signing_keys", "users"]
+    );
     let sqlite_shape = sqlite_shape(&path);
     assert_eq!(pg_shape, sqlite_shape, "PostgreSQL and SQLite schemas differ");
 }

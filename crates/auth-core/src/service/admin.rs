@@ -1,0 +1,298 @@
+use serde_json::{Value, json};
+
+use super::{AuthService, ClientInfo};
+use crate::domain::{
+    Actor, AuditAction, AuditEvent, BanDuration, Email, Metadata, Password, Phone, Session, SessionId, User, UserId,
+    UserQuery, Username,
+};
+use crate::error::AuthError;
+
+/// What an operator sets on a user; absent fields stay as they are (or take their defaults on
+/// creation).
+#[derive(Debug, Clone, Default)]
+pub struct AdminUserAttributes {
+    /// Email address, applied directly (no confirmation mail).
+    pub email: Option<String>,
+    /// Phone number, applied directly.
+    pub phone: Option<String>,
+    /// Username; an empty string removes it.
+    pub username: Option<String>,
+    /// A new password (the policy applies); every session of the user ends.
+    pub password: Option<Password>,
+    /// `true` marks the email address confirmed now.
+    pub email_confirm: Option<bool>,
+    /// Merged into `user_metadata` (a key set to null is removed).
+    pub user_metadata: Option<Value>,
+    /// Merged into `app_metadata`.
+    pub app_metadata: Option<Value>,
+    /// `24h`-style duration or `none`; a ban ends every session at once.
+    pub ban_duration: Option<String>,
+    /// Database role written into the user's tokens.
+    pub role: Option<String>,
+}
+
+/// One page of users and how many match in all.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    /// The users on this page.
+    pub users: Vec<User>,
+    /// Users matching the filter, on every page.
+    pub total: u64,
+}
+
+impl AuthService {
+    /// Checks administrator credentials: a token of this server naming the service role. A
+    /// token that belongs to a session must also have a live session.
+    pub async fn authorize_admin(&self, token: &str) -> Result<(), AuthError> {
+        let now = self.ports.clock.now();
+        let claims = self.ports.signer.verify(token, now.timestamp()).map_err(AuthError::BadJwt)?;
+        if claims.role != self.settings.roles.service {
+            return Err(AuthError::NotAdmin);
+        }
+        if let Some(session_id) = claims.session_id {
+            let session = self.ports.sessions.find_session(session_id).await?.ok_or(AuthError::SessionNotFound)?;
+            if !session.is_active(now, &self.settings.session_limits) {
+                return Err(AuthError::SessionNotFound);
+            }
+        }
+        Ok(())
+    }
+
+    /// A page of users matching `query`, with the total count.
+    pub async fn admin_list_users(&self, query: &UserQuery) -> Result<UserPage, AuthError> {
+        let users = self.ports.users.list_users(query).await?;
+        let total = self.ports.users.count_users(query).await?;
+        Ok(UserPage { users, total })
+    }
+
+    /// The user with this id.
+    pub async fn admin_get_user(&self, id: UserId) -> Result<User, AuthError> {
+        self.ports.users.find_user(id).await?.ok_or(AuthError::UserNotFound)
+    }
+
+    /// Creates a user as an operator: email, phone or username required; no confirmation mail.
+    pub async fn admin_create_user(
+        &self,
+        attributes: AdminUserAttributes,
+        client: &ClientInfo,
+    ) -> Result<User, AuthError> {
+        let now = self.ports.clock.now();
+        let email = non_empty(attributes.email.as_deref()).map(Email::parse).transpose()?;
+        let phone = non_empty(attributes.phone.as_deref()).map(Phone::parse).transpose()?;
+        let username = non_empty(attributes.username.as_deref()).map(Username::parse).transpose()?;
+        if email.is_none() && phone.is_none() && username.is_none() {
+            return Err(AuthError::Validation {
+                field: "email",
+                message: "a user needs an email address, a phone number or a username".into(),
+            });
+        }
+        let provider = if email.is_some() || username.is_some() { "email" } else { "phone" };
+        let mut app_metadata = Metadata::new();
+        app_metadata.insert("provider", Value::from(provider));
+        app_metadata.insert("providers", Value::from(vec![provider]));
+        let mut user = User {
+            id: UserId::generate(self.ports.random.as_ref())?,
+            aud: self.settings.audience.clone(),
+            role: self.settings.roles.authenticated.clone(),
+            email_confirmed_at: None,
+            email,
+            phone,
+            username,
+            password_hash: None,
+            phone_confirmed_at: None,
+            confirmation_sent_at: None,
+            app_metadata,
+            user_metadata: Metadata::new(),
+            banned_until: None,
+            is_anonymous: false,
+            last_sign_in_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let changes = self.apply(&mut user, attributes, now).await?;
+        self.ports.users.create_user(&user).await?;
+        let details = json!({ "fields": changes.fields });
+        self.audit(AuditAction::AdminUserCreated, Actor::Admin, Some(user.id), client, details).await;
+        if changes.banned == Some(true) {
+            self.audit(AuditAction::AdminUserBanned, Actor::Admin, Some(user.id), client, json!({})).await;
+        }
+        Ok(user)
+    }
+
+    /// Changes a user as an operator. A new password or a ban ends every session of the user.
+    pub async fn admin_update_user(
+        &self,
+        id: UserId,
+        attributes: AdminUserAttributes,
+        client: &ClientInfo,
+    ) -> Result<User, AuthError> {
+        let now = self.ports.clock.now();
+        let mut user = self.admin_get_user(id).await?;
+        let changes = self.apply(&mut user, attributes, now).await?;
+        user.updated_at = now;
+        self.ports.users.update_user(&user).await?;
+        if changes.password || changes.banned == Some(true) {
+            self.ports.sessions.revoke_user_sessions(id, None, now).await?;
+        }
+        let target = Some(id);
+        if !changes.fields.is_empty() {
+            let details = json!({ "fields": changes.fields });
+            self.audit(AuditAction::AdminUserUpdated, Actor::Admin, target, client, details).await;
+        }
+        if changes.password {
+            self.audit(AuditAction::AdminPasswordSet, Actor::Admin, target, client, json!({})).await;
+        }
+        match changes.banned {
+            Some(true) => {
+                let details = json!({ "banned_until": user.banned_until });
+                self.audit(AuditAction::AdminUserBanned, Actor::Admin, target, client, details).await;
+            }
+            Some(false) => self.audit(AuditAction::AdminUserUnbanned, Actor::Admin, target, client, json!({})).await,
+            None => {}
+        }
+        Ok(user)
+    }
+
+    /// Deletes a user with every session and token, returning the user as it was.
+    pub async fn admin_delete_user(&self, id: UserId, client: &ClientInfo) -> Result<User, AuthError> {
+        let user = self.admin_get_user(id).await?;
+        if !self.ports.users.delete_user(id).await? {
+            return Err(AuthError::UserNotFound);
+        }
+        self.audit(AuditAction::AdminUserDeleted, Actor::Admin, Some(id), client, json!({})).await;
+        Ok(user)
+    }
+
+    /// Ends every session of a user; returns how many were live.
+    pub async fn admin_logout_user(&self, id: UserId, client: &ClientInfo) -> Result<u64, AuthError> {
+        self.admin_get_user(id).await?;
+        let ended = self.ports.sessions.revoke_user_sessions(id, None, self.ports.clock.now()).await?;
+        let details = json!({ "sessions": ended });
+        self.audit(AuditAction::AdminSessionsRevoked, Actor::Admin, Some(id), client, details).await;
+        Ok(ended)
+    }
+
+    /// A user's live sessions, oldest first.
+    pub async fn admin_list_sessions(&self, id: UserId) -> Result<Vec<Session>, AuthError> {
+        self.admin_get_user(id).await?;
+        Ok(self.ports.sessions.list_sessions(id).await?)
+    }
+
+    /// Ends one session.
+    pub async fn admin_revoke_session(&self, id: SessionId, client: &ClientInfo) -> Result<(), AuthError> {
+        let session = self.ports.sessions.find_session(id).await?.ok_or(AuthError::SessionNotFound)?;
+        if !self.ports.sessions.revoke_session(id, self.ports.clock.now()).await? {
+            return Err(AuthError::SessionNotFound);
+        }
+        let details = json!({ "session_id": id.to_string() });
+        self.audit(AuditAction::AdminSessionsRevoked, Actor::Admin, Some(session.user_id), client, details).await;
+        Ok(())
+    }
+
+    /// Audit events, newest first, with the total count.
+    pub async fn audit_events(&self, offset: u64, limit: u64) -> Result<(Vec<AuditEvent>, u64), AuthError> {
+        let events = self.ports.audit.list_events(offset, limit).await?;
+        let total = self.ports.audit.count_events().await?;
+        Ok((events, total))
+    }
+
+    /// Records an event that happened outside the use cases (a key rotation at the command line).
+    pub async fn record_admin_event(&self, action: AuditAction, client: &ClientInfo, details: Value) {
+        self.audit(action, Actor::Admin, None, client, details).await;
+    }
+
+    /// Applies `attributes` to `user`, validating each; nothing is stored here.
+    async fn apply(
+        &self,
+        user: &mut User,
+        attributes: AdminUserAttributes,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<AppliedChanges, AuthError> {
+        let max = self.settings.metadata_max_bytes;
+        let mut applied = AppliedChanges::default();
+        if let Some(email) = non_empty(attributes.email.as_deref()) {
+            let email = Email::parse(email)?;
+            if user.email.as_ref() != Some(&email) {
+                user.email = Some(email);
+                applied.fields.push("email");
+            }
+        }
+        if let Some(phone) = non_empty(attributes.phone.as_deref()) {
+            let phone = Phone::parse(phone)?;
+            if user.phone.as_ref() != Some(&phone) {
+                user.phone = Some(phone);
+                applied.fields.push("phone");
+            }
+        }
+        if let Some(name) = attributes.username {
+            user.username = non_empty(Some(&name)).map(Username::parse).transpose()?;
+            applied.fields.push("username");
+        }
+        if attributes.email_confirm == Some(true) && user.email.is_some() && user.email_confirmed_at.is_none() {
+            user.email_confirmed_at = Some(now);
+            applied.fields.push("email_confirmed_at");
+        }
+        if let Some(data) = attributes.user_metadata {
+            user.user_metadata.merge(Metadata::from_value(data, max)?, max)?;
+            applied.fields.push("user_metadata");
+        }
+        if let Some(data) = attributes.app_metadata {
+            user.app_metadata.merge(Metadata::from_value(data, max)?, max)?;
+            applied.fields.push("app_metadata");
+        }
+        if let Some(role) = attributes.role {
+            let role = role.trim();
+            let valid = !role.is_empty()
+                && role.len() <= 63
+                && role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !role.starts_with(|c: char| c.is_ascii_digit());
+            if !valid {
+                return Err(AuthError::Validation {
+                    field: "role",
+                    message: "a role is a database role name: letters, digits and '_', at most 63".into(),
+                });
+            }
+            user.role = role.to_owned();
+            applied.fields.push("role");
+        }
+        if let Some(duration) = attributes.ban_duration {
+            let duration = BanDuration::parse(&duration)
+                .map_err(|e| AuthError::Validation { field: "ban_duration", message: e.to_string() })?;
+            match duration {
+                BanDuration::None => {
+                    applied.banned = Some(false);
+                    user.banned_until = None;
+                }
+                BanDuration::For(length) => {
+                    applied.banned = Some(true);
+                    user.banned_until = Some(now + length);
+                }
+            }
+        }
+        if let Some(password) = attributes.password {
+            if user.email.is_none() && user.phone.is_none() && user.username.is_none() {
+                return Err(AuthError::Validation {
+                    field: "password",
+                    message: "an account without an email address or username cannot have a password".into(),
+                });
+            }
+            self.settings.password_policy.check(&password)?;
+            user.password_hash = Some(self.ports.hasher.hash(&password).await?);
+            applied.password = true;
+        }
+        Ok(applied)
+    }
+}
+
+/// What [`AuthService::apply`] changed, for the audit log and the session rules.
+#[derive(Debug, Default)]
+struct AppliedChanges {
+    fields: Vec<&'static str>,
+    password: bool,
+    /// `Some(true)` banned, `Some(false)` unbanned.
+    banned: Option<bool>,
+}
+
+fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}

@@ -1,0 +1,268 @@
+//! The admin API (`/admin/...`): operators manage users with the service-role key.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{HeaderName, HeaderValue, LINK};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use auth_core::AuthError;
+use auth_core::domain::{Actor, AuditEvent, Password, UserId, UserQuery};
+use auth_core::service::{AdminUserAttributes, ClientInfo};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::bearer::bearer_token;
+use crate::client::client_info;
+use crate::{ApiError, AppState, views};
+
+/// Page size when the client names none.
+const DEFAULT_PER_PAGE: u64 = 50;
+/// Largest page a client may ask for.
+const MAX_PER_PAGE: u64 = 1000;
+
+/// A request made with administrator credentials (the service-role key, or a token of the
+/// service role), and where it came from.
+pub struct AdminCaller(pub ClientInfo);
+
+impl FromRequest for AdminCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(request);
+        let request = request.clone();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::from(AuthError::Internal("app state missing".into())))?;
+            let token = token.ok_or(AuthError::NoAuthorization)?;
+            state.service.authorize_admin(&token).await?;
+            Ok(AdminCaller(client_info(&request, &state.settings.trusted_proxies)))
+        })
+    }
+}
+
+/// `page` and `per_page`; empty values (auth-js sends `?page=&per_page=`) mean the defaults.
+#[derive(Deserialize)]
+pub(crate) struct Paging {
+    page: Option<String>,
+    per_page: Option<String>,
+    filter: Option<String>,
+    sort: Option<String>,
+}
+
+impl Paging {
+    /// Page number (from 1) and page size, validated.
+    fn parse(&self) -> Result<(u64, u64), AuthError> {
+        let number = |field: &'static str, value: &Option<String>, default: u64| match value.as_deref().map(str::trim) {
+            None | Some("") => Ok(default),
+            Some(text) => text.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| AuthError::Validation {
+                field,
+                message: format!("{field} must be a whole number of at least 1"),
+            }),
+        };
+        let page = number("page", &self.page, 1)?;
+        let per_page = number("per_page", &self.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
+        Ok((page, per_page))
+    }
+}
+
+/// `Link` (`page` first and `rel` quoted, as auth-js parses it) and `X-Total-Count`.
+fn paged(mut response: HttpResponse, request: &HttpRequest, page: u64, per_page: u64, total: u64) -> HttpResponse {
+    let last = total.div_ceil(per_page).max(1);
+    let link = |n: u64, rel: &str| format!("<{}?page={n}&per_page={per_page}>; rel=\"{rel}\"", request.path());
+    let mut links = Vec::new();
+    if page < last {
+        links.push(link(page + 1, "next"));
+    }
+    links.push(link(last, "last"));
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&links.join(", ")) {
+        headers.insert(LINK, value);
+    }
+    headers.insert(HeaderName::from_static("x-total-count"), HeaderValue::from(total));
+    response
+}
+
+/// `GET /admin/users?page=&per_page=&filter=&sort=created_at desc`.
+pub(crate) async fn list_users(
+    state: web::Data<AppState>,
+    _admin: AdminCaller,
+    request: HttpRequest,
+    paging: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    let (page, per_page) = paging.parse()?;
+    let newest_first = match paging.sort.as_deref().map(str::trim) {
+        None | Some("") | Some("created_at") | Some("created_at desc") => true,
+        Some("created_at asc") => false,
+        Some(_) => {
+            return Err(AuthError::Validation {
+                field: "sort",
+                message: "sort by \"created_at asc\" or \"created_at desc\"".into(),
+            }
+            .into());
+        }
+    };
+    let filter = paging.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned);
+    let query = UserQuery { filter, newest_first, offset: (page - 1).saturating_mul(per_page), limit: per_page };
+    let found = state.service.admin_list_users(&query).await?;
+    let users: Vec<Value> = found.users.iter().map(views::user).collect();
+    let body = json!({ "users": users, "aud": state.service.settings().audience });
+    let response = super::no_store(HttpResponse::Ok()).json(body);
+    Ok(paged(response, &request, page, per_page, found.total))
+}
+
+/// Body of `POST /admin/users` and `PUT /admin/users/{id}`.
+#[derive(Deserialize)]
+pub(crate) struct UserBody {
+    email: Option<String>,
+    phone: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    password_hash: Option<String>,
+    email_confirm: Option<bool>,
+    phone_confirm: Option<bool>,
+    user_metadata: Option<Value>,
+    app_metadata: Option<Value>,
+    ban_duration: Option<String>,
+    role: Option<String>,
+}
+
+impl UserBody {
+    fn into_attributes(self) -> Result<AdminUserAttributes, AuthError> {
+        if self.password_hash.is_some() {
+            return Err(AuthError::Validation {
+                field: "password_hash",
+                message: "importing password hashes is not supported; set a password instead".into(),
+            });
+        }
+        if self.phone_confirm == Some(true) {
+            return Err(AuthError::PhoneProviderDisabled);
+        }
+        Ok(AdminUserAttributes {
+            email: self.email,
+            phone: self.phone,
+            username: self.username,
+            password: self.password.map(Password::new),
+            email_confirm: self.email_confirm,
+            user_metadata: self.user_metadata,
+            app_metadata: self.app_metadata,
+            ban_duration: self.ban_duration,
+            role: self.role,
+        })
+    }
+}
+
+/// `POST /admin/users`: answers the new user (200, as Supabase Auth does).
+pub(crate) async fn create_user(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    body: web::Json<UserBody>,
+) -> Result<HttpResponse, ApiError> {
+    let attributes = body.into_inner().into_attributes()?;
+    let user = state.service.admin_create_user(attributes, &admin.0).await?;
+    Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
+}
+
+fn user_id(path: &str) -> Result<UserId, AuthError> {
+    path.parse().map_err(|_| AuthError::Validation { field: "user_id", message: "user_id must be a UUID".into() })
+}
+
+/// `GET /admin/users/{id}`.
+pub(crate) async fn get_user(
+    state: web::Data<AppState>,
+    _admin: AdminCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = state.service.admin_get_user(user_id(&path)?).await?;
+    Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
+}
+
+/// `PUT /admin/users/{id}`.
+pub(crate) async fn update_user(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    path: web::Path<String>,
+    body: web::Json<UserBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = user_id(&path)?;
+    let attributes = body.into_inner().into_attributes()?;
+    let user = state.service.admin_update_user(id, attributes, &admin.0).await?;
+    Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
+}
+
+/// Body of `DELETE /admin/users/{id}`.
+#[derive(Deserialize)]
+pub(crate) struct DeleteBody {
+    should_soft_delete: Option<bool>,
+}
+
+/// `DELETE /admin/users/{id}`: removes the account with every session and token, answers `{}`.
+/// Soft deletion is refused rather than silently turned into a hard one.
+pub(crate) async fn delete_user(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    path: web::Path<String>,
+    body: Option<web::Json<DeleteBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = user_id(&path)?;
+    if body.and_then(|b| b.into_inner().should_soft_delete) == Some(true) {
+        return Err(AuthError::Validation {
+            field: "should_soft_delete",
+            message: "soft deletion is not supported; delete without it to remove the user".into(),
+        }
+        .into());
+    }
+    state.service.admin_delete_user(id, &admin.0).await?;
+    Ok(super::no_store(HttpResponse::Ok()).json(json!({})))
+}
+
+/// `POST /admin/users/{id}/logout` (an authd addition): ends every session of the user.
+pub(crate) async fn logout_user(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.service.admin_logout_user(user_id(&path)?, &admin.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /admin/audit?page=&per_page=`: the audit log, newest first.
+pub(crate) async fn audit(
+    state: web::Data<AppState>,
+    _admin: AdminCaller,
+    request: HttpRequest,
+    paging: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    let (page, per_page) = paging.parse()?;
+    let (events, total) = state.service.audit_events((page - 1).saturating_mul(per_page), per_page).await?;
+    let body: Vec<Value> = events.iter().map(audit_view).collect();
+    let response = super::no_store(HttpResponse::Ok()).json(body);
+    Ok(paged(response, &request, page, per_page, total))
+}
+
+/// An audit event in Supabase Auth's shape (`payload` holds the facts).
+fn audit_view(event: &AuditEvent) -> Value {
+    let actor_id = match &event.actor {
+        Actor::User(id) => Value::from(id.to_string()),
+        Actor::Admin | Actor::Anonymous => Value::Null,
+    };
+    let actor_kind = match &event.actor {
+        Actor::User(_) => "user",
+        Actor::Admin => "admin",
+        Actor::Anonymous => "anonymous",
+    };
+    json!({
+        "id": event.id,
+        "created_at": event.at,
+        "ip_address": event.ip.clone().unwrap_or_default(),
+        "payload": {
+            "action": event.action.as_str(),
+            "actor_id": actor_id,
+            "actor_type": actor_kind,
+            "target_id": event.target.map(|id| id.to_string()),
+            "user_agent": event.user_agent,
+            "traits": event.details,
+        },
+    })
+}
