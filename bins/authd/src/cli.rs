@@ -30,8 +30,26 @@ pub enum Command {
     /// List and rotate the signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// PostgREST: the settings it needs, the role SQL, and the database set-up.
+    #[command(subcommand)]
+    Postgrest(PostgrestCommand),
     /// Print the version.
     Version,
+}
+
+/// `authd postgrest ...`
+#[derive(Debug, Subcommand)]
+pub enum PostgrestCommand {
+    /// Print the PostgREST settings that match this authd (jwt-secret, jwt-aud, db-anon-role, ...).
+    Config {
+        /// One JSON object, keyed by PostgREST's setting names.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the SQL that creates the API roles and grants them, for a superuser to run.
+    Sql,
+    /// Create the roles and grants (needs the privilege) and write PostgREST's in-database configuration.
+    Setup,
 }
 
 /// `authd keys ...`

@@ -61,6 +61,8 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     /// API keys.
     pub api: ApiConfig,
+    /// Keeping PostgREST in step (PostgreSQL only).
+    pub postgrest: PostgrestConfig,
 }
 
 /// `[server]`
@@ -337,6 +339,26 @@ pub struct ApiConfig {
     pub require_key: bool,
 }
 
+/// `[postgrest]`: how authd keeps a PostgREST on the same PostgreSQL database in step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgrestConfig {
+    /// The role PostgREST logs in as; the API roles are granted to it.
+    pub authenticator: String,
+    /// `authd serve` creates the API roles and grants them at start, when it has the privilege.
+    pub manage_roles: bool,
+    /// Send a reload notification when PostgREST's in-database configuration changes.
+    pub notify: bool,
+    /// The notification channel (PostgREST's `db-channel`).
+    pub channel: String,
+}
+
+impl Default for PostgrestConfig {
+    fn default() -> Self {
+        Self { authenticator: "authenticator".into(), manage_roles: true, notify: true, channel: "pgrst".into() }
+    }
+}
+
 /// `[rate_limits]`: requests per minute and client IP; 0 turns a limit off.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -463,6 +485,8 @@ impl Config {
             ("roles.anonymous", &self.roles.anonymous),
             ("roles.authenticated", &self.roles.authenticated),
             ("roles.service", &self.roles.service),
+            ("postgrest.authenticator", &self.postgrest.authenticator),
+            ("postgrest.channel", &self.postgrest.channel),
         ] {
             let ok = !role.is_empty()
                 && role.len() <= 63
@@ -470,9 +494,15 @@ impl Config {
                 && !role.starts_with(|c: char| c.is_ascii_digit());
             if !ok {
                 return Err(ConfigError::Invalid(format!(
-                    "{key} must be a PostgreSQL role name: letters, digits and '_', not starting with a digit"
+                    "{key} must be a PostgreSQL name: letters, digits and '_', not starting with a digit"
                 )));
             }
+        }
+        // PostgREST switches roles by SET ROLE; the authenticator must not be one of the API roles.
+        if [&self.roles.anonymous, &self.roles.authenticated, &self.roles.service]
+            .contains(&&self.postgrest.authenticator)
+        {
+            return invalid("postgrest.authenticator must differ from the roles in [roles]");
         }
         for origin in &self.server.cors_allowed_origins {
             let ok = origin == "*" || origin.starts_with("https://") || origin.starts_with("http://");

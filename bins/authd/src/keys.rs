@@ -1,12 +1,14 @@
 //! The server's keys: where they come from (the configuration or the database), the key ring
 //! built from them, its periodic reload, and what `authd keys` shows and changes.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use auth_core::domain::{KeyMaterial, KeyPurpose, KeyStatus, StoredKey, key_statuses};
-use auth_core::ports::{Clock, KeyStore, Random};
+use auth_core::ports::{Clock, KeyStore, Random, TokenSigner};
 use auth_crypto::{HmacTokenChain, JwtSigner, SigningKey, TOKEN_CHAIN_KEY_MIN_LEN};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
@@ -21,8 +23,13 @@ enum AccessKeySource {
     Database(auth_crypto::JwtAlgorithm),
 }
 
+/// Told the public keys (a JWKS) after this process changed them or noticed a change, so they
+/// reach whatever else verifies tokens (PostgREST's in-database configuration).
+pub type KeysChanged = Arc<dyn Fn(serde_json::Value) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// The keys of one deployment, read from the configuration and the database.
 pub struct Keys {
+    on_change: Option<KeysChanged>,
     store: Arc<dyn KeyStore>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
@@ -87,6 +94,7 @@ impl Keys {
         };
         let seconds = |s: u64| TimeDelta::try_seconds(i64::try_from(s).unwrap_or(i64::MAX)).unwrap_or(TimeDelta::MAX);
         Ok(Self {
+            on_change: None,
             store,
             clock,
             random,
@@ -99,6 +107,22 @@ impl Keys {
             anonymous_role: config.roles.anonymous.clone(),
             service_role: config.roles.service.clone(),
         })
+    }
+
+    /// Calls `hook` with the new JWKS after every key change this process makes or notices.
+    pub fn on_change(mut self, hook: Option<KeysChanged>) -> Self {
+        self.on_change = hook;
+        self
+    }
+
+    /// Runs the change hook with the current ring's JWKS; a failure is logged, never returned,
+    /// because the keys themselves have already changed.
+    async fn changed(&self) {
+        let Some(hook) = &self.on_change else { return };
+        match self.signer().await {
+            Ok(signer) => hook(signer.jwks()).await,
+            Err(error) => tracing::warn!(error = %format!("{error:#}"), "cannot read the new keys"),
+        }
     }
 
     /// Makes the first keys on an empty database. Replicas starting together agree on one.
@@ -180,6 +204,7 @@ impl Keys {
         let now = self.clock.now();
         let key = generated(alg, KeyPurpose::ApiKey, now, now)?;
         self.store.add_key(&key).await.context("cannot store the new key")?;
+        self.changed().await;
         self.api_keys().await
     }
 
@@ -263,6 +288,9 @@ impl Keys {
                     Ok(kids) => {
                         tracing::info!(signing = %kids[0], keys = kids.len(), "key ring reloaded");
                         current = kids;
+                        if let Some(hook) = &self.on_change {
+                            hook(signer.jwks()).await;
+                        }
                     }
                     Err(error) => {
                         tracing::warn!(error = %format!("{error:#}"), "cannot reload the keys; keeping the current ones")
@@ -284,6 +312,7 @@ impl Keys {
         let activates_at = if immediately { now } else { now + self.publish_delay };
         let key = generated(alg, KeyPurpose::AccessToken, now, activates_at)?;
         self.store.add_key(&key).await.context("cannot store the new key")?;
+        self.changed().await;
         let status = if activates_at > now { KeyStatus::Pending } else { KeyStatus::Signing };
         Ok(listing(&key, status))
     }

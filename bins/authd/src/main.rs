@@ -4,6 +4,7 @@ mod cli;
 mod config;
 mod keys;
 mod output;
+mod postgrest;
 mod telemetry;
 mod wiring;
 
@@ -84,6 +85,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        Command::Postgrest(command) => {
+            let config = load()?;
+            telemetry::init(&config.log);
+            postgrest::run(command, config).await?;
         }
         Command::Serve => {
             let config = load()?;

@@ -58,7 +58,8 @@ pub async fn open_ready_database(config: &Config) -> anyhow::Result<Database> {
 
 /// The deployment's keys, read through the database's key store.
 pub fn keys(config: &Config, database: &Database) -> anyhow::Result<Keys> {
-    Keys::new(config, database.keys(), Arc::new(SystemClock), Arc::new(OsRandom))
+    Ok(Keys::new(config, database.keys(), Arc::new(SystemClock), Arc::new(OsRandom))?
+        .on_change(crate::postgrest::keys_hook(config, database)))
 }
 
 /// `authd serve`.
@@ -72,6 +73,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(key) = signer.keys().first() {
         tracing::info!(kid = %key.kid, algorithm = key.alg.name(), "access tokens are signed with this key");
     }
+    crate::postgrest::at_start(&config, &database, &signer).await;
     Arc::clone(&keys).spawn_reload(Arc::clone(&signer));
 
     let random: Arc<dyn Random> = Arc::new(OsRandom);
