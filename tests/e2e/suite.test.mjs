@@ -490,6 +490,120 @@ for (const backend of backends()) {
       });
     });
 
+    describe('admin API', () => {
+      /** An auth-js client holding the service-role key, as a server-side supabase-js would. */
+      function adminClient(server) {
+        const keys = JSON.parse(server.cli(['keys', 'api', '--json']));
+        const headers = { apikey: keys.service_role_key, Authorization: `Bearer ${keys.service_role_key}` };
+        return client(server, { headers }).admin;
+      }
+
+      it('createUser, getUserById, updateUserById, listUsers and deleteUser', async () => {
+        const admin = adminClient(open);
+        const email = freshEmail('admin-made');
+        const created = await admin.createUser({
+          email,
+          password: PASSWORD,
+          email_confirm: true,
+          user_metadata: { first_name: 'Ada' },
+          app_metadata: { plan: 'pro' },
+        });
+        assert.equal(created.error, null);
+        const { user } = created.data;
+        assert.equal(user.email, email);
+        assert.ok(user.email_confirmed_at);
+        assert.equal(user.app_metadata.plan, 'pro');
+        assert.equal(user.app_metadata.provider, 'email');
+        const duplicate = await admin.createUser({ email, password: PASSWORD });
+        assertApiError(duplicate.error, { code: 'email_exists', status: 422 });
+
+        const fetched = await admin.getUserById(user.id);
+        assert.equal(fetched.data.user.id, user.id);
+        const missing = await admin.getUserById('00000000-0000-4000-8000-000000000000');
+        assertApiError(missing.error, { code: 'user_not_found', status: 404 });
+
+        const updated = await admin.updateUserById(user.id, { user_metadata: { last_name: 'Lovelace' } });
+        assert.equal(updated.error, null);
+        assert.deepEqual(updated.data.user.user_metadata, { first_name: 'Ada', last_name: 'Lovelace' });
+        const signIn = await client(open).signInWithPassword({ email, password: PASSWORD });
+        assert.equal(signIn.error, null, 'an admin-made, confirmed user signs in');
+
+        const deleted = await admin.deleteUser(user.id);
+        assert.equal(deleted.error, null);
+        assert.equal(deleted.data.user.id, user.id);
+        assertApiError((await admin.getUserById(user.id)).error, { code: 'user_not_found' });
+        assertApiError((await client(open).getUser(signIn.data.session.access_token)).error, {
+          kind: AuthSessionMissingError,
+        });
+      });
+
+      it('listUsers pages the way auth-js reads Link and X-Total-Count', async () => {
+        const server = await startAuthd(backend, { SIGNUP__AUTOCONFIRM: 'true', ...NO_LIMITS });
+        try {
+          const admin = adminClient(server);
+          const label = `page${Date.now()}`;
+          for (let n = 0; n < 5; n += 1) {
+            const { error } = await admin.createUser({ email: freshEmail(label), email_confirm: true });
+            assert.equal(error, null);
+          }
+          const everyone = await admin.listUsers();
+          assert.equal(everyone.error, null);
+          const { total } = everyone.data;
+          assert.ok(total >= 5);
+          assert.equal(everyone.data.users.length, Math.min(total, 50), 'the default page holds 50');
+          // auth-js reads only the first digit of a page number, so keep to fewer than 10 pages.
+          const perPage = Math.max(2, Math.ceil(total / 5));
+          const { data, error } = await admin.listUsers({ page: 1, perPage });
+          assert.equal(error, null);
+          assert.equal(data.users.length, perPage);
+          assert.equal(data.nextPage, 2);
+          assert.equal(data.total, total);
+          assert.equal(data.lastPage, Math.ceil(total / perPage));
+          const last = await admin.listUsers({ page: data.lastPage, perPage });
+          assert.equal(last.data.nextPage, null);
+          assert.equal(last.data.users.length, total - perPage * (data.lastPage - 1));
+          const invalid = await admin.listUsers({ page: -1 });
+          assertApiError(invalid.error, { code: 'validation_failed', status: 400 });
+        } finally {
+          await server.stop();
+        }
+      });
+
+      it('a ban ends the sessions at once and lifting it lets the user back in', async () => {
+        const admin = adminClient(open);
+        const { auth, email, user } = await signedUp(open);
+        const banned = await admin.updateUserById(user.id, { ban_duration: '24h' });
+        assert.equal(banned.error, null);
+        assert.ok(banned.data.user.banned_until);
+        assertApiError((await auth.getUser()).error, { kind: AuthSessionMissingError });
+        const refused = await client(open).signInWithPassword({ email, password: PASSWORD });
+        assertApiError(refused.error, { code: 'user_banned', status: 400 });
+
+        const lifted = await admin.updateUserById(user.id, { ban_duration: 'none' });
+        assert.equal(lifted.error, null);
+        assert.equal((await client(open).signInWithPassword({ email, password: PASSWORD })).error, null);
+      });
+
+      it('admin.signOut ends the session of the token it is given', async () => {
+        const admin = adminClient(open);
+        const { session } = await signedUp(open);
+        const { error } = await admin.signOut(session.access_token, 'global');
+        assert.equal(error, null);
+        assertApiError((await client(open).getUser(session.access_token)).error, { kind: AuthSessionMissingError });
+      });
+
+      it('the admin API refuses anon keys and user tokens', async () => {
+        const keys = JSON.parse(open.cli(['keys', 'api', '--json']));
+        const anon = client(open, { headers: { Authorization: `Bearer ${keys.anon_key}` } }).admin;
+        assertApiError((await anon.listUsers()).error, { code: 'not_admin', status: 403 });
+        const { session } = await signedUp(open);
+        const asUser = client(open, { headers: { Authorization: `Bearer ${session.access_token}` } }).admin;
+        assertApiError((await asUser.createUser({ email: freshEmail() })).error, { code: 'not_admin', status: 403 });
+        const bare = client(open).admin;
+        assertApiError((await bare.listUsers()).error, { code: 'no_authorization', status: 401 });
+      });
+    });
+
     describe('other signing algorithms', () => {
       /** Starts a server with these key settings and checks a fresh user's token through the JWKS. */
       async function expectJwksVerification(settings, alg) {
