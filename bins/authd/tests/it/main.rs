@@ -7,5 +7,6 @@ mod cli;
 mod e2e;
 mod keys;
 mod outage;
+mod postgrest;
 mod process;
 mod serve;
