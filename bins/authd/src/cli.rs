@@ -33,6 +33,24 @@ pub enum Command {
     /// PostgREST: the settings it needs, the role SQL, and the database set-up.
     #[command(subcommand)]
     Postgrest(PostgrestCommand),
+    /// Manage users (straight through the database).
+    #[command(subcommand)]
+    Users(crate::admin_cli::UsersCommand),
+    /// List and end sessions.
+    #[command(subcommand)]
+    Sessions(crate::admin_cli::SessionsCommand),
+    /// Read the audit log, newest first.
+    Audit {
+        /// Page number, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: u64,
+        /// Events per page.
+        #[arg(long, default_value_t = 50)]
+        per_page: u64,
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the version.
     Version,
 }

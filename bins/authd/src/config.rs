@@ -63,6 +63,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// Keeping PostgREST in step (PostgreSQL only).
     pub postgrest: PostgrestConfig,
+    /// The audit log.
+    pub audit: AuditConfig,
 }
 
 /// `[server]`
@@ -328,6 +330,27 @@ pub struct AccountConfig {
 impl Default for AccountConfig {
     fn default() -> Self {
         Self { self_delete: true, metadata_max_bytes: auth_core::domain::METADATA_DEFAULT_MAX_BYTES }
+    }
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Days an audit event is kept; 0 keeps them forever.
+    pub retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { retention_days: 90 }
+    }
+}
+
+impl AuditConfig {
+    /// How long events are kept, or `None` for ever.
+    pub fn retention(&self) -> Option<chrono::TimeDelta> {
+        (self.retention_days > 0).then(|| chrono::TimeDelta::days(i64::from(self.retention_days)))
     }
 }
 

@@ -1,5 +1,6 @@
 //! The authd binary: reads the configuration, wires the adapters to the domain, and serves.
 
+mod admin_cli;
 mod cli;
 mod config;
 mod keys;
@@ -90,6 +91,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load()?;
             telemetry::init(&config.log);
             postgrest::run(command, config).await?;
+        }
+        Command::Users(command) => {
+            let config = load()?;
+            telemetry::init(&config.log);
+            admin_cli::users(&wiring::operator_service(&config).await?, command).await?;
+        }
+        Command::Sessions(command) => {
+            let config = load()?;
+            telemetry::init(&config.log);
+            admin_cli::sessions(&wiring::operator_service(&config).await?, command).await?;
+        }
+        Command::Audit { page, per_page, json } => {
+            let config = load()?;
+            telemetry::init(&config.log);
+            admin_cli::audit(&wiring::operator_service(&config).await?, page, per_page, json).await?;
         }
         Command::Serve => {
             let config = load()?;

@@ -75,27 +75,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     crate::postgrest::at_start(&config, &database, &signer).await;
     Arc::clone(&keys).spawn_reload(Arc::clone(&signer));
+    spawn_audit_pruning(&config, &database);
 
     let random: Arc<dyn Random> = Arc::new(OsRandom);
-    let hasher = Argon2Hasher::new(
-        Argon2Params {
-            memory_kib: config.password.hash.memory_kib,
-            iterations: config.password.hash.iterations,
-            parallelism: config.password.hash.parallelism,
-        },
-        config.password.hash.max_concurrent,
-    )?;
-    let ports = Ports {
-        users: database.users(),
-        sessions: database.sessions(),
-        hasher: Arc::new(hasher),
-        signer,
-        chain: Arc::new(chain),
-        clock: Arc::new(SystemClock),
-        random: Arc::clone(&random),
-        audit: database.audit(),
-    };
-    let service = AuthService::new(ports, settings(&config));
+    let service = service(&config, &database, signer, chain)?;
     let http = HttpSettings {
         base_path: config.server.base_path.clone(),
         max_body_bytes: config.server.max_body_bytes,
@@ -127,6 +110,62 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     server.run().await.context("the HTTP server failed")?;
     tracing::info!("authd stopped");
     Ok(())
+}
+
+/// The use cases over the database's stores and the crypto adapters.
+fn service(
+    config: &Config,
+    database: &Database,
+    signer: Arc<auth_crypto::JwtSigner>,
+    chain: auth_crypto::HmacTokenChain,
+) -> anyhow::Result<AuthService> {
+    let hasher = Argon2Hasher::new(
+        Argon2Params {
+            memory_kib: config.password.hash.memory_kib,
+            iterations: config.password.hash.iterations,
+            parallelism: config.password.hash.parallelism,
+        },
+        config.password.hash.max_concurrent,
+    )?;
+    let ports = Ports {
+        users: database.users(),
+        sessions: database.sessions(),
+        hasher: Arc::new(hasher),
+        signer,
+        chain: Arc::new(chain),
+        clock: Arc::new(SystemClock),
+        random: Arc::new(OsRandom),
+        audit: database.audit(),
+    };
+    Ok(AuthService::new(ports, settings(config)))
+}
+
+/// The use cases for an operator command: the database made ready, the keys read once.
+pub async fn operator_service(config: &Config) -> anyhow::Result<AuthService> {
+    let database = open_ready_database(config).await?;
+    let keys = keys(config, &database)?;
+    keys.ensure_initial().await?;
+    let signer = Arc::new(keys.signer().await?);
+    let chain = keys.token_chain().await?;
+    service(config, &database, signer, chain)
+}
+
+/// Deletes audit events older than `audit.retention_days`, at start and then daily.
+fn spawn_audit_pruning(config: &Config, database: &Database) {
+    let Some(retention) = config.audit.retention() else { return };
+    let audit = database.audit();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(24 * 3600));
+        loop {
+            ticks.tick().await;
+            let before = auth_core::ports::Clock::now(&SystemClock) - retention;
+            match audit.prune_events(before).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "removed audit events past their retention"),
+                Err(error) => tracing::warn!(%error, "cannot prune the audit log; will try again tomorrow"),
+            }
+        }
+    });
 }
 
 /// The use-case settings the configuration describes.

@@ -11,7 +11,7 @@ mod error;
 mod rate_limit;
 mod request_log;
 mod routes;
-mod views;
+pub mod views;
 
 use std::sync::Arc;
 

@@ -3,6 +3,7 @@
 // Test code: a panic is how a test fails, and these tests poll a child process.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
+mod admin_cli;
 mod cli;
 mod e2e;
 mod keys;

@@ -70,6 +70,19 @@ impl AuthService {
         self.ports.users.find_user(id).await?.ok_or(AuthError::UserNotFound)
     }
 
+    /// The user named by an id, an email address (with `@`) or a username.
+    pub async fn admin_find_user(&self, name: &str) -> Result<User, AuthError> {
+        let name = name.trim();
+        let found = if let Ok(id) = name.parse::<UserId>() {
+            self.ports.users.find_user(id).await?
+        } else if name.contains('@') {
+            self.ports.users.find_user_by_email(&Email::parse(name)?).await?
+        } else {
+            self.ports.users.find_user_by_username(&Username::parse(name)?).await?
+        };
+        found.ok_or(AuthError::UserNotFound)
+    }
+
     /// Creates a user as an operator: email, phone or username required; no confirmation mail.
     pub async fn admin_create_user(
         &self,

@@ -1,0 +1,134 @@
+//! `authd users`, `authd sessions` and `authd audit` against SQLite and PostgreSQL.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use auth_testkit::postgres::test_database;
+use serde_json::Value;
+
+use crate::process::{Server, authd, run, text};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Runs an operator command on the database, with `input` on standard input.
+fn operator(dir: &Path, url: &str, args: &[&str], input: Option<&str>) -> Output {
+    let mut command = authd(dir);
+    command.env("AUTHD_DATABASE__URL", url).args(args);
+    match input {
+        None => run(&mut command),
+        Some(input) => {
+            let mut child =
+                command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child.wait_with_output().unwrap()
+        }
+    }
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(output.status.success(), "{:?}", text(output));
+    serde_json::from_str(&text(output).0).unwrap_or_else(|e| panic!("{e}: {:?}", text(output)))
+}
+
+fn sign_in(server: &Server, email: &str, password: &str) -> (u16, Value) {
+    let body = format!(r#"{{"email":"{email}","password":"{password}"}}"#);
+    let (status, body) = server.request("POST", "/auth/v1/token?grant_type=password", Some(&body), None).unwrap();
+    (status, serde_json::from_str(&body).unwrap())
+}
+
+fn operate_on(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let op = |args: &[&str], input: Option<&str>| operator(dir.path(), url, args, input);
+
+    let created = json_of(&op(
+        &[
+            "users",
+            "create",
+            "--email",
+            "Op@Example.com",
+            "--username",
+            "opal",
+            "--confirm",
+            "--password-stdin",
+            "--json",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    ));
+    assert_eq!(created["email"], "op@example.com");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let weak = op(&["users", "create", "--email", "weak@example.com", "--password-stdin"], Some("short"));
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(text(&weak).1.contains("authd: error:"), "{:?}", text(&weak));
+    let duplicate = op(&["users", "create", "--email", "op@example.com"], None);
+    assert_eq!(duplicate.status.code(), Some(1));
+
+    let listed = json_of(&op(&["users", "list", "--filter", "OP@", "--json"], None));
+    assert_eq!(listed["total"], 1);
+    let table = text(&op(&["users", "list"], None)).0;
+    assert!(table.contains("op@example.com") && table.contains("1 of 1 user(s)"), "{table}");
+    for name in [id.as_str(), "op@example.com", "OPAL"] {
+        assert_eq!(json_of(&op(&["users", "show", name, "--json"], None))["id"], id.as_str(), "{name}");
+    }
+
+    let mut command = authd(dir.path());
+    command.env("AUTHD_DATABASE__URL", url);
+    let server = Server::start(command);
+    let (status, session) = sign_in(&server, "op@example.com", PASSWORD);
+    assert_eq!(status, 200, "{session}");
+    let sessions = json_of(&op(&["sessions", "list", "opal", "--json"], None));
+    assert_eq!(sessions.as_array().unwrap().len(), 1);
+
+    assert!(op(&["users", "ban", "opal", "--duration", "2h"], None).status.success());
+    let (status, body) = sign_in(&server, "op@example.com", PASSWORD);
+    assert_eq!((status, body["error_code"].as_str()), (400, Some("user_banned")));
+    let token = session["access_token"].as_str().unwrap();
+    assert_eq!(server.request("GET", "/auth/v1/user", None, Some(token)).unwrap().0, 403, "the ban ended the session");
+    assert!(op(&["users", "unban", "opal"], None).status.success());
+
+    assert!(op(&["users", "set-password", "opal"], Some("a new passphrase here\n")).status.success());
+    assert_eq!(sign_in(&server, "op@example.com", PASSWORD).0, 400);
+    let (status, session) = sign_in(&server, "op@example.com", "a new passphrase here");
+    assert_eq!(status, 200);
+    let revoked = op(&["sessions", "revoke", "--user", "opal"], None);
+    assert!(text(&revoked).0.contains("ended 1 session(s)"), "{:?}", text(&revoked));
+    let token = session["access_token"].as_str().unwrap();
+    assert_eq!(server.request("GET", "/auth/v1/user", None, Some(token)).unwrap().0, 403);
+
+    let audit = json_of(&op(&["audit", "--json"], None));
+    let actions: Vec<&str> =
+        audit["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for expected in ["user_created_by_admin", "user_banned_by_admin", "password_set_by_admin", "login", "login_failed"]
+    {
+        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+    }
+    assert!(!audit.to_string().contains(PASSWORD), "no password in the audit log");
+
+    assert!(op(&["users", "delete", "opal"], None).status.success());
+    let gone = op(&["users", "show", id.as_str()], None);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(text(&gone).1.contains("User not found"), "{:?}", text(&gone));
+    assert_eq!(op(&["sessions", "revoke", "not-a-uuid"], None).status.code(), Some(1));
+}
+
+#[test]
+fn operators_manage_users_and_sessions_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    operate_on(&format!("sqlite://{}", dir.path().join("ops.db").display()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_manage_users_and_sessions_on_postgres() {
+    let Some(db) = test_database("admin_cli").await else { return };
+    let url = db.url().to_owned();
+    tokio::task::spawn_blocking(move || operate_on(&url)).await.unwrap();
+}
+
+#[test]
+fn operator_commands_need_a_known_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ops.db").display());
+    let output = operator(dir.path(), &url, &["users", "ban", "nobody@example.com"], None);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).1.contains("User not found"));
+}
