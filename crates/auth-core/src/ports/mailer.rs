@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::domain::Email;
+use crate::domain::{Email, MailContext};
 
 /// One message to deliver.
 #[derive(Clone, PartialEq, Eq)]
@@ -44,4 +44,14 @@ pub trait Mailer: Send + Sync {
     /// - MUST classify failures as transient or permanent, and MUST NOT put the body into the
     ///   error text (it holds one-time secrets).
     async fn send(&self, mail: &Mail) -> Result<(), MailError>;
+}
+
+/// Turns what a mail must say into the message: subject, plain text and HTML.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait MailTemplates: Send + Sync {
+    /// Renders the template of `context.kind`.
+    ///
+    /// - MUST escape every value it inserts into HTML.
+    /// - MUST put the code and the link (when present) into both bodies.
+    fn render(&self, context: &MailContext) -> Result<Mail, MailError>;
 }

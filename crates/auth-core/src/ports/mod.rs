@@ -12,7 +12,7 @@ mod token_signer;
 
 pub use audit_log::AuditLog;
 pub use clock::Clock;
-pub use mailer::{Mail, MailError, Mailer};
+pub use mailer::{Mail, MailError, MailTemplates, Mailer};
 pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
 pub use random::{Random, RandomError};
 pub use store::{KeyStore, SessionStore, StoreError, UniqueField, UserStore};
@@ -24,7 +24,7 @@ pub use audit_log::MockAuditLog;
 #[cfg(any(test, feature = "mock"))]
 pub use clock::MockClock;
 #[cfg(any(test, feature = "mock"))]
-pub use mailer::MockMailer;
+pub use mailer::{MockMailTemplates, MockMailer};
 #[cfg(any(test, feature = "mock"))]
 pub use password_hasher::MockPasswordHasher;
 #[cfg(any(test, feature = "mock"))]
