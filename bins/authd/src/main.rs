@@ -64,6 +64,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 KeysCommand::List { json } => output::key_table(&keys.list().await?, json)?,
                 KeysCommand::Rotate { now, json } => {
                     let key = keys.rotate(now).await?;
+                    let details = serde_json::json!({"kid": key.kid, "purpose": key.purpose, "immediately": now});
+                    wiring::record_key_rotation(&database, details).await;
                     if json {
                         output::say(&serde_json::to_string_pretty(&key)?);
                     } else {
@@ -75,7 +77,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 KeysCommand::Api { rotate, json } => {
-                    let api = if rotate { keys.rotate_api_keys().await? } else { keys.api_keys().await? };
+                    let api = if rotate {
+                        let api = keys.rotate_api_keys().await?;
+                        let details = serde_json::json!({"kid": api.kid, "purpose": "api_key"});
+                        wiring::record_key_rotation(&database, details).await;
+                        api
+                    } else {
+                        keys.api_keys().await?
+                    };
                     if json {
                         output::say(&serde_json::to_string_pretty(&api)?);
                     } else {

@@ -150,6 +150,21 @@ pub async fn operator_service(config: &Config) -> anyhow::Result<AuthService> {
     service(config, &database, signer, chain)
 }
 
+/// Records a key rotation made at the command line in the audit log.
+pub async fn record_key_rotation(database: &Database, details: serde_json::Value) {
+    let event = auth_core::domain::AuditEvent {
+        id: 0,
+        at: auth_core::ports::Clock::now(&SystemClock),
+        action: auth_core::domain::AuditAction::KeyRotated,
+        actor: auth_core::domain::Actor::Admin,
+        target: None,
+        ip: None,
+        user_agent: Some(format!("authd-cli/{}", env!("CARGO_PKG_VERSION"))),
+        details,
+    };
+    database.audit().record(event).await;
+}
+
 /// Deletes audit events older than `audit.retention_days`, at start and then daily.
 fn spawn_audit_pruning(config: &Config, database: &Database) {
     let Some(retention) = config.audit.retention() else { return };

@@ -95,11 +95,18 @@ fn operate_on(url: &str) {
     let token = session["access_token"].as_str().unwrap();
     assert_eq!(server.request("GET", "/auth/v1/user", None, Some(token)).unwrap().0, 403);
 
+    assert!(op(&["keys", "rotate", "--now"], None).status.success());
     let audit = json_of(&op(&["audit", "--json"], None));
     let actions: Vec<&str> =
         audit["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for expected in ["user_created_by_admin", "user_banned_by_admin", "password_set_by_admin", "login", "login_failed"]
-    {
+    for expected in [
+        "key_rotated",
+        "user_created_by_admin",
+        "user_banned_by_admin",
+        "password_set_by_admin",
+        "login",
+        "login_failed",
+    ] {
         assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
     }
     assert!(!audit.to_string().contains(PASSWORD), "no password in the audit log");
