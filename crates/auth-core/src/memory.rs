@@ -8,12 +8,14 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{AuditEvent, UserQuery};
+use crate::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, QueuedMail, UserQuery};
 use crate::domain::{
     Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
     StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
-use crate::ports::{AuditLog, KeyStore, SessionStore, StoreError, UniqueField, UserStore};
+use crate::ports::{
+    AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, SessionStore, StoreError, UniqueField, UserStore,
+};
 
 /// Users, sessions and refresh tokens held in process memory behind one lock.
 #[derive(Debug, Default)]
@@ -29,6 +31,50 @@ struct State {
     next_token_id: i64,
     keys: Vec<StoredKey>,
     audit: Vec<AuditEvent>,
+    one_time: Vec<OneTimeToken>,
+    outbox: Vec<OutboxRow>,
+}
+
+/// A message in the memory outbox.
+#[derive(Debug, Clone)]
+struct OutboxRow {
+    queued: QueuedMail,
+    due_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+    failed_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+}
+
+impl State {
+    fn enqueue(&mut self, kind: MailKind, mail: &Mail, at: DateTime<Utc>) {
+        let id = i64::try_from(self.outbox.len()).unwrap_or(i64::MAX) + 1;
+        let queued = QueuedMail { id, kind, mail: mail.clone(), attempts: 0, queued_at: at };
+        self.outbox.push(OutboxRow { queued, due_at: at, sent_at: None, failed_at: None, last_error: None });
+    }
+
+    fn put_token(&mut self, token: &OneTimeToken) {
+        self.one_time.retain(|t| !(t.user_id == token.user_id && t.kind == token.kind));
+        self.one_time.push(token.clone());
+    }
+
+    fn start_session_unchecked(&mut self, session: &Session, first_token: &TokenDigest) {
+        self.next_token_id += 1;
+        let record = RefreshTokenRecord {
+            id: self.next_token_id,
+            session_id: session.id,
+            digest: *first_token,
+            parent: None,
+            created_at: session.created_at,
+            used_at: None,
+            revoked_at: None,
+        };
+        self.tokens.push(record);
+        self.sessions.insert(session.id, session.clone());
+    }
+
+    fn outbox_row(&mut self, id: i64) -> Result<&mut OutboxRow, StoreError> {
+        self.outbox.iter_mut().find(|r| r.queued.id == id).ok_or(StoreError::NotFound)
+    }
 }
 
 impl MemoryStore {
@@ -336,5 +382,135 @@ impl AuditLog for MemoryStore {
         let kept = state.audit.len();
         state.audit.retain(|e| e.at >= before);
         Ok((kept - state.audit.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl EmailFlowStore for MemoryStore {
+    async fn issue_token(&self, token: &OneTimeToken, kind: MailKind, mail: &Mail) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if !state.users.contains_key(&token.user_id) {
+            return Err(StoreError::NotFound);
+        }
+        state.put_token(token);
+        state.enqueue(kind, mail, token.created_at);
+        Ok(())
+    }
+
+    async fn create_user_with_token(
+        &self,
+        user: &User,
+        token: &OneTimeToken,
+        kind: MailKind,
+        mail: &Mail,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if state.users.contains_key(&user.id) {
+            return Err(StoreError::Conflict(UniqueField::Id));
+        }
+        if let Some(field) = state.conflict(user) {
+            return Err(StoreError::Conflict(field));
+        }
+        state.users.insert(user.id, user.clone());
+        state.put_token(token);
+        state.enqueue(kind, mail, token.created_at);
+        Ok(())
+    }
+
+    async fn queue_mail(&self, kind: MailKind, mail: &Mail, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.state()?.enqueue(kind, mail, at);
+        Ok(())
+    }
+
+    async fn find_token_by_link(&self, link: &TokenDigest) -> Result<Option<OneTimeToken>, StoreError> {
+        Ok(self.state()?.one_time.iter().find(|t| t.link_digest == *link).cloned())
+    }
+
+    async fn find_token(&self, user: UserId, kind: OneTimeKind) -> Result<Option<OneTimeToken>, StoreError> {
+        Ok(self.state()?.one_time.iter().find(|t| t.user_id == user && t.kind == kind).cloned())
+    }
+
+    async fn redeem_token(
+        &self,
+        token: &OneTimeToken,
+        user: &User,
+        session: Option<(Session, TokenDigest)>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let position = state
+            .one_time
+            .iter()
+            .position(|t| t.user_id == token.user_id && t.kind == token.kind && t.link_digest == token.link_digest)
+            .ok_or(StoreError::NotFound)?;
+        if !state.users.contains_key(&user.id) {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(field) = state.conflict(user) {
+            return Err(StoreError::Conflict(field));
+        }
+        state.one_time.remove(position);
+        state.users.insert(user.id, user.clone());
+        if let Some((session, first)) = session {
+            state.start_session_unchecked(&session, &first);
+        }
+        Ok(())
+    }
+
+    async fn last_mail_to(&self, to: &Email, kind: MailKind) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let state = self.state()?;
+        let queued = state.outbox.iter().filter(|r| r.queued.kind == kind && r.queued.mail.to == *to);
+        Ok(queued.map(|r| r.queued.queued_at).max())
+    }
+}
+
+#[async_trait]
+impl MailOutbox for MemoryStore {
+    async fn claim_due_mail(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
+        let mut state = self.state()?;
+        let mut claimed = Vec::new();
+        for row in state.outbox.iter_mut() {
+            if claimed.len() >= limit as usize {
+                break;
+            }
+            if row.sent_at.is_none() && row.failed_at.is_none() && row.due_at <= now {
+                row.due_at = lease_until;
+                claimed.push(row.queued.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn mark_mail_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let row = state.outbox_row(id)?;
+        row.sent_at = Some(at);
+        row.queued.mail.text.clear();
+        row.queued.mail.html.clear();
+        Ok(())
+    }
+
+    async fn reschedule_mail(&self, id: i64, next_attempt: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let row = state.outbox_row(id)?;
+        row.queued.attempts += 1;
+        row.due_at = next_attempt;
+        row.last_error = Some(error.to_owned());
+        Ok(())
+    }
+
+    async fn mark_mail_failed(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let row = state.outbox_row(id)?;
+        row.queued.attempts += 1;
+        row.failed_at = Some(at);
+        row.last_error = Some(error.to_owned());
+        row.queued.mail.text.clear();
+        row.queued.mail.html.clear();
+        Ok(())
     }
 }

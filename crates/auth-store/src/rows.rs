@@ -2,8 +2,9 @@
 //! entities. The SQLite store converts its own rows through these, so validation lives once.
 
 use auth_core::domain::{
-    Aal, Actor, AuditAction, AuditEvent, AuthMethod, Email, KeyMaterial, KeyPurpose, Metadata, PasswordHash, Phone,
-    RefreshTokenRecord, Session, SessionId, StoredKey, TokenDigest, User, UserId, Username,
+    Aal, Actor, AuditAction, AuditEvent, AuthMethod, Email, KeyMaterial, KeyPurpose, MailKind, Metadata, OneTimeKind,
+    OneTimeToken, PasswordHash, Phone, QueuedMail, RefreshTokenRecord, Session, SessionId, StoredKey, TokenDigest,
+    User, UserId, Username,
 };
 use auth_core::ports::StoreError;
 use chrono::{DateTime, Utc};
@@ -11,7 +12,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::postgres::schema::{audit_log, refresh_tokens, sessions, signing_keys, users};
+use crate::postgres::schema::{audit_log, mail_outbox, one_time_tokens, refresh_tokens, sessions, signing_keys, users};
 
 /// A row of `auth.users`.
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
@@ -289,6 +290,114 @@ impl TryFrom<AuditRow> for AuditEvent {
             ip: row.ip,
             user_agent: row.user_agent,
             details: row.details,
+        })
+    }
+}
+
+/// A row of `auth.one_time_tokens`.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = one_time_tokens, check_for_backend(diesel::pg::Pg))]
+pub struct OneTimeRow {
+    pub user_id: Uuid,
+    pub kind: String,
+    pub link_digest: Vec<u8>,
+    pub code_digest: Vec<u8>,
+    pub sent_to: String,
+    pub created_at: DateTime<Utc>,
+    pub link_expires_at: DateTime<Utc>,
+    pub code_expires_at: DateTime<Utc>,
+}
+
+impl From<&OneTimeToken> for OneTimeRow {
+    fn from(t: &OneTimeToken) -> Self {
+        Self {
+            user_id: *t.user_id.as_uuid(),
+            kind: t.kind.as_str().to_owned(),
+            link_digest: t.link_digest.as_bytes().to_vec(),
+            code_digest: t.code_digest.as_bytes().to_vec(),
+            sent_to: t.sent_to.as_str().to_owned(),
+            created_at: t.created_at,
+            link_expires_at: t.link_expires_at,
+            code_expires_at: t.code_expires_at,
+        }
+    }
+}
+
+impl TryFrom<OneTimeRow> for OneTimeToken {
+    type Error = StoreError;
+
+    fn try_from(r: OneTimeRow) -> Result<Self, StoreError> {
+        let digest = |bytes: &[u8]| TokenDigest::from_slice(bytes).ok_or_else(|| corrupt("digest")("wrong length"));
+        Ok(Self {
+            user_id: UserId::from_uuid(r.user_id),
+            kind: OneTimeKind::parse(&r.kind).ok_or_else(|| corrupt("one-time kind")(&r.kind))?,
+            link_digest: digest(&r.link_digest)?,
+            code_digest: digest(&r.code_digest)?,
+            sent_to: Email::parse(&r.sent_to).map_err(corrupt("sent_to"))?,
+            created_at: r.created_at,
+            link_expires_at: r.link_expires_at,
+            code_expires_at: r.code_expires_at,
+        })
+    }
+}
+
+/// A new row of `auth.mail_outbox`.
+#[derive(Insertable)]
+#[diesel(table_name = mail_outbox, check_for_backend(diesel::pg::Pg))]
+pub struct NewOutboxRow {
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub queued_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+}
+
+impl NewOutboxRow {
+    /// The message, due at `at`.
+    pub fn new(kind: MailKind, mail: &auth_core::ports::Mail, at: DateTime<Utc>) -> Self {
+        Self {
+            kind: kind.as_str().to_owned(),
+            recipient: mail.to.as_str().to_owned(),
+            subject: mail.subject.clone(),
+            text_body: mail.text.clone(),
+            html_body: mail.html.clone(),
+            queued_at: at,
+            next_attempt_at: at,
+        }
+    }
+}
+
+/// The columns of `auth.mail_outbox` a delivery needs.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = mail_outbox, check_for_backend(diesel::pg::Pg))]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub queued_at: DateTime<Utc>,
+    pub attempts: i32,
+}
+
+impl TryFrom<OutboxRow> for QueuedMail {
+    type Error = StoreError;
+
+    fn try_from(r: OutboxRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id,
+            kind: MailKind::parse(&r.kind).ok_or_else(|| corrupt("mail kind")(&r.kind))?,
+            mail: auth_core::ports::Mail {
+                to: Email::parse(&r.recipient).map_err(corrupt("recipient"))?,
+                subject: r.subject,
+                text: r.text_body,
+                html: r.html_body,
+            },
+            attempts: u32::try_from(r.attempts).unwrap_or_default(),
+            queued_at: r.queued_at,
         })
     }
 }

@@ -8,12 +8,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use auth_core::ports::{AuditLog, KeyStore, SessionStore, UserStore};
+use auth_core::ports::{AuditLog, EmailFlowStore, KeyStore, MailOutbox, SessionStore, UserStore};
 
 /// Builds a fresh, empty store for one test case.
 pub trait StoreHarness: Sized + Send + Sync + 'static {
     /// The store under test.
-    type Store: UserStore + SessionStore + KeyStore + AuditLog + 'static;
+    type Store: UserStore + SessionStore + KeyStore + AuditLog + EmailFlowStore + MailOutbox + 'static;
 
     /// A new, empty store named after the test case, or `None` when the backend is not available
     /// here (the harness has said so loudly and the case is skipped). Resources it creates are
@@ -42,6 +42,10 @@ macro_rules! store_contract_tests {
             users_list_in_creation_order_with_paging,
             users_filter_on_email_and_username,
             audit_events_round_trip_and_prune,
+            one_time_tokens_are_replaced_and_redeemed_once,
+            user_with_token_is_stored_whole_or_not_at_all,
+            outbox_leases_reschedules_and_wipes_bodies,
+            concurrent_claims_never_share_a_message,
             session_start_needs_an_existing_user,
             session_start_records_the_sign_in,
             user_with_session_is_stored_whole_or_not_at_all,
@@ -76,19 +80,21 @@ pub mod cases {
     use std::sync::Arc;
 
     use auth_core::domain::{
-        Aal, Actor, AuditAction, AuditEvent, AuthMethod, Email, ExpiryReason, KeyMaterial, KeyPurpose, Metadata,
-        PasswordHash, Phone, RefreshToken, Rotation, RotationOutcome, Session, SessionId, SessionLimits, StoredKey,
-        User, UserId, UserQuery, Username,
+        Aal, Actor, AuditAction, AuditEvent, AuthMethod, Email, ExpiryReason, KeyMaterial, KeyPurpose, MailKind,
+        Metadata, OneTimeKind, OneTimeToken, PasswordHash, Phone, RefreshToken, Rotation, RotationOutcome, Session,
+        SessionId, SessionLimits, StoredKey, TokenDigest, User, UserId, UserQuery, Username,
     };
-    use auth_core::ports::{AuditLog, KeyStore, SessionStore, StoreError, UniqueField, UserStore};
+    use auth_core::ports::{
+        AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, SessionStore, StoreError, UniqueField, UserStore,
+    };
     use chrono::{DateTime, Duration, TimeZone, Utc};
     use futures_util::future::join_all;
     use serde_json::json;
     use uuid::Uuid;
 
     /// Every store under test implements all three storage ports.
-    pub trait Store: UserStore + SessionStore + KeyStore + AuditLog + 'static {}
-    impl<T: UserStore + SessionStore + KeyStore + AuditLog + 'static> Store for T {}
+    pub trait Store: UserStore + SessionStore + KeyStore + AuditLog + EmailFlowStore + MailOutbox + 'static {}
+    impl<T: UserStore + SessionStore + KeyStore + AuditLog + EmailFlowStore + MailOutbox + 'static> Store for T {}
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().unwrap_or_default()
@@ -372,6 +378,153 @@ pub mod cases {
             store.rotate_refresh_token(&rotation("twin-token", "t2", at1)).await.unwrap(),
             RotationOutcome::NotFound
         );
+    }
+
+    fn one_time(user: &User, kind: OneTimeKind, name: &str, at: DateTime<Utc>) -> OneTimeToken {
+        OneTimeToken {
+            user_id: user.id,
+            kind,
+            link_digest: TokenDigest::of(format!("link-{name}").as_bytes()),
+            code_digest: TokenDigest::of(format!("code-{name}").as_bytes()),
+            sent_to: user.email.clone().unwrap(),
+            created_at: at,
+            link_expires_at: at + Duration::hours(1),
+            code_expires_at: at + Duration::minutes(10),
+        }
+    }
+
+    fn mail(to: &str, n: u32) -> Mail {
+        Mail {
+            to: Email::parse(to).unwrap(),
+            subject: format!("subject {n}"),
+            text: format!("code {n}"),
+            html: format!("<p>code {n}</p>"),
+        }
+    }
+
+    /// A new token replaces the user's token of the same kind; a token is found by link or by
+    /// user and kind, and redeems once, together with the user change and the new session.
+    pub async fn one_time_tokens_are_replaced_and_redeemed_once(store: Arc<impl Store>) {
+        let alice = user(1, Some("alice@example.com"), None);
+        store.create_user(&alice).await.unwrap();
+        let first = one_time(&alice, OneTimeKind::Recovery, "first", t0());
+        store.issue_token(&first, MailKind::Recovery, &mail("alice@example.com", 1)).await.unwrap();
+        let magic = one_time(&alice, OneTimeKind::MagicLink, "magic", t0());
+        store.issue_token(&magic, MailKind::MagicLink, &mail("alice@example.com", 2)).await.unwrap();
+        let second = one_time(&alice, OneTimeKind::Recovery, "second", t0() + Duration::minutes(1));
+        store.issue_token(&second, MailKind::Recovery, &mail("alice@example.com", 3)).await.unwrap();
+
+        assert_eq!(store.find_token_by_link(&first.link_digest).await.unwrap(), None, "replaced");
+        assert_eq!(store.find_token_by_link(&second.link_digest).await.unwrap(), Some(second.clone()));
+        assert_eq!(store.find_token(alice.id, OneTimeKind::Recovery).await.unwrap(), Some(second.clone()));
+        assert_eq!(store.find_token(alice.id, OneTimeKind::MagicLink).await.unwrap(), Some(magic));
+        assert_eq!(store.redeem_token(&first, &alice, None).await, Err(StoreError::NotFound), "a replaced token");
+
+        let mut confirmed = alice.clone();
+        confirmed.email_confirmed_at = Some(t0() + Duration::minutes(2));
+        confirmed.last_sign_in_at = confirmed.email_confirmed_at;
+        let started = session(1, &alice, t0() + Duration::minutes(2));
+        store
+            .redeem_token(&second, &confirmed, Some((started.clone(), token("first-refresh").digest())))
+            .await
+            .unwrap();
+        assert_eq!(store.find_user(alice.id).await.unwrap(), Some(confirmed.clone()));
+        assert_eq!(store.find_session(started.id).await.unwrap(), Some(started));
+        let at = t0() + Duration::minutes(3);
+        rotated(store.rotate_refresh_token(&rotation("first-refresh", "next-refresh", at)).await.unwrap());
+
+        assert_eq!(store.redeem_token(&second, &confirmed, None).await, Err(StoreError::NotFound), "used once");
+        assert_eq!(store.find_token(alice.id, OneTimeKind::Recovery).await.unwrap(), None);
+
+        let ghost = user(9, Some("ghost@example.com"), None);
+        let orphan = one_time(&ghost, OneTimeKind::Recovery, "ghost", t0());
+        assert_eq!(
+            store.issue_token(&orphan, MailKind::Recovery, &mail("ghost@example.com", 4)).await,
+            Err(StoreError::NotFound)
+        );
+        assert_eq!(
+            store.last_mail_to(&Email::parse("alice@example.com").unwrap(), MailKind::Recovery).await.unwrap(),
+            Some(t0() + Duration::minutes(1))
+        );
+        assert_eq!(
+            store.last_mail_to(&Email::parse("bob@example.com").unwrap(), MailKind::Recovery).await.unwrap(),
+            None
+        );
+
+        // Deleting the user takes its tokens along.
+        let again = one_time(&alice, OneTimeKind::Recovery, "again", at);
+        store.issue_token(&again, MailKind::Recovery, &mail("alice@example.com", 5)).await.unwrap();
+        assert!(store.delete_user(alice.id).await.unwrap());
+        assert_eq!(store.find_token_by_link(&again.link_digest).await.unwrap(), None);
+    }
+
+    /// Creating a user with its token and mail writes all three or none.
+    pub async fn user_with_token_is_stored_whole_or_not_at_all(store: Arc<impl Store>) {
+        let bob = user(2, Some("bob@example.com"), None);
+        let token = one_time(&bob, OneTimeKind::Confirmation, "bob", t0());
+        store.create_user_with_token(&bob, &token, MailKind::Confirmation, &mail("bob@example.com", 1)).await.unwrap();
+        assert_eq!(store.find_user(bob.id).await.unwrap(), Some(bob.clone()));
+        assert_eq!(store.find_token(bob.id, OneTimeKind::Confirmation).await.unwrap(), Some(token));
+
+        let twin = user(3, Some("BOB@example.com"), None);
+        let twin_token = one_time(&twin, OneTimeKind::Confirmation, "twin", t0());
+        let result =
+            store.create_user_with_token(&twin, &twin_token, MailKind::Confirmation, &mail("bob@example.com", 2)).await;
+        assert_eq!(result, Err(StoreError::Conflict(UniqueField::Email)));
+        assert_eq!(store.find_token_by_link(&twin_token.link_digest).await.unwrap(), None);
+        let due = store.claim_due_mail(t0() + Duration::hours(1), t0() + Duration::hours(2), 10).await.unwrap();
+        assert_eq!(due.len(), 1, "only the first sign-up's mail was queued");
+        assert_eq!(due[0].mail.subject, "subject 1");
+    }
+
+    /// Claims lease messages oldest first; a rescheduled message comes back when due with its
+    /// attempts counted; sent and failed messages never come back.
+    pub async fn outbox_leases_reschedules_and_wipes_bodies(store: Arc<impl Store>) {
+        for (n, minutes) in [(1u32, 0i64), (2, 1), (3, 10)] {
+            store
+                .queue_mail(MailKind::ForgotUsername, &mail("kim@example.com", n), t0() + Duration::minutes(minutes))
+                .await
+                .unwrap();
+        }
+        let at = |m: i64| t0() + Duration::minutes(m);
+        let claimed = store.claim_due_mail(at(2), at(7), 10).await.unwrap();
+        assert_eq!(claimed.iter().map(|q| q.mail.subject.as_str()).collect::<Vec<_>>(), ["subject 1", "subject 2"]);
+        assert_eq!(claimed[0].mail, mail("kim@example.com", 1));
+        assert_eq!((claimed[0].kind, claimed[0].attempts, claimed[0].queued_at), (MailKind::ForgotUsername, 0, at(0)));
+        assert!(store.claim_due_mail(at(3), at(8), 10).await.unwrap().is_empty(), "leased");
+
+        store.mark_mail_sent(claimed[0].id, at(3)).await.unwrap();
+        store.reschedule_mail(claimed[1].id, at(5), "421 try later").await.unwrap();
+        let retried = store.claim_due_mail(at(6), at(9), 10).await.unwrap();
+        assert_eq!(retried.iter().map(|q| (q.id, q.attempts)).collect::<Vec<_>>(), [(claimed[1].id, 1)]);
+        store.mark_mail_failed(retried[0].id, at(6), "550 no such user").await.unwrap();
+
+        let later = store.claim_due_mail(at(60), at(61), 10).await.unwrap();
+        assert_eq!(
+            later.iter().map(|q| q.mail.subject.as_str()).collect::<Vec<_>>(),
+            ["subject 3"],
+            "sent and failed stay out"
+        );
+        assert_eq!(store.claim_due_mail(at(120), at(121), 1).await.unwrap().len(), 1, "an expired lease is due again");
+    }
+
+    /// Workers claiming at the same moment each get different messages.
+    pub async fn concurrent_claims_never_share_a_message(store: Arc<impl Store>) {
+        for n in 0..20 {
+            store.queue_mail(MailKind::ForgotUsername, &mail("many@example.com", n), t0()).await.unwrap();
+        }
+        let claims = (0..4).map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.claim_due_mail(t0(), t0() + Duration::minutes(5), 8).await })
+        });
+        let mut ids = Vec::new();
+        for claim in claims {
+            ids.extend(claim.await.unwrap().unwrap().into_iter().map(|q| q.id));
+        }
+        let total = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!((ids.len(), total), (20, 20), "every message claimed exactly once");
     }
 
     /// Each live token rotates once into its successor, which becomes live.

@@ -7,6 +7,8 @@ mod email;
 mod ids;
 mod mail_kind;
 mod metadata;
+mod one_time;
+mod outbox;
 mod password;
 mod phone;
 mod refresh_token;
@@ -23,6 +25,8 @@ pub use email::{EMAIL_MAX_LEN, Email, EmailError};
 pub use ids::{InvalidId, SessionId, UserId};
 pub use mail_kind::{MailContext, MailKind};
 pub use metadata::{METADATA_DEFAULT_MAX_BYTES, Metadata, MetadataError};
+pub use one_time::{CODE_DIGITS, OneTimeKind, OneTimeSecret, OneTimeToken, code_digest, link_digest};
+pub use outbox::{MAX_DELIVERY_ATTEMPTS, QueuedMail, retry_delay};
 pub use password::{CharacterClass, Password, PasswordPolicy, WeakPassword, WeakPasswordReason};
 pub use phone::{Phone, PhoneError};
 pub use refresh_token::{

@@ -62,6 +62,16 @@ impl fmt::Debug for RefreshToken {
 pub struct TokenDigest([u8; 32]);
 
 impl TokenDigest {
+    /// SHA-256 of `secret`.
+    pub fn of(secret: &[u8]) -> Self {
+        Self(Sha256::digest(secret).into())
+    }
+
+    /// Wraps 32 digest bytes computed elsewhere.
+    pub fn from_array(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// Rebuilds a digest read from storage; `None` unless exactly 32 bytes.
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
         bytes.try_into().ok().map(Self)

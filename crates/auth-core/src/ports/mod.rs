@@ -3,6 +3,7 @@
 
 mod audit_log;
 mod clock;
+mod email_flows;
 mod mailer;
 mod password_hasher;
 mod random;
@@ -12,6 +13,7 @@ mod token_signer;
 
 pub use audit_log::AuditLog;
 pub use clock::Clock;
+pub use email_flows::{EmailFlowStore, MailOutbox};
 pub use mailer::{Mail, MailError, MailTemplates, Mailer};
 pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
 pub use random::{Random, RandomError};
@@ -23,6 +25,8 @@ pub use token_signer::{TokenError, TokenSigner};
 pub use audit_log::MockAuditLog;
 #[cfg(any(test, feature = "mock"))]
 pub use clock::MockClock;
+#[cfg(any(test, feature = "mock"))]
+pub use email_flows::{MockEmailFlowStore, MockMailOutbox};
 #[cfg(any(test, feature = "mock"))]
 pub use mailer::{MockMailTemplates, MockMailer};
 #[cfg(any(test, feature = "mock"))]

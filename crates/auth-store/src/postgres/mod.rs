@@ -3,12 +3,12 @@
 pub(crate) mod schema;
 
 use async_trait::async_trait;
-use auth_core::domain::AuditEvent;
+use auth_core::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, QueuedMail};
 use auth_core::domain::{
     Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
     StoredKey, TokenDigest, User, UserId, UserQuery, Username, plan_rotation,
 };
-use auth_core::ports::{AuditLog, KeyStore, SessionStore, StoreError, UserStore};
+use auth_core::ports::{AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, SessionStore, StoreError, UserStore};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -17,10 +17,12 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use self::schema::{audit_log, refresh_tokens, sessions, signing_keys, users};
+use self::schema::{audit_log, mail_outbox, one_time_tokens, refresh_tokens, sessions, signing_keys, users};
 use crate::PoolOptions;
 use crate::error::store_error;
-use crate::rows::{AuditRow, KeyRow, NewAuditRow, NewTokenRow, SessionRow, TokenRow, UserRow};
+use crate::rows::{
+    AuditRow, KeyRow, NewAuditRow, NewOutboxRow, NewTokenRow, OneTimeRow, OutboxRow, SessionRow, TokenRow, UserRow,
+};
 
 /// Advisory lock key held while migrating ("authd" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0061_7574_6864;
@@ -523,5 +525,218 @@ impl KeyStore for PgStore {
         })
         .await
         .map_err(store_error)
+    }
+}
+
+/// Replaces the user's one-time token of the token's kind, inside the caller's transaction.
+async fn put_one_time(c: &mut AsyncPgConnection, token: &OneTimeRow) -> QueryResult<()> {
+    diesel::delete(
+        one_time_tokens::table
+            .filter(one_time_tokens::user_id.eq(token.user_id))
+            .filter(one_time_tokens::kind.eq(&token.kind)),
+    )
+    .execute(c)
+    .await?;
+    diesel::insert_into(one_time_tokens::table).values(token).execute(c).await?;
+    Ok(())
+}
+
+#[async_trait]
+impl EmailFlowStore for PgStore {
+    async fn issue_token(&self, token: &OneTimeToken, kind: MailKind, mail: &Mail) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let row = OneTimeRow::from(token);
+        let outbox = NewOutboxRow::new(kind, mail, token.created_at);
+        conn.transaction(async |c| {
+            put_one_time(c, &row).await?;
+            diesel::insert_into(mail_outbox::table).values(&outbox).execute(c).await?;
+            Ok::<_, DieselError>(())
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn create_user_with_token(
+        &self,
+        user: &User,
+        token: &OneTimeToken,
+        kind: MailKind,
+        mail: &Mail,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let user_row = UserRow::from(user);
+        let row = OneTimeRow::from(token);
+        let outbox = NewOutboxRow::new(kind, mail, token.created_at);
+        conn.transaction(async |c| {
+            diesel::insert_into(users::table).values(&user_row).execute(c).await?;
+            put_one_time(c, &row).await?;
+            diesel::insert_into(mail_outbox::table).values(&outbox).execute(c).await?;
+            Ok::<_, DieselError>(())
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn queue_mail(&self, kind: MailKind, mail: &Mail, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let outbox = NewOutboxRow::new(kind, mail, at);
+        diesel::insert_into(mail_outbox::table).values(&outbox).execute(&mut conn).await.map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn find_token_by_link(&self, link: &TokenDigest) -> Result<Option<OneTimeToken>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row: Option<OneTimeRow> = one_time_tokens::table
+            .filter(one_time_tokens::link_digest.eq(link.as_bytes().to_vec()))
+            .select(OneTimeRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        row.map(OneTimeToken::try_from).transpose()
+    }
+
+    async fn find_token(&self, user: UserId, kind: OneTimeKind) -> Result<Option<OneTimeToken>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row: Option<OneTimeRow> = one_time_tokens::table
+            .find((user.as_uuid(), kind.as_str()))
+            .select(OneTimeRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        row.map(OneTimeToken::try_from).transpose()
+    }
+
+    async fn redeem_token(
+        &self,
+        token: &OneTimeToken,
+        user: &User,
+        session: Option<(Session, TokenDigest)>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let user_row = UserRow::from(user);
+        let started = session.map(|(session, first)| {
+            let token = NewTokenRow {
+                session_id: *session.id.as_uuid(),
+                token_digest: first.as_bytes().to_vec(),
+                parent: None,
+                created_at: session.created_at,
+            };
+            (SessionRow::from(&session), token)
+        });
+        let (owner, kind, link) =
+            (*token.user_id.as_uuid(), token.kind.as_str(), token.link_digest.as_bytes().to_vec());
+        conn.transaction(async |c| {
+            let used = diesel::delete(
+                one_time_tokens::table
+                    .filter(one_time_tokens::user_id.eq(owner))
+                    .filter(one_time_tokens::kind.eq(kind))
+                    .filter(one_time_tokens::link_digest.eq(&link)),
+            )
+            .execute(c)
+            .await?;
+            if used == 0 {
+                return Err(DieselError::NotFound);
+            }
+            let updated = diesel::update(users::table.find(user_row.id)).set(&user_row).execute(c).await?;
+            if updated == 0 {
+                return Err(DieselError::NotFound);
+            }
+            if let Some((session_row, first)) = &started {
+                diesel::insert_into(sessions::table).values(session_row).execute(c).await?;
+                diesel::insert_into(refresh_tokens::table).values(first).execute(c).await?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn last_mail_to(&self, to: &Email, kind: MailKind) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut conn = self.conn().await?;
+        mail_outbox::table
+            .filter(mail_outbox::recipient.eq(to.as_str()))
+            .filter(mail_outbox::kind.eq(kind.as_str()))
+            .select(diesel::dsl::max(mail_outbox::queued_at))
+            .first(&mut conn)
+            .await
+            .map_err(store_error)
+    }
+}
+
+#[async_trait]
+impl MailOutbox for PgStore {
+    async fn claim_due_mail(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<OutboxRow> = conn
+            .transaction(async |c| {
+                // SKIP LOCKED: replicas claiming at once each take different messages.
+                let rows: Vec<OutboxRow> = mail_outbox::table
+                    .filter(mail_outbox::sent_at.is_null())
+                    .filter(mail_outbox::failed_at.is_null())
+                    .filter(mail_outbox::next_attempt_at.le(now))
+                    .order((mail_outbox::next_attempt_at.asc(), mail_outbox::id.asc()))
+                    .limit(i64::from(limit))
+                    .for_update()
+                    .skip_locked()
+                    .select(OutboxRow::as_select())
+                    .load(c)
+                    .await?;
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids)))
+                    .set(mail_outbox::next_attempt_at.eq(lease_until))
+                    .execute(c)
+                    .await?;
+                Ok::<_, DieselError>(rows)
+            })
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().map(QueuedMail::try_from).collect()
+    }
+
+    async fn mark_mail_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::update(mail_outbox::table.find(id))
+            .set((mail_outbox::sent_at.eq(at), mail_outbox::text_body.eq(""), mail_outbox::html_body.eq("")))
+            .execute(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn reschedule_mail(&self, id: i64, next_attempt: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::update(mail_outbox::table.find(id))
+            .set((
+                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+                mail_outbox::next_attempt_at.eq(next_attempt),
+                mail_outbox::last_error.eq(error),
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn mark_mail_failed(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::update(mail_outbox::table.find(id))
+            .set((
+                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+                mail_outbox::failed_at.eq(at),
+                mail_outbox::last_error.eq(error),
+                mail_outbox::text_body.eq(""),
+                mail_outbox::html_body.eq(""),
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 }

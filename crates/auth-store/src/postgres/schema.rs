@@ -76,3 +76,33 @@ diesel::table! {
         details -> Jsonb,
     }
 }
+
+diesel::table! {
+    auth.one_time_tokens (user_id, kind) {
+        user_id -> Uuid,
+        kind -> Text,
+        link_digest -> Bytea,
+        code_digest -> Bytea,
+        sent_to -> Text,
+        created_at -> Timestamptz,
+        link_expires_at -> Timestamptz,
+        code_expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    auth.mail_outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        queued_at -> Timestamptz,
+        next_attempt_at -> Timestamptz,
+        attempts -> Integer,
+        sent_at -> Nullable<Timestamptz>,
+        failed_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+    }
+}

@@ -8,12 +8,12 @@ mod schema;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use auth_core::domain::{AuditEvent, UserQuery};
+use auth_core::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, QueuedMail, UserQuery};
 use auth_core::domain::{
     Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
     StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
-use auth_core::ports::{AuditLog, KeyStore, SessionStore, StoreError, UserStore};
+use auth_core::ports::{AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, SessionStore, StoreError, UserStore};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -26,12 +26,15 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 
 use self::rows::{
-    SqliteAuditRow, SqliteKeyRow, SqliteNewAuditRow, SqliteNewTokenRow, SqliteSessionRow, SqliteTokenRow, SqliteUserRow,
+    SqliteAuditRow, SqliteKeyRow, SqliteNewAuditRow, SqliteNewOutboxRow, SqliteNewTokenRow, SqliteOneTimeRow,
+    SqliteOutboxRow, SqliteSessionRow, SqliteTokenRow, SqliteUserRow,
 };
-use self::schema::{audit_log, refresh_tokens, sessions, signing_keys, users};
+use self::schema::{audit_log, mail_outbox, one_time_tokens, refresh_tokens, sessions, signing_keys, users};
 use crate::PoolOptions;
 use crate::error::store_error;
-use crate::rows::{AuditRow, KeyRow, NewAuditRow, NewTokenRow, SessionRow, TokenRow, UserRow};
+use crate::rows::{
+    AuditRow, KeyRow, NewAuditRow, NewOutboxRow, NewTokenRow, OneTimeRow, OutboxRow, SessionRow, TokenRow, UserRow,
+};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
@@ -476,5 +479,221 @@ impl KeyStore for SqliteStore {
             })
         })
         .await
+    }
+}
+
+/// Replaces the user's one-time token of the token's kind, inside the caller's transaction.
+fn put_one_time(c: &mut SqliteConnection, token: &SqliteOneTimeRow) -> QueryResult<()> {
+    diesel::delete(
+        one_time_tokens::table
+            .filter(one_time_tokens::user_id.eq(&token.user_id))
+            .filter(one_time_tokens::kind.eq(&token.kind)),
+    )
+    .execute(c)?;
+    diesel::insert_into(one_time_tokens::table).values(token).execute(c)?;
+    Ok(())
+}
+
+fn to_one_time(row: SqliteOneTimeRow) -> Result<OneTimeToken, StoreError> {
+    OneTimeRow::try_from(row).and_then(OneTimeToken::try_from)
+}
+
+#[async_trait]
+impl EmailFlowStore for SqliteStore {
+    async fn issue_token(&self, token: &OneTimeToken, kind: MailKind, mail: &Mail) -> Result<(), StoreError> {
+        let row = SqliteOneTimeRow::from(OneTimeRow::from(token));
+        let outbox = SqliteNewOutboxRow::from(NewOutboxRow::new(kind, mail, token.created_at));
+        self.run(move |c| {
+            c.immediate_transaction(|c| {
+                put_one_time(c, &row)?;
+                diesel::insert_into(mail_outbox::table).values(&outbox).execute(c)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn create_user_with_token(
+        &self,
+        user: &User,
+        token: &OneTimeToken,
+        kind: MailKind,
+        mail: &Mail,
+    ) -> Result<(), StoreError> {
+        let user_row = SqliteUserRow::from(UserRow::from(user));
+        let row = SqliteOneTimeRow::from(OneTimeRow::from(token));
+        let outbox = SqliteNewOutboxRow::from(NewOutboxRow::new(kind, mail, token.created_at));
+        self.run(move |c| {
+            c.immediate_transaction(|c| {
+                diesel::insert_into(users::table).values(&user_row).execute(c)?;
+                put_one_time(c, &row)?;
+                diesel::insert_into(mail_outbox::table).values(&outbox).execute(c)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn queue_mail(&self, kind: MailKind, mail: &Mail, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let outbox = SqliteNewOutboxRow::from(NewOutboxRow::new(kind, mail, at));
+        self.run(move |c| diesel::insert_into(mail_outbox::table).values(&outbox).execute(c)).await.map(drop)
+    }
+
+    async fn find_token_by_link(&self, link: &TokenDigest) -> Result<Option<OneTimeToken>, StoreError> {
+        let link = link.as_bytes().to_vec();
+        let row = self
+            .run(move |c| {
+                one_time_tokens::table
+                    .filter(one_time_tokens::link_digest.eq(link))
+                    .select(SqliteOneTimeRow::as_select())
+                    .first(c)
+                    .optional()
+            })
+            .await?;
+        row.map(to_one_time).transpose()
+    }
+
+    async fn find_token(&self, user: UserId, kind: OneTimeKind) -> Result<Option<OneTimeToken>, StoreError> {
+        let user = user.as_uuid().as_bytes().to_vec();
+        let row = self
+            .run(move |c| {
+                one_time_tokens::table
+                    .find((user, kind.as_str()))
+                    .select(SqliteOneTimeRow::as_select())
+                    .first(c)
+                    .optional()
+            })
+            .await?;
+        row.map(to_one_time).transpose()
+    }
+
+    async fn redeem_token(
+        &self,
+        token: &OneTimeToken,
+        user: &User,
+        session: Option<(Session, TokenDigest)>,
+    ) -> Result<(), StoreError> {
+        let user_row = SqliteUserRow::from(UserRow::from(user));
+        let started = session.map(|(session, first)| {
+            (
+                SqliteSessionRow::from(SessionRow::from(&session)),
+                new_token(&session.id, &first, None, session.created_at),
+            )
+        });
+        let owner = token.user_id.as_uuid().as_bytes().to_vec();
+        let kind = token.kind.as_str();
+        let link = token.link_digest.as_bytes().to_vec();
+        self.run(move |c| {
+            c.immediate_transaction(|c| {
+                let used = diesel::delete(
+                    one_time_tokens::table
+                        .filter(one_time_tokens::user_id.eq(&owner))
+                        .filter(one_time_tokens::kind.eq(kind))
+                        .filter(one_time_tokens::link_digest.eq(&link)),
+                )
+                .execute(c)?;
+                if used == 0 {
+                    return Err(DieselError::NotFound);
+                }
+                let updated = diesel::update(users::table.find(user_row.id.clone())).set(&user_row).execute(c)?;
+                if updated == 0 {
+                    return Err(DieselError::NotFound);
+                }
+                if let Some((session_row, first)) = &started {
+                    diesel::insert_into(sessions::table).values(session_row).execute(c)?;
+                    diesel::insert_into(refresh_tokens::table).values(first).execute(c)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn last_mail_to(&self, to: &Email, kind: MailKind) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let to = to.as_str().to_owned();
+        self.run(move |c| {
+            mail_outbox::table
+                .filter(mail_outbox::recipient.eq(to))
+                .filter(mail_outbox::kind.eq(kind.as_str()))
+                .order(mail_outbox::queued_at.desc())
+                .select(mail_outbox::queued_at)
+                .first(c)
+                .optional()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl MailOutbox for SqliteStore {
+    async fn claim_due_mail(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
+        let rows: Vec<SqliteOutboxRow> = self
+            .run(move |c| {
+                // BEGIN IMMEDIATE: one writer at a time, so two claims never overlap.
+                c.immediate_transaction(|c| {
+                    let rows: Vec<SqliteOutboxRow> = mail_outbox::table
+                        .filter(mail_outbox::sent_at.is_null())
+                        .filter(mail_outbox::failed_at.is_null())
+                        .filter(mail_outbox::next_attempt_at.le(now))
+                        .order((mail_outbox::next_attempt_at.asc(), mail_outbox::id.asc()))
+                        .limit(i64::from(limit))
+                        .select(SqliteOutboxRow::as_select())
+                        .load(c)?;
+                    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                    diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids)))
+                        .set(mail_outbox::next_attempt_at.eq(lease_until))
+                        .execute(c)?;
+                    Ok(rows)
+                })
+            })
+            .await?;
+        rows.into_iter().map(|r| QueuedMail::try_from(OutboxRow::from(r))).collect()
+    }
+
+    async fn mark_mail_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.run(move |c| {
+            diesel::update(mail_outbox::table.find(id))
+                .set((mail_outbox::sent_at.eq(at), mail_outbox::text_body.eq(""), mail_outbox::html_body.eq("")))
+                .execute(c)
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn reschedule_mail(&self, id: i64, next_attempt: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        let error = error.to_owned();
+        self.run(move |c| {
+            diesel::update(mail_outbox::table.find(id))
+                .set((
+                    mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+                    mail_outbox::next_attempt_at.eq(next_attempt),
+                    mail_outbox::last_error.eq(error),
+                ))
+                .execute(c)
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn mark_mail_failed(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        let error = error.to_owned();
+        self.run(move |c| {
+            diesel::update(mail_outbox::table.find(id))
+                .set((
+                    mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+                    mail_outbox::failed_at.eq(at),
+                    mail_outbox::last_error.eq(error),
+                    mail_outbox::text_body.eq(""),
+                    mail_outbox::html_body.eq(""),
+                ))
+                .execute(c)
+        })
+        .await
+        .map(drop)
     }
 }

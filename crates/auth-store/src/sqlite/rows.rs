@@ -5,8 +5,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::schema::{audit_log, refresh_tokens, sessions, signing_keys, users};
-use crate::rows::{AuditRow, KeyRow, NewAuditRow, NewTokenRow, SessionRow, TokenRow, UserRow};
+use super::schema::{audit_log, mail_outbox, one_time_tokens, refresh_tokens, sessions, signing_keys, users};
+use crate::rows::{
+    AuditRow, KeyRow, NewAuditRow, NewOutboxRow, NewTokenRow, OneTimeRow, OutboxRow, SessionRow, TokenRow, UserRow,
+};
 
 fn uuid(bytes: &[u8]) -> Result<Uuid, StoreError> {
     Uuid::from_slice(bytes).map_err(|e| StoreError::Internal(format!("stored id is not a UUID: {e}")))
@@ -283,6 +285,108 @@ impl From<NewAuditRow> for SqliteNewAuditRow {
             ip: r.ip,
             user_agent: r.user_agent,
             details: r.details.to_string(),
+        }
+    }
+}
+
+/// A row of `one_time_tokens`.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = one_time_tokens, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct SqliteOneTimeRow {
+    pub user_id: Vec<u8>,
+    pub kind: String,
+    pub link_digest: Vec<u8>,
+    pub code_digest: Vec<u8>,
+    pub sent_to: String,
+    pub created_at: DateTime<Utc>,
+    pub link_expires_at: DateTime<Utc>,
+    pub code_expires_at: DateTime<Utc>,
+}
+
+impl From<OneTimeRow> for SqliteOneTimeRow {
+    fn from(r: OneTimeRow) -> Self {
+        Self {
+            user_id: r.user_id.as_bytes().to_vec(),
+            kind: r.kind,
+            link_digest: r.link_digest,
+            code_digest: r.code_digest,
+            sent_to: r.sent_to,
+            created_at: r.created_at,
+            link_expires_at: r.link_expires_at,
+            code_expires_at: r.code_expires_at,
+        }
+    }
+}
+
+impl TryFrom<SqliteOneTimeRow> for OneTimeRow {
+    type Error = StoreError;
+
+    fn try_from(r: SqliteOneTimeRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            user_id: uuid(&r.user_id)?,
+            kind: r.kind,
+            link_digest: r.link_digest,
+            code_digest: r.code_digest,
+            sent_to: r.sent_to,
+            created_at: r.created_at,
+            link_expires_at: r.link_expires_at,
+            code_expires_at: r.code_expires_at,
+        })
+    }
+}
+
+/// A new row of `mail_outbox`.
+#[derive(Insertable)]
+#[diesel(table_name = mail_outbox, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct SqliteNewOutboxRow {
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub queued_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+}
+
+impl From<NewOutboxRow> for SqliteNewOutboxRow {
+    fn from(r: NewOutboxRow) -> Self {
+        Self {
+            kind: r.kind,
+            recipient: r.recipient,
+            subject: r.subject,
+            text_body: r.text_body,
+            html_body: r.html_body,
+            queued_at: r.queued_at,
+            next_attempt_at: r.next_attempt_at,
+        }
+    }
+}
+
+/// The columns of `mail_outbox` a delivery needs.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = mail_outbox, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct SqliteOutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub queued_at: DateTime<Utc>,
+    pub attempts: i32,
+}
+
+impl From<SqliteOutboxRow> for OutboxRow {
+    fn from(r: SqliteOutboxRow) -> Self {
+        Self {
+            id: r.id,
+            kind: r.kind,
+            recipient: r.recipient,
+            subject: r.subject,
+            text_body: r.text_body,
+            html_body: r.html_body,
+            queued_at: r.queued_at,
+            attempts: r.attempts,
         }
     }
 }

@@ -76,3 +76,33 @@ diesel::table! {
         details -> Text,
     }
 }
+
+diesel::table! {
+    one_time_tokens (user_id, kind) {
+        user_id -> Binary,
+        kind -> Text,
+        link_digest -> Binary,
+        code_digest -> Binary,
+        sent_to -> Text,
+        created_at -> TimestamptzSqlite,
+        link_expires_at -> TimestamptzSqlite,
+        code_expires_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        queued_at -> TimestamptzSqlite,
+        next_attempt_at -> TimestamptzSqlite,
+        attempts -> Integer,
+        sent_at -> Nullable<TimestamptzSqlite>,
+        failed_at -> Nullable<TimestamptzSqlite>,
+        last_error -> Nullable<Text>,
+    }
+}

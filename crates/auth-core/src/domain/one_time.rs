@@ -1,0 +1,160 @@
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::{Email, TokenDigest, UserId};
+use crate::ports::{Random, RandomError};
+
+/// Random bytes behind an emailed link (256 bits).
+const LINK_BYTES: usize = 32;
+/// Digits of an emailed code.
+pub const CODE_DIGITS: usize = 6;
+
+/// What an emailed secret lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OneTimeKind {
+    /// Confirm the address given at sign-up.
+    Confirmation,
+    /// Set a new password.
+    Recovery,
+    /// Sign in without a password.
+    MagicLink,
+}
+
+impl OneTimeKind {
+    /// Every kind.
+    pub const ALL: [Self; 3] = [Self::Confirmation, Self::Recovery, Self::MagicLink];
+
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmation => "confirmation",
+            Self::Recovery => "recovery",
+            Self::MagicLink => "magiclink",
+        }
+    }
+
+    /// Reads a stored name back.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// A freshly drawn link token and code, as they go into the mail. Only their digests are
+/// stored; `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OneTimeSecret {
+    link: String,
+    code: String,
+}
+
+impl OneTimeSecret {
+    /// Draws a 256-bit link token and a uniformly random 6-digit code.
+    pub fn generate(random: &dyn Random) -> Result<Self, RandomError> {
+        let mut bytes = [0u8; LINK_BYTES];
+        random.fill(&mut bytes)?;
+        let link = URL_SAFE_NO_PAD.encode(bytes);
+        // Rejection sampling: 4_294_000_000 is the largest multiple of 10^6 below 2^32, so
+        // every code is equally likely.
+        let code = loop {
+            let mut word = [0u8; 4];
+            random.fill(&mut word)?;
+            let n = u32::from_le_bytes(word);
+            if n < 4_294_000_000 {
+                break format!("{:06}", n % 1_000_000);
+            }
+        };
+        Ok(Self { link, code })
+    }
+
+    /// The token that goes into the link.
+    pub fn link(&self) -> &str {
+        &self.link
+    }
+
+    /// The code the user can type.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// Digest under which the link token is stored.
+    pub fn link_digest(&self) -> TokenDigest {
+        link_digest(&self.link)
+    }
+}
+
+impl fmt::Debug for OneTimeSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OneTimeSecret(..)")
+    }
+}
+
+/// Digest of a link token as presented (the `token`/`token_hash` of a verify request).
+pub fn link_digest(presented: &str) -> TokenDigest {
+    TokenDigest::of(presented.trim().as_bytes())
+}
+
+/// Digest of a code for one user and kind, so equal codes of different users never collide.
+pub fn code_digest(user: UserId, kind: OneTimeKind, code: &str) -> TokenDigest {
+    let mut hasher = Sha256::new();
+    hasher.update(b"authd-code\0");
+    hasher.update(user.to_string().as_bytes());
+    hasher.update(b"\0");
+    hasher.update(kind.as_str().as_bytes());
+    hasher.update(b"\0");
+    hasher.update(code.trim().as_bytes());
+    TokenDigest::from_array(hasher.finalize().into())
+}
+
+/// An emailed secret waiting to be used. At most one per user and kind: issuing a new one
+/// replaces it, and using it deletes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneTimeToken {
+    /// Whose it is.
+    pub user_id: UserId,
+    /// What it allows.
+    pub kind: OneTimeKind,
+    /// Digest of the link token.
+    pub link_digest: TokenDigest,
+    /// Digest of the code ([`code_digest`]).
+    pub code_digest: TokenDigest,
+    /// The address it was sent to.
+    pub sent_to: Email,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// After this the link no longer works.
+    pub link_expires_at: DateTime<Utc>,
+    /// After this the code no longer works.
+    pub code_expires_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::SequentialRandom;
+
+    #[test]
+    fn codes_are_six_digits_and_links_long() {
+        let random = SequentialRandom::default();
+        for _ in 0..50 {
+            let secret = OneTimeSecret::generate(&random).unwrap();
+            assert_eq!(secret.code().len(), CODE_DIGITS);
+            assert!(secret.code().chars().all(|c| c.is_ascii_digit()));
+            assert_eq!(secret.link().len(), 43);
+            assert_eq!(secret.link_digest(), link_digest(secret.link()));
+        }
+        assert_eq!(format!("{:?}", OneTimeSecret::generate(&random).unwrap()), "OneTimeSecret(..)");
+    }
+
+    #[test]
+    fn code_digests_depend_on_user_and_kind() {
+        let a = UserId::from_uuid(uuid::Uuid::from_u128(1));
+        let b = UserId::from_uuid(uuid::Uuid::from_u128(2));
+        assert_ne!(code_digest(a, OneTimeKind::Recovery, "123456"), code_digest(b, OneTimeKind::Recovery, "123456"));
+        assert_ne!(code_digest(a, OneTimeKind::Recovery, "123456"), code_digest(a, OneTimeKind::MagicLink, "123456"));
+        assert_eq!(code_digest(a, OneTimeKind::Recovery, " 123456 "), code_digest(a, OneTimeKind::Recovery, "123456"));
+    }
+}
