@@ -51,7 +51,8 @@ impl AuthService {
         }
         if let Some(session_id) = claims.session_id {
             let session = self.ports.sessions.find_session(session_id).await?.ok_or(AuthError::SessionNotFound)?;
-            if !session.is_active(now, &self.settings.session_limits) {
+            let owner_matches = session.user_id.to_string() == claims.sub;
+            if !owner_matches || !session.is_active(now, &self.settings.session_limits) {
                 return Err(AuthError::SessionNotFound);
             }
         }
@@ -226,7 +227,9 @@ impl AuthService {
         if let Some(email) = non_empty(attributes.email.as_deref()) {
             let email = Email::parse(email)?;
             if user.email.as_ref() != Some(&email) {
+                // A new address is unconfirmed until confirmed (`email_confirm`).
                 user.email = Some(email);
+                user.email_confirmed_at = None;
                 applied.fields.push("email");
             }
         }
@@ -239,6 +242,12 @@ impl AuthService {
         }
         if let Some(name) = attributes.username {
             user.username = non_empty(Some(&name)).map(Username::parse).transpose()?;
+            if user.username.is_none() && user.email.is_none() && user.phone.is_none() && user.password_hash.is_some() {
+                return Err(AuthError::Validation {
+                    field: "username",
+                    message: "the username is this account's only sign-in name and cannot be removed".into(),
+                });
+            }
             applied.fields.push("username");
         }
         if attributes.email_confirm == Some(true) && user.email.is_some() && user.email_confirmed_at.is_none() {
@@ -273,7 +282,9 @@ impl AuthService {
                 .map_err(|e| AuthError::Validation { field: "ban_duration", message: e.to_string() })?;
             match duration {
                 BanDuration::None => {
-                    applied.banned = Some(false);
+                    if user.is_banned(now) {
+                        applied.banned = Some(false);
+                    }
                     user.banned_until = None;
                 }
                 BanDuration::For(length) => {
@@ -286,7 +297,8 @@ impl AuthService {
             if user.email.is_none() && user.phone.is_none() && user.username.is_none() {
                 return Err(AuthError::Validation {
                     field: "password",
-                    message: "an account without an email address or username cannot have a password".into(),
+                    message: "an account without an email address, phone number or username cannot have a password"
+                        .into(),
                 });
             }
             self.settings.password_policy.check(&password)?;

@@ -203,10 +203,16 @@ pub(crate) async fn delete_user(
     state: web::Data<AppState>,
     admin: AdminCaller,
     path: web::Path<String>,
-    body: Option<web::Json<DeleteBody>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&path)?;
-    if body.and_then(|b| b.into_inner().should_soft_delete) == Some(true) {
+    // Read by hand: a body that does not parse must stop the deletion, not count as no body.
+    let options: Option<DeleteBody> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(serde_json::from_slice(&body).map_err(|e| ApiError::bad_json(e))?)
+    };
+    if options.and_then(|o| o.should_soft_delete) == Some(true) {
         return Err(AuthError::Validation {
             field: "should_soft_delete",
             message: "soft deletion is not supported; delete without it to remove the user".into(),

@@ -158,6 +158,13 @@ async fn get_update_ban_and_delete_a_user() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let soft = delete(&path).set_json(json!({"should_soft_delete": true}));
     assert_eq!(send(&app, admin(soft)).await.0, StatusCode::BAD_REQUEST);
+    // Sent without a JSON content type (plain `curl -d`), the body still counts.
+    let untyped = delete(&path).set_payload(r#"{"should_soft_delete": true}"#);
+    assert_eq!(send(&app, admin(untyped)).await.0, StatusCode::BAD_REQUEST);
+    let garbled = delete(&path).set_payload("{not json");
+    let (status, _, body) = send(&app, admin(garbled)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_json")));
+    assert_eq!(send(&app, admin(get(&path))).await.0, StatusCode::OK, "still there");
     let (status, _, body) = send(&app, admin(delete(&path).set_json(json!({"should_soft_delete": false})))).await;
     assert_eq!((status, body), (StatusCode::OK, json!({})));
     assert_eq!(send(&app, admin(get(&path))).await.0, StatusCode::NOT_FOUND);
