@@ -210,7 +210,7 @@ pub(crate) async fn delete_user(
     let options: Option<DeleteBody> = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        Some(serde_json::from_slice(&body).map_err(|e| ApiError::bad_json(e))?)
+        Some(serde_json::from_slice(&body).map_err(ApiError::bad_json)?)
     };
     if options.and_then(|o| o.should_soft_delete) == Some(true) {
         return Err(AuthError::Validation {
