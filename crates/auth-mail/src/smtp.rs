@@ -64,10 +64,11 @@ impl fmt::Debug for SmtpSettings {
 
 /// The SMTP transport could not be set up (TLS library failure).
 #[derive(Debug, thiserror::Error)]
-#[error("cannot set up the SMTP transport to {server}: {source}")]
+#[error("cannot set up the SMTP transport to {server}: {cause}")]
 pub struct TransportError {
     server: String,
-    source: lettre::transport::smtp::Error,
+    // In the message, not a `source`, so error chains do not say it twice.
+    cause: lettre::transport::smtp::Error,
 }
 
 /// Delivers mail to an SMTP server, one connection per message.
@@ -98,7 +99,7 @@ impl SmtpMailer {
             Security::None => Tls::None,
             Security::StartTls | Security::Tls => {
                 let params = TlsParameters::new(settings.host.clone())
-                    .map_err(|source| TransportError { server: server.clone(), source })?;
+                    .map_err(|cause| TransportError { server: server.clone(), cause })?;
                 // Required, not opportunistic: a server that drops STARTTLS from its answer must
                 // not get the password or the message in clear.
                 if settings.security == Security::StartTls { Tls::Required(params) } else { Tls::Wrapper(params) }

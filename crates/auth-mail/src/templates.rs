@@ -21,20 +21,20 @@ pub struct TemplateSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     /// The overrides folder could not be listed.
-    #[error("cannot read the mail templates folder {path}: {source}")]
+    #[error("cannot read the mail templates folder {path}: {cause}")]
     Dir {
         /// The folder.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, not a `source`, so error chains do not say it twice).
+        cause: std::io::Error,
     },
     /// An override file could not be read.
-    #[error("cannot read the mail template {path}: {source}")]
+    #[error("cannot read the mail template {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A template is broken, or the folder holds a file no kind of mail uses.
     #[error("mail template {file}: {message}")]
@@ -207,7 +207,7 @@ fn read_overrides(
     sources: &mut [(String, String)],
     overridden: &mut BTreeSet<String>,
 ) -> Result<(), TemplateError> {
-    let dir_error = |source| TemplateError::Dir { path: dir.to_owned(), source };
+    let dir_error = |cause| TemplateError::Dir { path: dir.to_owned(), cause };
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(dir_error)? {
         entries.push(entry.map_err(dir_error)?.path());
@@ -230,7 +230,7 @@ fn read_overrides(
             }
             continue;
         };
-        slot.1 = std::fs::read_to_string(&path).map_err(|source| TemplateError::Read { path: path.clone(), source })?;
+        slot.1 = std::fs::read_to_string(&path).map_err(|cause| TemplateError::Read { path: path.clone(), cause })?;
         overridden.insert(name);
     }
     Ok(())
