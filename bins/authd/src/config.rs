@@ -65,6 +65,10 @@ pub struct Config {
     pub postgrest: PostgrestConfig,
     /// The audit log.
     pub audit: AuditConfig,
+    /// Outgoing mail server; without a host, mail goes to files.
+    pub smtp: SmtpConfig,
+    /// What mails say and where unsent ones are kept.
+    pub mail: MailConfig,
 }
 
 /// `[server]`
@@ -405,6 +409,76 @@ impl Default for RateLimitsConfig {
     }
 }
 
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// STARTTLS, required (port 587 by default).
+    Starttls,
+    /// TLS from the first byte (port 465 by default).
+    Tls,
+    /// No encryption, for a mail sink on this machine (port 25 by default).
+    None,
+}
+
+/// `[smtp]`: the mail server; when `host` is unset, mail is written to `mail.outbox_dir`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Server name; setting it turns SMTP delivery on.
+    pub host: Option<String>,
+    /// Port; unset takes the usual one of `security`.
+    pub port: Option<u16>,
+    /// `starttls`, `tls` or `none`.
+    pub security: SmtpSecurity,
+    /// User name for AUTH, when the server wants one.
+    pub username: Option<String>,
+    /// Password for AUTH.
+    pub password: Option<Secret>,
+    /// File holding the password instead.
+    pub password_file: Option<PathBuf>,
+    /// Address mails come from (`From`); required with `host`.
+    pub from_address: Option<String>,
+    /// Name shown with `from_address`; unset shows `mail.app_name`.
+    pub sender_name: Option<String>,
+    /// Seconds one delivery may take, connecting included.
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: None,
+            security: SmtpSecurity::Starttls,
+            username: None,
+            password: None,
+            password_file: None,
+            from_address: None,
+            sender_name: None,
+            timeout_secs: 10,
+        }
+    }
+}
+
+/// `[mail]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// The name mails are signed with.
+    pub app_name: String,
+    /// Folder of template files replacing the built-in ones.
+    pub templates_dir: Option<PathBuf>,
+    /// Folder mails are written to as `.eml` files when no SMTP host is set.
+    pub outbox_dir: PathBuf,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self { app_name: "authd".into(), templates_dir: None, outbox_dir: PathBuf::from("data/mail") }
+    }
+}
+
 /// The configuration could not be loaded or is not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -455,6 +529,9 @@ impl Config {
         }
         if let Some(path) = &self.jwt.private_key_file {
             self.jwt.private_key = Some(Secret(read_secret("jwt.private_key_file", path)?));
+        }
+        if let Some(path) = &self.smtp.password_file {
+            self.smtp.password = Some(Secret(read_secret("smtp.password_file", path)?));
         }
         Ok(())
     }
@@ -538,6 +615,43 @@ impl Config {
         if self.account.metadata_max_bytes < 256 {
             return invalid("account.metadata_max_bytes must be at least 256");
         }
+        self.validate_mail()
+    }
+
+    fn validate_mail(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: &str| Err(ConfigError::Invalid(msg.to_owned()));
+        if self.mail.app_name.trim().is_empty() {
+            return invalid("mail.app_name must not be empty");
+        }
+        let smtp = &self.smtp;
+        if let Some(address) = &smtp.from_address
+            && auth_core::domain::Email::parse(address).is_err()
+        {
+            return invalid("smtp.from_address must be an email address");
+        }
+        let Some(host) = &smtp.host else { return Ok(()) };
+        if host.trim().is_empty() {
+            return invalid("smtp.host must not be empty; leave it out to write mail to mail.outbox_dir");
+        }
+        if smtp.from_address.is_none() {
+            return invalid("smtp.host needs smtp.from_address");
+        }
+        if smtp.port == Some(0) {
+            return invalid("smtp.port must not be 0");
+        }
+        if !(1..=300).contains(&smtp.timeout_secs) {
+            return invalid("smtp.timeout_secs must be between 1 and 300");
+        }
+        if smtp.username.is_some() != smtp.password.is_some() {
+            return invalid("smtp.username and smtp.password (or smtp.password_file) go together");
+        }
+        // AUTH PLAIN and LOGIN send the password as it is: only over TLS, or to this machine.
+        let loopback = matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1" | "[::1]");
+        if smtp.username.is_some() && smtp.security == SmtpSecurity::None && !loopback {
+            return invalid(
+                "smtp.username needs smtp.security = \"starttls\" or \"tls\" unless smtp.host is this machine",
+            );
+        }
         Ok(())
     }
 
@@ -559,6 +673,9 @@ impl Config {
         }
         if shown.jwt.private_key.is_some() {
             shown.jwt.private_key = Some(Secret("<redacted>".into()));
+        }
+        if shown.smtp.password.is_some() {
+            shown.smtp.password = Some(Secret("<redacted>".into()));
         }
         toml::to_string_pretty(&shown).map_err(|e| ConfigError::Parse(e.to_string()))
     }
@@ -707,6 +824,39 @@ mod tests {
             assert_eq!(config.log.format, LogFormat::Json);
             Ok(())
         });
+    }
+
+    #[test]
+    fn smtp_settings_check_and_hide_the_password() {
+        Jail::expect_with(|jail| {
+            jail.create_file("smtp.password", "mail-hunter2\n")?;
+            jail.set_env("AUTHD_SMTP__HOST", "smtp.example.com");
+            jail.set_env("AUTHD_SMTP__USERNAME", "authd");
+            jail.set_env("AUTHD_SMTP__PASSWORD_FILE", "smtp.password");
+            jail.set_env("AUTHD_SMTP__FROM_ADDRESS", "no-reply@example.com");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.smtp.password.as_ref().unwrap().expose(), "mail-hunter2");
+            assert_eq!(config.smtp.security, SmtpSecurity::Starttls);
+            config.validate().unwrap();
+            let shown = config.to_redacted_toml().unwrap();
+            assert!(!shown.contains("mail-hunter2") && shown.contains("[smtp]"), "{shown}");
+            assert!(!format!("{config:?}").contains("mail-hunter2"));
+            Ok(())
+        });
+        let mut config = Config::default();
+        config.smtp.host = Some("smtp.example.com".into());
+        assert!(config.validate().is_err(), "a host without a from address");
+        config.smtp.from_address = Some("no-reply@example.com".into());
+        config.validate().unwrap();
+        config.smtp.username = Some("authd".into());
+        assert!(config.validate().is_err(), "a user name without a password");
+        config.smtp.password = Some(Secret("pw".into()));
+        config.smtp.security = SmtpSecurity::None;
+        assert!(config.validate().is_err(), "a password in clear to another machine");
+        config.smtp.host = Some("127.0.0.1".into());
+        config.validate().unwrap();
+        config.smtp.from_address = Some("not an address".into());
+        assert!(config.validate().is_err());
     }
 
     #[test]

@@ -165,6 +165,56 @@ pub async fn record_key_rotation(database: &Database, details: serde_json::Value
     database.audit().record(event).await;
 }
 
+/// The mailer and templates the configuration asks for: SMTP when `smtp.host` is set, otherwise
+/// `.eml` files in `mail.outbox_dir`. Broken template overrides fail here, at start-up.
+// Not called yet: `serve` wires it together with the outbox of the email flows (issue 4).
+#[allow(dead_code)]
+pub fn mail(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn auth_core::ports::Mailer>, Arc<dyn auth_core::ports::MailTemplates>)> {
+    let templates = auth_mail::Templates::new(
+        auth_mail::TemplateSettings {
+            app_name: config.mail.app_name.clone(),
+            // No site URL is configured yet; the templates leave it out while it is empty.
+            site_url: String::new(),
+        },
+        config.mail.templates_dir.as_deref(),
+    )
+    .context("cannot load the mail templates")?;
+    let smtp = &config.smtp;
+    let sender_name = smtp.sender_name.as_deref().unwrap_or(&config.mail.app_name);
+    // The file mailer needs a From too; nobody replies to a file, so a placeholder will do.
+    let from_address = smtp.from_address.as_deref().unwrap_or("authd@localhost");
+    let sender = auth_mail::Sender::new(sender_name, from_address).context("smtp.from_address")?;
+    let mailer: Arc<dyn auth_core::ports::Mailer> = match &smtp.host {
+        Some(host) => {
+            let security = match smtp.security {
+                crate::config::SmtpSecurity::Starttls => auth_mail::Security::StartTls,
+                crate::config::SmtpSecurity::Tls => auth_mail::Security::Tls,
+                crate::config::SmtpSecurity::None => auth_mail::Security::None,
+            };
+            let settings = auth_mail::SmtpSettings {
+                host: host.clone(),
+                port: smtp.port,
+                security,
+                credentials: smtp.username.clone().zip(smtp.password.as_ref().map(|p| p.expose().to_owned())),
+                timeout: Duration::from_secs(smtp.timeout_secs),
+            };
+            let mailer = auth_mail::SmtpMailer::new(&settings, sender, Arc::new(SystemClock), Arc::new(OsRandom))?;
+            tracing::info!(server = %host, security = ?security, "mail is sent over SMTP");
+            Arc::new(mailer)
+        }
+        None => {
+            let dir = &config.mail.outbox_dir;
+            let mailer = auth_mail::FileMailer::new(dir, sender, Arc::new(SystemClock), Arc::new(OsRandom))
+                .with_context(|| format!("cannot create the mail folder {}", dir.display()))?;
+            tracing::info!(folder = %dir.display(), "no SMTP server configured: mail is written to files");
+            Arc::new(mailer)
+        }
+    };
+    Ok((mailer, Arc::new(templates)))
+}
+
 /// Deletes audit events older than `audit.retention_days`, at start and then daily.
 fn spawn_audit_pruning(config: &Config, database: &Database) {
     let Some(retention) = config.audit.retention() else { return };
