@@ -69,6 +69,60 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// What mails say and where unsent ones are kept.
     pub mail: MailConfig,
+    /// The application authd serves, and where emailed links may lead.
+    pub site: SiteConfig,
+    /// Emailed links and codes.
+    pub otp: OtpConfig,
+}
+
+/// `[site]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteConfig {
+    /// The application's URL: where verified links land unless `redirect_to` is allowed.
+    pub url: String,
+    /// Further `redirect_to` targets allowed, as globs (`*` within a path segment, `**` across).
+    pub redirect_allow_list: Vec<String>,
+    /// The public URL of this server including the base path (`https://auth.example.com/auth/v1`),
+    /// which emailed links point at; empty means `http://<server.host>:<server.port><server.base_path>`.
+    pub external_url: String,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        Self { url: "http://localhost:3000".into(), redirect_allow_list: Vec::new(), external_url: String::new() }
+    }
+}
+
+/// `[otp]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtpConfig {
+    /// How long an emailed link works.
+    pub link_expiry_secs: u64,
+    /// How long an emailed 6-digit code works.
+    pub code_expiry_secs: u64,
+    /// Least time between two mails of one kind to one address.
+    pub send_interval_secs: u64,
+}
+
+impl Default for OtpConfig {
+    fn default() -> Self {
+        Self { link_expiry_secs: 3600, code_expiry_secs: 600, send_interval_secs: 60 }
+    }
+}
+
+impl Config {
+    /// The public URL of `GET /verify`.
+    pub fn verify_url(&self) -> String {
+        let external = self.site.external_url.trim().trim_end_matches('/');
+        if external.is_empty() {
+            let base = self.server.base_path.trim().trim_end_matches('/');
+            format!("http://{}:{}{}/verify", self.server.host, self.server.port, base)
+        } else {
+            format!("{external}/verify")
+        }
+    }
 }
 
 /// `[server]`
@@ -396,6 +450,10 @@ pub struct RateLimitsConfig {
     pub password_per_minute: u32,
     /// Refresh-token grants.
     pub refresh_per_minute: u32,
+    /// Requests that send mail.
+    pub email_per_minute: u32,
+    /// `/verify` attempts.
+    pub verify_per_minute: u32,
 }
 
 impl Default for RateLimitsConfig {
@@ -405,6 +463,8 @@ impl Default for RateLimitsConfig {
             signup_per_minute: limits.signup_per_minute,
             password_per_minute: limits.password_per_minute,
             refresh_per_minute: limits.refresh_per_minute,
+            email_per_minute: limits.email_per_minute,
+            verify_per_minute: limits.verify_per_minute,
         }
     }
 }
@@ -547,6 +607,22 @@ impl Config {
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections must be at least 1");
+        }
+        if !(60..=7 * 24 * 3600).contains(&self.otp.link_expiry_secs) {
+            return invalid("otp.link_expiry_secs must be between 60 and 604800 (one week)");
+        }
+        if !(60..=24 * 3600).contains(&self.otp.code_expiry_secs) {
+            return invalid("otp.code_expiry_secs must be between 60 and 86400 (one day)");
+        }
+        if self.otp.send_interval_secs > 3600 {
+            return invalid("otp.send_interval_secs must be at most 3600");
+        }
+        let is_http = |url: &str| url.starts_with("http://") || url.starts_with("https://");
+        if !is_http(&self.site.url) {
+            return invalid("site.url must be an http:// or https:// URL");
+        }
+        if !self.site.external_url.trim().is_empty() && !is_http(self.site.external_url.trim()) {
+            return invalid("site.external_url must be an http:// or https:// URL");
         }
         if !(30..=7 * 24 * 3600).contains(&self.jwt.expiry_secs) {
             return invalid("jwt.expiry_secs must be between 30 and 604800 (one week)");

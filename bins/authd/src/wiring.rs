@@ -76,9 +76,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::postgrest::at_start(&config, &database, &signer).await;
     Arc::clone(&keys).spawn_reload(Arc::clone(&signer));
     spawn_audit_pruning(&config, &database);
+    let (mailer, templates) = mail(&config)?;
+    spawn_mail_delivery(&database, mailer);
 
     let random: Arc<dyn Random> = Arc::new(OsRandom);
-    let service = service(&config, &database, signer, chain)?;
+    let service = service(&config, &database, signer, chain, templates)?;
     let http = HttpSettings {
         base_path: config.server.base_path.clone(),
         max_body_bytes: config.server.max_body_bytes,
@@ -87,9 +89,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             signup_per_minute: config.rate_limits.signup_per_minute,
             password_per_minute: config.rate_limits.password_per_minute,
             refresh_per_minute: config.rate_limits.refresh_per_minute,
+            email_per_minute: config.rate_limits.email_per_minute,
+            verify_per_minute: config.rate_limits.verify_per_minute,
         },
         cors_allowed_origins: config.server.cors_allowed_origins.clone(),
         require_api_key: config.api.require_key,
+        email_send_interval: Duration::from_secs(config.otp.send_interval_secs),
     };
     let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };
     let state = web::Data::new(AppState::new(service, random, info, http));
@@ -118,6 +123,7 @@ fn service(
     database: &Database,
     signer: Arc<auth_crypto::JwtSigner>,
     chain: auth_crypto::HmacTokenChain,
+    templates: Arc<dyn auth_core::ports::MailTemplates>,
 ) -> anyhow::Result<AuthService> {
     let hasher = Argon2Hasher::new(
         Argon2Params {
@@ -136,8 +142,45 @@ fn service(
         clock: Arc::new(SystemClock),
         random: Arc::new(OsRandom),
         audit: database.audit(),
+        flows: database.flows(),
+        templates,
     };
     Ok(AuthService::new(ports, settings(config)))
+}
+
+/// Delivers the outbox in the background: every few seconds, and in a tight loop while
+/// there is a backlog. Failures are logged without the message bodies.
+fn spawn_mail_delivery(database: &Database, mailer: Arc<dyn auth_core::ports::Mailer>) {
+    let delivery = auth_core::service::MailDelivery::new(database.outbox(), mailer, Arc::new(SystemClock));
+    tokio::spawn(async move {
+        const BATCH: u32 = 20;
+        let mut ticks = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            ticks.tick().await;
+            loop {
+                match delivery.deliver_due(BATCH).await {
+                    Ok(report) => {
+                        for (id, kind, error) in &report.retrying {
+                            tracing::warn!(id, kind = kind.as_str(), %error, "mail delivery failed; will retry");
+                        }
+                        for (id, kind, error) in &report.failed {
+                            tracing::error!(id, kind = kind.as_str(), %error, "mail delivery failed for good");
+                        }
+                        if report.sent > 0 {
+                            tracing::debug!(sent = report.sent, "mail delivered");
+                        }
+                        if report.handled() < BATCH as usize {
+                            break;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read the mail outbox; will try again");
+                        break;
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// The use cases for an operator command: the database made ready, the keys read once.
@@ -147,7 +190,8 @@ pub async fn operator_service(config: &Config) -> anyhow::Result<AuthService> {
     keys.ensure_initial().await?;
     let signer = Arc::new(keys.signer().await?);
     let chain = keys.token_chain().await?;
-    service(config, &database, signer, chain)
+    // Operator commands queue no mail that needs the mailer; the outbox waits for `serve`.
+    service(config, &database, signer, chain, templates(config)?)
 }
 
 /// Records a key rotation made at the command line in the audit log.
@@ -167,20 +211,24 @@ pub async fn record_key_rotation(database: &Database, details: serde_json::Value
 
 /// The mailer and templates the configuration asks for: SMTP when `smtp.host` is set, otherwise
 /// `.eml` files in `mail.outbox_dir`. Broken template overrides fail here, at start-up.
-// Not called yet: `serve` wires it together with the outbox of the email flows (issue 4).
-#[allow(dead_code)]
 pub fn mail(
     config: &Config,
 ) -> anyhow::Result<(Arc<dyn auth_core::ports::Mailer>, Arc<dyn auth_core::ports::MailTemplates>)> {
+    Ok((mailer(config)?, templates(config)?))
+}
+
+/// The mail templates: built in, or overridden from `mail.templates_dir`.
+pub fn templates(config: &Config) -> anyhow::Result<Arc<dyn auth_core::ports::MailTemplates>> {
     let templates = auth_mail::Templates::new(
-        auth_mail::TemplateSettings {
-            app_name: config.mail.app_name.clone(),
-            // No site URL is configured yet; the templates leave it out while it is empty.
-            site_url: String::new(),
-        },
+        auth_mail::TemplateSettings { app_name: config.mail.app_name.clone(), site_url: config.site.url.clone() },
         config.mail.templates_dir.as_deref(),
     )
     .context("cannot load the mail templates")?;
+    Ok(Arc::new(templates))
+}
+
+/// The mailer: SMTP when `smtp.host` is set, `.eml` files in `mail.outbox_dir` otherwise.
+fn mailer(config: &Config) -> anyhow::Result<Arc<dyn auth_core::ports::Mailer>> {
     let smtp = &config.smtp;
     let sender_name = smtp.sender_name.as_deref().unwrap_or(&config.mail.app_name);
     // The file mailer needs a From too; nobody replies to a file, so a placeholder will do.
@@ -212,7 +260,7 @@ pub fn mail(
             Arc::new(mailer)
         }
     };
-    Ok((mailer, Arc::new(templates)))
+    Ok(mailer)
 }
 
 /// Deletes audit events older than `audit.retention_days`, at start and then daily.
@@ -259,5 +307,15 @@ fn settings(config: &Config) -> AuthSettings {
         anonymous_enabled: config.signup.anonymous,
         require_current_password: config.password.require_current,
         self_delete_enabled: config.account.self_delete,
+        email: auth_core::service::EmailSettings {
+            redirects: auth_core::domain::RedirectPolicy {
+                site_url: config.site.url.clone(),
+                allow_list: config.site.redirect_allow_list.clone(),
+            },
+            verify_url: config.verify_url(),
+            link_ttl: seconds(config.otp.link_expiry_secs),
+            code_ttl: seconds(config.otp.code_expiry_secs),
+            send_interval: seconds(config.otp.send_interval_secs),
+        },
     }
 }

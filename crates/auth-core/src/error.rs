@@ -74,6 +74,12 @@ pub enum AuthError {
     /// The request needs an access token and carried none.
     #[error("This endpoint requires a valid Bearer token")]
     NoAuthorization,
+    /// An emailed link or code is wrong, used, replaced or expired (never says which).
+    #[error("Token has expired or is invalid")]
+    OtpExpired,
+    /// The same address asked for the same mail again too soon.
+    #[error("For security purposes, you can only request this after a while")]
+    EmailRateLimited,
     /// The caller is not an administrator (the service role).
     #[error("User not allowed")]
     NotAdmin,
@@ -123,6 +129,8 @@ impl AuthError {
             Self::BadJwt(_) => "bad_jwt",
             Self::NoAuthorization => "no_authorization",
             Self::NotAdmin => "not_admin",
+            Self::OtpExpired => "otp_expired",
+            Self::EmailRateLimited => "over_email_send_rate_limit",
             Self::NoApiKey => "no_api_key",
             Self::InvalidApiKey => "invalid_api_key",
             Self::UserNotFound => "user_not_found",

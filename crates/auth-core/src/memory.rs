@@ -175,6 +175,7 @@ impl UserStore for MemoryStore {
             state.sessions.remove(session);
         }
         state.tokens.retain(|t| !doomed.contains(&t.session_id));
+        state.one_time.retain(|t| t.user_id != id);
         Ok(true)
     }
 

@@ -143,3 +143,25 @@ impl TokenChain for DigestChain {
         RefreshToken::from_bytes(token.digest().as_bytes())
     }
 }
+
+/// Templates that write the kind, code and link as plain lines, so tests can read them back.
+#[derive(Debug, Default)]
+pub struct PlainTemplates;
+
+impl crate::ports::MailTemplates for PlainTemplates {
+    fn render(&self, context: &crate::domain::MailContext) -> Result<crate::ports::Mail, crate::ports::MailError> {
+        let text = format!(
+            "kind: {}\ncode: {}\nlink: {}\nusername: {}\n",
+            context.kind.as_str(),
+            context.code.as_deref().unwrap_or(""),
+            context.link.as_deref().unwrap_or(""),
+            context.username.as_deref().unwrap_or(""),
+        );
+        Ok(crate::ports::Mail {
+            to: context.to.clone(),
+            subject: context.kind.as_str().into(),
+            html: text.clone(),
+            text,
+        })
+    }
+}

@@ -32,6 +32,13 @@ impl ApiError {
         error
     }
 
+    /// 429 for mail asked for too often, from one IP or for one address.
+    pub fn email_rate_limited(wait: std::time::Duration) -> Self {
+        let mut error = Self::from(AuthError::EmailRateLimited);
+        error.retry_after = Some((wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1));
+        error
+    }
+
     /// 404 for a path the API does not have.
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "The requested resource does not exist")
@@ -59,6 +66,11 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The message for people.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     /// The stable error code.
@@ -132,7 +144,10 @@ impl From<AuthError> for ApiError {
             | AuthError::RefreshTokenAlreadyUsed
             | AuthError::SessionExpired => StatusCode::BAD_REQUEST,
             AuthError::NoAuthorization | AuthError::NoApiKey | AuthError::InvalidApiKey => StatusCode::UNAUTHORIZED,
-            AuthError::BadJwt(_) | AuthError::SessionNotFound | AuthError::NotAdmin => StatusCode::FORBIDDEN,
+            AuthError::BadJwt(_) | AuthError::SessionNotFound | AuthError::NotAdmin | AuthError::OtpExpired => {
+                StatusCode::FORBIDDEN
+            }
+            AuthError::EmailRateLimited => StatusCode::TOO_MANY_REQUESTS,
             AuthError::UserNotFound | AuthError::FeatureDisabled(_) => StatusCode::NOT_FOUND,
             AuthError::WeakPassword(_)
             | AuthError::SignupDisabled

@@ -26,7 +26,7 @@ use auth_core::service::AuthService;
 
 pub use error::ApiError;
 pub use ipnet::IpNet;
-pub use rate_limit::{Bucket, RateLimiter, RateLimits};
+pub use rate_limit::{AddressThrottle, Bucket, RateLimiter, RateLimits};
 pub use request_log::{REQUEST_ID_HEADER, RequestId};
 
 /// Default base path, as Supabase Auth is mounted behind the Supabase gateway.
@@ -48,6 +48,8 @@ pub struct HttpSettings {
     pub cors_allowed_origins: Vec<String>,
     /// Public endpoints (`/settings`, `/signup`, `/token`) need the anon or service-role key.
     pub require_api_key: bool,
+    /// Least time between two mails of one kind to one address.
+    pub email_send_interval: std::time::Duration,
 }
 
 impl Default for HttpSettings {
@@ -59,6 +61,7 @@ impl Default for HttpSettings {
             rate_limits: RateLimits::default(),
             cors_allowed_origins: Vec::new(),
             require_api_key: false,
+            email_send_interval: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -98,19 +101,31 @@ pub struct AppState {
     pub settings: HttpSettings,
     /// Per-IP request counters, shared by all workers.
     pub limiter: RateLimiter,
+    /// Per-address mail counters, shared by all workers.
+    pub address_throttle: AddressThrottle,
 }
 
 impl AppState {
     /// State for `app`, with fresh rate-limit counters.
     pub fn new(service: AuthService, random: Arc<dyn Random>, info: ServerInfo, settings: HttpSettings) -> Self {
         let limiter = RateLimiter::new(settings.rate_limits);
-        Self { service, random, info, settings, limiter }
+        let address_throttle = AddressThrottle::new(settings.email_send_interval);
+        Self { service, random, info, settings, limiter, address_throttle }
     }
 
     /// Counts a request against a per-IP limit; refuses it with 429 when over.
     pub(crate) fn limit(&self, bucket: Bucket, request: &actix_web::HttpRequest) -> Result<(), ApiError> {
         let Some(ip) = client::client_ip(request, &self.settings.trusted_proxies) else { return Ok(()) };
-        self.limiter.check(bucket, ip).map_err(ApiError::rate_limited)
+        let refused = self.limiter.check(bucket, ip);
+        match bucket {
+            Bucket::Email => refused.map_err(ApiError::email_rate_limited),
+            _ => refused.map_err(ApiError::rate_limited),
+        }
+    }
+
+    /// Counts a mail of `kind` asked for `address`; refuses it with 429 when too soon.
+    pub(crate) fn throttle_address(&self, kind: &'static str, address: &str) -> Result<(), ApiError> {
+        self.address_throttle.check(kind, address).map_err(ApiError::email_rate_limited)
     }
 }
 
@@ -150,6 +165,16 @@ pub fn app(
                         .route(web::delete().to(routes::user::delete_user)),
                 )
                 .service(resource("/logout").route(web::post().to(routes::logout::logout)))
+                .service(public(resource("/recover").route(web::post().to(routes::email::recover))))
+                .service(public(resource("/recover/username").route(web::post().to(routes::email::forgot_username))))
+                .service(public(resource("/resend").route(web::post().to(routes::email::resend))))
+                .service(public(resource("/magiclink").route(web::post().to(routes::email::magiclink))))
+                .service(public(resource("/otp").route(web::post().to(routes::email::otp))))
+                .service(
+                    resource("/verify")
+                        .route(web::get().to(routes::email::verify_page))
+                        .route(web::post().to(routes::email::verify)),
+                )
                 .service(
                     resource("/admin/users")
                         .route(web::get().to(routes::admin::list_users))

@@ -11,7 +11,7 @@ mod url;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::ports::{AuditLog, KeyStore, SessionStore, StoreError, UserStore};
+use auth_core::ports::{AuditLog, EmailFlowStore, KeyStore, MailOutbox, SessionStore, StoreError, UserStore};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -95,6 +95,22 @@ impl Database {
 
     /// The key store.
     pub fn keys(&self) -> Arc<dyn KeyStore> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// Emailed one-time secrets and the outbox they are queued in.
+    pub fn flows(&self) -> Arc<dyn EmailFlowStore> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The outbox, as the delivery worker sees it.
+    pub fn outbox(&self) -> Arc<dyn MailOutbox> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

@@ -11,6 +11,7 @@ mod one_time;
 mod outbox;
 mod password;
 mod phone;
+mod redirect;
 mod refresh_token;
 mod session;
 mod signing_key;
@@ -29,6 +30,7 @@ pub use one_time::{CODE_DIGITS, OneTimeKind, OneTimeSecret, OneTimeToken, code_d
 pub use outbox::{MAX_DELIVERY_ATTEMPTS, QueuedMail, retry_delay};
 pub use password::{CharacterClass, Password, PasswordPolicy, WeakPassword, WeakPasswordReason};
 pub use phone::{Phone, PhoneError};
+pub use redirect::{RedirectPolicy, query_value};
 pub use refresh_token::{
     RefreshToken, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, TokenDigest, plan_rotation,
 };

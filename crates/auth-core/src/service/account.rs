@@ -62,7 +62,10 @@ impl AuthService {
         }
         let password_changed = match changes.password {
             Some(password) => {
-                self.change_password(&mut user, &password, changes.current_password.as_ref()).await?;
+                // A session started from a recovery mail proved the address: no current password needed.
+                let recovering = principal.session.auth_method == crate::domain::AuthMethod::Recovery;
+                let current = if recovering { None } else { Some(changes.current_password.as_ref()) };
+                self.change_password(&mut user, &password, current).await?;
                 true
             }
             None => false,
@@ -85,7 +88,7 @@ impl AuthService {
         &self,
         user: &mut User,
         password: &Password,
-        current: Option<&Password>,
+        current: Option<Option<&Password>>,
     ) -> Result<(), AuthError> {
         if user.email.is_none() && user.phone.is_none() && user.username.is_none() {
             return Err(AuthError::Validation {
@@ -95,7 +98,10 @@ impl AuthService {
         }
         self.settings.password_policy.check(password)?;
         if let Some(existing) = &user.password_hash {
-            if self.settings.require_current_password {
+            // `None`: the caller proved itself otherwise (a recovery session).
+            if let Some(current) = current
+                && self.settings.require_current_password
+            {
                 let current = current.ok_or(AuthError::CurrentPasswordRequired)?;
                 if self.ports.hasher.verify(current, Some(existing)).await? == PasswordCheck::Mismatch {
                     return Err(AuthError::CurrentPasswordInvalid);

@@ -3,6 +3,8 @@
 
 mod account;
 mod admin;
+mod delivery;
+mod email;
 mod issue;
 mod refresh;
 mod sign_in;
@@ -13,12 +15,17 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::domain::{Actor, AuditAction, AuditEvent, UserId};
+use crate::domain::{Actor, AuditAction, AuditEvent, RedirectPolicy, UserId};
 use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
-use crate::ports::{AuditLog, Clock, PasswordHasher, Random, SessionStore, TokenChain, TokenSigner, UserStore};
+use crate::ports::{
+    AuditLog, Clock, EmailFlowStore, MailTemplates, PasswordHasher, Random, SessionStore, TokenChain, TokenSigner,
+    UserStore,
+};
 
 pub use account::{LogoutScope, UserChanges};
 pub use admin::{AdminUserAttributes, UserPage};
+pub use delivery::{DeliveryReport, MailDelivery};
+pub use email::{VerifyProof, VerifyType};
 pub use issue::IssuedSession;
 pub use sign_in::Identifier;
 pub use signup::{SignupOutcome, SignupRequest};
@@ -43,6 +50,37 @@ pub struct Ports {
     pub random: Arc<dyn Random>,
     /// The audit log.
     pub audit: Arc<dyn AuditLog>,
+    /// Emailed one-time secrets and the outbox.
+    pub flows: Arc<dyn EmailFlowStore>,
+    /// Mail rendering.
+    pub templates: Arc<dyn MailTemplates>,
+}
+
+/// How emailed links and codes behave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSettings {
+    /// Where links may send the browser after verification.
+    pub redirects: RedirectPolicy,
+    /// The public URL of this server's `GET /verify`, which emailed links point at.
+    pub verify_url: String,
+    /// How long an emailed link works.
+    pub link_ttl: Duration,
+    /// How long an emailed code works.
+    pub code_ttl: Duration,
+    /// Least time between two mails of one kind to one address.
+    pub send_interval: Duration,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            redirects: RedirectPolicy { site_url: "http://localhost:3000".into(), allow_list: Vec::new() },
+            verify_url: "http://127.0.0.1:9999/auth/v1/verify".into(),
+            link_ttl: Duration::hours(1),
+            code_ttl: Duration::minutes(10),
+            send_interval: Duration::seconds(60),
+        }
+    }
 }
 
 /// Database role names written into tokens.
@@ -91,6 +129,8 @@ pub struct AuthSettings {
     pub require_current_password: bool,
     /// Whether users may delete their own account.
     pub self_delete_enabled: bool,
+    /// Emailed links and codes.
+    pub email: EmailSettings,
 }
 
 impl Default for AuthSettings {
@@ -109,6 +149,7 @@ impl Default for AuthSettings {
             anonymous_enabled: false,
             require_current_password: true,
             self_delete_enabled: true,
+            email: EmailSettings::default(),
         }
     }
 }

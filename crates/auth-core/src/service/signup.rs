@@ -18,6 +18,8 @@ pub struct SignupRequest {
     pub password: Option<Password>,
     /// Initial `user_metadata`.
     pub data: Option<Value>,
+    /// Where the confirmation link should send the browser (checked against the allow list).
+    pub redirect_to: Option<String>,
 }
 
 /// The result of a sign-up.
@@ -41,6 +43,7 @@ impl AuthService {
         let phone = request.phone.as_deref().filter(|s| !s.trim().is_empty()).map(Phone::parse).transpose()?;
         let username = request.username.as_deref().filter(|s| !s.trim().is_empty()).map(Username::parse).transpose()?;
         let metadata = Metadata::from_value(request.data.unwrap_or(Value::Null), self.settings.metadata_max_bytes)?;
+        let redirect_to = request.redirect_to;
 
         if email.is_none() && phone.is_none() && username.is_none() && request.password.is_none() {
             return self.signup_anonymous(metadata, client).await;
@@ -62,7 +65,7 @@ impl AuthService {
         if let Some(email) = &email
             && let Some(existing) = self.ports.users.find_user_by_email(email).await?
         {
-            return self.repeat_signup(existing, &password, metadata).await;
+            return self.repeat_signup(existing, &password, metadata, redirect_to.as_deref()).await;
         }
         if let Some(username) = &username
             && self.ports.users.find_user_by_username(username).await?.is_some()
@@ -101,8 +104,20 @@ impl AuthService {
             user.last_sign_in_at = Some(now);
             Some(self.new_session(&user, AuthMethod::Password, client, now)?)
         };
+        if needs_confirmation {
+            user.confirmation_sent_at = Some(now);
+        }
         let created = match &first_session {
-            None => self.ports.users.create_user(&user).await,
+            None => match self.create_unconfirmed(&user, redirect_to.as_deref()).await {
+                Err(AuthError::EmailExists) => {
+                    Err(crate::ports::StoreError::Conflict(crate::ports::UniqueField::Email))
+                }
+                Err(AuthError::UsernameExists) => {
+                    Err(crate::ports::StoreError::Conflict(crate::ports::UniqueField::Username))
+                }
+                Err(other) => return Err(other),
+                Ok(()) => Ok(()),
+            },
             Some((session, token)) => {
                 self.ports.sessions.create_user_with_session(&user, session, &token.digest()).await
             }
@@ -114,7 +129,7 @@ impl AuthService {
                 if let Some(email) = &user.email
                     && let Some(existing) = self.ports.users.find_user_by_email(email).await?
                 {
-                    return self.repeat_signup(existing, &password, metadata).await;
+                    return self.repeat_signup(existing, &password, metadata, redirect_to.as_deref()).await;
                 }
                 return Err(AuthError::UserAlreadyExists);
             }
@@ -165,6 +180,7 @@ impl AuthService {
         existing: User,
         password: &Password,
         metadata: Metadata,
+        redirect_to: Option<&str>,
     ) -> Result<SignupOutcome, AuthError> {
         // The same hashing work as a new sign-up, so the answer's timing does not tell a
         // registered address from a new one.
@@ -173,6 +189,20 @@ impl AuthService {
             return Err(AuthError::UserAlreadyExists);
         }
         if existing.email_confirmed_at.is_none() {
+            // Signing up again is how people ask for the confirmation mail once more.
+            if let Some(email) = &existing.email {
+                let last = self.ports.flows.last_mail_to(email, crate::domain::MailKind::Confirmation).await?;
+                let now = self.ports.clock.now();
+                if last.is_none_or(|at| now - at >= self.settings.email.send_interval) {
+                    self.send_secret(
+                        &existing,
+                        crate::domain::OneTimeKind::Confirmation,
+                        crate::domain::MailKind::Confirmation,
+                        redirect_to,
+                    )
+                    .await?;
+                }
+            }
             return Ok(SignupOutcome::ConfirmationPending(Box::new(existing)));
         }
         // Confirmed account and confirmation required: answer with a user that looks freshly

@@ -27,6 +27,8 @@ impl World {
             clock: clock.clone(),
             random: Arc::new(SequentialRandom::default()),
             audit: store.clone(),
+            flows: store.clone(),
+            templates: Arc::new(auth_core::testing::PlainTemplates),
         };
         Self { service: AuthService::new(ports, settings), store, clock, hasher }
     }

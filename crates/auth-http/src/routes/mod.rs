@@ -4,6 +4,7 @@ use actix_web::HttpResponseBuilder;
 use actix_web::http::header::CACHE_CONTROL;
 
 pub(crate) mod admin;
+pub(crate) mod email;
 pub(crate) mod fallback;
 pub(crate) mod health;
 pub(crate) mod logout;

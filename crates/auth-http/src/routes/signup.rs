@@ -17,10 +17,17 @@ pub(crate) struct SignupBody {
     data: Option<Value>,
 }
 
+/// `redirect_to` in the query string, where auth-js puts `emailRedirectTo`.
+#[derive(Deserialize)]
+pub(crate) struct RedirectQuery {
+    pub(crate) redirect_to: Option<String>,
+}
+
 /// `POST /signup`: a session when the account is usable at once, the bare user otherwise.
 pub(crate) async fn signup(
     state: web::Data<AppState>,
     request: HttpRequest,
+    query: web::Query<RedirectQuery>,
     body: web::Json<SignupBody>,
 ) -> Result<HttpResponse, ApiError> {
     state.limit(Bucket::Signup, &request)?;
@@ -31,6 +38,7 @@ pub(crate) async fn signup(
         username: body.username,
         password: body.password.map(Password::new),
         data: body.data,
+        redirect_to: query.into_inner().redirect_to,
     };
     let response = match state.service.signup(signup, &client_info(&request, &state.settings.trusted_proxies)).await? {
         SignupOutcome::Session(issued) => views::session(&issued),

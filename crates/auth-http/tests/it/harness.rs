@@ -17,7 +17,20 @@ pub async fn app_with(
     settings: HttpSettings,
     auth: AuthSettings,
 ) -> impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
+    world(settings, auth).await.0
+}
+
+/// The app with handles on its store (to read the outbox) and its clock.
+pub async fn world(
+    settings: HttpSettings,
+    auth: AuthSettings,
+) -> (
+    impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+    Arc<MemoryStore>,
+    Arc<ManualClock>,
+) {
     let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()));
     let random = Arc::new(SequentialRandom::default());
     let ports = Ports {
         users: store.clone(),
@@ -25,13 +38,15 @@ pub async fn app_with(
         hasher: Arc::new(PlainHasher::default()),
         signer: Arc::new(UnsignedTokens),
         chain: Arc::new(DigestChain),
-        clock: Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap())),
+        clock: clock.clone(),
         random: random.clone(),
         audit: store.clone(),
+        flows: store.clone(),
+        templates: Arc::new(auth_core::testing::PlainTemplates),
     };
     let info = ServerInfo { name: "authd".into(), version: "9.9.9".into() };
     let state = AppState::new(AuthService::new(ports, auth), random, info, settings);
-    test::init_service(auth_http::app(web::Data::new(state))).await
+    (test::init_service(auth_http::app(web::Data::new(state))).await, store, clock)
 }
 
 /// The app with default HTTP settings and autoconfirm on.

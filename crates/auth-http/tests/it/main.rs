@@ -5,5 +5,6 @@
 
 mod admin;
 mod api;
+mod email;
 mod harness;
 mod skeleton;

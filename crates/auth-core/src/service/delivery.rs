@@ -1,0 +1,77 @@
+//! Delivery of the outbox: claim due messages, hand them to the mailer, record the outcome.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::domain::{MailKind, retry_delay};
+use crate::error::AuthError;
+use crate::ports::{Clock, MailError, MailOutbox, Mailer};
+
+/// How long a claimed message stays out of other workers' reach: longer than any send takes.
+const LEASE: Duration = Duration::minutes(5);
+
+/// What one delivery round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Messages the mailer accepted.
+    pub sent: u32,
+    /// Messages that failed for now and will be tried again.
+    pub retrying: Vec<(i64, MailKind, String)>,
+    /// Messages given up on (refused, or out of attempts).
+    pub failed: Vec<(i64, MailKind, String)>,
+}
+
+impl DeliveryReport {
+    /// How many messages the round handled.
+    pub fn handled(&self) -> usize {
+        self.sent as usize + self.retrying.len() + self.failed.len()
+    }
+}
+
+/// Hands queued mail to a mailer, with retries and backoff.
+pub struct MailDelivery {
+    outbox: Arc<dyn MailOutbox>,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+}
+
+impl MailDelivery {
+    /// Delivery from `outbox` through `mailer`.
+    pub fn new(outbox: Arc<dyn MailOutbox>, mailer: Arc<dyn Mailer>, clock: Arc<dyn Clock>) -> Self {
+        Self { outbox, mailer, clock }
+    }
+
+    /// Delivers up to `limit` due messages. A message the mailer fails on is retried later
+    /// (see [`retry_delay`]) or, when refused for good or out of attempts, marked failed.
+    pub async fn deliver_due(&self, limit: u32) -> Result<DeliveryReport, AuthError> {
+        let now = self.clock.now();
+        let due = self.outbox.claim_due_mail(now, now + LEASE, limit).await?;
+        let mut report = DeliveryReport::default();
+        for queued in due {
+            let outcome = self.mailer.send(&queued.mail).await;
+            let at = self.clock.now();
+            match outcome {
+                Ok(()) => {
+                    self.outbox.mark_mail_sent(queued.id, at).await?;
+                    report.sent += 1;
+                }
+                Err(MailError::Transient(error)) => match retry_delay(queued.attempts + 1) {
+                    Some(delay) => {
+                        self.outbox.reschedule_mail(queued.id, at + delay, &error).await?;
+                        report.retrying.push((queued.id, queued.kind, error));
+                    }
+                    None => {
+                        self.outbox.mark_mail_failed(queued.id, at, &error).await?;
+                        report.failed.push((queued.id, queued.kind, error));
+                    }
+                },
+                Err(MailError::Permanent(error)) => {
+                    self.outbox.mark_mail_failed(queued.id, at, &error).await?;
+                    report.failed.push((queued.id, queued.kind, error));
+                }
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,341 @@
+//! The email flows: confirmation, recovery, magic links and codes, forgot-username, and the
+//! verification that redeems what they send.
+
+use serde_json::json;
+
+use super::{AuthService, ClientInfo, IssuedSession};
+use crate::domain::{
+    Actor, AuditAction, AuthMethod, Email, MailContext, MailKind, Metadata, OneTimeKind, OneTimeSecret, OneTimeToken,
+    RefreshToken, User, UserId, code_digest, link_digest, query_value,
+};
+use crate::error::AuthError;
+use crate::ports::Mail;
+
+/// What `/verify` is asked to check (Supabase Auth's `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyType {
+    /// A sign-up confirmation.
+    Signup,
+    /// A magic link or sign-in code.
+    MagicLink,
+    /// A password recovery.
+    Recovery,
+    /// Any emailed sign-in secret: a magic link/code or a sign-up confirmation.
+    Email,
+}
+
+impl VerifyType {
+    /// Reads Supabase Auth's type names.
+    pub fn parse(name: &str) -> Result<Self, AuthError> {
+        match name.trim() {
+            "signup" => Ok(Self::Signup),
+            "magiclink" => Ok(Self::MagicLink),
+            "recovery" => Ok(Self::Recovery),
+            "email" => Ok(Self::Email),
+            "invite" | "email_change" => Err(AuthError::FeatureDisabled("this verification type")),
+            other => {
+                Err(AuthError::Validation { field: "type", message: format!("unknown verification type {other:?}") })
+            }
+        }
+    }
+
+    /// The wire name used in links.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signup => "signup",
+            Self::MagicLink => "magiclink",
+            Self::Recovery => "recovery",
+            Self::Email => "email",
+        }
+    }
+
+    /// The kinds of stored secret this type may redeem, in the order tried.
+    fn kinds(self) -> &'static [OneTimeKind] {
+        match self {
+            Self::Signup => &[OneTimeKind::Confirmation],
+            Self::MagicLink => &[OneTimeKind::MagicLink],
+            Self::Recovery => &[OneTimeKind::Recovery],
+            Self::Email => &[OneTimeKind::MagicLink, OneTimeKind::Confirmation],
+        }
+    }
+}
+
+/// The proof presented to `/verify`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum VerifyProof {
+    /// The token of an emailed link (`token_hash`, or `token` in a link).
+    Link(String),
+    /// The 6-digit code with the address it was sent to.
+    Code {
+        /// The address.
+        email: String,
+        /// The code.
+        code: String,
+    },
+}
+
+impl std::fmt::Debug for VerifyProof {
+    // Both forms are one-time secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Link(_) => f.write_str("VerifyProof::Link(..)"),
+            Self::Code { .. } => f.write_str("VerifyProof::Code(..)"),
+        }
+    }
+}
+
+/// The link type a stored kind is verified with.
+fn link_type(kind: OneTimeKind) -> VerifyType {
+    match kind {
+        OneTimeKind::Confirmation => VerifyType::Signup,
+        OneTimeKind::Recovery => VerifyType::Recovery,
+        OneTimeKind::MagicLink => VerifyType::MagicLink,
+    }
+}
+
+impl AuthService {
+    /// Draws a secret for `user`, renders its mail and builds the token, ready to store.
+    fn prepare_secret(
+        &self,
+        user: &User,
+        to: &Email,
+        kind: OneTimeKind,
+        mail_kind: MailKind,
+        redirect_to: Option<&str>,
+    ) -> Result<(OneTimeToken, Mail), AuthError> {
+        let now = self.ports.clock.now();
+        let secret = OneTimeSecret::generate(self.ports.random.as_ref())?;
+        let email = &self.settings.email;
+        let target = email.redirects.resolve(redirect_to);
+        let link = format!(
+            "{}?token={}&type={}&redirect_to={}",
+            email.verify_url,
+            secret.link(),
+            link_type(kind).as_str(),
+            query_value(&target)
+        );
+        let context = MailContext {
+            kind: mail_kind,
+            to: to.clone(),
+            code: Some(secret.code().to_owned()),
+            link: Some(link),
+            username: user.username.as_ref().map(|u| u.as_str().to_owned()),
+            new_email: None,
+            expires_in_minutes: email.link_ttl.num_minutes(),
+        };
+        let mail = self.ports.templates.render(&context).map_err(|e| AuthError::Internal(e.to_string()))?;
+        let token = OneTimeToken {
+            user_id: user.id,
+            kind,
+            link_digest: secret.link_digest(),
+            code_digest: code_digest(user.id, kind, secret.code()),
+            sent_to: to.clone(),
+            created_at: now,
+            link_expires_at: now + email.link_ttl,
+            code_expires_at: now + email.code_ttl,
+        };
+        Ok((token, mail))
+    }
+
+    /// Issues a new secret of `kind` to `user` and queues its mail, in one transaction.
+    pub(super) async fn send_secret(
+        &self,
+        user: &User,
+        kind: OneTimeKind,
+        mail_kind: MailKind,
+        redirect_to: Option<&str>,
+    ) -> Result<(), AuthError> {
+        let Some(to) = &user.email else { return Ok(()) };
+        let (token, mail) = self.prepare_secret(user, to, kind, mail_kind, redirect_to)?;
+        self.ports.flows.issue_token(&token, mail_kind, &mail).await?;
+        Ok(())
+    }
+
+    /// Creates an unconfirmed user together with its confirmation secret and mail.
+    pub(super) async fn create_unconfirmed(&self, user: &User, redirect_to: Option<&str>) -> Result<(), AuthError> {
+        let to = user
+            .email
+            .as_ref()
+            .ok_or(AuthError::Validation { field: "email", message: "an email address is required".into() })?;
+        let (token, mail) =
+            self.prepare_secret(user, to, OneTimeKind::Confirmation, MailKind::Confirmation, redirect_to)?;
+        self.ports.flows.create_user_with_token(user, &token, MailKind::Confirmation, &mail).await?;
+        Ok(())
+    }
+
+    /// The user with this address, when the address is well-formed and known.
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, AuthError> {
+        let email = Email::parse(email)?;
+        Ok(self.ports.users.find_user_by_email(&email).await?)
+    }
+
+    /// `POST /resend` for a sign-up: a new confirmation mail when the address waits for one.
+    /// Answers alike whether or not the address is known.
+    pub async fn resend_confirmation(&self, email: &str, redirect_to: Option<&str>) -> Result<(), AuthError> {
+        if let Some(user) = self.user_by_email(email).await?
+            && user.email_confirmed_at.is_none()
+        {
+            self.send_secret(&user, OneTimeKind::Confirmation, MailKind::Confirmation, redirect_to).await?;
+        }
+        Ok(())
+    }
+
+    /// `POST /recover`: a recovery mail when the address is known. Answers alike either way.
+    pub async fn recover(&self, email: &str, redirect_to: Option<&str>) -> Result<(), AuthError> {
+        if let Some(user) = self.user_by_email(email).await?
+            && !user.is_banned(self.ports.clock.now())
+        {
+            self.send_secret(&user, OneTimeKind::Recovery, MailKind::Recovery, redirect_to).await?;
+        }
+        Ok(())
+    }
+
+    /// `POST /magiclink` and `POST /otp`: a sign-in mail (link and code) for a known address; an
+    /// unknown one gets an account and a confirmation mail when `create_user` and sign-ups allow.
+    pub async fn send_magic_link(
+        &self,
+        email: &str,
+        create_user: bool,
+        data: Option<serde_json::Value>,
+        redirect_to: Option<&str>,
+    ) -> Result<(), AuthError> {
+        let address = Email::parse(email)?;
+        if let Some(user) = self.ports.users.find_user_by_email(&address).await? {
+            if !user.is_banned(self.ports.clock.now()) {
+                let mail_kind = if redirect_to.is_some() { MailKind::MagicLink } else { MailKind::EmailOtp };
+                self.send_secret(&user, OneTimeKind::MagicLink, mail_kind, redirect_to).await?;
+            }
+            return Ok(());
+        }
+        if !create_user {
+            // Supabase Auth refuses here; authd answers alike so the call reveals nothing.
+            return Ok(());
+        }
+        if !self.settings.signup_enabled {
+            return Err(AuthError::SignupDisabled);
+        }
+        let metadata = Metadata::from_value(data.unwrap_or_default(), self.settings.metadata_max_bytes)?;
+        let now = self.ports.clock.now();
+        let mut app_metadata = Metadata::new();
+        app_metadata.insert("provider", "email".into());
+        app_metadata.insert("providers", vec!["email"].into());
+        let user = User {
+            id: UserId::generate(self.ports.random.as_ref())?,
+            aud: self.settings.audience.clone(),
+            role: self.settings.roles.authenticated.clone(),
+            email: Some(address),
+            phone: None,
+            username: None,
+            password_hash: None,
+            email_confirmed_at: None,
+            phone_confirmed_at: None,
+            confirmation_sent_at: Some(now),
+            app_metadata,
+            user_metadata: metadata,
+            banned_until: None,
+            is_anonymous: false,
+            last_sign_in_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.create_unconfirmed(&user, redirect_to).await {
+            // Created by a concurrent request a moment ago: that one sent the mail.
+            Err(AuthError::EmailExists | AuthError::UserAlreadyExists) => Ok(()),
+            other => {
+                if other.is_ok() {
+                    let details = json!({"provider": "email", "via": "magiclink"});
+                    self.audit(
+                        AuditAction::Signup,
+                        Actor::User(user.id),
+                        Some(user.id),
+                        &ClientInfo::default(),
+                        details,
+                    )
+                    .await;
+                }
+                other
+            }
+        }
+    }
+
+    /// `POST /recover/username` (from postgrest-auth): mails the username of the account with
+    /// this address, if it has one. Answers alike either way.
+    pub async fn forgot_username(&self, email: &str) -> Result<(), AuthError> {
+        let Some(user) = self.user_by_email(email).await? else { return Ok(()) };
+        let (Some(username), Some(to)) = (&user.username, &user.email) else { return Ok(()) };
+        let context = MailContext {
+            kind: MailKind::ForgotUsername,
+            to: to.clone(),
+            code: None,
+            link: None,
+            username: Some(username.as_str().to_owned()),
+            new_email: None,
+            expires_in_minutes: 0,
+        };
+        let mail = self.ports.templates.render(&context).map_err(|e| AuthError::Internal(e.to_string()))?;
+        self.ports.flows.queue_mail(MailKind::ForgotUsername, &mail, self.ports.clock.now()).await?;
+        Ok(())
+    }
+
+    /// `/verify`: redeems an emailed link or code once, confirms the address it was sent to,
+    /// and starts a session. Every failure is the same `otp_expired`.
+    pub async fn verify(
+        &self,
+        kind: VerifyType,
+        proof: &VerifyProof,
+        client: &ClientInfo,
+    ) -> Result<IssuedSession, AuthError> {
+        let now = self.ports.clock.now();
+        let (token, by_code) = match proof {
+            VerifyProof::Link(presented) => {
+                let token = self.ports.flows.find_token_by_link(&link_digest(presented)).await?;
+                let token = token.filter(|t| kind.kinds().contains(&t.kind) && now <= t.link_expires_at);
+                (token.ok_or(AuthError::OtpExpired)?, false)
+            }
+            VerifyProof::Code { email, code } => {
+                let user = self.user_by_email(email).await.ok().flatten().ok_or(AuthError::OtpExpired)?;
+                let mut found = None;
+                for candidate in kind.kinds() {
+                    if let Some(token) = self.ports.flows.find_token(user.id, *candidate).await?
+                        && token.code_digest == code_digest(user.id, token.kind, code)
+                        && now <= token.code_expires_at
+                    {
+                        found = Some(token);
+                        break;
+                    }
+                }
+                (found.ok_or(AuthError::OtpExpired)?, true)
+            }
+        };
+        let mut user = self.ports.users.find_user(token.user_id).await?.ok_or(AuthError::OtpExpired)?;
+        if user.is_banned(now) {
+            return Err(AuthError::UserBanned);
+        }
+        // The secret went to this address, so using it proves the address (unless it changed since).
+        if user.email.as_ref() == Some(&token.sent_to) && user.email_confirmed_at.is_none() {
+            user.email_confirmed_at = Some(now);
+        }
+        user.last_sign_in_at = Some(now);
+        user.updated_at = now;
+        let method = match (token.kind, by_code) {
+            (OneTimeKind::Confirmation, _) => AuthMethod::EmailSignup,
+            (OneTimeKind::Recovery, _) => AuthMethod::Recovery,
+            (OneTimeKind::MagicLink, true) => AuthMethod::Otp,
+            (OneTimeKind::MagicLink, false) => AuthMethod::Magiclink,
+        };
+        let (session, refresh): (_, RefreshToken) = self.new_session(&user, method, client, now)?;
+        match self.ports.flows.redeem_token(&token, &user, Some((session.clone(), refresh.digest()))).await {
+            Ok(()) => {}
+            Err(crate::ports::StoreError::NotFound) => return Err(AuthError::OtpExpired),
+            Err(other) => return Err(other.into()),
+        }
+        let details = json!({"method": method.as_str(), "session_id": session.id.to_string()});
+        self.audit(AuditAction::Login, Actor::User(user.id), Some(user.id), client, details).await;
+        self.issue(user, session, refresh, now)
+    }
+
+    /// Where a verified link sends the browser: `requested` when allowed, else the site URL.
+    pub fn redirect_target(&self, requested: Option<&str>) -> String {
+        self.settings.email.redirects.resolve(requested)
+    }
+}

@@ -1,0 +1,291 @@
+//! The email flows: `/recover`, `/recover/username`, `/resend`, `/magiclink`, `/otp` and
+//! `/verify`. Requests that send mail answer `{}` whether or not the address has an account.
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, web};
+use auth_core::AuthError;
+use auth_core::service::{IssuedSession, VerifyProof, VerifyType};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::signup::RedirectQuery;
+use crate::client::client_info;
+use crate::{ApiError, AppState, Bucket, views};
+
+/// A body holding just an address.
+#[derive(Deserialize)]
+pub(crate) struct EmailBody {
+    email: Option<String>,
+}
+
+fn required_email(email: Option<String>) -> Result<String, AuthError> {
+    email
+        .filter(|e| !e.trim().is_empty())
+        .ok_or(AuthError::Validation { field: "email", message: "an email address is required".into() })
+}
+
+/// Per-IP and per-address limits for a request that sends mail of `kind` to `email`.
+fn admit(state: &AppState, request: &HttpRequest, kind: &'static str, email: &str) -> Result<(), ApiError> {
+    state.limit(Bucket::Email, request)?;
+    state.throttle_address(kind, email)
+}
+
+fn empty_ok() -> HttpResponse {
+    super::no_store(HttpResponse::Ok()).json(json!({}))
+}
+
+/// `POST /recover`: mails a recovery link and code.
+pub(crate) async fn recover(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    query: web::Query<RedirectQuery>,
+    body: web::Json<EmailBody>,
+) -> Result<HttpResponse, ApiError> {
+    let email = required_email(body.into_inner().email)?;
+    admit(&state, &request, "recovery", &email)?;
+    state.service.recover(&email, query.redirect_to.as_deref()).await?;
+    Ok(empty_ok())
+}
+
+/// `POST /recover/username` (an authd addition): mails the username of the account.
+pub(crate) async fn forgot_username(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<EmailBody>,
+) -> Result<HttpResponse, ApiError> {
+    let email = required_email(body.into_inner().email)?;
+    admit(&state, &request, "forgot_username", &email)?;
+    state.service.forgot_username(&email).await?;
+    Ok(empty_ok())
+}
+
+/// `POST /resend` body.
+#[derive(Deserialize)]
+pub(crate) struct ResendBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    email: Option<String>,
+}
+
+/// `POST /resend`: the sign-up confirmation again.
+pub(crate) async fn resend(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    query: web::Query<RedirectQuery>,
+    body: web::Json<ResendBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    match body.kind.as_deref().map(str::trim) {
+        Some("signup") => {}
+        Some("email_change" | "sms" | "phone_change") => {
+            return Err(AuthError::FeatureDisabled("resending this kind of message").into());
+        }
+        _ => {
+            return Err(AuthError::Validation { field: "type", message: "type must be \"signup\"".into() }.into());
+        }
+    }
+    let email = required_email(body.email)?;
+    admit(&state, &request, "confirmation", &email)?;
+    state.service.resend_confirmation(&email, query.redirect_to.as_deref()).await?;
+    Ok(empty_ok())
+}
+
+/// `POST /magiclink` and `POST /otp` body.
+#[derive(Deserialize)]
+pub(crate) struct OtpBody {
+    email: Option<String>,
+    phone: Option<String>,
+    create_user: Option<bool>,
+    data: Option<Value>,
+}
+
+/// `POST /magiclink`: a sign-in link (and code); an unknown address signs up.
+pub(crate) async fn magiclink(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    query: web::Query<RedirectQuery>,
+    body: web::Json<OtpBody>,
+) -> Result<HttpResponse, ApiError> {
+    send_sign_in(state, request, query.into_inner().redirect_to, body.into_inner(), true).await
+}
+
+/// `POST /otp`: a sign-in code (and link); an unknown address signs up unless
+/// `create_user` is false.
+pub(crate) async fn otp(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    query: web::Query<RedirectQuery>,
+    body: web::Json<OtpBody>,
+) -> Result<HttpResponse, ApiError> {
+    send_sign_in(state, request, query.into_inner().redirect_to, body.into_inner(), false).await
+}
+
+async fn send_sign_in(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    redirect_to: Option<String>,
+    body: OtpBody,
+    link: bool,
+) -> Result<HttpResponse, ApiError> {
+    if body.phone.as_deref().is_some_and(|p| !p.trim().is_empty()) {
+        return Err(AuthError::PhoneProviderDisabled.into());
+    }
+    let email = required_email(body.email)?;
+    admit(&state, &request, "magiclink", &email)?;
+    // A link needs somewhere to land; a code-only request names none.
+    let redirect_to = if link { Some(state.service.redirect_target(redirect_to.as_deref())) } else { redirect_to };
+    let create_user = body.create_user.unwrap_or(true);
+    state.service.send_magic_link(&email, create_user, body.data, redirect_to.as_deref()).await?;
+    Ok(empty_ok())
+}
+
+/// `POST /verify` body, as JSON (auth-js `verifyOtp`) or as the form of the link page.
+#[derive(Deserialize)]
+pub(crate) struct VerifyBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    token: Option<String>,
+    token_hash: Option<String>,
+    email: Option<String>,
+    redirect_to: Option<String>,
+}
+
+impl VerifyBody {
+    fn parse(self) -> Result<(VerifyType, VerifyProof), AuthError> {
+        let kind = VerifyType::parse(self.kind.as_deref().unwrap_or_default())?;
+        let present = |v: Option<String>| v.filter(|t| !t.trim().is_empty());
+        let proof = match (present(self.token_hash), present(self.token), present(self.email)) {
+            (Some(hash), _, _) => VerifyProof::Link(hash),
+            (None, Some(code), Some(email)) => VerifyProof::Code { email, code },
+            // A link's `token` without an address is the link token itself.
+            (None, Some(token), None) => VerifyProof::Link(token),
+            (None, None, _) => {
+                return Err(AuthError::Validation {
+                    field: "token",
+                    message: "give token_hash, or token with the email it was sent to".into(),
+                });
+            }
+        };
+        Ok((kind, proof))
+    }
+}
+
+/// `POST /verify`: JSON answers the session; the link page's form is redirected to the app
+/// with the session (or the error) in the URL fragment.
+pub(crate) async fn verify(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    state.limit(Bucket::Verify, &request)?;
+    let is_form = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let client = client_info(&request, &state.settings.trusted_proxies);
+    if !is_form {
+        let parsed: VerifyBody = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
+        let (kind, proof) = parsed.parse()?;
+        let issued = state.service.verify(kind, &proof, &client).await?;
+        return Ok(super::no_store(HttpResponse::Ok()).json(views::session(&issued)));
+    }
+    let parsed: VerifyBody = form_body(&body)?;
+    let target = state.service.redirect_target(parsed.redirect_to.as_deref());
+    let kind_name = parsed.kind.clone().unwrap_or_default();
+    let outcome = match parsed.parse() {
+        Ok((kind, proof)) => state.service.verify(kind, &proof, &client).await.map_err(ApiError::from),
+        Err(error) => Err(ApiError::from(error)),
+    };
+    let fragment = match &outcome {
+        Ok(issued) => session_fragment(issued, &kind_name),
+        Err(error) => format!(
+            "error=access_denied&error_code={}&error_description={}",
+            error.code(),
+            auth_core::domain::query_value(error.message())
+        ),
+    };
+    let separator = if target.contains('#') { "&" } else { "#" };
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, format!("{target}{separator}{fragment}")))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+fn form_body(body: &[u8]) -> Result<VerifyBody, ApiError> {
+    let pairs = form_pairs(body);
+    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    Ok(VerifyBody {
+        kind: get("type"),
+        token: get("token"),
+        token_hash: get("token_hash"),
+        email: get("email"),
+        redirect_to: get("redirect_to"),
+    })
+}
+
+/// `application/x-www-form-urlencoded` pairs, decoded.
+fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+/// The session in the fragment form Supabase Auth redirects with (auth-js reads it).
+fn session_fragment(issued: &IssuedSession, kind: &str) -> String {
+    let value = auth_core::domain::query_value;
+    format!(
+        "access_token={}&expires_at={}&expires_in={}&refresh_token={}&token_type=bearer&type={}",
+        value(&issued.access_token),
+        issued.expires_at,
+        issued.expires_in,
+        value(issued.refresh_token.expose()),
+        value(kind)
+    )
+}
+
+/// `GET /verify` query.
+#[derive(Deserialize)]
+pub(crate) struct VerifyQuery {
+    token: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    redirect_to: Option<String>,
+}
+
+/// `GET /verify`: the page an emailed link opens. It redeems nothing: a button posts the link
+/// back, so mail scanners that fetch links cannot use them up (or the code sent with them).
+pub(crate) async fn verify_page(query: web::Query<VerifyQuery>) -> HttpResponse {
+    let query = query.into_inner();
+    let escape = |s: Option<String>| html_escape(s.as_deref().unwrap_or_default());
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Continue</title></head>\
+         <body style=\"font-family:sans-serif;max-width:32rem;margin:4rem auto;text-align:center\">\
+         <form method=\"post\"><input type=\"hidden\" name=\"token\" value=\"{}\">\
+         <input type=\"hidden\" name=\"type\" value=\"{}\"><input type=\"hidden\" name=\"redirect_to\" value=\"{}\">\
+         <p>Press the button to continue.</p><button type=\"submit\" style=\"font-size:1.2rem;padding:.6rem 1.4rem\">Continue</button>\
+         </form></body></html>\n",
+        escape(query.token),
+        escape(query.kind),
+        escape(query.redirect_to)
+    );
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .body(body)
+}
+
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}

@@ -1,0 +1,243 @@
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use auth_core::memory::MemoryStore;
+use auth_core::ports::MailOutbox;
+use auth_core::service::AuthSettings;
+use auth_http::HttpSettings;
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::json;
+
+use crate::harness::{post, send, with_token, world};
+
+/// A delivered mail as the plain test templates write it.
+struct Sent {
+    kind: String,
+    code: String,
+    link: String,
+    username: String,
+    to: String,
+}
+
+impl Sent {
+    /// The `token` query value of the link.
+    fn link_token(&self) -> String {
+        let query = self.link.split_once('?').unwrap().1;
+        query.split('&').find_map(|p| p.strip_prefix("token=")).unwrap().to_owned()
+    }
+}
+
+/// Takes every queued mail out of the outbox, oldest first.
+async fn outbox(store: &MemoryStore) -> Vec<Sent> {
+    let far = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap();
+    let queued = store.claim_due_mail(far, far, 1000).await.unwrap();
+    for q in &queued {
+        store.mark_mail_sent(q.id, far).await.unwrap();
+    }
+    queued
+        .into_iter()
+        .map(|q| {
+            let field = |name: &str| {
+                q.mail.text.lines().find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_owned)).unwrap()
+            };
+            Sent {
+                kind: field("kind"),
+                code: field("code"),
+                link: field("link"),
+                username: field("username"),
+                to: q.mail.to.as_str().to_owned(),
+            }
+        })
+        .collect()
+}
+
+fn confirming() -> AuthSettings {
+    AuthSettings::default()
+}
+
+fn quick() -> HttpSettings {
+    HttpSettings { email_send_interval: std::time::Duration::ZERO, ..HttpSettings::default() }
+}
+
+#[actix_web::test]
+async fn signup_confirmation_by_code_works_once() {
+    let (app, store, _) = world(quick(), confirming()).await;
+    let body = json!({"email": "ada@example.com", "password": "correct horse"});
+    let (status, _, user) = send(&app, post("/signup?redirect_to=http://localhost:3000/welcome", body)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(user.get("access_token").is_none() && user["confirmation_sent_at"].is_string());
+    let mails = outbox(&store).await;
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!((mail.kind.as_str(), mail.to.as_str()), ("confirmation", "ada@example.com"));
+    assert_eq!(mail.code.len(), 6);
+    assert!(
+        mail.link.contains("type=signup") && mail.link.contains("redirect_to=http%3A%2F%2Flocalhost%3A3000%2Fwelcome")
+    );
+
+    let wrong = json!({"type": "signup", "email": "ada@example.com", "token": "000000"});
+    let (status, _, body) = send(&app, post("/verify", wrong)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("otp_expired")));
+
+    let right = json!({"type": "signup", "email": "ADA@example.com", "token": mail.code});
+    let (status, headers, session) = send(&app, post("/verify", right.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(headers.get("cache-control").unwrap(), "no-store");
+    assert!(session["user"]["email_confirmed_at"].is_string());
+    assert_eq!(session["user"]["id"], user["id"]);
+    let (status, _, body) = send(&app, post("/verify", right)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("otp_expired")), "used once");
+
+    let sign_in = json!({"email": "ada@example.com", "password": "correct horse"});
+    assert_eq!(send(&app, post("/token?grant_type=password", sign_in)).await.0, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn links_expire_later_than_codes_and_a_new_mail_replaces_the_old() {
+    let (app, store, clock) = world(quick(), confirming()).await;
+    send(&app, post("/signup", json!({"email": "bo@example.com", "password": "correct horse"}))).await;
+    let first = outbox(&store).await.remove(0);
+    let (status, _, _) = send(&app, post("/resend", json!({"type": "signup", "email": "bo@example.com"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let second = outbox(&store).await.remove(0);
+    let old = json!({"type": "signup", "token_hash": first.link_token()});
+    assert_eq!(send(&app, post("/verify", old)).await.0, StatusCode::FORBIDDEN, "replaced by the resend");
+
+    clock.advance(Duration::minutes(11));
+    let code = json!({"type": "signup", "email": "bo@example.com", "token": second.code});
+    assert_eq!(send(&app, post("/verify", code)).await.0, StatusCode::FORBIDDEN, "codes last ten minutes");
+    let link = json!({"type": "signup", "token_hash": second.link_token()});
+    let (status, _, session) = send(&app, post("/verify", link.clone())).await;
+    assert_eq!(status, StatusCode::OK, "links last an hour: {session}");
+
+    send(&app, post("/recover", json!({"email": "bo@example.com"}))).await;
+    let recovery = outbox(&store).await.remove(0);
+    clock.advance(Duration::minutes(61));
+    let late = json!({"type": "recovery", "token_hash": recovery.link_token()});
+    assert_eq!(send(&app, post("/verify", late)).await.0, StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn recovery_signs_in_and_allows_a_new_password_without_the_old_one() {
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let (app, store, _) = world(quick(), settings).await;
+    send(&app, post("/signup", json!({"email": "cy@example.com", "password": "forgotten one"}))).await;
+    let (status, _, body) = send(&app, post("/recover", json!({"email": "cy@example.com"}))).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({})));
+    let mail = outbox(&store).await.remove(0);
+    assert_eq!(mail.kind, "recovery");
+    assert!(mail.link.contains("type=recovery"));
+
+    let wrong_type = json!({"type": "magiclink", "token_hash": mail.link_token()});
+    assert_eq!(
+        send(&app, post("/verify", wrong_type)).await.0,
+        StatusCode::FORBIDDEN,
+        "a recovery link is not a magic link"
+    );
+    let (status, _, session) =
+        send(&app, post("/verify", json!({"type": "recovery", "token_hash": mail.link_token()}))).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let token = session["access_token"].as_str().unwrap();
+    let change = TestRequest::put().uri("/auth/v1/user").set_json(json!({"password": "a brand new one"}));
+    let (status, _, body) = send(&app, with_token(change, token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let sign_in = json!({"email": "cy@example.com", "password": "a brand new one"});
+    assert_eq!(send(&app, post("/token?grant_type=password", sign_in)).await.0, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn mail_requests_answer_alike_for_unknown_addresses_and_are_throttled_per_address() {
+    let (app, store, _) = world(HttpSettings::default(), confirming()).await;
+    for path in ["/recover", "/recover/username", "/magiclink"] {
+        let (status, _, body) = send(&app, post(path, json!({"email": "nobody@example.com"}))).await;
+        assert_eq!((status, &body), (StatusCode::OK, &json!({})), "{path}");
+    }
+    let (status, _, body) = send(&app, post("/otp", json!({"email": "ghost@example.com", "create_user": false}))).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({})));
+    let mails = outbox(&store).await;
+    assert_eq!(
+        mails.iter().map(|m| m.kind.as_str()).collect::<Vec<_>>(),
+        ["confirmation"],
+        "magiclink signed nobody@ up"
+    );
+
+    // The same address again within the interval: 429, known or not.
+    let (status, headers, body) = send(&app, post("/recover", json!({"email": "NOBODY@example.com"}))).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("over_email_send_rate_limit"))
+    );
+    assert!(headers.get("retry-after").is_some());
+    let (status, _, body) = send(&app, post("/recover", json!({}))).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")));
+}
+
+#[actix_web::test]
+async fn forgot_username_mails_the_username() {
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let (app, store, _) = world(quick(), settings).await;
+    let body = json!({"email": "dee@example.com", "username": "dee_dee", "password": "correct horse"});
+    send(&app, post("/signup", body)).await;
+    send(&app, post("/recover/username", json!({"email": "dee@example.com"}))).await;
+    let mail = outbox(&store).await.remove(0);
+    assert_eq!((mail.kind.as_str(), mail.username.as_str(), mail.code.as_str()), ("forgot_username", "dee_dee", ""));
+}
+
+#[actix_web::test]
+async fn magic_links_and_codes_sign_in() {
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let (app, store, _) = world(quick(), settings).await;
+    send(&app, post("/signup", json!({"email": "eve@example.com", "password": "correct horse"}))).await;
+    send(&app, post("/otp", json!({"email": "eve@example.com"}))).await;
+    let code_mail = outbox(&store).await.remove(0);
+    assert_eq!(code_mail.kind, "email_otp");
+    let (status, _, session) =
+        send(&app, post("/verify", json!({"type": "email", "email": "eve@example.com", "token": code_mail.code})))
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(session["user"]["email"], "eve@example.com");
+
+    send(&app, post("/magiclink", json!({"email": "eve@example.com"}))).await;
+    let link_mail = outbox(&store).await.remove(0);
+    assert_eq!(link_mail.kind, "magic_link");
+    assert!(link_mail.link.contains("type=magiclink"));
+    let (status, _, _) =
+        send(&app, post("/verify", json!({"type": "magiclink", "token_hash": link_mail.link_token()}))).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn the_link_page_redeems_nothing_and_its_form_redirects_with_the_session() {
+    let (app, store, _) = world(quick(), confirming()).await;
+    send(&app, post("/signup", json!({"email": "fay@example.com", "password": "correct horse"}))).await;
+    let mail = outbox(&store).await.remove(0);
+    let path = mail.link.split_once("/auth/v1").unwrap().1.to_owned();
+    for _ in 0..3 {
+        let page =
+            actix_web::test::call_service(&app, TestRequest::get().uri(&format!("/auth/v1{path}")).to_request()).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = String::from_utf8(actix_web::test::read_body(page).await.to_vec()).unwrap();
+        assert!(html.contains("<form method=\"post\"") && html.contains(&mail.link_token()), "{html}");
+    }
+    // The scanner's fetches above used nothing: the code still works.
+    let form = format!("token={}&type=signup&redirect_to=http%3A%2F%2Flocalhost%3A3000%2Fdone", mail.link_token());
+    let post_form = TestRequest::post()
+        .uri("/auth/v1/verify")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(form.clone());
+    let response = actix_web::test::call_service(&app, post_form.to_request()).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers().get("location").unwrap().to_str().unwrap().to_owned();
+    assert!(location.starts_with("http://localhost:3000/done#access_token="), "{location}");
+    assert!(location.contains("&refresh_token=") && location.contains("&type=signup"));
+
+    let again = TestRequest::post()
+        .uri("/auth/v1/verify")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(form);
+    let response = actix_web::test::call_service(&app, again.to_request()).await;
+    let location = response.headers().get("location").unwrap().to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("http://localhost:3000/done#error=access_denied&error_code=otp_expired"),
+        "{location}"
+    );
+}
