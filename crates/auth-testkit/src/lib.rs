@@ -4,9 +4,11 @@
 //!   [`store_contract_tests!`] macro that instantiates it for a store.
 //! - [`postgres`]: throwaway PostgreSQL databases for tests, from `AUTHD_TEST_DATABASE_URL` or a
 //!   private cluster started from the local PostgreSQL binaries.
+//! - [`smtp`]: an SMTP server on loopback that keeps what it receives and can be told to refuse.
 
 // Test support: a panic is how a broken contract or a failed set-up fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod contract;
 pub mod postgres;
+pub mod smtp;

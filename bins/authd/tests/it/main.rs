@@ -6,6 +6,7 @@
 mod admin_cli;
 mod cli;
 mod e2e;
+mod email;
 mod keys;
 mod outage;
 mod postgrest;

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod file;
-mod sink;
 mod smtp;
 mod support;
 mod templates;

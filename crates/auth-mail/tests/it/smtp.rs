@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use auth_core::ports::{MailError, Mailer};
 use auth_mail::{Security, SmtpMailer, SmtpSettings};
 
-use crate::sink::{Behaviour, Sink};
 use crate::support::{self, CODE};
+use auth_testkit::smtp::{Behaviour, Sink};
 
 fn settings(port: u16) -> SmtpSettings {
     SmtpSettings {

@@ -1,5 +1,6 @@
-//! A small SMTP server on loopback: enough of RFC 5321 and RFC 4954 (AUTH PLAIN and LOGIN) for
-//! lettre, with switches to refuse temporarily or for good, or to say nothing at all.
+//! A small SMTP server on loopback for tests: enough of RFC 5321 and RFC 4954 (AUTH PLAIN and
+//! LOGIN) for lettre, with switches, changeable while it runs, to refuse temporarily or for good,
+//! or to say nothing at all.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -25,26 +26,37 @@ pub struct Behaviour {
 /// One message the sink accepted.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The envelope sender.
     pub mail_from: String,
+    /// The envelope recipients.
     pub rcpt_to: Vec<String>,
+    /// The message as sent (headers and body, dot-stuffing undone).
     pub data: Vec<u8>,
+    /// The user that authenticated, if any.
     pub user: Option<String>,
 }
 
+/// A running sink; it stops with the runtime that started it.
 pub struct Sink {
+    /// Where it listens.
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    behaviour: Arc<Mutex<Behaviour>>,
 }
 
 impl Sink {
+    /// Starts a sink on a free loopback port.
     pub async fn start(behaviour: Behaviour) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
+        let behaviour = Arc::new(Mutex::new(behaviour));
         let store = Arc::clone(&received);
+        let current = Arc::clone(&behaviour);
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let behaviour = behaviour.clone();
+                // Each connection sees the behaviour in force when it was accepted.
+                let behaviour = current.lock().unwrap().clone();
                 let store = Arc::clone(&store);
                 tokio::spawn(async move {
                     if behaviour.silent {
@@ -57,15 +69,22 @@ impl Sink {
                 });
             }
         });
-        Self { addr, received }
+        Self { addr, received, behaviour }
     }
 
+    /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
 
+    /// Every message accepted so far.
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// Changes how later connections are answered.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        *self.behaviour.lock().unwrap() = behaviour;
     }
 }
 
