@@ -153,6 +153,7 @@ impl Templates {
                 username: Some("probe_user".into()),
                 new_email: Some(to.clone()),
                 expires_in_minutes: 60,
+                code_expires_in_minutes: 10,
             };
             let values = self.values(&probe);
             let mut subject = String::new();
@@ -188,6 +189,7 @@ impl Templates {
             link => context.link,
             username => context.username,
             expires_in_minutes => context.expires_in_minutes,
+            code_expires_in_minutes => context.code_expires_in_minutes,
         }
     }
 

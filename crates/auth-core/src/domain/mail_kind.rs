@@ -73,8 +73,10 @@ pub struct MailContext {
     pub username: Option<String>,
     /// The address being changed to (email change mails).
     pub new_email: Option<Email>,
-    /// Minutes until the link and code expire.
+    /// Minutes until the link expires.
     pub expires_in_minutes: i64,
+    /// Minutes until the code expires (sooner than the link: codes are easier to guess).
+    pub code_expires_in_minutes: i64,
 }
 
 impl std::fmt::Debug for MailContext {

@@ -122,6 +122,7 @@ impl AuthService {
             username: user.username.as_ref().map(|u| u.as_str().to_owned()),
             new_email: None,
             expires_in_minutes: email.link_ttl.num_minutes(),
+            code_expires_in_minutes: email.code_ttl.num_minutes(),
         };
         let mail = self.ports.templates.render(&context).map_err(|e| AuthError::Internal(e.to_string()))?;
         let token = OneTimeToken {
@@ -271,6 +272,7 @@ impl AuthService {
             username: Some(username.as_str().to_owned()),
             new_email: None,
             expires_in_minutes: 0,
+            code_expires_in_minutes: 0,
         };
         let mail = self.ports.templates.render(&context).map_err(|e| AuthError::Internal(e.to_string()))?;
         self.ports.flows.queue_mail(MailKind::ForgotUsername, &mail, self.ports.clock.now()).await?;

@@ -42,6 +42,7 @@ pub fn context(kind: MailKind) -> MailContext {
         username: Some("ada_l".into()),
         new_email: Some(Email::parse("new-address@example.org").unwrap()),
         expires_in_minutes: 60,
+        code_expires_in_minutes: 10,
     }
 }
 

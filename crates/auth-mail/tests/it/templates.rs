@@ -58,7 +58,7 @@ fn missing_values_leave_their_sentences_out() {
     let templates = Templates::new(support::settings(), None).unwrap();
     let mut context = support::context(MailKind::Reauthentication);
     context.link = None;
-    context.expires_in_minutes = 5;
+    context.code_expires_in_minutes = 5;
     let mail = templates.render(&context).unwrap();
     assert!(mail.text.contains("Enter this code: 482913"), "{}", mail.text);
     assert!(mail.text.contains("The code is valid for 5 minutes."), "{}", mail.text);
