@@ -7,7 +7,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -32,10 +32,19 @@ export function authdBinary() {
  * `fresh`: every server gets an empty database (SQLite); otherwise all servers share one.
  */
 export function backends() {
-  const list = [{ name: 'sqlite', databaseUrl: (dir) => `sqlite://${join(dir, 'authd.db')}`, fresh: true }];
+  // Servers on one database share its outbox, so any of them may deliver a mail: they all write
+  // into one folder per backend.
+  const mailDir = (name) => {
+    const folder = mkdtempSync(join(tmpdir(), `authd-e2e-mail-${name}-`));
+    process.on('exit', () => rmSync(folder, { recursive: true, force: true }));
+    return folder;
+  };
+  const list = [
+    { name: 'sqlite', databaseUrl: (dir) => `sqlite://${join(dir, 'authd.db')}`, fresh: true, mailDir: mailDir('sqlite') },
+  ];
   const postgres = process.env.AUTHD_E2E_DATABASE_URL;
   if (postgres) {
-    list.push({ name: 'postgres', databaseUrl: () => postgres, fresh: false });
+    list.push({ name: 'postgres', databaseUrl: () => postgres, fresh: false, mailDir: mailDir('postgres') });
   } else if (process.env.AUTHD_E2E_REQUIRE_POSTGRES === '1') {
     throw new Error('AUTHD_E2E_REQUIRE_POSTGRES=1 but AUTHD_E2E_DATABASE_URL is not set');
   } else {
@@ -68,8 +77,12 @@ export async function startAuthd(backend, settings = {}) {
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('AUTHD_') && key !== 'RUST_LOG') env[key] = value;
   }
+  const url = `http://127.0.0.1:${port}/auth/v1`;
   const defaults = {
     SERVER__PORT: String(port),
+    // Emailed links point back at this server; without SMTP, mail lands in the backend's folder.
+    SITE__EXTERNAL_URL: url,
+    MAIL__OUTBOX_DIR: backend.mailDir,
     DATABASE__URL: backend.databaseUrl(dir),
     LOG__LEVEL: 'warn',
     // Small argon2 parameters keep a debug build quick; the suite is about the protocol.
@@ -85,7 +98,6 @@ export async function startAuthd(backend, settings = {}) {
   });
   const exited = new Promise((resolveExit) => child.on('exit', (code, signal) => resolveExit({ code, signal })));
 
-  const url = `http://127.0.0.1:${port}/auth/v1`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -120,7 +132,36 @@ export async function startAuthd(backend, settings = {}) {
     },
     /** What the server wrote to stderr so far. */
     log: () => stderr,
+    /**
+     * Waits for the `n`-th mail (from 1) to `to` in the server's mail folder and returns its
+     * decoded text, with `code` (the 6-digit code) and `tokenHash` (the link's token).
+     */
+    async mail(to, n = 1, within = 20_000) {
+      const folder = backend.mailDir;
+      const deadline = Date.now() + within;
+      for (;;) {
+        const files = existsSync(folder) ? readdirSync(folder).filter((f) => f.endsWith('.eml')).sort() : [];
+        const mails = files
+          .map((f) => decodeQuotedPrintable(readFileSync(join(folder, f), 'utf8')))
+          .filter((text) => new RegExp(`^To: .*${to.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'mi').test(text));
+        if (mails.length >= n) {
+          const text = mails[n - 1];
+          return {
+            text,
+            code: text.match(/code: (\d{6})/)?.[1],
+            tokenHash: text.match(/\/verify\?token=([A-Za-z0-9_-]+)/)?.[1],
+          };
+        }
+        if (Date.now() > deadline) throw new Error(`no mail number ${n} to ${to} in ${folder}`);
+        await new Promise((wake) => setTimeout(wake, 200));
+      }
+    },
   };
+}
+
+/** Undoes quoted-printable soft line breaks and escapes (enough to read codes and links). */
+function decodeQuotedPrintable(text) {
+  return text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 /** Storage that keeps one client's session in memory. */

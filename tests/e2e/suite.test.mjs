@@ -490,6 +490,80 @@ for (const backend of backends()) {
       });
     });
 
+    describe('email flows', () => {
+      // Confirmation required; mail goes to .eml files in the server's folder.
+      let mailing;
+      before(async () => {
+        mailing = await startAuthd(backend, { ...NO_LIMITS, OTP__SEND_INTERVAL_SECS: '0' });
+      });
+      after(async () => mailing?.stop());
+
+      it('signUp then verifyOtp with the emailed code confirms and signs in; resend sends a new code', async () => {
+        const auth = client(mailing);
+        const email = freshEmail('confirm');
+        const { data, error } = await auth.signUp({ email, password: PASSWORD });
+        assert.equal(error, null);
+        assert.equal(data.session, null);
+        const first = await mailing.mail(email);
+        assert.match(first.code, /^\d{6}$/);
+
+        const resent = await auth.resend({ type: 'signup', email });
+        assert.equal(resent.error, null);
+        const second = await mailing.mail(email, 2);
+        const stale = await client(mailing).verifyOtp({ email, token: first.code, type: 'signup' });
+        assertApiError(stale.error, { code: 'otp_expired', status: 403 });
+
+        const verified = await auth.verifyOtp({ email, token: second.code, type: 'signup' });
+        assert.equal(verified.error, null);
+        assert.ok(verified.data.session.access_token);
+        assert.ok(verified.data.user.email_confirmed_at);
+        assert.equal((await auth.getUser()).data.user.email, email);
+        assert.equal((await client(mailing).signInWithPassword({ email, password: PASSWORD })).error, null);
+      });
+
+      it('resetPasswordForEmail, verifyOtp type recovery, then updateUser sets a new password', async () => {
+        const email = freshEmail('reset');
+        await client(mailing).signUp({ email, password: PASSWORD });
+        const confirmation = await mailing.mail(email);
+        await client(mailing).verifyOtp({ email, token: confirmation.code, type: 'signup' });
+
+        const auth = client(mailing);
+        const asked = await auth.resetPasswordForEmail(email, { redirectTo: 'http://localhost:3000/reset' });
+        assert.equal(asked.error, null);
+        const recovery = await mailing.mail(email, 2);
+        assert.ok(recovery.tokenHash, recovery.text);
+        const verified = await auth.verifyOtp({ token_hash: recovery.tokenHash, type: 'recovery' });
+        assert.equal(verified.error, null);
+        const changed = await auth.updateUser({ password: 'a fresh passphrase' });
+        assert.equal(changed.error, null, 'a recovery session needs no current password');
+        assert.equal((await client(mailing).signInWithPassword({ email, password: 'a fresh passphrase' })).error, null);
+
+        const unknown = await client(mailing).resetPasswordForEmail(freshEmail('nobody'));
+        assert.equal(unknown.error, null, 'unknown addresses answer alike');
+      });
+
+      it('signInWithOtp sends a code that verifyOtp type email redeems once', async () => {
+        const email = freshEmail('otp');
+        const auth = client(mailing);
+        const sent = await auth.signInWithOtp({ email });
+        assert.equal(sent.error, null);
+        const mail = await mailing.mail(email);
+        const wrong = await client(mailing).verifyOtp({ email, token: '000000', type: 'email' });
+        assertApiError(wrong.error, { code: 'otp_expired', status: 403 });
+        const verified = await auth.verifyOtp({ email, token: mail.code, type: 'email' });
+        assert.equal(verified.error, null, 'a new address signed up by code');
+        assert.equal(verified.data.user.email, email);
+        const again = await client(mailing).verifyOtp({ email, token: mail.code, type: 'email' });
+        assertApiError(again.error, { code: 'otp_expired' });
+
+        const none = await client(mailing).signInWithOtp({
+          email: freshEmail('none'),
+          options: { shouldCreateUser: false },
+        });
+        assert.equal(none.error, null, 'answers alike for unknown addresses');
+      });
+    });
+
     describe('admin API', () => {
       /** An auth-js client holding the service-role key, as a server-side supabase-js would. */
       function adminClient(server) {
