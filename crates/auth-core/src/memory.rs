@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, QueuedMail, UserQuery};
+use crate::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, UserQuery};
 use crate::domain::{
     Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
     StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
@@ -388,13 +388,15 @@ impl AuditLog for MemoryStore {
 
 #[async_trait]
 impl EmailFlowStore for MemoryStore {
-    async fn issue_token(&self, token: &OneTimeToken, kind: MailKind, mail: &Mail) -> Result<(), StoreError> {
+    async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if !state.users.contains_key(&token.user_id) {
             return Err(StoreError::NotFound);
         }
         state.put_token(token);
-        state.enqueue(kind, mail, token.created_at);
+        if let Some(outgoing) = &mail {
+            state.enqueue(outgoing.kind, &outgoing.mail, token.created_at);
+        }
         Ok(())
     }
 
@@ -402,8 +404,7 @@ impl EmailFlowStore for MemoryStore {
         &self,
         user: &User,
         token: &OneTimeToken,
-        kind: MailKind,
-        mail: &Mail,
+        mail: Option<OutgoingMail>,
     ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if state.users.contains_key(&user.id) {
@@ -414,7 +415,9 @@ impl EmailFlowStore for MemoryStore {
         }
         state.users.insert(user.id, user.clone());
         state.put_token(token);
-        state.enqueue(kind, mail, token.created_at);
+        if let Some(outgoing) = &mail {
+            state.enqueue(outgoing.kind, &outgoing.mail, token.created_at);
+        }
         Ok(())
     }
 

@@ -187,7 +187,9 @@ pub fn app(
                         .route(web::delete().to(routes::admin::delete_user)),
                 )
                 .service(resource("/admin/users/{id}/logout").route(web::post().to(routes::admin::logout_user)))
-                .service(resource("/admin/audit").route(web::get().to(routes::admin::audit))),
+                .service(resource("/admin/audit").route(web::get().to(routes::admin::audit)))
+                .service(resource("/admin/generate_link").route(web::post().to(routes::admin::generate_link)))
+                .service(resource("/invite").route(web::post().to(routes::admin::invite))),
         )
         .default_service(web::to(routes::fallback::not_found))
         .wrap(from_fn(api_version::api_version))

@@ -81,8 +81,8 @@ pub mod cases {
 
     use auth_core::domain::{
         Aal, Actor, AuditAction, AuditEvent, AuthMethod, Email, ExpiryReason, KeyMaterial, KeyPurpose, MailKind,
-        Metadata, OneTimeKind, OneTimeToken, PasswordHash, Phone, RefreshToken, Rotation, RotationOutcome, Session,
-        SessionId, SessionLimits, StoredKey, TokenDigest, User, UserId, UserQuery, Username,
+        Metadata, OneTimeKind, OneTimeToken, OutgoingMail, PasswordHash, Phone, RefreshToken, Rotation,
+        RotationOutcome, Session, SessionId, SessionLimits, StoredKey, TokenDigest, User, UserId, UserQuery, Username,
     };
     use auth_core::ports::{
         AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, SessionStore, StoreError, UniqueField, UserStore,
@@ -393,6 +393,10 @@ pub mod cases {
         }
     }
 
+    fn outgoing(kind: MailKind, mail: Mail) -> OutgoingMail {
+        OutgoingMail { kind, mail }
+    }
+
     fn mail(to: &str, n: u32) -> Mail {
         Mail {
             to: Email::parse(to).unwrap(),
@@ -408,11 +412,11 @@ pub mod cases {
         let alice = user(1, Some("alice@example.com"), None);
         store.create_user(&alice).await.unwrap();
         let first = one_time(&alice, OneTimeKind::Recovery, "first", t0());
-        store.issue_token(&first, MailKind::Recovery, &mail("alice@example.com", 1)).await.unwrap();
+        store.issue_token(&first, Some(outgoing(MailKind::Recovery, mail("alice@example.com", 1)))).await.unwrap();
         let magic = one_time(&alice, OneTimeKind::MagicLink, "magic", t0());
-        store.issue_token(&magic, MailKind::MagicLink, &mail("alice@example.com", 2)).await.unwrap();
+        store.issue_token(&magic, Some(outgoing(MailKind::MagicLink, mail("alice@example.com", 2)))).await.unwrap();
         let second = one_time(&alice, OneTimeKind::Recovery, "second", t0() + Duration::minutes(1));
-        store.issue_token(&second, MailKind::Recovery, &mail("alice@example.com", 3)).await.unwrap();
+        store.issue_token(&second, Some(outgoing(MailKind::Recovery, mail("alice@example.com", 3)))).await.unwrap();
 
         assert_eq!(store.find_token_by_link(&first.link_digest).await.unwrap(), None, "replaced");
         assert_eq!(store.find_token_by_link(&second.link_digest).await.unwrap(), Some(second.clone()));
@@ -439,7 +443,7 @@ pub mod cases {
         let ghost = user(9, Some("ghost@example.com"), None);
         let orphan = one_time(&ghost, OneTimeKind::Recovery, "ghost", t0());
         assert_eq!(
-            store.issue_token(&orphan, MailKind::Recovery, &mail("ghost@example.com", 4)).await,
+            store.issue_token(&orphan, Some(outgoing(MailKind::Recovery, mail("ghost@example.com", 4)))).await,
             Err(StoreError::NotFound)
         );
         assert_eq!(
@@ -453,7 +457,7 @@ pub mod cases {
 
         // Deleting the user takes its tokens along.
         let again = one_time(&alice, OneTimeKind::Recovery, "again", at);
-        store.issue_token(&again, MailKind::Recovery, &mail("alice@example.com", 5)).await.unwrap();
+        store.issue_token(&again, Some(outgoing(MailKind::Recovery, mail("alice@example.com", 5)))).await.unwrap();
         assert!(store.delete_user(alice.id).await.unwrap());
         assert_eq!(store.find_token_by_link(&again.link_digest).await.unwrap(), None);
     }
@@ -462,14 +466,22 @@ pub mod cases {
     pub async fn user_with_token_is_stored_whole_or_not_at_all(store: Arc<impl Store>) {
         let bob = user(2, Some("bob@example.com"), None);
         let token = one_time(&bob, OneTimeKind::Confirmation, "bob", t0());
-        store.create_user_with_token(&bob, &token, MailKind::Confirmation, &mail("bob@example.com", 1)).await.unwrap();
+        store
+            .create_user_with_token(&bob, &token, Some(outgoing(MailKind::Confirmation, mail("bob@example.com", 1))))
+            .await
+            .unwrap();
         assert_eq!(store.find_user(bob.id).await.unwrap(), Some(bob.clone()));
         assert_eq!(store.find_token(bob.id, OneTimeKind::Confirmation).await.unwrap(), Some(token));
 
         let twin = user(3, Some("BOB@example.com"), None);
         let twin_token = one_time(&twin, OneTimeKind::Confirmation, "twin", t0());
-        let result =
-            store.create_user_with_token(&twin, &twin_token, MailKind::Confirmation, &mail("bob@example.com", 2)).await;
+        let result = store
+            .create_user_with_token(
+                &twin,
+                &twin_token,
+                Some(outgoing(MailKind::Confirmation, mail("bob@example.com", 2))),
+            )
+            .await;
         assert_eq!(result, Err(StoreError::Conflict(UniqueField::Email)));
         assert_eq!(store.find_token_by_link(&twin_token.link_digest).await.unwrap(), None);
         let due = store.claim_due_mail(t0() + Duration::hours(1), t0() + Duration::hours(2), 10).await.unwrap();

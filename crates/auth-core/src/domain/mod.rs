@@ -27,7 +27,7 @@ pub use ids::{InvalidId, SessionId, UserId};
 pub use mail_kind::{MailContext, MailKind};
 pub use metadata::{METADATA_DEFAULT_MAX_BYTES, Metadata, MetadataError};
 pub use one_time::{CODE_DIGITS, OneTimeKind, OneTimeSecret, OneTimeToken, code_digest, link_digest};
-pub use outbox::{MAX_DELIVERY_ATTEMPTS, QueuedMail, retry_delay};
+pub use outbox::{MAX_DELIVERY_ATTEMPTS, OutgoingMail, QueuedMail, retry_delay};
 pub use password::{CharacterClass, Password, PasswordPolicy, WeakPassword, WeakPasswordReason};
 pub use phone::{Phone, PhoneError};
 pub use redirect::{RedirectPolicy, query_value};

@@ -22,11 +22,13 @@ pub enum OneTimeKind {
     Recovery,
     /// Sign in without a password.
     MagicLink,
+    /// Accept an operator's invitation.
+    Invite,
 }
 
 impl OneTimeKind {
     /// Every kind.
-    pub const ALL: [Self; 3] = [Self::Confirmation, Self::Recovery, Self::MagicLink];
+    pub const ALL: [Self; 4] = [Self::Confirmation, Self::Recovery, Self::MagicLink, Self::Invite];
 
     /// Stored name.
     pub fn as_str(self) -> &'static str {
@@ -34,6 +36,7 @@ impl OneTimeKind {
             Self::Confirmation => "confirmation",
             Self::Recovery => "recovery",
             Self::MagicLink => "magiclink",
+            Self::Invite => "invite",
         }
     }
 

@@ -6,6 +6,15 @@ use crate::ports::Mail;
 /// Deliveries tried before a message is marked failed (spread over about a day).
 pub const MAX_DELIVERY_ATTEMPTS: u32 = 12;
 
+/// A rendered message to queue, and which mail it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    /// Which mail.
+    pub kind: MailKind,
+    /// The message.
+    pub mail: Mail,
+}
+
 /// A message in the outbox, waiting for (another) delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedMail {

@@ -2,7 +2,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Mail, StoreError};
-use crate::domain::{Email, MailKind, OneTimeKind, OneTimeToken, QueuedMail, Session, TokenDigest, User, UserId};
+use crate::domain::{
+    Email, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, Session, TokenDigest, User, UserId,
+};
 
 /// Emailed one-time secrets, and the outbox that carries them: a secret and its mail are
 /// written in one transaction with the change that caused them, so neither exists without the
@@ -10,11 +12,11 @@ use crate::domain::{Email, MailKind, OneTimeKind, OneTimeToken, QueuedMail, Sess
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait EmailFlowStore: Send + Sync {
-    /// Stores `token`, replacing the user's token of the same kind, and queues `mail`, due at the
-    /// token's `created_at`.
+    /// Stores `token`, replacing the user's token of the same kind, and queues `mail` (when
+    /// given: an operator's generated link sends none), due at the token's `created_at`.
     ///
     /// - MUST fail with [`StoreError::NotFound`] when the user does not exist, writing nothing.
-    async fn issue_token(&self, token: &OneTimeToken, kind: MailKind, mail: &Mail) -> Result<(), StoreError>;
+    async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), StoreError>;
 
     /// Creates `user` (as [`super::UserStore::create_user`] does, conflicts included), stores
     /// `token` and queues `mail`, all or nothing.
@@ -22,8 +24,7 @@ pub trait EmailFlowStore: Send + Sync {
         &self,
         user: &User,
         token: &OneTimeToken,
-        kind: MailKind,
-        mail: &Mail,
+        mail: Option<OutgoingMail>,
     ) -> Result<(), StoreError>;
 
     /// Queues a mail that carries no secret of ours (forgot-username), due at `at`.

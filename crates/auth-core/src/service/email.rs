@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{AuthService, ClientInfo, IssuedSession};
 use crate::domain::{
     Actor, AuditAction, AuthMethod, Email, MailContext, MailKind, Metadata, OneTimeKind, OneTimeSecret, OneTimeToken,
-    RefreshToken, User, UserId, code_digest, link_digest, query_value,
+    OutgoingMail, RefreshToken, User, UserId, code_digest, link_digest, query_value,
 };
 use crate::error::AuthError;
 use crate::ports::Mail;
@@ -22,6 +22,8 @@ pub enum VerifyType {
     Recovery,
     /// Any emailed sign-in secret: a magic link/code or a sign-up confirmation.
     Email,
+    /// An operator's invitation.
+    Invite,
 }
 
 impl VerifyType {
@@ -32,7 +34,8 @@ impl VerifyType {
             "magiclink" => Ok(Self::MagicLink),
             "recovery" => Ok(Self::Recovery),
             "email" => Ok(Self::Email),
-            "invite" | "email_change" => Err(AuthError::FeatureDisabled("this verification type")),
+            "invite" => Ok(Self::Invite),
+            "email_change" => Err(AuthError::FeatureDisabled("this verification type")),
             other => {
                 Err(AuthError::Validation { field: "type", message: format!("unknown verification type {other:?}") })
             }
@@ -46,6 +49,7 @@ impl VerifyType {
             Self::MagicLink => "magiclink",
             Self::Recovery => "recovery",
             Self::Email => "email",
+            Self::Invite => "invite",
         }
     }
 
@@ -56,6 +60,7 @@ impl VerifyType {
             Self::MagicLink => &[OneTimeKind::MagicLink],
             Self::Recovery => &[OneTimeKind::Recovery],
             Self::Email => &[OneTimeKind::MagicLink, OneTimeKind::Confirmation],
+            Self::Invite => &[OneTimeKind::Invite],
         }
     }
 }
@@ -90,6 +95,57 @@ fn link_type(kind: OneTimeKind) -> VerifyType {
         OneTimeKind::Confirmation => VerifyType::Signup,
         OneTimeKind::Recovery => VerifyType::Recovery,
         OneTimeKind::MagicLink => VerifyType::MagicLink,
+        OneTimeKind::Invite => VerifyType::Invite,
+    }
+}
+
+/// A link made for an operator instead of mailed (`POST /admin/generate_link`).
+#[derive(Clone)]
+pub struct GeneratedLink {
+    /// The user the link is for (created when the type creates one).
+    pub user: User,
+    /// The link to hand to the user.
+    pub action_link: String,
+    /// The 6-digit code that works instead of the link.
+    pub email_otp: String,
+    /// The link's token, as `/verify` takes it in `token_hash`.
+    pub hashed_token: String,
+    /// The `type` to verify it with.
+    pub verification_type: &'static str,
+    /// Where the link lands.
+    pub redirect_to: String,
+}
+
+impl std::fmt::Debug for GeneratedLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedLink").field("user", &self.user.id).finish_non_exhaustive()
+    }
+}
+
+/// Which link `POST /admin/generate_link` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkType {
+    /// Sign-up confirmation (creates the user, with the password given).
+    Signup,
+    /// Invitation (creates the user).
+    Invite,
+    /// Magic link (an unknown address signs up).
+    MagicLink,
+    /// Password recovery.
+    Recovery,
+}
+
+impl LinkType {
+    /// Reads Supabase Auth's names.
+    pub fn parse(name: &str) -> Result<Self, AuthError> {
+        match name.trim() {
+            "signup" => Ok(Self::Signup),
+            "invite" => Ok(Self::Invite),
+            "magiclink" => Ok(Self::MagicLink),
+            "recovery" => Ok(Self::Recovery),
+            "email_change_current" | "email_change_new" => Err(AuthError::FeatureDisabled("email change links")),
+            other => Err(AuthError::Validation { field: "type", message: format!("unknown link type {other:?}") }),
+        }
     }
 }
 
@@ -103,17 +159,8 @@ impl AuthService {
         mail_kind: MailKind,
         redirect_to: Option<&str>,
     ) -> Result<(OneTimeToken, Mail), AuthError> {
-        let now = self.ports.clock.now();
-        let secret = OneTimeSecret::generate(self.ports.random.as_ref())?;
+        let (secret, token, link, _) = self.draw_secret(user, to, kind, redirect_to)?;
         let email = &self.settings.email;
-        let target = email.redirects.resolve(redirect_to);
-        let link = format!(
-            "{}?token={}&type={}&redirect_to={}",
-            email.verify_url,
-            secret.link(),
-            link_type(kind).as_str(),
-            query_value(&target)
-        );
         let context = MailContext {
             kind: mail_kind,
             to: to.clone(),
@@ -125,6 +172,28 @@ impl AuthService {
             code_expires_in_minutes: email.code_ttl.num_minutes(),
         };
         let mail = self.ports.templates.render(&context).map_err(|e| AuthError::Internal(e.to_string()))?;
+        Ok((token, mail))
+    }
+
+    /// Draws a secret for `user` and builds its token and link (and the link's landing page).
+    fn draw_secret(
+        &self,
+        user: &User,
+        to: &Email,
+        kind: OneTimeKind,
+        redirect_to: Option<&str>,
+    ) -> Result<(OneTimeSecret, OneTimeToken, String, String), AuthError> {
+        let now = self.ports.clock.now();
+        let secret = OneTimeSecret::generate(self.ports.random.as_ref())?;
+        let email = &self.settings.email;
+        let target = email.redirects.resolve(redirect_to);
+        let link = format!(
+            "{}?token={}&type={}&redirect_to={}",
+            email.verify_url,
+            secret.link(),
+            link_type(kind).as_str(),
+            query_value(&target)
+        );
         let token = OneTimeToken {
             user_id: user.id,
             kind,
@@ -135,7 +204,124 @@ impl AuthService {
             link_expires_at: now + email.link_ttl,
             code_expires_at: now + email.code_ttl,
         };
-        Ok((token, mail))
+        Ok((secret, token, link, target))
+    }
+
+    /// A new, unconfirmed email user (no password unless given), not yet stored.
+    fn new_email_user(
+        &self,
+        address: Email,
+        password_hash: Option<crate::domain::PasswordHash>,
+        data: Option<serde_json::Value>,
+    ) -> Result<User, AuthError> {
+        let now = self.ports.clock.now();
+        let mut app_metadata = Metadata::new();
+        app_metadata.insert("provider", "email".into());
+        app_metadata.insert("providers", vec!["email"].into());
+        Ok(User {
+            id: UserId::generate(self.ports.random.as_ref())?,
+            aud: self.settings.audience.clone(),
+            role: self.settings.roles.authenticated.clone(),
+            email: Some(address),
+            phone: None,
+            username: None,
+            password_hash,
+            email_confirmed_at: None,
+            phone_confirmed_at: None,
+            confirmation_sent_at: Some(now),
+            app_metadata,
+            user_metadata: Metadata::from_value(data.unwrap_or_default(), self.settings.metadata_max_bytes)?,
+            banned_until: None,
+            is_anonymous: false,
+            last_sign_in_at: None,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// `POST /invite` (service role): creates the user, or re-invites one who has not confirmed,
+    /// and mails the invitation.
+    pub async fn invite_user(
+        &self,
+        email: &str,
+        data: Option<serde_json::Value>,
+        redirect_to: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<User, AuthError> {
+        let address = Email::parse(email)?;
+        let existing = self.ports.users.find_user_by_email(&address).await?;
+        let (user, created) = match existing {
+            Some(user) if user.email_confirmed_at.is_some() => return Err(AuthError::EmailExists),
+            Some(user) => (user, false),
+            None => (self.new_email_user(address.clone(), None, data)?, true),
+        };
+        let (token, mail) = self.prepare_secret(&user, &address, OneTimeKind::Invite, MailKind::Invite, redirect_to)?;
+        let outgoing = Some(OutgoingMail { kind: MailKind::Invite, mail });
+        if created {
+            self.ports.flows.create_user_with_token(&user, &token, outgoing).await?;
+            let details = json!({"fields": ["email"], "via": "invite"});
+            self.audit(AuditAction::AdminUserCreated, Actor::Admin, Some(user.id), client, details).await;
+        } else {
+            self.ports.flows.issue_token(&token, outgoing).await?;
+        }
+        Ok(user)
+    }
+
+    /// `POST /admin/generate_link` (service role): makes the link and code a mail would carry,
+    /// stores them, and hands them to the operator instead of mailing them.
+    pub async fn generate_link(
+        &self,
+        kind: LinkType,
+        email: &str,
+        password: Option<&crate::domain::Password>,
+        data: Option<serde_json::Value>,
+        redirect_to: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<GeneratedLink, AuthError> {
+        let address = Email::parse(email)?;
+        let existing = self.ports.users.find_user_by_email(&address).await?;
+        let (user, secret_kind, create) = match (kind, existing) {
+            (LinkType::Recovery, None) => return Err(AuthError::UserNotFound),
+            (LinkType::Recovery, Some(user)) => (user, OneTimeKind::Recovery, false),
+            (LinkType::MagicLink, Some(user)) => (user, OneTimeKind::MagicLink, false),
+            (LinkType::Signup | LinkType::Invite, Some(user)) if user.email_confirmed_at.is_some() => {
+                return Err(AuthError::EmailExists);
+            }
+            (LinkType::Signup, Some(user)) => (user, OneTimeKind::Confirmation, false),
+            (LinkType::Invite, Some(user)) => (user, OneTimeKind::Invite, false),
+            (LinkType::Signup, None) => {
+                let password = password.ok_or(AuthError::Validation {
+                    field: "password",
+                    message: "a sign-up link needs the new user's password".into(),
+                })?;
+                self.settings.password_policy.check(password)?;
+                let hash = self.ports.hasher.hash(password).await?;
+                (self.new_email_user(address.clone(), Some(hash), data)?, OneTimeKind::Confirmation, true)
+            }
+            (LinkType::Invite, None) => (self.new_email_user(address.clone(), None, data)?, OneTimeKind::Invite, true),
+            (LinkType::MagicLink, None) => {
+                if !self.settings.signup_enabled {
+                    return Err(AuthError::SignupDisabled);
+                }
+                (self.new_email_user(address.clone(), None, data)?, OneTimeKind::Confirmation, true)
+            }
+        };
+        let (secret, token, action_link, target) = self.draw_secret(&user, &address, secret_kind, redirect_to)?;
+        if create {
+            self.ports.flows.create_user_with_token(&user, &token, None).await?;
+            let details = json!({"fields": ["email"], "via": "generate_link"});
+            self.audit(AuditAction::AdminUserCreated, Actor::Admin, Some(user.id), client, details).await;
+        } else {
+            self.ports.flows.issue_token(&token, None).await?;
+        }
+        Ok(GeneratedLink {
+            user,
+            action_link,
+            email_otp: secret.code().to_owned(),
+            hashed_token: secret.link().to_owned(),
+            verification_type: link_type(secret_kind).as_str(),
+            redirect_to: target,
+        })
     }
 
     /// Issues a new secret of `kind` to `user` and queues its mail, in one transaction.
@@ -148,7 +334,7 @@ impl AuthService {
     ) -> Result<(), AuthError> {
         let Some(to) = &user.email else { return Ok(()) };
         let (token, mail) = self.prepare_secret(user, to, kind, mail_kind, redirect_to)?;
-        self.ports.flows.issue_token(&token, mail_kind, &mail).await?;
+        self.ports.flows.issue_token(&token, Some(OutgoingMail { kind: mail_kind, mail })).await?;
         Ok(())
     }
 
@@ -160,7 +346,8 @@ impl AuthService {
             .ok_or(AuthError::Validation { field: "email", message: "an email address is required".into() })?;
         let (token, mail) =
             self.prepare_secret(user, to, OneTimeKind::Confirmation, MailKind::Confirmation, redirect_to)?;
-        self.ports.flows.create_user_with_token(user, &token, MailKind::Confirmation, &mail).await?;
+        let outgoing = OutgoingMail { kind: MailKind::Confirmation, mail };
+        self.ports.flows.create_user_with_token(user, &token, Some(outgoing)).await?;
         Ok(())
     }
 
@@ -215,30 +402,7 @@ impl AuthService {
         if !self.settings.signup_enabled {
             return Err(AuthError::SignupDisabled);
         }
-        let metadata = Metadata::from_value(data.unwrap_or_default(), self.settings.metadata_max_bytes)?;
-        let now = self.ports.clock.now();
-        let mut app_metadata = Metadata::new();
-        app_metadata.insert("provider", "email".into());
-        app_metadata.insert("providers", vec!["email"].into());
-        let user = User {
-            id: UserId::generate(self.ports.random.as_ref())?,
-            aud: self.settings.audience.clone(),
-            role: self.settings.roles.authenticated.clone(),
-            email: Some(address),
-            phone: None,
-            username: None,
-            password_hash: None,
-            email_confirmed_at: None,
-            phone_confirmed_at: None,
-            confirmation_sent_at: Some(now),
-            app_metadata,
-            user_metadata: metadata,
-            banned_until: None,
-            is_anonymous: false,
-            last_sign_in_at: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let user = self.new_email_user(address, None, data)?;
         match self.create_unconfirmed(&user, redirect_to).await {
             // Created by a concurrent request a moment ago: that one sent the mail.
             Err(AuthError::EmailExists | AuthError::UserAlreadyExists) => Ok(()),
@@ -324,6 +488,7 @@ impl AuthService {
             (OneTimeKind::Recovery, _) => AuthMethod::Recovery,
             (OneTimeKind::MagicLink, true) => AuthMethod::Otp,
             (OneTimeKind::MagicLink, false) => AuthMethod::Magiclink,
+            (OneTimeKind::Invite, _) => AuthMethod::Invite,
         };
         let (session, refresh): (_, RefreshToken) = self.new_session(&user, method, client, now)?;
         match self.ports.flows.redeem_token(&token, &user, Some((session.clone(), refresh.digest()))).await {

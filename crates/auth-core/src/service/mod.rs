@@ -25,7 +25,7 @@ use crate::ports::{
 pub use account::{LogoutScope, UserChanges};
 pub use admin::{AdminUserAttributes, UserPage};
 pub use delivery::{DeliveryReport, MailDelivery};
-pub use email::{VerifyProof, VerifyType};
+pub use email::{GeneratedLink, LinkType, VerifyProof, VerifyType};
 pub use issue::IssuedSession;
 pub use sign_in::Identifier;
 pub use signup::{SignupOutcome, SignupRequest};

@@ -272,3 +272,71 @@ fn audit_view(event: &AuditEvent) -> Value {
         },
     })
 }
+
+/// `POST /invite` body.
+#[derive(Deserialize)]
+pub(crate) struct InviteBody {
+    email: Option<String>,
+    data: Option<Value>,
+}
+
+/// `redirect_to` in the query string.
+#[derive(Deserialize)]
+pub(crate) struct RedirectQuery {
+    redirect_to: Option<String>,
+}
+
+/// `POST /invite` (service role): creates the user and mails the invitation; answers the user.
+pub(crate) async fn invite(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    query: web::Query<RedirectQuery>,
+    body: web::Json<InviteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let email = body.email.unwrap_or_default();
+    let user = state.service.invite_user(&email, body.data, query.redirect_to.as_deref(), &admin.0).await?;
+    Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
+}
+
+/// `POST /admin/generate_link` body (auth-js also spreads `redirectTo` into it).
+#[derive(Deserialize)]
+pub(crate) struct GenerateLinkBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+    data: Option<Value>,
+    redirect_to: Option<String>,
+    #[serde(rename = "redirectTo")]
+    redirect_to_camel: Option<String>,
+}
+
+/// `POST /admin/generate_link`: the link and code a mail would carry, handed to the operator;
+/// answers the user's fields with `action_link`, `email_otp`, `hashed_token`,
+/// `verification_type` and `redirect_to` beside them, as Supabase Auth does.
+pub(crate) async fn generate_link(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    query: web::Query<RedirectQuery>,
+    body: web::Json<GenerateLinkBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let kind = auth_core::service::LinkType::parse(body.kind.as_deref().unwrap_or_default())?;
+    let redirect_to = query.into_inner().redirect_to.or(body.redirect_to).or(body.redirect_to_camel);
+    let password = body.password.map(Password::new);
+    let email = body.email.unwrap_or_default();
+    let link = state
+        .service
+        .generate_link(kind, &email, password.as_ref(), body.data, redirect_to.as_deref(), &admin.0)
+        .await?;
+    let mut answer = views::user(&link.user);
+    if let Value::Object(fields) = &mut answer {
+        fields.insert("action_link".into(), json!(link.action_link));
+        fields.insert("email_otp".into(), json!(link.email_otp));
+        fields.insert("hashed_token".into(), json!(link.hashed_token));
+        fields.insert("verification_type".into(), json!(link.verification_type));
+        fields.insert("redirect_to".into(), json!(link.redirect_to));
+    }
+    Ok(super::no_store(HttpResponse::Ok()).json(answer))
+}

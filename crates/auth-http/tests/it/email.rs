@@ -241,3 +241,71 @@ async fn the_link_page_redeems_nothing_and_its_form_redirects_with_the_session()
         "{location}"
     );
 }
+
+fn service_key() -> String {
+    use base64::Engine;
+    let claims =
+        json!({"aud": "authenticated", "role": "service_role", "iat": 1_800_000_000, "exp": 2_200_000_000_i64});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string())
+}
+
+#[actix_web::test]
+async fn invitations_are_mailed_and_accepted_by_verify() {
+    let (app, store, _) = world(quick(), confirming()).await;
+    let invite = || {
+        let body = json!({"email": "gil@example.com", "data": {"team": "ops"}});
+        post("/invite?redirect_to=http://localhost:3000/join", body)
+    };
+    let (status, _, body) = send(&app, invite()).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNAUTHORIZED, Some("no_authorization")));
+    let (status, _, user) = send(&app, with_token(invite(), &service_key())).await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(user["user_metadata"]["team"], "ops");
+    let mail = outbox(&store).await.remove(0);
+    assert_eq!(mail.kind, "invite");
+    assert!(mail.link.contains("type=invite"));
+
+    let (status, _, session) =
+        send(&app, post("/verify", json!({"type": "invite", "token_hash": mail.link_token()}))).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let token = session["access_token"].as_str().unwrap();
+    let set = TestRequest::put().uri("/auth/v1/user").set_json(json!({"password": "chosen at last"}));
+    assert_eq!(send(&app, with_token(set, token)).await.0, StatusCode::OK, "an invited user sets a first password");
+    let again = with_token(post("/invite", json!({"email": "gil@example.com"})), &service_key());
+    let (status, _, body) = send(&app, again).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email_exists")));
+}
+
+#[actix_web::test]
+async fn generated_links_are_returned_not_mailed_and_verify() {
+    let (app, store, _) = world(quick(), confirming()).await;
+    let generate = |body: serde_json::Value| with_token(post("/admin/generate_link", body), &service_key());
+    let (status, _, link) =
+        send(&app, generate(json!({"type": "signup", "email": "hal@example.com", "password": "correct horse"}))).await;
+    assert_eq!(status, StatusCode::OK, "{link}");
+    assert_eq!(link["email"], "hal@example.com");
+    assert_eq!(link["verification_type"], "signup");
+    assert!(link["action_link"].as_str().unwrap().contains("/verify?token="));
+    assert!(outbox(&store).await.is_empty(), "nothing is mailed");
+    let verify = json!({"type": "signup", "email": "hal@example.com", "token": link["email_otp"]});
+    let (status, session) = {
+        let (s, _, b) = send(&app, post("/verify", verify)).await;
+        (s, b)
+    };
+    assert_eq!(status, StatusCode::OK, "{session}");
+
+    let (status, _, link) = send(&app, generate(json!({"type": "recovery", "email": "hal@example.com"}))).await;
+    assert_eq!((status, link["verification_type"].as_str()), (StatusCode::OK, Some("recovery")));
+    let by_hash = json!({"type": "recovery", "token_hash": link["hashed_token"]});
+    assert_eq!(send(&app, post("/verify", by_hash)).await.0, StatusCode::OK);
+
+    let (status, _, body) = send(&app, generate(json!({"type": "recovery", "email": "nobody@example.com"}))).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::NOT_FOUND, Some("user_not_found")));
+    let (status, _, body) =
+        send(&app, generate(json!({"type": "signup", "email": "hal@example.com", "password": "x y z w v"}))).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email_exists")));
+    let (status, _, body) = send(&app, generate(json!({"type": "signup", "email": "ivy@example.com"}))).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")));
+    let (status, _, body) = send(&app, generate(json!({"type": "email_change_new", "email": "hal@example.com"}))).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::NOT_FOUND, Some("feature_disabled")));
+}

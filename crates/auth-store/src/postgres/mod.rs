@@ -3,7 +3,7 @@
 pub(crate) mod schema;
 
 use async_trait::async_trait;
-use auth_core::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, QueuedMail};
+use auth_core::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail};
 use auth_core::domain::{
     Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
     StoredKey, TokenDigest, User, UserId, UserQuery, Username, plan_rotation,
@@ -543,13 +543,15 @@ async fn put_one_time(c: &mut AsyncPgConnection, token: &OneTimeRow) -> QueryRes
 
 #[async_trait]
 impl EmailFlowStore for PgStore {
-    async fn issue_token(&self, token: &OneTimeToken, kind: MailKind, mail: &Mail) -> Result<(), StoreError> {
+    async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         let row = OneTimeRow::from(token);
-        let outbox = NewOutboxRow::new(kind, mail, token.created_at);
+        let outbox = mail.map(|m| NewOutboxRow::new(m.kind, &m.mail, token.created_at));
         conn.transaction(async |c| {
             put_one_time(c, &row).await?;
-            diesel::insert_into(mail_outbox::table).values(&outbox).execute(c).await?;
+            if let Some(outbox) = &outbox {
+                diesel::insert_into(mail_outbox::table).values(outbox).execute(c).await?;
+            }
             Ok::<_, DieselError>(())
         })
         .await
@@ -560,17 +562,18 @@ impl EmailFlowStore for PgStore {
         &self,
         user: &User,
         token: &OneTimeToken,
-        kind: MailKind,
-        mail: &Mail,
+        mail: Option<OutgoingMail>,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         let user_row = UserRow::from(user);
         let row = OneTimeRow::from(token);
-        let outbox = NewOutboxRow::new(kind, mail, token.created_at);
+        let outbox = mail.map(|m| NewOutboxRow::new(m.kind, &m.mail, token.created_at));
         conn.transaction(async |c| {
             diesel::insert_into(users::table).values(&user_row).execute(c).await?;
             put_one_time(c, &row).await?;
-            diesel::insert_into(mail_outbox::table).values(&outbox).execute(c).await?;
+            if let Some(outbox) = &outbox {
+                diesel::insert_into(mail_outbox::table).values(outbox).execute(c).await?;
+            }
             Ok::<_, DieselError>(())
         })
         .await

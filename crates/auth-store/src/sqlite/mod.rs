@@ -8,7 +8,7 @@ mod schema;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use auth_core::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, QueuedMail, UserQuery};
+use auth_core::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, UserQuery};
 use auth_core::domain::{
     Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
     StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
@@ -500,13 +500,15 @@ fn to_one_time(row: SqliteOneTimeRow) -> Result<OneTimeToken, StoreError> {
 
 #[async_trait]
 impl EmailFlowStore for SqliteStore {
-    async fn issue_token(&self, token: &OneTimeToken, kind: MailKind, mail: &Mail) -> Result<(), StoreError> {
+    async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), StoreError> {
         let row = SqliteOneTimeRow::from(OneTimeRow::from(token));
-        let outbox = SqliteNewOutboxRow::from(NewOutboxRow::new(kind, mail, token.created_at));
+        let outbox = mail.map(|m| SqliteNewOutboxRow::from(NewOutboxRow::new(m.kind, &m.mail, token.created_at)));
         self.run(move |c| {
             c.immediate_transaction(|c| {
                 put_one_time(c, &row)?;
-                diesel::insert_into(mail_outbox::table).values(&outbox).execute(c)?;
+                if let Some(outbox) = &outbox {
+                    diesel::insert_into(mail_outbox::table).values(outbox).execute(c)?;
+                }
                 Ok(())
             })
         })
@@ -517,17 +519,18 @@ impl EmailFlowStore for SqliteStore {
         &self,
         user: &User,
         token: &OneTimeToken,
-        kind: MailKind,
-        mail: &Mail,
+        mail: Option<OutgoingMail>,
     ) -> Result<(), StoreError> {
         let user_row = SqliteUserRow::from(UserRow::from(user));
         let row = SqliteOneTimeRow::from(OneTimeRow::from(token));
-        let outbox = SqliteNewOutboxRow::from(NewOutboxRow::new(kind, mail, token.created_at));
+        let outbox = mail.map(|m| SqliteNewOutboxRow::from(NewOutboxRow::new(m.kind, &m.mail, token.created_at)));
         self.run(move |c| {
             c.immediate_transaction(|c| {
                 diesel::insert_into(users::table).values(&user_row).execute(c)?;
                 put_one_time(c, &row)?;
-                diesel::insert_into(mail_outbox::table).values(&outbox).execute(c)?;
+                if let Some(outbox) = &outbox {
+                    diesel::insert_into(mail_outbox::table).values(outbox).execute(c)?;
+                }
                 Ok(())
             })
         })
