@@ -542,6 +542,44 @@ for (const backend of backends()) {
         assert.equal(unknown.error, null, 'unknown addresses answer alike');
       });
 
+      it('admin inviteUserByEmail mails an invitation that verifyOtp type invite accepts', async () => {
+        const keys = JSON.parse(mailing.cli(['keys', 'api', '--json']));
+        const headers = { apikey: keys.service_role_key, Authorization: `Bearer ${keys.service_role_key}` };
+        const admin = client(mailing, { headers }).admin;
+        const email = freshEmail('invited');
+        const invited = await admin.inviteUserByEmail(email, { data: { team: 'ops' } });
+        assert.equal(invited.error, null);
+        assert.equal(invited.data.user.email, email);
+        const mail = await mailing.mail(email);
+        const auth = client(mailing);
+        const accepted = await auth.verifyOtp({ email, token: mail.code, type: 'invite' });
+        assert.equal(accepted.error, null);
+        assert.equal(accepted.data.user.user_metadata.team, 'ops');
+        assert.equal((await auth.updateUser({ password: 'first chosen password' })).error, null);
+      });
+
+      it('admin generateLink returns a link and code without mailing; verifyOtp redeems them', async () => {
+        const keys = JSON.parse(mailing.cli(['keys', 'api', '--json']));
+        const headers = { apikey: keys.service_role_key, Authorization: `Bearer ${keys.service_role_key}` };
+        const admin = client(mailing, { headers }).admin;
+        const email = freshEmail('generated');
+        const { data, error } = await admin.generateLink({ type: 'signup', email, password: PASSWORD });
+        assert.equal(error, null);
+        assert.equal(data.user.email, email);
+        assert.equal(data.properties.verification_type, 'signup');
+        assert.match(data.properties.email_otp, /^\d{6}$/);
+        assert.match(data.properties.action_link, /\/verify\?token=/);
+        const verified = await client(mailing).verifyOtp({ token_hash: data.properties.hashed_token, type: 'signup' });
+        assert.equal(verified.error, null);
+
+        const recovery = await admin.generateLink({ type: 'recovery', email });
+        assert.equal(recovery.error, null);
+        const byCode = await client(mailing).verifyOtp({ email, token: recovery.data.properties.email_otp, type: 'recovery' });
+        assert.equal(byCode.error, null);
+        const missing = await admin.generateLink({ type: 'recovery', email: freshEmail('missing') });
+        assertApiError(missing.error, { code: 'user_not_found', status: 404 });
+      });
+
       it('signInWithOtp sends a code that verifyOtp type email redeems once', async () => {
         const email = freshEmail('otp');
         const auth = client(mailing);
