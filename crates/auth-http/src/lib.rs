@@ -165,6 +165,7 @@ pub fn app(
                         .route(web::delete().to(routes::user::delete_user)),
                 )
                 .service(resource("/logout").route(web::post().to(routes::logout::logout)))
+                .service(resource("/reauthenticate").route(web::get().to(routes::user::reauthenticate)))
                 .service(public(resource("/recover").route(web::post().to(routes::email::recover))))
                 .service(public(resource("/recover/username").route(web::post().to(routes::email::forgot_username))))
                 .service(public(resource("/resend").route(web::post().to(routes::email::resend))))

@@ -24,11 +24,14 @@ pub enum OneTimeKind {
     MagicLink,
     /// Accept an operator's invitation.
     Invite,
+    /// Prove it is really the user before a password change (a code only).
+    Reauthentication,
 }
 
 impl OneTimeKind {
     /// Every kind.
-    pub const ALL: [Self; 4] = [Self::Confirmation, Self::Recovery, Self::MagicLink, Self::Invite];
+    pub const ALL: [Self; 5] =
+        [Self::Confirmation, Self::Recovery, Self::MagicLink, Self::Invite, Self::Reauthentication];
 
     /// Stored name.
     pub fn as_str(self) -> &'static str {
@@ -37,6 +40,7 @@ impl OneTimeKind {
             Self::Recovery => "recovery",
             Self::MagicLink => "magiclink",
             Self::Invite => "invite",
+            Self::Reauthentication => "reauthentication",
         }
     }
 

@@ -29,6 +29,8 @@ pub struct UserChanges {
     pub current_password: Option<Password>,
     /// A new username; an empty string removes it.
     pub username: Option<String>,
+    /// A code from `GET /reauthenticate`, accepted in place of the current password.
+    pub nonce: Option<String>,
 }
 
 impl AuthService {
@@ -64,7 +66,16 @@ impl AuthService {
             Some(password) => {
                 // A session started from a recovery mail proved the address: no current password needed.
                 let recovering = principal.session.auth_method == crate::domain::AuthMethod::Recovery;
-                let current = if recovering { None } else { Some(changes.current_password.as_ref()) };
+                let nonce = changes.nonce.as_deref().filter(|n| !n.trim().is_empty());
+                let reauthenticated = match nonce {
+                    Some(nonce) if changes.current_password.is_none() => {
+                        self.use_reauthentication(&principal.user, nonce).await?;
+                        true
+                    }
+                    _ => false,
+                };
+                let current =
+                    if recovering || reauthenticated { None } else { Some(changes.current_password.as_ref()) };
                 self.change_password(&mut user, &password, current).await?;
                 true
             }

@@ -96,6 +96,8 @@ fn link_type(kind: OneTimeKind) -> VerifyType {
         OneTimeKind::Recovery => VerifyType::Recovery,
         OneTimeKind::MagicLink => VerifyType::MagicLink,
         OneTimeKind::Invite => VerifyType::Invite,
+        // Never redeemed through /verify: the code goes into `PUT /user` as the nonce.
+        OneTimeKind::Reauthentication => VerifyType::Email,
     }
 }
 
@@ -161,11 +163,13 @@ impl AuthService {
     ) -> Result<(OneTimeToken, Mail), AuthError> {
         let (secret, token, link, _) = self.draw_secret(user, to, kind, redirect_to)?;
         let email = &self.settings.email;
+        // A reauthentication code is typed into the app that asked for it; a link has no use.
+        let link = (kind != OneTimeKind::Reauthentication).then_some(link);
         let context = MailContext {
             kind: mail_kind,
             to: to.clone(),
             code: Some(secret.code().to_owned()),
-            link: Some(link),
+            link,
             username: user.username.as_ref().map(|u| u.as_str().to_owned()),
             new_email: None,
             expires_in_minutes: email.link_ttl.num_minutes(),
@@ -489,6 +493,7 @@ impl AuthService {
             (OneTimeKind::MagicLink, true) => AuthMethod::Otp,
             (OneTimeKind::MagicLink, false) => AuthMethod::Magiclink,
             (OneTimeKind::Invite, _) => AuthMethod::Invite,
+            (OneTimeKind::Reauthentication, _) => return Err(AuthError::OtpExpired),
         };
         let (session, refresh): (_, RefreshToken) = self.new_session(&user, method, client, now)?;
         match self.ports.flows.redeem_token(&token, &user, Some((session.clone(), refresh.digest()))).await {
@@ -504,5 +509,31 @@ impl AuthService {
     /// Where a verified link sends the browser: `requested` when allowed, else the site URL.
     pub fn redirect_target(&self, requested: Option<&str>) -> String {
         self.settings.email.redirects.resolve(requested)
+    }
+
+    /// `GET /reauthenticate`: mails the signed-in user a code that `PUT /user` takes as `nonce`
+    /// in place of the current password.
+    pub async fn reauthenticate(&self, principal: &super::Principal) -> Result<(), AuthError> {
+        if principal.user.email.is_none() {
+            return Err(AuthError::Validation {
+                field: "email",
+                message: "reauthentication needs an email address on the account".into(),
+            });
+        }
+        self.send_secret(&principal.user, OneTimeKind::Reauthentication, MailKind::Reauthentication, None).await
+    }
+
+    /// Uses a reauthentication code of `user`; any failure is `otp_expired`.
+    pub(super) async fn use_reauthentication(&self, user: &User, nonce: &str) -> Result<(), AuthError> {
+        let now = self.ports.clock.now();
+        let token = self.ports.flows.find_token(user.id, OneTimeKind::Reauthentication).await?;
+        let token = token
+            .filter(|t| t.code_digest == code_digest(user.id, t.kind, nonce) && now <= t.code_expires_at)
+            .ok_or(AuthError::OtpExpired)?;
+        match self.ports.flows.redeem_token(&token, user, None).await {
+            Ok(()) => Ok(()),
+            Err(crate::ports::StoreError::NotFound) => Err(AuthError::OtpExpired),
+            Err(other) => Err(other.into()),
+        }
     }
 }

@@ -20,6 +20,7 @@ pub(crate) struct UpdateBody {
     data: Option<Value>,
     password: Option<String>,
     current_password: Option<String>,
+    nonce: Option<String>,
     username: Option<String>,
     email: Option<String>,
     phone: Option<String>,
@@ -60,6 +61,7 @@ pub(crate) async fn update_user(
         password: body.password.map(Password::new),
         current_password: body.current_password.map(Password::new),
         username: body.username,
+        nonce: body.nonce,
     };
     let user = state.service.update_user(&caller.0, changes).await?;
     Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
@@ -80,4 +82,18 @@ pub(crate) async fn delete_user(
     let password = body.and_then(|b| b.into_inner().password).map(Password::new);
     state.service.delete_own_account(&caller.0, password.as_ref()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /reauthenticate`: mails the caller a code to use as `nonce` in `PUT /user`.
+pub(crate) async fn reauthenticate(
+    state: web::Data<AppState>,
+    request: actix_web::HttpRequest,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    state.limit(crate::Bucket::Email, &request)?;
+    if let Some(email) = &caller.0.user.email {
+        state.throttle_address("reauthentication", email.as_str())?;
+    }
+    state.service.reauthenticate(&caller.0).await?;
+    Ok(super::no_store(HttpResponse::Ok()).json(serde_json::json!({})))
 }

@@ -309,3 +309,30 @@ async fn generated_links_are_returned_not_mailed_and_verify() {
     let (status, _, body) = send(&app, generate(json!({"type": "email_change_new", "email": "hal@example.com"}))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::NOT_FOUND, Some("feature_disabled")));
 }
+
+#[actix_web::test]
+async fn a_reauthentication_code_replaces_the_current_password_once() {
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let (app, store, _) = world(quick(), settings).await;
+    let (_, _, session) =
+        send(&app, post("/signup", json!({"email": "jo@example.com", "password": "correct horse"}))).await;
+    let token = session["access_token"].as_str().unwrap();
+    let ask = with_token(TestRequest::get().uri("/auth/v1/reauthenticate"), token);
+    let (status, _, body) = send(&app, ask).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({})));
+    let mail = outbox(&store).await.remove(0);
+    assert_eq!((mail.kind.as_str(), mail.link.as_str()), ("reauthentication", ""), "a code, no link");
+
+    let change = |nonce: &str, password: &str| {
+        let body = json!({"password": password, "nonce": nonce});
+        with_token(TestRequest::put().uri("/auth/v1/user").set_json(body), token)
+    };
+    let (status, _, body) = send(&app, change("000000", "a new password 1")).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("otp_expired")));
+    let (status, _, body) = send(&app, change(&mail.code, "a new password 1")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, _) = send(&app, change(&mail.code, "a new password 2")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a nonce works once");
+    let sign_in = json!({"email": "jo@example.com", "password": "a new password 1"});
+    assert_eq!(send(&app, post("/token?grant_type=password", sign_in)).await.0, StatusCode::OK);
+}
