@@ -381,13 +381,19 @@ impl Default for RolesConfig {
 pub struct AccountConfig {
     /// Users may delete their own account (with their password).
     pub self_delete: bool,
+    /// An email change needs approval from the current address as well as the new one.
+    pub secure_email_change: bool,
     /// Largest `user_metadata` or `app_metadata`, serialised, in bytes.
     pub metadata_max_bytes: usize,
 }
 
 impl Default for AccountConfig {
     fn default() -> Self {
-        Self { self_delete: true, metadata_max_bytes: auth_core::domain::METADATA_DEFAULT_MAX_BYTES }
+        Self {
+            self_delete: true,
+            secure_email_change: true,
+            metadata_max_bytes: auth_core::domain::METADATA_DEFAULT_MAX_BYTES,
+        }
     }
 }
 

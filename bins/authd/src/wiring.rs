@@ -316,6 +316,7 @@ fn settings(config: &Config) -> AuthSettings {
             link_ttl: seconds(config.otp.link_expiry_secs),
             code_ttl: seconds(config.otp.code_expiry_secs),
             send_interval: seconds(config.otp.send_interval_secs),
+            secure_email_change: config.account.secure_email_change,
         },
     }
 }

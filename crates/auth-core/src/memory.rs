@@ -434,6 +434,10 @@ impl EmailFlowStore for MemoryStore {
         Ok(self.state()?.one_time.iter().find(|t| t.user_id == user && t.kind == kind).cloned())
     }
 
+    async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError> {
+        Ok(self.state()?.one_time.iter().filter(|t| t.sent_to == *to && t.kind == kind).cloned().collect())
+    }
+
     async fn redeem_token(
         &self,
         token: &OneTimeToken,

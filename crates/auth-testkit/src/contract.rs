@@ -387,6 +387,7 @@ pub mod cases {
             link_digest: TokenDigest::of(format!("link-{name}").as_bytes()),
             code_digest: TokenDigest::of(format!("code-{name}").as_bytes()),
             sent_to: user.email.clone().unwrap(),
+            relates_to: None,
             created_at: at,
             link_expires_at: at + Duration::hours(1),
             code_expires_at: at + Duration::minutes(10),
@@ -421,7 +422,18 @@ pub mod cases {
         assert_eq!(store.find_token_by_link(&first.link_digest).await.unwrap(), None, "replaced");
         assert_eq!(store.find_token_by_link(&second.link_digest).await.unwrap(), Some(second.clone()));
         assert_eq!(store.find_token(alice.id, OneTimeKind::Recovery).await.unwrap(), Some(second.clone()));
-        assert_eq!(store.find_token(alice.id, OneTimeKind::MagicLink).await.unwrap(), Some(magic));
+        assert_eq!(store.find_token(alice.id, OneTimeKind::MagicLink).await.unwrap(), Some(magic.clone()));
+        let alice_address = alice.email.clone().unwrap();
+        assert_eq!(store.find_tokens_sent_to(&alice_address, OneTimeKind::MagicLink).await.unwrap(), vec![magic]);
+        assert!(store.find_tokens_sent_to(&alice_address, OneTimeKind::Invite).await.unwrap().is_empty());
+        let mut change = one_time(&alice, OneTimeKind::EmailChangeNew, "change", t0());
+        change.sent_to = Email::parse("alice.new@example.com").unwrap();
+        change.relates_to = Some(change.sent_to.clone());
+        store.issue_token(&change, None).await.unwrap();
+        assert_eq!(
+            store.find_tokens_sent_to(&change.sent_to, OneTimeKind::EmailChangeNew).await.unwrap(),
+            vec![change]
+        );
         assert_eq!(store.redeem_token(&first, &alice, None).await, Err(StoreError::NotFound), "a replaced token");
 
         let mut confirmed = alice.clone();

@@ -6,11 +6,13 @@ CREATE TABLE auth.one_time_tokens (
     link_digest     BYTEA NOT NULL,
     code_digest     BYTEA NOT NULL,
     sent_to         TEXT NOT NULL,
+    relates_to      TEXT,
     created_at      TIMESTAMPTZ NOT NULL,
     link_expires_at TIMESTAMPTZ NOT NULL,
     code_expires_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (user_id, kind)
 );
+CREATE INDEX one_time_tokens_sent_to_idx ON auth.one_time_tokens (sent_to, kind);
 CREATE UNIQUE INDEX one_time_tokens_link_digest_key ON auth.one_time_tokens (link_digest);
 
 CREATE TABLE auth.mail_outbox (

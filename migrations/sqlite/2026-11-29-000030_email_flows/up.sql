@@ -5,11 +5,13 @@ CREATE TABLE one_time_tokens (
     link_digest     BLOB NOT NULL,
     code_digest     BLOB NOT NULL,
     sent_to         TEXT NOT NULL,
+    relates_to      TEXT,
     created_at      TEXT NOT NULL,
     link_expires_at TEXT NOT NULL,
     code_expires_at TEXT NOT NULL,
     PRIMARY KEY (user_id, kind)
 );
+CREATE INDEX one_time_tokens_sent_to_idx ON one_time_tokens (sent_to, kind);
 CREATE UNIQUE INDEX one_time_tokens_link_digest_key ON one_time_tokens (link_digest);
 
 CREATE TABLE mail_outbox (

@@ -26,12 +26,23 @@ pub enum OneTimeKind {
     Invite,
     /// Prove it is really the user before a password change (a code only).
     Reauthentication,
+    /// Approve an email change, from the current address.
+    EmailChangeCurrent,
+    /// Confirm an email change, from the new address.
+    EmailChangeNew,
 }
 
 impl OneTimeKind {
     /// Every kind.
-    pub const ALL: [Self; 5] =
-        [Self::Confirmation, Self::Recovery, Self::MagicLink, Self::Invite, Self::Reauthentication];
+    pub const ALL: [Self; 7] = [
+        Self::Confirmation,
+        Self::Recovery,
+        Self::MagicLink,
+        Self::Invite,
+        Self::Reauthentication,
+        Self::EmailChangeCurrent,
+        Self::EmailChangeNew,
+    ];
 
     /// Stored name.
     pub fn as_str(self) -> &'static str {
@@ -41,6 +52,8 @@ impl OneTimeKind {
             Self::MagicLink => "magiclink",
             Self::Invite => "invite",
             Self::Reauthentication => "reauthentication",
+            Self::EmailChangeCurrent => "email_change_current",
+            Self::EmailChangeNew => "email_change_new",
         }
     }
 
@@ -130,6 +143,8 @@ pub struct OneTimeToken {
     pub code_digest: TokenDigest,
     /// The address it was sent to.
     pub sent_to: Email,
+    /// The address being changed to, for email-change secrets.
+    pub relates_to: Option<Email>,
     /// When it was issued.
     pub created_at: DateTime<Utc>,
     /// After this the link no longer works.

@@ -36,6 +36,10 @@ pub trait EmailFlowStore: Send + Sync {
     /// The user's token of this kind.
     async fn find_token(&self, user: UserId, kind: OneTimeKind) -> Result<Option<OneTimeToken>, StoreError>;
 
+    /// Every token of this kind sent to this address (an email change's new address may be
+    /// pending for several users).
+    async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError>;
+
     /// Uses `token`: deletes it, stores `user` as given, and starts `session` with its first
     /// refresh token when one is given, all in one transaction.
     ///

@@ -24,6 +24,17 @@ pub enum VerifyType {
     Email,
     /// An operator's invitation.
     Invite,
+    /// An email change, confirmed from the current or the new address.
+    EmailChange,
+}
+
+/// What a successful `/verify` did.
+#[derive(Debug, Clone)]
+pub enum Verified {
+    /// Signed in (for an email change: the change is done).
+    Session(Box<IssuedSession>),
+    /// One side of a double-confirmed email change: the other address must confirm too.
+    AwaitingOtherAddress,
 }
 
 impl VerifyType {
@@ -35,7 +46,7 @@ impl VerifyType {
             "recovery" => Ok(Self::Recovery),
             "email" => Ok(Self::Email),
             "invite" => Ok(Self::Invite),
-            "email_change" => Err(AuthError::FeatureDisabled("this verification type")),
+            "email_change" => Ok(Self::EmailChange),
             other => {
                 Err(AuthError::Validation { field: "type", message: format!("unknown verification type {other:?}") })
             }
@@ -50,6 +61,7 @@ impl VerifyType {
             Self::Recovery => "recovery",
             Self::Email => "email",
             Self::Invite => "invite",
+            Self::EmailChange => "email_change",
         }
     }
 
@@ -61,6 +73,7 @@ impl VerifyType {
             Self::Recovery => &[OneTimeKind::Recovery],
             Self::Email => &[OneTimeKind::MagicLink, OneTimeKind::Confirmation],
             Self::Invite => &[OneTimeKind::Invite],
+            Self::EmailChange => &[OneTimeKind::EmailChangeCurrent, OneTimeKind::EmailChangeNew],
         }
     }
 }
@@ -98,6 +111,7 @@ fn link_type(kind: OneTimeKind) -> VerifyType {
         OneTimeKind::Invite => VerifyType::Invite,
         // Never redeemed through /verify: the code goes into `PUT /user` as the nonce.
         OneTimeKind::Reauthentication => VerifyType::Email,
+        OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew => VerifyType::EmailChange,
     }
 }
 
@@ -161,7 +175,21 @@ impl AuthService {
         mail_kind: MailKind,
         redirect_to: Option<&str>,
     ) -> Result<(OneTimeToken, Mail), AuthError> {
-        let (secret, token, link, _) = self.draw_secret(user, to, kind, redirect_to)?;
+        self.prepare_secret_about(user, to, kind, mail_kind, redirect_to, None)
+    }
+
+    /// [`Self::prepare_secret`] for a secret about a new address (an email change).
+    fn prepare_secret_about(
+        &self,
+        user: &User,
+        to: &Email,
+        kind: OneTimeKind,
+        mail_kind: MailKind,
+        redirect_to: Option<&str>,
+        new_email: Option<&Email>,
+    ) -> Result<(OneTimeToken, Mail), AuthError> {
+        let (secret, mut token, link, _) = self.draw_secret(user, to, kind, redirect_to)?;
+        token.relates_to = new_email.cloned();
         let email = &self.settings.email;
         // A reauthentication code is typed into the app that asked for it; a link has no use.
         let link = (kind != OneTimeKind::Reauthentication).then_some(link);
@@ -171,7 +199,7 @@ impl AuthService {
             code: Some(secret.code().to_owned()),
             link,
             username: user.username.as_ref().map(|u| u.as_str().to_owned()),
-            new_email: None,
+            new_email: new_email.cloned(),
             expires_in_minutes: email.link_ttl.num_minutes(),
             code_expires_in_minutes: email.code_ttl.num_minutes(),
         };
@@ -204,6 +232,7 @@ impl AuthService {
             link_digest: secret.link_digest(),
             code_digest: code_digest(user.id, kind, secret.code()),
             sent_to: to.clone(),
+            relates_to: None,
             created_at: now,
             link_expires_at: now + email.link_ttl,
             code_expires_at: now + email.code_ttl,
@@ -454,7 +483,7 @@ impl AuthService {
         kind: VerifyType,
         proof: &VerifyProof,
         client: &ClientInfo,
-    ) -> Result<IssuedSession, AuthError> {
+    ) -> Result<Verified, AuthError> {
         let now = self.ports.clock.now();
         let (token, by_code) = match proof {
             VerifyProof::Link(presented) => {
@@ -463,20 +492,27 @@ impl AuthService {
                 (token.ok_or(AuthError::OtpExpired)?, false)
             }
             VerifyProof::Code { email, code } => {
-                let user = self.user_by_email(email).await.ok().flatten().ok_or(AuthError::OtpExpired)?;
-                let mut found = None;
-                for candidate in kind.kinds() {
-                    if let Some(token) = self.ports.flows.find_token(user.id, *candidate).await?
-                        && token.code_digest == code_digest(user.id, token.kind, code)
-                        && now <= token.code_expires_at
-                    {
-                        found = Some(token);
-                        break;
+                let address = Email::parse(email).map_err(|_| AuthError::OtpExpired)?;
+                let mut candidates = Vec::new();
+                if let Some(user) = self.ports.users.find_user_by_email(&address).await? {
+                    for kind in kind.kinds() {
+                        candidates.extend(self.ports.flows.find_token(user.id, *kind).await?);
                     }
                 }
+                if kind == VerifyType::EmailChange {
+                    // The new address belongs to nobody yet: its code is found by recipient.
+                    let pending = self.ports.flows.find_tokens_sent_to(&address, OneTimeKind::EmailChangeNew).await?;
+                    candidates.extend(pending);
+                }
+                let found = candidates.into_iter().find(|token| {
+                    token.code_digest == code_digest(token.user_id, token.kind, code) && now <= token.code_expires_at
+                });
                 (found.ok_or(AuthError::OtpExpired)?, true)
             }
         };
+        if matches!(token.kind, OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew) {
+            return self.confirm_email_change(&token, client).await;
+        }
         let mut user = self.ports.users.find_user(token.user_id).await?.ok_or(AuthError::OtpExpired)?;
         if user.is_banned(now) {
             return Err(AuthError::UserBanned);
@@ -493,7 +529,9 @@ impl AuthService {
             (OneTimeKind::MagicLink, true) => AuthMethod::Otp,
             (OneTimeKind::MagicLink, false) => AuthMethod::Magiclink,
             (OneTimeKind::Invite, _) => AuthMethod::Invite,
-            (OneTimeKind::Reauthentication, _) => return Err(AuthError::OtpExpired),
+            (OneTimeKind::Reauthentication | OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew, _) => {
+                return Err(AuthError::OtpExpired);
+            }
         };
         let (session, refresh): (_, RefreshToken) = self.new_session(&user, method, client, now)?;
         match self.ports.flows.redeem_token(&token, &user, Some((session.clone(), refresh.digest()))).await {
@@ -503,7 +541,42 @@ impl AuthService {
         }
         let details = json!({"method": method.as_str(), "session_id": session.id.to_string()});
         self.audit(AuditAction::Login, Actor::User(user.id), Some(user.id), client, details).await;
-        self.issue(user, session, refresh, now)
+        Ok(Verified::Session(Box::new(self.issue(user, session, refresh, now)?)))
+    }
+
+    /// `PUT /user` with a new address: mails a confirmation to the new address and, with secure
+    /// email change on and a current address to ask, an approval to the current one. The
+    /// change applies when every mailed secret of it has been used.
+    pub async fn request_email_change(
+        &self,
+        principal: &super::Principal,
+        new_email: &str,
+        redirect_to: Option<&str>,
+    ) -> Result<(), AuthError> {
+        let new_email = Email::parse(new_email)?;
+        let user = &principal.user;
+        if user.email.as_ref() == Some(&new_email) {
+            return Ok(());
+        }
+        if self.ports.users.find_user_by_email(&new_email).await?.is_some() {
+            return Err(AuthError::EmailExists);
+        }
+        let mut sends = vec![(new_email.clone(), OneTimeKind::EmailChangeNew, MailKind::EmailChangeNew)];
+        if let Some(current) = &user.email
+            && self.settings.email.secure_email_change
+        {
+            sends.push((current.clone(), OneTimeKind::EmailChangeCurrent, MailKind::EmailChangeCurrent));
+        } else {
+            // A change without a second confirmation replaces any pending approval.
+            if let Some(stale) = self.ports.flows.find_token(user.id, OneTimeKind::EmailChangeCurrent).await? {
+                let _ = self.ports.flows.redeem_token(&stale, user, None).await;
+            }
+        }
+        for (to, kind, mail_kind) in sends {
+            let (token, mail) = self.prepare_secret_about(user, &to, kind, mail_kind, redirect_to, Some(&new_email))?;
+            self.ports.flows.issue_token(&token, Some(OutgoingMail { kind: mail_kind, mail })).await?;
+        }
+        Ok(())
     }
 
     /// Where a verified link sends the browser: `requested` when allowed, else the site URL.
@@ -535,5 +608,47 @@ impl AuthService {
             Err(crate::ports::StoreError::NotFound) => Err(AuthError::OtpExpired),
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// Uses one email-change secret. The change applies, and the user is signed in, when no
+    /// secret of the change is left; until then the other address still has to confirm.
+    async fn confirm_email_change(&self, token: &OneTimeToken, client: &ClientInfo) -> Result<Verified, AuthError> {
+        let now = self.ports.clock.now();
+        let new_email = token.relates_to.clone().ok_or(AuthError::OtpExpired)?;
+        let user = self.ports.users.find_user(token.user_id).await?.ok_or(AuthError::OtpExpired)?;
+        if user.is_banned(now) {
+            return Err(AuthError::UserBanned);
+        }
+        let other = match token.kind {
+            OneTimeKind::EmailChangeCurrent => OneTimeKind::EmailChangeNew,
+            _ => OneTimeKind::EmailChangeCurrent,
+        };
+        let pending_other = self
+            .ports
+            .flows
+            .find_token(user.id, other)
+            .await?
+            .filter(|t| t.relates_to.as_ref() == Some(&new_email) && now <= t.link_expires_at);
+        if pending_other.is_some() {
+            return match self.ports.flows.redeem_token(token, &user, None).await {
+                Ok(()) => Ok(Verified::AwaitingOtherAddress),
+                Err(crate::ports::StoreError::NotFound) => Err(AuthError::OtpExpired),
+                Err(other) => Err(other.into()),
+            };
+        }
+        let mut changed = user.clone();
+        changed.email = Some(new_email);
+        changed.email_confirmed_at = Some(now);
+        changed.last_sign_in_at = Some(now);
+        changed.updated_at = now;
+        let (session, refresh) = self.new_session(&changed, AuthMethod::EmailChange, client, now)?;
+        match self.ports.flows.redeem_token(token, &changed, Some((session.clone(), refresh.digest()))).await {
+            Ok(()) => {}
+            Err(crate::ports::StoreError::NotFound) => return Err(AuthError::OtpExpired),
+            Err(other) => return Err(other.into()),
+        }
+        let details = json!({"fields": ["email"], "session_id": session.id.to_string()});
+        self.audit(AuditAction::UserUpdated, Actor::User(user.id), Some(user.id), client, details).await;
+        Ok(Verified::Session(Box::new(self.issue(changed, session, refresh, now)?)))
     }
 }

@@ -25,7 +25,7 @@ use crate::ports::{
 pub use account::{LogoutScope, UserChanges};
 pub use admin::{AdminUserAttributes, UserPage};
 pub use delivery::{DeliveryReport, MailDelivery};
-pub use email::{GeneratedLink, LinkType, VerifyProof, VerifyType};
+pub use email::{GeneratedLink, LinkType, Verified, VerifyProof, VerifyType};
 pub use issue::IssuedSession;
 pub use sign_in::Identifier;
 pub use signup::{SignupOutcome, SignupRequest};
@@ -69,6 +69,8 @@ pub struct EmailSettings {
     pub code_ttl: Duration,
     /// Least time between two mails of one kind to one address.
     pub send_interval: Duration,
+    /// An email change needs the current address's approval as well as the new one's.
+    pub secure_email_change: bool,
 }
 
 impl Default for EmailSettings {
@@ -79,6 +81,7 @@ impl Default for EmailSettings {
             link_ttl: Duration::hours(1),
             code_ttl: Duration::minutes(10),
             send_interval: Duration::seconds(60),
+            secure_email_change: true,
         }
     }
 }

@@ -4,13 +4,16 @@
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::AuthError;
-use auth_core::service::{IssuedSession, VerifyProof, VerifyType};
+use auth_core::service::{IssuedSession, Verified, VerifyProof, VerifyType};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::signup::RedirectQuery;
 use crate::client::client_info;
 use crate::{ApiError, AppState, Bucket, views};
+
+/// The answer to the first of the two confirmations of an email change.
+const OTHER_ADDRESS: &str = "Confirmation link accepted. Please proceed to confirm link sent to the other email";
 
 /// A body holding just an address.
 #[derive(Deserialize)]
@@ -187,8 +190,10 @@ pub(crate) async fn verify(
     if !is_form {
         let parsed: VerifyBody = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
         let (kind, proof) = parsed.parse()?;
-        let issued = state.service.verify(kind, &proof, &client).await?;
-        return Ok(super::no_store(HttpResponse::Ok()).json(views::session(&issued)));
+        return Ok(match state.service.verify(kind, &proof, &client).await? {
+            Verified::Session(issued) => super::no_store(HttpResponse::Ok()).json(views::session(&issued)),
+            Verified::AwaitingOtherAddress => super::no_store(HttpResponse::Ok()).json(json!({ "msg": OTHER_ADDRESS })),
+        });
     }
     let parsed: VerifyBody = form_body(&body)?;
     let target = state.service.redirect_target(parsed.redirect_to.as_deref());
@@ -198,7 +203,8 @@ pub(crate) async fn verify(
         Err(error) => Err(ApiError::from(error)),
     };
     let fragment = match &outcome {
-        Ok(issued) => session_fragment(issued, &kind_name),
+        Ok(Verified::Session(issued)) => session_fragment(issued, &kind_name),
+        Ok(Verified::AwaitingOtherAddress) => format!("message={}", auth_core::domain::query_value(OTHER_ADDRESS)),
         Err(error) => format!(
             "error=access_denied&error_code={}&error_description={}",
             error.code(),

@@ -29,10 +29,13 @@ pub(crate) struct UpdateBody {
     aud: Option<Value>,
 }
 
-/// `PUT /user`: merge `data` into `user_metadata`, change the password or the username.
+/// `PUT /user`: merge `data` into `user_metadata`, change the password or the username, or
+/// start an email change (mailed; it applies once confirmed).
 pub(crate) async fn update_user(
     state: web::Data<AppState>,
+    request: actix_web::HttpRequest,
     caller: Authenticated,
+    query: web::Query<super::signup::RedirectQuery>,
     body: web::Json<UpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -44,17 +47,17 @@ pub(crate) async fn update_user(
         ));
     }
     let current = &caller.0.user;
-    let unchanged = |new: &Option<String>, old: Option<&str>| {
-        new.as_deref().is_none_or(|n| n.trim().is_empty() || Some(n.trim().to_lowercase().as_str()) == old)
-    };
-    if !unchanged(&body.email, current.email.as_ref().map(|e| e.as_str()))
-        || !unchanged(&body.phone, current.phone.as_ref().map(|p| p.as_str()))
-    {
-        return Err(AuthError::Validation {
-            field: "email",
-            message: "changing the email address or phone number is not available on this server yet".into(),
-        }
-        .into());
+    let phone_unchanged = body.phone.as_deref().is_none_or(|p| {
+        let p = p.trim();
+        p.is_empty() || current.phone.as_ref().is_some_and(|old| old.as_str() == p.trim_start_matches('+'))
+    });
+    if !phone_unchanged {
+        return Err(AuthError::PhoneProviderDisabled.into());
+    }
+    if let Some(email) = body.email.as_deref().filter(|e| !e.trim().is_empty()) {
+        state.limit(crate::Bucket::Email, &request)?;
+        state.throttle_address("email_change", email)?;
+        state.service.request_email_change(&caller.0, email, query.redirect_to.as_deref()).await?;
     }
     let changes = UserChanges {
         data: body.data,

@@ -336,3 +336,42 @@ async fn a_reauthentication_code_replaces_the_current_password_once() {
     let sign_in = json!({"email": "jo@example.com", "password": "a new password 1"});
     assert_eq!(send(&app, post("/token?grant_type=password", sign_in)).await.0, StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn an_email_change_applies_once_both_addresses_confirm() {
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let (app, store, _) = world(quick(), settings).await;
+    let (_, _, session) =
+        send(&app, post("/signup", json!({"email": "kim@example.com", "password": "correct horse"}))).await;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let put = |body: serde_json::Value| with_token(TestRequest::put().uri("/auth/v1/user").set_json(body), &token);
+
+    send(&app, post("/signup", json!({"email": "taken@example.com", "password": "correct horse"}))).await;
+    let (status, _, body) = send(&app, put(json!({"email": "taken@example.com"}))).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email_exists")));
+    let (status, _, user) = send(&app, put(json!({"email": "Kim.New@example.com"}))).await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(user["email"], "kim@example.com", "unchanged until confirmed");
+
+    let mut mails = outbox(&store).await;
+    mails.sort_by(|a, b| a.kind.cmp(&b.kind));
+    assert_eq!(
+        mails.iter().map(|m| (m.kind.as_str(), m.to.as_str())).collect::<Vec<_>>(),
+        [("email_change_current", "kim@example.com"), ("email_change_new", "kim.new@example.com")]
+    );
+    let (status, _, body) =
+        send(&app, post("/verify", json!({"type": "email_change", "token_hash": mails[0].link_token()}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body["msg"].as_str().unwrap().contains("other email"), "{body}");
+    let (_, _, current) = send(&app, with_token(TestRequest::get().uri("/auth/v1/user"), &token)).await;
+    assert_eq!(current["email"], "kim@example.com");
+
+    let by_code = json!({"type": "email_change", "email": "kim.new@example.com", "token": mails[1].code});
+    let (status, _, session) = send(&app, post("/verify", by_code)).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["user"]["email"], "kim.new@example.com");
+    let sign_in = json!({"email": "kim.new@example.com", "password": "correct horse"});
+    assert_eq!(send(&app, post("/token?grant_type=password", sign_in)).await.0, StatusCode::OK);
+    let old = json!({"email": "kim@example.com", "password": "correct horse"});
+    assert_eq!(send(&app, post("/token?grant_type=password", old)).await.0, StatusCode::BAD_REQUEST);
+}

@@ -611,6 +611,18 @@ impl EmailFlowStore for PgStore {
         row.map(OneTimeToken::try_from).transpose()
     }
 
+    async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<OneTimeRow> = one_time_tokens::table
+            .filter(one_time_tokens::sent_to.eq(to.as_str()))
+            .filter(one_time_tokens::kind.eq(kind.as_str()))
+            .select(OneTimeRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().map(OneTimeToken::try_from).collect()
+    }
+
     async fn redeem_token(
         &self,
         token: &OneTimeToken,

@@ -84,6 +84,7 @@ diesel::table! {
         link_digest -> Bytea,
         code_digest -> Bytea,
         sent_to -> Text,
+        relates_to -> Nullable<Text>,
         created_at -> Timestamptz,
         link_expires_at -> Timestamptz,
         code_expires_at -> Timestamptz,

@@ -570,6 +570,20 @@ impl EmailFlowStore for SqliteStore {
         row.map(to_one_time).transpose()
     }
 
+    async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError> {
+        let to = to.as_str().to_owned();
+        let rows = self
+            .run(move |c| {
+                one_time_tokens::table
+                    .filter(one_time_tokens::sent_to.eq(to))
+                    .filter(one_time_tokens::kind.eq(kind.as_str()))
+                    .select(SqliteOneTimeRow::as_select())
+                    .load(c)
+            })
+            .await?;
+        rows.into_iter().map(to_one_time).collect()
+    }
+
     async fn redeem_token(
         &self,
         token: &OneTimeToken,

@@ -84,6 +84,7 @@ diesel::table! {
         link_digest -> Binary,
         code_digest -> Binary,
         sent_to -> Text,
+        relates_to -> Nullable<Text>,
         created_at -> TimestamptzSqlite,
         link_expires_at -> TimestamptzSqlite,
         code_expires_at -> TimestamptzSqlite,
