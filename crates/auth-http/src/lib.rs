@@ -46,7 +46,8 @@ pub struct HttpSettings {
     /// Origins allowed to call from a browser; `*` means any (never with credentials); empty
     /// sends no CORS headers at all.
     pub cors_allowed_origins: Vec<String>,
-    /// Public endpoints (`/settings`, `/signup`, `/token`) need the anon or service-role key.
+    /// Public endpoints (`/settings`, `/signup`, `/token` and the mail-sending ones) need the anon
+    /// or service-role key.
     pub require_api_key: bool,
     /// Least time between two mails of one kind to one address.
     pub email_send_interval: std::time::Duration,

@@ -3,7 +3,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::MailKind;
 use crate::ports::Mail;
 
-/// Deliveries tried before a message is marked failed (spread over about a day).
+/// Deliveries tried before a message is marked failed (spread over about twelve hours).
 pub const MAX_DELIVERY_ATTEMPTS: u32 = 12;
 
 /// A rendered message to queue, and which mail it is.

@@ -421,6 +421,8 @@ impl AuthService {
         redirect_to: Option<&str>,
     ) -> Result<(), AuthError> {
         let address = Email::parse(email)?;
+        // Checked before the look-up, so a bad request is refused alike for every address.
+        Metadata::from_value(data.clone().unwrap_or_default(), self.settings.metadata_max_bytes)?;
         if let Some(user) = self.ports.users.find_user_by_email(&address).await? {
             if !user.is_banned(self.ports.clock.now()) {
                 let mail_kind = if redirect_to.is_some() { MailKind::MagicLink } else { MailKind::EmailOtp };
@@ -433,7 +435,8 @@ impl AuthService {
             return Ok(());
         }
         if !self.settings.signup_enabled {
-            return Err(AuthError::SignupDisabled);
+            // Refusing here would tell which addresses have accounts: answer alike, send nothing.
+            return Ok(());
         }
         let user = self.new_email_user(address, None, data)?;
         match self.create_unconfirmed(&user, redirect_to).await {

@@ -217,6 +217,9 @@ impl AuthService {
             user_metadata: metadata,
             last_sign_in_at: None,
             banned_until: None,
+            confirmation_sent_at: Some(now),
+            phone: None,
+            phone_confirmed_at: None,
             created_at: now,
             updated_at: now,
             ..existing
