@@ -204,18 +204,7 @@ impl SessionStore for MemoryStore {
             return Err(StoreError::NotFound);
         };
         user.last_sign_in_at = Some(session.created_at);
-        state.next_token_id += 1;
-        let record = RefreshTokenRecord {
-            id: state.next_token_id,
-            session_id: session.id,
-            digest: *first_token,
-            parent: None,
-            created_at: session.created_at,
-            used_at: None,
-            revoked_at: None,
-        };
-        state.tokens.push(record);
-        state.sessions.insert(session.id, session.clone());
+        state.start_session_unchecked(session, first_token);
         Ok(())
     }
 
@@ -233,18 +222,7 @@ impl SessionStore for MemoryStore {
             return Err(StoreError::Conflict(field));
         }
         state.users.insert(user.id, user.clone());
-        state.next_token_id += 1;
-        let record = RefreshTokenRecord {
-            id: state.next_token_id,
-            session_id: session.id,
-            digest: *first_token,
-            parent: None,
-            created_at: session.created_at,
-            used_at: None,
-            revoked_at: None,
-        };
-        state.tokens.push(record);
-        state.sessions.insert(session.id, session.clone());
+        state.start_session_unchecked(session, first_token);
         Ok(())
     }
 
