@@ -580,6 +580,44 @@ for (const backend of backends()) {
         assertApiError(missing.error, { code: 'user_not_found', status: 404 });
       });
 
+      it('reauthenticate mails a code that updateUser takes once as nonce', async () => {
+        const email = freshEmail('reauth');
+        await client(mailing).signUp({ email, password: PASSWORD });
+        const confirmation = await mailing.mail(email);
+        const auth = client(mailing);
+        assert.equal((await auth.verifyOtp({ email, token: confirmation.code, type: 'signup' })).error, null);
+
+        assert.equal((await auth.reauthenticate()).error, null);
+        const nonce = (await mailing.mail(email, 2)).code;
+        const changed = await auth.updateUser({ password: 'changed with a nonce', nonce });
+        assert.equal(changed.error, null);
+        const reused = await auth.updateUser({ password: 'changed twice over', nonce });
+        assertApiError(reused.error, { code: 'otp_expired', status: 403 });
+        assert.equal((await client(mailing).signInWithPassword({ email, password: 'changed with a nonce' })).error, null);
+      });
+
+      it('updateUser with a new email changes it once both addresses confirm', async () => {
+        const email = freshEmail('old');
+        const next = freshEmail('new');
+        await client(mailing).signUp({ email, password: PASSWORD });
+        const confirmation = await mailing.mail(email);
+        const auth = client(mailing);
+        assert.equal((await auth.verifyOtp({ email, token: confirmation.code, type: 'signup' })).error, null);
+
+        const asked = await auth.updateUser({ email: next });
+        assert.equal(asked.error, null);
+        assert.equal(asked.data.user.email, email, 'unchanged until both confirm');
+        const toOld = await mailing.mail(email, 2);
+        const toNew = await mailing.mail(next, 1);
+        const first = await client(mailing).verifyOtp({ email, token: toOld.code, type: 'email_change' });
+        assert.equal(first.error, null);
+        assert.equal(first.data.session, null, 'the other address has yet to confirm');
+        const second = await client(mailing).verifyOtp({ email: next, token: toNew.code, type: 'email_change' });
+        assert.equal(second.error, null);
+        assert.equal(second.data.user.email, next);
+        assert.equal((await client(mailing).signInWithPassword({ email: next, password: PASSWORD })).error, null);
+      });
+
       it('signInWithOtp sends a code that verifyOtp type email redeems once', async () => {
         const email = freshEmail('otp');
         const auth = client(mailing);
