@@ -32,6 +32,7 @@ struct State {
     keys: Vec<StoredKey>,
     audit: Vec<AuditEvent>,
     one_time: Vec<OneTimeToken>,
+    failed_codes: HashMap<(UserId, OneTimeKind), u32>,
     outbox: Vec<OutboxRow>,
 }
 
@@ -53,6 +54,7 @@ impl State {
     }
 
     fn put_token(&mut self, token: &OneTimeToken) {
+        self.failed_codes.remove(&(token.user_id, token.kind));
         self.one_time.retain(|t| !(t.user_id == token.user_id && t.kind == token.kind));
         self.one_time.push(token.clone());
     }
@@ -410,6 +412,18 @@ impl EmailFlowStore for MemoryStore {
 
     async fn find_token(&self, user: UserId, kind: OneTimeKind) -> Result<Option<OneTimeToken>, StoreError> {
         Ok(self.state()?.one_time.iter().find(|t| t.user_id == user && t.kind == kind).cloned())
+    }
+
+    async fn count_failed_code(&self, user: UserId, kind: OneTimeKind) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let key = (user, kind);
+        let failures = state.failed_codes.entry(key).or_insert(0);
+        *failures += 1;
+        if *failures >= crate::domain::MAX_CODE_ATTEMPTS {
+            state.failed_codes.remove(&key);
+            state.one_time.retain(|t| !(t.user_id == user && t.kind == kind));
+        }
+        Ok(())
     }
 
     async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError> {

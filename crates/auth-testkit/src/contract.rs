@@ -43,6 +43,7 @@ macro_rules! store_contract_tests {
             users_filter_on_email_and_username,
             audit_events_round_trip_and_prune,
             one_time_tokens_are_replaced_and_redeemed_once,
+            wrong_codes_use_up_a_token,
             user_with_token_is_stored_whole_or_not_at_all,
             outbox_leases_reschedules_and_wipes_bodies,
             concurrent_claims_never_share_a_message,
@@ -472,6 +473,26 @@ pub mod cases {
         store.issue_token(&again, Some(outgoing(MailKind::Recovery, mail("alice@example.com", 5)))).await.unwrap();
         assert!(store.delete_user(alice.id).await.unwrap());
         assert_eq!(store.find_token_by_link(&again.link_digest).await.unwrap(), None);
+    }
+
+    /// A token survives fewer than the maximum wrong codes; a new token starts counting afresh.
+    pub async fn wrong_codes_use_up_a_token(store: Arc<impl Store>) {
+        let kim = user(4, Some("kim@example.com"), None);
+        store.create_user(&kim).await.unwrap();
+        let first = one_time(&kim, OneTimeKind::MagicLink, "first", t0());
+        store.issue_token(&first, None).await.unwrap();
+        for _ in 1..auth_core::domain::MAX_CODE_ATTEMPTS {
+            store.count_failed_code(kim.id, OneTimeKind::MagicLink).await.unwrap();
+        }
+        assert!(store.find_token(kim.id, OneTimeKind::MagicLink).await.unwrap().is_some());
+        store.count_failed_code(kim.id, OneTimeKind::MagicLink).await.unwrap();
+        assert_eq!(store.find_token(kim.id, OneTimeKind::MagicLink).await.unwrap(), None, "used up");
+
+        let second = one_time(&kim, OneTimeKind::MagicLink, "second", t0());
+        store.issue_token(&second, None).await.unwrap();
+        store.count_failed_code(kim.id, OneTimeKind::MagicLink).await.unwrap();
+        assert!(store.find_token(kim.id, OneTimeKind::MagicLink).await.unwrap().is_some(), "counted afresh");
+        store.count_failed_code(kim.id, OneTimeKind::Recovery).await.unwrap();
     }
 
     /// Creating a user with its token and mail writes all three or none.

@@ -9,6 +9,7 @@ CREATE TABLE auth.one_time_tokens (
     relates_to      TEXT,
     created_at      TIMESTAMPTZ NOT NULL,
     link_expires_at TIMESTAMPTZ NOT NULL,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
     code_expires_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (user_id, kind)
 );

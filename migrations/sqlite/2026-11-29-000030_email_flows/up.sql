@@ -8,6 +8,7 @@ CREATE TABLE one_time_tokens (
     relates_to      TEXT,
     created_at      TEXT NOT NULL,
     link_expires_at TEXT NOT NULL,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
     code_expires_at TEXT NOT NULL,
     PRIMARY KEY (user_id, kind)
 );

@@ -26,7 +26,9 @@ pub use email::{EMAIL_MAX_LEN, Email, EmailError};
 pub use ids::{InvalidId, SessionId, UserId};
 pub use mail_kind::{MailContext, MailKind};
 pub use metadata::{METADATA_DEFAULT_MAX_BYTES, Metadata, MetadataError};
-pub use one_time::{CODE_DIGITS, OneTimeKind, OneTimeSecret, OneTimeToken, code_digest, link_digest};
+pub use one_time::{
+    CODE_DIGITS, MAX_CODE_ATTEMPTS, OneTimeKind, OneTimeSecret, OneTimeToken, code_digest, link_digest,
+};
 pub use outbox::{MAX_DELIVERY_ATTEMPTS, OutgoingMail, QueuedMail, retry_delay};
 pub use password::{CharacterClass, Password, PasswordPolicy, WeakPassword, WeakPasswordReason};
 pub use phone::{Phone, PhoneError};

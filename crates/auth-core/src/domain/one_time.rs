@@ -12,6 +12,9 @@ use crate::ports::{Random, RandomError};
 const LINK_BYTES: usize = 32;
 /// Digits of an emailed code.
 pub const CODE_DIGITS: usize = 6;
+/// Wrong codes a secret survives; the next wrong one deletes it, so a code cannot be guessed
+/// (at most this many tries out of a million per mail).
+pub const MAX_CODE_ATTEMPTS: u32 = 5;
 
 /// What an emailed secret lets its holder do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

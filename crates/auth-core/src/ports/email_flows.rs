@@ -52,6 +52,12 @@ pub trait EmailFlowStore: Send + Sync {
         session: Option<(Session, TokenDigest)>,
     ) -> Result<(), StoreError>;
 
+    /// Counts a wrong code against the user's token of this kind; at
+    /// [`crate::domain::MAX_CODE_ATTEMPTS`] failures the token is deleted.
+    ///
+    /// - MUST be atomic: concurrent wrong guesses each count.
+    async fn count_failed_code(&self, user: UserId, kind: OneTimeKind) -> Result<(), StoreError>;
+
     /// When mail of this kind was last queued for this address.
     async fn last_mail_to(&self, to: &Email, kind: MailKind) -> Result<Option<DateTime<Utc>>, StoreError>;
 }

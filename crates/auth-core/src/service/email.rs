@@ -320,7 +320,15 @@ impl AuthService {
             (LinkType::Signup | LinkType::Invite, Some(user)) if user.email_confirmed_at.is_some() => {
                 return Err(AuthError::EmailExists);
             }
-            (LinkType::Signup, Some(user)) => (user, OneTimeKind::Confirmation, false),
+            (LinkType::Signup, Some(mut user)) => {
+                // The latest sign-up of an unconfirmed address sets its password.
+                if let Some(password) = password {
+                    self.settings.password_policy.check(password)?;
+                    user.password_hash = Some(self.ports.hasher.hash(password).await?);
+                    self.ports.users.update_user(&user).await?;
+                }
+                (user, OneTimeKind::Confirmation, false)
+            }
             (LinkType::Invite, Some(user)) => (user, OneTimeKind::Invite, false),
             (LinkType::Signup, None) => {
                 let password = password.ok_or(AuthError::Validation {
@@ -507,10 +515,19 @@ impl AuthService {
                     let pending = self.ports.flows.find_tokens_sent_to(&address, OneTimeKind::EmailChangeNew).await?;
                     candidates.extend(pending);
                 }
-                let found = candidates.into_iter().find(|token| {
+                let matches = |token: &OneTimeToken| {
                     token.code_digest == code_digest(token.user_id, token.kind, code) && now <= token.code_expires_at
-                });
-                (found.ok_or(AuthError::OtpExpired)?, true)
+                };
+                match candidates.iter().find(|t| matches(t)) {
+                    Some(token) => (token.clone(), true),
+                    None => {
+                        // Every wrong guess counts against the secrets it was tried on.
+                        for token in &candidates {
+                            self.ports.flows.count_failed_code(token.user_id, token.kind).await?;
+                        }
+                        return Err(AuthError::OtpExpired);
+                    }
+                }
             }
         };
         if matches!(token.kind, OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew) {
@@ -520,8 +537,17 @@ impl AuthService {
         if user.is_banned(now) {
             return Err(AuthError::UserBanned);
         }
-        // The secret went to this address, so using it proves the address (unless it changed since).
-        if user.email.as_ref() == Some(&token.sent_to) && user.email_confirmed_at.is_none() {
+        // A secret sent to an address the account no longer has is void.
+        if user.email.as_ref() != Some(&token.sent_to) {
+            return Err(AuthError::OtpExpired);
+        }
+        if user.email_confirmed_at.is_none() {
+            // The secret went to this address, so using it proves the address. A password set
+            // before anyone proved it may be someone else's (an account made in another's name
+            // before they arrived): unless this is that sign-up's own confirmation, it goes.
+            if token.kind != OneTimeKind::Confirmation {
+                user.password_hash = None;
+            }
             user.email_confirmed_at = Some(now);
         }
         user.last_sign_in_at = Some(now);
@@ -602,10 +628,13 @@ impl AuthService {
     /// Uses a reauthentication code of `user`; any failure is `otp_expired`.
     pub(super) async fn use_reauthentication(&self, user: &User, nonce: &str) -> Result<(), AuthError> {
         let now = self.ports.clock.now();
-        let token = self.ports.flows.find_token(user.id, OneTimeKind::Reauthentication).await?;
-        let token = token
-            .filter(|t| t.code_digest == code_digest(user.id, t.kind, nonce) && now <= t.code_expires_at)
-            .ok_or(AuthError::OtpExpired)?;
+        let Some(token) = self.ports.flows.find_token(user.id, OneTimeKind::Reauthentication).await? else {
+            return Err(AuthError::OtpExpired);
+        };
+        if token.code_digest != code_digest(user.id, token.kind, nonce) || now > token.code_expires_at {
+            self.ports.flows.count_failed_code(user.id, OneTimeKind::Reauthentication).await?;
+            return Err(AuthError::OtpExpired);
+        }
         match self.ports.flows.redeem_token(&token, user, None).await {
             Ok(()) => Ok(()),
             Err(crate::ports::StoreError::NotFound) => Err(AuthError::OtpExpired),

@@ -184,11 +184,18 @@ impl AuthService {
     ) -> Result<SignupOutcome, AuthError> {
         // The same hashing work as a new sign-up, so the answer's timing does not tell a
         // registered address from a new one.
-        self.ports.hasher.hash(password).await?;
+        let hash = self.ports.hasher.hash(password).await?;
         if self.settings.autoconfirm {
             return Err(AuthError::UserAlreadyExists);
         }
         if existing.email_confirmed_at.is_none() {
+            // Nobody has proved the address yet, so the latest sign-up wins: its password and
+            // data replace those of an earlier one that may not have been the owner's.
+            let mut existing = existing;
+            existing.password_hash = Some(hash);
+            existing.user_metadata = metadata;
+            existing.updated_at = self.ports.clock.now();
+            self.ports.users.update_user(&existing).await?;
             // Signing up again is how people ask for the confirmation mail once more.
             if let Some(email) = &existing.email {
                 let last = self.ports.flows.last_mail_to(email, crate::domain::MailKind::Confirmation).await?;

@@ -46,6 +46,10 @@ pub(crate) async fn update_user(
             "Updating app_metadata, role or aud requires admin privileges",
         ));
     }
+    if body.nonce.as_deref().is_some_and(|n| !n.trim().is_empty()) {
+        // A nonce is a code: guesses count against the verify limit.
+        state.limit(crate::Bucket::Verify, &request)?;
+    }
     let current = &caller.0.user;
     let phone_unchanged = body.phone.as_deref().is_none_or(|p| {
         let p = p.trim();

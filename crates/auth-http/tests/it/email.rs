@@ -375,3 +375,66 @@ async fn an_email_change_applies_once_both_addresses_confirm() {
     let old = json!({"email": "kim@example.com", "password": "correct horse"});
     assert_eq!(send(&app, post("/token?grant_type=password", old)).await.0, StatusCode::BAD_REQUEST);
 }
+
+#[actix_web::test]
+async fn wrong_codes_use_up_the_secret() {
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let (app, store, _) = world(quick(), settings).await;
+    send(&app, post("/signup", json!({"email": "lou@example.com", "password": "correct horse"}))).await;
+    send(&app, post("/otp", json!({"email": "lou@example.com"}))).await;
+    let mail = outbox(&store).await.remove(0);
+    let wrong = if mail.code == "000000" { "111111" } else { "000000" };
+    for _ in 0..auth_core::domain::MAX_CODE_ATTEMPTS {
+        let guess = json!({"type": "email", "email": "lou@example.com", "token": wrong});
+        assert_eq!(send(&app, post("/verify", guess)).await.0, StatusCode::FORBIDDEN);
+    }
+    let right = json!({"type": "email", "email": "lou@example.com", "token": mail.code});
+    let (status, _, body) = send(&app, post("/verify", right)).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("otp_expired")),
+        "guessing used it up"
+    );
+}
+
+#[actix_web::test]
+async fn an_account_made_in_someone_elses_name_does_not_keep_its_password() {
+    let (app, store, _) = world(quick(), confirming()).await;
+    // Someone signs up with an address that is not theirs; it stays unconfirmed.
+    send(&app, post("/signup", json!({"email": "mo@example.com", "password": "squatter password"}))).await;
+    let _ = outbox(&store).await;
+    // The owner signs in by code: the address is proved, the squatter's password is gone.
+    send(&app, post("/otp", json!({"email": "mo@example.com"}))).await;
+    let mail = outbox(&store).await.remove(0);
+    let verify = json!({"type": "email", "email": "mo@example.com", "token": mail.code});
+    assert_eq!(send(&app, post("/verify", verify)).await.0, StatusCode::OK);
+    let squatter = json!({"email": "mo@example.com", "password": "squatter password"});
+    assert_eq!(send(&app, post("/token?grant_type=password", squatter)).await.0, StatusCode::BAD_REQUEST);
+
+    // A repeat sign-up of an unconfirmed address replaces the earlier password.
+    send(&app, post("/signup", json!({"email": "ned@example.com", "password": "squatter password"}))).await;
+    send(&app, post("/signup", json!({"email": "ned@example.com", "password": "the owner's own"}))).await;
+    let confirmation = outbox(&store).await.pop().unwrap();
+    let verify = json!({"type": "signup", "email": "ned@example.com", "token": confirmation.code});
+    assert_eq!(send(&app, post("/verify", verify)).await.0, StatusCode::OK);
+    let squatter = json!({"email": "ned@example.com", "password": "squatter password"});
+    assert_eq!(send(&app, post("/token?grant_type=password", squatter)).await.0, StatusCode::BAD_REQUEST);
+    let owner = json!({"email": "ned@example.com", "password": "the owner's own"});
+    assert_eq!(send(&app, post("/token?grant_type=password", owner)).await.0, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn a_secret_sent_to_a_former_address_is_void() {
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let (app, store, _) = world(quick(), settings).await;
+    let (_, _, session) =
+        send(&app, post("/signup", json!({"email": "oz@example.com", "password": "correct horse"}))).await;
+    let id = session["user"]["id"].as_str().unwrap().to_owned();
+    send(&app, post("/recover", json!({"email": "oz@example.com"}))).await;
+    let recovery = outbox(&store).await.remove(0);
+    let change =
+        TestRequest::put().uri(&format!("/auth/v1/admin/users/{id}")).set_json(json!({"email": "oz2@example.com"}));
+    assert_eq!(send(&app, with_token(change, &service_key())).await.0, StatusCode::OK);
+    let verify = json!({"type": "recovery", "token_hash": recovery.link_token()});
+    assert_eq!(send(&app, post("/verify", verify)).await.0, StatusCode::FORBIDDEN);
+}

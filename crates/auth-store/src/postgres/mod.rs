@@ -611,6 +611,25 @@ impl EmailFlowStore for PgStore {
         row.map(OneTimeToken::try_from).transpose()
     }
 
+    async fn count_failed_code(&self, user: UserId, kind: OneTimeKind) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let (owner, name) = (*user.as_uuid(), kind.as_str());
+        let limit = i32::try_from(auth_core::domain::MAX_CODE_ATTEMPTS).unwrap_or(i32::MAX);
+        conn.transaction(async |c| {
+            let key = one_time_tokens::table
+                .filter(one_time_tokens::user_id.eq(owner))
+                .filter(one_time_tokens::kind.eq(name));
+            diesel::update(key)
+                .set(one_time_tokens::failed_attempts.eq(one_time_tokens::failed_attempts + 1))
+                .execute(c)
+                .await?;
+            diesel::delete(key.filter(one_time_tokens::failed_attempts.ge(limit))).execute(c).await?;
+            Ok::<_, DieselError>(())
+        })
+        .await
+        .map_err(store_error)
+    }
+
     async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError> {
         let mut conn = self.conn().await?;
         let rows: Vec<OneTimeRow> = one_time_tokens::table

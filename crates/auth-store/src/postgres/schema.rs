@@ -88,6 +88,7 @@ diesel::table! {
         created_at -> Timestamptz,
         link_expires_at -> Timestamptz,
         code_expires_at -> Timestamptz,
+        failed_attempts -> Integer,
     }
 }
 

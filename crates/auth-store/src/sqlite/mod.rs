@@ -570,6 +570,26 @@ impl EmailFlowStore for SqliteStore {
         row.map(to_one_time).transpose()
     }
 
+    async fn count_failed_code(&self, user: UserId, kind: OneTimeKind) -> Result<(), StoreError> {
+        let owner = user.as_uuid().as_bytes().to_vec();
+        let limit = i32::try_from(auth_core::domain::MAX_CODE_ATTEMPTS).unwrap_or(i32::MAX);
+        self.run(move |c| {
+            c.immediate_transaction(|c| {
+                let key = || {
+                    one_time_tokens::table
+                        .filter(one_time_tokens::user_id.eq(owner.clone()))
+                        .filter(one_time_tokens::kind.eq(kind.as_str()))
+                };
+                diesel::update(key())
+                    .set(one_time_tokens::failed_attempts.eq(one_time_tokens::failed_attempts + 1))
+                    .execute(c)?;
+                diesel::delete(key().filter(one_time_tokens::failed_attempts.ge(limit))).execute(c)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError> {
         let to = to.as_str().to_owned();
         let rows = self

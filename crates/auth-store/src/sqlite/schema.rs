@@ -88,6 +88,7 @@ diesel::table! {
         created_at -> TimestamptzSqlite,
         link_expires_at -> TimestamptzSqlite,
         code_expires_at -> TimestamptzSqlite,
+        failed_attempts -> Integer,
     }
 }
 
