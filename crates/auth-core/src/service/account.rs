@@ -64,8 +64,10 @@ impl AuthService {
         }
         let password_changed = match changes.password {
             Some(password) => {
-                // A session started from a recovery mail proved the address: no current password needed.
-                let recovering = principal.session.auth_method == crate::domain::AuthMethod::Recovery;
+                // A session started from a recovery mail proved the address: no current password
+                // needed, for as long as the mail's link would have worked.
+                let recovering = principal.session.auth_method == crate::domain::AuthMethod::Recovery
+                    && self.ports.clock.now() - principal.session.created_at <= self.settings.email.link_ttl;
                 let nonce = changes.nonce.as_deref().filter(|n| !n.trim().is_empty());
                 let reauthenticated = match nonce {
                     Some(nonce) if changes.current_password.is_none() => {

@@ -186,6 +186,14 @@ pub(crate) async fn verify(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if is_form && !same_origin(&request, &state.service.settings().email.verify_url) {
+        // Only the link page posts this form: another site posting it would sign the visitor
+        // in to an account of that site's choosing.
+        return Err(ApiError::from(AuthError::Validation {
+            field: "origin",
+            message: "the verification form can only be sent from its own page".into(),
+        }));
+    }
     let client = client_info(&request, &state.settings.trusted_proxies);
     if !is_form {
         let parsed: VerifyBody = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
@@ -216,6 +224,18 @@ pub(crate) async fn verify(
         .insert_header((LOCATION, format!("{target}{separator}{fragment}")))
         .insert_header((CACHE_CONTROL, "no-store"))
         .finish())
+}
+
+/// Whether the request's `Origin` (when the browser sent one) is the origin of `page_url`.
+fn same_origin(request: &HttpRequest, page_url: &str) -> bool {
+    let Some(origin) = request.headers().get(actix_web::http::header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let expected = page_url.split_once("://").map(|(scheme, rest)| {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        format!("{scheme}://{host}")
+    });
+    expected.is_some_and(|e| e.eq_ignore_ascii_case(origin.trim_end_matches('/')))
 }
 
 fn form_body(body: &[u8]) -> Result<VerifyBody, ApiError> {

@@ -438,3 +438,39 @@ async fn a_secret_sent_to_a_former_address_is_void() {
     let verify = json!({"type": "recovery", "token_hash": recovery.link_token()});
     assert_eq!(send(&app, post("/verify", verify)).await.0, StatusCode::FORBIDDEN);
 }
+
+#[actix_web::test]
+async fn the_form_is_refused_from_another_site() {
+    let (app, store, _) = world(quick(), confirming()).await;
+    send(&app, post("/signup", json!({"email": "pat@example.com", "password": "correct horse"}))).await;
+    let mail = outbox(&store).await.remove(0);
+    let form = format!("token={}&type=signup", mail.link_token());
+    let posted = |origin: &str| {
+        TestRequest::post()
+            .uri("/auth/v1/verify")
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .insert_header(("origin", origin.to_owned()))
+            .set_payload(form.clone())
+    };
+    let (status, _, body) = send(&app, posted("https://attacker.example")).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")));
+    let response = actix_web::test::call_service(&app, posted("http://127.0.0.1:9999").to_request()).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "the link page's own origin");
+}
+
+#[actix_web::test]
+async fn a_recovery_session_skips_the_current_password_only_for_a_while() {
+    let mut settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    settings.email.link_ttl = Duration::minutes(20);
+    let (app, store, clock) = world(quick(), settings).await;
+    send(&app, post("/signup", json!({"email": "quinn@example.com", "password": "correct horse"}))).await;
+    send(&app, post("/recover", json!({"email": "quinn@example.com"}))).await;
+    let mail = outbox(&store).await.remove(0);
+    let (_, _, session) =
+        send(&app, post("/verify", json!({"type": "recovery", "token_hash": mail.link_token()}))).await;
+    let token = session["access_token"].as_str().unwrap();
+    clock.advance(Duration::minutes(21));
+    let change = TestRequest::put().uri("/auth/v1/user").set_json(json!({"password": "too late for this"}));
+    let (status, _, body) = send(&app, with_token(change, token)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("current_password_required")));
+}
