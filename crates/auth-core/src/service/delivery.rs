@@ -8,8 +8,10 @@ use crate::domain::{MailKind, retry_delay};
 use crate::error::AuthError;
 use crate::ports::{Clock, MailError, MailOutbox, Mailer};
 
-/// How long a claimed message stays out of other workers' reach: longer than any send takes.
-const LEASE: Duration = Duration::minutes(5);
+/// How long a claimed message stays out of other workers' reach: twice the longest send allowed
+/// (`smtp.timeout_secs` is at most 300), and messages are claimed one at a time, so a lease never
+/// has to cover a queue of sends.
+const LEASE: Duration = Duration::minutes(10);
 
 /// What one delivery round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,10 +47,10 @@ impl MailDelivery {
     /// Delivers up to `limit` due messages. A message the mailer fails on is retried later
     /// (see [`retry_delay`]) or, when refused for good or out of attempts, marked failed.
     pub async fn deliver_due(&self, limit: u32) -> Result<DeliveryReport, AuthError> {
-        let now = self.clock.now();
-        let due = self.outbox.claim_due_mail(now, now + LEASE, limit).await?;
         let mut report = DeliveryReport::default();
-        for queued in due {
+        for _ in 0..limit {
+            let now = self.clock.now();
+            let Some(queued) = self.outbox.claim_due_mail(now, now + LEASE, 1).await?.pop() else { break };
             let outcome = self.mailer.send(&queued.mail).await;
             let at = self.clock.now();
             match outcome {
