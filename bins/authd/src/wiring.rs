@@ -74,10 +74,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(kid = %key.kid, algorithm = key.alg.name(), "access tokens are signed with this key");
     }
     crate::postgrest::at_start(&config, &database, &signer).await;
-    Arc::clone(&keys).spawn_reload(Arc::clone(&signer));
-    spawn_audit_pruning(&config, &database);
     let (mailer, templates) = mail(&config)?;
-    spawn_mail_delivery(&database, mailer);
+    let reload_signer = Arc::clone(&signer);
 
     let random: Arc<dyn Random> = Arc::new(OsRandom);
     let service = service(&config, &database, signer, chain, templates)?;
@@ -108,6 +106,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let server = server
         .bind(address)
         .with_context(|| format!("cannot listen on {}:{}", config.server.host, config.server.port))?;
+    // Background work starts only once the port is ours, so a failed start ends with one line.
+    Arc::clone(&keys).spawn_reload(reload_signer);
+    spawn_audit_pruning(&config, &database);
+    spawn_mail_delivery(&database, mailer);
     let base = auth_http::HttpSettings { base_path: config.server.base_path.clone(), ..Default::default() };
     tracing::info!("listening on http://{}:{}{}", config.server.host, config.server.port, base.normalised_base_path());
     // actix-web stops gracefully on SIGTERM and SIGINT: no new connections, requests in flight
