@@ -55,12 +55,7 @@ impl AuthService {
         }
         if let Some(name) = changes.username {
             user.username = if name.trim().is_empty() { None } else { Some(Username::parse(&name)?) };
-            if user.username.is_none() && user.email.is_none() && user.phone.is_none() && user.password_hash.is_some() {
-                return Err(AuthError::Validation {
-                    field: "username",
-                    message: "the username is this account's only sign-in name and cannot be removed".into(),
-                });
-            }
+            keeps_sign_in_name(&user)?;
         }
         let password_changed = match changes.password {
             Some(password) => {
@@ -103,12 +98,7 @@ impl AuthService {
         password: &Password,
         current: Option<Option<&Password>>,
     ) -> Result<(), AuthError> {
-        if user.email.is_none() && user.phone.is_none() && user.username.is_none() {
-            return Err(AuthError::Validation {
-                field: "password",
-                message: "an account without an email address or username cannot have a password".into(),
-            });
-        }
+        may_have_password(user)?;
         self.settings.password_policy.check(password)?;
         if let Some(existing) = &user.password_hash {
             // `None`: the caller proved itself otherwise (a recovery session).
@@ -171,4 +161,31 @@ impl AuthService {
         self.audit(AuditAction::Logout, Actor::User(user), Some(user), &principal.client, details).await;
         Ok(())
     }
+}
+
+/// Whether the account has a name to sign in with: an email address, a phone number or a username.
+fn has_sign_in_name(user: &User) -> bool {
+    user.email.is_some() || user.phone.is_some() || user.username.is_some()
+}
+
+/// Refuses a change that leaves an account with a password but nothing to sign in with.
+pub(super) fn keeps_sign_in_name(user: &User) -> Result<(), AuthError> {
+    if user.password_hash.is_some() && !has_sign_in_name(user) {
+        return Err(AuthError::Validation {
+            field: "username",
+            message: "the username is this account's only sign-in name and cannot be removed".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a password on an account that has nothing to sign in with.
+pub(super) fn may_have_password(user: &User) -> Result<(), AuthError> {
+    if !has_sign_in_name(user) {
+        return Err(AuthError::Validation {
+            field: "password",
+            message: "an account without an email address, phone number or username cannot have a password".into(),
+        });
+    }
+    Ok(())
 }

@@ -242,12 +242,7 @@ impl AuthService {
         }
         if let Some(name) = attributes.username {
             user.username = non_empty(Some(&name)).map(Username::parse).transpose()?;
-            if user.username.is_none() && user.email.is_none() && user.phone.is_none() && user.password_hash.is_some() {
-                return Err(AuthError::Validation {
-                    field: "username",
-                    message: "the username is this account's only sign-in name and cannot be removed".into(),
-                });
-            }
+            super::account::keeps_sign_in_name(user)?;
             applied.fields.push("username");
         }
         if attributes.email_confirm == Some(true) && user.email.is_some() && user.email_confirmed_at.is_none() {
@@ -294,13 +289,7 @@ impl AuthService {
             }
         }
         if let Some(password) = attributes.password {
-            if user.email.is_none() && user.phone.is_none() && user.username.is_none() {
-                return Err(AuthError::Validation {
-                    field: "password",
-                    message: "an account without an email address, phone number or username cannot have a password"
-                        .into(),
-                });
-            }
+            super::account::may_have_password(user)?;
             self.settings.password_policy.check(&password)?;
             user.password_hash = Some(self.ports.hasher.hash(&password).await?);
             applied.password = true;
