@@ -27,15 +27,14 @@ impl ApiError {
     pub fn rate_limited(wait: std::time::Duration) -> Self {
         let mut error =
             Self::new(StatusCode::TOO_MANY_REQUESTS, "over_request_rate_limit", "Request rate limit reached");
-        // Rounded up: a client that waits exactly this long is let in.
-        error.retry_after = Some((wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1));
+        error.retry_after = Some(retry_after_secs(wait));
         error
     }
 
     /// 429 for mail asked for too often, from one IP or for one address.
     pub fn email_rate_limited(wait: std::time::Duration) -> Self {
         let mut error = Self::from(AuthError::EmailRateLimited);
-        error.retry_after = Some((wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1));
+        error.retry_after = Some(retry_after_secs(wait));
         error
     }
 
@@ -108,6 +107,11 @@ impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
     }
+}
+
+/// `Retry-After` in whole seconds, rounded up: a client that waits exactly this long is let in.
+fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 impl ResponseError for ApiError {
