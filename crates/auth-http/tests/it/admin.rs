@@ -1,19 +1,12 @@
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
 use auth_http::HttpSettings;
-use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::harness::{app, post, send, with_token};
-
-/// A key as the unsigned test signer reads it: a role and no user.
-fn key(role: &str) -> String {
-    let claims = json!({"aud": "authenticated", "role": role, "iat": 1_800_000_000, "exp": 2_200_000_000_i64});
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string())
-}
+use crate::harness::{api_key, app, post, send, with_token};
 
 fn admin(request: TestRequest) -> TestRequest {
-    with_token(request, &key("service_role"))
+    with_token(request, &api_key("service_role"))
 }
 
 fn get(path: &str) -> TestRequest {
@@ -39,7 +32,7 @@ async fn only_the_service_role_gets_in() {
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNAUTHORIZED, Some("no_authorization")));
     let (status, _, body) = send(&app, with_token(get("/admin/users"), "garbage")).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("bad_jwt")));
-    let (status, _, body) = send(&app, with_token(get("/admin/users"), &key("anon"))).await;
+    let (status, _, body) = send(&app, with_token(get("/admin/users"), &api_key("anon"))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("not_admin")));
 
     let (_, _, session) =

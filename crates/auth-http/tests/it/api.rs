@@ -4,7 +4,7 @@ use auth_core::service::AuthSettings;
 use auth_http::HttpSettings;
 use serde_json::{Value, json};
 
-use crate::harness::{app, app_with, post, send, with_token};
+use crate::harness::{api_key, app, app_with, post, send, with_token};
 
 fn jane() -> Value {
     json!({"email": "Jane@Example.com", "password": "correct horse", "data": {"first_name": "Jane"}})
@@ -290,13 +290,6 @@ async fn cors_follows_the_allow_list() {
     let (status, headers, _) = send(&closed, same_origin).await;
     assert_eq!(status, StatusCode::OK);
     assert!(headers.get("access-control-allow-origin").is_none());
-}
-
-/// An API key as the unsigned test signer reads it: a role, no user, no session.
-fn api_key(role: &str) -> String {
-    use base64::Engine;
-    let claims = json!({"aud": "authenticated", "role": role, "iat": 1_800_000_000, "exp": 2_200_000_000_i64});
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string())
 }
 
 #[actix_web::test]

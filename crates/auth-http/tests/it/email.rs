@@ -7,7 +7,7 @@ use auth_http::HttpSettings;
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
 
-use crate::harness::{post, send, with_token, world};
+use crate::harness::{api_key, post, send, with_token, world};
 
 /// A delivered mail as the plain test templates write it.
 struct Sent {
@@ -243,10 +243,7 @@ async fn the_link_page_redeems_nothing_and_its_form_redirects_with_the_session()
 }
 
 fn service_key() -> String {
-    use base64::Engine;
-    let claims =
-        json!({"aud": "authenticated", "role": "service_role", "iat": 1_800_000_000, "exp": 2_200_000_000_i64});
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string())
+    api_key("service_role")
 }
 
 #[actix_web::test]

@@ -79,3 +79,11 @@ pub fn post(path: &str, body: Value) -> TestRequest {
 pub fn with_token(request: TestRequest, token: &str) -> TestRequest {
     request.insert_header(("Authorization", format!("Bearer {token}")))
 }
+
+/// An API key as the unsigned test signer reads it: a role, no user, no session.
+pub fn api_key(role: &str) -> String {
+    use base64::Engine;
+    let claims =
+        serde_json::json!({"aud": "authenticated", "role": role, "iat": 1_800_000_000, "exp": 2_200_000_000_i64});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string())
+}
