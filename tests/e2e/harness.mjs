@@ -5,6 +5,7 @@
 // migrate and fill (the suite uses fresh addresses, so a shared database is fine).
 // `AUTHD_E2E_REQUIRE_POSTGRES=1` turns a missing PostgreSQL into a failure instead of a skip.
 
+import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -150,6 +151,7 @@ export async function startAuthd(backend, settings = {}) {
             text,
             code: text.match(/code: (\d{6})/)?.[1],
             tokenHash: text.match(/\/verify\?token=([A-Za-z0-9_-]+)/)?.[1],
+            link: text.match(/(https?:\/\/\S+\/verify\?token=\S+)/)?.[1],
           };
         }
         if (Date.now() > deadline) throw new Error(`no mail number ${n} to ${to} in ${folder}`);
@@ -179,7 +181,7 @@ function memoryStorage() {
  * record of every request it sends (`client.requests`: `{ method, url, status, headers }`).
  * `headers` go with every request, as supabase-js sends its key.
  */
-export function client(server, { headers } = {}) {
+export function client(server, { headers, flowType = 'implicit' } = {}) {
   const requests = [];
   const recordingFetch = async (input, init = {}) => {
     const response = await fetch(input, init);
@@ -195,9 +197,27 @@ export function client(server, { headers } = {}) {
     detectSessionInUrl: false,
     fetch: recordingFetch,
     headers,
+    flowType,
   });
   auth.requests = requests;
   return auth;
+}
+
+/**
+ * Opens an emailed link as a browser does: loads the landing page, presses its button (which
+ * posts the page's form back to the page's own URL), and answers where the browser is sent.
+ */
+export async function openLink(link) {
+  const page = await fetch(link);
+  assert.equal(page.status, 200, `the link page answers: ${link}`);
+  const html = await page.text();
+  const form = new URLSearchParams();
+  for (const [, name, value] of html.matchAll(/<input type="hidden" name="([a-z_]+)" value="([^"]*)">/g)) {
+    form.set(name, value.replaceAll('&amp;', '&').replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>'));
+  }
+  const pressed = await fetch(link, { method: 'POST', body: form, redirect: 'manual' });
+  assert.equal(pressed.status, 303, 'the form redirects');
+  return new URL(pressed.headers.get('location'));
 }
 
 /** A fresh address nobody has used. */

@@ -12,7 +12,7 @@ import {
   AuthSessionMissingError,
   AuthWeakPasswordError,
 } from '@supabase/auth-js';
-import { backends, call, client, freshEmail, freshUsername, startAuthd } from './harness.mjs';
+import { backends, call, client, freshEmail, freshUsername, openLink, startAuthd } from './harness.mjs';
 
 const PASSWORD = 'correct horse battery';
 const NO_LIMITS = {
@@ -637,6 +637,77 @@ for (const backend of backends()) {
           options: { shouldCreateUser: false },
         });
         assert.equal(none.error, null, 'answers alike for unknown addresses');
+      });
+
+      it('PKCE: a magic link lands with ?code= that exchangeCodeForSession redeems once', async () => {
+        const email = freshEmail('pkce');
+        const auth = client(mailing, { flowType: 'pkce' });
+        const sent = await auth.signInWithOtp({ email, options: { emailRedirectTo: 'http://localhost:3000/cb' } });
+        assert.equal(sent.error, null);
+        const otpRequest = auth.requests.find((r) => r.url.includes('/otp'));
+        assert.ok(otpRequest, 'signInWithOtp called /otp');
+        const mail = await mailing.mail(email);
+        assert.match(mail.tokenHash, /^pkce_/);
+
+        const landing = await openLink(mail.link);
+        assert.equal(`${landing.origin}${landing.pathname}`, 'http://localhost:3000/cb');
+        const code = landing.searchParams.get('code');
+        assert.ok(code, `an auth code in the query: ${landing}`);
+        assert.equal(landing.hash, '', 'no session in the URL');
+
+        const events = [];
+        auth.onAuthStateChange((event) => events.push(event));
+        const exchanged = await auth.exchangeCodeForSession(code);
+        assert.equal(exchanged.error, null);
+        assert.equal(exchanged.data.user.email, email);
+        assert.ok(exchanged.data.session.access_token);
+        assert.ok(events.includes('SIGNED_IN'), `events: ${events}`);
+        assert.equal((await auth.getUser()).data.user.email, email);
+
+        const again = await client(mailing, { flowType: 'pkce' }).exchangeCodeForSession(code);
+        assert.ok(again.error, 'a second exchange fails');
+        const replay = await call(mailing, 'POST', '/token?grant_type=pkce', {
+          json: { auth_code: code, code_verifier: 'x'.repeat(64) },
+        });
+        assert.equal(replay.status, 404);
+        assert.equal(replay.body.error_code, 'flow_state_not_found');
+      });
+
+      it('PKCE: resetPasswordForEmail, the link, exchangeCodeForSession gives PASSWORD_RECOVERY, then updateUser', async () => {
+        const email = freshEmail('pkce-reset');
+        await client(mailing).signUp({ email, password: PASSWORD });
+        const confirmation = await mailing.mail(email);
+        await client(mailing).verifyOtp({ email, token: confirmation.code, type: 'signup' });
+
+        const auth = client(mailing, { flowType: 'pkce' });
+        const asked = await auth.resetPasswordForEmail(email, { redirectTo: 'http://localhost:3000/reset' });
+        assert.equal(asked.error, null);
+        const landing = await openLink((await mailing.mail(email, 2)).link);
+        const events = [];
+        auth.onAuthStateChange((event) => events.push(event));
+        const exchanged = await auth.exchangeCodeForSession(landing.searchParams.get('code'));
+        assert.equal(exchanged.error, null);
+        assert.ok(events.includes('PASSWORD_RECOVERY'), `events: ${events}`);
+        assert.equal((await auth.updateUser({ password: 'recovered by pkce' })).error, null);
+        assert.equal((await client(mailing).signInWithPassword({ email, password: 'recovered by pkce' })).error, null);
+      });
+
+      it('PKCE: updateUser email in the PKCE flow lands with a code once both addresses confirm', async () => {
+        const email = freshEmail('pkce-old');
+        const next = freshEmail('pkce-new');
+        await client(mailing).signUp({ email, password: PASSWORD });
+        const confirmation = await mailing.mail(email);
+        const auth = client(mailing, { flowType: 'pkce' });
+        assert.equal((await auth.verifyOtp({ email, token: confirmation.code, type: 'signup' })).error, null);
+
+        const asked = await auth.updateUser({ email: next }, { emailRedirectTo: 'http://localhost:3000/changed' });
+        assert.equal(asked.error, null);
+        const first = await openLink((await mailing.mail(email, 2)).link);
+        assert.match(first.searchParams.get('message') ?? '', /other email/);
+        const second = await openLink((await mailing.mail(next, 1)).link);
+        const exchanged = await auth.exchangeCodeForSession(second.searchParams.get('code'));
+        assert.equal(exchanged.error, null);
+        assert.equal(exchanged.data.user.email, next);
       });
     });
 

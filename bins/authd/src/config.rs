@@ -104,11 +104,21 @@ pub struct OtpConfig {
     pub code_expiry_secs: u64,
     /// Least time between two mails of one kind to one address.
     pub send_interval_secs: u64,
+    /// How long a PKCE auth code can be exchanged after its link was used.
+    pub auth_code_expiry_secs: u64,
+    /// Accept PKCE's `plain` challenge method (off: only `s256`).
+    pub pkce_allow_plain: bool,
 }
 
 impl Default for OtpConfig {
     fn default() -> Self {
-        Self { link_expiry_secs: 3600, code_expiry_secs: 600, send_interval_secs: 60 }
+        Self {
+            link_expiry_secs: 3600,
+            code_expiry_secs: 600,
+            send_interval_secs: 60,
+            auth_code_expiry_secs: 300,
+            pkce_allow_plain: false,
+        }
     }
 }
 
@@ -619,6 +629,9 @@ impl Config {
         }
         if !(60..=24 * 3600).contains(&self.otp.code_expiry_secs) {
             return invalid("otp.code_expiry_secs must be between 60 and 86400 (one day)");
+        }
+        if !(10..=3600).contains(&self.otp.auth_code_expiry_secs) {
+            return invalid("otp.auth_code_expiry_secs must be between 10 and 3600");
         }
         if self.otp.send_interval_secs > 3600 {
             return invalid("otp.send_interval_secs must be at most 3600");

@@ -319,6 +319,8 @@ fn settings(config: &Config) -> AuthSettings {
             code_ttl: seconds(config.otp.code_expiry_secs),
             send_interval: seconds(config.otp.send_interval_secs),
             secure_email_change: config.account.secure_email_change,
+            allow_plain_pkce: config.otp.pkce_allow_plain,
+            auth_code_ttl: seconds(config.otp.auth_code_expiry_secs),
         },
     }
 }

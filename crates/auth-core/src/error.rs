@@ -1,4 +1,4 @@
-use crate::domain::{EmailError, MetadataError, PhoneError, UsernameError, WeakPassword};
+use crate::domain::{ChallengeError, EmailError, MetadataError, PhoneError, UsernameError, WeakPassword};
 use crate::ports::{HashError, RandomError, StoreError, TokenError, UniqueField};
 
 /// Everything a use case can refuse or fail with. Each variant has a stable snake_case
@@ -77,6 +77,15 @@ pub enum AuthError {
     /// An emailed link or code is wrong, used, replaced or expired (never says which).
     #[error("Token has expired or is invalid")]
     OtpExpired,
+    /// No unexpired, unused auth code matches (PKCE exchange).
+    #[error("invalid flow state, no valid flow state found")]
+    FlowStateNotFound,
+    /// The auth code was found but has expired (PKCE exchange).
+    #[error("auth code has expired")]
+    FlowStateExpired,
+    /// The code verifier does not match the challenge the flow started with.
+    #[error("code challenge does not match previously saved code verifier")]
+    BadCodeVerifier,
     /// The same address asked for the same mail again too soon.
     #[error("For security purposes, you can only request this after a while")]
     EmailRateLimited,
@@ -130,6 +139,9 @@ impl AuthError {
             Self::NoAuthorization => "no_authorization",
             Self::NotAdmin => "not_admin",
             Self::OtpExpired => "otp_expired",
+            Self::FlowStateNotFound => "flow_state_not_found",
+            Self::FlowStateExpired => "flow_state_expired",
+            Self::BadCodeVerifier => "bad_code_verifier",
             Self::EmailRateLimited => "over_email_send_rate_limit",
             Self::NoApiKey => "no_api_key",
             Self::InvalidApiKey => "invalid_api_key",
@@ -171,6 +183,12 @@ impl From<HashError> for AuthError {
 impl From<RandomError> for AuthError {
     fn from(error: RandomError) -> Self {
         Self::Internal(error.to_string())
+    }
+}
+
+impl From<ChallengeError> for AuthError {
+    fn from(error: ChallengeError) -> Self {
+        Self::invalid("code_challenge", error)
     }
 }
 

@@ -8,13 +8,13 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, UserQuery};
+use crate::domain::{AuditEvent, AuthCode, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, UserQuery};
 use crate::domain::{
     Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
     StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
 use crate::ports::{
-    AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, SessionStore, StoreError, UniqueField, UserStore,
+    AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, Redemption, SessionStore, StoreError, UniqueField, UserStore,
 };
 
 /// Users, sessions and refresh tokens held in process memory behind one lock.
@@ -32,6 +32,7 @@ struct State {
     keys: Vec<StoredKey>,
     audit: Vec<AuditEvent>,
     one_time: Vec<OneTimeToken>,
+    auth_codes: Vec<AuthCode>,
     failed_codes: HashMap<(UserId, OneTimeKind), u32>,
     outbox: Vec<OutboxRow>,
 }
@@ -178,6 +179,7 @@ impl UserStore for MemoryStore {
         }
         state.tokens.retain(|t| !doomed.contains(&t.session_id));
         state.one_time.retain(|t| t.user_id != id);
+        state.auth_codes.retain(|c| c.user_id != id);
         Ok(true)
     }
 
@@ -430,12 +432,7 @@ impl EmailFlowStore for MemoryStore {
         Ok(self.state()?.one_time.iter().filter(|t| t.sent_to == *to && t.kind == kind).cloned().collect())
     }
 
-    async fn redeem_token(
-        &self,
-        token: &OneTimeToken,
-        user: &User,
-        session: Option<(Session, TokenDigest)>,
-    ) -> Result<(), StoreError> {
+    async fn redeem_token(&self, token: &OneTimeToken, user: &User, then: Redemption) -> Result<(), StoreError> {
         let mut state = self.state()?;
         let position = state
             .one_time
@@ -450,9 +447,39 @@ impl EmailFlowStore for MemoryStore {
         }
         state.one_time.remove(position);
         state.users.insert(user.id, user.clone());
-        if let Some((session, first)) = session {
-            state.start_session_unchecked(&session, &first);
+        match then {
+            Redemption::Nothing => {}
+            Redemption::Session(session, first) => state.start_session_unchecked(&session, &first),
+            Redemption::AuthCode(code) => {
+                state.auth_codes.retain(|c| c.expires_at >= code.created_at);
+                state.auth_codes.push(code);
+            }
         }
+        Ok(())
+    }
+
+    async fn find_auth_code(&self, digest: &TokenDigest) -> Result<Option<AuthCode>, StoreError> {
+        Ok(self.state()?.auth_codes.iter().find(|c| c.digest == *digest).cloned())
+    }
+
+    async fn redeem_auth_code(
+        &self,
+        code: &AuthCode,
+        user: &User,
+        session: &Session,
+        first_refresh: &TokenDigest,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let position = state.auth_codes.iter().position(|c| c.digest == code.digest).ok_or(StoreError::NotFound)?;
+        if !state.users.contains_key(&user.id) {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(field) = state.conflict(user) {
+            return Err(StoreError::Conflict(field));
+        }
+        state.auth_codes.remove(position);
+        state.users.insert(user.id, user.clone());
+        state.start_session_unchecked(session, first_refresh);
         Ok(())
     }
 

@@ -146,13 +146,16 @@ impl From<AuthError> for ApiError {
             | AuthError::CurrentPasswordInvalid
             | AuthError::RefreshTokenNotFound
             | AuthError::RefreshTokenAlreadyUsed
-            | AuthError::SessionExpired => StatusCode::BAD_REQUEST,
+            | AuthError::SessionExpired
+            | AuthError::BadCodeVerifier => StatusCode::BAD_REQUEST,
             AuthError::NoAuthorization | AuthError::NoApiKey | AuthError::InvalidApiKey => StatusCode::UNAUTHORIZED,
             AuthError::BadJwt(_) | AuthError::SessionNotFound | AuthError::NotAdmin | AuthError::OtpExpired => {
                 StatusCode::FORBIDDEN
             }
             AuthError::EmailRateLimited => StatusCode::TOO_MANY_REQUESTS,
-            AuthError::UserNotFound | AuthError::FeatureDisabled(_) => StatusCode::NOT_FOUND,
+            AuthError::UserNotFound | AuthError::FeatureDisabled(_) | AuthError::FlowStateNotFound => {
+                StatusCode::NOT_FOUND
+            }
             AuthError::WeakPassword(_)
             | AuthError::SignupDisabled
             | AuthError::AnonymousProviderDisabled
@@ -160,7 +163,8 @@ impl From<AuthError> for ApiError {
             | AuthError::EmailExists
             | AuthError::PhoneExists
             | AuthError::UsernameExists
-            | AuthError::SamePassword => StatusCode::UNPROCESSABLE_ENTITY,
+            | AuthError::SamePassword
+            | AuthError::FlowStateExpired => StatusCode::UNPROCESSABLE_ENTITY,
             AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -19,7 +19,7 @@ pub enum Bucket {
     Refresh,
     /// Requests that send mail (`/recover`, `/resend`, `/magiclink`, `/otp`, forgot-username).
     Email,
-    /// `/verify`, where codes are guessed.
+    /// `/verify` and the PKCE exchange, where emailed codes and auth codes are presented.
     Verify,
 }
 

@@ -2,9 +2,9 @@
 //! entities. The SQLite store converts its own rows through these, so validation lives once.
 
 use auth_core::domain::{
-    Aal, Actor, AuditAction, AuditEvent, AuthMethod, Email, KeyMaterial, KeyPurpose, MailKind, Metadata, OneTimeKind,
-    OneTimeToken, PasswordHash, Phone, QueuedMail, RefreshTokenRecord, Session, SessionId, StoredKey, TokenDigest,
-    User, UserId, Username,
+    Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Email, KeyMaterial,
+    KeyPurpose, MailKind, Metadata, OneTimeKind, OneTimeToken, PasswordHash, Phone, QueuedMail, RefreshTokenRecord,
+    Session, SessionId, StoredKey, TokenDigest, User, UserId, Username,
 };
 use auth_core::ports::StoreError;
 use chrono::{DateTime, Utc};
@@ -12,7 +12,9 @@ use diesel::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::postgres::schema::{audit_log, mail_outbox, one_time_tokens, refresh_tokens, sessions, signing_keys, users};
+use crate::postgres::schema::{
+    audit_log, auth_codes, mail_outbox, one_time_tokens, refresh_tokens, sessions, signing_keys, users,
+};
 
 /// A row of `auth.users`.
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
@@ -307,6 +309,8 @@ pub struct OneTimeRow {
     pub created_at: DateTime<Utc>,
     pub link_expires_at: DateTime<Utc>,
     pub code_expires_at: DateTime<Utc>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
 }
 
 impl From<&OneTimeToken> for OneTimeRow {
@@ -321,6 +325,8 @@ impl From<&OneTimeToken> for OneTimeRow {
             created_at: t.created_at,
             link_expires_at: t.link_expires_at,
             code_expires_at: t.code_expires_at,
+            code_challenge: t.pkce.as_ref().map(|c| c.as_str().to_owned()),
+            code_challenge_method: t.pkce.as_ref().map(|c| c.method().as_str().to_owned()),
         }
     }
 }
@@ -340,6 +346,58 @@ impl TryFrom<OneTimeRow> for OneTimeToken {
             created_at: r.created_at,
             link_expires_at: r.link_expires_at,
             code_expires_at: r.code_expires_at,
+            pkce: match (r.code_challenge, r.code_challenge_method) {
+                (Some(challenge), Some(method)) => Some(challenge_from(&challenge, &method)?),
+                _ => None,
+            },
+        })
+    }
+}
+
+fn challenge_from(challenge: &str, method: &str) -> Result<CodeChallenge, StoreError> {
+    let method = ChallengeMethod::parse(method).ok_or_else(|| corrupt("code challenge method")(method))?;
+    CodeChallenge::new(method, challenge).map_err(corrupt("code challenge"))
+}
+
+/// A row of `auth.auth_codes`.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = auth_codes, check_for_backend(diesel::pg::Pg))]
+pub struct AuthCodeRow {
+    pub code_digest: Vec<u8>,
+    pub user_id: Uuid,
+    pub code_challenge: String,
+    pub code_challenge_method: String,
+    pub auth_method: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&AuthCode> for AuthCodeRow {
+    fn from(c: &AuthCode) -> Self {
+        Self {
+            code_digest: c.digest.as_bytes().to_vec(),
+            user_id: *c.user_id.as_uuid(),
+            code_challenge: c.challenge.as_str().to_owned(),
+            code_challenge_method: c.challenge.method().as_str().to_owned(),
+            auth_method: c.auth_method.as_str().to_owned(),
+            created_at: c.created_at,
+            expires_at: c.expires_at,
+        }
+    }
+}
+
+impl TryFrom<AuthCodeRow> for AuthCode {
+    type Error = StoreError;
+
+    fn try_from(r: AuthCodeRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            digest: TokenDigest::from_slice(&r.code_digest)
+                .ok_or_else(|| corrupt("auth code digest")("wrong length"))?,
+            user_id: UserId::from_uuid(r.user_id),
+            challenge: challenge_from(&r.code_challenge, &r.code_challenge_method)?,
+            auth_method: AuthMethod::parse(&r.auth_method).ok_or_else(|| corrupt("auth method")(&r.auth_method))?,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
         })
     }
 }

@@ -44,6 +44,7 @@ macro_rules! store_contract_tests {
             audit_events_round_trip_and_prune,
             one_time_tokens_are_replaced_and_redeemed_once,
             wrong_codes_use_up_a_token,
+            auth_codes_are_exchanged_once,
             user_with_token_is_stored_whole_or_not_at_all,
             outbox_leases_reschedules_and_wipes_bodies,
             concurrent_claims_never_share_a_message,
@@ -81,12 +82,14 @@ pub mod cases {
     use std::sync::Arc;
 
     use auth_core::domain::{
-        Aal, Actor, AuditAction, AuditEvent, AuthMethod, Email, ExpiryReason, KeyMaterial, KeyPurpose, MailKind,
-        Metadata, OneTimeKind, OneTimeToken, OutgoingMail, PasswordHash, Phone, RefreshToken, Rotation,
-        RotationOutcome, Session, SessionId, SessionLimits, StoredKey, TokenDigest, User, UserId, UserQuery, Username,
+        Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Email, ExpiryReason,
+        KeyMaterial, KeyPurpose, MailKind, Metadata, OneTimeKind, OneTimeToken, OutgoingMail, PasswordHash, Phone,
+        RefreshToken, Rotation, RotationOutcome, Session, SessionId, SessionLimits, StoredKey, TokenDigest, User,
+        UserId, UserQuery, Username,
     };
     use auth_core::ports::{
-        AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, SessionStore, StoreError, UniqueField, UserStore,
+        AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, Redemption, SessionStore, StoreError, UniqueField,
+        UserStore,
     };
     use chrono::{DateTime, Duration, TimeZone, Utc};
     use futures_util::future::join_all;
@@ -392,6 +395,7 @@ pub mod cases {
             created_at: at,
             link_expires_at: at + Duration::hours(1),
             code_expires_at: at + Duration::minutes(10),
+            pkce: None,
         }
     }
 
@@ -435,14 +439,18 @@ pub mod cases {
             store.find_tokens_sent_to(&change.sent_to, OneTimeKind::EmailChangeNew).await.unwrap(),
             vec![change]
         );
-        assert_eq!(store.redeem_token(&first, &alice, None).await, Err(StoreError::NotFound), "a replaced token");
+        assert_eq!(
+            store.redeem_token(&first, &alice, Redemption::Nothing).await,
+            Err(StoreError::NotFound),
+            "a replaced token"
+        );
 
         let mut confirmed = alice.clone();
         confirmed.email_confirmed_at = Some(t0() + Duration::minutes(2));
         confirmed.last_sign_in_at = confirmed.email_confirmed_at;
         let started = session(1, &alice, t0() + Duration::minutes(2));
         store
-            .redeem_token(&second, &confirmed, Some((started.clone(), token("first-refresh").digest())))
+            .redeem_token(&second, &confirmed, Redemption::Session(started.clone(), token("first-refresh").digest()))
             .await
             .unwrap();
         assert_eq!(store.find_user(alice.id).await.unwrap(), Some(confirmed.clone()));
@@ -450,7 +458,11 @@ pub mod cases {
         let at = t0() + Duration::minutes(3);
         rotated(store.rotate_refresh_token(&rotation("first-refresh", "next-refresh", at)).await.unwrap());
 
-        assert_eq!(store.redeem_token(&second, &confirmed, None).await, Err(StoreError::NotFound), "used once");
+        assert_eq!(
+            store.redeem_token(&second, &confirmed, Redemption::Nothing).await,
+            Err(StoreError::NotFound),
+            "used once"
+        );
         assert_eq!(store.find_token(alice.id, OneTimeKind::Recovery).await.unwrap(), None);
 
         let ghost = user(9, Some("ghost@example.com"), None);
@@ -493,6 +505,66 @@ pub mod cases {
         store.count_failed_code(kim.id, OneTimeKind::MagicLink).await.unwrap();
         assert!(store.find_token(kim.id, OneTimeKind::MagicLink).await.unwrap().is_some(), "counted afresh");
         store.count_failed_code(kim.id, OneTimeKind::Recovery).await.unwrap();
+    }
+
+    fn auth_code(user: &User, name: &str, at: DateTime<Utc>) -> AuthCode {
+        // RFC 7636's example challenge.
+        let challenge =
+            CodeChallenge::new(ChallengeMethod::S256, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM").unwrap();
+        AuthCode {
+            digest: TokenDigest::of(format!("auth-code-{name}").as_bytes()),
+            user_id: user.id,
+            challenge,
+            auth_method: AuthMethod::Magiclink,
+            created_at: at,
+            expires_at: at + Duration::minutes(5),
+        }
+    }
+
+    /// A PKCE token and its challenge round-trip; redeeming it in the browser stores an auth
+    /// code (and drops expired ones), which is exchanged once, with the session, even when two
+    /// exchanges race; deleting the user takes its codes along.
+    pub async fn auth_codes_are_exchanged_once(store: Arc<impl Store>) {
+        let ann = user(5, Some("ann@example.com"), None);
+        store.create_user(&ann).await.unwrap();
+        let stale = auth_code(&ann, "stale", t0());
+        let mut magic = one_time(&ann, OneTimeKind::MagicLink, "stale-link", t0());
+        magic.pkce = Some(stale.challenge.clone());
+        store.issue_token(&magic, None).await.unwrap();
+        assert_eq!(store.find_token_by_link(&magic.link_digest).await.unwrap(), Some(magic.clone()));
+        store.redeem_token(&magic, &ann, Redemption::AuthCode(stale.clone())).await.unwrap();
+        assert_eq!(store.find_auth_code(&stale.digest).await.unwrap(), Some(stale.clone()));
+
+        let later = t0() + Duration::hours(1);
+        let fresh = auth_code(&ann, "fresh", later);
+        let again = one_time(&ann, OneTimeKind::MagicLink, "fresh-link", later);
+        store.issue_token(&again, None).await.unwrap();
+        let mut signed_in = ann.clone();
+        signed_in.last_sign_in_at = Some(later);
+        store.redeem_token(&again, &signed_in, Redemption::AuthCode(fresh.clone())).await.unwrap();
+        assert_eq!(store.find_auth_code(&stale.digest).await.unwrap(), None, "expired codes are dropped");
+        assert_eq!(store.find_user(ann.id).await.unwrap(), Some(signed_in.clone()));
+
+        let first = session(5, &ann, later);
+        let second = session(6, &ann, later);
+        let results = join_all([
+            store.redeem_auth_code(&fresh, &signed_in, &first, &token("pkce-a").digest()),
+            store.redeem_auth_code(&fresh, &signed_in, &second, &token("pkce-b").digest()),
+        ])
+        .await;
+        let (a, b) = (results[0].clone(), results[1].clone());
+        assert!(a.is_ok() != b.is_ok(), "exactly one exchange wins: {a:?} {b:?}");
+        assert!([a, b].contains(&Err(StoreError::NotFound)));
+        let sessions = [store.find_session(first.id).await.unwrap(), store.find_session(second.id).await.unwrap()];
+        assert_eq!(sessions.iter().flatten().count(), 1, "only the winner's session exists");
+        assert_eq!(store.find_auth_code(&fresh.digest).await.unwrap(), None);
+
+        let last = auth_code(&ann, "last", later);
+        let link = one_time(&ann, OneTimeKind::MagicLink, "last-link", later);
+        store.issue_token(&link, None).await.unwrap();
+        store.redeem_token(&link, &signed_in, Redemption::AuthCode(last.clone())).await.unwrap();
+        assert!(store.delete_user(ann.id).await.unwrap());
+        assert_eq!(store.find_auth_code(&last.digest).await.unwrap(), None);
     }
 
     /// Creating a user with its token and mail writes all three or none.

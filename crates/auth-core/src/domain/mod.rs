@@ -11,6 +11,7 @@ mod one_time;
 mod outbox;
 mod password;
 mod phone;
+mod pkce;
 mod redirect;
 mod refresh_token;
 mod session;
@@ -32,6 +33,9 @@ pub use one_time::{
 pub use outbox::{MAX_DELIVERY_ATTEMPTS, OutgoingMail, QueuedMail, retry_delay};
 pub use password::{CharacterClass, Password, PasswordPolicy, WeakPassword, WeakPasswordReason};
 pub use phone::{Phone, PhoneError};
+pub use pkce::{
+    AuthCode, AuthCodeSecret, ChallengeError, ChallengeMethod, CodeChallenge, PKCE_LINK_PREFIX, auth_code_digest,
+};
 pub use redirect::{RedirectPolicy, query_value};
 pub use refresh_token::{
     RefreshToken, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, TokenDigest, plan_rotation,

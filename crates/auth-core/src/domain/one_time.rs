@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{Email, TokenDigest, UserId};
+use super::{CodeChallenge, Email, TokenDigest, UserId};
 use crate::ports::{Random, RandomError};
 
 /// Random bytes behind an emailed link (256 bits).
@@ -154,6 +154,9 @@ pub struct OneTimeToken {
     pub link_expires_at: DateTime<Utc>,
     /// After this the code no longer works.
     pub code_expires_at: DateTime<Utc>,
+    /// The client's PKCE challenge: a link verified in the browser then lands with an auth
+    /// code instead of a session.
+    pub pkce: Option<CodeChallenge>,
 }
 
 #[cfg(test)]

@@ -3,8 +3,19 @@ use chrono::{DateTime, Utc};
 
 use super::{Mail, StoreError};
 use crate::domain::{
-    Email, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, Session, TokenDigest, User, UserId,
+    AuthCode, Email, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, Session, TokenDigest, User, UserId,
 };
+
+/// What using a one-time token starts, in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// Nothing more (one side of an email change, a reauthentication, a withdrawn approval).
+    Nothing,
+    /// A session with its first refresh token.
+    Session(Session, TokenDigest),
+    /// A PKCE auth code, exchanged for a session later.
+    AuthCode(AuthCode),
+}
 
 /// Emailed one-time secrets, and the outbox that carries them: a secret and its mail are
 /// written in one transaction with the change that caused them, so neither exists without the
@@ -40,16 +51,27 @@ pub trait EmailFlowStore: Send + Sync {
     /// pending for several users).
     async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError>;
 
-    /// Uses `token`: deletes it, stores `user` as given, and starts `session` with its first
-    /// refresh token when one is given, all in one transaction.
+    /// Uses `token`: deletes it, stores `user` as given, and stores what `then` starts, all in
+    /// one transaction. Storing an auth code also deletes auth codes that expired before it.
     ///
     /// - MUST fail with [`StoreError::NotFound`], writing nothing, when the token no longer
     ///   exists with this link digest (used already, or replaced): a secret works once.
-    async fn redeem_token(
+    async fn redeem_token(&self, token: &OneTimeToken, user: &User, then: Redemption) -> Result<(), StoreError>;
+
+    /// The auth code with this digest, expired or not.
+    async fn find_auth_code(&self, digest: &TokenDigest) -> Result<Option<AuthCode>, StoreError>;
+
+    /// Exchanges `code`: deletes it, stores `user` as given, and starts `session` with its
+    /// first refresh token, all in one transaction.
+    ///
+    /// - MUST fail with [`StoreError::NotFound`], writing nothing, when the code no longer
+    ///   exists: an auth code works once, even when two exchanges race.
+    async fn redeem_auth_code(
         &self,
-        token: &OneTimeToken,
+        code: &AuthCode,
         user: &User,
-        session: Option<(Session, TokenDigest)>,
+        session: &Session,
+        first_refresh: &TokenDigest,
     ) -> Result<(), StoreError>;
 
     /// Counts a wrong code against the user's token of this kind; at

@@ -13,7 +13,7 @@ mod token_signer;
 
 pub use audit_log::AuditLog;
 pub use clock::Clock;
-pub use email_flows::{EmailFlowStore, MailOutbox};
+pub use email_flows::{EmailFlowStore, MailOutbox, Redemption};
 pub use mailer::{Mail, MailError, MailTemplates, Mailer};
 pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
 pub use random::{Random, RandomError};

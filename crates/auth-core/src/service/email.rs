@@ -5,11 +5,38 @@ use serde_json::json;
 
 use super::{AuthService, ClientInfo, IssuedSession};
 use crate::domain::{
-    Actor, AuditAction, AuthMethod, Email, MailContext, MailKind, Metadata, OneTimeKind, OneTimeSecret, OneTimeToken,
-    OutgoingMail, RefreshToken, User, UserId, code_digest, link_digest, query_value,
+    Actor, AuditAction, AuthCode, AuthCodeSecret, AuthMethod, CodeChallenge, Email, MailContext, MailKind, Metadata,
+    OneTimeKind, OneTimeSecret, OneTimeToken, OutgoingMail, PKCE_LINK_PREFIX, RefreshToken, User, UserId,
+    auth_code_digest, code_digest, link_digest, query_value,
 };
 use crate::error::AuthError;
-use crate::ports::Mail;
+use crate::ports::{Mail, Redemption, StoreError};
+
+/// How an emailed link is to be used: where it lands, and whether the browser gets an auth
+/// code (PKCE) instead of a session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkOptions {
+    /// Where the link sends the browser (checked against the allow list when used).
+    pub redirect_to: Option<String>,
+    /// The client's PKCE challenge.
+    pub pkce: Option<CodeChallenge>,
+}
+
+impl LinkOptions {
+    /// Landing at `redirect_to`, without PKCE.
+    pub fn redirect(redirect_to: Option<&str>) -> Self {
+        Self { redirect_to: redirect_to.map(str::to_owned), pkce: None }
+    }
+}
+
+/// Where a `/verify` answer goes: JSON to the caller, or a redirect of the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyChannel {
+    /// The caller gets the session (auth-js `verifyOtp`), PKCE or not.
+    Api,
+    /// The browser is redirected: a PKCE link lands with an auth code, never a session.
+    Browser,
+}
 
 /// What `/verify` is asked to check (Supabase Auth's `type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +60,8 @@ pub enum VerifyType {
 pub enum Verified {
     /// Signed in (for an email change: the change is done).
     Session(Box<IssuedSession>),
+    /// Proved, in the browser, for a PKCE client: the code it exchanges for the session.
+    AuthCode(AuthCodeSecret),
     /// One side of a double-confirmed email change: the other address must confirm too.
     AwaitingOtherAddress,
 }
@@ -173,9 +202,9 @@ impl AuthService {
         to: &Email,
         kind: OneTimeKind,
         mail_kind: MailKind,
-        redirect_to: Option<&str>,
+        link: &LinkOptions,
     ) -> Result<(OneTimeToken, Mail), AuthError> {
-        self.prepare_secret_about(user, to, kind, mail_kind, redirect_to, None)
+        self.prepare_secret_about(user, to, kind, mail_kind, link, None)
     }
 
     /// [`Self::prepare_secret`] for a secret about a new address (an email change).
@@ -185,10 +214,10 @@ impl AuthService {
         to: &Email,
         kind: OneTimeKind,
         mail_kind: MailKind,
-        redirect_to: Option<&str>,
+        link: &LinkOptions,
         new_email: Option<&Email>,
     ) -> Result<(OneTimeToken, Mail), AuthError> {
-        let (secret, mut token, link, _) = self.draw_secret(user, to, kind, redirect_to)?;
+        let (secret, mut token, link, _) = self.draw_secret(user, to, kind, link)?;
         token.relates_to = new_email.cloned();
         let email = &self.settings.email;
         // A reauthentication code is typed into the app that asked for it; a link has no use.
@@ -208,34 +237,40 @@ impl AuthService {
     }
 
     /// Draws a secret for `user` and builds its token and link (and the link's landing page).
+    /// A PKCE link's token carries a prefix, so its landing page knows where errors go.
     fn draw_secret(
         &self,
         user: &User,
         to: &Email,
         kind: OneTimeKind,
-        redirect_to: Option<&str>,
+        options: &LinkOptions,
     ) -> Result<(OneTimeSecret, OneTimeToken, String, String), AuthError> {
         let now = self.ports.clock.now();
         let secret = OneTimeSecret::generate(self.ports.random.as_ref())?;
         let email = &self.settings.email;
-        let target = email.redirects.resolve(redirect_to);
+        let target = email.redirects.resolve(options.redirect_to.as_deref());
+        let link_token = match options.pkce {
+            Some(_) => format!("{PKCE_LINK_PREFIX}{}", secret.link()),
+            None => secret.link().to_owned(),
+        };
         let link = format!(
             "{}?token={}&type={}&redirect_to={}",
             email.verify_url,
-            secret.link(),
+            link_token,
             link_type(kind).as_str(),
             query_value(&target)
         );
         let token = OneTimeToken {
             user_id: user.id,
             kind,
-            link_digest: secret.link_digest(),
+            link_digest: link_digest(&link_token),
             code_digest: code_digest(user.id, kind, secret.code()),
             sent_to: to.clone(),
             relates_to: None,
             created_at: now,
             link_expires_at: now + email.link_ttl,
             code_expires_at: now + email.code_ttl,
+            pkce: options.pkce.clone(),
         };
         Ok((secret, token, link, target))
     }
@@ -288,7 +323,8 @@ impl AuthService {
             Some(user) => (user, false),
             None => (self.new_email_user(address.clone(), None, data)?, true),
         };
-        let (token, mail) = self.prepare_secret(&user, &address, OneTimeKind::Invite, MailKind::Invite, redirect_to)?;
+        let link = LinkOptions::redirect(redirect_to);
+        let (token, mail) = self.prepare_secret(&user, &address, OneTimeKind::Invite, MailKind::Invite, &link)?;
         let outgoing = Some(OutgoingMail { kind: MailKind::Invite, mail });
         if created {
             self.ports.flows.create_user_with_token(&user, &token, outgoing).await?;
@@ -347,7 +383,8 @@ impl AuthService {
                 (self.new_email_user(address.clone(), None, data)?, OneTimeKind::Confirmation, true)
             }
         };
-        let (secret, token, action_link, target) = self.draw_secret(&user, &address, secret_kind, redirect_to)?;
+        let (secret, token, action_link, target) =
+            self.draw_secret(&user, &address, secret_kind, &LinkOptions::redirect(redirect_to))?;
         if create {
             self.ports.flows.create_user_with_token(&user, &token, None).await?;
             let details = json!({"fields": ["email"], "via": "generate_link"});
@@ -371,22 +408,21 @@ impl AuthService {
         user: &User,
         kind: OneTimeKind,
         mail_kind: MailKind,
-        redirect_to: Option<&str>,
+        link: &LinkOptions,
     ) -> Result<(), AuthError> {
         let Some(to) = &user.email else { return Ok(()) };
-        let (token, mail) = self.prepare_secret(user, to, kind, mail_kind, redirect_to)?;
+        let (token, mail) = self.prepare_secret(user, to, kind, mail_kind, link)?;
         self.ports.flows.issue_token(&token, Some(OutgoingMail { kind: mail_kind, mail })).await?;
         Ok(())
     }
 
     /// Creates an unconfirmed user together with its confirmation secret and mail.
-    pub(super) async fn create_unconfirmed(&self, user: &User, redirect_to: Option<&str>) -> Result<(), AuthError> {
+    pub(super) async fn create_unconfirmed(&self, user: &User, link: &LinkOptions) -> Result<(), AuthError> {
         let to = user
             .email
             .as_ref()
             .ok_or(AuthError::Validation { field: "email", message: "an email address is required".into() })?;
-        let (token, mail) =
-            self.prepare_secret(user, to, OneTimeKind::Confirmation, MailKind::Confirmation, redirect_to)?;
+        let (token, mail) = self.prepare_secret(user, to, OneTimeKind::Confirmation, MailKind::Confirmation, link)?;
         let outgoing = OutgoingMail { kind: MailKind::Confirmation, mail };
         self.ports.flows.create_user_with_token(user, &token, Some(outgoing)).await?;
         Ok(())
@@ -400,21 +436,21 @@ impl AuthService {
 
     /// `POST /resend` for a sign-up: a new confirmation mail when the address waits for one.
     /// Answers alike whether or not the address is known.
-    pub async fn resend_confirmation(&self, email: &str, redirect_to: Option<&str>) -> Result<(), AuthError> {
+    pub async fn resend_confirmation(&self, email: &str, link: &LinkOptions) -> Result<(), AuthError> {
         if let Some(user) = self.user_by_email(email).await?
             && user.email_confirmed_at.is_none()
         {
-            self.send_secret(&user, OneTimeKind::Confirmation, MailKind::Confirmation, redirect_to).await?;
+            self.send_secret(&user, OneTimeKind::Confirmation, MailKind::Confirmation, link).await?;
         }
         Ok(())
     }
 
     /// `POST /recover`: a recovery mail when the address is known. Answers alike either way.
-    pub async fn recover(&self, email: &str, redirect_to: Option<&str>) -> Result<(), AuthError> {
+    pub async fn recover(&self, email: &str, link: &LinkOptions) -> Result<(), AuthError> {
         if let Some(user) = self.user_by_email(email).await?
             && !user.is_banned(self.ports.clock.now())
         {
-            self.send_secret(&user, OneTimeKind::Recovery, MailKind::Recovery, redirect_to).await?;
+            self.send_secret(&user, OneTimeKind::Recovery, MailKind::Recovery, link).await?;
         }
         Ok(())
     }
@@ -426,15 +462,15 @@ impl AuthService {
         email: &str,
         create_user: bool,
         data: Option<serde_json::Value>,
-        redirect_to: Option<&str>,
+        link: &LinkOptions,
     ) -> Result<(), AuthError> {
         let address = Email::parse(email)?;
         // Checked before the look-up, so a bad request is refused alike for every address.
         Metadata::from_value(data.clone().unwrap_or_default(), self.settings.metadata_max_bytes)?;
         if let Some(user) = self.ports.users.find_user_by_email(&address).await? {
             if !user.is_banned(self.ports.clock.now()) {
-                let mail_kind = if redirect_to.is_some() { MailKind::MagicLink } else { MailKind::EmailOtp };
-                self.send_secret(&user, OneTimeKind::MagicLink, mail_kind, redirect_to).await?;
+                let mail_kind = if link.redirect_to.is_some() { MailKind::MagicLink } else { MailKind::EmailOtp };
+                self.send_secret(&user, OneTimeKind::MagicLink, mail_kind, link).await?;
             }
             return Ok(());
         }
@@ -447,7 +483,7 @@ impl AuthService {
             return Ok(());
         }
         let user = self.new_email_user(address, None, data)?;
-        match self.create_unconfirmed(&user, redirect_to).await {
+        match self.create_unconfirmed(&user, link).await {
             // Created by a concurrent request a moment ago: that one sent the mail.
             Err(AuthError::EmailExists | AuthError::UserAlreadyExists) => Ok(()),
             other => {
@@ -488,11 +524,13 @@ impl AuthService {
     }
 
     /// `/verify`: redeems an emailed link or code once, confirms the address it was sent to,
-    /// and starts a session. Every failure is the same `otp_expired`.
+    /// and starts a session (or, for a PKCE link in the browser, issues an auth code). Every
+    /// failure is the same `otp_expired`.
     pub async fn verify(
         &self,
         kind: VerifyType,
         proof: &VerifyProof,
+        channel: VerifyChannel,
         client: &ClientInfo,
     ) -> Result<Verified, AuthError> {
         let now = self.ports.clock.now();
@@ -531,7 +569,7 @@ impl AuthService {
             }
         };
         if matches!(token.kind, OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew) {
-            return self.confirm_email_change(&token, client).await;
+            return self.confirm_email_change(&token, channel, client).await;
         }
         let mut user = self.ports.users.find_user(token.user_id).await?.ok_or(AuthError::OtpExpired)?;
         if user.is_banned(now) {
@@ -562,10 +600,14 @@ impl AuthService {
                 return Err(AuthError::OtpExpired);
             }
         };
+        if let (VerifyChannel::Browser, Some(challenge)) = (channel, &token.pkce) {
+            return self.redeem_for_auth_code(&token, &user, challenge, method).await;
+        }
         let (session, refresh): (_, RefreshToken) = self.new_session(&user, method, client, now)?;
-        match self.ports.flows.redeem_token(&token, &user, Some((session.clone(), refresh.digest()))).await {
+        match self.ports.flows.redeem_token(&token, &user, Redemption::Session(session.clone(), refresh.digest())).await
+        {
             Ok(()) => {}
-            Err(crate::ports::StoreError::NotFound) => return Err(AuthError::OtpExpired),
+            Err(StoreError::NotFound) => return Err(AuthError::OtpExpired),
             Err(other) => return Err(other.into()),
         }
         let details = json!({"method": method.as_str(), "session_id": session.id.to_string()});
@@ -580,7 +622,7 @@ impl AuthService {
         &self,
         principal: &super::Principal,
         new_email: &str,
-        redirect_to: Option<&str>,
+        link: &LinkOptions,
     ) -> Result<(), AuthError> {
         let new_email = Email::parse(new_email)?;
         let user = &principal.user;
@@ -598,11 +640,11 @@ impl AuthService {
         } else {
             // A change without a second confirmation replaces any pending approval.
             if let Some(stale) = self.ports.flows.find_token(user.id, OneTimeKind::EmailChangeCurrent).await? {
-                let _ = self.ports.flows.redeem_token(&stale, user, None).await;
+                let _ = self.ports.flows.redeem_token(&stale, user, Redemption::Nothing).await;
             }
         }
         for (to, kind, mail_kind) in sends {
-            let (token, mail) = self.prepare_secret_about(user, &to, kind, mail_kind, redirect_to, Some(&new_email))?;
+            let (token, mail) = self.prepare_secret_about(user, &to, kind, mail_kind, link, Some(&new_email))?;
             self.ports.flows.issue_token(&token, Some(OutgoingMail { kind: mail_kind, mail })).await?;
         }
         Ok(())
@@ -622,7 +664,8 @@ impl AuthService {
                 message: "reauthentication needs an email address on the account".into(),
             });
         }
-        self.send_secret(&principal.user, OneTimeKind::Reauthentication, MailKind::Reauthentication, None).await
+        let link = LinkOptions::default();
+        self.send_secret(&principal.user, OneTimeKind::Reauthentication, MailKind::Reauthentication, &link).await
     }
 
     /// Uses a reauthentication code of `user`; any failure is `otp_expired`.
@@ -635,16 +678,21 @@ impl AuthService {
             self.ports.flows.count_failed_code(user.id, OneTimeKind::Reauthentication).await?;
             return Err(AuthError::OtpExpired);
         }
-        match self.ports.flows.redeem_token(&token, user, None).await {
+        match self.ports.flows.redeem_token(&token, user, Redemption::Nothing).await {
             Ok(()) => Ok(()),
-            Err(crate::ports::StoreError::NotFound) => Err(AuthError::OtpExpired),
+            Err(StoreError::NotFound) => Err(AuthError::OtpExpired),
             Err(other) => Err(other.into()),
         }
     }
 
     /// Uses one email-change secret. The change applies, and the user is signed in, when no
     /// secret of the change is left; until then the other address still has to confirm.
-    async fn confirm_email_change(&self, token: &OneTimeToken, client: &ClientInfo) -> Result<Verified, AuthError> {
+    async fn confirm_email_change(
+        &self,
+        token: &OneTimeToken,
+        channel: VerifyChannel,
+        client: &ClientInfo,
+    ) -> Result<Verified, AuthError> {
         let now = self.ports.clock.now();
         let new_email = token.relates_to.clone().ok_or(AuthError::OtpExpired)?;
         let user = self.ports.users.find_user(token.user_id).await?.ok_or(AuthError::OtpExpired)?;
@@ -662,9 +710,9 @@ impl AuthService {
             .await?
             .filter(|t| t.relates_to.as_ref() == Some(&new_email) && now <= t.link_expires_at);
         if pending_other.is_some() {
-            return match self.ports.flows.redeem_token(token, &user, None).await {
+            return match self.ports.flows.redeem_token(token, &user, Redemption::Nothing).await {
                 Ok(()) => Ok(Verified::AwaitingOtherAddress),
-                Err(crate::ports::StoreError::NotFound) => Err(AuthError::OtpExpired),
+                Err(StoreError::NotFound) => Err(AuthError::OtpExpired),
                 Err(other) => Err(other.into()),
             };
         }
@@ -673,14 +721,92 @@ impl AuthService {
         changed.email_confirmed_at = Some(now);
         changed.last_sign_in_at = Some(now);
         changed.updated_at = now;
+        if let (VerifyChannel::Browser, Some(challenge)) = (channel, &token.pkce) {
+            return self.redeem_for_auth_code(token, &changed, challenge, AuthMethod::EmailChange).await;
+        }
         let (session, refresh) = self.new_session(&changed, AuthMethod::EmailChange, client, now)?;
-        match self.ports.flows.redeem_token(token, &changed, Some((session.clone(), refresh.digest()))).await {
+        match self
+            .ports
+            .flows
+            .redeem_token(token, &changed, Redemption::Session(session.clone(), refresh.digest()))
+            .await
+        {
             Ok(()) => {}
-            Err(crate::ports::StoreError::NotFound) => return Err(AuthError::OtpExpired),
+            Err(StoreError::NotFound) => return Err(AuthError::OtpExpired),
             Err(other) => return Err(other.into()),
         }
         let details = json!({"fields": ["email"], "session_id": session.id.to_string()});
         self.audit(AuditAction::UserUpdated, Actor::User(user.id), Some(user.id), client, details).await;
         Ok(Verified::Session(Box::new(self.issue(changed, session, refresh, now)?)))
+    }
+
+    /// Uses `token` for a PKCE client: stores `user` and an auth code that `method` signed
+    /// in, for the client holding the verifier to exchange.
+    async fn redeem_for_auth_code(
+        &self,
+        token: &OneTimeToken,
+        user: &User,
+        challenge: &CodeChallenge,
+        method: AuthMethod,
+    ) -> Result<Verified, AuthError> {
+        let now = self.ports.clock.now();
+        let ttl = self.settings.email.auth_code_ttl;
+        let (secret, code) = AuthCode::issue(self.ports.random.as_ref(), user.id, challenge.clone(), method, now, ttl)?;
+        match self.ports.flows.redeem_token(token, user, Redemption::AuthCode(code)).await {
+            Ok(()) => Ok(Verified::AuthCode(secret)),
+            Err(StoreError::NotFound) => Err(AuthError::OtpExpired),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Reads a request's PKCE parameters against this server's settings (`plain` only when
+    /// the operator allows it).
+    pub fn code_challenge(
+        &self,
+        challenge: Option<&str>,
+        method: Option<&str>,
+    ) -> Result<Option<CodeChallenge>, AuthError> {
+        Ok(CodeChallenge::from_request(challenge, method, self.settings.email.allow_plain_pkce)?)
+    }
+
+    /// `POST /token?grant_type=pkce`: exchanges an auth code and the verifier behind its
+    /// challenge for a session. A code works once; a wrong verifier leaves it usable until it
+    /// expires, as the verifier is 256 bits and cannot be guessed.
+    pub async fn exchange_auth_code(
+        &self,
+        auth_code: &str,
+        verifier: &str,
+        client: &ClientInfo,
+    ) -> Result<IssuedSession, AuthError> {
+        if auth_code.trim().is_empty() || verifier.trim().is_empty() {
+            return Err(AuthError::Validation {
+                field: "auth_code",
+                message: "both auth code and code verifier should be non-empty".into(),
+            });
+        }
+        let now = self.ports.clock.now();
+        let code =
+            self.ports.flows.find_auth_code(&auth_code_digest(auth_code)).await?.ok_or(AuthError::FlowStateNotFound)?;
+        if now > code.expires_at {
+            return Err(AuthError::FlowStateExpired);
+        }
+        if !code.challenge.accepts(verifier.trim()) {
+            return Err(AuthError::BadCodeVerifier);
+        }
+        let mut user = self.ports.users.find_user(code.user_id).await?.ok_or(AuthError::FlowStateNotFound)?;
+        if user.is_banned(now) {
+            return Err(AuthError::UserBanned);
+        }
+        user.last_sign_in_at = Some(now);
+        user.updated_at = now;
+        let (session, refresh) = self.new_session(&user, code.auth_method, client, now)?;
+        match self.ports.flows.redeem_auth_code(&code, &user, &session, &refresh.digest()).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(AuthError::FlowStateNotFound),
+            Err(other) => return Err(other.into()),
+        }
+        let details = json!({"method": code.auth_method.as_str(), "session_id": session.id.to_string(), "pkce": true});
+        self.audit(AuditAction::Login, Actor::User(user.id), Some(user.id), client, details).await;
+        self.issue(user, session, refresh, now)
     }
 }

@@ -25,7 +25,7 @@ use crate::ports::{
 pub use account::{LogoutScope, UserChanges};
 pub use admin::{AdminUserAttributes, UserPage};
 pub use delivery::{DeliveryReport, MailDelivery};
-pub use email::{GeneratedLink, LinkType, Verified, VerifyProof, VerifyType};
+pub use email::{GeneratedLink, LinkOptions, LinkType, Verified, VerifyChannel, VerifyProof, VerifyType};
 pub use issue::IssuedSession;
 pub use sign_in::Identifier;
 pub use signup::{SignupOutcome, SignupRequest};
@@ -71,6 +71,10 @@ pub struct EmailSettings {
     pub send_interval: Duration,
     /// An email change needs the current address's approval as well as the new one's.
     pub secure_email_change: bool,
+    /// PKCE's `plain` method is accepted (off: only `s256`).
+    pub allow_plain_pkce: bool,
+    /// How long a PKCE auth code can be exchanged after its link was used.
+    pub auth_code_ttl: Duration,
 }
 
 impl Default for EmailSettings {
@@ -82,6 +86,8 @@ impl Default for EmailSettings {
             code_ttl: Duration::minutes(10),
             send_interval: Duration::seconds(60),
             secure_email_change: true,
+            allow_plain_pkce: false,
+            auth_code_ttl: Duration::minutes(5),
         }
     }
 }

@@ -1,7 +1,10 @@
 use serde_json::{Value, json};
 
+use super::LinkOptions;
 use super::{AuthService, ClientInfo, IssuedSession};
-use crate::domain::{Actor, AuditAction, AuthMethod, Email, Metadata, Password, Phone, User, UserId, Username};
+use crate::domain::{
+    Actor, AuditAction, AuthMethod, CodeChallenge, Email, Metadata, Password, Phone, User, UserId, Username,
+};
 use crate::error::AuthError;
 
 /// What a client sends to sign up. Every field is optional on the wire; the use case decides
@@ -20,6 +23,8 @@ pub struct SignupRequest {
     pub data: Option<Value>,
     /// Where the confirmation link should send the browser (checked against the allow list).
     pub redirect_to: Option<String>,
+    /// The client's PKCE challenge, for the confirmation link.
+    pub pkce: Option<CodeChallenge>,
 }
 
 /// The result of a sign-up.
@@ -43,7 +48,7 @@ impl AuthService {
         let phone = request.phone.as_deref().filter(|s| !s.trim().is_empty()).map(Phone::parse).transpose()?;
         let username = request.username.as_deref().filter(|s| !s.trim().is_empty()).map(Username::parse).transpose()?;
         let metadata = Metadata::from_value(request.data.unwrap_or(Value::Null), self.settings.metadata_max_bytes)?;
-        let redirect_to = request.redirect_to;
+        let link = LinkOptions { redirect_to: request.redirect_to, pkce: request.pkce };
 
         if email.is_none() && phone.is_none() && username.is_none() && request.password.is_none() {
             return self.signup_anonymous(metadata, client).await;
@@ -65,7 +70,7 @@ impl AuthService {
         if let Some(email) = &email
             && let Some(existing) = self.ports.users.find_user_by_email(email).await?
         {
-            return self.repeat_signup(existing, &password, metadata, redirect_to.as_deref()).await;
+            return self.repeat_signup(existing, &password, metadata, &link).await;
         }
         if let Some(username) = &username
             && self.ports.users.find_user_by_username(username).await?.is_some()
@@ -108,7 +113,7 @@ impl AuthService {
             user.confirmation_sent_at = Some(now);
         }
         let created = match &first_session {
-            None => match self.create_unconfirmed(&user, redirect_to.as_deref()).await {
+            None => match self.create_unconfirmed(&user, &link).await {
                 Err(AuthError::EmailExists) => {
                     Err(crate::ports::StoreError::Conflict(crate::ports::UniqueField::Email))
                 }
@@ -129,7 +134,7 @@ impl AuthService {
                 if let Some(email) = &user.email
                     && let Some(existing) = self.ports.users.find_user_by_email(email).await?
                 {
-                    return self.repeat_signup(existing, &password, metadata, redirect_to.as_deref()).await;
+                    return self.repeat_signup(existing, &password, metadata, &link).await;
                 }
                 return Err(AuthError::UserAlreadyExists);
             }
@@ -180,7 +185,7 @@ impl AuthService {
         existing: User,
         password: &Password,
         metadata: Metadata,
-        redirect_to: Option<&str>,
+        link: &LinkOptions,
     ) -> Result<SignupOutcome, AuthError> {
         // The same hashing work as a new sign-up, so the answer's timing does not tell a
         // registered address from a new one.
@@ -205,7 +210,7 @@ impl AuthService {
                         &existing,
                         crate::domain::OneTimeKind::Confirmation,
                         crate::domain::MailKind::Confirmation,
-                        redirect_to,
+                        link,
                     )
                     .await?;
                 }

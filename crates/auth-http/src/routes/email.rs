@@ -4,10 +4,12 @@
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::AuthError;
-use auth_core::service::{IssuedSession, Verified, VerifyProof, VerifyType};
+use auth_core::domain::PKCE_LINK_PREFIX;
+use auth_core::service::{IssuedSession, Verified, VerifyChannel, VerifyProof, VerifyType};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::pkce::ChallengeFields;
 use super::signup::RedirectQuery;
 use crate::client::client_info;
 use crate::{ApiError, AppState, Bucket, views};
@@ -19,6 +21,14 @@ const OTHER_ADDRESS: &str = "Confirmation link accepted. Please proceed to confi
 #[derive(Deserialize)]
 pub(crate) struct EmailBody {
     email: Option<String>,
+}
+
+/// `POST /recover` body.
+#[derive(Deserialize)]
+pub(crate) struct RecoverBody {
+    email: Option<String>,
+    #[serde(flatten)]
+    pkce: ChallengeFields,
 }
 
 fn required_email(email: Option<String>) -> Result<String, AuthError> {
@@ -42,11 +52,13 @@ pub(crate) async fn recover(
     state: web::Data<AppState>,
     request: HttpRequest,
     query: web::Query<RedirectQuery>,
-    body: web::Json<EmailBody>,
+    body: web::Json<RecoverBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let email = required_email(body.into_inner().email)?;
+    let body = body.into_inner();
+    let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
+    let email = required_email(body.email)?;
     admit(&state, &request, "recovery", &email)?;
-    state.service.recover(&email, query.redirect_to.as_deref()).await?;
+    state.service.recover(&email, &link).await?;
     Ok(empty_ok())
 }
 
@@ -68,6 +80,8 @@ pub(crate) struct ResendBody {
     #[serde(rename = "type")]
     kind: Option<String>,
     email: Option<String>,
+    #[serde(flatten)]
+    pkce: ChallengeFields,
 }
 
 /// `POST /resend`: the sign-up confirmation again.
@@ -87,9 +101,10 @@ pub(crate) async fn resend(
             return Err(AuthError::Validation { field: "type", message: "type must be \"signup\"".into() }.into());
         }
     }
+    let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     let email = required_email(body.email)?;
     admit(&state, &request, "confirmation", &email)?;
-    state.service.resend_confirmation(&email, query.redirect_to.as_deref()).await?;
+    state.service.resend_confirmation(&email, &link).await?;
     Ok(empty_ok())
 }
 
@@ -100,6 +115,8 @@ pub(crate) struct OtpBody {
     phone: Option<String>,
     create_user: Option<bool>,
     data: Option<Value>,
+    #[serde(flatten)]
+    pkce: ChallengeFields,
 }
 
 /// `POST /magiclink`: a sign-in link (and code); an unknown address signs up.
@@ -134,11 +151,12 @@ async fn send_sign_in(
         return Err(AuthError::PhoneProviderDisabled.into());
     }
     let email = required_email(body.email)?;
-    admit(&state, &request, "magiclink", &email)?;
     // A link needs somewhere to land; a code-only request names none.
     let redirect_to = if link { Some(state.service.redirect_target(redirect_to.as_deref())) } else { redirect_to };
+    let link = body.pkce.link_options(&state, redirect_to)?;
+    admit(&state, &request, "magiclink", &email)?;
     let create_user = body.create_user.unwrap_or(true);
-    state.service.send_magic_link(&email, create_user, body.data, redirect_to.as_deref()).await?;
+    state.service.send_magic_link(&email, create_user, body.data, &link).await?;
     Ok(empty_ok())
 }
 
@@ -198,32 +216,62 @@ pub(crate) async fn verify(
     if !is_form {
         let parsed: VerifyBody = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
         let (kind, proof) = parsed.parse()?;
-        return Ok(match state.service.verify(kind, &proof, &client).await? {
+        return Ok(match state.service.verify(kind, &proof, VerifyChannel::Api, &client).await? {
             Verified::Session(issued) => super::no_store(HttpResponse::Ok()).json(views::session(&issued)),
             Verified::AwaitingOtherAddress => super::no_store(HttpResponse::Ok()).json(json!({ "msg": OTHER_ADDRESS })),
+            Verified::AuthCode(_) => {
+                return Err(ApiError::from(AuthError::Internal("an auth code was issued to an API caller".into())));
+            }
         });
     }
     let parsed: VerifyBody = form_body(&body)?;
     let target = state.service.redirect_target(parsed.redirect_to.as_deref());
     let kind_name = parsed.kind.clone().unwrap_or_default();
+    // A PKCE client reads the outcome from the query, an implicit one from the fragment.
+    let pkce = parsed.token.as_deref().is_some_and(|t| t.trim().starts_with(PKCE_LINK_PREFIX));
     let outcome = match parsed.parse() {
-        Ok((kind, proof)) => state.service.verify(kind, &proof, &client).await.map_err(ApiError::from),
+        Ok((kind, proof)) => {
+            state.service.verify(kind, &proof, VerifyChannel::Browser, &client).await.map_err(ApiError::from)
+        }
         Err(error) => Err(ApiError::from(error)),
     };
-    let fragment = match &outcome {
-        Ok(Verified::Session(issued)) => session_fragment(issued, &kind_name),
-        Ok(Verified::AwaitingOtherAddress) => format!("message={}", auth_core::domain::query_value(OTHER_ADDRESS)),
-        Err(error) => format!(
-            "error=access_denied&error_code={}&error_description={}",
-            error.code(),
-            auth_core::domain::query_value(error.message())
-        ),
+    let value = auth_core::domain::query_value;
+    let (query, fragment) = match &outcome {
+        Ok(Verified::Session(issued)) => (None, Some(session_fragment(issued, &kind_name))),
+        Ok(Verified::AuthCode(code)) => (Some(format!("code={}", value(code.as_str()))), None),
+        Ok(Verified::AwaitingOtherAddress) => {
+            let message = format!("message={}", value(OTHER_ADDRESS));
+            (pkce.then(|| message.clone()), Some(message))
+        }
+        Err(error) => {
+            let params =
+                format!("error=access_denied&error_code={}&error_description={}", error.code(), value(error.message()));
+            (pkce.then(|| params.clone()), Some(params))
+        }
     };
-    let separator = if target.contains('#') { "&" } else { "#" };
     Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, format!("{target}{separator}{fragment}")))
+        .insert_header((LOCATION, landing_url(&target, query.as_deref(), fragment.as_deref())))
         .insert_header((CACHE_CONTROL, "no-store"))
         .finish())
+}
+
+/// `target` with `query` added to its query string and `fragment` to its fragment.
+fn landing_url(target: &str, query: Option<&str>, fragment: Option<&str>) -> String {
+    let (base, existing_fragment) = match target.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (target, None),
+    };
+    let mut url = base.to_owned();
+    if let Some(query) = query {
+        url.push(if base.contains('?') { '&' } else { '?' });
+        url.push_str(query);
+    }
+    let fragments: Vec<&str> = existing_fragment.into_iter().chain(fragment).filter(|f| !f.is_empty()).collect();
+    if !fragments.is_empty() {
+        url.push('#');
+        url.push_str(&fragments.join("&"));
+    }
+    url
 }
 
 /// Whether the request's `Origin` (when the browser sent one) is the origin of `page_url`.

@@ -4,10 +4,11 @@ use auth_core::service::{SignupOutcome, SignupRequest};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::pkce::ChallengeFields;
 use crate::client::client_info;
 use crate::{ApiError, AppState, Bucket, views};
 
-/// `POST /signup` body. Unknown fields (`gotrue_meta_security`, `code_challenge`…) are ignored.
+/// `POST /signup` body. Unknown fields (`gotrue_meta_security`…) are ignored.
 #[derive(Deserialize)]
 pub(crate) struct SignupBody {
     email: Option<String>,
@@ -15,6 +16,8 @@ pub(crate) struct SignupBody {
     username: Option<String>,
     password: Option<String>,
     data: Option<Value>,
+    #[serde(flatten)]
+    pkce: ChallengeFields,
 }
 
 /// `redirect_to` in the query string, where auth-js puts `emailRedirectTo`.
@@ -32,13 +35,15 @@ pub(crate) async fn signup(
 ) -> Result<HttpResponse, ApiError> {
     state.limit(Bucket::Signup, &request)?;
     let body = body.into_inner();
+    let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     let signup = SignupRequest {
         email: body.email,
         phone: body.phone,
         username: body.username,
         password: body.password.map(Password::new),
         data: body.data,
-        redirect_to: query.into_inner().redirect_to,
+        redirect_to: link.redirect_to,
+        pkce: link.pkce,
     };
     let response = match state.service.signup(signup, &client_info(&request, &state.settings.trusted_proxies)).await? {
         SignupOutcome::Session(issued) => views::session(&issued),

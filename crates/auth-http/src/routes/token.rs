@@ -23,9 +23,11 @@ pub(crate) struct TokenBody {
     username: Option<String>,
     password: Option<String>,
     refresh_token: Option<String>,
+    auth_code: Option<String>,
+    code_verifier: Option<String>,
 }
 
-/// `POST /token?grant_type=password|refresh_token` (the grant may also be in the body).
+/// `POST /token?grant_type=password|refresh_token|pkce` (the grant may also be in the body).
 pub(crate) async fn token(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -58,6 +60,12 @@ pub(crate) async fn token(
                 message: "a refresh token is required".into(),
             })?;
             state.service.refresh(&token, &client_info(&request, &state.settings.trusted_proxies)).await?
+        }
+        "pkce" => {
+            state.limit(Bucket::Verify, &request)?;
+            let (code, verifier) = (body.auth_code.unwrap_or_default(), body.code_verifier.unwrap_or_default());
+            let client = client_info(&request, &state.settings.trusted_proxies);
+            state.service.exchange_auth_code(&code, &verifier, &client).await?
         }
         _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_credentials", "unsupported_grant_type")),
     };

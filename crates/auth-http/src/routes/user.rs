@@ -27,6 +27,8 @@ pub(crate) struct UpdateBody {
     app_metadata: Option<Value>,
     role: Option<Value>,
     aud: Option<Value>,
+    #[serde(flatten)]
+    pkce: super::pkce::ChallengeFields,
 }
 
 /// `PUT /user`: merge `data` into `user_metadata`, change the password or the username, or
@@ -61,7 +63,8 @@ pub(crate) async fn update_user(
     if let Some(email) = body.email.as_deref().filter(|e| !e.trim().is_empty()) {
         state.limit(crate::Bucket::Email, &request)?;
         state.throttle_address("email_change", email)?;
-        state.service.request_email_change(&caller.0, email, query.redirect_to.as_deref()).await?;
+        let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
+        state.service.request_email_change(&caller.0, email, &link).await?;
     }
     let changes = UserChanges {
         data: body.data,

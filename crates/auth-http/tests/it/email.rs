@@ -220,26 +220,33 @@ async fn the_link_page_redeems_nothing_and_its_form_redirects_with_the_session()
     }
     // The scanner's fetches above used nothing: the code still works.
     let form = format!("token={}&type=signup&redirect_to=http%3A%2F%2Flocalhost%3A3000%2Fdone", mail.link_token());
-    let post_form = TestRequest::post()
-        .uri("/auth/v1/verify")
-        .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .set_payload(form.clone());
-    let response = actix_web::test::call_service(&app, post_form.to_request()).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let location = response.headers().get("location").unwrap().to_str().unwrap().to_owned();
+    let location = submit_link_form(&app, &form).await;
     assert!(location.starts_with("http://localhost:3000/done#access_token="), "{location}");
     assert!(location.contains("&refresh_token=") && location.contains("&type=signup"));
 
-    let again = TestRequest::post()
-        .uri("/auth/v1/verify")
-        .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .set_payload(form);
-    let response = actix_web::test::call_service(&app, again.to_request()).await;
-    let location = response.headers().get("location").unwrap().to_str().unwrap().to_owned();
+    let location = submit_link_form(&app, &form).await;
     assert!(
         location.starts_with("http://localhost:3000/done#error=access_denied&error_code=otp_expired"),
         "{location}"
     );
+}
+
+/// Posts the link page's form as the browser does; answers where it redirects.
+async fn submit_link_form<S, B>(app: &S, form: &str) -> String
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+{
+    let request = TestRequest::post()
+        .uri("/auth/v1/verify")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(form.to_owned());
+    let response = actix_web::test::call_service(app, request.to_request()).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    response.headers().get("location").unwrap().to_str().unwrap().to_owned()
 }
 
 fn service_key() -> String {
@@ -470,4 +477,116 @@ async fn a_recovery_session_skips_the_current_password_only_for_a_while() {
     let change = TestRequest::put().uri("/auth/v1/user").set_json(json!({"password": "too late for this"}));
     let (status, _, body) = send(&app, with_token(change, token)).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("current_password_required")));
+}
+
+// RFC 7636, appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// The link form of `mail`, landing at `redirect_to`.
+fn link_form(mail: &Sent, kind: &str, redirect_to: &str) -> String {
+    format!("token={}&type={kind}&redirect_to={}", mail.link_token(), auth_core::domain::query_value(redirect_to))
+}
+
+/// The `code` query value of a PKCE landing URL.
+fn auth_code_of(location: &str) -> String {
+    let query = location.split_once('?').unwrap_or_else(|| panic!("no query in {location}")).1;
+    let query = query.split('#').next().unwrap();
+    query.split('&').find_map(|p| p.strip_prefix("code=")).unwrap_or_else(|| panic!("no code in {location}")).to_owned()
+}
+
+#[actix_web::test]
+async fn a_pkce_link_lands_with_a_code_that_only_the_verifier_exchanges_once() {
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let (app, store, _) = world(quick(), settings).await;
+    send(&app, post("/signup", json!({"email": "pia@example.com", "password": "correct horse"}))).await;
+    let ask = json!({"email": "pia@example.com", "code_challenge": CHALLENGE, "code_challenge_method": "s256"});
+    let (status, _, body) = send(&app, post("/magiclink?redirect_to=http://localhost:3000/cb", ask)).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({})));
+    let mail = outbox(&store).await.remove(0);
+    assert!(mail.link_token().starts_with("pkce_"), "{}", mail.link);
+
+    let location = submit_link_form(&app, &link_form(&mail, "magiclink", "http://localhost:3000/cb")).await;
+    assert!(location.starts_with("http://localhost:3000/cb?code="), "{location}");
+    assert!(!location.contains("access_token") && !location.contains('#'), "no session in the URL: {location}");
+    let code = auth_code_of(&location);
+
+    let exchange = |verifier: &str| json!({"auth_code": code, "code_verifier": verifier});
+    let (status, _, body) = send(&app, post("/token?grant_type=pkce", exchange(&VERIFIER.replace('d', "e")))).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_code_verifier")));
+    let (status, _, session) = send(&app, post("/token?grant_type=pkce", exchange(VERIFIER))).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["user"]["email"], "pia@example.com");
+    assert!(session["access_token"].is_string() && session["refresh_token"].is_string());
+    let (status, _, body) = send(&app, post("/token?grant_type=pkce", exchange(VERIFIER))).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::NOT_FOUND, Some("flow_state_not_found")));
+    let (status, _, body) = send(&app, post("/token?grant_type=pkce", json!({"auth_code": code}))).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")));
+}
+
+#[actix_web::test]
+async fn pkce_errors_reach_the_query_codes_expire_and_plain_is_refused() {
+    let (app, store, clock) = world(quick(), confirming()).await;
+    let signup = json!({
+        "email": "quin@example.com", "password": "correct horse",
+        "code_challenge": CHALLENGE, "code_challenge_method": "S256",
+    });
+    assert_eq!(send(&app, post("/signup", signup)).await.0, StatusCode::OK);
+    let mail = outbox(&store).await.remove(0);
+    let form = link_form(&mail, "signup", "http://localhost:3000/cb");
+    let code = auth_code_of(&submit_link_form(&app, &form).await);
+
+    let again = submit_link_form(&app, &form).await;
+    assert!(again.starts_with("http://localhost:3000/cb?error=access_denied&error_code=otp_expired"), "{again}");
+    assert!(again.contains("#error=access_denied"), "implicit readers find it too: {again}");
+
+    clock.advance(Duration::minutes(6));
+    let late = json!({"auth_code": code, "code_verifier": VERIFIER});
+    let (status, _, body) = send(&app, post("/token?grant_type=pkce", late)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("flow_state_expired")));
+
+    let plain = json!({"email": "quin@example.com", "code_challenge": VERIFIER, "code_challenge_method": "plain"});
+    let (status, _, body) = send(&app, post("/recover", plain)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")));
+    let half = json!({"email": "quin@example.com", "code_challenge": CHALLENGE, "code_challenge_method": null});
+    assert_eq!(send(&app, post("/recover", half)).await.0, StatusCode::BAD_REQUEST);
+    let implicit = json!({"email": "quin@example.com", "code_challenge": null, "code_challenge_method": null});
+    assert_eq!(send(&app, post("/recover", implicit)).await.0, StatusCode::OK);
+    assert!(!outbox(&store).await.remove(0).link_token().starts_with("pkce_"));
+}
+
+#[actix_web::test]
+async fn a_pkce_flow_verified_by_code_answers_the_session_directly() {
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let (app, store, _) = world(quick(), settings).await;
+    send(&app, post("/signup", json!({"email": "rae@example.com", "password": "correct horse"}))).await;
+    let ask = json!({"email": "rae@example.com", "code_challenge": CHALLENGE, "code_challenge_method": "s256"});
+    send(&app, post("/recover", ask)).await;
+    let mail = outbox(&store).await.remove(0);
+    let by_code = json!({"type": "recovery", "email": "rae@example.com", "token": mail.code});
+    let (status, _, session) = send(&app, post("/verify", by_code)).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["user"]["email"], "rae@example.com");
+}
+
+#[actix_web::test]
+async fn a_pkce_email_change_lands_with_a_code_after_both_confirmations() {
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let (app, store, _) = world(quick(), settings).await;
+    let (_, _, session) =
+        send(&app, post("/signup", json!({"email": "sam@example.com", "password": "correct horse"}))).await;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let change = json!({"email": "sam.new@example.com", "code_challenge": CHALLENGE, "code_challenge_method": "s256"});
+    let request = with_token(TestRequest::put().uri("/auth/v1/user?redirect_to=http://localhost:3000/cb"), &token);
+    assert_eq!(send(&app, request.set_json(change)).await.0, StatusCode::OK);
+    let mut mails = outbox(&store).await;
+    mails.sort_by(|a, b| a.kind.cmp(&b.kind));
+
+    let first = submit_link_form(&app, &link_form(&mails[0], "email_change", "http://localhost:3000/cb")).await;
+    assert!(first.starts_with("http://localhost:3000/cb?message=Confirmation"), "{first}");
+    let second = submit_link_form(&app, &link_form(&mails[1], "email_change", "http://localhost:3000/cb")).await;
+    let exchange = json!({"auth_code": auth_code_of(&second), "code_verifier": VERIFIER});
+    let (status, _, session) = send(&app, post("/token?grant_type=pkce", exchange)).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["user"]["email"], "sam.new@example.com");
 }

@@ -3,12 +3,14 @@
 pub(crate) mod schema;
 
 use async_trait::async_trait;
-use auth_core::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail};
+use auth_core::domain::{AuditEvent, AuthCode, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail};
 use auth_core::domain::{
     Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
     StoredKey, TokenDigest, User, UserId, UserQuery, Username, plan_rotation,
 };
-use auth_core::ports::{AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, SessionStore, StoreError, UserStore};
+use auth_core::ports::{
+    AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, Redemption, SessionStore, StoreError, UserStore,
+};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -17,11 +19,14 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use self::schema::{audit_log, mail_outbox, one_time_tokens, refresh_tokens, sessions, signing_keys, users};
+use self::schema::{
+    audit_log, auth_codes, mail_outbox, one_time_tokens, refresh_tokens, sessions, signing_keys, users,
+};
 use crate::PoolOptions;
 use crate::error::store_error;
 use crate::rows::{
-    AuditRow, KeyRow, NewAuditRow, NewOutboxRow, NewTokenRow, OneTimeRow, OutboxRow, SessionRow, TokenRow, UserRow,
+    AuditRow, AuthCodeRow, KeyRow, NewAuditRow, NewOutboxRow, NewTokenRow, OneTimeRow, OutboxRow, SessionRow, TokenRow,
+    UserRow,
 };
 
 /// Advisory lock key held while migrating ("authd" in ASCII).
@@ -362,13 +367,7 @@ fn internal(error: StoreError) -> DieselError {
 impl SessionStore for PgStore {
     async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        let row = SessionRow::from(session);
-        let token = NewTokenRow {
-            session_id: *session.id.as_uuid(),
-            token_digest: first_token.as_bytes().to_vec(),
-            parent: None,
-            created_at: session.created_at,
-        };
+        let (row, token) = session_rows(session, first_token);
         let user_id = *session.user_id.as_uuid();
         let signed_in_at = session.created_at;
         conn.transaction(async |c| {
@@ -395,13 +394,7 @@ impl SessionStore for PgStore {
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         let user_row = UserRow::from(user);
-        let session_row = SessionRow::from(session);
-        let token = NewTokenRow {
-            session_id: *session.id.as_uuid(),
-            token_digest: first_token.as_bytes().to_vec(),
-            parent: None,
-            created_at: session.created_at,
-        };
+        let (session_row, token) = session_rows(session, first_token);
         conn.transaction(async |c| {
             diesel::insert_into(users::table).values(&user_row).execute(c).await?;
             diesel::insert_into(sessions::table).values(&session_row).execute(c).await?;
@@ -541,6 +534,17 @@ async fn put_one_time(c: &mut AsyncPgConnection, token: &OneTimeRow) -> QueryRes
     Ok(())
 }
 
+/// The rows that start `session` with its first refresh token.
+fn session_rows(session: &Session, first: &TokenDigest) -> (SessionRow, NewTokenRow) {
+    let token = NewTokenRow {
+        session_id: *session.id.as_uuid(),
+        token_digest: first.as_bytes().to_vec(),
+        parent: None,
+        created_at: session.created_at,
+    };
+    (SessionRow::from(session), token)
+}
+
 #[async_trait]
 impl EmailFlowStore for PgStore {
     async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), StoreError> {
@@ -642,23 +646,14 @@ impl EmailFlowStore for PgStore {
         rows.into_iter().map(OneTimeToken::try_from).collect()
     }
 
-    async fn redeem_token(
-        &self,
-        token: &OneTimeToken,
-        user: &User,
-        session: Option<(Session, TokenDigest)>,
-    ) -> Result<(), StoreError> {
+    async fn redeem_token(&self, token: &OneTimeToken, user: &User, then: Redemption) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         let user_row = UserRow::from(user);
-        let started = session.map(|(session, first)| {
-            let token = NewTokenRow {
-                session_id: *session.id.as_uuid(),
-                token_digest: first.as_bytes().to_vec(),
-                parent: None,
-                created_at: session.created_at,
-            };
-            (SessionRow::from(&session), token)
-        });
+        let (started, code) = match &then {
+            Redemption::Nothing => (None, None),
+            Redemption::Session(session, first) => (Some(session_rows(session, first)), None),
+            Redemption::AuthCode(code) => (None, Some(AuthCodeRow::from(code))),
+        };
         let (owner, kind, link) =
             (*token.user_id.as_uuid(), token.kind.as_str(), token.link_digest.as_bytes().to_vec());
         conn.transaction(async |c| {
@@ -681,6 +676,49 @@ impl EmailFlowStore for PgStore {
                 diesel::insert_into(sessions::table).values(session_row).execute(c).await?;
                 diesel::insert_into(refresh_tokens::table).values(first).execute(c).await?;
             }
+            if let Some(code) = &code {
+                diesel::delete(auth_codes::table.filter(auth_codes::expires_at.lt(code.created_at))).execute(c).await?;
+                diesel::insert_into(auth_codes::table).values(code).execute(c).await?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn find_auth_code(&self, digest: &TokenDigest) -> Result<Option<AuthCode>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row: Option<AuthCodeRow> = auth_codes::table
+            .find(digest.as_bytes().to_vec())
+            .select(AuthCodeRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        row.map(AuthCode::try_from).transpose()
+    }
+
+    async fn redeem_auth_code(
+        &self,
+        code: &AuthCode,
+        user: &User,
+        session: &Session,
+        first_refresh: &TokenDigest,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let user_row = UserRow::from(user);
+        let (session_row, first) = session_rows(session, first_refresh);
+        let digest = code.digest.as_bytes().to_vec();
+        conn.transaction(async |c| {
+            // The delete decides which of two racing exchanges wins.
+            if diesel::delete(auth_codes::table.find(&digest)).execute(c).await? == 0 {
+                return Err(DieselError::NotFound);
+            }
+            if diesel::update(users::table.find(user_row.id)).set(&user_row).execute(c).await? == 0 {
+                return Err(DieselError::NotFound);
+            }
+            diesel::insert_into(sessions::table).values(&session_row).execute(c).await?;
+            diesel::insert_into(refresh_tokens::table).values(&first).execute(c).await?;
             Ok(())
         })
         .await

@@ -89,6 +89,20 @@ diesel::table! {
         link_expires_at -> Timestamptz,
         code_expires_at -> Timestamptz,
         failed_attempts -> Integer,
+        code_challenge -> Nullable<Text>,
+        code_challenge_method -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    auth.auth_codes (code_digest) {
+        code_digest -> Bytea,
+        user_id -> Uuid,
+        code_challenge -> Text,
+        code_challenge_method -> Text,
+        auth_method -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
     }
 }
 

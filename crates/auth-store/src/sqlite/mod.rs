@@ -8,12 +8,16 @@ mod schema;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use auth_core::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, UserQuery};
+use auth_core::domain::{
+    AuditEvent, AuthCode, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, UserQuery,
+};
 use auth_core::domain::{
     Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
     StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
-use auth_core::ports::{AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, SessionStore, StoreError, UserStore};
+use auth_core::ports::{
+    AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, Redemption, SessionStore, StoreError, UserStore,
+};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -26,14 +30,17 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 
 use self::rows::{
-    SqliteAuditRow, SqliteKeyRow, SqliteNewAuditRow, SqliteNewOutboxRow, SqliteNewTokenRow, SqliteOneTimeRow,
-    SqliteOutboxRow, SqliteSessionRow, SqliteTokenRow, SqliteUserRow,
+    SqliteAuditRow, SqliteAuthCodeRow, SqliteKeyRow, SqliteNewAuditRow, SqliteNewOutboxRow, SqliteNewTokenRow,
+    SqliteOneTimeRow, SqliteOutboxRow, SqliteSessionRow, SqliteTokenRow, SqliteUserRow,
 };
-use self::schema::{audit_log, mail_outbox, one_time_tokens, refresh_tokens, sessions, signing_keys, users};
+use self::schema::{
+    audit_log, auth_codes, mail_outbox, one_time_tokens, refresh_tokens, sessions, signing_keys, users,
+};
 use crate::PoolOptions;
 use crate::error::store_error;
 use crate::rows::{
-    AuditRow, KeyRow, NewAuditRow, NewOutboxRow, NewTokenRow, OneTimeRow, OutboxRow, SessionRow, TokenRow, UserRow,
+    AuditRow, AuthCodeRow, KeyRow, NewAuditRow, NewOutboxRow, NewTokenRow, OneTimeRow, OutboxRow, SessionRow, TokenRow,
+    UserRow,
 };
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -143,6 +150,11 @@ fn new_token(session: &SessionId, digest: &TokenDigest, parent: Option<i64>, at:
         parent,
         created_at: at,
     })
+}
+
+/// The rows that start `session` with its first refresh token.
+fn session_rows(session: &Session, first: &TokenDigest) -> (SqliteSessionRow, SqliteNewTokenRow) {
+    (SqliteSessionRow::from(SessionRow::from(session)), new_token(&session.id, first, None, session.created_at))
 }
 
 #[async_trait]
@@ -348,8 +360,7 @@ fn rotate(c: &mut SqliteConnection, rotation: &Rotation) -> QueryResult<Rotation
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError> {
-        let row = SqliteSessionRow::from(SessionRow::from(session));
-        let token = new_token(&session.id, first_token, None, session.created_at);
+        let (row, token) = session_rows(session, first_token);
         let signed_in_at = session.created_at;
         self.run(move |c| {
             c.immediate_transaction(|c| {
@@ -374,8 +385,7 @@ impl SessionStore for SqliteStore {
         first_token: &TokenDigest,
     ) -> Result<(), StoreError> {
         let user_row = SqliteUserRow::from(UserRow::from(user));
-        let session_row = SqliteSessionRow::from(SessionRow::from(session));
-        let token = new_token(&session.id, first_token, None, session.created_at);
+        let (session_row, token) = session_rows(session, first_token);
         self.run(move |c| {
             c.immediate_transaction(|c| {
                 diesel::insert_into(users::table).values(&user_row).execute(c)?;
@@ -604,19 +614,13 @@ impl EmailFlowStore for SqliteStore {
         rows.into_iter().map(to_one_time).collect()
     }
 
-    async fn redeem_token(
-        &self,
-        token: &OneTimeToken,
-        user: &User,
-        session: Option<(Session, TokenDigest)>,
-    ) -> Result<(), StoreError> {
+    async fn redeem_token(&self, token: &OneTimeToken, user: &User, then: Redemption) -> Result<(), StoreError> {
         let user_row = SqliteUserRow::from(UserRow::from(user));
-        let started = session.map(|(session, first)| {
-            (
-                SqliteSessionRow::from(SessionRow::from(&session)),
-                new_token(&session.id, &first, None, session.created_at),
-            )
-        });
+        let (started, code) = match &then {
+            Redemption::Nothing => (None, None),
+            Redemption::Session(session, first) => (Some(session_rows(session, first)), None),
+            Redemption::AuthCode(code) => (None, Some(SqliteAuthCodeRow::from(AuthCodeRow::from(code)))),
+        };
         let owner = token.user_id.as_uuid().as_bytes().to_vec();
         let kind = token.kind.as_str();
         let link = token.link_digest.as_bytes().to_vec();
@@ -640,6 +644,44 @@ impl EmailFlowStore for SqliteStore {
                     diesel::insert_into(sessions::table).values(session_row).execute(c)?;
                     diesel::insert_into(refresh_tokens::table).values(first).execute(c)?;
                 }
+                if let Some(code) = &code {
+                    diesel::delete(auth_codes::table.filter(auth_codes::expires_at.lt(code.created_at))).execute(c)?;
+                    diesel::insert_into(auth_codes::table).values(code).execute(c)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn find_auth_code(&self, digest: &TokenDigest) -> Result<Option<AuthCode>, StoreError> {
+        let digest = digest.as_bytes().to_vec();
+        let row = self
+            .run(move |c| auth_codes::table.find(digest).select(SqliteAuthCodeRow::as_select()).first(c).optional())
+            .await?;
+        row.map(|r| AuthCodeRow::try_from(r).and_then(AuthCode::try_from)).transpose()
+    }
+
+    async fn redeem_auth_code(
+        &self,
+        code: &AuthCode,
+        user: &User,
+        session: &Session,
+        first_refresh: &TokenDigest,
+    ) -> Result<(), StoreError> {
+        let user_row = SqliteUserRow::from(UserRow::from(user));
+        let (session_row, first) = session_rows(session, first_refresh);
+        let digest = code.digest.as_bytes().to_vec();
+        self.run(move |c| {
+            c.immediate_transaction(|c| {
+                if diesel::delete(auth_codes::table.find(&digest)).execute(c)? == 0 {
+                    return Err(DieselError::NotFound);
+                }
+                if diesel::update(users::table.find(user_row.id.clone())).set(&user_row).execute(c)? == 0 {
+                    return Err(DieselError::NotFound);
+                }
+                diesel::insert_into(sessions::table).values(&session_row).execute(c)?;
+                diesel::insert_into(refresh_tokens::table).values(&first).execute(c)?;
                 Ok(())
             })
         })

@@ -5,9 +5,12 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::schema::{audit_log, mail_outbox, one_time_tokens, refresh_tokens, sessions, signing_keys, users};
+use super::schema::{
+    audit_log, auth_codes, mail_outbox, one_time_tokens, refresh_tokens, sessions, signing_keys, users,
+};
 use crate::rows::{
-    AuditRow, KeyRow, NewAuditRow, NewOutboxRow, NewTokenRow, OneTimeRow, OutboxRow, SessionRow, TokenRow, UserRow,
+    AuditRow, AuthCodeRow, KeyRow, NewAuditRow, NewOutboxRow, NewTokenRow, OneTimeRow, OutboxRow, SessionRow, TokenRow,
+    UserRow,
 };
 
 fn uuid(bytes: &[u8]) -> Result<Uuid, StoreError> {
@@ -302,6 +305,8 @@ pub struct SqliteOneTimeRow {
     pub created_at: DateTime<Utc>,
     pub link_expires_at: DateTime<Utc>,
     pub code_expires_at: DateTime<Utc>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
 }
 
 impl From<OneTimeRow> for SqliteOneTimeRow {
@@ -316,6 +321,8 @@ impl From<OneTimeRow> for SqliteOneTimeRow {
             created_at: r.created_at,
             link_expires_at: r.link_expires_at,
             code_expires_at: r.code_expires_at,
+            code_challenge: r.code_challenge,
+            code_challenge_method: r.code_challenge_method,
         }
     }
 }
@@ -334,6 +341,51 @@ impl TryFrom<SqliteOneTimeRow> for OneTimeRow {
             created_at: r.created_at,
             link_expires_at: r.link_expires_at,
             code_expires_at: r.code_expires_at,
+            code_challenge: r.code_challenge,
+            code_challenge_method: r.code_challenge_method,
+        })
+    }
+}
+
+/// A row of `auth_codes`.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = auth_codes, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct SqliteAuthCodeRow {
+    pub code_digest: Vec<u8>,
+    pub user_id: Vec<u8>,
+    pub code_challenge: String,
+    pub code_challenge_method: String,
+    pub auth_method: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<AuthCodeRow> for SqliteAuthCodeRow {
+    fn from(r: AuthCodeRow) -> Self {
+        Self {
+            code_digest: r.code_digest,
+            user_id: r.user_id.as_bytes().to_vec(),
+            code_challenge: r.code_challenge,
+            code_challenge_method: r.code_challenge_method,
+            auth_method: r.auth_method,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+impl TryFrom<SqliteAuthCodeRow> for AuthCodeRow {
+    type Error = StoreError;
+
+    fn try_from(r: SqliteAuthCodeRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            code_digest: r.code_digest,
+            user_id: uuid(&r.user_id)?,
+            code_challenge: r.code_challenge,
+            code_challenge_method: r.code_challenge_method,
+            auth_method: r.auth_method,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
         })
     }
 }

@@ -89,6 +89,20 @@ diesel::table! {
         link_expires_at -> TimestamptzSqlite,
         code_expires_at -> TimestamptzSqlite,
         failed_attempts -> Integer,
+        code_challenge -> Nullable<Text>,
+        code_challenge_method -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    auth_codes (code_digest) {
+        code_digest -> Binary,
+        user_id -> Binary,
+        code_challenge -> Text,
+        code_challenge_method -> Text,
+        auth_method -> Text,
+        created_at -> TimestamptzSqlite,
+        expires_at -> TimestamptzSqlite,
     }
 }
 

@@ -74,7 +74,16 @@ async fn migrations_are_idempotent_and_both_backends_agree() {
     let pg_shape = postgres_shape(pg_db.url()).await;
     assert_eq!(
         pg_shape.keys().collect::<Vec<_>>(),
-        ["audit_log", "mail_outbox", "one_time_tokens", "refresh_tokens", "sessions", "signing_keys", "users"]
+        [
+            "audit_log",
+            "auth_codes",
+            "mail_outbox",
+            "one_time_tokens",
+            "refresh_tokens",
+            "sessions",
+            "signing_keys",
+            "users"
+        ]
     );
     let sqlite_shape = sqlite_shape(&path);
     assert_eq!(pg_shape, sqlite_shape, "PostgreSQL and SQLite schemas differ");
