@@ -39,6 +39,7 @@ pub enum UsersCommand {
     },
     /// Create a user; with --password-stdin the password is read from standard input.
     Create {
+        /// The account's fields.
         #[command(flatten)]
         fields: UserFields,
         /// Read the password from standard input (never from the command line, where other
@@ -53,6 +54,7 @@ pub enum UsersCommand {
     Update {
         /// Id, email address or username.
         user: String,
+        /// The account's fields.
         #[command(flatten)]
         fields: UserFields,
         /// JSON instead of text.

@@ -1,21 +1,13 @@
 //! The authd binary: reads the configuration, wires the adapters to the domain, and serves.
 
-mod admin_cli;
-mod cli;
-mod config;
-mod keys;
-mod output;
-mod postgrest;
-mod telemetry;
-mod wiring;
-
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConfigCommand, KeysCommand};
-use crate::config::Config;
+use authd::cli::{Cli, Command, ConfigCommand, KeysCommand};
+use authd::config::Config;
+use authd::{admin_cli, output, postgrest, telemetry, wiring};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -7,8 +7,8 @@ use std::time::Duration;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use auth_core::domain::SessionLimits;
-use auth_core::ports::Random;
-use auth_core::service::{AuthService, AuthSettings, Ports, RoleNames};
+use auth_core::ports::{Clock, Random};
+use auth_core::service::{AuthService, AuthSettings, MailDelivery, Ports, RoleNames};
 use auth_crypto::{Argon2Hasher, Argon2Params, OsRandom, SystemClock};
 use auth_http::{AppState, HttpSettings, RateLimits, ServerInfo};
 use auth_store::{Database, PoolOptions};
@@ -58,27 +58,42 @@ pub async fn open_ready_database(config: &Config) -> anyhow::Result<Database> {
 
 /// The deployment's keys, read through the database's key store.
 pub fn keys(config: &Config, database: &Database) -> anyhow::Result<Keys> {
-    Ok(Keys::new(config, database.keys(), Arc::new(SystemClock), Arc::new(OsRandom))?
+    keys_at(config, database, Arc::new(SystemClock))
+}
+
+fn keys_at(config: &Config, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<Keys> {
+    Ok(Keys::new(config, database.keys(), clock, Arc::new(OsRandom))?
         .on_change(crate::postgrest::keys_hook(config, database)))
 }
 
-/// `authd serve`.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), "authd starting");
-    let database = open_ready_database(&config).await?;
-    let keys = Arc::new(keys(&config, &database)?);
+/// What `authd serve` runs: the state of the HTTP app and the outbox delivery, over the database
+/// made ready and the keys read. Tests build it in process over a clock they move.
+pub struct ServerParts {
+    /// The state `auth_http::app` serves.
+    pub state: web::Data<AppState>,
+    /// Sends due outbox messages through the configured mailer.
+    pub delivery: MailDelivery,
+    database: Database,
+    keys: Arc<Keys>,
+    signer: Arc<auth_crypto::JwtSigner>,
+}
+
+/// Builds what `serve` runs, its use cases, keys, mailer and delivery reading time from `clock`.
+pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<ServerParts> {
+    let database = open_ready_database(config).await?;
+    let keys = Arc::new(keys_at(config, &database, Arc::clone(&clock))?);
     keys.ensure_initial().await?;
     let signer = Arc::new(keys.signer().await?);
     let chain = keys.token_chain().await?;
     if let Some(key) = signer.keys().first() {
         tracing::info!(kid = %key.kid, algorithm = key.alg.name(), "access tokens are signed with this key");
     }
-    crate::postgrest::at_start(&config, &database, &signer).await;
-    let (mailer, templates) = mail(&config)?;
-    let reload_signer = Arc::clone(&signer);
+    crate::postgrest::at_start(config, &database, &signer).await;
+    let (mailer, templates) = mail(config, Arc::clone(&clock))?;
 
     let random: Arc<dyn Random> = Arc::new(OsRandom);
-    let service = service(&config, &database, signer, chain, templates)?;
+    let delivery = MailDelivery::new(database.outbox(), mailer, Arc::clone(&clock));
+    let service = service(config, &database, Arc::clone(&signer), chain, templates, clock)?;
     let http = HttpSettings {
         base_path: config.server.base_path.clone(),
         max_body_bytes: config.server.max_body_bytes,
@@ -96,6 +111,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };
     let state = web::Data::new(AppState::new(service, random, info, http));
+    Ok(ServerParts { state, delivery, database, keys, signer })
+}
+
+/// `authd serve`.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "authd starting");
+    let ServerParts { state, delivery, database, keys, signer } = server_parts(&config, Arc::new(SystemClock)).await?;
 
     let address = (config.server.host.as_str(), config.server.port);
     let mut server =
@@ -107,9 +129,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .bind(address)
         .with_context(|| format!("cannot listen on {}:{}", config.server.host, config.server.port))?;
     // Background work starts only once the port is ours, so a failed start ends with one line.
-    Arc::clone(&keys).spawn_reload(reload_signer);
+    keys.spawn_reload(signer);
     spawn_audit_pruning(&config, &database);
-    spawn_mail_delivery(&database, mailer);
+    spawn_mail_delivery(delivery);
     let base = auth_http::HttpSettings { base_path: config.server.base_path.clone(), ..Default::default() };
     tracing::info!("listening on http://{}:{}{}", config.server.host, config.server.port, base.normalised_base_path());
     // actix-web stops gracefully on SIGTERM and SIGINT: no new connections, requests in flight
@@ -126,6 +148,7 @@ fn service(
     signer: Arc<auth_crypto::JwtSigner>,
     chain: auth_crypto::HmacTokenChain,
     templates: Arc<dyn auth_core::ports::MailTemplates>,
+    clock: Arc<dyn Clock>,
 ) -> anyhow::Result<AuthService> {
     let hasher = Argon2Hasher::new(
         Argon2Params {
@@ -141,7 +164,7 @@ fn service(
         hasher: Arc::new(hasher),
         signer,
         chain: Arc::new(chain),
-        clock: Arc::new(SystemClock),
+        clock,
         random: Arc::new(OsRandom),
         audit: database.audit(),
         flows: database.flows(),
@@ -152,8 +175,7 @@ fn service(
 
 /// Delivers the outbox in the background: every few seconds, and in a tight loop while
 /// there is a backlog. Failures are logged without the message bodies.
-fn spawn_mail_delivery(database: &Database, mailer: Arc<dyn auth_core::ports::Mailer>) {
-    let delivery = auth_core::service::MailDelivery::new(database.outbox(), mailer, Arc::new(SystemClock));
+fn spawn_mail_delivery(delivery: MailDelivery) {
     tokio::spawn(async move {
         const BATCH: u32 = 20;
         let mut ticks = tokio::time::interval(Duration::from_secs(2));
@@ -193,7 +215,7 @@ pub async fn operator_service(config: &Config) -> anyhow::Result<AuthService> {
     let signer = Arc::new(keys.signer().await?);
     let chain = keys.token_chain().await?;
     // Operator commands queue no mail that needs the mailer; the outbox waits for `serve`.
-    service(config, &database, signer, chain, templates(config)?)
+    service(config, &database, signer, chain, templates(config)?, Arc::new(SystemClock))
 }
 
 /// Records a key rotation made at the command line in the audit log.
@@ -215,8 +237,9 @@ pub async fn record_key_rotation(database: &Database, details: serde_json::Value
 /// `.eml` files in `mail.outbox_dir`. Broken template overrides fail here, at start-up.
 pub fn mail(
     config: &Config,
+    clock: Arc<dyn Clock>,
 ) -> anyhow::Result<(Arc<dyn auth_core::ports::Mailer>, Arc<dyn auth_core::ports::MailTemplates>)> {
-    Ok((mailer(config)?, templates(config)?))
+    Ok((mailer(config, clock)?, templates(config)?))
 }
 
 /// The mail templates: built in, or overridden from `mail.templates_dir`.
@@ -230,7 +253,7 @@ pub fn templates(config: &Config) -> anyhow::Result<Arc<dyn auth_core::ports::Ma
 }
 
 /// The mailer: SMTP when `smtp.host` is set, `.eml` files in `mail.outbox_dir` otherwise.
-fn mailer(config: &Config) -> anyhow::Result<Arc<dyn auth_core::ports::Mailer>> {
+fn mailer(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn auth_core::ports::Mailer>> {
     let smtp = &config.smtp;
     let sender_name = smtp.sender_name.as_deref().unwrap_or(&config.mail.app_name);
     // The file mailer needs a From too; nobody replies to a file, so a placeholder will do.
@@ -250,13 +273,13 @@ fn mailer(config: &Config) -> anyhow::Result<Arc<dyn auth_core::ports::Mailer>> 
                 credentials: smtp.username.clone().zip(smtp.password.as_ref().map(|p| p.expose().to_owned())),
                 timeout: Duration::from_secs(smtp.timeout_secs),
             };
-            let mailer = auth_mail::SmtpMailer::new(&settings, sender, Arc::new(SystemClock), Arc::new(OsRandom))?;
+            let mailer = auth_mail::SmtpMailer::new(&settings, sender, clock, Arc::new(OsRandom))?;
             tracing::info!(server = %host, security = ?security, "mail is sent over SMTP");
             Arc::new(mailer)
         }
         None => {
             let dir = &config.mail.outbox_dir;
-            let mailer = auth_mail::FileMailer::new(dir, sender, Arc::new(SystemClock), Arc::new(OsRandom))
+            let mailer = auth_mail::FileMailer::new(dir, sender, clock, Arc::new(OsRandom))
                 .with_context(|| format!("cannot create the mail folder {}", dir.display()))?;
             tracing::info!(folder = %dir.display(), "no SMTP server configured: mail is written to files");
             Arc::new(mailer)

@@ -144,6 +144,16 @@ fn link_type(kind: OneTimeKind) -> VerifyType {
     }
 }
 
+/// The kinds of secret a wrong code for `kind` counts against: both halves of an email change.
+fn counted_with(kind: OneTimeKind) -> Vec<OneTimeKind> {
+    match kind {
+        OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew => {
+            vec![OneTimeKind::EmailChangeCurrent, OneTimeKind::EmailChangeNew]
+        }
+        other => vec![other],
+    }
+}
+
 /// A link made for an operator instead of mailed (`POST /admin/generate_link`).
 #[derive(Clone)]
 pub struct GeneratedLink {
@@ -559,9 +569,17 @@ impl AuthService {
                 match candidates.iter().find(|t| matches(t)) {
                     Some(token) => (token.clone(), true),
                     None => {
-                        // Every wrong guess counts against the secrets it was tried on.
+                        // Every wrong guess counts against the secrets it was tried on. The two
+                        // secrets of an email change count together: had guesses burned the new
+                        // address's alone, the current address's would apply the change unproved.
+                        let mut counted = Vec::new();
                         for token in &candidates {
-                            self.ports.flows.count_failed_code(token.user_id, token.kind).await?;
+                            for kind in counted_with(token.kind) {
+                                if !counted.contains(&(token.user_id, kind)) {
+                                    counted.push((token.user_id, kind));
+                                    self.ports.flows.count_failed_code(token.user_id, kind).await?;
+                                }
+                            }
                         }
                         return Err(AuthError::OtpExpired);
                     }
