@@ -596,7 +596,7 @@ for (const backend of backends()) {
         assert.equal((await client(mailing).signInWithPassword({ email, password: 'changed with a nonce' })).error, null);
       });
 
-      it('updateUser with a new email changes it once both addresses confirm', async () => {
+      it('updateUser with a new email changes it once both addresses confirm; resend sends its mails again', async () => {
         const email = freshEmail('old');
         const next = freshEmail('new');
         await client(mailing).signUp({ email, password: PASSWORD });
@@ -607,8 +607,12 @@ for (const backend of backends()) {
         const asked = await auth.updateUser({ email: next });
         assert.equal(asked.error, null);
         assert.equal(asked.data.user.email, email, 'unchanged until both confirm');
-        const toOld = await mailing.mail(email, 2);
-        const toNew = await mailing.mail(next, 1);
+        const resent = await client(mailing).resend({ type: 'email_change', email });
+        assert.equal(resent.error, null, 'resend email_change sends both halves again');
+        const toOld = await mailing.mail(email, 3);
+        const toNew = await mailing.mail(next, 2);
+        const stale = await client(mailing).verifyOtp({ email, token: (await mailing.mail(email, 2)).code, type: 'email_change' });
+        assertApiError(stale.error, { code: 'otp_expired', status: 403 });
         const first = await client(mailing).verifyOtp({ email, token: toOld.code, type: 'email_change' });
         assert.equal(first.error, null);
         assert.equal(first.data.session, null, 'the other address has yet to confirm');

@@ -455,6 +455,28 @@ impl AuthService {
         Ok(())
     }
 
+    /// `POST /resend` for an email change: new secrets, and mails, for the halves of the change
+    /// pending on the account with this address that have yet to be confirmed. Answers alike
+    /// whether or not a change is pending.
+    pub async fn resend_email_change(&self, email: &str, link: &LinkOptions) -> Result<(), AuthError> {
+        let Some(user) = self.user_by_email(email).await? else { return Ok(()) };
+        if user.is_banned(self.ports.clock.now()) {
+            return Ok(());
+        }
+        let halves = [
+            (OneTimeKind::EmailChangeNew, MailKind::EmailChangeNew),
+            (OneTimeKind::EmailChangeCurrent, MailKind::EmailChangeCurrent),
+        ];
+        for (kind, mail_kind) in halves {
+            let Some(pending) = self.ports.flows.find_token(user.id, kind).await? else { continue };
+            let Some(new_email) = &pending.relates_to else { continue };
+            let (token, mail) =
+                self.prepare_secret_about(&user, &pending.sent_to, kind, mail_kind, link, Some(new_email))?;
+            self.ports.flows.issue_token(&token, Some(OutgoingMail { kind: mail_kind, mail })).await?;
+        }
+        Ok(())
+    }
+
     /// `POST /recover`: a recovery mail when the address is known. Answers alike either way.
     pub async fn recover(&self, email: &str, link: &LinkOptions) -> Result<(), AuthError> {
         if let Some(user) = self.user_by_email(email).await?
@@ -721,12 +743,10 @@ impl AuthService {
             OneTimeKind::EmailChangeCurrent => OneTimeKind::EmailChangeNew,
             _ => OneTimeKind::EmailChangeCurrent,
         };
-        let pending_other = self
-            .ports
-            .flows
-            .find_token(user.id, other)
-            .await?
-            .filter(|t| t.relates_to.as_ref() == Some(&new_email) && now <= t.link_expires_at);
+        // An expired other half still blocks: the change then needs a new request, never
+        // just this address.
+        let pending_other =
+            self.ports.flows.find_token(user.id, other).await?.filter(|t| t.relates_to.as_ref() == Some(&new_email));
         if pending_other.is_some() {
             return match self.ports.flows.redeem_token(token, &user, Redemption::Nothing).await {
                 Ok(()) => Ok(Verified::AwaitingOtherAddress),

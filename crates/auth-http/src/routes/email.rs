@@ -84,7 +84,7 @@ pub(crate) struct ResendBody {
     pkce: ChallengeFields,
 }
 
-/// `POST /resend`: the sign-up confirmation again.
+/// `POST /resend`: the sign-up confirmation, or the mails of a pending email change, again.
 pub(crate) async fn resend(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -92,19 +92,26 @@ pub(crate) async fn resend(
     body: web::Json<ResendBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    match body.kind.as_deref().map(str::trim) {
-        Some("signup") => {}
-        Some("email_change" | "sms" | "phone_change") => {
+    let email_change = match body.kind.as_deref().map(str::trim) {
+        Some("signup") => false,
+        Some("email_change") => true,
+        Some("sms" | "phone_change") => {
             return Err(AuthError::FeatureDisabled("resending this kind of message").into());
         }
         _ => {
-            return Err(AuthError::Validation { field: "type", message: "type must be \"signup\"".into() }.into());
+            let message = "type must be \"signup\" or \"email_change\"".into();
+            return Err(AuthError::Validation { field: "type", message }.into());
         }
-    }
+    };
     let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     let email = required_email(body.email)?;
-    admit(&state, &request, "confirmation", &email)?;
-    state.service.resend_confirmation(&email, &link).await?;
+    if email_change {
+        admit(&state, &request, "email_change", &email)?;
+        state.service.resend_email_change(&email, &link).await?;
+    } else {
+        admit(&state, &request, "confirmation", &email)?;
+        state.service.resend_confirmation(&email, &link).await?;
+    }
     Ok(empty_ok())
 }
 

@@ -590,3 +590,40 @@ async fn a_pkce_email_change_lands_with_a_code_after_both_confirmations() {
     assert_eq!(status, StatusCode::OK, "{session}");
     assert_eq!(session["user"]["email"], "sam.new@example.com");
 }
+
+#[actix_web::test]
+async fn resend_email_change_replaces_the_pending_halves() {
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let (app, store, _) = world(quick(), settings).await;
+    let (_, _, session) =
+        send(&app, post("/signup", json!({"email": "tia@example.com", "password": "correct horse"}))).await;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let request = with_token(TestRequest::put().uri("/auth/v1/user"), &token);
+    assert_eq!(send(&app, request.set_json(json!({"email": "tia.new@example.com"}))).await.0, StatusCode::OK);
+    let mut first = outbox(&store).await;
+    first.sort_by(|a, b| a.kind.cmp(&b.kind));
+
+    let resend = json!({"type": "email_change", "email": "tia@example.com"});
+    let (status, _, body) = send(&app, post("/resend", resend)).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({})));
+    let mut second = outbox(&store).await;
+    second.sort_by(|a, b| a.kind.cmp(&b.kind));
+    assert_eq!(
+        second.iter().map(|m| (m.kind.as_str(), m.to.as_str())).collect::<Vec<_>>(),
+        [("email_change_current", "tia@example.com"), ("email_change_new", "tia.new@example.com")]
+    );
+    let stale = json!({"type": "email_change", "token_hash": first[0].link_token()});
+    assert_eq!(send(&app, post("/verify", stale)).await.0, StatusCode::FORBIDDEN, "replaced by the resend");
+    for mail in &second {
+        let (status, _, _) =
+            send(&app, post("/verify", json!({"type": "email_change", "token_hash": mail.link_token()}))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (_, _, user) = send(&app, with_token(TestRequest::get().uri("/auth/v1/user"), &token)).await;
+    assert_eq!(user["email"], "tia.new@example.com");
+
+    let nothing = json!({"type": "email_change", "email": "nobody@example.com"});
+    let (status, _, body) = send(&app, post("/resend", nothing)).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({})), "answers alike with no change pending");
+    assert!(outbox(&store).await.is_empty());
+}
