@@ -1,12 +1,12 @@
 //! Signing in by mail through the binary: magic links and codes, each secret used once, wrong
 //! codes counted until the secret is burned, a new mail replacing the last, and resending the
-//! sign-up confirmation.
+//! sign-up confirmation; and a PKCE client's magic link, exchanged for a session.
 
 use auth_testkit::smtp::Sink;
 use serde_json::json;
 
 use super::served::{call, follow, outcome, post, sign_in, with_authd};
-use super::{Backend, Mailbox, PASSWORD, SITE, expired, fragment_value};
+use super::{Backend, Mailbox, PASSWORD, SITE, expired, fragment_value, query_value};
 use crate::process::Server;
 
 /// The address of the signed-in user `access_token` belongs to.
@@ -122,11 +122,36 @@ fn resent_confirmation(server: &Server, mailbox: &mut Mailbox<'_>) {
     assert!(mailbox.next("dot@example.com").link().contains("type=recovery"));
 }
 
+/// A PKCE client's magic link lands with `?code=`, which only its verifier exchanges, once.
+fn pkce_magic_link(server: &Server, mailbox: &mut Mailbox<'_>) {
+    // RFC 7636, appendix B.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    super::served::confirmed_user(server, mailbox, "pat@example.com");
+    let ask = json!({"email": "pat@example.com", "code_challenge": challenge, "code_challenge_method": "s256"});
+    assert_eq!(post(server, "/magiclink", ask), (200, json!({})));
+    let mail = mailbox.next("pat@example.com");
+    assert!(mail.link_token().starts_with("pkce_"), "{}", mail.text);
+    let landed = follow(server, &mail);
+    assert!(landed.starts_with(&format!("{SITE}?code=")) && !landed.contains('#'), "{landed}");
+    let code = query_value(&landed, "code").unwrap();
+
+    let exchange = |verifier: &str| json!({"auth_code": code, "code_verifier": verifier});
+    let wrong = post(server, "/token?grant_type=pkce", exchange(&verifier.replace('d', "e")));
+    assert_eq!(outcome(wrong), (400, Some("bad_code_verifier".into())));
+    let (status, session) = post(server, "/token?grant_type=pkce", exchange(verifier));
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(signed_in_as(server, session["access_token"].as_str().unwrap()), "pat@example.com");
+    let again = post(server, "/token?grant_type=pkce", exchange(verifier));
+    assert_eq!(outcome(again), (404, Some("flow_state_not_found".into())));
+}
+
 fn flows(server: &Server, sink: &Sink) {
     let mut mailbox = Mailbox::new(sink);
     magic_links_and_codes(server, &mut mailbox);
     replaced_and_wrong_codes(server, &mut mailbox);
     resent_confirmation(server, &mut mailbox);
+    pkce_magic_link(server, &mut mailbox);
 }
 
 #[tokio::test(flavor = "multi_thread")]
