@@ -108,6 +108,8 @@ pub struct OtpConfig {
     pub auth_code_expiry_secs: u64,
     /// Accept PKCE's `plain` challenge method (off: only `s256`).
     pub pkce_allow_plain: bool,
+    /// Least time, in milliseconds, a request that may send mail takes to answer.
+    pub answer_floor_ms: u64,
 }
 
 impl Default for OtpConfig {
@@ -118,6 +120,7 @@ impl Default for OtpConfig {
             send_interval_secs: 60,
             auth_code_expiry_secs: 300,
             pkce_allow_plain: false,
+            answer_floor_ms: 200,
         }
     }
 }
@@ -629,6 +632,9 @@ impl Config {
         }
         if !(60..=24 * 3600).contains(&self.otp.code_expiry_secs) {
             return invalid("otp.code_expiry_secs must be between 60 and 86400 (one day)");
+        }
+        if self.otp.answer_floor_ms > 5000 {
+            return invalid("otp.answer_floor_ms must be at most 5000");
         }
         if !(10..=3600).contains(&self.otp.auth_code_expiry_secs) {
             return invalid("otp.auth_code_expiry_secs must be between 10 and 3600");

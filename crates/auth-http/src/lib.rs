@@ -51,6 +51,9 @@ pub struct HttpSettings {
     pub require_api_key: bool,
     /// Least time between two mails of one kind to one address.
     pub email_send_interval: std::time::Duration,
+    /// Least time a request that may send mail takes to answer, so a known address (which costs
+    /// a secret, a rendered mail and a write) cannot be told from an unknown one by timing.
+    pub mail_answer_floor: std::time::Duration,
 }
 
 impl Default for HttpSettings {
@@ -63,6 +66,7 @@ impl Default for HttpSettings {
             cors_allowed_origins: Vec::new(),
             require_api_key: false,
             email_send_interval: std::time::Duration::from_secs(60),
+            mail_answer_floor: std::time::Duration::from_millis(200),
         }
     }
 }

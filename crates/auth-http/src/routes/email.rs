@@ -47,6 +47,19 @@ fn empty_ok() -> HttpResponse {
     super::no_store(HttpResponse::Ok()).json(json!({}))
 }
 
+/// Runs the part of a mail request whose cost depends on whether the address is known, and
+/// answers no sooner than `settings.mail_answer_floor` after it began, whatever the outcome.
+async fn answer_alike(
+    state: &AppState,
+    work: impl std::future::Future<Output = Result<(), AuthError>>,
+) -> Result<HttpResponse, ApiError> {
+    let started = actix_web::rt::time::Instant::now();
+    let outcome = work.await;
+    actix_web::rt::time::sleep_until(started + state.settings.mail_answer_floor).await;
+    outcome?;
+    Ok(empty_ok())
+}
+
 /// `POST /recover`: mails a recovery link and code.
 pub(crate) async fn recover(
     state: web::Data<AppState>,
@@ -58,8 +71,7 @@ pub(crate) async fn recover(
     let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     let email = required_email(body.email)?;
     admit(&state, &request, "recovery", &email)?;
-    state.service.recover(&email, &link).await?;
-    Ok(empty_ok())
+    answer_alike(&state, state.service.recover(&email, &link)).await
 }
 
 /// `POST /recover/username` (an authd addition): mails the username of the account.
@@ -70,8 +82,7 @@ pub(crate) async fn forgot_username(
 ) -> Result<HttpResponse, ApiError> {
     let email = required_email(body.into_inner().email)?;
     admit(&state, &request, "forgot_username", &email)?;
-    state.service.forgot_username(&email).await?;
-    Ok(empty_ok())
+    answer_alike(&state, state.service.forgot_username(&email)).await
 }
 
 /// `POST /resend` body.
@@ -107,12 +118,11 @@ pub(crate) async fn resend(
     let email = required_email(body.email)?;
     if email_change {
         admit(&state, &request, "email_change", &email)?;
-        state.service.resend_email_change(&email, &link).await?;
+        answer_alike(&state, state.service.resend_email_change(&email, &link)).await
     } else {
         admit(&state, &request, "confirmation", &email)?;
-        state.service.resend_confirmation(&email, &link).await?;
+        answer_alike(&state, state.service.resend_confirmation(&email, &link)).await
     }
-    Ok(empty_ok())
 }
 
 /// `POST /magiclink` and `POST /otp` body.
@@ -163,8 +173,7 @@ async fn send_sign_in(
     let link = body.pkce.link_options(&state, redirect_to)?;
     admit(&state, &request, "magiclink", &email)?;
     let create_user = body.create_user.unwrap_or(true);
-    state.service.send_magic_link(&email, create_user, body.data, &link).await?;
-    Ok(empty_ok())
+    answer_alike(&state, state.service.send_magic_link(&email, create_user, body.data, &link)).await
 }
 
 /// `POST /verify` body, as JSON (auth-js `verifyOtp`) or as the form of the link page.

@@ -55,7 +55,11 @@ fn confirming() -> AuthSettings {
 }
 
 fn quick() -> HttpSettings {
-    HttpSettings { email_send_interval: std::time::Duration::ZERO, ..HttpSettings::default() }
+    HttpSettings {
+        email_send_interval: std::time::Duration::ZERO,
+        mail_answer_floor: std::time::Duration::ZERO,
+        ..HttpSettings::default()
+    }
 }
 
 #[actix_web::test]
@@ -626,4 +630,21 @@ async fn resend_email_change_replaces_the_pending_halves() {
     let (status, _, body) = send(&app, post("/resend", nothing)).await;
     assert_eq!((status, body), (StatusCode::OK, json!({})), "answers alike with no change pending");
     assert!(outbox(&store).await.is_empty());
+}
+
+#[actix_web::test]
+async fn mail_requests_take_at_least_the_floor_for_known_and_unknown_addresses() {
+    let floor = std::time::Duration::from_millis(80);
+    let settings = HttpSettings { mail_answer_floor: floor, ..quick() };
+    let (app, store, _) = world(settings, AuthSettings { autoconfirm: true, ..AuthSettings::default() }).await;
+    send(&app, post("/signup", json!({"email": "uma@example.com", "password": "correct horse"}))).await;
+    for (path, email) in
+        [("/recover", "uma@example.com"), ("/recover", "nobody@example.com"), ("/otp", "uma@example.com")]
+    {
+        let started = std::time::Instant::now();
+        let (status, _, body) = send(&app, post(path, json!({"email": email}))).await;
+        assert_eq!((status, body), (StatusCode::OK, json!({})));
+        assert!(started.elapsed() >= floor, "{path} for {email} answered before the floor");
+    }
+    assert_eq!(outbox(&store).await.len(), 2, "the known address got its mails");
 }
