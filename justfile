@@ -20,6 +20,10 @@ lint:
 fmt:
     cargo fmt --all
 
+# The deployment files (`--release` also runs the container image's build stage).
+deploy-check *ARGS:
+    deploy/check {{ARGS}}
+
 # Everything CI does, locally.
 ci:
     bash .ci/run
