@@ -88,22 +88,7 @@ impl Server {
         json: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Option<(u16, String)> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-        let body = json.unwrap_or("");
-        let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
-        let content = if json.is_some() { "Content-Type: application/json\r\n" } else { "" };
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{extra}{content}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let status = response.split_whitespace().nth(1)?.parse().ok()?;
-        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-        Some((status, body))
+        request_at(self.port, method, path, json, headers)
     }
 
     /// Sends a signal by name (`TERM`, `INT`) to the server process.
@@ -125,6 +110,33 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Sends a request to a port on this machine; `None` when nothing answers. Returns the status and
+/// the body.
+pub fn request_at(
+    port: u16,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let body = json.unwrap_or("");
+    let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    let content = if json.is_some() { "Content-Type: application/json\r\n" } else { "" };
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{extra}{content}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Some((status, body))
 }
 
 impl Drop for Server {

@@ -100,7 +100,7 @@ struct Alternating(std::sync::atomic::AtomicU32);
 #[async_trait]
 impl Mailer for Alternating {
     async fn send(&self, _mail: &Mail) -> Result<(), MailError> {
-        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0 {
+        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst).is_multiple_of(2) {
             Ok(())
         } else {
             Err(MailError::Permanent("550 no such mailbox".into()))
