@@ -2,7 +2,6 @@
 //! exported over OTLP/HTTP.
 
 use std::io::IsTerminal;
-use std::time::Duration;
 
 use anyhow::Context;
 use opentelemetry::trace::TracerProvider as _;
@@ -19,9 +18,6 @@ use crate::config::{LogConfig, LogFormat, TracingConfig};
 /// The crates whose spans are exported. The exporter's own HTTP client and the libraries below
 /// authd stay out, so exporting never produces spans to export.
 const TRACED_CRATES: [&str; 6] = ["authd", "auth_http", "auth_store", "auth_crypto", "auth_core", "auth_mail"];
-
-/// How long one export to the collector may take.
-const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The trace pipeline, when on. [`Telemetry::shutdown`] flushes the spans it still holds.
 #[must_use = "shut it down to flush the last spans"]
@@ -85,13 +81,13 @@ fn log_layer(config: &LogConfig) -> Box<dyn Layer<Registry> + Send + Sync> {
     }
 }
 
-/// The batching span pipeline to the collector.
+/// The batching span pipeline to the collector. Export timeout (10 s), headers and batching
+/// follow the standard `OTEL_EXPORTER_OTLP_*` and `OTEL_BSP_*` variables.
 fn provider(config: &TracingConfig) -> anyhow::Result<SdkTracerProvider> {
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(traces_url(&config.otlp_endpoint))
-        .with_timeout(EXPORT_TIMEOUT)
         .build()
         .context("cannot set up the OTLP trace exporter")?;
     let resource = opentelemetry_sdk::Resource::builder()
