@@ -73,6 +73,10 @@ pub struct Config {
     pub site: SiteConfig,
     /// Emailed links and codes.
     pub otp: OtpConfig,
+    /// Prometheus metrics.
+    pub metrics: MetricsConfig,
+    /// OpenTelemetry traces.
+    pub tracing: TracingConfig,
 }
 
 /// `[site]`
@@ -558,6 +562,43 @@ impl Default for MailConfig {
     }
 }
 
+/// `[metrics]`: Prometheus metrics.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Record metrics and serve them at `/metrics`.
+    pub enabled: bool,
+    /// Serve `/metrics` on this address (`127.0.0.1:9100`) instead of the main listener, where it
+    /// sits at the root, outside `server.base_path`.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// `[tracing]`: OpenTelemetry traces, exported over OTLP/HTTP (protobuf).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TracingConfig {
+    /// The collector's OTLP/HTTP base URL (`http://otel-collector:4318`; `/v1/traces` is added
+    /// unless present). Empty turns tracing off.
+    pub otlp_endpoint: String,
+    /// `service.name` of every span.
+    pub service_name: String,
+    /// Share of traces kept, from 0.0 to 1.0 (a trace is kept or dropped whole).
+    pub sample_ratio: f64,
+}
+
+impl Default for TracingConfig {
+    fn default() -> Self {
+        Self { otlp_endpoint: String::new(), service_name: "authd".into(), sample_ratio: 1.0 }
+    }
+}
+
+impl TracingConfig {
+    /// Whether spans are exported.
+    pub fn enabled(&self) -> bool {
+        !self.otlp_endpoint.trim().is_empty()
+    }
+}
+
 /// The configuration could not be loaded or is not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -716,7 +757,25 @@ impl Config {
         if self.account.metadata_max_bytes < 256 {
             return invalid("account.metadata_max_bytes must be at least 256");
         }
+        self.validate_tracing()?;
         self.validate_mail()
+    }
+
+    fn validate_tracing(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: &str| Err(ConfigError::Invalid(msg.to_owned()));
+        let tracing = &self.tracing;
+        let endpoint = tracing.otlp_endpoint.trim();
+        let http = endpoint.starts_with("http://") || endpoint.starts_with("https://");
+        if !endpoint.is_empty() && !http {
+            return invalid("tracing.otlp_endpoint must be an http:// or https:// URL (OTLP/HTTP), or empty");
+        }
+        if !(0.0..=1.0).contains(&tracing.sample_ratio) {
+            return invalid("tracing.sample_ratio must be between 0.0 and 1.0");
+        }
+        if tracing.service_name.trim().is_empty() {
+            return invalid("tracing.service_name must not be empty");
+        }
+        Ok(())
     }
 
     fn validate_mail(&self) -> Result<(), ConfigError> {
@@ -958,6 +1017,31 @@ mod tests {
         config.validate().unwrap();
         config.smtp.from_address = Some("not an address".into());
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn metrics_and_tracing_come_from_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.set_env("AUTHD_METRICS__ENABLED", "true");
+            jail.set_env("AUTHD_METRICS__LISTEN", "127.0.0.1:9100");
+            jail.set_env("AUTHD_TRACING__OTLP_ENDPOINT", "http://otel-collector:4318");
+            jail.set_env("AUTHD_TRACING__SAMPLE_RATIO", "0.25");
+            let config = Config::load(None).unwrap();
+            assert!(config.metrics.enabled);
+            assert_eq!(config.metrics.listen, Some("127.0.0.1:9100".parse().unwrap()));
+            assert!(config.tracing.enabled());
+            assert_eq!((config.tracing.service_name.as_str(), config.tracing.sample_ratio), ("authd", 0.25));
+            config.validate().unwrap();
+            Ok(())
+        });
+        let defaults = Config::default();
+        assert!(!defaults.metrics.enabled && defaults.metrics.listen.is_none() && !defaults.tracing.enabled());
+        let mut config = Config::default();
+        config.tracing.sample_ratio = 1.5;
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.tracing.otlp_endpoint = "otel-collector:4317".into();
+        assert!(config.validate().is_err(), "gRPC-style endpoints are not OTLP/HTTP");
     }
 
     #[test]

@@ -110,8 +110,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve => {
             let config = load()?;
-            telemetry::init(&config.log);
-            wiring::serve(config).await?;
+            let telemetry = telemetry::init_with_traces(&config.log, &config.tracing)?;
+            let served = wiring::serve(config).await;
+            telemetry.shutdown().await;
+            served?;
         }
     }
     Ok(())

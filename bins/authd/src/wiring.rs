@@ -10,7 +10,8 @@ use auth_core::domain::SessionLimits;
 use auth_core::ports::{Clock, Random};
 use auth_core::service::{AuthService, AuthSettings, MailDelivery, Ports, RoleNames};
 use auth_crypto::{Argon2Hasher, Argon2Params, OsRandom, SystemClock};
-use auth_http::{AppState, HttpSettings, RateLimits, ServerInfo};
+use auth_http::{AppState, HttpSettings, MetricsEndpoint, RateLimits, ServerInfo};
+use auth_metrics::{DbPoolSample, HashPoolSample, MeteredAuditLog, MeteredFlows, Metrics};
 use auth_store::{Database, PoolOptions};
 
 use crate::config::Config;
@@ -76,6 +77,7 @@ pub struct ServerParts {
     database: Database,
     keys: Arc<Keys>,
     signer: Arc<auth_crypto::JwtSigner>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// Builds what `serve` runs, its use cases, keys, mailer and delivery reading time from `clock`.
@@ -90,10 +92,11 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
     }
     crate::postgrest::at_start(config, &database, &signer).await;
     let (mailer, templates) = mail(config, Arc::clone(&clock))?;
+    let metrics = config.metrics.enabled.then(|| metrics(&database));
 
     let random: Arc<dyn Random> = Arc::new(OsRandom);
     let delivery = MailDelivery::new(database.outbox(), mailer, Arc::clone(&clock));
-    let service = service(config, &database, Arc::clone(&signer), chain, templates, clock)?;
+    let service = service(config, &database, Arc::clone(&signer), chain, templates, clock, metrics.as_ref())?;
     let http = HttpSettings {
         base_path: config.server.base_path.clone(),
         max_body_bytes: config.server.max_body_bytes,
@@ -111,14 +114,21 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         mail_answer_floor: Duration::from_millis(config.otp.answer_floor_ms),
     };
     let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };
-    let state = web::Data::new(AppState::new(service, random, info, http));
-    Ok(ServerParts { state, delivery, database, keys, signer })
+    let mut state = AppState::new(service, random, info, http).with_readiness(database.readiness());
+    if let Some(metrics) = &metrics {
+        let endpoint =
+            if config.metrics.listen.is_some() { MetricsEndpoint::OwnListener } else { MetricsEndpoint::MainListener };
+        state = state.with_metrics(Arc::clone(metrics), endpoint);
+    }
+    let state = web::Data::new(state);
+    Ok(ServerParts { state, delivery, database, keys, signer, metrics })
 }
 
 /// `authd serve`.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "authd starting");
-    let ServerParts { state, delivery, database, keys, signer } = server_parts(&config, Arc::new(SystemClock)).await?;
+    let ServerParts { state, delivery, database, keys, signer, metrics } =
+        server_parts(&config, Arc::new(SystemClock)).await?;
 
     let address = (config.server.host.as_str(), config.server.port);
     let mut server =
@@ -129,17 +139,57 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let server = server
         .bind(address)
         .with_context(|| format!("cannot listen on {}:{}", config.server.host, config.server.port))?;
-    // Background work starts only once the port is ours, so a failed start ends with one line.
+    let metrics_server = match (&metrics, config.metrics.listen) {
+        (Some(metrics), Some(listen)) => Some(metrics_server(Arc::clone(metrics), listen)?),
+        _ => None,
+    };
+    // Background work starts only once the ports are ours, so a failed start ends with one line.
     keys.spawn_reload(signer);
     spawn_audit_pruning(&config, &database);
-    spawn_mail_delivery(delivery);
+    spawn_mail_delivery(delivery, metrics.clone());
     let base = auth_http::HttpSettings { base_path: config.server.base_path.clone(), ..Default::default() };
     tracing::info!("listening on http://{}:{}{}", config.server.host, config.server.port, base.normalised_base_path());
+    match (&metrics, config.metrics.listen) {
+        (Some(_), Some(listen)) => tracing::info!("metrics are served on http://{listen}/metrics"),
+        (Some(_), None) => tracing::info!("metrics are served on the main listener at /metrics"),
+        _ => {}
+    }
+    let metrics_handle = metrics_server.map(|server| {
+        let handle = server.handle();
+        tokio::spawn(server);
+        handle
+    });
     // actix-web stops gracefully on SIGTERM and SIGINT: no new connections, requests in flight
     // finish within the shutdown timeout.
-    server.run().await.context("the HTTP server failed")?;
+    let served = server.run().await.context("the HTTP server failed");
+    if let Some(handle) = metrics_handle {
+        handle.stop(true).await;
+    }
+    served?;
     tracing::info!("authd stopped");
     Ok(())
+}
+
+/// The metrics registry, sampling the database pool at each scrape.
+fn metrics(database: &Database) -> Arc<Metrics> {
+    let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
+    let pool = database.clone();
+    metrics.watch_db_pool(move || {
+        let status = pool.pool_status();
+        DbPoolSample { max_size: status.max_size, size: status.size, idle: status.idle, waiting: status.waiting }
+    });
+    metrics
+}
+
+/// The listener of `metrics.listen`: `/metrics` only, one worker, stopped by `serve` after the
+/// main server (it handles no signals itself).
+fn metrics_server(metrics: Arc<Metrics>, listen: std::net::SocketAddr) -> anyhow::Result<actix_web::dev::Server> {
+    let server = HttpServer::new(move || auth_http::metrics_app(Arc::clone(&metrics)))
+        .workers(1)
+        .disable_signals()
+        .bind(listen)
+        .with_context(|| format!("cannot listen on {listen} (metrics.listen)"))?;
+    Ok(server.run())
 }
 
 /// The use cases over the database's stores and the crypto adapters.
@@ -150,8 +200,9 @@ fn service(
     chain: auth_crypto::HmacTokenChain,
     templates: Arc<dyn auth_core::ports::MailTemplates>,
     clock: Arc<dyn Clock>,
+    metrics: Option<&Arc<Metrics>>,
 ) -> anyhow::Result<AuthService> {
-    let hasher = Argon2Hasher::new(
+    let mut hasher = Argon2Hasher::new(
         Argon2Params {
             memory_kib: config.password.hash.memory_kib,
             iterations: config.password.hash.iterations,
@@ -159,6 +210,17 @@ fn service(
         },
         config.password.hash.max_concurrent,
     )?;
+    let mut audit = database.audit();
+    let mut flows = database.flows();
+    if let Some(metrics) = metrics {
+        // Domain events are counted at the ports the use cases already report them to.
+        audit = Arc::new(MeteredAuditLog::new(audit, Arc::clone(metrics)));
+        flows = Arc::new(MeteredFlows::new(flows, Arc::clone(metrics)));
+        let stats = hasher.stats();
+        metrics.watch_hash_pool(move || HashPoolSample { waiting: stats.waiting(), running: stats.running() });
+        let waits = Arc::clone(metrics);
+        hasher = hasher.observe_wait(Arc::new(move |wait| waits.hash_waited(wait)));
+    }
     let ports = Ports {
         users: database.users(),
         sessions: database.sessions(),
@@ -167,8 +229,8 @@ fn service(
         chain: Arc::new(chain),
         clock,
         random: Arc::new(OsRandom),
-        audit: database.audit(),
-        flows: database.flows(),
+        audit,
+        flows,
         templates,
     };
     Ok(AuthService::new(ports, settings(config)))
@@ -176,7 +238,7 @@ fn service(
 
 /// Delivers the outbox in the background: every few seconds, and in a tight loop while
 /// there is a backlog. Failures are logged without the message bodies.
-fn spawn_mail_delivery(delivery: MailDelivery) {
+fn spawn_mail_delivery(delivery: MailDelivery, metrics: Option<Arc<Metrics>>) {
     tokio::spawn(async move {
         const BATCH: u32 = 20;
         let mut ticks = tokio::time::interval(Duration::from_secs(2));
@@ -185,6 +247,9 @@ fn spawn_mail_delivery(delivery: MailDelivery) {
             loop {
                 match delivery.deliver_due(BATCH).await {
                     Ok(report) => {
+                        if let Some(metrics) = &metrics {
+                            metrics.mail_delivered(&report);
+                        }
                         for (id, kind, error) in &report.retrying {
                             tracing::warn!(id, kind = kind.as_str(), %error, "mail delivery failed; will retry");
                         }
@@ -216,7 +281,7 @@ pub async fn operator_service(config: &Config) -> anyhow::Result<AuthService> {
     let signer = Arc::new(keys.signer().await?);
     let chain = keys.token_chain().await?;
     // Operator commands queue no mail that needs the mailer; the outbox waits for `serve`.
-    service(config, &database, signer, chain, templates(config)?, Arc::new(SystemClock))
+    service(config, &database, signer, chain, templates(config)?, Arc::new(SystemClock), None)
 }
 
 /// Records a key rotation made at the command line in the audit log.

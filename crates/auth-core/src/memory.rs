@@ -541,3 +541,11 @@ impl MailOutbox for MemoryStore {
         Ok(())
     }
 }
+
+#[async_trait]
+impl crate::ports::Readiness for MemoryStore {
+    /// Ready while its lock is usable: there is no schema to migrate.
+    async fn check_ready(&self) -> Result<(), crate::ports::NotReady> {
+        self.state().map(drop).map_err(|e| crate::ports::NotReady::Unreachable(e.to_string()))
+    }
+}

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::PasswordHash as Phc;
 use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
@@ -61,7 +62,11 @@ pub struct Argon2Hasher {
     permits: Arc<Semaphore>,
     dummy: Arc<str>,
     stats: Arc<PoolStats>,
+    on_wait: Option<WaitObserver>,
 }
+
+/// Told how long each hash waited for a free slot, for a wait-time histogram.
+pub type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
 impl Argon2Hasher {
     /// A hasher with these parameters, computing at most `max_concurrent` hashes at once
@@ -81,7 +86,14 @@ impl Argon2Hasher {
             permits: Arc::new(Semaphore::new(slots)),
             dummy: dummy.into(),
             stats: Arc::new(PoolStats::default()),
+            on_wait: None,
         })
+    }
+
+    /// Reports every hash's wait for a slot to `observer`.
+    pub fn observe_wait(mut self, observer: WaitObserver) -> Self {
+        self.on_wait = Some(observer);
+        self
     }
 
     /// Live counters of the pool.
@@ -92,8 +104,12 @@ impl Argon2Hasher {
     /// Runs `work` on a blocking thread once a slot is free.
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
         self.stats.waiting.fetch_add(1, Ordering::Relaxed);
+        let queued = Instant::now();
         let permit = Arc::clone(&self.permits).acquire_owned().await;
         self.stats.waiting.fetch_sub(1, Ordering::Relaxed);
+        if let Some(observe) = &self.on_wait {
+            observe(queued.elapsed());
+        }
         let permit = permit.map_err(|_| HashError::Unavailable("hashing pool closed".into()))?;
         let stats = Arc::clone(&self.stats);
         tokio::task::spawn_blocking(move || {
@@ -129,6 +145,7 @@ fn outdated(stored: &Phc, current: &Params) -> bool {
 
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
+    #[tracing::instrument(name = "password.hash", skip_all)]
     async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError> {
         let params = self.params.clone();
         let password = password.expose().to_owned();
@@ -139,6 +156,7 @@ impl PasswordHasher for Argon2Hasher {
         Ok(PasswordHash::new(phc))
     }
 
+    #[tracing::instrument(name = "password.verify", skip_all)]
     async fn verify<'a>(
         &self,
         password: &Password,
@@ -208,6 +226,17 @@ mod tests {
         let bogus = PasswordHash::new("not a phc string");
         let result = hasher.verify(&Password::new("x"), Some(&bogus)).await;
         assert_eq!(result, Err(HashError::UnreadableHash));
+    }
+
+    #[tokio::test]
+    async fn every_wait_for_a_slot_is_reported() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        let hasher =
+            Argon2Hasher::new(tiny(), 1).unwrap().observe_wait(Arc::new(move |d| record.lock().unwrap().push(d)));
+        let hash = hasher.hash(&Password::new("correct horse")).await.unwrap();
+        hasher.verify(&Password::new("correct horse"), Some(&hash)).await.unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 2);
     }
 
     #[test]

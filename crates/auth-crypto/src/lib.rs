@@ -8,7 +8,7 @@ mod jwt;
 mod random;
 mod token_chain;
 
-pub use argon2_hasher::{Argon2Hasher, Argon2Params, InvalidParams, PoolStats};
+pub use argon2_hasher::{Argon2Hasher, Argon2Params, InvalidParams, PoolStats, WaitObserver};
 pub use clock::SystemClock;
 pub use jwt::{HMAC_SECRET_MIN_LEN, JwtAlgorithm, JwtSigner, KeyError, KeyInfo, SigningKey};
 pub use random::OsRandom;

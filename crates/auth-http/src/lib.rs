@@ -21,8 +21,9 @@ use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, Resource, web};
-use auth_core::ports::Random;
+use auth_core::ports::{Random, Readiness};
 use auth_core::service::AuthService;
+use auth_metrics::Metrics;
 
 pub use error::ApiError;
 pub use ipnet::IpNet;
@@ -85,6 +86,15 @@ impl HttpSettings {
     }
 }
 
+/// Where `GET /metrics` is answered when metrics are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsEndpoint {
+    /// By [`app`] itself, at the root (`/metrics`, outside the base path).
+    MainListener,
+    /// By [`metrics_app`] on a listener of its own; [`app`] only records.
+    OwnListener,
+}
+
 /// Name and version reported by `/health`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerInfo {
@@ -108,6 +118,10 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Per-address mail counters, shared by all workers.
     pub address_throttle: AddressThrottle,
+    /// Prometheus metrics, when on, and where they are served.
+    metrics: Option<(Arc<Metrics>, MetricsEndpoint)>,
+    /// What `GET /ready` asks; without one, `/ready` answers 503.
+    readiness: Option<Arc<dyn Readiness>>,
 }
 
 impl AppState {
@@ -115,13 +129,38 @@ impl AppState {
     pub fn new(service: AuthService, random: Arc<dyn Random>, info: ServerInfo, settings: HttpSettings) -> Self {
         let limiter = RateLimiter::new(settings.rate_limits);
         let address_throttle = AddressThrottle::new(settings.email_send_interval);
-        Self { service, random, info, settings, limiter, address_throttle }
+        Self { service, random, info, settings, limiter, address_throttle, metrics: None, readiness: None }
+    }
+
+    /// Records requests and rate-limit refusals into `metrics`, served as `endpoint` says.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>, endpoint: MetricsEndpoint) -> Self {
+        self.metrics = Some((metrics, endpoint));
+        self
+    }
+
+    /// Lets `GET /ready` ask `check` whether the storage can serve requests.
+    pub fn with_readiness(mut self, check: Arc<dyn Readiness>) -> Self {
+        self.readiness = Some(check);
+        self
+    }
+
+    /// The metrics requests are recorded into, when metrics are on.
+    pub(crate) fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_ref().map(|(metrics, _)| metrics.as_ref())
+    }
+
+    /// The readiness check, when one is configured.
+    pub(crate) fn readiness(&self) -> Option<&dyn Readiness> {
+        self.readiness.as_deref()
     }
 
     /// Counts a request against a per-IP limit; refuses it with 429 when over.
     pub(crate) fn limit(&self, bucket: Bucket, request: &actix_web::HttpRequest) -> Result<(), ApiError> {
         let Some(ip) = client::client_ip(request, &self.settings.trusted_proxies) else { return Ok(()) };
         let refused = self.limiter.check(bucket, ip);
+        if let (Err(_), Some(metrics)) = (&refused, self.metrics()) {
+            metrics.rate_limited(bucket.as_str());
+        }
         match bucket {
             Bucket::Email => refused.map_err(ApiError::email_rate_limited),
             _ => refused.map_err(ApiError::rate_limited),
@@ -130,7 +169,11 @@ impl AppState {
 
     /// Counts a mail of `kind` asked for `address`; refuses it with 429 when too soon.
     pub(crate) fn throttle_address(&self, kind: &'static str, address: &str) -> Result<(), ApiError> {
-        self.address_throttle.check(kind, address).map_err(ApiError::email_rate_limited)
+        let refused = self.address_throttle.check(kind, address);
+        if let (Err(_), Some(metrics)) = (&refused, self.metrics()) {
+            metrics.rate_limited("address");
+        }
+        refused.map_err(ApiError::email_rate_limited)
     }
 }
 
@@ -151,57 +194,88 @@ pub fn app(
     let base = state.settings.normalised_base_path();
     let cors = cors(&state.settings.cors_allowed_origins);
     let limit = state.settings.max_body_bytes;
-    App::new()
+    let served_metrics = match &state.metrics {
+        Some((metrics, MetricsEndpoint::MainListener)) => Some(web::Data::from(Arc::clone(metrics))),
+        _ => None,
+    };
+    let app = App::new()
         .app_data(state)
         .app_data(json_config(limit))
         .app_data(web::PayloadConfig::new(limit))
-        .app_data(query_config())
-        .service(
-            web::scope(&base)
-                .service(resource("/health").route(web::get().to(routes::health::health)))
-                .service(public(resource("/settings").route(web::get().to(routes::settings::settings))))
-                .service(resource("/.well-known/jwks.json").route(web::get().to(routes::settings::jwks)))
-                .service(public(resource("/signup").route(web::post().to(routes::signup::signup))))
-                .service(public(resource("/token").route(web::post().to(routes::token::token))))
-                .service(
-                    resource("/user")
-                        .route(web::get().to(routes::user::get_user))
-                        .route(web::put().to(routes::user::update_user))
-                        .route(web::delete().to(routes::user::delete_user)),
-                )
-                .service(resource("/logout").route(web::post().to(routes::logout::logout)))
-                .service(resource("/reauthenticate").route(web::get().to(routes::user::reauthenticate)))
-                .service(public(resource("/recover").route(web::post().to(routes::email::recover))))
-                .service(public(resource("/recover/username").route(web::post().to(routes::email::forgot_username))))
-                .service(public(resource("/resend").route(web::post().to(routes::email::resend))))
-                .service(public(resource("/magiclink").route(web::post().to(routes::email::magiclink))))
-                .service(public(resource("/otp").route(web::post().to(routes::email::otp))))
-                .service(
-                    resource("/verify")
-                        .route(web::get().to(routes::email::verify_page))
-                        .route(web::post().to(routes::email::verify)),
-                )
-                .service(
-                    resource("/admin/users")
-                        .route(web::get().to(routes::admin::list_users))
-                        .route(web::post().to(routes::admin::create_user)),
-                )
-                .service(
-                    resource("/admin/users/{id}")
-                        .route(web::get().to(routes::admin::get_user))
-                        .route(web::put().to(routes::admin::update_user))
-                        .route(web::delete().to(routes::admin::delete_user)),
-                )
-                .service(resource("/admin/users/{id}/logout").route(web::post().to(routes::admin::logout_user)))
-                .service(resource("/admin/audit").route(web::get().to(routes::admin::audit)))
-                .service(resource("/admin/generate_link").route(web::post().to(routes::admin::generate_link)))
-                .service(resource("/invite").route(web::post().to(routes::admin::invite))),
-        )
+        .app_data(query_config());
+    // Registered before the API's scope, which with an empty base path would claim every path.
+    let app = match served_metrics {
+        Some(metrics) => {
+            app.app_data(metrics).service(resource("/metrics").route(web::get().to(routes::metrics::metrics)))
+        }
+        None => app,
+    };
+    app.service(
+        web::scope(&base)
+            .service(resource("/health").route(web::get().to(routes::health::health)))
+            .service(resource("/ready").route(web::get().to(routes::health::ready)))
+            .service(public(resource("/settings").route(web::get().to(routes::settings::settings))))
+            .service(resource("/.well-known/jwks.json").route(web::get().to(routes::settings::jwks)))
+            .service(public(resource("/signup").route(web::post().to(routes::signup::signup))))
+            .service(public(resource("/token").route(web::post().to(routes::token::token))))
+            .service(
+                resource("/user")
+                    .route(web::get().to(routes::user::get_user))
+                    .route(web::put().to(routes::user::update_user))
+                    .route(web::delete().to(routes::user::delete_user)),
+            )
+            .service(resource("/logout").route(web::post().to(routes::logout::logout)))
+            .service(resource("/reauthenticate").route(web::get().to(routes::user::reauthenticate)))
+            .service(public(resource("/recover").route(web::post().to(routes::email::recover))))
+            .service(public(resource("/recover/username").route(web::post().to(routes::email::forgot_username))))
+            .service(public(resource("/resend").route(web::post().to(routes::email::resend))))
+            .service(public(resource("/magiclink").route(web::post().to(routes::email::magiclink))))
+            .service(public(resource("/otp").route(web::post().to(routes::email::otp))))
+            .service(
+                resource("/verify")
+                    .route(web::get().to(routes::email::verify_page))
+                    .route(web::post().to(routes::email::verify)),
+            )
+            .service(
+                resource("/admin/users")
+                    .route(web::get().to(routes::admin::list_users))
+                    .route(web::post().to(routes::admin::create_user)),
+            )
+            .service(
+                resource("/admin/users/{id}")
+                    .route(web::get().to(routes::admin::get_user))
+                    .route(web::put().to(routes::admin::update_user))
+                    .route(web::delete().to(routes::admin::delete_user)),
+            )
+            .service(resource("/admin/users/{id}/logout").route(web::post().to(routes::admin::logout_user)))
+            .service(resource("/admin/audit").route(web::get().to(routes::admin::audit)))
+            .service(resource("/admin/generate_link").route(web::post().to(routes::admin::generate_link)))
+            .service(resource("/invite").route(web::post().to(routes::admin::invite))),
+    )
+    .default_service(web::to(routes::fallback::not_found))
+    .wrap(from_fn(api_version::api_version))
+    .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
+    .wrap(security_headers())
+    .wrap(from_fn(request_log::request_log))
+}
+
+/// The app of a listener that serves `GET /metrics` only, for `metrics.listen`: the metrics
+/// stay off the public port, and scrapes are neither logged nor counted.
+pub fn metrics_app(
+    metrics: Arc<Metrics>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::from(metrics))
+        .service(resource("/metrics").route(web::get().to(routes::metrics::metrics)))
         .default_service(web::to(routes::fallback::not_found))
-        .wrap(from_fn(api_version::api_version))
-        .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
-        .wrap(security_headers())
-        .wrap(from_fn(request_log::request_log))
 }
 
 /// A resource whose unsupported methods answer a JSON 405 rather than actix's empty one.

@@ -50,6 +50,19 @@ impl Default for RateLimits {
     }
 }
 
+impl Bucket {
+    /// The limit's name in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signup => "signup",
+            Self::PasswordSignIn => "password",
+            Self::Refresh => "refresh",
+            Self::Email => "email",
+            Self::Verify => "verify",
+        }
+    }
+}
+
 impl RateLimits {
     fn per_minute(&self, bucket: Bucket) -> u32 {
         match bucket {

@@ -1,21 +1,28 @@
 //! The Diesel storage adapter of authd: [`PgStore`] on PostgreSQL and [`SqliteStore`] on an
 //! embedded SQLite file, both implementing auth-core's `UserStore` and `SessionStore`. The
-//! backend is chosen at run time from the URL scheme ([`Database::connect`]).
+//! backend is chosen at run time from the URL scheme ([`Database::connect`]). The ports handed
+//! out by [`Database`] run every call in a tracing span.
 
 mod error;
 mod postgres;
+mod readiness;
 mod rows;
 mod sqlite;
+mod traced;
 mod url;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::ports::{AuditLog, EmailFlowStore, KeyStore, MailOutbox, SessionStore, StoreError, UserStore};
+use auth_core::ports::{
+    AuditLog, EmailFlowStore, KeyStore, MailOutbox, Readiness, SessionStore, StoreError, UserStore,
+};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use url::{DatabaseUrl, UrlError};
+
+use crate::traced::Traced;
 
 /// Connection pool settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +38,29 @@ impl Default for PoolOptions {
         Self { max_connections: 10, connect_timeout: Duration::from_secs(5) }
     }
 }
+
+/// How the connection pool is used at one moment, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStatus {
+    /// Most connections the pool may open.
+    pub max_size: usize,
+    /// Connections open now, idle or in use.
+    pub size: usize,
+    /// Open connections no one is using.
+    pub idle: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
+impl From<deadpool::Status> for PoolStatus {
+    fn from(status: deadpool::Status) -> Self {
+        Self { max_size: status.max_size, size: status.size, idle: status.available, waiting: status.waiting }
+    }
+}
+
+/// Backend names as OpenTelemetry's `db.system.name` spells them.
+const POSTGRES: &str = "postgresql";
+const SQLITE: &str = "sqlite";
 
 /// A connected store, whichever the backend.
 #[derive(Debug, Clone)]
@@ -80,48 +110,64 @@ impl Database {
     /// The user store.
     pub fn users(&self) -> Arc<dyn UserStore> {
         match self {
-            Self::Postgres(store) => Arc::new(store.clone()),
-            Self::Sqlite(store) => Arc::new(store.clone()),
+            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
+            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
         }
     }
 
     /// The session store.
     pub fn sessions(&self) -> Arc<dyn SessionStore> {
         match self {
-            Self::Postgres(store) => Arc::new(store.clone()),
-            Self::Sqlite(store) => Arc::new(store.clone()),
+            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
+            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
         }
     }
 
     /// The key store.
     pub fn keys(&self) -> Arc<dyn KeyStore> {
         match self {
-            Self::Postgres(store) => Arc::new(store.clone()),
-            Self::Sqlite(store) => Arc::new(store.clone()),
+            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
+            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
         }
     }
 
     /// Emailed one-time secrets and the outbox they are queued in.
     pub fn flows(&self) -> Arc<dyn EmailFlowStore> {
         match self {
-            Self::Postgres(store) => Arc::new(store.clone()),
-            Self::Sqlite(store) => Arc::new(store.clone()),
+            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
+            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
         }
     }
 
     /// The outbox, as the delivery worker sees it.
     pub fn outbox(&self) -> Arc<dyn MailOutbox> {
         match self {
-            Self::Postgres(store) => Arc::new(store.clone()),
-            Self::Sqlite(store) => Arc::new(store.clone()),
+            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
+            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
+        }
+    }
+
+    /// The readiness check: the database answers and its schema is up to date.
+    pub fn readiness(&self) -> Arc<dyn Readiness> {
+        match self {
+            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
+            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
+        }
+    }
+
+    /// How the connection pool is used now.
+    pub fn pool_status(&self) -> PoolStatus {
+        match self {
+            Self::Postgres(store) => store.pool_status(),
+            Self::Sqlite(store) => store.pool_status(),
         }
     }
 
     /// The audit log.
     pub fn audit(&self) -> Arc<dyn AuditLog> {
         match self {
-            Self::Postgres(store) => Arc::new(store.clone()),
-            Self::Sqlite(store) => Arc::new(store.clone()),
+            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
+            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
         }
     }
 }

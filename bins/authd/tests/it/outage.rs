@@ -187,6 +187,7 @@ async fn requests_fail_fast_with_503_while_postgres_is_down_and_recover_after() 
         let access_token = session["access_token"].as_str().unwrap().to_owned();
         let refresh_token = session["refresh_token"].as_str().unwrap().to_owned();
         assert_eq!(get_user(&server, &access_token).0, 200);
+        assert_eq!(server.get("/auth/v1/ready").unwrap(), (200, r#"{"status":"ready"}"#.to_owned()));
 
         // 2. PostgreSQL goes away: pooled connections are cut, new ones are refused.
         proxy.off();
@@ -198,6 +199,12 @@ async fn requests_fail_fast_with_503_while_postgres_is_down_and_recover_after() 
         let (status, body) = server.get("/auth/v1/health").expect("health answers during the outage");
         assert_eq!(status, 200, "{body}");
         assert_eq!(json(&body)["status"], "ok");
+        // Readiness does: a quick 503 `not_ready`, so a load balancer stops sending traffic here.
+        let started = Instant::now();
+        let (status, body) = server.get("/auth/v1/ready").expect("ready answers during the outage");
+        assert_eq!((status, json(&body)["error_code"].as_str()), (503, Some("not_ready")), "{body}");
+        assert!(started.elapsed() < FAST, "readiness took {:?} while PostgreSQL is down", started.elapsed());
+        assert!(!body.contains("127.0.0.1"), "readiness leaks details: {body}");
         assert!(server.child.try_wait().unwrap().is_none(), "authd exited during the outage");
 
         // 3. PostgreSQL is back: the same process serves again, without a restart.
@@ -212,6 +219,8 @@ async fn requests_fail_fast_with_503_while_postgres_is_down_and_recover_after() 
             assert!(Instant::now() < deadline, "sign-in did not recover within {RECOVERY:?}: {body}");
             std::thread::sleep(Duration::from_millis(100));
         }
+
+        assert_eq!(server.get("/auth/v1/ready").unwrap().0, 200, "ready again once PostgreSQL is back");
 
         // The refresh that failed consumed nothing: the token from before the outage is still
         // the live one and rotates (a used token would answer its successor only within the

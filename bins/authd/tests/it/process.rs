@@ -88,45 +88,18 @@ impl Server {
         json: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Option<(u16, String)> {
-        let content_type = json.map(|_| "application/json");
-        let (status, _, body) = self.exchange(method, path, content_type, json.unwrap_or(""), headers)?;
-        Some((status, body))
+        request_at(self.port, method, path, json, headers)
     }
 
     /// POSTs a form as a browser does; returns the status and the `Location` header.
     pub fn post_form(&self, path: &str, form: &str) -> Option<(u16, Option<String>)> {
-        let (status, head, _) = self.exchange("POST", path, Some("application/x-www-form-urlencoded"), form, &[])?;
+        let content_type = Some("application/x-www-form-urlencoded");
+        let (status, head, _) = exchange_at(self.port, "POST", path, content_type, form, &[])?;
         let location = head.lines().find_map(|line| {
             let (name, value) = line.split_once(':')?;
             name.eq_ignore_ascii_case("location").then(|| value.trim().to_owned())
         });
         Some((status, location))
-    }
-
-    /// One HTTP/1.1 exchange: the status, the header lines and the body.
-    fn exchange(
-        &self,
-        method: &str,
-        path: &str,
-        content_type: Option<&str>,
-        body: &str,
-        headers: &[(&str, &str)],
-    ) -> Option<(u16, String, String)> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-        let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
-        let content = content_type.map(|c| format!("Content-Type: {c}\r\n")).unwrap_or_default();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{extra}{content}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let status = response.split_whitespace().nth(1)?.parse().ok()?;
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((response.as_str(), ""));
-        Some((status, head.to_owned(), body.to_owned()))
     }
 
     /// Sends a signal by name (`TERM`, `INT`) to the server process.
@@ -148,6 +121,46 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Sends a request to a port on this machine; `None` when nothing answers. Returns the status and
+/// the body.
+pub fn request_at(
+    port: u16,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Option<(u16, String)> {
+    let content_type = json.map(|_| "application/json");
+    let (status, _, body) = exchange_at(port, method, path, content_type, json.unwrap_or(""), headers)?;
+    Some((status, body))
+}
+
+/// One HTTP/1.1 exchange with the server on `port`: the status, the header lines and the body.
+fn exchange_at(
+    port: u16,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> Option<(u16, String, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    let content = content_type.map(|c| format!("Content-Type: {c}\r\n")).unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{extra}{content}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((response.as_str(), ""));
+    Some((status, head.to_owned(), body.to_owned()))
 }
 
 impl Drop for Server {

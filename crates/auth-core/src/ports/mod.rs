@@ -7,6 +7,7 @@ mod email_flows;
 mod mailer;
 mod password_hasher;
 mod random;
+mod readiness;
 mod store;
 mod token_chain;
 mod token_signer;
@@ -17,6 +18,7 @@ pub use email_flows::{EmailFlowStore, MailOutbox, Redemption};
 pub use mailer::{Mail, MailError, MailTemplates, Mailer};
 pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
 pub use random::{Random, RandomError};
+pub use readiness::{NotReady, Readiness};
 pub use store::{KeyStore, SessionStore, StoreError, UniqueField, UserStore};
 pub use token_chain::TokenChain;
 pub use token_signer::{TokenError, TokenSigner};
@@ -33,6 +35,8 @@ pub use mailer::{MockMailTemplates, MockMailer};
 pub use password_hasher::MockPasswordHasher;
 #[cfg(any(test, feature = "mock"))]
 pub use random::MockRandom;
+#[cfg(any(test, feature = "mock"))]
+pub use readiness::MockReadiness;
 #[cfg(any(test, feature = "mock"))]
 pub use store::{MockKeyStore, MockSessionStore, MockUserStore};
 #[cfg(any(test, feature = "mock"))]

@@ -8,6 +8,7 @@ pub(crate) mod email;
 pub(crate) mod fallback;
 pub(crate) mod health;
 pub(crate) mod logout;
+pub(crate) mod metrics;
 pub(crate) mod pkce;
 pub(crate) mod settings;
 pub(crate) mod signup;

@@ -29,6 +29,19 @@ pub async fn world(
     Arc<MemoryStore>,
     Arc<ManualClock>,
 ) {
+    world_finished_by(settings, auth, |state, _| state).await
+}
+
+/// As [`world`], with the state finished by `finish` (metrics, readiness) before the app is built.
+pub async fn world_finished_by(
+    settings: HttpSettings,
+    auth: AuthSettings,
+    finish: impl FnOnce(AppState, Arc<MemoryStore>) -> AppState,
+) -> (
+    impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+    Arc<MemoryStore>,
+    Arc<ManualClock>,
+) {
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()));
     let random = Arc::new(SequentialRandom::default());
@@ -45,7 +58,7 @@ pub async fn world(
         templates: Arc::new(auth_core::testing::PlainTemplates),
     };
     let info = ServerInfo { name: "authd".into(), version: "9.9.9".into() };
-    let state = AppState::new(AuthService::new(ports, auth), random, info, settings);
+    let state = finish(AppState::new(AuthService::new(ports, auth), random, info, settings), store.clone());
     (test::init_service(auth_http::app(web::Data::new(state))).await, store, clock)
 }
 

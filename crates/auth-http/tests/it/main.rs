@@ -7,4 +7,5 @@ mod admin;
 mod api;
 mod email;
 mod harness;
+mod observability;
 mod skeleton;

@@ -9,7 +9,8 @@ use auth_core::domain::{
     StoredKey, TokenDigest, User, UserId, UserQuery, Username, plan_rotation,
 };
 use auth_core::ports::{
-    AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, Redemption, SessionStore, StoreError, UserStore,
+    AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, NotReady, Readiness, Redemption, SessionStore, StoreError,
+    UserStore,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -67,6 +68,11 @@ impl PgStore {
 
     async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
         self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("cannot reach PostgreSQL: {e}")))
+    }
+
+    /// How the connection pool is used now.
+    pub fn pool_status(&self) -> crate::PoolStatus {
+        crate::PoolStatus::from(self.pool.status())
     }
 
     /// Runs a trivial query, proving the database answers.
@@ -810,5 +816,22 @@ impl MailOutbox for PgStore {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Readiness for PgStore {
+    async fn check_ready(&self) -> Result<(), NotReady> {
+        let unreachable = |e: StoreError| NotReady::Unreachable(e.to_string());
+        let mut conn = self.conn().await.map_err(unreachable)?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(|e| unreachable(store_error(e)))?;
+        let applied = diesel::sql_query("SELECT version FROM auth.__diesel_schema_migrations")
+            .load::<crate::readiness::AppliedVersion>(&mut conn)
+            .await;
+        let pending = match applied {
+            Ok(applied) => crate::readiness::pending::<diesel::pg::Pg>(&MIGRATIONS, &applied),
+            Err(_) => crate::readiness::all::<diesel::pg::Pg>(&MIGRATIONS),
+        };
+        if pending > 0 { Err(NotReady::PendingMigrations(pending)) } else { Ok(()) }
     }
 }

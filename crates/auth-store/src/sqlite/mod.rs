@@ -16,7 +16,8 @@ use auth_core::domain::{
     StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
 use auth_core::ports::{
-    AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, Redemption, SessionStore, StoreError, UserStore,
+    AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, NotReady, Readiness, Redemption, SessionStore, StoreError,
+    UserStore,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -103,6 +104,11 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How the connection pool is used now.
+    pub fn pool_status(&self) -> crate::PoolStatus {
+        crate::PoolStatus::from(self.pool.status())
     }
 
     /// Applies pending migrations; returns how many ran.
@@ -774,5 +780,24 @@ impl MailOutbox for SqliteStore {
         })
         .await
         .map(drop)
+    }
+}
+
+#[async_trait]
+impl Readiness for SqliteStore {
+    async fn check_ready(&self) -> Result<(), NotReady> {
+        let applied = self
+            .run(|c| {
+                diesel::sql_query("SELECT 1").execute(c)?;
+                Ok(diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+                    .load::<crate::readiness::AppliedVersion>(c))
+            })
+            .await
+            .map_err(|e| NotReady::Unreachable(e.to_string()))?;
+        let pending = match applied {
+            Ok(applied) => crate::readiness::pending::<diesel::sqlite::Sqlite>(&MIGRATIONS, &applied),
+            Err(_) => crate::readiness::all::<diesel::sqlite::Sqlite>(&MIGRATIONS),
+        };
+        if pending > 0 { Err(NotReady::PendingMigrations(pending)) } else { Ok(()) }
     }
 }

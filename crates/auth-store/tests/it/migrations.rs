@@ -103,3 +103,54 @@ async fn postgres_tables_live_in_the_auth_schema_only() {
         outside.iter().map(|r| format!("{}.{}", r.get::<_, String>(0), r.get::<_, String>(1))).collect();
     assert!(names.is_empty(), "tables outside auth: {names:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_needs_every_migration_and_writes_nothing() {
+    use auth_core::ports::NotReady;
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("authd.db");
+    let sqlite = Database::connect(&format!("sqlite://{}", path.display()), &PoolOptions::default()).await.unwrap();
+    let ready = sqlite.readiness();
+    assert!(matches!(ready.check_ready().await, Err(NotReady::PendingMigrations(n)) if n >= 4));
+    assert!(sqlite_shape(&path).is_empty() && !sqlite_has_bookkeeping(&path), "the probe created nothing");
+    sqlite.migrate().await.unwrap();
+    assert_eq!(ready.check_ready().await, Ok(()));
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    diesel::sql_query(
+        "DELETE FROM __diesel_schema_migrations WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    assert_eq!(ready.check_ready().await, Err(NotReady::PendingMigrations(1)));
+
+    let Some(db) = test_database("readiness").await else { return };
+    let pg = Database::connect(db.url(), &PoolOptions::default()).await.unwrap();
+    assert!(matches!(pg.readiness().check_ready().await, Err(NotReady::PendingMigrations(n)) if n >= 5));
+    pg.migrate().await.unwrap();
+    assert_eq!(pg.readiness().check_ready().await, Ok(()));
+    let (client, conn) = tokio_postgres::connect(db.url(), NoTls).await.unwrap();
+    tokio::spawn(conn);
+    // A version only a newer build knows (a replica of it migrated first) does not count.
+    client
+        .execute("INSERT INTO auth.__diesel_schema_migrations (version) VALUES ('29991231000000')", &[])
+        .await
+        .unwrap();
+    assert_eq!(pg.readiness().check_ready().await, Ok(()));
+}
+
+fn sqlite_has_bookkeeping(path: &std::path::Path) -> bool {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    let count: Count =
+        diesel::sql_query("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = '__diesel_schema_migrations'")
+            .get_result(&mut conn)
+            .unwrap();
+    count.n > 0
+}
