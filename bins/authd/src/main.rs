@@ -3,6 +3,7 @@
 mod admin_cli;
 mod cli;
 mod config;
+mod gotrue_env;
 mod keys;
 mod output;
 mod postgrest;
@@ -45,6 +46,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config(ConfigCommand::Check) => {
             load()?;
+            gotrue_env::remarks().iter().for_each(|remark| output::note(remark));
             output::say("configuration is valid");
         }
         Command::Migrate => {
@@ -119,6 +121,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let config = load()?;
             telemetry::init(&config.log);
+            for (i, remark) in gotrue_env::remarks().iter().enumerate() {
+                if i == 0 { tracing::info!("{remark}") } else { tracing::warn!("{remark}") }
+            }
             wiring::serve(config).await?;
         }
     }
