@@ -7,6 +7,7 @@ mod gotrue_env;
 mod keys;
 mod output;
 mod postgrest;
+mod postgrest_auth;
 mod telemetry;
 mod wiring;
 
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConfigCommand, KeysCommand};
+use crate::cli::{Cli, Command, ConfigCommand, ConfigImport, KeysCommand};
 use crate::config::Config;
 
 fn main() -> ExitCode {
@@ -43,6 +44,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(ConfigCommand::Show) => {
             let config = Config::load(cli.config.as_deref()).context("cannot load configuration")?;
             output::say(config.to_redacted_toml()?.trim_end());
+        }
+        Command::Config(ConfigCommand::Import(ConfigImport::PostgrestAuth { file, output })) => {
+            postgrest_auth::run(&file, output.as_deref())?;
         }
         Command::Config(ConfigCommand::Check) => {
             load()?;
