@@ -39,6 +39,9 @@ pub enum Command {
     /// List and end sessions.
     #[command(subcommand)]
     Sessions(crate::admin_cli::SessionsCommand),
+    /// Bring users from another server (Supabase Auth / GoTrue).
+    #[command(subcommand)]
+    Import(crate::gotrue_import::ImportCommand),
     /// Read the audit log, newest first.
     Audit {
         /// Page number, from 1.

@@ -4,6 +4,7 @@ mod admin_cli;
 mod cli;
 mod config;
 mod gotrue_env;
+mod gotrue_import;
 mod keys;
 mod output;
 mod postgrest;
@@ -116,6 +117,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load()?;
             telemetry::init(&config.log);
             admin_cli::sessions(&wiring::operator_service(&config).await?, command).await?;
+        }
+        Command::Import(gotrue_import::ImportCommand::Gotrue(args)) => {
+            let config = load()?;
+            telemetry::init(&config.log);
+            let service = wiring::operator_service(&config).await?;
+            gotrue_import::run(&config, &service, args).await?;
         }
         Command::Audit { page, per_page, json } => {
             let config = load()?;

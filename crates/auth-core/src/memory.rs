@@ -121,6 +121,19 @@ impl State {
 
 #[async_trait]
 impl UserStore for MemoryStore {
+    async fn import_users(&self, users: &[User]) -> Result<Vec<Option<UniqueField>>, StoreError> {
+        let mut state = self.state()?;
+        let mut outcomes = Vec::with_capacity(users.len());
+        for user in users {
+            let taken = if state.users.contains_key(&user.id) { Some(UniqueField::Id) } else { state.conflict(user) };
+            if taken.is_none() {
+                state.users.insert(user.id, user.clone());
+            }
+            outcomes.push(taken);
+        }
+        Ok(outcomes)
+    }
+
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if state.users.contains_key(&user.id) {

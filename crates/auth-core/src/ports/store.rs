@@ -82,6 +82,18 @@ pub trait UserStore: Send + Sync {
 
     /// How many users match `query`'s filter (its paging is ignored).
     async fn count_users(&self, query: &UserQuery) -> Result<u64, StoreError>;
+
+    /// Stores a batch of users brought from another server, as given (ids, times and hashes
+    /// included), skipping those that would clash. Returns one entry per user, in order: `None`
+    /// when it was stored, or the field that was taken.
+    ///
+    /// - MUST run as one transaction: on [`StoreError::Unavailable`] or [`StoreError::Internal`]
+    ///   nothing of the batch is written.
+    /// - MUST skip, never overwrite, a user whose id, email, phone or username
+    ///   (case-insensitively) is taken, by a stored user or by an earlier user of the same batch,
+    ///   and name the field: [`UniqueField::Id`] first, then email, phone, username. So running
+    ///   an import again stores only the users that are new.
+    async fn import_users(&self, users: &[User]) -> Result<Vec<Option<UniqueField>>, StoreError>;
 }
 
 /// Persistence of sessions and their refresh-token families.
