@@ -40,6 +40,7 @@ macro_rules! store_contract_tests {
             update_round_trips_every_field,
             update_refuses_conflicts_and_unknown_users,
             imports_store_new_users_and_skip_taken_ones,
+            password_hash_is_replaced_only_while_unchanged,
             users_list_in_creation_order_with_paging,
             users_filter_on_email_and_username,
             audit_events_round_trip_and_prune,
@@ -234,6 +235,23 @@ pub mod cases {
         assert_eq!(again[0], Some(UniqueField::Id));
         assert_eq!(store.count_users(&UserQuery::all(0, 0)).await.unwrap(), 3);
         assert_eq!(store.import_users(&[]).await.unwrap(), Vec::new());
+    }
+
+    /// A hash upgrade writes only the hash, and only over the hash it was computed for.
+    pub async fn password_hash_is_replaced_only_while_unchanged(store: Arc<impl Store>) {
+        let mut alice = user(1, Some("alice@example.com"), None);
+        let old = PasswordHash::new("$2b$10$old.hash.kept.until.the.first.sign.in.proves.the.password");
+        alice.password_hash = Some(old.clone());
+        store.create_user(&alice).await.unwrap();
+        let upgraded = PasswordHash::new("$argon2id$v=19$m=256,t=1,p=1$bmV3c2FsdA$bmV3aGFzaG5ld2hhc2g");
+        let stale = PasswordHash::new("$argon2id$v=19$m=256,t=1,p=1$c3RhbGU$c3RhbGVzdGFsZXN0YWxl");
+        assert!(store.replace_password_hash(alice.id, &old, &upgraded).await.unwrap());
+        let stored = store.find_user(alice.id).await.unwrap().unwrap();
+        assert_eq!(stored, User { password_hash: Some(upgraded.clone()), ..alice.clone() }, "nothing else changed");
+        assert!(!store.replace_password_hash(alice.id, &old, &stale).await.unwrap(), "the hash moved on");
+        assert_eq!(store.find_user(alice.id).await.unwrap().unwrap().password_hash, Some(upgraded));
+        let nobody = UserId::from_uuid(Uuid::from_u128(99));
+        assert!(!store.replace_password_hash(nobody, &old, &stale).await.unwrap());
     }
 
     /// Addresses that differ only in letter case are one account.

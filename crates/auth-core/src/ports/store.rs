@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Email, KeyPurpose, Phone, Rotation, RotationOutcome, Session, SessionId, StoredKey, TokenDigest, User, UserId,
-    UserQuery, Username,
+    Email, KeyPurpose, PasswordHash, Phone, Rotation, RotationOutcome, Session, SessionId, StoredKey, TokenDigest,
+    User, UserId, UserQuery, Username,
 };
 
 /// A uniqueness rule that a write would break.
@@ -67,6 +67,19 @@ pub trait UserStore: Send + Sync {
     /// - MUST fail with [`StoreError::NotFound`] when no user has this id.
     /// - MUST fail with [`StoreError::Conflict`] as [`UserStore::create_user`] does.
     async fn update_user(&self, user: &User) -> Result<(), StoreError>;
+
+    /// Replaces a user's password hash by `new` only while it is still `current`, in one atomic
+    /// step, touching no other field; returns whether it did.
+    ///
+    /// - MUST return `false`, writing nothing, when the user is gone or the stored hash is no
+    ///   longer `current` (the password was changed meanwhile): an upgrade of the old password's
+    ///   hash must never undo that change.
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes a user, returning whether one existed.
     ///

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use auth_core::AuthError;
 use auth_core::domain::{Email, Metadata, Password, PasswordHash, User, UserId};
-use auth_core::ports::{Clock, HashError, MockPasswordHasher, PasswordCheck, UserStore};
+use auth_core::ports::{Clock, HashError, MockPasswordHasher, MockUserStore, PasswordCheck, UserStore};
 use auth_core::service::{AuthService, AuthSettings, Identifier, Ports, SignupOutcome, SignupRequest};
 use auth_core::testing::{DigestChain, PlainTemplates, SequentialRandom, UnsignedTokens};
 use chrono::Duration;
@@ -123,8 +123,13 @@ async fn imported(world: &World, stored_hash: &str) -> User {
 
 /// The world's store and clock, with a mocked hasher in place of the plain one.
 fn with_hasher(world: &World, hasher: MockPasswordHasher) -> AuthService {
+    with_ports(world, world.store.clone(), hasher)
+}
+
+/// The world's sessions and clock, with these users and this hasher.
+fn with_ports(world: &World, users: Arc<dyn UserStore>, hasher: MockPasswordHasher) -> AuthService {
     let ports = Ports {
-        users: world.store.clone(),
+        users,
         sessions: world.store.clone(),
         hasher: Arc::new(hasher),
         signer: Arc::new(UnsignedTokens),
@@ -187,4 +192,29 @@ async fn a_wrong_password_or_a_failed_rehash_leaves_the_imported_hash_alone() {
     assert!(signed_in.is_ok(), "the old hash still proves the password; the next sign-in tries again");
     let stored = world.store.find_user(user.id).await.unwrap().unwrap();
     assert_eq!(stored.password_hash.unwrap().as_str(), BCRYPT);
+}
+
+#[tokio::test]
+async fn an_upgrade_writes_only_the_hash_and_yields_to_a_change_made_meanwhile() {
+    let world = World::new(AuthSettings::default());
+    let user = imported(&world, BCRYPT).await;
+    let mut users = MockUserStore::new();
+    let found = user.clone();
+    users.expect_find_user_by_email().returning(move |_| Ok(Some(found.clone())));
+    // The password changed between this sign-in's read and its upgrade: the store says so.
+    users
+        .expect_replace_password_hash()
+        .withf(move |id, current, new| {
+            *id == user.id && current.as_str() == BCRYPT && new.as_str().starts_with("$argon2id$")
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(false));
+    users.expect_update_user().never();
+    let mut hasher = MockPasswordHasher::new();
+    hasher.expect_verify().returning(|_, _| Ok(PasswordCheck::Match { needs_rehash: true }));
+    hasher.expect_hash().returning(|_| Ok(PasswordHash::new("$argon2id$v=19$m=256,t=1,p=1$new")));
+    let service = with_ports(&world, Arc::new(users), hasher);
+    let issued =
+        service.sign_in_with_password(&login("imported@example.com"), &Password::new("correct horse"), &client()).await;
+    assert!(issued.is_ok(), "the sign-in itself stands");
 }

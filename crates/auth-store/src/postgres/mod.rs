@@ -5,8 +5,8 @@ pub(crate) mod schema;
 use async_trait::async_trait;
 use auth_core::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail};
 use auth_core::domain::{
-    Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
-    StoredKey, TokenDigest, User, UserId, UserQuery, Username, plan_rotation,
+    Email, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session,
+    SessionId, StoredKey, TokenDigest, User, UserId, UserQuery, Username, plan_rotation,
 };
 use auth_core::ports::{
     AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, SessionStore, StoreError, UniqueField, UserStore,
@@ -144,6 +144,22 @@ async fn taken_field(c: &mut AsyncPgConnection, row: &UserRow) -> QueryResult<Un
 
 #[async_trait]
 impl UserStore for PgStore {
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let replaced =
+            diesel::update(users::table.find(id.as_uuid()).filter(users::encrypted_password.eq(current.as_str())))
+                .set(users::encrypted_password.eq(new.as_str()))
+                .execute(&mut conn)
+                .await
+                .map_err(store_error)?;
+        Ok(replaced == 1)
+    }
+
     async fn import_users(&self, batch: &[User]) -> Result<Vec<Option<UniqueField>>, StoreError> {
         let mut conn = self.conn().await?;
         let rows: Vec<UserRow> = batch.iter().map(UserRow::from).collect();

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use auth_core::domain::{AuditEvent, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, UserQuery};
 use auth_core::domain::{
-    Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
-    StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
+    Email, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session,
+    SessionId, StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
 use auth_core::ports::{
     AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, SessionStore, StoreError, UniqueField, UserStore,
@@ -167,6 +167,24 @@ fn new_token(session: &SessionId, digest: &TokenDigest, parent: Option<i64>, at:
 
 #[async_trait]
 impl UserStore for SqliteStore {
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        let id = id.as_uuid().as_bytes().to_vec();
+        let (current, new) = (current.as_str().to_owned(), new.as_str().to_owned());
+        let replaced = self
+            .run(move |c| {
+                diesel::update(users::table.find(id).filter(users::encrypted_password.eq(current)))
+                    .set(users::encrypted_password.eq(new))
+                    .execute(c)
+            })
+            .await?;
+        Ok(replaced == 1)
+    }
+
     async fn import_users(&self, batch: &[User]) -> Result<Vec<Option<UniqueField>>, StoreError> {
         let rows: Vec<SqliteUserRow> = batch.iter().map(|u| SqliteUserRow::from(UserRow::from(u))).collect();
         self.run(move |c| {
