@@ -39,6 +39,9 @@ pub enum Command {
     /// List and end sessions.
     #[command(subcommand)]
     Sessions(crate::admin_cli::SessionsCommand),
+    /// Bring users from another server (Supabase Auth / GoTrue).
+    #[command(subcommand)]
+    Import(crate::gotrue_import::ImportCommand),
     /// Read the audit log, newest first.
     Audit {
         /// Page number, from 1.
@@ -108,4 +111,21 @@ pub enum ConfigCommand {
     Show,
     /// Validate the configuration and the database URL, and exit non-zero when invalid.
     Check,
+    /// Translate another server's configuration into authd's TOML.
+    #[command(subcommand)]
+    Import(ConfigImport),
+}
+
+/// `authd config import ...`: the TOML goes to stdout (or `--output`), remarks on what could not
+/// be carried to stderr.
+#[derive(Debug, Subcommand)]
+pub enum ConfigImport {
+    /// postgrest-auth's JSON configuration (postgrest-auth.json).
+    PostgrestAuth {
+        /// The JSON file.
+        file: PathBuf,
+        /// Write the TOML to this file (readable by its owner only: it holds secrets).
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }

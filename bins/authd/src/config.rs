@@ -1,5 +1,6 @@
-//! authd's configuration: built-in defaults, then a TOML file, then `AUTHD_*` environment
-//! variables (`__` separates nesting levels, so `AUTHD_SERVER__PORT=9090` sets `server.port`).
+//! authd's configuration: built-in defaults, then a TOML file, then Supabase Auth's `GOTRUE_*`
+//! variables (`crate::gotrue_env`), then `AUTHD_*` environment variables (`__` separates nesting
+//! levels, so `AUTHD_SERVER__PORT=9090` sets `server.port`).
 //! Unknown keys are refused; every secret can instead be read from a file named by its `_file`
 //! key (`AUTHD_JWT__SECRET_FILE=/run/secrets/jwt`).
 
@@ -621,8 +622,8 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Loads defaults, then `file` (if any; it must exist), then `AUTHD_*` variables, then reads
-    /// secrets named by `_file` keys.
+    /// Loads defaults, then `file` (if any; it must exist), then GoTrue's variables (`GOTRUE_*`,
+    /// see [`crate::gotrue_env`]), then `AUTHD_*` variables, then reads secrets named by `_file` keys.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
@@ -631,6 +632,8 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
+        // Supabase Auth's variables, so a GoTrue container's environment works unchanged.
+        figment = figment.merge(crate::gotrue_env::GotrueEnv::from_process());
         figment = figment.merge(Env::prefixed("AUTHD_").split("__").filter(|key| {
             let key = key.as_str().to_ascii_lowercase();
             key != "config" && !key.starts_with(TEST_ENV_PREFIX)

@@ -4,8 +4,11 @@
 pub mod admin_cli;
 pub mod cli;
 pub mod config;
+pub mod gotrue_env;
+pub mod gotrue_import;
 pub mod keys;
 pub mod output;
 pub mod postgrest;
+pub mod postgrest_auth;
 pub mod telemetry;
 pub mod wiring;

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use authd::cli::{Cli, Command, ConfigCommand, KeysCommand};
+use authd::cli::{Cli, Command, ConfigCommand, ConfigImport, KeysCommand};
 use authd::config::Config;
-use authd::{admin_cli, output, postgrest, telemetry, wiring};
+use authd::{admin_cli, gotrue_env, gotrue_import, output, postgrest, postgrest_auth, telemetry, wiring};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -35,8 +35,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(cli.config.as_deref()).context("cannot load configuration")?;
             output::say(config.to_redacted_toml()?.trim_end());
         }
+        Command::Config(ConfigCommand::Import(ConfigImport::PostgrestAuth { file, output })) => {
+            postgrest_auth::run(&file, output.as_deref())?;
+        }
         Command::Config(ConfigCommand::Check) => {
             load()?;
+            gotrue_env::remarks().iter().for_each(|remark| output::note(remark));
             output::say("configuration is valid");
         }
         Command::Migrate => {
@@ -103,6 +107,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(&config.log);
             admin_cli::sessions(&wiring::operator_service(&config).await?, command).await?;
         }
+        Command::Import(gotrue_import::ImportCommand::Gotrue(args)) => {
+            let config = load()?;
+            telemetry::init(&config.log);
+            let service = wiring::operator_service(&config).await?;
+            gotrue_import::run(&config, &service, args).await?;
+        }
         Command::Audit { page, per_page, json } => {
             let config = load()?;
             telemetry::init(&config.log);
@@ -111,6 +121,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let config = load()?;
             let telemetry = telemetry::init_with_traces(&config.log, &config.tracing)?;
+            for (i, remark) in gotrue_env::remarks().iter().enumerate() {
+                if i == 0 { tracing::info!("{remark}") } else { tracing::warn!("{remark}") }
+            }
             let served = wiring::serve(config).await;
             telemetry.shutdown().await;
             served?;

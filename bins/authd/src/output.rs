@@ -46,3 +46,9 @@ pub fn fail(error: &anyhow::Error) -> ExitCode {
     let _ = writeln!(stderr, "authd: error: {error:#}");
     ExitCode::FAILURE
 }
+
+/// Prints a remark on stderr, apart from the result on stdout.
+pub fn note(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "authd: note: {text}");
+}

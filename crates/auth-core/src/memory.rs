@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{AuditEvent, AuthCode, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, UserQuery};
 use crate::domain::{
-    Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
-    StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
+    Email, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session,
+    SessionId, StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
 use crate::ports::{
     AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, Redemption, SessionStore, StoreError, UniqueField, UserStore,
@@ -122,6 +122,35 @@ impl State {
 
 #[async_trait]
 impl UserStore for MemoryStore {
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        match state.users.get_mut(&id) {
+            Some(user) if user.password_hash.as_ref() == Some(current) => {
+                user.password_hash = Some(new.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn import_users(&self, users: &[User]) -> Result<Vec<Option<UniqueField>>, StoreError> {
+        let mut state = self.state()?;
+        let mut outcomes = Vec::with_capacity(users.len());
+        for user in users {
+            let taken = if state.users.contains_key(&user.id) { Some(UniqueField::Id) } else { state.conflict(user) };
+            if taken.is_none() {
+                state.users.insert(user.id, user.clone());
+            }
+            outcomes.push(taken);
+        }
+        Ok(outcomes)
+    }
+
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if state.users.contains_key(&user.id) {

@@ -57,6 +57,10 @@ impl PoolStats {
 /// argon2id on blocking threads, at most `max_concurrent` at once: memory stays bounded by the
 /// pool (each hash holds `memory_kib`), not by the number of waiting requests, and async workers
 /// never compute a hash themselves.
+///
+/// New hashes are always argon2id. Verification also reads the hashes other servers leave behind
+/// (bcrypt `$2a$`/`$2b$`/`$2y$` from GoTrue, argon2i/argon2d), and answers a match on any of them
+/// with `needs_rehash`, so the sign-in that proves the password replaces the hash with argon2id.
 pub struct Argon2Hasher {
     params: Params,
     permits: Arc<Semaphore>,
@@ -135,6 +139,21 @@ fn argon2id(params: &Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
 }
 
+/// Whether a stored hash is bcrypt's (`$2a$`, `$2b$`, `$2y$`), as GoTrue and many others write.
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"].iter().any(|prefix| stored.starts_with(prefix))
+}
+
+/// The longest password bcrypt reads in full.
+const BCRYPT_MAX_BYTES: usize = 72;
+
+/// Checks a bcrypt hash. bcrypt reads only the first 72 bytes of a password, so a longer one is
+/// a mismatch here rather than a match on its prefix (GoTrue refused such passwords anyway).
+fn verify_bcrypt(password: &[u8], stored: &str) -> Result<bool, HashError> {
+    let matches = bcrypt::verify(password, stored).map_err(|_| HashError::UnreadableHash)?;
+    Ok(matches && password.len() <= BCRYPT_MAX_BYTES)
+}
+
 /// Whether a stored hash was made with other settings than `current`.
 fn outdated(stored: &Phc, current: &Params) -> bool {
     let same_params = Params::try_from(stored).is_ok_and(|p| {
@@ -170,6 +189,11 @@ impl PasswordHasher for Argon2Hasher {
         let params = self.params.clone();
         let password = password.expose().to_owned();
         self.run(move || {
+            if is_bcrypt(&stored) {
+                let matches = verify_bcrypt(password.as_bytes(), &stored)?;
+                // Only ever a stored hash (the dummy is argon2id), so a match always upgrades.
+                return Ok(if matches { PasswordCheck::Match { needs_rehash: true } } else { PasswordCheck::Mismatch });
+            }
             let parsed = Phc::new(&stored).map_err(|_| HashError::UnreadableHash)?;
             // Verification takes its parameters from the stored hash, whatever the current ones are.
             let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
@@ -237,6 +261,48 @@ mod tests {
         let hash = hasher.hash(&Password::new("correct horse")).await.unwrap();
         hasher.verify(&Password::new("correct horse"), Some(&hash)).await.unwrap();
         assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn bcrypt_hashes_verify_and_ask_to_become_argon2id() {
+        let hasher = Argon2Hasher::new(tiny(), 1).unwrap();
+        for version in [bcrypt::Version::TwoA, bcrypt::Version::TwoB, bcrypt::Version::TwoY] {
+            let made = bcrypt::hash_with_result("correct horse", 4).unwrap().format_for_version(version);
+            let stored = PasswordHash::new(made);
+            let ok = hasher.verify(&Password::new("correct horse"), Some(&stored)).await.unwrap();
+            assert_eq!(ok, PasswordCheck::Match { needs_rehash: true }, "{}", &stored.as_str()[..4]);
+            let wrong = hasher.verify(&Password::new("correct horsE"), Some(&stored)).await.unwrap();
+            assert_eq!(wrong, PasswordCheck::Mismatch);
+        }
+    }
+
+    #[tokio::test]
+    async fn bcrypt_never_matches_on_a_72_byte_prefix() {
+        let hasher = Argon2Hasher::new(tiny(), 1).unwrap();
+        let prefix = "p".repeat(72);
+        let stored = PasswordHash::new(bcrypt::hash(&prefix, 4).unwrap());
+        let longer = Password::new(format!("{prefix}and more"));
+        assert_eq!(hasher.verify(&longer, Some(&stored)).await.unwrap(), PasswordCheck::Mismatch);
+        let exact = hasher.verify(&Password::new(prefix), Some(&stored)).await.unwrap();
+        assert_eq!(exact, PasswordCheck::Match { needs_rehash: true });
+    }
+
+    #[tokio::test]
+    async fn other_argon2_variants_verify_and_ask_for_argon2id() {
+        let hasher = Argon2Hasher::new(tiny(), 1).unwrap();
+        let params = Params::new(256, 1, 1, None).unwrap();
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, params).hash_password(b"correct horse").unwrap();
+        let stored = PasswordHash::new(argon2i.to_string());
+        assert!(stored.as_str().starts_with("$argon2i$"));
+        let ok = hasher.verify(&Password::new("correct horse"), Some(&stored)).await.unwrap();
+        assert_eq!(ok, PasswordCheck::Match { needs_rehash: true });
+    }
+
+    #[tokio::test]
+    async fn a_broken_bcrypt_hash_is_unreadable() {
+        let hasher = Argon2Hasher::new(tiny(), 1).unwrap();
+        let bogus = PasswordHash::new("$2b$10$too-short");
+        assert_eq!(hasher.verify(&Password::new("x"), Some(&bogus)).await, Err(HashError::UnreadableHash));
     }
 
     #[test]

@@ -6,12 +6,13 @@ use std::future::Future;
 
 use async_trait::async_trait;
 use auth_core::domain::{
-    AuditEvent, AuthCode, Email, KeyPurpose, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, Phone, QueuedMail,
-    Rotation, RotationOutcome, Session, SessionId, StoredKey, TokenDigest, User, UserId, UserQuery, Username,
+    AuditEvent, AuthCode, Email, KeyPurpose, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, PasswordHash, Phone,
+    QueuedMail, Rotation, RotationOutcome, Session, SessionId, StoredKey, TokenDigest, User, UserId, UserQuery,
+    Username,
 };
 use auth_core::ports::{
     AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, NotReady, Readiness, Redemption, SessionStore, StoreError,
-    UserStore,
+    UniqueField, UserStore,
 };
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
@@ -66,6 +67,19 @@ impl<S: UserStore> UserStore for Traced<S> {
 
     async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.call("find_user", self.inner.find_user(id)).await
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        self.call("replace_password_hash", self.inner.replace_password_hash(id, current, new)).await
+    }
+
+    async fn import_users(&self, users: &[User]) -> Result<Vec<Option<UniqueField>>, StoreError> {
+        self.call("import_users", self.inner.import_users(users)).await
     }
 
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {

@@ -39,6 +39,8 @@ macro_rules! store_contract_tests {
             concurrent_signups_with_one_email_yield_one_user,
             update_round_trips_every_field,
             update_refuses_conflicts_and_unknown_users,
+            imports_store_new_users_and_skip_taken_ones,
+            password_hash_is_replaced_only_while_unchanged,
             users_list_in_creation_order_with_paging,
             users_filter_on_email_and_username,
             audit_events_round_trip_and_prune,
@@ -191,6 +193,68 @@ pub mod cases {
         assert_eq!(store.find_user(UserId::from_uuid(Uuid::from_u128(99))).await.unwrap(), None);
         assert_eq!(store.find_user_by_email(&Email::parse("carol@example.com").unwrap()).await.unwrap(), None);
         assert_eq!(store.find_user_by_username(&Username::parse("bob").unwrap()).await.unwrap(), None);
+    }
+
+    /// An import stores users exactly as given, skips (never overwrites) clashing ones, naming
+    /// the field, and a second run of the same batch stores nothing.
+    pub async fn imports_store_new_users_and_skip_taken_ones(store: Arc<impl Store>) {
+        let existing = user(1, Some("taken@example.com"), Some("taken"));
+        store.create_user(&existing).await.unwrap();
+        let mut imported = user(10, Some("new@example.com"), None);
+        imported.password_hash =
+            Some(PasswordHash::new("$2b$10$imported.bcrypt.hash.from.gotrue.kept.as.it.is.123456"));
+        imported.phone = Some(Phone::parse("+15550001111").unwrap());
+        imported.email_confirmed_at = Some(t0());
+        imported.last_sign_in_at = Some(t0() + Duration::hours(1));
+        imported.banned_until = Some(t0() + Duration::days(3));
+        imported.user_metadata = Metadata::from_value(json!({"full_name": "Ada"}), 1024).unwrap();
+        let mut same_id = user(1, Some("other@example.com"), None);
+        same_id.role = "changed".into();
+        let batch = vec![
+            imported.clone(),
+            same_id,
+            user(11, Some("TAKEN@example.com"), None),
+            user(12, Some("new@example.com"), None),
+            user(13, None, Some("Taken")),
+            user(14, Some("fresh@example.com"), None),
+        ];
+        let outcomes = store.import_users(&batch).await.unwrap();
+        assert_eq!(
+            outcomes,
+            vec![
+                None,
+                Some(UniqueField::Id),
+                Some(UniqueField::Email),
+                Some(UniqueField::Email),
+                Some(UniqueField::Username),
+                None
+            ]
+        );
+        assert_eq!(store.find_user(imported.id).await.unwrap(), Some(imported.clone()), "stored as given");
+        assert_eq!(store.find_user(existing.id).await.unwrap(), Some(existing), "never overwritten");
+        assert_eq!(store.count_users(&UserQuery::all(0, 0)).await.unwrap(), 3);
+        let again = store.import_users(&batch).await.unwrap();
+        assert!(again.iter().all(Option::is_some), "{again:?}");
+        assert_eq!(again[0], Some(UniqueField::Id));
+        assert_eq!(store.count_users(&UserQuery::all(0, 0)).await.unwrap(), 3);
+        assert_eq!(store.import_users(&[]).await.unwrap(), Vec::new());
+    }
+
+    /// A hash upgrade writes only the hash, and only over the hash it was computed for.
+    pub async fn password_hash_is_replaced_only_while_unchanged(store: Arc<impl Store>) {
+        let mut alice = user(1, Some("alice@example.com"), None);
+        let old = PasswordHash::new("$2b$10$old.hash.kept.until.the.first.sign.in.proves.the.password");
+        alice.password_hash = Some(old.clone());
+        store.create_user(&alice).await.unwrap();
+        let upgraded = PasswordHash::new("$argon2id$v=19$m=256,t=1,p=1$bmV3c2FsdA$bmV3aGFzaG5ld2hhc2g");
+        let stale = PasswordHash::new("$argon2id$v=19$m=256,t=1,p=1$c3RhbGU$c3RhbGVzdGFsZXN0YWxl");
+        assert!(store.replace_password_hash(alice.id, &old, &upgraded).await.unwrap());
+        let stored = store.find_user(alice.id).await.unwrap().unwrap();
+        assert_eq!(stored, User { password_hash: Some(upgraded.clone()), ..alice.clone() }, "nothing else changed");
+        assert!(!store.replace_password_hash(alice.id, &old, &stale).await.unwrap(), "the hash moved on");
+        assert_eq!(store.find_user(alice.id).await.unwrap().unwrap().password_hash, Some(upgraded));
+        let nobody = UserId::from_uuid(Uuid::from_u128(99));
+        assert!(!store.replace_password_hash(nobody, &old, &stale).await.unwrap());
     }
 
     /// Addresses that differ only in letter case are one account.

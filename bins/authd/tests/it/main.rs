@@ -8,6 +8,7 @@ mod cli;
 mod e2e;
 mod email;
 mod keys;
+mod migrating;
 mod observability;
 mod outage;
 mod postgrest;

@@ -6,12 +6,13 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The binary under test, with a clean environment: no inherited `AUTHD_*` configuration.
+/// The binary under test, with a clean environment: no inherited `AUTHD_*` or `GOTRUE_*`
+/// configuration.
 pub fn authd(workdir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
     command.current_dir(workdir);
     for (key, _) in std::env::vars() {
-        if key.starts_with("AUTHD_") || key == "RUST_LOG" {
+        if key.starts_with("AUTHD_") || key.starts_with("GOTRUE_") || key == "RUST_LOG" {
             command.env_remove(key);
         }
     }

@@ -20,7 +20,9 @@ pub enum PasswordCheck {
     Mismatch,
     /// The password matches.
     Match {
-        /// The hash was made with other parameters than the current ones and should be replaced.
+        /// The hash was made by another scheme (bcrypt imported from GoTrue, an older argon2
+        /// variant) or with other parameters than the current ones, and should be replaced by
+        /// [`PasswordHasher::hash`] of the same password.
         needs_rehash: bool,
     },
 }
@@ -41,6 +43,11 @@ pub trait PasswordHasher: Send + Sync {
     ///   a real verification and return [`PasswordCheck::Mismatch`], so that timing does not tell
     ///   whether an account exists.
     /// - MUST compare in constant time.
+    /// - MUST accept every scheme it can read, not only the one [`PasswordHasher::hash`] writes,
+    ///   and MUST answer a match on a hash that `hash` would not produce today (another scheme,
+    ///   other parameters) with `needs_rehash: true`. Password sign-in then stores a fresh hash,
+    ///   so imported hashes are upgraded by the first sign-in that proves the password.
+    /// - A stored hash in no scheme it reads is [`HashError::UnreadableHash`], never a mismatch.
     async fn verify<'a>(&self, password: &Password, hash: Option<&'a PasswordHash>)
     -> Result<PasswordCheck, HashError>;
 }

@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Email, KeyPurpose, Phone, Rotation, RotationOutcome, Session, SessionId, StoredKey, TokenDigest, User, UserId,
-    UserQuery, Username,
+    Email, KeyPurpose, PasswordHash, Phone, Rotation, RotationOutcome, Session, SessionId, StoredKey, TokenDigest,
+    User, UserId, UserQuery, Username,
 };
 
 /// A uniqueness rule that a write would break.
@@ -68,6 +68,19 @@ pub trait UserStore: Send + Sync {
     /// - MUST fail with [`StoreError::Conflict`] as [`UserStore::create_user`] does.
     async fn update_user(&self, user: &User) -> Result<(), StoreError>;
 
+    /// Replaces a user's password hash by `new` only while it is still `current`, in one atomic
+    /// step, touching no other field; returns whether it did.
+    ///
+    /// - MUST return `false`, writing nothing, when the user is gone or the stored hash is no
+    ///   longer `current` (the password was changed meanwhile): an upgrade of the old password's
+    ///   hash must never undo that change.
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError>;
+
     /// Deletes a user, returning whether one existed.
     ///
     /// - MUST delete, in the same transaction, every session and refresh token of the user.
@@ -82,6 +95,18 @@ pub trait UserStore: Send + Sync {
 
     /// How many users match `query`'s filter (its paging is ignored).
     async fn count_users(&self, query: &UserQuery) -> Result<u64, StoreError>;
+
+    /// Stores a batch of users brought from another server, as given (ids, times and hashes
+    /// included), skipping those that would clash. Returns one entry per user, in order: `None`
+    /// when it was stored, or the field that was taken.
+    ///
+    /// - MUST run as one transaction: on [`StoreError::Unavailable`] or [`StoreError::Internal`]
+    ///   nothing of the batch is written.
+    /// - MUST skip, never overwrite, a user whose id, email, phone or username
+    ///   (case-insensitively) is taken, by a stored user or by an earlier user of the same batch,
+    ///   and name the field: [`UniqueField::Id`] first, then email, phone, username. So running
+    ///   an import again stores only the users that are new.
+    async fn import_users(&self, users: &[User]) -> Result<Vec<Option<UniqueField>>, StoreError>;
 }
 
 /// Persistence of sessions and their refresh-token families.

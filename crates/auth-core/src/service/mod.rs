@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod delivery;
 mod email;
+mod import;
 mod issue;
 mod refresh;
 mod sign_in;

@@ -69,14 +69,16 @@ impl AuthService {
         error
     }
 
-    /// Replaces a hash made with outdated parameters. Best effort: a failure leaves the old
-    /// (still valid) hash, and the next sign-in tries again.
+    /// Replaces a hash of another scheme or outdated parameters. Best effort: a failure leaves
+    /// the old (still valid) hash, and the next sign-in tries again. Only the hash is written,
+    /// and only while it is still the one just verified, so a concurrent change to the user (a
+    /// ban, a new password) is never overwritten by this sign-in's older copy.
     async fn rehash(&self, user: User, password: &Password) -> User {
+        let Some(current) = user.password_hash.clone() else { return user };
         let Ok(hash) = self.ports.hasher.hash(password).await else { return user };
-        let updated = User { password_hash: Some(hash), ..user.clone() };
-        match self.ports.users.update_user(&updated).await {
-            Ok(()) => updated,
-            Err(_) => user,
+        match self.ports.users.replace_password_hash(user.id, &current, &hash).await {
+            Ok(true) => User { password_hash: Some(hash), ..user },
+            _ => user,
         }
     }
 }

@@ -5,12 +5,12 @@ pub(crate) mod schema;
 use async_trait::async_trait;
 use auth_core::domain::{AuditEvent, AuthCode, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail};
 use auth_core::domain::{
-    Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
-    StoredKey, TokenDigest, User, UserId, UserQuery, Username, plan_rotation,
+    Email, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session,
+    SessionId, StoredKey, TokenDigest, User, UserId, UserQuery, Username, plan_rotation,
 };
 use auth_core::ports::{
     AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, NotReady, Readiness, Redemption, SessionStore, StoreError,
-    UserStore,
+    UniqueField, UserStore,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -130,8 +130,61 @@ fn user_from(row: Option<UserRow>) -> Result<Option<User>, StoreError> {
     row.map(User::try_from).transpose()
 }
 
+/// Which unique field of `row` another user holds, in the port's order; after a skipped insert.
+async fn taken_field(c: &mut AsyncPgConnection, row: &UserRow) -> QueryResult<UniqueField> {
+    let id_taken: i64 = users::table.find(row.id).count().get_result(c).await?;
+    if id_taken > 0 {
+        return Ok(UniqueField::Id);
+    }
+    if let Some(email) = &row.email {
+        let taken: i64 = users::table.filter(users::email.eq(email)).count().get_result(c).await?;
+        if taken > 0 {
+            return Ok(UniqueField::Email);
+        }
+    }
+    if let Some(phone) = &row.phone {
+        let taken: i64 = users::table.filter(users::phone.eq(phone)).count().get_result(c).await?;
+        if taken > 0 {
+            return Ok(UniqueField::Phone);
+        }
+    }
+    Ok(UniqueField::Username)
+}
+
 #[async_trait]
 impl UserStore for PgStore {
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let replaced =
+            diesel::update(users::table.find(id.as_uuid()).filter(users::encrypted_password.eq(current.as_str())))
+                .set(users::encrypted_password.eq(new.as_str()))
+                .execute(&mut conn)
+                .await
+                .map_err(store_error)?;
+        Ok(replaced == 1)
+    }
+
+    async fn import_users(&self, batch: &[User]) -> Result<Vec<Option<UniqueField>>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<UserRow> = batch.iter().map(UserRow::from).collect();
+        conn.transaction(async |c| {
+            let mut outcomes = Vec::with_capacity(rows.len());
+            for row in &rows {
+                // DO NOTHING on any unique index, so one clash does not abort the transaction.
+                let stored = diesel::insert_into(users::table).values(row).on_conflict_do_nothing().execute(c).await?;
+                outcomes.push(if stored == 1 { None } else { Some(taken_field(c, row).await?) });
+            }
+            Ok::<_, DieselError>(outcomes)
+        })
+        .await
+        .map_err(store_error)
+    }
+
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         diesel::insert_into(users::table).values(UserRow::from(user)).execute(&mut conn).await.map_err(store_error)?;

@@ -12,12 +12,12 @@ use auth_core::domain::{
     AuditEvent, AuthCode, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, UserQuery,
 };
 use auth_core::domain::{
-    Email, KeyPurpose, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
-    StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
+    Email, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session,
+    SessionId, StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
 use auth_core::ports::{
     AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, NotReady, Readiness, Redemption, SessionStore, StoreError,
-    UserStore,
+    UniqueField, UserStore,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -132,6 +132,24 @@ impl SqliteStore {
     }
 }
 
+/// Which unique field of `row` another user holds, in the port's order; after a skipped insert.
+fn taken_field(c: &mut SqliteConnection, row: &SqliteUserRow) -> QueryResult<UniqueField> {
+    if users::table.find(&row.id).count().get_result::<i64>(c)? > 0 {
+        return Ok(UniqueField::Id);
+    }
+    if let Some(email) = &row.email
+        && users::table.filter(users::email.eq(email)).count().get_result::<i64>(c)? > 0
+    {
+        return Ok(UniqueField::Email);
+    }
+    if let Some(phone) = &row.phone
+        && users::table.filter(users::phone.eq(phone)).count().get_result::<i64>(c)? > 0
+    {
+        return Ok(UniqueField::Phone);
+    }
+    Ok(UniqueField::Username)
+}
+
 /// Carries a conversion failure out of a closure that speaks diesel errors.
 fn internal(error: StoreError) -> DieselError {
     DieselError::QueryBuilderError(error.to_string().into())
@@ -165,6 +183,40 @@ fn session_rows(session: &Session, first: &TokenDigest) -> (SqliteSessionRow, Sq
 
 #[async_trait]
 impl UserStore for SqliteStore {
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        let id = id.as_uuid().as_bytes().to_vec();
+        let (current, new) = (current.as_str().to_owned(), new.as_str().to_owned());
+        let replaced = self
+            .run(move |c| {
+                diesel::update(users::table.find(id).filter(users::encrypted_password.eq(current)))
+                    .set(users::encrypted_password.eq(new))
+                    .execute(c)
+            })
+            .await?;
+        Ok(replaced == 1)
+    }
+
+    async fn import_users(&self, batch: &[User]) -> Result<Vec<Option<UniqueField>>, StoreError> {
+        let rows: Vec<SqliteUserRow> = batch.iter().map(|u| SqliteUserRow::from(UserRow::from(u))).collect();
+        self.run(move |c| {
+            c.immediate_transaction(|c| {
+                let mut outcomes = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    // DO NOTHING on any unique index, so one clash does not end the transaction.
+                    let stored = diesel::insert_into(users::table).values(row).on_conflict_do_nothing().execute(c)?;
+                    outcomes.push(if stored == 1 { None } else { Some(taken_field(c, row)?) });
+                }
+                Ok(outcomes)
+            })
+        })
+        .await
+    }
+
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         let row = SqliteUserRow::from(UserRow::from(user));
         self.run(move |c| diesel::insert_into(users::table).values(&row).execute(c)).await.map(drop)
