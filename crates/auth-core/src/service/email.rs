@@ -470,8 +470,11 @@ impl AuthService {
         for (kind, mail_kind) in halves {
             let Some(pending) = self.ports.flows.find_token(user.id, kind).await? else { continue };
             let Some(new_email) = &pending.relates_to else { continue };
+            // Anyone may ask for a resend: the flow keeps the challenge it started with, so a
+            // stranger can neither take it back to the implicit flow nor swap in their own.
+            let link = LinkOptions { pkce: pending.pkce.clone(), ..link.clone() };
             let (token, mail) =
-                self.prepare_secret_about(&user, &pending.sent_to, kind, mail_kind, link, Some(new_email))?;
+                self.prepare_secret_about(&user, &pending.sent_to, kind, mail_kind, &link, Some(new_email))?;
             self.ports.flows.issue_token(&token, Some(OutgoingMail { kind: mail_kind, mail })).await?;
         }
         Ok(())
@@ -743,11 +746,14 @@ impl AuthService {
             OneTimeKind::EmailChangeCurrent => OneTimeKind::EmailChangeNew,
             _ => OneTimeKind::EmailChangeCurrent,
         };
-        // An expired other half still blocks: the change then needs a new request, never
-        // just this address.
-        let pending_other =
-            self.ports.flows.find_token(user.id, other).await?.filter(|t| t.relates_to.as_ref() == Some(&new_email));
-        if pending_other.is_some() {
+        // Any other half still pending blocks, expired or not: the change then needs a new
+        // request, never just this address. Halves naming different addresses come from
+        // requests that overlapped; neither may be used, or one address would approve a change
+        // to an address it never saw.
+        if let Some(pending) = self.ports.flows.find_token(user.id, other).await? {
+            if pending.relates_to.as_ref() != Some(&new_email) {
+                return Err(AuthError::OtpExpired);
+            }
             return match self.ports.flows.redeem_token(token, &user, Redemption::Nothing).await {
                 Ok(()) => Ok(Verified::AwaitingOtherAddress),
                 Err(StoreError::NotFound) => Err(AuthError::OtpExpired),
@@ -760,7 +766,11 @@ impl AuthService {
         changed.last_sign_in_at = Some(now);
         changed.updated_at = now;
         if let (VerifyChannel::Browser, Some(challenge)) = (channel, &token.pkce) {
-            return self.redeem_for_auth_code(token, &changed, challenge, AuthMethod::EmailChange).await;
+            let verified = self.redeem_for_auth_code(token, &changed, challenge, AuthMethod::EmailChange).await?;
+            // Applied now, whether or not the code is ever exchanged.
+            let details = json!({"fields": ["email"], "pkce": true});
+            self.audit(AuditAction::UserUpdated, Actor::User(user.id), Some(user.id), client, details).await;
+            return Ok(verified);
         }
         let (session, refresh) = self.new_session(&changed, AuthMethod::EmailChange, client, now)?;
         match self
@@ -809,7 +819,7 @@ impl AuthService {
 
     /// `POST /token?grant_type=pkce`: exchanges an auth code and the verifier behind its
     /// challenge for a session. A code works once; a wrong verifier leaves it usable until it
-    /// expires, as the verifier is 256 bits and cannot be guessed.
+    /// expires, since whoever holds the code cannot guess a verifier the client drew at random.
     pub async fn exchange_auth_code(
         &self,
         auth_code: &str,

@@ -208,7 +208,8 @@ impl VerifyBody {
 }
 
 /// `POST /verify`: JSON answers the session; the link page's form is redirected to the app
-/// with the session (or the error) in the URL fragment.
+/// with the session (or the error) in the URL fragment, or, for a PKCE link, with an auth code
+/// (or the error) in the query.
 pub(crate) async fn verify(
     state: web::Data<AppState>,
     request: HttpRequest,

@@ -1,5 +1,5 @@
-//! PKCE on the email flows: the request fields that start it, and
-//! `POST /token?grant_type=pkce`, which ends it.
+//! PKCE on the email flows: the request fields that start it. `POST /token?grant_type=pkce`,
+//! which ends it, is in `token.rs`.
 
 use auth_core::AuthError;
 use auth_core::service::LinkOptions;

@@ -648,3 +648,35 @@ async fn mail_requests_take_at_least_the_floor_for_known_and_unknown_addresses()
     }
     assert_eq!(outbox(&store).await.len(), 2, "the known address got its mails");
 }
+
+#[actix_web::test]
+async fn halves_of_different_email_changes_cannot_finish_either() {
+    use auth_core::domain::{Email, OneTimeKind, link_digest};
+    use auth_core::ports::EmailFlowStore;
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let (app, store, _) = world(quick(), settings).await;
+    let (_, _, session) =
+        send(&app, post("/signup", json!({"email": "vic@example.com", "password": "correct horse"}))).await;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let change =
+        with_token(TestRequest::put().uri("/auth/v1/user"), &token).set_json(json!({"email": "y@example.com"}));
+    assert_eq!(send(&app, change).await.0, StatusCode::OK);
+    let to_y = outbox(&store).await;
+    let confirm_y = to_y.iter().find(|m| m.kind == "email_change_new").unwrap();
+
+    // Overlapping requests can leave the current address's half naming another address.
+    let user_id: auth_core::domain::UserId = session["user"]["id"].as_str().unwrap().parse().unwrap();
+    let mut approve_x = store.find_token(user_id, OneTimeKind::EmailChangeCurrent).await.unwrap().unwrap();
+    approve_x.relates_to = Some(Email::parse("x@example.com").unwrap());
+    approve_x.link_digest = link_digest("approve-x");
+    store.issue_token(&approve_x, None).await.unwrap();
+
+    let by_new = json!({"type": "email_change", "token_hash": confirm_y.link_token()});
+    let (status, _, body) = send(&app, post("/verify", by_new)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("otp_expired")));
+    let by_current = json!({"type": "email_change", "token_hash": "approve-x"});
+    let (status, _, body) = send(&app, post("/verify", by_current)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("otp_expired")));
+    let (_, _, user) = send(&app, with_token(TestRequest::get().uri("/auth/v1/user"), &token)).await;
+    assert_eq!(user["email"], "vic@example.com", "neither half changed the address");
+}
