@@ -9,14 +9,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use argon2::password_hash::phc::PasswordHash as Phc;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher as _, Version};
 use hdrhistogram::Histogram;
 
 use crate::load::Window;
 use crate::server::HashCost;
 
 /// Verifications per second of `threads` threads each verifying a password against an argon2id
-/// hash of this cost, exactly as authd's hasher does for a sign-in, with nothing else running.
+/// hash of this cost, with nothing else running: the argon2 crate recomputing the hash in memory
+/// allocated once per thread (as authd's hashing threads do), and comparing it with the stored one.
 #[expect(clippy::disallowed_methods, reason = "the benchmark's own threads wait out the window")]
 pub fn argon2_rate(cost: HashCost, threads: usize, window: Window) -> anyhow::Result<f64> {
     let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
@@ -36,8 +37,16 @@ pub fn argon2_rate(cost: HashCost, threads: usize, window: Window) -> anyhow::Re
                 (Arc::clone(&hash), Arc::clone(&measuring), Arc::clone(&stop), Arc::clone(&counted));
             std::thread::spawn(move || -> anyhow::Result<()> {
                 let parsed = Phc::new(&hash).map_err(|e| anyhow::anyhow!("unreadable hash: {e}"))?;
+                let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { bail!("hash without salt") };
+                let params = Params::try_from(&parsed).map_err(|e| anyhow::anyhow!("unreadable parameters: {e}"))?;
+                let mut memory = vec![Block::default(); params.block_count()];
+                let mut output = vec![0u8; expected.len()];
+                let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
                 while !stop.load(Ordering::Relaxed) {
-                    if Argon2::default().verify_password(password, &parsed).is_err() {
+                    argon2
+                        .hash_password_into_with_memory(password, salt, &mut output, &mut memory)
+                        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+                    if output != expected.as_bytes() {
                         bail!("the password did not verify");
                     }
                     if measuring.load(Ordering::Relaxed) {
