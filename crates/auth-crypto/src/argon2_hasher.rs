@@ -1,6 +1,5 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
-use std::time::Duration;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash as Phc, Salt};
 use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, Version};
@@ -14,9 +13,6 @@ const DUMMY_PASSWORD: &[u8] = b"authd: no such account";
 
 /// Salt length of new hashes, the argon2 crate's recommendation.
 const SALT_LEN: usize = 16;
-
-/// A hashing thread idle this long gives its memory back.
-const RELEASE_IDLE_MEMORY: Duration = Duration::from_secs(5);
 
 /// Niceness of the hashing threads (0 is normal, 19 the lowest priority). A sign-in flood then
 /// takes the CPU that nothing else wants, and a cheap request's thread preempts a hash at once
@@ -119,23 +115,20 @@ impl ThreadPool {
 
 fn hashing_thread(index: usize, jobs: &mpsc::Receiver<Job>, pool: &std::sync::Weak<ThreadPool>, stats: &PoolStats) {
     lower_priority();
+    // Allocated by the first hash and kept: freeing and allocating it again leaves the
+    // allocator's arenas holding ever more of it (a benchmark saw two blocks more per idle pause).
     let mut memory: Vec<Block> = Vec::new();
-    loop {
-        match jobs.recv_timeout(RELEASE_IDLE_MEMORY) {
-            Ok(Job { work, permit }) => {
-                // Counted while the slot is held, so `running` never exceeds the pool size.
-                stats.running.fetch_add(1, Ordering::Relaxed);
-                work(&mut memory);
-                stats.running.fetch_sub(1, Ordering::Relaxed);
-                // Free before the slot is: whoever gets the slot finds a free thread.
-                if let Some(pool) = pool.upgrade() {
-                    pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(index);
-                }
-                drop(permit);
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => memory = Vec::new(),
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+    // Ends when the hasher, and with it the sending side, is dropped.
+    while let Ok(Job { work, permit }) = jobs.recv() {
+        // Counted while the slot is held, so `running` never exceeds the pool size.
+        stats.running.fetch_add(1, Ordering::Relaxed);
+        work(&mut memory);
+        stats.running.fetch_sub(1, Ordering::Relaxed);
+        // Free before the slot is: whoever gets the slot finds a free thread.
+        if let Some(pool) = pool.upgrade() {
+            pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(index);
         }
+        drop(permit);
     }
 }
 
@@ -308,7 +301,6 @@ impl PasswordHasher for Argon2Hasher {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
 
@@ -421,7 +413,7 @@ mod tests {
         while tasks.iter().any(|t| !t.is_finished()) {
             max_running = max_running.max(stats.running());
             saw_waiting |= stats.waiting() > 0;
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
         for task in tasks {
             task.await.unwrap().unwrap();
