@@ -15,9 +15,14 @@ use hdrhistogram::Histogram;
 use crate::load::Window;
 use crate::server::HashCost;
 
+/// authd's hashing threads' niceness; the limit's threads hash at the same priority, so other
+/// programs on the machine take from both alike.
+const HASHING_NICENESS: i32 = 10;
+
 /// Verifications per second of `threads` threads each verifying a password against an argon2id
 /// hash of this cost, with nothing else running: the argon2 crate recomputing the hash in memory
-/// allocated once per thread (as authd's hashing threads do), and comparing it with the stored one.
+/// allocated once per thread, at the priority of authd's hashing threads (as they do), and
+/// comparing it with the stored one.
 #[expect(clippy::disallowed_methods, reason = "the benchmark's own threads wait out the window")]
 pub fn argon2_rate(cost: HashCost, threads: usize, window: Window) -> anyhow::Result<f64> {
     let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
@@ -36,6 +41,8 @@ pub fn argon2_rate(cost: HashCost, threads: usize, window: Window) -> anyhow::Re
             let (hash, measuring, stop, counted) =
                 (Arc::clone(&hash), Arc::clone(&measuring), Arc::clone(&stop), Arc::clone(&counted));
             std::thread::spawn(move || -> anyhow::Result<()> {
+                #[cfg(target_os = "linux")]
+                rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASHING_NICENESS)?;
                 let parsed = Phc::new(&hash).map_err(|e| anyhow::anyhow!("unreadable hash: {e}"))?;
                 let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { bail!("hash without salt") };
                 let params = Params::try_from(&parsed).map_err(|e| anyhow::anyhow!("unreadable parameters: {e}"))?;
