@@ -28,6 +28,12 @@ deploy-check *ARGS:
 ci:
     bash .ci/run
 
+# Benchmarks a release build against this machine's limits (docs/benchmarks.md); ARGS such as
+# `--seconds 5 --backends postgres`. Never part of the test suite.
+bench *ARGS:
+    cargo build --release -p authd
+    cargo run --release -p authd-bench -- {{ARGS}}
+
 # The auth-js end-to-end suite on SQLite (and PostgreSQL with AUTHD_E2E_DATABASE_URL).
 e2e:
     cargo build -p authd

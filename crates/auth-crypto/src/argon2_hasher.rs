@@ -1,16 +1,24 @@
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::phc::PasswordHash as Phc;
-use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash as Phc, Salt};
+use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
 use auth_core::domain::{Password, PasswordHash};
 use auth_core::ports::{HashError, PasswordCheck, PasswordHasher};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// Verified against when an account has no hash, so unknown accounts cost the same time.
 const DUMMY_PASSWORD: &[u8] = b"authd: no such account";
+
+/// Salt length of new hashes, the argon2 crate's recommendation.
+const SALT_LEN: usize = 16;
+
+/// Niceness of the hashing threads (0 is normal, 19 the lowest priority). A sign-in flood then
+/// takes the CPU that nothing else wants, and a cheap request's thread preempts a hash at once
+/// instead of queueing behind it for a scheduler slice.
+const HASHING_NICENESS: i32 = 10;
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,9 +62,11 @@ impl PoolStats {
     }
 }
 
-/// argon2id on blocking threads, at most `max_concurrent` at once: memory stays bounded by the
-/// pool (each hash holds `memory_kib`), not by the number of waiting requests, and async workers
-/// never compute a hash themselves.
+/// argon2id on a fixed set of hashing threads, one per slot, each reusing one block of
+/// `memory_kib` for every hash: memory stays bounded by the pool, not by the number of waiting
+/// requests (which hold a few bytes each) nor by how many threads ever hashed, and async workers
+/// never compute a hash themselves. The threads run at a lower priority than the rest of the
+/// process, so hashing never starves cheap requests.
 ///
 /// New hashes are always argon2id. Verification also reads the hashes other servers leave behind
 /// (bcrypt `$2a$`/`$2b$`/`$2y$` from GoTrue, argon2i/argon2d), and answers a match on any of them
@@ -64,6 +74,7 @@ impl PoolStats {
 pub struct Argon2Hasher {
     params: Params,
     permits: Arc<Semaphore>,
+    pool: Arc<ThreadPool>,
     dummy: Arc<str>,
     stats: Arc<PoolStats>,
     on_wait: Option<WaitObserver>,
@@ -72,24 +83,96 @@ pub struct Argon2Hasher {
 /// Told how long each hash waited for a free slot, for a wait-time histogram.
 pub type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
+/// One hash's work, run on a hashing thread with that thread's memory.
+type Work = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// Work handed to a hashing thread with the slot it holds, released once the thread is free.
+struct Job {
+    work: Work,
+    permit: OwnedSemaphorePermit,
+}
+
+/// The hashing threads and which of them are free.
+struct ThreadPool {
+    threads: Vec<mpsc::Sender<Job>>,
+    idle: Mutex<Vec<usize>>,
+}
+
+impl ThreadPool {
+    fn start(size: usize, stats: &Arc<PoolStats>) -> Result<Arc<Self>, InvalidParams> {
+        let mut senders = Vec::with_capacity(size);
+        let mut receivers = Vec::with_capacity(size);
+        for _ in 0..size {
+            let (sender, receiver) = mpsc::channel::<Job>();
+            senders.push(sender);
+            receivers.push(receiver);
+        }
+        let pool = Arc::new(Self { threads: senders, idle: Mutex::new((0..size).collect()) });
+        for (index, receiver) in receivers.into_iter().enumerate() {
+            // The thread holds the pool weakly: dropping the hasher drops the senders, which
+            // ends the threads.
+            let pool = Arc::downgrade(&pool);
+            let stats = Arc::clone(stats);
+            std::thread::Builder::new()
+                .name(format!("argon2-{index}"))
+                .spawn(move || hashing_thread(index, &receiver, &pool, &stats))
+                .map_err(|e| InvalidParams(format!("cannot start a hashing thread: {e}")))?;
+        }
+        Ok(pool)
+    }
+}
+
+fn hashing_thread(index: usize, jobs: &mpsc::Receiver<Job>, pool: &std::sync::Weak<ThreadPool>, stats: &PoolStats) {
+    lower_priority();
+    // Allocated by the first hash and kept: freeing and allocating it again leaves the
+    // allocator's arenas holding ever more of it (a benchmark saw two blocks more per idle pause).
+    let mut memory: Vec<Block> = Vec::new();
+    // Ends when the hasher, and with it the sending side, is dropped.
+    while let Ok(Job { work, permit }) = jobs.recv() {
+        // Counted while the slot is held, so `running` never exceeds the pool size.
+        stats.running.fetch_add(1, Ordering::Relaxed);
+        work(&mut memory);
+        stats.running.fetch_sub(1, Ordering::Relaxed);
+        // Free before the slot is: whoever gets the slot finds a free thread.
+        if let Some(pool) = pool.upgrade() {
+            pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(index);
+        }
+        drop(permit);
+    }
+}
+
+/// Lowers the calling thread's scheduling priority; best effort (a failure leaves it as it was).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // On Linux a thread id names one thread, so only this thread is lowered.
+        let thread = rustix::thread::gettid();
+        if let Err(error) = rustix::process::setpriority_process(Some(thread), HASHING_NICENESS) {
+            tracing::debug!(%error, "could not lower the hashing thread's priority");
+        }
+    }
+}
+
 impl Argon2Hasher {
     /// A hasher with these parameters, computing at most `max_concurrent` hashes at once
-    /// (0 means one per CPU). Computes one hash to have a dummy for unknown accounts.
+    /// (0 means one per CPU) on as many threads. Computes one hash to have a dummy for unknown
+    /// accounts.
     pub fn new(params: Argon2Params, max_concurrent: usize) -> Result<Self, InvalidParams> {
         let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
             .map_err(|e| InvalidParams(e.to_string()))?;
-        let dummy =
-            argon2id(&params).hash_password(DUMMY_PASSWORD).map_err(|e| InvalidParams(e.to_string()))?.to_string();
+        let dummy = hash_with(&params, DUMMY_PASSWORD, &mut Vec::new()).map_err(InvalidParams)?;
         let slots = if max_concurrent == 0 {
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
         } else {
             max_concurrent
         };
+        let stats = Arc::new(PoolStats::default());
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(slots)),
+            pool: ThreadPool::start(slots, &stats)?,
             dummy: dummy.into(),
-            stats: Arc::new(PoolStats::default()),
+            stats,
             on_wait: None,
         })
     }
@@ -105,8 +188,11 @@ impl Argon2Hasher {
         Arc::clone(&self.stats)
     }
 
-    /// Runs `work` on a blocking thread once a slot is free.
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+    /// Runs `work` on a hashing thread once a slot is free.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T, HashError> {
         self.stats.waiting.fetch_add(1, Ordering::Relaxed);
         let queued = Instant::now();
         let permit = Arc::clone(&self.permits).acquire_owned().await;
@@ -115,17 +201,17 @@ impl Argon2Hasher {
             observe(queued.elapsed());
         }
         let permit = permit.map_err(|_| HashError::Unavailable("hashing pool closed".into()))?;
-        let stats = Arc::clone(&self.stats);
-        tokio::task::spawn_blocking(move || {
-            // Counted while the slot is held, so `running` never exceeds the pool size.
-            stats.running.fetch_add(1, Ordering::Relaxed);
-            let output = work();
-            stats.running.fetch_sub(1, Ordering::Relaxed);
-            drop(permit);
-            output
-        })
-        .await
-        .map_err(|e| HashError::Unavailable(format!("hashing task failed: {e}")))
+        let thread = self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let sender = thread
+            .and_then(|index| self.pool.threads.get(index))
+            .ok_or_else(|| HashError::Unavailable("no hashing thread is free".into()))?;
+        let (answer, answered) = oneshot::channel();
+        let work: Work = Box::new(move |memory| {
+            // The caller may have gone (client disconnected); the result is then dropped.
+            let _ = answer.send(work(memory));
+        });
+        sender.send(Job { work, permit }).map_err(|_| HashError::Unavailable("hashing thread stopped".into()))?;
+        answered.await.map_err(|_| HashError::Unavailable("hashing thread failed".into()))
     }
 }
 
@@ -135,8 +221,57 @@ impl std::fmt::Debug for Argon2Hasher {
     }
 }
 
-fn argon2id(params: &Params) -> Argon2<'static> {
+/// `memory` with at least the blocks these parameters need; it keeps any larger size it had.
+fn blocks(memory: &mut Vec<Block>, params: &Params) -> usize {
+    let needed = params.block_count();
+    if memory.len() < needed {
+        memory.resize(needed, Block::default());
+    }
+    needed
+}
+
+/// A new argon2id hash of `password` in PHC form, with a fresh salt, computed in `memory`.
+fn hash_with(params: &Params, password: &[u8], memory: &mut Vec<Block>) -> Result<String, String> {
+    let mut salt = [0u8; SALT_LEN];
+    getrandom::fill(&mut salt).map_err(|e| format!("no randomness for a salt: {e}"))?;
+    let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let needed = blocks(memory, params);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(password, &salt, &mut output, &mut memory[..needed])
+        .map_err(|e| format!("hashing failed: {e}"))?;
+    let phc = Phc {
+        algorithm: ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| e.to_string())?,
+        salt: Some(Salt::new(&salt).map_err(|e| e.to_string())?),
+        hash: Some(Output::new(&output).map_err(|e| e.to_string())?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `password` matches `stored`, recomputed with the stored algorithm, version, cost and
+/// salt in `memory`, and compared in constant time. A hash this code cannot recompute (another
+/// algorithm, out-of-range parameters) matches nothing.
+fn verify_with(stored: &Phc, password: &[u8], memory: &mut Vec<Block>) -> bool {
+    let Ok(algorithm) = Algorithm::try_from(stored.algorithm.as_str()) else { return false };
+    let version = match stored.version.map(Version::try_from) {
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+        None => Version::default(),
+    };
+    let Ok(params) = Params::try_from(stored) else { return false };
+    let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else { return false };
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let Some(computed) = buffer.get_mut(..expected.len()) else { return false };
+    let needed = blocks(memory, &params);
+    let hashed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password,
+        salt,
+        computed,
+        &mut memory[..needed],
+    );
+    // `Output`'s equality is constant-time.
+    hashed.is_ok() && Output::new(computed).is_ok_and(|computed| computed == *expected)
 }
 
 /// Whether a stored hash is bcrypt's (`$2a$`, `$2b$`, `$2y$`), as GoTrue and many others write.
@@ -169,9 +304,9 @@ impl PasswordHasher for Argon2Hasher {
         let params = self.params.clone();
         let password = password.expose().to_owned();
         let phc = self
-            .run(move || argon2id(&params).hash_password(password.as_bytes()).map(|h| h.to_string()))
+            .run(move |memory| hash_with(&params, password.as_bytes(), memory))
             .await?
-            .map_err(|e| HashError::Unavailable(format!("hashing failed: {e}")))?;
+            .map_err(HashError::Unavailable)?;
         Ok(PasswordHash::new(phc))
     }
 
@@ -188,7 +323,7 @@ impl PasswordHasher for Argon2Hasher {
         };
         let params = self.params.clone();
         let password = password.expose().to_owned();
-        self.run(move || {
+        self.run(move |memory| {
             if is_bcrypt(&stored) {
                 let matches = verify_bcrypt(password.as_bytes(), &stored)?;
                 // Only ever a stored hash (the dummy is argon2id), so a match always upgrades.
@@ -196,7 +331,7 @@ impl PasswordHasher for Argon2Hasher {
             }
             let parsed = Phc::new(&stored).map_err(|_| HashError::UnreadableHash)?;
             // Verification takes its parameters from the stored hash, whatever the current ones are.
-            let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+            let matches = verify_with(&parsed, password.as_bytes(), memory);
             Ok(match (real, matches) {
                 (true, true) => PasswordCheck::Match { needs_rehash: outdated(&parsed, &params) },
                 _ => PasswordCheck::Mismatch,
@@ -208,7 +343,6 @@ impl PasswordHasher for Argon2Hasher {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
 
@@ -253,6 +387,54 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn hashes_of_the_argon2_crate_verify_and_ours_verify_there() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = Argon2Hasher::new(tiny(), 1).unwrap();
+        let params = Params::new(256, 1, 1, None).unwrap();
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password(b"correct horse").unwrap();
+        let theirs = PasswordHash::new(theirs.to_string());
+        let check = hasher.verify(&Password::new("correct horse"), Some(&theirs)).await.unwrap();
+        assert_eq!(check, PasswordCheck::Match { needs_rehash: false });
+        let wrong = hasher.verify(&Password::new("correct horsE"), Some(&theirs)).await.unwrap();
+        assert_eq!(wrong, PasswordCheck::Mismatch);
+
+        let ours = hasher.hash(&Password::new("correct horse")).await.unwrap();
+        let parsed = Phc::new(ours.as_str()).unwrap();
+        assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"correct horsE", &parsed).is_err());
+    }
+
+    #[tokio::test]
+    async fn hashes_of_other_algorithms_match_nothing() {
+        let hasher = Argon2Hasher::new(tiny(), 1).unwrap();
+        let other = PasswordHash::new("$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA");
+        let check = hasher.verify(&Password::new("x"), Some(&other)).await.unwrap();
+        assert_eq!(check, PasswordCheck::Mismatch);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_a_lower_priority() {
+        let hasher = Argon2Hasher::new(tiny(), 1).unwrap();
+        hasher.hash(&Password::new("correct horse")).await.unwrap();
+        // The thread lowered itself before taking its first job; field 19 of stat is the niceness.
+        let niceness: Vec<i32> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|task| {
+                let task = task.ok()?.path();
+                let name = std::fs::read_to_string(task.join("comm")).ok()?;
+                if !name.starts_with("argon2-") {
+                    return None;
+                }
+                let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+                let after_name = stat.rsplit_once(')')?.1;
+                after_name.split_whitespace().nth(16)?.parse().ok()
+            })
+            .collect();
+        assert!(niceness.contains(&HASHING_NICENESS), "{niceness:?}");
+    }
+
+    #[tokio::test]
     async fn every_wait_for_a_slot_is_reported() {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let record = Arc::clone(&seen);
@@ -291,7 +473,11 @@ mod tests {
     async fn other_argon2_variants_verify_and_ask_for_argon2id() {
         let hasher = Argon2Hasher::new(tiny(), 1).unwrap();
         let params = Params::new(256, 1, 1, None).unwrap();
-        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, params).hash_password(b"correct horse").unwrap();
+        let argon2i = argon2::PasswordHasher::hash_password(
+            &Argon2::new(Algorithm::Argon2i, Version::V0x13, params),
+            b"correct horse",
+        )
+        .unwrap();
         let stored = PasswordHash::new(argon2i.to_string());
         assert!(stored.as_str().starts_with("$argon2i$"));
         let ok = hasher.verify(&Password::new("correct horse"), Some(&stored)).await.unwrap();
@@ -326,13 +512,20 @@ mod tests {
         while tasks.iter().any(|t| !t.is_finished()) {
             max_running = max_running.max(stats.running());
             saw_waiting |= stats.waiting() > 0;
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
         for task in tasks {
             task.await.unwrap().unwrap();
         }
         assert_eq!(max_running, 1);
         assert!(saw_waiting, "requests queued for the single slot");
+        // The answer reaches the caller a moment before its thread counts itself done.
+        for _ in 0..1000 {
+            if stats.running() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
         assert_eq!((stats.running(), stats.waiting()), (0, 0));
     }
 }

@@ -1,5 +1,6 @@
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use auth_core::domain::AccessClaims;
 use auth_core::ports::{TokenError, TokenSigner};
@@ -17,6 +18,8 @@ use sha2::{Digest, Sha256};
 pub const HMAC_SECRET_MIN_LEN: usize = 32;
 /// RSA modulus size for generated keys.
 const RSA_BITS: u32 = 2048;
+/// Verified access tokens remembered per ring; past this the memory starts afresh.
+const VERIFIED_CAPACITY: usize = 1024;
 /// JWK members that hold private or symmetric key material.
 const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
 
@@ -228,6 +231,11 @@ struct LoadedKey {
 /// A key ring: the signing key first, then keys that only verify.
 struct Ring {
     keys: Vec<LoadedKey>,
+    /// Claims of tokens whose signature this ring verified, by the SHA-256 of the token. A client
+    /// presents the same access token for an hour; checking its signature once (an ECDSA
+    /// verification costs as much CPU as the rest of a `GET /user`) is enough. Kept in the ring,
+    /// so a key change forgets them; expiry and audience are checked on every use.
+    verified: Mutex<HashMap<[u8; 32], AccessClaims>>,
 }
 
 impl Ring {
@@ -239,7 +247,27 @@ impl Ring {
             }
             keys.push(LoadedKey { signer: key.signer()?, verifier: key.verifier()?, key });
         }
-        Ok(Self { keys })
+        Ok(Self { keys, verified: Mutex::new(HashMap::new()) })
+    }
+
+    /// The claims of a token whose signature verified with a key of this ring.
+    fn verified_claims(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let remembered = self.verified.lock().unwrap_or_else(PoisonError::into_inner).get(&digest).cloned();
+        if let Some(claims) = remembered {
+            return Ok(claims);
+        }
+        let key = self.key_for(token)?;
+        let (payload, _) =
+            jwt::decode_with_verifier(token, key.verifier.as_ref()).map_err(|_| TokenError::BadSignature)?;
+        let claims: AccessClaims =
+            serde_json::from_value(Value::Object(payload.claims_set().clone())).map_err(|_| TokenError::Malformed)?;
+        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(digest, claims.clone());
+        Ok(claims)
     }
 
     fn key_for(&self, token: &str) -> Result<&LoadedKey, TokenError> {
@@ -334,12 +362,7 @@ impl TokenSigner for JwtSigner {
     }
 
     fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
-        let ring = self.ring();
-        let key = ring.key_for(token)?;
-        let (payload, _) =
-            jwt::decode_with_verifier(token, key.verifier.as_ref()).map_err(|_| TokenError::BadSignature)?;
-        let claims: AccessClaims =
-            serde_json::from_value(Value::Object(payload.claims_set().clone())).map_err(|_| TokenError::Malformed)?;
+        let claims = self.ring().verified_claims(token)?;
         if claims.exp <= now {
             return Err(TokenError::Expired);
         }
@@ -475,6 +498,29 @@ mod tests {
         assert!(old_ring.verify(&old_token, NOW).is_ok());
         assert_eq!(old_ring.keys()[0].kid, new.kid());
         assert_eq!(ring(JwtAlgorithm::HS256).jwks(), json!({"keys": []}), "secrets are never published");
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_checked_for_expiry_and_forgotten_with_its_key() {
+        let old = SigningKey::generate(JwtAlgorithm::ES256).unwrap();
+        let signer = JwtSigner::new(old, vec![], "authenticated", "").unwrap();
+        let token = signer.sign(&claims()).unwrap();
+        assert_eq!(signer.verify(&token, NOW).unwrap(), claims());
+        assert_eq!(signer.verify(&token, NOW).unwrap(), claims(), "again, from memory");
+        assert_eq!(signer.verify(&token, NOW + 3600), Err(TokenError::Expired));
+        // The old key retired: its tokens stop verifying at once, remembered or not.
+        signer.replace_keys(SigningKey::generate(JwtAlgorithm::ES256).unwrap(), vec![]).unwrap();
+        assert_eq!(signer.verify(&token, NOW), Err(TokenError::BadSignature));
+    }
+
+    #[test]
+    fn many_tokens_do_not_grow_the_memory_past_its_capacity() {
+        let signer = ring(JwtAlgorithm::HS256);
+        for n in 0..(VERIFIED_CAPACITY + 10) {
+            let token = signer.sign(&AccessClaims { iat: NOW + n as i64, ..claims() }).unwrap();
+            assert!(signer.verify(&token, NOW).is_ok());
+        }
+        assert!(signer.ring().verified.lock().unwrap().len() <= VERIFIED_CAPACITY);
     }
 
     #[test]

@@ -1,0 +1,371 @@
+//! The load generator: closed-loop clients, each on its own kept-alive connection, measured over
+//! a common window after a warm-up.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::http::{Connection, Response};
+use crate::server::{BASE, rss_kib};
+
+/// Error messages kept per run; the count keeps going.
+const KEPT_ERRORS: usize = 5;
+
+/// A user the benchmark made, with the password to sign in.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Sign-in email.
+    pub email: String,
+    /// Its password.
+    pub password: String,
+}
+
+/// What each client of a run does in a loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// `POST /token?grant_type=password`, cycling through the users.
+    SignIn,
+    /// `POST /token?grant_type=refresh_token`, each client along its own token chain.
+    Refresh,
+    /// `GET /user` with the client's access token.
+    GetUser,
+}
+
+impl Workload {
+    /// Its name in the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SignIn => "password sign-in",
+            Self::Refresh => "refresh rotation",
+            Self::GetUser => "GET /user",
+        }
+    }
+}
+
+/// One group of identical clients.
+#[derive(Debug, Clone, Copy)]
+pub struct Group {
+    /// What they do.
+    pub workload: Workload,
+    /// How many clients (connections).
+    pub clients: usize,
+}
+
+/// The timing of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// Requests finishing before this is over are not measured.
+    pub warmup: Duration,
+    /// The measured time.
+    pub measure: Duration,
+}
+
+/// What one group of a run measured.
+pub struct Outcome {
+    /// Requests that finished inside the measured window.
+    pub requests: u64,
+    /// The measured window, seconds.
+    pub seconds: f64,
+    /// Latencies of those requests, microseconds.
+    pub latency: Histogram<u64>,
+    /// Non-2xx answers and failed connections, warm-up included.
+    pub errors: u64,
+    /// The first few of them.
+    pub error_samples: Vec<String>,
+    /// Highest resident memory of the server seen during the run, KiB.
+    pub peak_rss_kib: u64,
+}
+
+impl Outcome {
+    /// Requests per second.
+    pub fn rate(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+
+    /// A latency percentile, milliseconds.
+    pub fn percentile_ms(&self, quantile: f64) -> f64 {
+        self.latency.value_at_quantile(quantile) as f64 / 1000.0
+    }
+}
+
+/// The per-client state of a workload.
+enum Client {
+    SignIn { next: usize, stride: usize },
+    Refresh { account: usize, refresh_token: String },
+    GetUser { account: usize, bearer: String },
+}
+
+struct Tally {
+    requests: u64,
+    latency: Histogram<u64>,
+    errors: u64,
+    error_samples: Vec<String>,
+}
+
+impl Tally {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            requests: 0,
+            // 1 µs to 10 minutes, three significant digits.
+            latency: Histogram::new_with_bounds(1, 600_000_000, 3).context("histogram bounds")?,
+            errors: 0,
+            error_samples: Vec::new(),
+        })
+    }
+
+    fn error(&mut self, message: String) {
+        self.errors += 1;
+        if self.error_samples.len() < KEPT_ERRORS {
+            self.error_samples.push(message);
+        }
+    }
+
+    fn merge(&mut self, other: Tally) -> anyhow::Result<()> {
+        self.requests += other.requests;
+        self.latency.add(&other.latency).context("merging histograms")?;
+        self.errors += other.errors;
+        for message in other.error_samples {
+            if self.error_samples.len() < KEPT_ERRORS {
+                self.error_samples.push(message);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Signs up `count` users (sign-ups are confirmed at once), `parallel` at a time.
+pub async fn create_accounts(address: SocketAddr, count: usize, parallel: usize) -> anyhow::Result<Vec<Account>> {
+    let accounts: Arc<Vec<Account>> = Arc::new(
+        (0..count)
+            .map(|i| Account { email: format!("bench{i}@example.com"), password: format!("bench password {i}") })
+            .collect(),
+    );
+    let mut tasks = Vec::new();
+    for lane in 0..parallel.max(1) {
+        let accounts = Arc::clone(&accounts);
+        tasks.push(tokio::spawn(async move {
+            let mut connection = Connection::open(address).await?;
+            for account in accounts.iter().skip(lane).step_by(parallel.max(1)) {
+                let body = json!({"email": account.email, "password": account.password}).to_string();
+                let response = connection.send("POST", &format!("{BASE}/signup"), &[], Some(body.as_bytes())).await?;
+                if !response.is_success() {
+                    bail!("sign-up of {} answered {}: {}", account.email, response.status, response.snippet());
+                }
+            }
+            Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await.context("sign-up task panicked")??;
+    }
+    Ok(accounts.to_vec())
+}
+
+/// Runs the groups at once against the server and measures each over the same window.
+pub async fn run(
+    address: SocketAddr,
+    pid: u32,
+    accounts: &Arc<Vec<Account>>,
+    groups: &[Group],
+    window: Window,
+) -> anyhow::Result<Vec<Outcome>> {
+    if accounts.is_empty() {
+        bail!("no accounts to sign in with");
+    }
+    // Every client first connects and, except for sign-in, signs in for its own session.
+    let mut prepared = Vec::new();
+    for (group_index, group) in groups.iter().enumerate() {
+        for client_index in 0..group.clients {
+            let accounts = Arc::clone(accounts);
+            let workload = group.workload;
+            let stride = group.clients;
+            prepared.push((
+                group_index,
+                tokio::spawn(async move { prepare(address, &accounts, workload, client_index, stride).await }),
+            ));
+        }
+    }
+    let mut ready = Vec::new();
+    for (group_index, task) in prepared {
+        ready.push((group_index, task.await.context("client set-up panicked")??));
+    }
+
+    let (start_tx, start_rx) = watch::channel::<Option<(Instant, Instant)>>(None);
+    let mut running = Vec::new();
+    for (group_index, (connection, client)) in ready {
+        let accounts = Arc::clone(accounts);
+        let start_rx = start_rx.clone();
+        let tally = Tally::new()?;
+        running.push((group_index, tokio::spawn(drive(connection, client, accounts, start_rx, tally))));
+    }
+    let begin = Instant::now();
+    let measure_from = begin + window.warmup;
+    let deadline = measure_from + window.measure;
+    start_tx.send_replace(Some((measure_from, deadline)));
+
+    // Sample the server's memory while the clients run.
+    let mut peak_rss_kib = rss_kib(pid)?;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        peak_rss_kib = peak_rss_kib.max(rss_kib(pid)?);
+    }
+
+    let mut tallies = Vec::new();
+    for _ in groups {
+        tallies.push(Tally::new()?);
+    }
+    for (group_index, task) in running {
+        let tally = task.await.context("client panicked")?;
+        if let Some(total) = tallies.get_mut(group_index) {
+            total.merge(tally)?;
+        }
+    }
+    Ok(tallies
+        .into_iter()
+        .map(|t| Outcome {
+            requests: t.requests,
+            seconds: window.measure.as_secs_f64(),
+            latency: t.latency,
+            errors: t.errors,
+            error_samples: t.error_samples,
+            peak_rss_kib,
+        })
+        .collect())
+}
+
+async fn prepare(
+    address: SocketAddr,
+    accounts: &[Account],
+    workload: Workload,
+    index: usize,
+    stride: usize,
+) -> anyhow::Result<(Connection, Client)> {
+    let mut connection = Connection::open(address).await.context("cannot connect to authd")?;
+    let account = index % accounts.len();
+    let client = match workload {
+        Workload::SignIn => Client::SignIn { next: index, stride },
+        Workload::Refresh => {
+            let session = sign_in(&mut connection, &accounts[account]).await?;
+            Client::Refresh { account, refresh_token: field(&session, "refresh_token")? }
+        }
+        Workload::GetUser => {
+            let session = sign_in(&mut connection, &accounts[account]).await?;
+            Client::GetUser { account, bearer: format!("Bearer {}", field(&session, "access_token")?) }
+        }
+    };
+    Ok((connection, client))
+}
+
+async fn sign_in(connection: &mut Connection, account: &Account) -> anyhow::Result<Value> {
+    let body = json!({"email": account.email, "password": account.password}).to_string();
+    let response = connection.send("POST", &token_path("password"), &[], Some(body.as_bytes())).await?;
+    if !response.is_success() {
+        bail!("sign-in answered {}: {}", response.status, response.snippet());
+    }
+    serde_json::from_slice(&response.body).context("sign-in answer is not JSON")
+}
+
+fn field(session: &Value, name: &str) -> anyhow::Result<String> {
+    session.get(name).and_then(Value::as_str).map(str::to_owned).with_context(|| format!("no {name} in the session"))
+}
+
+fn token_path(grant: &str) -> String {
+    format!("{BASE}/token?grant_type={grant}")
+}
+
+/// One client's loop: waits for the start, then sends requests until the deadline.
+async fn drive(
+    mut connection: Connection,
+    mut client: Client,
+    accounts: Arc<Vec<Account>>,
+    mut start: watch::Receiver<Option<(Instant, Instant)>>,
+    mut tally: Tally,
+) -> Tally {
+    let window = match start.wait_for(Option::is_some).await {
+        Ok(window) => *window,
+        Err(_) => None,
+    };
+    let Some((measure_from, deadline)) = window else { return tally };
+    let sign_in_path = token_path("password");
+    let refresh_path = token_path("refresh_token");
+    let user_path = format!("{BASE}/user");
+    while Instant::now() < deadline {
+        let sent = Instant::now();
+        let answer = match &mut client {
+            Client::SignIn { next, stride } => {
+                let account = &accounts[*next % accounts.len()];
+                *next += *stride;
+                let body = json!({"email": account.email, "password": account.password}).to_string();
+                connection.send("POST", &sign_in_path, &[], Some(body.as_bytes())).await
+            }
+            Client::Refresh { refresh_token, .. } => {
+                let body = json!({"refresh_token": refresh_token}).to_string();
+                connection.send("POST", &refresh_path, &[], Some(body.as_bytes())).await
+            }
+            Client::GetUser { bearer, .. } => {
+                connection.send("GET", &user_path, &[("Authorization", bearer)], None).await
+            }
+        };
+        let finished = Instant::now();
+        match answer {
+            Ok(response) if response.is_success() => {
+                if let Client::Refresh { refresh_token, .. } = &mut client {
+                    match next_refresh_token(&response) {
+                        Some(token) => *refresh_token = token,
+                        None => tally.error("refresh answer without a refresh_token".into()),
+                    }
+                }
+                if finished >= measure_from && finished <= deadline {
+                    tally.requests += 1;
+                    let micros = u64::try_from((finished - sent).as_micros()).unwrap_or(u64::MAX);
+                    let _ = tally.latency.record(micros.max(1));
+                }
+            }
+            Ok(response) => {
+                tally.error(format!("{}: {}", response.status, response.snippet()));
+                recover(&mut connection, &mut client, &accounts).await;
+            }
+            Err(error) => {
+                tally.error(format!("connection failed: {error}"));
+                recover(&mut connection, &mut client, &accounts).await;
+            }
+        }
+    }
+    tally
+}
+
+fn next_refresh_token(response: &Response) -> Option<String> {
+    let session: Value = serde_json::from_slice(&response.body).ok()?;
+    field(&session, "refresh_token").ok()
+}
+
+/// After a failure: a fresh connection, and for chains a fresh session, so one error does not
+/// turn every later request into another. Failures here show up as the next request's error.
+async fn recover(connection: &mut Connection, client: &mut Client, accounts: &[Account]) {
+    if let Ok(fresh) = Connection::open(connection.address()).await {
+        *connection = fresh;
+    }
+    let account = match client {
+        Client::SignIn { .. } => return,
+        Client::Refresh { account, .. } | Client::GetUser { account, .. } => *account,
+    };
+    let Ok(session) = sign_in(connection, &accounts[account]).await else { return };
+    match client {
+        Client::Refresh { refresh_token, .. } => {
+            if let Ok(token) = field(&session, "refresh_token") {
+                *refresh_token = token;
+            }
+        }
+        Client::GetUser { bearer, .. } => {
+            if let Ok(token) = field(&session, "access_token") {
+                *bearer = format!("Bearer {token}");
+            }
+        }
+        Client::SignIn { .. } => {}
+    }
+}
