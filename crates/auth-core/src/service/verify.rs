@@ -24,14 +24,11 @@ impl AuthService {
         let claims = self.ports.signer.verify(access_token, now.timestamp()).map_err(AuthError::BadJwt)?;
         let user_id: UserId = claims.sub.parse().map_err(|_| AuthError::BadJwt(crate::ports::TokenError::Malformed))?;
         let session_id: SessionId = claims.session_id.ok_or(AuthError::SessionNotFound)?;
-        // Both reads at once: every authenticated request waits for one round trip, not two.
-        let (session, user) =
-            tokio::join!(self.ports.sessions.find_session(session_id), self.ports.users.find_user(user_id));
-        let session = session?.ok_or(AuthError::SessionNotFound)?;
+        let session = self.ports.sessions.find_session(session_id).await?.ok_or(AuthError::SessionNotFound)?;
         if session.user_id != user_id || !session.is_active(now, &self.settings.session_limits) {
             return Err(AuthError::SessionNotFound);
         }
-        let user = user?.ok_or(AuthError::SessionNotFound)?;
+        let user = self.ports.users.find_user(user_id).await?.ok_or(AuthError::SessionNotFound)?;
         if user.is_banned(now) {
             return Err(AuthError::SessionNotFound);
         }
