@@ -150,7 +150,7 @@ impl<'a> Mailbox<'a> {
 }
 
 /// The value of `key` in a URL's query, as written.
-fn query_value(url: &str, key: &str) -> Option<String> {
+fn query_param(url: &str, key: &str) -> Option<String> {
     let query = url.split_once('?')?.1.split('#').next()?;
     query.split('&').find_map(|pair| pair.strip_prefix(key)?.strip_prefix('=').map(str::to_owned))
 }

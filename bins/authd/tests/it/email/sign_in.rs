@@ -6,7 +6,7 @@ use auth_testkit::smtp::Sink;
 use serde_json::json;
 
 use super::served::{call, follow, outcome, post, sign_in, with_authd};
-use super::{Backend, Mailbox, PASSWORD, SITE, expired, fragment_value, query_value};
+use super::{Backend, Mailbox, PASSWORD, SITE, expired, fragment_value, query_param};
 use crate::process::Server;
 
 /// The address of the signed-in user `access_token` belongs to.
@@ -134,7 +134,7 @@ fn pkce_magic_link(server: &Server, mailbox: &mut Mailbox<'_>) {
     assert!(mail.link_token().starts_with("pkce_"), "{}", mail.text);
     let landed = follow(server, &mail);
     assert!(landed.starts_with(&format!("{SITE}?code=")) && !landed.contains('#'), "{landed}");
-    let code = query_value(&landed, "code").unwrap();
+    let code = query_param(&landed, "code").unwrap();
 
     let exchange = |verifier: &str| json!({"auth_code": code, "code_verifier": verifier});
     let wrong = post(server, "/token?grant_type=pkce", exchange(&verifier.replace('d', "e")));
