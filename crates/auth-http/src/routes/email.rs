@@ -380,3 +380,20 @@ fn html_escape(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::landing_url;
+
+    #[test]
+    fn landing_urls_keep_what_the_target_already_has() {
+        assert_eq!(landing_url("http://app/cb", Some("code=c"), None), "http://app/cb?code=c");
+        assert_eq!(landing_url("http://app/cb?a=1", Some("code=c"), None), "http://app/cb?a=1&code=c");
+        assert_eq!(landing_url("http://app/cb#tab", None, Some("error=e")), "http://app/cb#tab&error=e");
+        assert_eq!(
+            landing_url("http://app/cb?a=1#tab", Some("error=e"), Some("error=e")),
+            "http://app/cb?a=1&error=e#tab&error=e"
+        );
+        assert_eq!(landing_url("http://app/cb", None, None), "http://app/cb");
+    }
+}
