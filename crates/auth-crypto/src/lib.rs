@@ -1,15 +1,18 @@
 //! Adapters of authd's ports to the operating system and to crypto libraries: argon2id password
 //! hashing on a bounded pool, JWT signing and verification (josekit), HMAC refresh-token
-//! successors, OS randomness and the system clock. No cryptography is written here by hand.
+//! successors, the keys of both kept in a `KeyStore`, OS randomness and the system clock. No
+//! cryptography is written here by hand.
 
 mod argon2_hasher;
 mod clock;
 mod jwt;
 mod random;
+mod stored_keys;
 mod token_chain;
 
 pub use argon2_hasher::{Argon2Hasher, Argon2Params, InvalidParams, PoolStats, WaitObserver};
 pub use clock::SystemClock;
 pub use jwt::{HMAC_SECRET_MIN_LEN, JwtAlgorithm, JwtSigner, KeyError, KeyInfo, SigningKey};
 pub use random::OsRandom;
+pub use stored_keys::{StoredKeys, StoredKeysError};
 pub use token_chain::{HmacTokenChain, ShortKey, TOKEN_CHAIN_KEY_MIN_LEN};
