@@ -92,6 +92,20 @@ impl StoredKeys {
     /// A signer over the current ring: the active access-token key signs, pending and replaced
     /// ones still verify. Tokens carry `aud == audience`, and `iss == issuer` unless it is empty.
     pub async fn signer(&self, audience: &str, issuer: &str) -> Result<JwtSigner, StoredKeysError> {
+        let (signing, verify_only) = self.ring().await?;
+        Ok(JwtSigner::new(signing, verify_only, audience, issuer)?)
+    }
+
+    /// Reads the ring again into a running `signer`, so a key added to the store (a rotation,
+    /// by this replica or another) starts signing when it activates and old keys retire. Call it
+    /// periodically; on an error the signer keeps its current ring.
+    pub async fn reload(&self, signer: &JwtSigner) -> Result<(), StoredKeysError> {
+        let (signing, verify_only) = self.ring().await?;
+        Ok(signer.replace_keys(signing, verify_only)?)
+    }
+
+    /// The active access-token key, and the pending and replaced ones that only verify.
+    async fn ring(&self) -> Result<(SigningKey, Vec<SigningKey>), StoredKeysError> {
         let keys = self.store.list_keys(KeyPurpose::AccessToken).await?;
         let mut signing = None;
         let mut verify_only = Vec::new();
@@ -104,7 +118,7 @@ impl StoredKeys {
             }
         }
         let signing = signing.ok_or(StoredKeysError::Missing(KeyPurpose::AccessToken.as_str()))?;
-        Ok(JwtSigner::new(signing, verify_only, audience, issuer)?)
+        Ok((signing, verify_only))
     }
 
     /// The refresh-token chain, keyed with the active refresh-chain key.
@@ -186,6 +200,24 @@ mod tests {
         assert!(again.signer("authenticated", "").await.unwrap().verify(&token, now).is_ok());
         let root = RefreshToken::from_bytes(&[7; 32]);
         assert_eq!(again.token_chain().await.unwrap().successor(&root), chain.successor(&root));
+    }
+
+    #[tokio::test]
+    async fn a_reload_picks_up_a_rotated_key_and_keeps_the_old_one_verifying() {
+        let store = Arc::new(MemoryStore::new());
+        let keys = StoredKeys::new(store.clone(), JwtAlgorithm::ES256);
+        keys.ensure_initial().await.unwrap();
+        let signer = keys.signer("authenticated", "").await.unwrap();
+        let now = SystemClock.now().timestamp();
+        let before = signer.sign(&claims(now)).unwrap();
+
+        let rotated = generated_key(JwtAlgorithm::ES256, SystemClock.now()).unwrap();
+        store.add_key(&rotated).await.unwrap();
+        keys.reload(&signer).await.unwrap();
+        let kids: Vec<String> = signer.keys().into_iter().map(|k| k.kid).collect();
+        assert_eq!(kids.len(), 2);
+        assert_eq!(kids[0], rotated.kid, "the newest active key signs");
+        assert!(signer.verify(&before, now).is_ok(), "tokens of the replaced key still verify");
     }
 
     #[tokio::test]
