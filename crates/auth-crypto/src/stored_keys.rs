@@ -61,6 +61,12 @@ impl StoredKeys {
         self
     }
 
+    /// Draws key material and ids from `random`.
+    pub fn with_random(mut self, random: Arc<dyn Random>) -> Self {
+        self.random = random;
+        self
+    }
+
     /// How long access tokens live (`AuthSettings::access_token_ttl`): a replaced key keeps
     /// verifying that long, so no token it signed is refused before it expires.
     pub fn with_token_lifetime(mut self, lifetime: TimeDelta) -> Self {
