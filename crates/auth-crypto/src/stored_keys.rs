@@ -61,7 +61,8 @@ impl StoredKeys {
         self
     }
 
-    /// Draws key material and ids from `random`.
+    /// Draws the refresh-chain secret and its key id from `random` (OpenSSL generates the
+    /// access-token keys).
     pub fn with_random(mut self, random: Arc<dyn Random>) -> Self {
         self.random = random;
         self
