@@ -50,8 +50,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(cli.config.as_deref()).context("cannot load configuration")?;
             config.validate()?;
             let telemetry = telemetry::init_with_traces(&config.log, &config.tracing)?;
-            for (i, remark) in gotrue_env::remarks().iter().enumerate() {
-                if i == 0 { tracing::info!("{remark}") } else { tracing::warn!("{remark}") }
+            if let Some(remarks) = gotrue_env::remarks() {
+                tracing::info!("{}", remarks.read);
+                remarks.uncarried.iter().for_each(|remark| tracing::warn!("{remark}"));
             }
             let served = wiring::serve(config).await;
             telemetry.shutdown().await;

@@ -45,7 +45,10 @@ pub fn run(file: Option<&Path>, command: ConfigCommand) -> anyhow::Result<()> {
         ConfigCommand::Check => {
             let config = Config::load(file).context("cannot load configuration")?;
             config.validate()?;
-            gotrue_env::remarks().iter().for_each(|remark| output::note(remark));
+            if let Some(remarks) = gotrue_env::remarks() {
+                output::note(remarks.read);
+                remarks.uncarried.iter().for_each(|remark| output::note(remark));
+            }
             output::say("configuration is valid");
         }
         ConfigCommand::Import(ConfigImport::PostgrestAuth { file, output }) => {
