@@ -19,7 +19,7 @@ use auth_store::{Database, PoolOptions};
 use crate::config::{Config, seconds};
 use crate::keys::Keys;
 
-pub use postgrest::{postgrest, postgrest_settings};
+pub use postgrest::{postgrest_settings, postgrest_sync};
 
 /// Opens the configured database (the store creates the folder of an embedded SQLite file).
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
@@ -40,7 +40,7 @@ pub async fn migrate(database: &Database) -> anyhow::Result<usize> {
 }
 
 /// Opens the database and, when `database.migrate_on_start` is on, brings its schema up to date.
-pub async fn open_ready_database(config: &Config) -> anyhow::Result<Database> {
+async fn open_ready_database(config: &Config) -> anyhow::Result<Database> {
     let database = open_database(config).await?;
     match database.sqlite_path() {
         Some(path) => tracing::info!(path = %path.display(), "using the embedded SQLite database"),
@@ -54,9 +54,9 @@ pub async fn open_ready_database(config: &Config) -> anyhow::Result<Database> {
 
 /// The deployment's keys, read through the database's key store; on PostgreSQL every change is
 /// published to PostgREST.
-pub fn keys(config: &Config, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<Keys> {
+fn keys(config: &Config, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<Keys> {
     let keys = Keys::new(config, database.keys(), clock, Arc::new(OsRandom))?;
-    Ok(keys.on_change(postgrest::publish_on_change(postgrest(config, database))))
+    Ok(keys.on_change(postgrest::publish_on_change(postgrest_sync(config, database))))
 }
 
 /// What an operator command works with: the database made ready, the keys read (the first ones
@@ -113,7 +113,7 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
     if let Some(key) = signer.keys().first() {
         tracing::info!(kid = %key.kid, algorithm = key.alg.name(), "access tokens are signed with this key");
     }
-    if let Some(sync) = postgrest(config, &database) {
+    if let Some(sync) = postgrest_sync(config, &database) {
         postgrest::at_start(config, &sync, &signer).await;
     }
     let (mailer, templates) = mail(config, Arc::clone(&clock))?;

@@ -49,7 +49,7 @@ pub async fn run(config: &Config, command: PostgrestCommand) -> anyhow::Result<(
         }
         PostgrestCommand::Setup => {
             let operator = wiring::operator(config).await?;
-            let sync = wiring::postgrest(config, &operator.database)
+            let sync = wiring::postgrest_sync(config, &operator.database)
                 .context("PostgREST needs PostgreSQL; database.url names SQLite")?;
             match sync.apply_roles().await? {
                 Roles::Applied => output::say("roles created (if missing) and granted"),

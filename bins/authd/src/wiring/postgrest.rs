@@ -30,7 +30,7 @@ pub fn postgrest_settings(config: &Config) -> PostgrestSettings {
 }
 
 /// The writer of PostgREST's settings into `database`; `None` on SQLite, where no PostgREST runs.
-pub fn postgrest(config: &Config, database: &Database) -> Option<Arc<PostgrestSync>> {
+pub fn postgrest_sync(config: &Config, database: &Database) -> Option<Arc<PostgrestSync>> {
     let Database::Postgres(_) = database else { return None };
     Some(Arc::new(PostgrestSync::new(&postgrest_settings(config), config.database.url.expose())))
 }
