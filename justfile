@@ -16,6 +16,10 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
     cargo fmt --all --check
 
+# The layering rules on the dependency graph, as CI checks them (no build).
+layering:
+    .ci/layering
+
 # Format the code.
 fmt:
     cargo fmt --all

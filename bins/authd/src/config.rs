@@ -865,6 +865,12 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A number of seconds from the configuration as a duration; past what `TimeDelta` holds, its
+/// largest value.
+pub fn seconds(secs: u64) -> chrono::TimeDelta {
+    i64::try_from(secs).ok().and_then(chrono::TimeDelta::try_seconds).unwrap_or(chrono::TimeDelta::MAX)
+}
+
 /// Figment's errors name the key and the source; flatten them to one line per problem.
 fn describe(error: figment::Error) -> String {
     error.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")

@@ -319,17 +319,30 @@ impl GotrueEnv {
     }
 }
 
-/// What a migration from GoTrue should hear about: nothing without GoTrue variables, otherwise
-/// that they were read and which of them authd cannot carry (names only).
-pub fn remarks() -> Vec<String> {
+/// What a migration from GoTrue should hear about: that GoTrue variables were read, and which of
+/// them authd cannot carry (names only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remarks {
+    /// Says that `GOTRUE_*` variables were read and that `AUTHD_*` ones win.
+    pub read: &'static str,
+    /// One sentence per variable without effect.
+    pub uncarried: Vec<String>,
+}
+
+/// The remarks on this process's `GOTRUE_*` variables; `None` when there are none.
+pub fn remarks() -> Option<Remarks> {
     let env = GotrueEnv::from_process();
     if env.is_empty() {
-        return Vec::new();
+        return None;
     }
-    let mut remarks = vec!["read Supabase Auth (GOTRUE_*) variables; AUTHD_* variables override them".to_owned()];
-    remarks
-        .extend(env.uncarried().into_iter().map(|name| format!("{name} has no effect in authd (docs/migrating.md)")));
-    remarks
+    Some(Remarks {
+        read: "read Supabase Auth (GOTRUE_*) variables; AUTHD_* variables override them",
+        uncarried: env
+            .uncarried()
+            .into_iter()
+            .map(|name| format!("{name} has no effect in authd (docs/migrating.md)"))
+            .collect(),
+    })
 }
 
 /// Sets `value` at a dotted `key`, creating the tables on the way.

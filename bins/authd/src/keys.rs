@@ -1,5 +1,6 @@
 //! The server's keys: where they come from (the configuration or the database), the key ring
-//! built from them, its periodic reload, and what `authd keys` shows and changes.
+//! built from them, its periodic reload, and what `authd keys` shows and changes
+//! (`crate::commands::keys` prints it).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +14,7 @@ use auth_crypto::{HmacTokenChain, JwtSigner, SigningKey, TOKEN_CHAIN_KEY_MIN_LEN
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::config::{Config, JwtAlgorithm};
+use crate::config::{Config, JwtAlgorithm, seconds};
 
 /// Where access-token keys come from.
 enum AccessKeySource {
@@ -92,7 +93,6 @@ impl Keys {
             (alg, _, Some(key)) => AccessKeySource::Configured(configured_key(crypto_alg(alg), key.expose())?),
             (alg, _, None) => AccessKeySource::Database(crypto_alg(alg)),
         };
-        let seconds = |s: u64| TimeDelta::try_seconds(i64::try_from(s).unwrap_or(i64::MAX)).unwrap_or(TimeDelta::MAX);
         Ok(Self {
             on_change: None,
             store,

@@ -1,13 +1,14 @@
-//! The authd binary: reads the configuration, wires the adapters to the domain, and serves.
+//! The authd binary: reads the configuration, runs the command, by default `serve`.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 
-use authd::cli::{Cli, Command, ConfigCommand, ConfigImport, KeysCommand};
+use authd::cli::{Cli, Command};
+use authd::commands::{admin, config, import, keys, postgrest};
 use authd::config::Config;
-use authd::{admin_cli, gotrue_env, gotrue_import, output, postgrest, postgrest_auth, telemetry, wiring};
+use authd::{gotrue_env, output, telemetry, wiring};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -24,105 +25,34 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Every command but `version` and `config` reads a valid configuration and logs.
     let load = || -> anyhow::Result<Config> {
         let config = Config::load(cli.config.as_deref()).context("cannot load configuration")?;
         config.validate()?;
+        telemetry::init(&config.log);
         Ok(config)
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Version => output::say(&format!("authd {}", env!("CARGO_PKG_VERSION"))),
-        Command::Config(ConfigCommand::Show) => {
-            let config = Config::load(cli.config.as_deref()).context("cannot load configuration")?;
-            output::say(config.to_redacted_toml()?.trim_end());
-        }
-        Command::Config(ConfigCommand::Import(ConfigImport::PostgrestAuth { file, output })) => {
-            postgrest_auth::run(&file, output.as_deref())?;
-        }
-        Command::Config(ConfigCommand::Check) => {
-            load()?;
-            gotrue_env::remarks().iter().for_each(|remark| output::note(remark));
-            output::say("configuration is valid");
-        }
+        Command::Config(command) => config::run(cli.config.as_deref(), command)?,
         Command::Migrate => {
-            let config = load()?;
-            telemetry::init(&config.log);
-            let database = wiring::open_database(&config).await?;
+            let database = wiring::open_database(&load()?).await?;
             let applied = wiring::migrate(&database).await?;
             output::say(&format!("applied {applied} migration(s); the schema is up to date"));
         }
-        Command::Keys(command) => {
-            let config = load()?;
-            telemetry::init(&config.log);
-            let database = wiring::open_ready_database(&config).await?;
-            let keys = wiring::keys(&config, &database)?;
-            keys.ensure_initial().await?;
-            match command {
-                KeysCommand::List { json } => output::key_table(&keys.list().await?, json)?,
-                KeysCommand::Rotate { now, json } => {
-                    let key = keys.rotate(now).await?;
-                    let details = serde_json::json!({"kid": key.kid, "purpose": key.purpose, "immediately": now});
-                    wiring::record_key_rotation(&database, details).await;
-                    if json {
-                        output::say(&serde_json::to_string_pretty(&key)?);
-                    } else {
-                        let when = key.activates_at.map(|t| t.to_rfc3339()).unwrap_or_default();
-                        output::say(&format!(
-                            "added key {} ({}): published now, signs from {when}",
-                            key.kid, key.algorithm
-                        ));
-                    }
-                }
-                KeysCommand::Api { rotate, json } => {
-                    let api = if rotate {
-                        let api = keys.rotate_api_keys().await?;
-                        let details = serde_json::json!({"kid": api.kid, "purpose": "api_key"});
-                        wiring::record_key_rotation(&database, details).await;
-                        api
-                    } else {
-                        keys.api_keys().await?
-                    };
-                    if json {
-                        output::say(&serde_json::to_string_pretty(&api)?);
-                    } else {
-                        output::say(&format!(
-                            "anon key (public; for supabase-js and browsers):\n{}\n\nservice-role key (secret; full access):\n{}",
-                            api.anon_key, api.service_role_key
-                        ));
-                    }
-                }
-            }
-        }
-        Command::Postgrest(command) => {
-            let config = load()?;
-            telemetry::init(&config.log);
-            postgrest::run(command, config).await?;
-        }
-        Command::Users(command) => {
-            let config = load()?;
-            telemetry::init(&config.log);
-            admin_cli::users(&wiring::operator_service(&config).await?, command).await?;
-        }
-        Command::Sessions(command) => {
-            let config = load()?;
-            telemetry::init(&config.log);
-            admin_cli::sessions(&wiring::operator_service(&config).await?, command).await?;
-        }
-        Command::Import(gotrue_import::ImportCommand::Gotrue(args)) => {
-            let config = load()?;
-            telemetry::init(&config.log);
-            let service = wiring::operator_service(&config).await?;
-            gotrue_import::run(&config, &service, args).await?;
-        }
-        Command::Audit { page, per_page, json } => {
-            let config = load()?;
-            telemetry::init(&config.log);
-            admin_cli::audit(&wiring::operator_service(&config).await?, page, per_page, json).await?;
-        }
+        Command::Keys(command) => keys::run(&load()?, command).await?,
+        Command::Postgrest(command) => postgrest::run(&load()?, command).await?,
+        Command::Users(command) => admin::users(&load()?, command).await?,
+        Command::Sessions(command) => admin::sessions(&load()?, command).await?,
+        Command::Audit { page, per_page, json } => admin::audit(&load()?, page, per_page, json).await?,
+        Command::Import(command) => import::run(&load()?, command).await?,
         Command::Serve => {
-            let config = load()?;
+            let config = Config::load(cli.config.as_deref()).context("cannot load configuration")?;
+            config.validate()?;
             let telemetry = telemetry::init_with_traces(&config.log, &config.tracing)?;
-            for (i, remark) in gotrue_env::remarks().iter().enumerate() {
-                if i == 0 { tracing::info!("{remark}") } else { tracing::warn!("{remark}") }
+            if let Some(remarks) = gotrue_env::remarks() {
+                tracing::info!("{}", remarks.read);
+                remarks.uncarried.iter().for_each(|remark| tracing::warn!("{remark}"));
             }
             let served = wiring::serve(config).await;
             telemetry.shutdown().await;

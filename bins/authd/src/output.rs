@@ -3,8 +3,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::keys::KeyListing;
-
 /// Prints a result line on stdout.
 pub fn say(text: &str) {
     let mut stdout = std::io::stdout().lock();
@@ -12,32 +10,9 @@ pub fn say(text: &str) {
     let _ = writeln!(stdout, "{text}");
 }
 
-/// Prints keys as a table, or as one JSON array for scripts.
-pub fn key_table(keys: &[KeyListing], json: bool) -> anyhow::Result<()> {
-    if json {
-        say(&serde_json::to_string_pretty(keys)?);
-        return Ok(());
-    }
-    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
-    };
-    say(&format!(
-        "{:<24} {:<14} {:<12} {:<10} {:<9} {:<19} {:<19}",
-        "KID", "PURPOSE", "ALGORITHM", "STATUS", "SOURCE", "CREATED", "ACTIVATES"
-    ));
-    for key in keys {
-        say(&format!(
-            "{:<24} {:<14} {:<12} {:<10} {:<9} {:<19} {:<19}",
-            key.kid,
-            key.purpose,
-            key.algorithm,
-            key.status,
-            key.source,
-            time(key.created_at),
-            time(key.activates_at)
-        ));
-    }
-    Ok(())
+/// A time as tables show it (UTC, to the second), or `-`.
+pub fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
 }
 
 /// Prints the cause chain of a failure on one line and returns the failing exit code.

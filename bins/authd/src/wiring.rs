@@ -1,6 +1,8 @@
-//! Builds the running server from the configuration: store, crypto adapters, use cases, HTTP.
+//! Builds the running server and the operator commands' service from the configuration: store,
+//! crypto, mail and PostgREST adapters, use cases, HTTP. Nothing here imports a command module.
 
-use std::path::Path;
+mod postgrest;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,21 +16,14 @@ use auth_http::{AppState, HttpSettings, MetricsEndpoint, RateLimits, ServerInfo}
 use auth_metrics::{DbPoolSample, HashPoolSample, MeteredAuditLog, MeteredFlows, Metrics};
 use auth_store::{Database, PoolOptions};
 
-use crate::config::Config;
+use crate::config::{Config, seconds};
 use crate::keys::Keys;
 
-/// Opens the configured database, creating the directory of an embedded SQLite file.
+pub use postgrest::{postgrest_settings, postgrest_sync};
+
+/// Opens the configured database (the store creates the folder of an embedded SQLite file).
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     let url = config.database.url.expose();
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        let dir = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty());
-        if let Some(dir) = dir
-            && !dir.exists()
-        {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
-            tracing::info!(directory = %dir.display(), "created data directory");
-        }
-    }
     let options = PoolOptions {
         max_connections: config.database.max_connections,
         connect_timeout: Duration::from_secs(config.database.connect_timeout_secs),
@@ -45,7 +40,7 @@ pub async fn migrate(database: &Database) -> anyhow::Result<usize> {
 }
 
 /// Opens the database and, when `database.migrate_on_start` is on, brings its schema up to date.
-pub async fn open_ready_database(config: &Config) -> anyhow::Result<Database> {
+async fn open_ready_database(config: &Config) -> anyhow::Result<Database> {
     let database = open_database(config).await?;
     match database.sqlite_path() {
         Some(path) => tracing::info!(path = %path.display(), "using the embedded SQLite database"),
@@ -57,14 +52,41 @@ pub async fn open_ready_database(config: &Config) -> anyhow::Result<Database> {
     Ok(database)
 }
 
-/// The deployment's keys, read through the database's key store.
-pub fn keys(config: &Config, database: &Database) -> anyhow::Result<Keys> {
-    keys_at(config, database, Arc::new(SystemClock))
+/// The deployment's keys, read through the database's key store; on PostgreSQL every change is
+/// published to PostgREST.
+fn keys(config: &Config, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<Keys> {
+    let keys = Keys::new(config, database.keys(), clock, Arc::new(OsRandom))?;
+    Ok(keys.on_change(postgrest::publish_on_change(postgrest_sync(config, database))))
 }
 
-fn keys_at(config: &Config, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<Keys> {
-    Ok(Keys::new(config, database.keys(), clock, Arc::new(OsRandom))?
-        .on_change(crate::postgrest::keys_hook(config, database)))
+/// What an operator command works with: the database made ready, the keys read (the first ones
+/// made on an empty database) and the clock.
+pub struct Operator {
+    /// The database, its schema up to date when `database.migrate_on_start` is on.
+    pub database: Database,
+    /// The deployment's keys.
+    pub keys: Keys,
+    /// The system clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Opens what an operator command needs.
+pub async fn operator(config: &Config) -> anyhow::Result<Operator> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let database = open_ready_database(config).await?;
+    let keys = keys(config, &database, Arc::clone(&clock))?;
+    keys.ensure_initial().await?;
+    Ok(Operator { database, keys, clock })
+}
+
+impl Operator {
+    /// The use cases over this database, keys and clock.
+    pub async fn service(&self, config: &Config) -> anyhow::Result<AuthService> {
+        let signer = Arc::new(self.keys.signer().await?);
+        let chain = self.keys.token_chain().await?;
+        // Operator commands queue no mail that needs the mailer; the outbox waits for `serve`.
+        service(config, &self.database, signer, chain, templates(config)?, Arc::clone(&self.clock), None)
+    }
 }
 
 /// What `authd serve` runs: the state of the HTTP app and the outbox delivery, over the database
@@ -78,25 +100,29 @@ pub struct ServerParts {
     keys: Arc<Keys>,
     signer: Arc<auth_crypto::JwtSigner>,
     metrics: Option<Arc<Metrics>>,
+    clock: Arc<dyn Clock>,
 }
 
 /// Builds what `serve` runs, its use cases, keys, mailer and delivery reading time from `clock`.
 pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<ServerParts> {
     let database = open_ready_database(config).await?;
-    let keys = Arc::new(keys_at(config, &database, Arc::clone(&clock))?);
+    let keys = Arc::new(keys(config, &database, Arc::clone(&clock))?);
     keys.ensure_initial().await?;
     let signer = Arc::new(keys.signer().await?);
     let chain = keys.token_chain().await?;
     if let Some(key) = signer.keys().first() {
         tracing::info!(kid = %key.kid, algorithm = key.alg.name(), "access tokens are signed with this key");
     }
-    crate::postgrest::at_start(config, &database, &signer).await;
+    if let Some(sync) = postgrest_sync(config, &database) {
+        postgrest::at_start(config, &sync, &signer).await;
+    }
     let (mailer, templates) = mail(config, Arc::clone(&clock))?;
     let metrics = config.metrics.enabled.then(|| metrics(&database));
 
     let random: Arc<dyn Random> = Arc::new(OsRandom);
     let delivery = MailDelivery::new(database.outbox(), mailer, Arc::clone(&clock));
-    let service = service(config, &database, Arc::clone(&signer), chain, templates, clock, metrics.as_ref())?;
+    let service =
+        service(config, &database, Arc::clone(&signer), chain, templates, Arc::clone(&clock), metrics.as_ref())?;
     let http = HttpSettings {
         base_path: config.server.base_path.clone(),
         max_body_bytes: config.server.max_body_bytes,
@@ -121,13 +147,13 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         state = state.with_metrics(Arc::clone(metrics), endpoint);
     }
     let state = web::Data::new(state);
-    Ok(ServerParts { state, delivery, database, keys, signer, metrics })
+    Ok(ServerParts { state, delivery, database, keys, signer, metrics, clock })
 }
 
 /// `authd serve`.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "authd starting");
-    let ServerParts { state, delivery, database, keys, signer, metrics } =
+    let ServerParts { state, delivery, database, keys, signer, metrics, clock } =
         server_parts(&config, Arc::new(SystemClock)).await?;
 
     let address = (config.server.host.as_str(), config.server.port);
@@ -145,7 +171,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     // Background work starts only once the ports are ours, so a failed start ends with one line.
     keys.spawn_reload(signer);
-    spawn_audit_pruning(&config, &database);
+    spawn_audit_pruning(&config, &database, clock);
     spawn_mail_delivery(delivery, metrics.clone());
     let base = auth_http::HttpSettings { base_path: config.server.base_path.clone(), ..Default::default() };
     tracing::info!("listening on http://{}:{}{}", config.server.host, config.server.port, base.normalised_base_path());
@@ -273,32 +299,6 @@ fn spawn_mail_delivery(delivery: MailDelivery, metrics: Option<Arc<Metrics>>) {
     });
 }
 
-/// The use cases for an operator command: the database made ready, the keys read once.
-pub async fn operator_service(config: &Config) -> anyhow::Result<AuthService> {
-    let database = open_ready_database(config).await?;
-    let keys = keys(config, &database)?;
-    keys.ensure_initial().await?;
-    let signer = Arc::new(keys.signer().await?);
-    let chain = keys.token_chain().await?;
-    // Operator commands queue no mail that needs the mailer; the outbox waits for `serve`.
-    service(config, &database, signer, chain, templates(config)?, Arc::new(SystemClock), None)
-}
-
-/// Records a key rotation made at the command line in the audit log.
-pub async fn record_key_rotation(database: &Database, details: serde_json::Value) {
-    let event = auth_core::domain::AuditEvent {
-        id: 0,
-        at: auth_core::ports::Clock::now(&SystemClock),
-        action: auth_core::domain::AuditAction::KeyRotated,
-        actor: auth_core::domain::Actor::Admin,
-        target: None,
-        ip: None,
-        user_agent: Some(format!("authd-cli/{}", env!("CARGO_PKG_VERSION"))),
-        details,
-    };
-    database.audit().record(event).await;
-}
-
 /// The mailer and templates the configuration asks for: SMTP when `smtp.host` is set, otherwise
 /// `.eml` files in `mail.outbox_dir`. Broken template overrides fail here, at start-up.
 pub fn mail(
@@ -355,14 +355,14 @@ fn mailer(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn auth
 }
 
 /// Deletes audit events older than `audit.retention_days`, at start and then daily.
-fn spawn_audit_pruning(config: &Config, database: &Database) {
+fn spawn_audit_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) {
     let Some(retention) = config.audit.retention() else { return };
     let audit = database.audit();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_secs(24 * 3600));
         loop {
             ticks.tick().await;
-            let before = auth_core::ports::Clock::now(&SystemClock) - retention;
+            let before = clock.now() - retention;
             match audit.prune_events(before).await {
                 Ok(0) => {}
                 Ok(pruned) => tracing::info!(pruned, "removed audit events past their retention"),
@@ -374,8 +374,6 @@ fn spawn_audit_pruning(config: &Config, database: &Database) {
 
 /// The use-case settings the configuration describes.
 fn settings(config: &Config) -> AuthSettings {
-    let seconds =
-        |s: u64| i64::try_from(s).ok().and_then(chrono::TimeDelta::try_seconds).unwrap_or(chrono::TimeDelta::MAX);
     let optional = |s: u64| (s > 0).then(|| seconds(s));
     AuthSettings {
         issuer: config.jwt.issuer.clone(),

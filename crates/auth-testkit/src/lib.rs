@@ -5,10 +5,12 @@
 //! - [`postgres`]: throwaway PostgreSQL databases for tests, from `AUTHD_TEST_DATABASE_URL` or a
 //!   private cluster started from the local PostgreSQL binaries.
 //! - [`smtp`]: an SMTP server on loopback that keeps what it receives and can be told to refuse.
+//! - [`http`]: requests to an actix-web app in process, JSON in and out.
 
 // Test support: a panic is how a broken contract or a failed set-up fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod contract;
+pub mod http;
 pub mod postgres;
 pub mod smtp;

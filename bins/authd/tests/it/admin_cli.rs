@@ -4,12 +4,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Output, Stdio};
 
+use crate::process::{PASSWORD, Server, access_token, authd, json_output, run, text};
 use auth_testkit::postgres::test_database;
-use serde_json::Value;
-
-use crate::process::{Server, authd, run, text};
-
-const PASSWORD: &str = "correct horse battery";
 
 /// Runs an operator command on the database, with `input` on standard input.
 fn operator(dir: &Path, url: &str, args: &[&str], input: Option<&str>) -> Output {
@@ -26,22 +22,11 @@ fn operator(dir: &Path, url: &str, args: &[&str], input: Option<&str>) -> Output
     }
 }
 
-fn json_of(output: &Output) -> Value {
-    assert!(output.status.success(), "{:?}", text(output));
-    serde_json::from_str(&text(output).0).unwrap_or_else(|e| panic!("{e}: {:?}", text(output)))
-}
-
-fn sign_in(server: &Server, email: &str, password: &str) -> (u16, Value) {
-    let body = format!(r#"{{"email":"{email}","password":"{password}"}}"#);
-    let (status, body) = server.request("POST", "/auth/v1/token?grant_type=password", Some(&body), None).unwrap();
-    (status, serde_json::from_str(&body).unwrap())
-}
-
 fn operate_on(url: &str) {
     let dir = tempfile::tempdir().unwrap();
     let op = |args: &[&str], input: Option<&str>| operator(dir.path(), url, args, input);
 
-    let created = json_of(&op(
+    let created = json_output(&op(
         &[
             "users",
             "create",
@@ -63,40 +48,38 @@ fn operate_on(url: &str) {
     let duplicate = op(&["users", "create", "--email", "op@example.com"], None);
     assert_eq!(duplicate.status.code(), Some(1));
 
-    let listed = json_of(&op(&["users", "list", "--filter", "OP@", "--json"], None));
+    let listed = json_output(&op(&["users", "list", "--filter", "OP@", "--json"], None));
     assert_eq!(listed["total"], 1);
     let table = text(&op(&["users", "list"], None)).0;
     assert!(table.contains("op@example.com") && table.contains("1 of 1 user(s)"), "{table}");
     for name in [id.as_str(), "op@example.com", "OPAL"] {
-        assert_eq!(json_of(&op(&["users", "show", name, "--json"], None))["id"], id.as_str(), "{name}");
+        assert_eq!(json_output(&op(&["users", "show", name, "--json"], None))["id"], id.as_str(), "{name}");
     }
 
     let mut command = authd(dir.path());
     command.env("AUTHD_DATABASE__URL", url);
     let server = Server::start(command);
-    let (status, session) = sign_in(&server, "op@example.com", PASSWORD);
+    let (status, session) = server.sign_in("op@example.com", PASSWORD);
     assert_eq!(status, 200, "{session}");
-    let sessions = json_of(&op(&["sessions", "list", "opal", "--json"], None));
+    let sessions = json_output(&op(&["sessions", "list", "opal", "--json"], None));
     assert_eq!(sessions.as_array().unwrap().len(), 1);
 
     assert!(op(&["users", "ban", "opal", "--duration", "2h"], None).status.success());
-    let (status, body) = sign_in(&server, "op@example.com", PASSWORD);
+    let (status, body) = server.sign_in("op@example.com", PASSWORD);
     assert_eq!((status, body["error_code"].as_str()), (400, Some("user_banned")));
-    let token = session["access_token"].as_str().unwrap();
-    assert_eq!(server.request("GET", "/auth/v1/user", None, Some(token)).unwrap().0, 403, "the ban ended the session");
+    assert_eq!(server.get_user(&access_token(&session)).0, 403, "the ban ended the session");
     assert!(op(&["users", "unban", "opal"], None).status.success());
 
     assert!(op(&["users", "set-password", "opal"], Some("a new passphrase here\n")).status.success());
-    assert_eq!(sign_in(&server, "op@example.com", PASSWORD).0, 400);
-    let (status, session) = sign_in(&server, "op@example.com", "a new passphrase here");
+    assert_eq!(server.sign_in("op@example.com", PASSWORD).0, 400);
+    let (status, session) = server.sign_in("op@example.com", "a new passphrase here");
     assert_eq!(status, 200);
     let revoked = op(&["sessions", "revoke", "--user", "opal"], None);
     assert!(text(&revoked).0.contains("ended 1 session(s)"), "{:?}", text(&revoked));
-    let token = session["access_token"].as_str().unwrap();
-    assert_eq!(server.request("GET", "/auth/v1/user", None, Some(token)).unwrap().0, 403);
+    assert_eq!(server.get_user(&access_token(&session)).0, 403);
 
     assert!(op(&["keys", "rotate", "--now"], None).status.success());
-    let audit = json_of(&op(&["audit", "--json"], None));
+    let audit = json_output(&op(&["audit", "--json"], None));
     let actions: Vec<&str> =
         audit["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     for expected in [
@@ -109,6 +92,9 @@ fn operate_on(url: &str) {
     ] {
         assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
     }
+    let rotation = audit["events"].as_array().unwrap().iter().find(|e| e["action"] == "key_rotated").unwrap();
+    assert_eq!(rotation["actor"], "admin", "{rotation}");
+    assert!(rotation["user_agent"].as_str().unwrap().starts_with("authd-cli/"), "{rotation}");
     assert!(!audit.to_string().contains(PASSWORD), "no password in the audit log");
 
     assert!(op(&["users", "delete", "opal"], None).status.success());

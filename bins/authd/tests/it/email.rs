@@ -13,20 +13,14 @@ use std::time::{Duration, Instant};
 
 use auth_testkit::postgres::{TestDatabase, test_database};
 use auth_testkit::smtp::Sink;
-use serde_json::Value;
 
-/// The password every account in these tests starts with.
-const PASSWORD: &str = "correct horse battery";
+use crate::process::PASSWORD;
 /// `site.url`: where links land.
 const SITE: &str = "http://app.example.test";
 
 /// Status and error code of every failed verification: `403 otp_expired`.
 fn expired() -> (u16, Option<String>) {
     (403, Some("otp_expired".into()))
-}
-
-fn json(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 /// The database a test runs on.

@@ -4,23 +4,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use auth_testkit::postgres::test_database;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::process::{Server, authd, run, text};
-
-const PASSWORD: &str = "correct horse battery";
-
-fn json(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-/// The `kid` in a JWT's header.
-fn kid(token: &str) -> String {
-    let header = token.split('.').next().unwrap();
-    json(&String::from_utf8(URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap())["kid"].as_str().unwrap().to_owned()
-}
+use crate::process::{
+    PASSWORD, Server, access_token, authd, claims, json, json_output, jwt_header, kid, ok, run, text,
+};
 
 fn jwks_kids(server: &Server) -> Vec<String> {
     let (status, body) = server.get("/auth/v1/.well-known/jwks.json").unwrap();
@@ -32,21 +20,12 @@ fn jwks_kids(server: &Server) -> Vec<String> {
 }
 
 fn keys_json(command: &mut Command) -> Vec<Value> {
-    let output = run(command);
-    assert!(output.status.success(), "{:?}", text(&output));
-    json(&text(&output).0).as_array().unwrap().clone()
+    json_output(&run(command)).as_array().unwrap().clone()
 }
 
-fn sign_in(server: &Server, email: &str) -> Value {
-    let body = format!(r#"{{"email":"{email}","password":"{PASSWORD}"}}"#);
-    let (status, body) = server.request("POST", "/auth/v1/token?grant_type=password", Some(&body), None).unwrap();
-    assert_eq!(status, 200, "{body}");
-    json(&body)
-}
-
-fn refresh(server: &Server, session: &Value) -> (u16, String) {
-    let body = format!(r#"{{"refresh_token":"{}"}}"#, session["refresh_token"].as_str().unwrap());
-    server.request("POST", "/auth/v1/token?grant_type=refresh_token", Some(&body), None).unwrap()
+/// The kid that signed a fresh sign-in's access token.
+fn signing_kid(server: &Server, email: &str) -> String {
+    kid(&access_token(&ok(server.sign_in(email, PASSWORD))))
 }
 
 #[test]
@@ -71,19 +50,16 @@ fn keys_persist_across_restarts_and_a_rotation_is_published_before_it_signs() {
     assert!(!text(&run(authd(dir.path()).args(["keys", "list"]))).0.contains("\"d\""), "no material in listings");
 
     let server = Server::start(configured(authd(dir.path())));
-    let signup = format!(r#"{{"email":"kim@example.com","password":"{PASSWORD}"}}"#);
-    let (status, body) = server.request("POST", "/auth/v1/signup", Some(&signup), None).unwrap();
-    assert_eq!(status, 200, "{body}");
-    let session = json(&body);
-    let token = session["access_token"].as_str().unwrap().to_owned();
+    let session = ok(server.sign_up("kim@example.com", PASSWORD));
+    let token = access_token(&session);
     assert_eq!(kid(&token), first);
     server.signal("TERM");
     server.wait(Duration::from_secs(30));
 
     // A restarted server still accepts the tokens it issued before.
     let server = Server::start(configured(authd(dir.path())));
-    assert_eq!(server.request("GET", "/auth/v1/user", None, Some(&token)).unwrap().0, 200);
-    let (status, body) = refresh(&server, &session);
+    assert_eq!(server.get_user(&token).0, 200);
+    let (status, body) = server.refresh(session["refresh_token"].as_str().unwrap());
     assert_eq!(status, 200, "refresh tokens survive a restart: {body}");
     let mut published = vec![first.clone(), api];
     published.sort();
@@ -99,21 +75,21 @@ fn keys_persist_across_restarts_and_a_rotation_is_published_before_it_signs() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(jwks_kids(&server).contains(&pending));
-    assert_eq!(kid(sign_in(&server, "kim@example.com")["access_token"].as_str().unwrap()), first);
+    assert_eq!(signing_kid(&server, "kim@example.com"), first);
 
     // `--now` signs at once; tokens of the replaced key keep verifying until they expire.
     let now = run(configured(authd(dir.path())).args(["keys", "rotate", "--now", "--json"]));
     let current = json(&text(&now).0)["kid"].as_str().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let signed_with = kid(sign_in(&server, "kim@example.com")["access_token"].as_str().unwrap());
+        let signed_with = signing_kid(&server, "kim@example.com");
         if signed_with == current {
             break;
         }
         assert!(Instant::now() < deadline, "the new key never started signing");
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(server.request("GET", "/auth/v1/user", None, Some(&token)).unwrap().0, 200);
+    assert_eq!(server.get_user(&token).0, 200);
     assert_eq!(jwks_kids(&server).len(), 4);
 
     let listed = keys_json(configured(authd(dir.path())).args(["keys", "list", "--json"]));
@@ -164,29 +140,17 @@ async fn replicas_on_one_postgres_database_share_their_keys() {
         });
         assert_eq!(jwks_kids(&a), jwks_kids(&b));
 
-        let signup = format!(r#"{{"email":"rep@example.com","password":"{PASSWORD}"}}"#);
-        let (status, body) = a.request("POST", "/auth/v1/signup", Some(&signup), None).unwrap();
-        assert_eq!(status, 200, "{body}");
-        let session = json(&body);
-        let token = session["access_token"].as_str().unwrap();
-        assert_eq!(b.request("GET", "/auth/v1/user", None, Some(token)).unwrap().0, 200);
-        let (status, body) = refresh(&b, &session);
+        let session = ok(a.sign_up("rep@example.com", PASSWORD));
+        assert_eq!(b.get_user(&access_token(&session)).0, 200);
+        let (status, body) = b.refresh(session["refresh_token"].as_str().unwrap());
         assert_eq!(status, 200, "a refresh token from one replica rotates on another: {body}");
     })
     .await
     .unwrap();
 }
 
-/// A JWT's payload.
-fn payload(token: &str) -> Value {
-    let part = token.split('.').nth(1).unwrap();
-    json(&String::from_utf8(URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap())
-}
-
 fn api_keys(command: &mut Command) -> Value {
-    let output = run(command);
-    assert!(output.status.success(), "{:?}", text(&output));
-    json(&text(&output).0)
+    json_output(&run(command))
 }
 
 #[test]
@@ -194,32 +158,31 @@ fn api_keys_are_printed_required_when_configured_and_revoked_by_rotation() {
     let dir = tempfile::tempdir().unwrap();
     let keys = api_keys(authd(dir.path()).args(["keys", "api", "--json"]));
     let (anon, service) = (keys["anon_key"].as_str().unwrap(), keys["service_role_key"].as_str().unwrap());
-    assert_eq!(payload(anon)["role"], "anon");
-    assert_eq!(payload(service)["role"], "service_role");
-    assert!(payload(anon).get("sub").is_none() && payload(anon).get("session_id").is_none());
+    assert_eq!(claims(anon)["role"], "anon");
+    assert_eq!(claims(service)["role"], "service_role");
+    assert!(claims(anon).get("sub").is_none() && claims(anon).get("session_id").is_none());
     let again = api_keys(authd(dir.path()).args(["keys", "api", "--json"]));
-    assert_eq!(payload(again["anon_key"].as_str().unwrap()), payload(anon), "the same claims every time");
+    assert_eq!(claims(again["anon_key"].as_str().unwrap()), claims(anon), "the same claims every time");
 
     let server = || {
         let mut command = authd(dir.path());
         command.env("AUTHD_API__REQUIRE_KEY", "true").env("AUTHD_SIGNUP__AUTOCONFIRM", "true");
         Server::start(command)
     };
-    let signup = format!(r#"{{"email":"keyed@example.com","password":"{PASSWORD}"}}"#);
+    let signup = json!({"email": "keyed@example.com", "password": PASSWORD});
     {
         let server = server();
         assert!(jwks_kids(&server).contains(&kid(anon)), "PostgREST finds the API keys' key in the JWKS");
-        let (status, body) = server.request("POST", "/auth/v1/signup", Some(&signup), None).unwrap();
-        assert_eq!((status, json(&body)["error_code"].as_str()), (401, Some("no_api_key")));
-        let (status, body) =
-            server.request_with("POST", "/auth/v1/signup", Some(&signup), &[("apikey", anon)]).unwrap();
+        let (status, body) = server.post("/signup", signup.clone());
+        assert_eq!((status, body["error_code"].as_str()), (401, Some("no_api_key")));
+        let (status, body) = server.call_with("POST", "/signup", Some(signup.clone()), &[("apikey", anon)]);
         assert_eq!(status, 200, "{body}");
-        let user_token = json(&body)["access_token"].as_str().unwrap().to_owned();
-        let (status, _) = server.request("GET", "/auth/v1/settings", None, Some(service)).unwrap();
+        let user_token = access_token(&body);
+        let (status, _) = server.call("GET", "/settings", None, Some(service));
         assert_eq!(status, 200, "the service key as a bearer token");
-        let (status, body) = server.request("GET", "/auth/v1/settings", None, Some(&user_token)).unwrap();
-        assert_eq!((status, json(&body)["error_code"].as_str()), (401, Some("invalid_api_key")));
-        let (status, _) = server.request("GET", "/auth/v1/user", None, Some(&user_token)).unwrap();
+        let (status, body) = server.call("GET", "/settings", None, Some(&user_token));
+        assert_eq!((status, body["error_code"].as_str()), (401, Some("invalid_api_key")));
+        let (status, _) = server.get_user(&user_token);
         assert_eq!(status, 200, "user endpoints take the user's token alone");
     }
 
@@ -227,9 +190,9 @@ fn api_keys_are_printed_required_when_configured_and_revoked_by_rotation() {
     let new_anon = rotated["anon_key"].as_str().unwrap();
     assert_ne!(kid(new_anon), kid(anon));
     let server = server();
-    let (status, body) = server.request_with("GET", "/auth/v1/settings", None, &[("apikey", anon)]).unwrap();
-    assert_eq!((status, json(&body)["error_code"].as_str()), (401, Some("invalid_api_key")), "revoked");
-    let (status, _) = server.request_with("GET", "/auth/v1/settings", None, &[("apikey", new_anon)]).unwrap();
+    let (status, body) = server.call_with("GET", "/settings", None, &[("apikey", anon)]);
+    assert_eq!((status, body["error_code"].as_str()), (401, Some("invalid_api_key")), "revoked");
+    let (status, _) = server.call_with("GET", "/settings", None, &[("apikey", new_anon)]);
     assert_eq!(status, 200);
     assert!(!jwks_kids(&server).contains(&kid(anon)));
 }
@@ -244,7 +207,7 @@ fn a_configured_secret_signs_the_api_keys_and_they_cannot_be_rotated_apart_from_
     configured(print.args(["keys", "api", "--json"]));
     let keys = api_keys(&mut print);
     let anon = keys["anon_key"].as_str().unwrap();
-    let header = json(&String::from_utf8(URL_SAFE_NO_PAD.decode(anon.split('.').next().unwrap()).unwrap()).unwrap());
+    let header = jwt_header(anon);
     assert_eq!(header["alg"], "HS256");
 
     let mut rotate = authd(dir.path());
@@ -256,6 +219,6 @@ fn a_configured_secret_signs_the_api_keys_and_they_cannot_be_rotated_apart_from_
     let mut command = authd(dir.path());
     configured(command.env("AUTHD_API__REQUIRE_KEY", "true"));
     let server = Server::start(command);
-    let (status, _) = server.request_with("GET", "/auth/v1/settings", None, &[("apikey", anon)]).unwrap();
+    let (status, _) = server.call_with("GET", "/settings", None, &[("apikey", anon)]);
     assert_eq!(status, 200);
 }

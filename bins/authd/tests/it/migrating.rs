@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::process::{authd, run, text};
+use crate::process::{Server, authd, json_output, run, text};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
@@ -261,8 +261,7 @@ fn import(dir: &Path, target: &str, source: &str) -> serde_json::Value {
         "3",
         "--json",
     ]));
-    assert!(output.status.success(), "{:?}", text(&output));
-    serde_json::from_str(&text(&output).0).unwrap_or_else(|e| panic!("{e}: {:?}", text(&output)))
+    json_output(&output)
 }
 
 async fn stored_hash(url: &str, id: &str) -> String {
@@ -270,12 +269,6 @@ async fn stored_hash(url: &str, id: &str) -> String {
     tokio::spawn(connection);
     let row = client.query_one("SELECT encrypted_password FROM auth.users WHERE id = $1::text::uuid", &[&id]).await;
     row.unwrap().get(0)
-}
-
-fn sign_in(server: &crate::process::Server, email: &str, password: &str) -> (u16, serde_json::Value) {
-    let body = serde_json::json!({"email": email, "password": password}).to_string();
-    let (status, body) = server.request("POST", "/auth/v1/token?grant_type=password", Some(&body), None).unwrap();
-    (status, serde_json::from_str(&body).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -321,8 +314,8 @@ async fn gotrue_users_move_over_keep_their_bcrypt_passwords_and_leave_with_argon
     tokio::task::spawn_blocking(move || {
         let mut command = authd(&dir_path);
         command.env("AUTHD_DATABASE__URL", &target_url);
-        let server = crate::process::Server::start(command);
-        let (status, session) = sign_in(&server, "ada@example.com", "ada's passphrase");
+        let server = Server::start(command);
+        let (status, session) = server.sign_in("ada@example.com", "ada's passphrase");
         assert_eq!(status, 200, "{session}");
         let user = &session["user"];
         assert_eq!(user["id"], ADA);
@@ -332,13 +325,13 @@ async fn gotrue_users_move_over_keep_their_bcrypt_passwords_and_leave_with_argon
         assert_eq!(user["created_at"].as_str().unwrap().get(..19), Some("2024-03-01T10:00:00"));
         assert_eq!(user["email_confirmed_at"].as_str().unwrap().get(..19), Some("2024-03-01T10:05:00"));
 
-        let (status, body) = sign_in(&server, "ada@example.com", "not ada's passphrase");
+        let (status, body) = server.sign_in("ada@example.com", "not ada's passphrase");
         assert_eq!((status, body["error_code"].as_str()), (400, Some("invalid_credentials")));
-        let (status, body) = sign_in(&server, "bob@example.com", "bob's passphrase");
+        let (status, body) = server.sign_in("bob@example.com", "bob's passphrase");
         assert_eq!((status, body["error_code"].as_str()), (400, Some("email_not_confirmed")), "still unconfirmed");
-        let (status, body) = sign_in(&server, "banned@example.com", "banned passphrase");
+        let (status, body) = server.sign_in("banned@example.com", "banned passphrase");
         assert_eq!((status, body["error_code"].as_str()), (400, Some("user_banned")), "still banned");
-        let (status, _) = sign_in(&server, "firebase@example.com", "anything at all");
+        let (status, _) = server.sign_in("firebase@example.com", "anything at all");
         assert_eq!(status, 400, "no password came over");
     })
     .await
@@ -358,8 +351,8 @@ async fn gotrue_users_move_over_keep_their_bcrypt_passwords_and_leave_with_argon
     tokio::task::spawn_blocking(move || {
         let mut command = authd(&dir_path);
         command.env("AUTHD_DATABASE__URL", &target_url);
-        let server = crate::process::Server::start(command);
-        assert_eq!(sign_in(&server, "ada@example.com", "ada's passphrase").0, 200, "argon2id works too");
+        let server = Server::start(command);
+        assert_eq!(server.sign_in("ada@example.com", "ada's passphrase").0, 200, "argon2id works too");
     })
     .await
     .unwrap();

@@ -10,13 +10,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use auth_testkit::postgres::test_database;
 
-use crate::process::{Server, authd, free_port, request_at};
-
-const CREDENTIALS: &str = r#"{"email":"ada@example.com","password":"correct horse battery"}"#;
+use crate::process::{PASSWORD, Server, authd, free_port, json, request_at};
 
 /// Polls `probe` every 100 ms until it returns `Some`, for at most `within`.
 fn eventually<T>(within: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
@@ -41,7 +39,7 @@ fn metrics_on_their_own_listener_and_one_log_line_per_request() {
         .env("AUTHD_LOG__FORMAT", "json");
     let server = Server::start(command);
 
-    let (status, body) = server.request("POST", "/auth/v1/signup", Some(CREDENTIALS), None).unwrap();
+    let (status, body) = server.sign_up("ada@example.com", PASSWORD);
     assert_eq!(status, 200, "{body}");
     server.get("/auth/v1/verify?token=secret-link-token-123&type=signup&redirect_to=http://localhost:3000").unwrap();
     assert_eq!(server.get("/auth/v1/ready").unwrap().0, 200);
@@ -115,7 +113,7 @@ async fn readiness_needs_every_migration_on_postgres() {
     let server = tokio::task::spawn_blocking(move || {
         let (status, body) = server.0.get("/auth/v1/ready").unwrap();
         assert_eq!(status, 503, "{body}");
-        let error: Value = serde_json::from_str(&body).unwrap();
+        let error = json(&body);
         assert_eq!(error["error_code"], "not_ready");
         assert_eq!(error["msg"], "Database migrations are pending");
         assert_eq!(server.0.get("/auth/v1/health").unwrap().0, 200, "alive all the same");
@@ -224,8 +222,8 @@ fn spans_of_requests_database_calls_and_hashes_reach_the_collector() {
         .env("AUTHD_SIGNUP__AUTOCONFIRM", "true")
         .env("OTEL_BSP_SCHEDULE_DELAY", "200");
     let server = Server::start(command);
-    let (status, body) =
-        server.request_with("POST", "/auth/v1/signup", Some(CREDENTIALS), &[("X-Request-Id", "trace-me-42")]).unwrap();
+    let credentials = json!({"email": "ada@example.com", "password": PASSWORD});
+    let (status, body) = server.call_with("POST", "/signup", Some(credentials), &[("X-Request-Id", "trace-me-42")]);
     assert_eq!(status, 200, "{body}");
 
     // Spans are batched; shutting down flushes whatever is still held.

@@ -8,14 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auth_testkit::postgres::test_database;
-use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
-use crate::process::{Server, authd};
+use serde_json::Value;
 
-const PASSWORD: &str = "correct horse battery";
+use crate::process::{PASSWORD, Server, access_token, authd, json};
 /// "Fast": far below the minutes a request could hang on an unreachable database, far above
 /// the 2 s connect timeout the server is given. A correctness bound, not a benchmark.
 const FAST: Duration = Duration::from_secs(10);
@@ -124,40 +123,14 @@ fn through_proxy(url: &str, proxy_port: u16) -> (String, String) {
     (upstream, format!("{scheme}://{user}127.0.0.1:{proxy_port}{path}"))
 }
 
-fn json(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-fn credentials(email: &str) -> String {
-    format!(r#"{{"email":"{email}","password":"{PASSWORD}"}}"#)
-}
-
-fn sign_up(server: &Server, email: &str) -> (u16, String) {
-    server.request("POST", "/auth/v1/signup", Some(&credentials(email)), None).expect("authd answers")
-}
-
-fn sign_in(server: &Server, email: &str) -> (u16, String) {
-    let path = "/auth/v1/token?grant_type=password";
-    server.request("POST", path, Some(&credentials(email)), None).expect("authd answers")
-}
-
-fn refresh(server: &Server, refresh_token: &str) -> (u16, String) {
-    let body = format!(r#"{{"refresh_token":"{refresh_token}"}}"#);
-    server.request("POST", "/auth/v1/token?grant_type=refresh_token", Some(&body), None).expect("authd answers")
-}
-
-fn get_user(server: &Server, access_token: &str) -> (u16, String) {
-    server.request("GET", "/auth/v1/user", None, Some(access_token)).expect("authd answers")
-}
-
 /// Runs a request while the database is down: it must answer 503 with the JSON error body of
 /// `service_unavailable`, within [`FAST`].
-fn assert_fast_503(what: &str, request: impl FnOnce() -> (u16, String)) {
+fn assert_fast_503(what: &str, request: impl FnOnce() -> (u16, Value)) {
     let started = Instant::now();
-    let (status, body) = request();
+    let (status, error) = request();
     let took = started.elapsed();
+    let body = error.to_string();
     assert_eq!(status, 503, "{what} while PostgreSQL is down: {body}");
-    let error = json(&body);
     assert_eq!(error["error_code"], "service_unavailable", "{what}: {body}");
     assert_eq!(error["code"], 503, "{what}: {body}");
     assert!(error["msg"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {body}");
@@ -181,20 +154,19 @@ async fn requests_fail_fast_with_503_while_postgres_is_down_and_recover_after() 
         let mut server = Server::start(command);
 
         // 1. Before the outage: a user with a session.
-        let (status, body) = sign_up(&server, "ada@example.com");
-        assert_eq!(status, 200, "{body}");
-        let session = json(&body);
-        let access_token = session["access_token"].as_str().unwrap().to_owned();
+        let (status, session) = server.sign_up("ada@example.com", PASSWORD);
+        assert_eq!(status, 200, "{session}");
+        let access = access_token(&session);
         let refresh_token = session["refresh_token"].as_str().unwrap().to_owned();
-        assert_eq!(get_user(&server, &access_token).0, 200);
+        assert_eq!(server.get_user(&access).0, 200);
         assert_eq!(server.get("/auth/v1/ready").unwrap(), (200, r#"{"status":"ready"}"#.to_owned()));
 
         // 2. PostgreSQL goes away: pooled connections are cut, new ones are refused.
         proxy.off();
-        assert_fast_503("a sign-up", || sign_up(&server, "bob@example.com"));
-        assert_fast_503("a password sign-in", || sign_in(&server, "ada@example.com"));
-        assert_fast_503("a refresh", || refresh(&server, &refresh_token));
-        assert_fast_503("GET /user", || get_user(&server, &access_token));
+        assert_fast_503("a sign-up", || server.sign_up("bob@example.com", PASSWORD));
+        assert_fast_503("a password sign-in", || server.sign_in("ada@example.com", PASSWORD));
+        assert_fast_503("a refresh", || server.refresh(&refresh_token));
+        assert_fast_503("GET /user", || server.get_user(&access));
         // Liveness does not depend on the database: it still answers 200 "ok".
         let (status, body) = server.get("/auth/v1/health").expect("health answers during the outage");
         assert_eq!(status, 200, "{body}");
@@ -211,7 +183,7 @@ async fn requests_fail_fast_with_503_while_postgres_is_down_and_recover_after() 
         proxy.on();
         let deadline = Instant::now() + RECOVERY;
         loop {
-            let (status, body) = sign_in(&server, "ada@example.com");
+            let (status, body) = server.sign_in("ada@example.com", PASSWORD);
             if status == 200 {
                 break;
             }
@@ -225,24 +197,23 @@ async fn requests_fail_fast_with_503_while_postgres_is_down_and_recover_after() 
         // The refresh that failed consumed nothing: the token from before the outage is still
         // the live one and rotates (a used token would answer its successor only within the
         // reuse interval and revoke the session after it; an unused one simply rotates).
-        let (status, body) = refresh(&server, &refresh_token);
-        assert_eq!(status, 200, "the refresh token from before the outage still rotates: {body}");
-        let rotated = json(&body);
+        let (status, rotated) = server.refresh(&refresh_token);
+        assert_eq!(status, 200, "the refresh token from before the outage still rotates: {rotated}");
         let successor = rotated["refresh_token"].as_str().unwrap();
         assert_ne!(successor, refresh_token, "a new refresh token");
-        assert_eq!(get_user(&server, rotated["access_token"].as_str().unwrap()).0, 200);
-        assert_eq!(get_user(&server, &access_token).0, 200, "the session survived the outage");
-        let (status, body) = refresh(&server, successor);
+        assert_eq!(server.get_user(&access_token(&rotated)).0, 200);
+        assert_eq!(server.get_user(&access).0, 200, "the session survived the outage");
+        let (status, body) = server.refresh(successor);
         assert_eq!(status, 200, "the chain goes on from the successor: {body}");
 
         // The sign-up that failed left no user behind: signing in fails as for any unknown
         // address, and the address can be signed up now.
-        let (status, body) = sign_in(&server, "bob@example.com");
+        let (status, body) = server.sign_in("bob@example.com", PASSWORD);
         assert_eq!(status, 400, "{body}");
-        assert_eq!(json(&body)["error_code"], "invalid_credentials", "{body}");
-        let (status, body) = sign_up(&server, "bob@example.com");
+        assert_eq!(body["error_code"], "invalid_credentials", "{body}");
+        let (status, body) = server.sign_up("bob@example.com", PASSWORD);
         assert_eq!(status, 200, "the address is free after the failed sign-up: {body}");
-        assert_eq!(sign_in(&server, "bob@example.com").0, 200);
+        assert_eq!(server.sign_in("bob@example.com", PASSWORD).0, 200);
         assert!(server.child.try_wait().unwrap().is_none(), "authd is still running");
     })
     .await

@@ -17,24 +17,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tokio_postgres::{AsyncMessage, Client, NoTls, Row};
 
-use crate::process::{Server, authd, run, text};
+use crate::process::{PASSWORD, Server, access_token, authd, claims, json, json_output, kid, ok, run, text};
 
-const PASSWORD: &str = "correct horse battery";
 const REQUIRE_E2E_ENV: &str = "AUTHD_TEST_REQUIRE_E2E";
-
-fn parse(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-fn claims(token: &str) -> Value {
-    let part = token.split('.').nth(1).unwrap();
-    parse(&String::from_utf8(URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap())
-}
-
-fn kid(token: &str) -> String {
-    let part = token.split('.').next().unwrap();
-    parse(&String::from_utf8(URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap())["kid"].as_str().unwrap().to_owned()
-}
 
 async fn connect(url: &str) -> Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
@@ -92,32 +77,8 @@ async fn postgrest(
     }
 }
 
-fn sign_up(server: &Server, email: &str) -> Value {
-    let body = format!(r#"{{"email":"{email}","password":"{PASSWORD}"}}"#);
-    let (status, body) = server.request("POST", "/auth/v1/signup", Some(&body), None).unwrap();
-    assert_eq!(status, 200, "{body}");
-    parse(&body)
-}
-
-fn sign_in(server: &Server, email: &str) -> Value {
-    let body = format!(r#"{{"email":"{email}","password":"{PASSWORD}"}}"#);
-    let (status, body) = server.request("POST", "/auth/v1/token?grant_type=password", Some(&body), None).unwrap();
-    assert_eq!(status, 200, "{body}");
-    parse(&body)
-}
-
-fn refresh(server: &Server, refresh_token: &str) -> (u16, Value) {
-    let body = format!(r#"{{"refresh_token":"{refresh_token}"}}"#);
-    let (status, body) = server.request("POST", "/auth/v1/token?grant_type=refresh_token", Some(&body), None).unwrap();
-    (status, parse(&body))
-}
-
-fn access(session: &Value) -> String {
-    session["access_token"].as_str().unwrap().to_owned()
-}
-
 fn logout(server: &Server, token: &str, scope: &str) {
-    let (status, body) = server.request("POST", &format!("/auth/v1/logout?scope={scope}"), None, Some(token)).unwrap();
+    let (status, body) = server.call("POST", &format!("/logout?scope={scope}"), None, Some(token));
     assert_eq!(status, 204, "{body}");
 }
 
@@ -176,9 +137,9 @@ async fn rls_on_auth_uid_and_revocations_reach_postgrest_at_once() {
     admin.batch_execute(&example_schema()).await.unwrap();
 
     let mut pgrst = connect_as(&url, "authenticator").await;
-    let ada = sign_up(&server, "ada@example.com");
-    let bob = sign_up(&server, "bob@example.com");
-    let (ada_token, bob_token) = (access(&ada), access(&bob));
+    let ada = ok(server.sign_up("ada@example.com", PASSWORD));
+    let bob = ok(server.sign_up("bob@example.com", PASSWORD));
+    let (ada_token, bob_token) = (access_token(&ada), access_token(&bob));
 
     // Two users: each sees only their own rows.
     for (token, task) in [(&ada_token, "ada task"), (&bob_token, "bob task")] {
@@ -200,16 +161,14 @@ async fn rls_on_auth_uid_and_revocations_reach_postgrest_at_once() {
     .await;
     assert_eq!(forged.unwrap_err().0, "42501", "a row for someone else violates the policy");
     let me = postgrest(&mut pgrst, Some(&ada_token), "anon", "SELECT api.whoami()::text").await.unwrap();
-    let me = parse(me[0].get(0));
+    let me = json(me[0].get(0));
     assert_eq!(me["uid"], ada["user"]["id"]);
     assert_eq!((me["role"].as_str(), me["email"].as_str()), (Some("authenticated"), Some("ada@example.com")));
     assert_eq!(me["session_id"], claims(&ada_token)["session_id"]);
 
     // The anonymous role (no token, or the anon key) sees only what it is granted; the service
     // key sees every row. API keys carry no sub: auth.uid() is NULL, not an error.
-    let output = run(authd(dir.path()).env("AUTHD_DATABASE__URL", &url).args(["keys", "api", "--json"]));
-    assert!(output.status.success(), "{:?}", text(&output));
-    let api = parse(&text(&output).0);
+    let api = json_output(&run(authd(dir.path()).env("AUTHD_DATABASE__URL", &url).args(["keys", "api", "--json"])));
     let (anon_key, service_key) = (api["anon_key"].as_str().unwrap(), api["service_role_key"].as_str().unwrap());
     for token in [None, Some(anon_key)] {
         let denied = postgrest(&mut pgrst, token, "anon", "SELECT * FROM api.todos").await.unwrap_err();
@@ -225,60 +184,59 @@ async fn rls_on_auth_uid_and_revocations_reach_postgrest_at_once() {
     assert!(checked.is_ok(), "a live session passes");
 
     // Logout, scope local: that session only.
-    let cleo = sign_up(&server, "cleo@example.com");
-    let cleo_second = sign_in(&server, "cleo@example.com");
-    logout(&server, &access(&cleo), "local");
-    assert!(refused(&mut pgrst, &access(&cleo)).await.contains("revoked"));
-    passes(&mut pgrst, &access(&cleo_second)).await;
+    let cleo = ok(server.sign_up("cleo@example.com", PASSWORD));
+    let cleo_second = ok(server.sign_in("cleo@example.com", PASSWORD));
+    logout(&server, &access_token(&cleo), "local");
+    assert!(refused(&mut pgrst, &access_token(&cleo)).await.contains("revoked"));
+    passes(&mut pgrst, &access_token(&cleo_second)).await;
 
     // Scope others: every session but the caller's.
-    let cleo_third = sign_in(&server, "cleo@example.com");
-    logout(&server, &access(&cleo_third), "others");
-    refused(&mut pgrst, &access(&cleo_second)).await;
-    passes(&mut pgrst, &access(&cleo_third)).await;
+    let cleo_third = ok(server.sign_in("cleo@example.com", PASSWORD));
+    logout(&server, &access_token(&cleo_third), "others");
+    refused(&mut pgrst, &access_token(&cleo_second)).await;
+    passes(&mut pgrst, &access_token(&cleo_third)).await;
 
     // Scope global: all of them.
-    let cleo_fourth = sign_in(&server, "cleo@example.com");
-    logout(&server, &access(&cleo_third), "global");
-    refused(&mut pgrst, &access(&cleo_third)).await;
-    refused(&mut pgrst, &access(&cleo_fourth)).await;
+    let cleo_fourth = ok(server.sign_in("cleo@example.com", PASSWORD));
+    logout(&server, &access_token(&cleo_third), "global");
+    refused(&mut pgrst, &access_token(&cleo_third)).await;
+    refused(&mut pgrst, &access_token(&cleo_fourth)).await;
 
     // Reuse detection: presenting a grandparent refresh token revokes the session.
-    let dan = sign_up(&server, "dan@example.com");
+    let dan = ok(server.sign_up("dan@example.com", PASSWORD));
     let r0 = dan["refresh_token"].as_str().unwrap();
-    let (status, first) = refresh(&server, r0);
+    let (status, first) = server.refresh(r0);
     assert_eq!(status, 200);
-    let (status, second) = refresh(&server, first["refresh_token"].as_str().unwrap());
+    let (status, second) = server.refresh(first["refresh_token"].as_str().unwrap());
     assert_eq!(status, 200);
-    passes(&mut pgrst, &access(&second)).await;
-    let (status, body) = refresh(&server, r0);
+    passes(&mut pgrst, &access_token(&second)).await;
+    let (status, body) = server.refresh(r0);
     assert_eq!((status, body["error_code"].as_str()), (400, Some("refresh_token_already_used")));
-    refused(&mut pgrst, &access(&dan)).await;
-    refused(&mut pgrst, &access(&second)).await;
+    refused(&mut pgrst, &access_token(&dan)).await;
+    refused(&mut pgrst, &access_token(&second)).await;
 
     // A ban (set directly: the admin API is not this test's concern), and its end.
-    let eve = sign_up(&server, "eve@example.com");
+    let eve = ok(server.sign_up("eve@example.com", PASSWORD));
     let eve_id = eve["user"]["id"].as_str().unwrap().to_owned();
     let ban =
         |until: &str| format!("UPDATE auth.users SET banned_until = now() + interval '{until}' WHERE id = '{eve_id}'");
     admin.batch_execute(&ban("1 hour")).await.unwrap();
-    assert!(refused(&mut pgrst, &access(&eve)).await.contains("banned"));
+    assert!(refused(&mut pgrst, &access_token(&eve)).await.contains("banned"));
     admin.batch_execute(&ban("-1 hour")).await.unwrap();
-    passes(&mut pgrst, &access(&eve)).await;
+    passes(&mut pgrst, &access_token(&eve)).await;
 
     // Inactivity (sessions.inactivity_timeout_secs, through auth.session_limits()).
-    let sid = claims(&access(&eve))["session_id"].as_str().unwrap().to_owned();
+    let sid = claims(&access_token(&eve))["session_id"].as_str().unwrap().to_owned();
     admin
         .batch_execute(&format!(
             "UPDATE auth.sessions SET created_at = now() - interval '2 hours', refreshed_at = NULL WHERE id = '{sid}'"
         ))
         .await
         .unwrap();
-    assert!(refused(&mut pgrst, &access(&eve)).await.contains("expired"));
+    assert!(refused(&mut pgrst, &access_token(&eve)).await.contains("expired"));
 
     // Deleting one's account.
-    let body = format!(r#"{{"password":"{PASSWORD}"}}"#);
-    let (status, body) = server.request("DELETE", "/auth/v1/user", Some(&body), Some(&bob_token)).unwrap();
+    let (status, body) = server.call("DELETE", "/user", Some(json!({ "password": PASSWORD })), Some(&bob_token));
     assert!(status == 200 || status == 204, "{status} {body}");
     assert!(refused(&mut pgrst, &bob_token).await.contains("not found"));
     // The other user is untouched.
@@ -340,7 +298,7 @@ async fn the_role_sql_is_idempotent_and_postgrest_auth_role_names_work() {
     let mut command = authd(dir.path());
     configured(&mut command);
     let server = tokio::task::spawn_blocking(move || Server::start(command)).await.unwrap();
-    let token = access(&sign_up(&server, "theorist@example.com"));
+    let token = access_token(&ok(server.sign_up("theorist@example.com", PASSWORD)));
     assert_eq!(claims(&token)["role"], "normal_user");
     let mut pgrst = connect_as(db.url(), "authenticator").await;
     postgrest(&mut pgrst, Some(&token), "web_anon", "INSERT INTO public.notes (body) VALUES ('mine')").await.unwrap();
@@ -382,7 +340,7 @@ fn jose_verify(secret: &str, audience: &str, tokens: &[&str]) -> Vec<Value> {
     child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{:?}", text(&output));
-    parse(&text(&output).0).as_array().unwrap().clone()
+    json(&text(&output).0).as_array().unwrap().clone()
 }
 
 fn tampered(token: &str) -> String {
@@ -441,9 +399,7 @@ async fn tokens_verify_with_the_printed_settings_in_jose_across_algorithms_and_r
         let printed = |configured: &dyn Fn(&mut Command)| {
             let mut command = authd(dir.path());
             configured(command.args(["postgrest", "config", "--json"]));
-            let output = run(&mut command);
-            assert!(output.status.success(), "{:?}", text(&output));
-            parse(&text(&output).0)
+            json_output(&run(&mut command))
         };
         let mut command = authd(dir.path());
         configured(&mut command);
@@ -453,10 +409,10 @@ async fn tokens_verify_with_the_printed_settings_in_jose_across_algorithms_and_r
         assert_eq!(settings["db-anon-role"], "anon");
         let (secret, audience) = (settings["jwt-secret"].as_str().unwrap(), settings["jwt-aud"].as_str().unwrap());
 
-        let user = access(&sign_up(&server, "jose@example.com"));
+        let user = access_token(&ok(server.sign_up("jose@example.com", PASSWORD)));
         let mut keys = authd(dir.path());
         configured(keys.args(["keys", "api", "--json"]));
-        let api = parse(&text(&run(&mut keys)).0);
+        let api = json_output(&run(&mut keys));
         let (anon, service) = (api["anon_key"].as_str().unwrap(), api["service_role_key"].as_str().unwrap());
         let forged = tampered(&user);
         let results = jose_verify(secret, audience, &[&user, anon, service, &forged]);
@@ -476,9 +432,7 @@ async fn tokens_verify_with_the_printed_settings_in_jose_across_algorithms_and_r
         while notifications.try_recv().is_ok() {}
         let mut rotate = authd(dir.path());
         configured(rotate.args(["keys", "rotate", "--now", "--json"]));
-        let output = run(&mut rotate);
-        assert!(output.status.success(), "{:?}", text(&output));
-        let new_kid = parse(&text(&output).0)["kid"].as_str().unwrap().to_owned();
+        let new_kid = json_output(&run(&mut rotate))["kid"].as_str().unwrap().to_owned();
         let notified = tokio::time::timeout(Duration::from_secs(10), notifications.recv()).await.unwrap().unwrap();
         assert_eq!(notified, ("pgrst".to_owned(), "reload config".to_owned()));
         let settings = printed(&configured);
@@ -488,7 +442,7 @@ async fn tokens_verify_with_the_printed_settings_in_jose_across_algorithms_and_r
 
         let deadline = Instant::now() + Duration::from_secs(30);
         let rotated = loop {
-            let token = access(&sign_in(&server, "jose@example.com"));
+            let token = access_token(&ok(server.sign_in("jose@example.com", PASSWORD)));
             if kid(&token) == new_kid {
                 break token;
             }

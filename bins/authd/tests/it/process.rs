@@ -6,6 +6,13 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+/// The password the tests' accounts are made with.
+pub const PASSWORD: &str = "correct horse battery";
+
 /// The binary under test, with a clean environment: no inherited `AUTHD_*` or `GOTRUE_*`
 /// configuration.
 pub fn authd(workdir: &Path) -> Command {
@@ -29,6 +36,48 @@ pub fn run(command: &mut Command) -> Output {
 /// Stdout and stderr as text.
 pub fn text(output: &Output) -> (String, String) {
     (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// Parses JSON text; a failure names the text.
+pub fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: not JSON: {text}"))
+}
+
+/// A command's standard output as JSON, once the command has succeeded.
+pub fn json_output(output: &Output) -> Value {
+    assert!(output.status.success(), "{:?}", text(output));
+    json(&text(output).0)
+}
+
+/// The body of a `200` answer; any other status fails the test.
+pub fn ok((status, body): (u16, Value)) -> Value {
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// A session's access token.
+pub fn access_token(session: &Value) -> String {
+    session["access_token"].as_str().unwrap_or_else(|| panic!("no access token in {session}")).to_owned()
+}
+
+/// A JWT's header.
+pub fn jwt_header(token: &str) -> Value {
+    jwt_part(token, 0)
+}
+
+/// A JWT's claims.
+pub fn claims(token: &str) -> Value {
+    jwt_part(token, 1)
+}
+
+/// The `kid` in a JWT's header.
+pub fn kid(token: &str) -> String {
+    jwt_header(token)["kid"].as_str().unwrap_or_else(|| panic!("no kid in {token}")).to_owned()
+}
+
+fn jwt_part(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).unwrap_or_else(|| panic!("not a JWT: {token}"));
+    json(&String::from_utf8(URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap())
 }
 
 /// A port nobody listens on right now.
@@ -101,6 +150,47 @@ impl Server {
             name.eq_ignore_ascii_case("location").then(|| value.trim().to_owned())
         });
         Some((status, location))
+    }
+
+    /// A JSON call to `/auth/v1<path>` with an optional bearer token: the status and the answer
+    /// (`Null` when empty). Fails the test when nothing answers.
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> (u16, Value) {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        self.call_with(method, path, body, &headers)
+    }
+
+    /// A JSON call to `/auth/v1<path>` with extra headers.
+    pub fn call_with(&self, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> (u16, Value) {
+        let body = body.map(|b| b.to_string());
+        let (status, answer) =
+            self.request_with(method, &format!("/auth/v1{path}"), body.as_deref(), headers).expect("authd answers");
+        (status, if answer.is_empty() { Value::Null } else { json(&answer) })
+    }
+
+    /// `POST /auth/v1<path>` with a JSON body.
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(body), None)
+    }
+
+    /// `POST /signup` with an email address and a password.
+    pub fn sign_up(&self, email: &str, password: &str) -> (u16, Value) {
+        self.post("/signup", json!({ "email": email, "password": password }))
+    }
+
+    /// A password sign-in.
+    pub fn sign_in(&self, email: &str, password: &str) -> (u16, Value) {
+        self.post("/token?grant_type=password", json!({ "email": email, "password": password }))
+    }
+
+    /// Rotates a refresh token.
+    pub fn refresh(&self, refresh_token: &str) -> (u16, Value) {
+        self.post("/token?grant_type=refresh_token", json!({ "refresh_token": refresh_token }))
+    }
+
+    /// `GET /user` with an access token.
+    pub fn get_user(&self, access_token: &str) -> (u16, Value) {
+        self.call("GET", "/user", None, Some(access_token))
     }
 
     /// Sends a signal by name (`TERM`, `INT`) to the server process.

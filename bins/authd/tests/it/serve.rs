@@ -2,9 +2,9 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use auth_testkit::postgres::test_database;
-use serde_json::Value;
+use serde_json::json;
 
-use crate::process::{Server, authd, run, text};
+use crate::process::{PASSWORD, Server, access_token, authd, json, run, text};
 
 #[test]
 fn serves_the_embedded_default_and_stops_gracefully_on_sigterm() {
@@ -12,7 +12,7 @@ fn serves_the_embedded_default_and_stops_gracefully_on_sigterm() {
     let server = Server::start(authd(dir.path()));
     let (status, body) = server.get("/auth/v1/health").unwrap();
     assert_eq!(status, 200);
-    let health: Value = serde_json::from_str(&body).unwrap();
+    let health = json(&body);
     assert_eq!((health["name"].as_str(), health["status"].as_str()), (Some("authd"), Some("ok")));
     assert!(dir.path().join("data/authd.db").is_file(), "the embedded database is created under ./data");
 
@@ -86,31 +86,26 @@ async fn signs_up_and_reads_the_user_back_on_postgres() {
             .env("AUTHD_DATABASE__MIGRATE_ON_START", "false")
             .env("AUTHD_SIGNUP__AUTOCONFIRM", "true");
         let server = Server::start(command);
-        let signup = r#"{"email":"jane@example.com","password":"correct horse battery"}"#;
-        let (status, body) = server.request("POST", "/auth/v1/signup", Some(signup), None).unwrap();
-        assert_eq!(status, 200, "{body}");
-        let session: Value = serde_json::from_str(&body).unwrap();
-        let token = session["access_token"].as_str().unwrap();
+        let (status, session) = server.sign_up("jane@example.com", PASSWORD);
+        assert_eq!(status, 200, "{session}");
+        let token = access_token(&session);
         assert_eq!(token.split('.').count(), 3, "a JWT");
 
-        let (status, body) = server.request("GET", "/auth/v1/user", None, Some(token)).unwrap();
-        assert_eq!(status, 200, "{body}");
-        let user: Value = serde_json::from_str(&body).unwrap();
+        let (status, user) = server.get_user(&token);
+        assert_eq!(status, 200, "{user}");
         assert_eq!(user["email"], "jane@example.com");
 
-        let refresh = format!(r#"{{"refresh_token":"{}"}}"#, session["refresh_token"].as_str().unwrap());
-        let (status, body) =
-            server.request("POST", "/auth/v1/token?grant_type=refresh_token", Some(&refresh), None).unwrap();
+        let (status, body) = server.refresh(session["refresh_token"].as_str().unwrap());
         assert_eq!(status, 200, "{body}");
 
-        let (status, _) = server.request("POST", "/auth/v1/logout", Some("{}"), Some(token)).unwrap();
+        let (status, _) = server.call("POST", "/logout", Some(json!({})), Some(&token));
         assert_eq!(status, 204);
-        let (status, body) = server.request("GET", "/auth/v1/user", None, Some(token)).unwrap();
+        let (status, body) = server.get_user(&token);
         assert_eq!(status, 403, "{body}");
 
         let (status, jwks) = server.get("/auth/v1/.well-known/jwks.json").unwrap();
         assert_eq!(status, 200);
-        let jwks: Value = serde_json::from_str(&jwks).unwrap();
+        let jwks = json(&jwks);
         assert_eq!(jwks["keys"][0]["alg"], "ES256");
         assert!(jwks["keys"][0].get("d").is_none());
     })

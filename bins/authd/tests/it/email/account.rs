@@ -4,20 +4,16 @@
 use auth_testkit::smtp::Sink;
 use serde_json::{Value, json};
 
-use super::served::{call, confirmed_user, follow, outcome, post, service_role_key, sign_in, with_authd};
+use super::served::{confirmed_user, follow, outcome, service_role_key, with_authd};
 use super::{Backend, Mailbox, PASSWORD, TestStore, expired, fragment_value};
-use crate::process::Server;
-
-fn access_token(session: &Value) -> String {
-    session["access_token"].as_str().unwrap().to_owned()
-}
+use crate::process::{Server, access_token};
 
 /// With secure email change (the default), both addresses must confirm before the change applies.
 fn email_change(server: &Server, mailbox: &mut Mailbox<'_>) {
     let session = confirmed_user(server, mailbox, "eli@example.com");
     let token = access_token(&session);
-    let put = |body: Value| call(server, "PUT", "/user", Some(body), Some(&token));
-    let current = |token: &str| call(server, "GET", "/user", None, Some(token)).1["email"].clone();
+    let put = |body: Value| server.call("PUT", "/user", Some(body), Some(&token));
+    let current = |token: &str| server.call("GET", "/user", None, Some(token)).1["email"].clone();
 
     let (status, user) = put(json!({"email": "eli.new@example.com"}));
     assert_eq!(status, 200, "{user}");
@@ -30,32 +26,32 @@ fn email_change(server: &Server, mailbox: &mut Mailbox<'_>) {
 
     // The current address approves by code: half done.
     let by_code = json!({"type": "email_change", "email": "eli@example.com", "token": approval.code()});
-    let (status, answer) = post(server, "/verify", by_code.clone());
+    let (status, answer) = server.post("/verify", by_code.clone());
     assert_eq!(status, 200, "{answer}");
     assert!(answer["msg"].as_str().unwrap().contains("confirm link sent to the other email"), "{answer}");
     assert!(answer.get("access_token").is_none());
     assert_eq!(current(&token), "eli@example.com");
-    assert_eq!(outcome(post(server, "/verify", by_code)), expired(), "used once");
-    assert_eq!(sign_in(server, "eli.new@example.com", PASSWORD).0, 400);
+    assert_eq!(outcome(server.post("/verify", by_code)), expired(), "used once");
+    assert_eq!(server.sign_in("eli.new@example.com", PASSWORD).0, 400);
 
     // The new address confirms by link: the change applies and the browser is signed in.
     let landed = follow(server, &confirmation);
     assert_eq!(fragment_value(&landed, "type").as_deref(), Some("email_change"), "{landed}");
     let changed = fragment_value(&landed, "access_token").unwrap();
     assert_eq!(current(&changed), "eli.new@example.com");
-    assert_eq!(sign_in(server, "eli.new@example.com", PASSWORD).0, 200);
-    assert_eq!(sign_in(server, "eli@example.com", PASSWORD).0, 400);
+    assert_eq!(server.sign_in("eli.new@example.com", PASSWORD).0, 200);
+    assert_eq!(server.sign_in("eli@example.com", PASSWORD).0, 400);
 
     // An address someone else signs up with before the change completes is not taken over.
-    let put = |body: Value| call(server, "PUT", "/user", Some(body), Some(&changed));
+    let put = |body: Value| server.call("PUT", "/user", Some(body), Some(&changed));
     assert_eq!(put(json!({"email": "ivo@example.com"})).0, 200);
     let approval = mailbox.next("eli.new@example.com");
     let confirmation = mailbox.next("ivo@example.com");
-    assert_eq!(post(server, "/signup", json!({"email": "ivo@example.com", "password": PASSWORD})).0, 200);
+    assert_eq!(server.post("/signup", json!({"email": "ivo@example.com", "password": PASSWORD})).0, 200);
     let by_code = json!({"type": "email_change", "email": "eli.new@example.com", "token": approval.code()});
-    assert_eq!(post(server, "/verify", by_code).0, 200);
+    assert_eq!(server.post("/verify", by_code).0, 200);
     let by_code = json!({"type": "email_change", "email": "ivo@example.com", "token": confirmation.code()});
-    assert_eq!(outcome(post(server, "/verify", by_code)), (422, Some("email_exists".into())));
+    assert_eq!(outcome(server.post("/verify", by_code)), (422, Some("email_exists".into())));
     assert_eq!(current(&changed), "eli.new@example.com");
 
     // Wrong guesses at the new address's code burn the approval with it: the current address
@@ -65,20 +61,20 @@ fn email_change(server: &Server, mailbox: &mut Mailbox<'_>) {
     let confirmation = mailbox.next("kay@example.com");
     for _ in 0..auth_core::domain::MAX_CODE_ATTEMPTS {
         let guess = json!({"type": "email_change", "email": "kay@example.com", "token": confirmation.wrong_code()});
-        assert_eq!(outcome(post(server, "/verify", guess)), expired());
+        assert_eq!(outcome(server.post("/verify", guess)), expired());
     }
     let by_code = json!({"type": "email_change", "email": "eli.new@example.com", "token": approval.code()});
-    assert_eq!(outcome(post(server, "/verify", by_code)), expired());
+    assert_eq!(outcome(server.post("/verify", by_code)), expired());
     assert_eq!(current(&changed), "eli.new@example.com");
 }
 
 /// An invitation accepted by link or by code; the invited user then sets a password.
 fn invitation(server: &Server, mailbox: &mut Mailbox<'_>, store: &TestStore) {
     let key = service_role_key(store);
-    let invite = |email: &str| call(server, "POST", "/invite", Some(json!({"email": email})), Some(&key));
+    let invite = |email: &str| server.call("POST", "/invite", Some(json!({"email": email})), Some(&key));
     assert_eq!(outcome(invite("fay@example.com")).0, 200);
     assert_eq!(outcome(invite("gus@example.com")).0, 200);
-    assert_eq!(outcome(call(server, "POST", "/invite", Some(json!({"email": "x@example.com"})), None)).0, 401);
+    assert_eq!(outcome(server.call("POST", "/invite", Some(json!({"email": "x@example.com"})), None)).0, 401);
 
     let by_link = mailbox.next("fay@example.com");
     assert_eq!(by_link.subject, "You have been invited to authd");
@@ -88,16 +84,16 @@ fn invitation(server: &Server, mailbox: &mut Mailbox<'_>, store: &TestStore) {
 
     let by_code = mailbox.next("gus@example.com");
     let verify = json!({"type": "invite", "email": "gus@example.com", "token": by_code.code()});
-    let (status, session) = post(server, "/verify", verify);
+    let (status, session) = server.post("/verify", verify);
     assert_eq!(status, 200, "{session}");
     let gus = access_token(&session);
 
     for (email, token) in [("fay@example.com", fay), ("gus@example.com", gus)] {
-        assert_eq!(sign_in(server, email, PASSWORD).0, 400, "no password yet");
-        let (status, user) = call(server, "PUT", "/user", Some(json!({"password": PASSWORD})), Some(&token));
+        assert_eq!(server.sign_in(email, PASSWORD).0, 400, "no password yet");
+        let (status, user) = server.call("PUT", "/user", Some(json!({"password": PASSWORD})), Some(&token));
         assert_eq!(status, 200, "{user}");
         assert!(user["email_confirmed_at"].is_string());
-        assert_eq!(sign_in(server, email, PASSWORD).0, 200);
+        assert_eq!(server.sign_in(email, PASSWORD).0, 200);
     }
     assert_eq!(outcome(invite("fay@example.com")), (422, Some("email_exists".into())), "already a member");
 }
@@ -105,10 +101,10 @@ fn invitation(server: &Server, mailbox: &mut Mailbox<'_>, store: &TestStore) {
 /// `GET /reauthenticate` mails a code that stands in for the current password, once.
 fn reauthentication(server: &Server, mailbox: &mut Mailbox<'_>) {
     let token = access_token(&confirmed_user(server, mailbox, "hal@example.com"));
-    let change = |body: Value| outcome(call(server, "PUT", "/user", Some(body), Some(&token)));
+    let change = |body: Value| outcome(server.call("PUT", "/user", Some(body), Some(&token)));
     assert_eq!(change(json!({"password": "a new passphrase"})), (400, Some("current_password_required".into())));
 
-    assert_eq!(call(server, "GET", "/reauthenticate", None, Some(&token)), (200, json!({})));
+    assert_eq!(server.call("GET", "/reauthenticate", None, Some(&token)), (200, json!({})));
     let nonce = mailbox.next("hal@example.com");
     assert_eq!(nonce.subject, "Confirm it is you");
     assert!(!nonce.has_link(), "a reauthentication code comes without a link: {}", nonce.text);
@@ -118,8 +114,8 @@ fn reauthentication(server: &Server, mailbox: &mut Mailbox<'_>) {
     assert_eq!(change(right.clone()), (200, None));
     let again = json!({"password": "another passphrase", "nonce": nonce.code()});
     assert_eq!(change(again), expired(), "a nonce works once");
-    assert_eq!(sign_in(server, "hal@example.com", "a new passphrase").0, 200);
-    assert_eq!(sign_in(server, "hal@example.com", PASSWORD).0, 400);
+    assert_eq!(server.sign_in("hal@example.com", "a new passphrase").0, 200);
+    assert_eq!(server.sign_in("hal@example.com", PASSWORD).0, 400);
 }
 
 fn flows(server: &Server, sink: &Sink, store: &TestStore) {

@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
-use actix_web::http::header::LOCATION;
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use auth_core::ports::Clock;
 use auth_core::service::DeliveryReport;
 use auth_core::testing::ManualClock;
 use auth_crypto::SystemClock;
+use auth_testkit::http::{location, post, send};
 use auth_testkit::smtp::{Behaviour, Sink};
 use authd::config::Config;
 use authd::wiring::{ServerParts, server_parts};
@@ -68,24 +68,6 @@ impl InProcess {
     }
 }
 
-/// Sends a request: the status, the `Location` header and the JSON answer (`Null` when empty).
-async fn send<S, B>(app: &S, request: TestRequest) -> (u16, Option<String>, Value)
-where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let response = test::call_service(app, request.to_request()).await;
-    let status = response.status().as_u16();
-    let location = response.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_owned());
-    let bytes = test::read_body(response).await;
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
-    (status, location, body)
-}
-
-fn post(path: &str, body: Value) -> TestRequest {
-    TestRequest::post().uri(&format!("/auth/v1{path}")).set_json(body)
-}
-
 /// `POST /verify` with the code `mail` carried to `email`.
 fn by_code(kind: &str, email: &str, mail: &Delivered) -> TestRequest {
     post("/verify", json!({"type": kind, "email": email, "token": mail.code()}))
@@ -99,8 +81,9 @@ fn by_link(mail: &Delivered) -> TestRequest {
         .set_payload(mail.link_query())
 }
 
-fn code_of(answer: (u16, Option<String>, Value)) -> (u16, Option<String>) {
-    (answer.0, answer.2["error_code"].as_str().map(str::to_owned))
+/// Status and `error_code` of an answer.
+fn code_of((status, _, body): (StatusCode, HeaderMap, Value)) -> (u16, Option<String>) {
+    (status.as_u16(), body["error_code"].as_str().map(str::to_owned))
 }
 
 const CODE_LIFE: TimeDelta = TimeDelta::minutes(10);
@@ -150,9 +133,9 @@ async fn expiry_and_retries(backend: Backend) {
     let recovery = mailbox.next(email);
     world.advance(LINK_LIFE - SECOND);
     assert_eq!(code_of(send(app, by_code("recovery", email, &recovery)).await), expired());
-    let (status, location, _) = send(app, by_link(&recovery)).await;
+    let (status, headers, _) = send(app, by_link(&recovery)).await;
     assert_eq!(status, 303);
-    let landed = location.unwrap();
+    let landed = location(&headers).unwrap();
     assert_eq!(fragment_value(&landed, "type").as_deref(), Some("recovery"), "{landed}");
 
     // Past the link's life.
@@ -160,9 +143,9 @@ async fn expiry_and_retries(backend: Backend) {
     world.deliver().await;
     let link = mailbox.next(email);
     world.advance(LINK_LIFE + SECOND);
-    let (status, location, _) = send(app, by_link(&link)).await;
+    let (status, headers, _) = send(app, by_link(&link)).await;
     assert_eq!(status, 303);
-    let landed = location.unwrap();
+    let landed = location(&headers).unwrap();
     assert!(landed.starts_with(&format!("{SITE}#")), "{landed}");
     assert_eq!(fragment_value(&landed, "error_code").as_deref(), Some("otp_expired"), "{landed}");
     assert!(fragment_value(&landed, "access_token").is_none());

@@ -6,8 +6,8 @@ use std::path::Path;
 use auth_testkit::smtp::{Behaviour, Sink};
 use serde_json::{Value, json};
 
-use super::{Backend, Delivered, PASSWORD, SITE, TestStore, json};
-use crate::process::{Server, authd, run, text};
+use super::{Backend, Delivered, PASSWORD, SITE, TestStore};
+use crate::process::{Server, authd, json_output, run};
 
 /// `authd serve` on `url`, mailing through `sink`. Throttles are off: the flows, not the limits,
 /// are under test.
@@ -42,23 +42,6 @@ pub(super) async fn with_authd(
     .unwrap();
 }
 
-/// A JSON call to `/auth/v1{path}`: the status and the answer (`Null` when empty).
-pub(super) fn call(
-    server: &Server,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-    token: Option<&str>,
-) -> (u16, Value) {
-    let body = body.map(|b| b.to_string());
-    let (status, answer) = server.request(method, &format!("/auth/v1{path}"), body.as_deref(), token).unwrap();
-    (status, if answer.is_empty() { Value::Null } else { json(&answer) })
-}
-
-pub(super) fn post(server: &Server, path: &str, body: Value) -> (u16, Value) {
-    call(server, "POST", path, Some(body), None)
-}
-
 /// Status and `error_code` of a JSON call.
 pub(super) fn outcome(answer: (u16, Value)) -> (u16, Option<String>) {
     (answer.0, answer.1["error_code"].as_str().map(str::to_owned))
@@ -77,22 +60,16 @@ pub(super) fn follow(server: &Server, mail: &Delivered) -> String {
 
 /// Signs up `email` and confirms it with the mailed code; returns the session.
 pub(super) fn confirmed_user(server: &Server, mailbox: &mut super::Mailbox<'_>, email: &str) -> Value {
-    let (status, user) = post(server, "/signup", json!({"email": email, "password": PASSWORD}));
+    let (status, user) = server.sign_up(email, PASSWORD);
     assert_eq!(status, 200, "{user}");
     let code = mailbox.next(email).code();
-    let (status, session) = post(server, "/verify", json!({"type": "signup", "email": email, "token": code}));
+    let (status, session) = server.post("/verify", json!({"type": "signup", "email": email, "token": code}));
     assert_eq!(status, 200, "{session}");
     session
-}
-
-/// Signs in with a password: the status and the answer.
-pub(super) fn sign_in(server: &Server, email: &str, password: &str) -> (u16, Value) {
-    post(server, "/token?grant_type=password", json!({"email": email, "password": password}))
 }
 
 /// The service-role key of the deployment on `store`, as `authd keys api` prints it.
 pub(super) fn service_role_key(store: &TestStore) -> String {
     let output = run(authd(store.dir.path()).env("AUTHD_DATABASE__URL", &store.url).args(["keys", "api", "--json"]));
-    assert!(output.status.success(), "{:?}", text(&output));
-    json(&text(&output).0)["service_role_key"].as_str().unwrap().to_owned()
+    json_output(&output)["service_role_key"].as_str().unwrap().to_owned()
 }

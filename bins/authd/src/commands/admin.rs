@@ -5,11 +5,14 @@ use std::io::Read;
 
 use anyhow::{Context, bail};
 use auth_core::domain::{Actor, AuditEvent, Password, Session, User, UserQuery};
-use auth_core::service::{AdminUserAttributes, AuthService, ClientInfo};
+use auth_core::service::{AdminUserAttributes, AuthService};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::output::say;
+use super::command_line;
+use crate::config::Config;
+use crate::output::{say, time};
+use crate::wiring;
 
 /// `authd users ...`
 #[derive(Debug, Subcommand)]
@@ -153,9 +156,9 @@ pub enum SessionsCommand {
     },
 }
 
-/// The command line as the audit log's client: no IP, and the tool as the user agent.
-fn operator() -> ClientInfo {
-    ClientInfo { ip: None, user_agent: Some(format!("authd-cli/{}", env!("CARGO_PKG_VERSION"))) }
+/// The admin use cases over the configured database.
+async fn service(config: &Config) -> anyhow::Result<AuthService> {
+    wiring::operator(config).await?.service(config).await
 }
 
 fn read_password() -> anyhow::Result<Password> {
@@ -175,10 +178,6 @@ fn print_user(user: &User, json: bool) -> anyhow::Result<()> {
         user_table(std::slice::from_ref(user));
     }
     Ok(())
-}
-
-fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
 }
 
 fn user_table(users: &[User]) {
@@ -213,14 +212,16 @@ fn session_json(session: &Session) -> Value {
 }
 
 /// Runs `authd users ...`.
-pub async fn users(service: &AuthService, command: UsersCommand) -> anyhow::Result<()> {
-    let client = operator();
+pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
+    let service = &service(config).await?;
+    let client = command_line();
     match command {
         UsersCommand::List { filter, page, per_page, json } => {
             if page == 0 || per_page == 0 {
                 bail!("--page and --per-page start at 1");
             }
-            let query = UserQuery { filter, newest_first: true, offset: (page - 1) * per_page, limit: per_page };
+            let offset = (page - 1).saturating_mul(per_page);
+            let query = UserQuery { filter, newest_first: true, offset, limit: per_page };
             let found = service.admin_list_users(&query).await?;
             if json {
                 let users: Vec<Value> = found.users.iter().map(auth_http::views::user).collect();
@@ -277,8 +278,9 @@ pub async fn users(service: &AuthService, command: UsersCommand) -> anyhow::Resu
 }
 
 /// Runs `authd sessions ...`.
-pub async fn sessions(service: &AuthService, command: SessionsCommand) -> anyhow::Result<()> {
-    let client = operator();
+pub async fn sessions(config: &Config, command: SessionsCommand) -> anyhow::Result<()> {
+    let service = &service(config).await?;
+    let client = command_line();
     match command {
         SessionsCommand::List { user, json } => {
             let id = service.admin_find_user(&user).await?.id;
@@ -316,11 +318,12 @@ pub async fn sessions(service: &AuthService, command: SessionsCommand) -> anyhow
 }
 
 /// Runs `authd audit`.
-pub async fn audit(service: &AuthService, page: u64, per_page: u64, json: bool) -> anyhow::Result<()> {
+pub async fn audit(config: &Config, page: u64, per_page: u64, json: bool) -> anyhow::Result<()> {
     if page == 0 || per_page == 0 {
         bail!("--page and --per-page start at 1");
     }
-    let (events, total) = service.audit_events((page - 1) * per_page, per_page).await?;
+    let service = service(config).await?;
+    let (events, total) = service.audit_events((page - 1).saturating_mul(per_page), per_page).await?;
     if json {
         let rows: Vec<Value> = events.iter().map(event_json).collect();
         say(&serde_json::to_string_pretty(&json!({ "events": rows, "total": total }))?);
