@@ -1,0 +1,92 @@
+//! The store, written once and compiled once per backend: `postgres` and `sqlite` each declare
+//! this module tree (`#[path]`) after defining what it names from `super`:
+//!
+//! - the store type `Store`, its connection `Conn`, backend `Db`, `SYSTEM` (its
+//!   `db.system.name`), `MIGRATIONS` and the async `Store::conn`;
+//! - the column types whose SQL differs: module `sql` (`Id`, `Instant`, `Json`) and the Rust
+//!   type of a UUID column, `DbUuid`, with `db_uuid` and `uuid` to convert;
+//! - the few statements whose SQL differs: `write_transaction!`, `for_update!`,
+//!   `for_update_skip_locked!`, `filtered_users` and `serialize_key_writers`.
+//!
+//! Every port call goes through [`Store::call`], which gives it a connection, its tracing span
+//! and the port's error type.
+
+mod audit;
+mod flows;
+mod keys;
+mod outbox;
+mod readiness;
+mod rows;
+pub(super) mod schema;
+mod sessions;
+mod users;
+
+use std::future::Future;
+
+use auth_core::ports::StoreError;
+use diesel::QueryResult;
+use diesel::result::Error as DieselError;
+use tracing::Instrument;
+use tracing::field::Empty;
+
+use super::{Conn, SYSTEM, Store};
+use crate::error::store_error;
+
+/// What [`Store::call`] runs: async work on a borrowed connection (the future may borrow it).
+pub(crate) trait Work<'c, T>: FnOnce(&'c mut Conn) -> Self::Fut {
+    /// The work's future.
+    type Fut: Future<Output = QueryResult<T>> + Send;
+}
+
+impl<'c, T, F, Fut> Work<'c, T> for F
+where
+    F: FnOnce(&'c mut Conn) -> Fut,
+    Fut: Future<Output = QueryResult<T>> + Send,
+{
+    type Fut = Fut;
+}
+
+impl Store {
+    /// Runs one port call: a pooled connection, the work, and a `db` span named after the
+    /// operation around both (so a trace shows the pool wait too). Span fields carry the backend
+    /// and the operation only, never a value from the call. A failure of the database itself
+    /// (not a conflict or a missing row, which are answers) marks the span as an error.
+    pub(crate) async fn call<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
+    where
+        F: for<'c> AsyncFnOnce(&'c mut Conn) -> QueryResult<T> + for<'c> Work<'c, T> + Send,
+    {
+        let span = tracing::info_span!(
+            "db",
+            otel.name = operation,
+            otel.kind = "client",
+            otel.status_code = Empty,
+            db.system.name = SYSTEM,
+            db.operation.name = operation,
+        );
+        let result = async {
+            let mut conn = self.conn().await?;
+            work(&mut conn).await.map_err(store_error)
+        }
+        .instrument(span.clone())
+        .await;
+        if matches!(result, Err(StoreError::Unavailable(_) | StoreError::Internal(_))) {
+            span.record("otel.status_code", "ERROR");
+        }
+        result
+    }
+}
+
+/// Carries a conversion failure out of work that speaks diesel errors.
+fn internal(error: StoreError) -> DieselError {
+    DieselError::QueryBuilderError(error.to_string().into())
+}
+
+/// A count the database reports as `i64`, as the port's `u64`.
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or_default()
+}
+
+/// An offset or limit from the port's `u64`, as SQL's `i64`.
+fn bound(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
