@@ -6,10 +6,8 @@ use auth_core::domain::UserQuery;
 use auth_core::ports::StoreError;
 use diesel::prelude::*;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use futures_util::FutureExt;
 
 use self::store::schema::users;
 use crate::PoolOptions;
@@ -90,30 +88,7 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Builds the pool and checks that the server answers.
     pub async fn connect(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
-        let mut config = ManagerConfig::<AsyncPgConnection>::default();
-        // No `SELECT 1` before each use: that doubled the round trips of a `GET /user`. A
-        // connection the server closed, or left in a failed transaction, is still replaced.
-        config.recycling_method = RecyclingMethod::Fast;
-        config.custom_setup = Box::new(|url| {
-            let url = url.to_owned();
-            async move {
-                let mut conn = AsyncPgConnection::establish(&url).await?;
-                conn.batch_execute(CONNECTION_SETUP)
-                    .await
-                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(conn)
-            }
-            .boxed()
-        });
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
-        let pool = Pool::builder(manager)
-            .max_size(options.max_connections)
-            .wait_timeout(Some(options.connect_timeout))
-            .create_timeout(Some(options.connect_timeout))
-            .recycle_timeout(Some(options.connect_timeout))
-            .runtime(deadpool::Runtime::Tokio1)
-            .build()
-            .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))?;
+        let pool = store::pool(url, CONNECTION_SETUP, options)?;
         let store = Self { pool };
         store.ping().await?;
         Ok(store)

@@ -15,11 +15,9 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Binary;
 use diesel::sqlite::{SqliteConnection, SqliteValue};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::RunQueryDsl;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use futures_util::FutureExt;
 
 use self::store::schema::users;
 use crate::PoolOptions;
@@ -124,29 +122,8 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let mut config = ManagerConfig::<Conn>::default();
-        // No `SELECT 1` (a trip to a blocking thread) before each use.
-        config.recycling_method = RecyclingMethod::Fast;
-        config.custom_setup = Box::new(|url| {
-            let url = url.to_owned();
-            async move {
-                let mut conn = Conn::establish(&url).await?;
-                conn.batch_execute(CONNECTION_PRAGMAS)
-                    .await
-                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(conn)
-            }
-            .boxed()
-        });
         let url = path.to_str().ok_or_else(|| StoreError::Unavailable("the SQLite path is not UTF-8".into()))?;
-        let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(url, config);
-        let pool = Pool::builder(manager)
-            .max_size(options.max_connections)
-            .wait_timeout(Some(options.connect_timeout))
-            .create_timeout(Some(options.connect_timeout))
-            .runtime(deadpool::Runtime::Tokio1)
-            .build()
-            .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))?;
+        let pool = store::pool(url, CONNECTION_PRAGMAS, options)?;
         let store = Self { pool, path: path.to_owned() };
         let mut conn = store.conn().await?;
         diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(store_error)?;
