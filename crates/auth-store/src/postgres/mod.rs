@@ -54,6 +54,9 @@ macro_rules! write_transaction {
     }};
 }
 
+/// A write transaction locks rows as it reads them (`for_update!`), not from its start.
+const LOCKED_FROM_BEGIN: bool = false;
+
 /// Locks the selected rows until the transaction ends.
 macro_rules! for_update {
     ($query:expr) => {

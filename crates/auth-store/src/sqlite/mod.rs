@@ -83,6 +83,9 @@ macro_rules! write_transaction {
     }};
 }
 
+/// A write transaction holds the database's write lock from `BEGIN IMMEDIATE` on.
+const LOCKED_FROM_BEGIN: bool = true;
+
 /// No row locks in SQLite: the transaction's write lock already excludes other writers.
 macro_rules! for_update {
     ($query:expr) => {

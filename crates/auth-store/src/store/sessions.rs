@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_async::RunQueryDsl;
 
-use super::super::{Conn, DbUuid, Store, db_uuid};
+use super::super::{Conn, DbUuid, LOCKED_FROM_BEGIN, Store, db_uuid};
 use super::internal;
 use super::rows::{NewTokenRow, SessionRow, TokenRow, UserRow};
 use super::schema::{refresh_tokens, sessions, users};
@@ -70,8 +70,13 @@ async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcom
     else {
         return Ok(RotationOutcome::NotFound);
     };
-    // Read again under the lock: another rotation may have used the token meanwhile.
-    let presented = refresh_tokens::table.find(found.id).select(TokenRow::as_select()).first(c).await?;
+    // Read again under the lock: another rotation may have used the token meanwhile (not on a
+    // backend whose write transaction locked everything before the first read).
+    let presented = if LOCKED_FROM_BEGIN {
+        found
+    } else {
+        refresh_tokens::table.find(found.id).select(TokenRow::as_select()).first(c).await?
+    };
     let live = refresh_tokens::table
         .filter(refresh_tokens::session_id.eq(session_row.id))
         .filter(refresh_tokens::used_at.is_null())
