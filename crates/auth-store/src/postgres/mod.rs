@@ -2,14 +2,12 @@
 //! The port methods are the shared ones of `crate::ports`; what is PostgreSQL's own is below:
 //! opening, migrating under an advisory lock, and the row and table locks.
 
-use auth_core::domain::UserQuery;
 use auth_core::ports::StoreError;
 use diesel::prelude::*;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use self::store::schema::users;
 use crate::PoolOptions;
 use crate::error::store_error;
 
@@ -56,6 +54,13 @@ macro_rules! write_transaction {
 
 /// A write transaction locks rows as it reads them (`for_update!`), not from its start.
 const LOCKED_FROM_BEGIN: bool = false;
+
+/// `LIKE` without regard to letter case.
+macro_rules! like_any_case {
+    ($column:expr, $pattern:expr) => {
+        $column.ilike($pattern)
+    };
+}
 
 /// Locks the selected rows until the transaction ends.
 macro_rules! for_update {
@@ -149,16 +154,6 @@ async fn migrate_locked(mut conn: Object<AsyncPgConnection>) -> (Object<AsyncPgC
     let applied = tokio::task::block_in_place(|| harness.run_pending_migrations(MIGRATIONS).map(|v| v.len()))
         .map_err(|e| StoreError::Internal(format!("migration failed: {e}")));
     (harness.into_inner(), applied)
-}
-
-/// `users` narrowed by the query's filter (email or username contains it, any case).
-fn filtered_users(query: &UserQuery) -> users::BoxedQuery<'static, Db> {
-    let mut boxed = users::table.into_boxed();
-    if let Some(pattern) = query.like_pattern() {
-        boxed = boxed
-            .filter(users::email.like(pattern.clone()).escape('\\').or(users::username.ilike(pattern).escape('\\')));
-    }
-    boxed
 }
 
 /// Serialises writers of the first key (replicas starting together); readers are not blocked.

@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use auth_core::domain::UserQuery;
 use auth_core::ports::StoreError;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
@@ -19,7 +18,6 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use self::store::schema::users;
 use crate::PoolOptions;
 use crate::error::store_error;
 
@@ -85,6 +83,13 @@ macro_rules! write_transaction {
 
 /// A write transaction holds the database's write lock from `BEGIN IMMEDIATE` on.
 const LOCKED_FROM_BEGIN: bool = true;
+
+/// `LIKE` without regard to (ASCII) letter case: SQLite's own.
+macro_rules! like_any_case {
+    ($column:expr, $pattern:expr) => {
+        $column.like($pattern)
+    };
+}
 
 /// No row locks in SQLite: the transaction's write lock already excludes other writers.
 macro_rules! for_update {
@@ -155,17 +160,6 @@ impl SqliteStore {
     async fn conn(&self) -> Result<Object<Conn>, StoreError> {
         self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("cannot open SQLite: {e}")))
     }
-}
-
-/// `users` narrowed by the query's filter (email or username contains it; SQLite's LIKE
-/// ignores ASCII letter case).
-fn filtered_users(query: &UserQuery) -> users::BoxedQuery<'static, Db> {
-    let mut boxed = users::table.into_boxed();
-    if let Some(pattern) = query.like_pattern() {
-        boxed = boxed
-            .filter(users::email.like(pattern.clone()).escape('\\').or(users::username.like(pattern).escape('\\')));
-    }
-    boxed
 }
 
 /// Nothing to do: the immediate transaction already holds the write lock.

@@ -6,7 +6,7 @@
 //! - the column types whose SQL differs: module `sql` (`Id`, `Instant`, `Json`) and the Rust
 //!   type of a UUID column, `DbUuid`, with `db_uuid` and `uuid` to convert;
 //! - the few statements whose SQL differs: `write_transaction!`, `for_update!`,
-//!   `for_update_skip_locked!`, `filtered_users` and `serialize_key_writers`, and whether a
+//!   `for_update_skip_locked!`, `like_any_case!` and `serialize_key_writers`, and whether a
 //!   write transaction locks from its start (`LOCKED_FROM_BEGIN`).
 //!
 //! Every port call goes through [`Store::call`], which gives it a connection, its tracing span

@@ -6,7 +6,7 @@ use auth_core::ports::{StoreError, UniqueField, UserStore};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::super::{Conn, Store, db_uuid, filtered_users};
+use super::super::{Conn, Db, Store, db_uuid};
 use super::rows::UserRow;
 use super::schema::{lower, users};
 use super::{bound, count};
@@ -27,6 +27,16 @@ async fn taken_field(c: &mut Conn, row: &UserRow) -> QueryResult<UniqueField> {
         return Ok(UniqueField::Phone);
     }
     Ok(UniqueField::Username)
+}
+
+/// `users` narrowed by the query's filter (email or username contains it, any case).
+fn filtered_users(query: &UserQuery) -> users::BoxedQuery<'static, Db> {
+    let mut boxed = users::table.into_boxed();
+    if let Some(pattern) = query.like_pattern() {
+        let username = like_any_case!(users::username, pattern.clone()).escape('\\');
+        boxed = boxed.filter(users::email.like(pattern).escape('\\').or(username));
+    }
+    boxed
 }
 
 fn user_from(row: Option<UserRow>) -> Result<Option<User>, StoreError> {
