@@ -1,14 +1,15 @@
 //! The Diesel storage adapter of authd: [`PgStore`] on PostgreSQL and [`SqliteStore`] on an
-//! embedded SQLite file, both implementing auth-core's `UserStore` and `SessionStore`. The
-//! backend is chosen at run time from the URL scheme ([`Database::connect`]). The ports handed
-//! out by [`Database`] run every call in a tracing span.
+//! embedded SQLite file, both implementing every auth-core storage port. The backend is chosen at
+//! run time from the URL scheme ([`Database::connect`]).
+//!
+//! The port methods are written once (module `store`) and compiled once per backend; each
+//! backend module holds only what differs (opening, migrating, transactions and row locks, three
+//! column types). Every port call runs in a `db` tracing span made by that shared body.
 
 mod error;
 mod postgres;
 mod readiness;
-mod rows;
 mod sqlite;
-mod traced;
 mod url;
 
 use std::sync::Arc;
@@ -21,8 +22,6 @@ use auth_core::ports::{
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use url::{DatabaseUrl, UrlError};
-
-use crate::traced::Traced;
 
 /// Connection pool settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,10 +56,6 @@ impl From<deadpool::Status> for PoolStatus {
         Self { max_size: status.max_size, size: status.size, idle: status.available, waiting: status.waiting }
     }
 }
-
-/// Backend names as OpenTelemetry's `db.system.name` spells them.
-const POSTGRES: &str = "postgresql";
-const SQLITE: &str = "sqlite";
 
 /// A connected store, whichever the backend.
 #[derive(Debug, Clone)]
@@ -109,49 +104,44 @@ impl Database {
 
     /// The user store.
     pub fn users(&self) -> Arc<dyn UserStore> {
-        match self {
-            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
-            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
-        }
+        self.ports()
     }
 
     /// The session store.
     pub fn sessions(&self) -> Arc<dyn SessionStore> {
-        match self {
-            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
-            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
-        }
+        self.ports()
     }
 
     /// The key store.
     pub fn keys(&self) -> Arc<dyn KeyStore> {
-        match self {
-            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
-            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
-        }
+        self.ports()
     }
 
     /// Emailed one-time secrets and the outbox they are queued in.
     pub fn flows(&self) -> Arc<dyn EmailFlowStore> {
-        match self {
-            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
-            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
-        }
+        self.ports()
     }
 
     /// The outbox, as the delivery worker sees it.
     pub fn outbox(&self) -> Arc<dyn MailOutbox> {
-        match self {
-            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
-            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
-        }
+        self.ports()
     }
 
     /// The readiness check: the database answers and its schema is up to date.
     pub fn readiness(&self) -> Arc<dyn Readiness> {
+        self.ports()
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> Arc<dyn AuditLog> {
+        self.ports()
+    }
+
+    /// The store behind every port (each accessor above narrows it).
+    fn ports(&self) -> Arc<dyn Ports> {
         match self {
-            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
-            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
         }
     }
 
@@ -162,12 +152,9 @@ impl Database {
             Self::Sqlite(store) => store.pool_status(),
         }
     }
-
-    /// The audit log.
-    pub fn audit(&self) -> Arc<dyn AuditLog> {
-        match self {
-            Self::Postgres(store) => Arc::new(Traced::new(store.clone(), POSTGRES)),
-            Self::Sqlite(store) => Arc::new(Traced::new(store.clone(), SQLITE)),
-        }
-    }
 }
+
+/// Every port a store implements, so that one value can be handed out as any of them.
+trait Ports: UserStore + SessionStore + KeyStore + EmailFlowStore + MailOutbox + Readiness + AuditLog {}
+
+impl<S: UserStore + SessionStore + KeyStore + EmailFlowStore + MailOutbox + Readiness + AuditLog> Ports for S {}

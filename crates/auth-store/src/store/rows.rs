@@ -1,6 +1,7 @@
-//! Rows of the tables in PostgreSQL's types, and their conversion to and from domain
-//! entities. The SQLite store converts its own rows through these, so validation lives once.
+//! One row type per table, for both backends (the mapped column types of [`crate::sql_types`]
+//! make that possible), and their conversion to and from domain entities.
 
+use super::super::{Db, DbUuid, db_uuid, uuid};
 use auth_core::domain::{
     Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Email, KeyMaterial,
     KeyPurpose, MailKind, Metadata, OneTimeKind, OneTimeToken, PasswordHash, Phone, QueuedMail, RefreshTokenRecord,
@@ -10,17 +11,16 @@ use auth_core::ports::StoreError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::Value;
-use uuid::Uuid;
 
-use crate::postgres::schema::{
+use super::schema::{
     audit_log, auth_codes, mail_outbox, one_time_tokens, refresh_tokens, sessions, signing_keys, users,
 };
 
-/// A row of `auth.users`.
+/// A row of `users`.
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = users, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
+#[diesel(table_name = users, check_for_backend(Db), treat_none_as_null = true)]
 pub struct UserRow {
-    pub id: Uuid,
+    pub id: DbUuid,
     pub aud: String,
     pub role: String,
     pub email: Option<String>,
@@ -42,7 +42,7 @@ pub struct UserRow {
 impl From<&User> for UserRow {
     fn from(user: &User) -> Self {
         Self {
-            id: *user.id.as_uuid(),
+            id: db_uuid(user.id.as_uuid()),
             aud: user.aud.clone(),
             role: user.role.clone(),
             email: user.email.as_ref().map(|e| e.as_str().to_owned()),
@@ -68,7 +68,7 @@ impl TryFrom<UserRow> for User {
 
     fn try_from(row: UserRow) -> Result<Self, StoreError> {
         Ok(User {
-            id: UserId::from_uuid(row.id),
+            id: UserId::from_uuid(uuid(row.id)),
             aud: row.aud,
             role: row.role,
             email: row.email.map(|e| Email::parse(&e)).transpose().map_err(corrupt("users.email"))?,
@@ -89,12 +89,12 @@ impl TryFrom<UserRow> for User {
     }
 }
 
-/// A row of `auth.sessions`.
+/// A row of `sessions`.
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = sessions, check_for_backend(Db))]
 pub struct SessionRow {
-    pub id: Uuid,
-    pub user_id: Uuid,
+    pub id: DbUuid,
+    pub user_id: DbUuid,
     pub created_at: DateTime<Utc>,
     pub refreshed_at: Option<DateTime<Utc>>,
     pub not_after: Option<DateTime<Utc>>,
@@ -108,8 +108,8 @@ pub struct SessionRow {
 impl From<&Session> for SessionRow {
     fn from(s: &Session) -> Self {
         Self {
-            id: *s.id.as_uuid(),
-            user_id: *s.user_id.as_uuid(),
+            id: db_uuid(s.id.as_uuid()),
+            user_id: db_uuid(s.user_id.as_uuid()),
             created_at: s.created_at,
             refreshed_at: s.refreshed_at,
             not_after: s.not_after,
@@ -127,8 +127,8 @@ impl TryFrom<SessionRow> for Session {
 
     fn try_from(row: SessionRow) -> Result<Self, StoreError> {
         Ok(Session {
-            id: SessionId::from_uuid(row.id),
-            user_id: UserId::from_uuid(row.user_id),
+            id: SessionId::from_uuid(uuid(row.id)),
+            user_id: UserId::from_uuid(uuid(row.user_id)),
             created_at: row.created_at,
             refreshed_at: row.refreshed_at,
             not_after: row.not_after,
@@ -142,12 +142,12 @@ impl TryFrom<SessionRow> for Session {
     }
 }
 
-/// A row of `auth.refresh_tokens`.
+/// A row of `refresh_tokens`.
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = refresh_tokens, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = refresh_tokens, check_for_backend(Db))]
 pub struct TokenRow {
     pub id: i64,
-    pub session_id: Uuid,
+    pub session_id: DbUuid,
     pub token_digest: Vec<u8>,
     pub parent: Option<i64>,
     pub created_at: DateTime<Utc>,
@@ -161,7 +161,7 @@ impl TryFrom<TokenRow> for RefreshTokenRecord {
     fn try_from(row: TokenRow) -> Result<Self, StoreError> {
         Ok(RefreshTokenRecord {
             id: row.id,
-            session_id: SessionId::from_uuid(row.session_id),
+            session_id: SessionId::from_uuid(uuid(row.session_id)),
             digest: TokenDigest::from_slice(&row.token_digest)
                 .ok_or_else(|| StoreError::Internal("refresh token digest is not 32 bytes".into()))?,
             parent: row.parent,
@@ -172,11 +172,11 @@ impl TryFrom<TokenRow> for RefreshTokenRecord {
     }
 }
 
-/// A new row of `auth.refresh_tokens` (the id is the database's).
+/// A new row of `refresh_tokens` (the id is the database's).
 #[derive(Insertable)]
 #[diesel(table_name = refresh_tokens)]
 pub struct NewTokenRow {
-    pub session_id: Uuid,
+    pub session_id: DbUuid,
     pub token_digest: Vec<u8>,
     pub parent: Option<i64>,
     pub created_at: DateTime<Utc>,
@@ -186,9 +186,9 @@ fn corrupt<E: std::fmt::Display>(column: &'static str) -> impl Fn(E) -> StoreErr
     move |e| StoreError::Internal(format!("stored {column} is invalid: {e}"))
 }
 
-/// A row of `auth.signing_keys` (the same shape on both backends).
+/// A row of `signing_keys`.
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = signing_keys)]
+#[diesel(table_name = signing_keys, check_for_backend(Db))]
 pub struct KeyRow {
     pub kid: String,
     pub purpose: String,
@@ -227,9 +227,9 @@ impl TryFrom<KeyRow> for StoredKey {
     }
 }
 
-/// A row of `auth.audit_log` (the id is assigned by the database).
+/// A row of `audit_log` (the id is assigned by the database).
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = audit_log, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = audit_log, check_for_backend(Db))]
 pub struct AuditRow {
     pub id: i64,
     pub created_at: DateTime<Utc>,
@@ -241,9 +241,9 @@ pub struct AuditRow {
     pub details: Value,
 }
 
-/// A new row of `auth.audit_log`.
+/// A new row of `audit_log`.
 #[derive(Insertable)]
-#[diesel(table_name = audit_log, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = audit_log, check_for_backend(Db))]
 pub struct NewAuditRow {
     pub created_at: DateTime<Utc>,
     pub action: String,
@@ -296,11 +296,11 @@ impl TryFrom<AuditRow> for AuditEvent {
     }
 }
 
-/// A row of `auth.one_time_tokens`.
+/// A row of `one_time_tokens`.
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = one_time_tokens, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = one_time_tokens, check_for_backend(Db))]
 pub struct OneTimeRow {
-    pub user_id: Uuid,
+    pub user_id: DbUuid,
     pub kind: String,
     pub link_digest: Vec<u8>,
     pub code_digest: Vec<u8>,
@@ -316,7 +316,7 @@ pub struct OneTimeRow {
 impl From<&OneTimeToken> for OneTimeRow {
     fn from(t: &OneTimeToken) -> Self {
         Self {
-            user_id: *t.user_id.as_uuid(),
+            user_id: db_uuid(t.user_id.as_uuid()),
             kind: t.kind.as_str().to_owned(),
             link_digest: t.link_digest.as_bytes().to_vec(),
             code_digest: t.code_digest.as_bytes().to_vec(),
@@ -337,7 +337,7 @@ impl TryFrom<OneTimeRow> for OneTimeToken {
     fn try_from(r: OneTimeRow) -> Result<Self, StoreError> {
         let digest = |bytes: &[u8]| TokenDigest::from_slice(bytes).ok_or_else(|| corrupt("digest")("wrong length"));
         Ok(Self {
-            user_id: UserId::from_uuid(r.user_id),
+            user_id: UserId::from_uuid(uuid(r.user_id)),
             kind: OneTimeKind::parse(&r.kind).ok_or_else(|| corrupt("one-time kind")(&r.kind))?,
             link_digest: digest(&r.link_digest)?,
             code_digest: digest(&r.code_digest)?,
@@ -359,12 +359,12 @@ fn challenge_from(challenge: &str, method: &str) -> Result<CodeChallenge, StoreE
     CodeChallenge::new(method, challenge).map_err(corrupt("code challenge"))
 }
 
-/// A row of `auth.auth_codes`.
+/// A row of `auth_codes`.
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = auth_codes, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = auth_codes, check_for_backend(Db))]
 pub struct AuthCodeRow {
     pub code_digest: Vec<u8>,
-    pub user_id: Uuid,
+    pub user_id: DbUuid,
     pub code_challenge: String,
     pub code_challenge_method: String,
     pub auth_method: String,
@@ -376,7 +376,7 @@ impl From<&AuthCode> for AuthCodeRow {
     fn from(c: &AuthCode) -> Self {
         Self {
             code_digest: c.digest.as_bytes().to_vec(),
-            user_id: *c.user_id.as_uuid(),
+            user_id: db_uuid(c.user_id.as_uuid()),
             code_challenge: c.challenge.as_str().to_owned(),
             code_challenge_method: c.challenge.method().as_str().to_owned(),
             auth_method: c.auth_method.as_str().to_owned(),
@@ -393,7 +393,7 @@ impl TryFrom<AuthCodeRow> for AuthCode {
         Ok(Self {
             digest: TokenDigest::from_slice(&r.code_digest)
                 .ok_or_else(|| corrupt("auth code digest")("wrong length"))?,
-            user_id: UserId::from_uuid(r.user_id),
+            user_id: UserId::from_uuid(uuid(r.user_id)),
             challenge: challenge_from(&r.code_challenge, &r.code_challenge_method)?,
             auth_method: AuthMethod::parse(&r.auth_method).ok_or_else(|| corrupt("auth method")(&r.auth_method))?,
             created_at: r.created_at,
@@ -402,9 +402,9 @@ impl TryFrom<AuthCodeRow> for AuthCode {
     }
 }
 
-/// A new row of `auth.mail_outbox`.
+/// A new row of `mail_outbox`.
 #[derive(Insertable)]
-#[diesel(table_name = mail_outbox, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = mail_outbox, check_for_backend(Db))]
 pub struct NewOutboxRow {
     pub kind: String,
     pub recipient: String,
@@ -430,9 +430,9 @@ impl NewOutboxRow {
     }
 }
 
-/// The columns of `auth.mail_outbox` a delivery needs.
+/// The columns of `mail_outbox` a delivery needs.
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = mail_outbox, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = mail_outbox, check_for_backend(Db))]
 pub struct OutboxRow {
     pub id: i64,
     pub kind: String,

@@ -1,0 +1,55 @@
+//! `AuditLog`.
+
+use async_trait::async_trait;
+use auth_core::domain::AuditEvent;
+use auth_core::ports::{AuditLog, StoreError};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::super::Store;
+use super::rows::{AuditRow, NewAuditRow};
+use super::schema::audit_log;
+use super::{bound, count};
+
+#[async_trait]
+impl AuditLog for Store {
+    async fn record(&self, event: AuditEvent) {
+        let row = NewAuditRow::from(&event);
+        let written = self
+            .call("record_audit_event", async |c| diesel::insert_into(audit_log::table).values(&row).execute(c).await)
+            .await;
+        if let Err(error) = written {
+            tracing::error!(action = event.action.as_str(), %error, "could not write the audit log");
+        }
+    }
+
+    async fn list_events(&self, offset: u64, limit: u64) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows: Vec<AuditRow> = self
+            .call("list_events", async |c| {
+                audit_log::table
+                    .order(audit_log::id.desc())
+                    .offset(bound(offset))
+                    .limit(bound(limit))
+                    .select(AuditRow::as_select())
+                    .load(c)
+                    .await
+            })
+            .await?;
+        rows.into_iter().map(AuditEvent::try_from).collect()
+    }
+
+    async fn count_events(&self) -> Result<u64, StoreError> {
+        let n = self.call("count_events", async |c| audit_log::table.count().get_result(c).await).await?;
+        Ok(count(n))
+    }
+
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let deleted = self
+            .call("prune_events", async |c| {
+                diesel::delete(audit_log::table.filter(audit_log::created_at.lt(before))).execute(c).await
+            })
+            .await?;
+        Ok(deleted as u64)
+    }
+}

@@ -1,0 +1,51 @@
+//! `KeyStore`.
+
+use async_trait::async_trait;
+use auth_core::domain::{KeyPurpose, StoredKey};
+use auth_core::ports::{KeyStore, StoreError};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::super::{Store, serialize_key_writers};
+use super::rows::KeyRow;
+use super::schema::signing_keys;
+
+#[async_trait]
+impl KeyStore for Store {
+    async fn list_keys(&self, purpose: KeyPurpose) -> Result<Vec<StoredKey>, StoreError> {
+        let rows: Vec<KeyRow> = self
+            .call("list_keys", async |c| {
+                signing_keys::table
+                    .filter(signing_keys::purpose.eq(purpose.as_str()))
+                    .select(KeyRow::as_select())
+                    .load(c)
+                    .await
+            })
+            .await?;
+        rows.into_iter().map(StoredKey::try_from).collect()
+    }
+
+    async fn add_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+        let row = KeyRow::from(key);
+        self.call("add_key", async |c| diesel::insert_into(signing_keys::table).values(&row).execute(c).await)
+            .await
+            .map(drop)
+    }
+
+    async fn add_first_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
+        let row = KeyRow::from(key);
+        self.call("add_first_key", async |c| {
+            write_transaction!(c, async |c| {
+                serialize_key_writers(c).await?;
+                let existing: i64 =
+                    signing_keys::table.filter(signing_keys::purpose.eq(&row.purpose)).count().get_result(c).await?;
+                if existing > 0 {
+                    return Ok(false);
+                }
+                diesel::insert_into(signing_keys::table).values(&row).execute(c).await?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+}

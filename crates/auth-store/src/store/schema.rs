@@ -1,0 +1,157 @@
+//! The tables, written once for both backends. The three column types whose SQL differs (`Id`,
+//! `Instant`, `Json`) are the backend's `sql` aliases. PostgreSQL finds the tables in the `auth`
+//! schema through the connection's `search_path` (set when a connection opens).
+
+use super::super::sql;
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql::{Id, Instant, Json};
+
+    users (id) {
+        id -> Id,
+        aud -> Text,
+        role -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        username -> Nullable<Text>,
+        encrypted_password -> Nullable<Text>,
+        email_confirmed_at -> Nullable<Instant>,
+        phone_confirmed_at -> Nullable<Instant>,
+        confirmation_sent_at -> Nullable<Instant>,
+        raw_app_meta_data -> Json,
+        raw_user_meta_data -> Json,
+        banned_until -> Nullable<Instant>,
+        is_anonymous -> Bool,
+        last_sign_in_at -> Nullable<Instant>,
+        created_at -> Instant,
+        updated_at -> Instant,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql::{Id, Instant, Json};
+
+    sessions (id) {
+        id -> Id,
+        user_id -> Id,
+        created_at -> Instant,
+        refreshed_at -> Nullable<Instant>,
+        not_after -> Nullable<Instant>,
+        aal -> Text,
+        auth_method -> Text,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        revoked_at -> Nullable<Instant>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql::{Id, Instant, Json};
+
+    refresh_tokens (id) {
+        id -> BigInt,
+        session_id -> Id,
+        token_digest -> Binary,
+        parent -> Nullable<BigInt>,
+        created_at -> Instant,
+        used_at -> Nullable<Instant>,
+        revoked_at -> Nullable<Instant>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql::{Id, Instant, Json};
+
+    signing_keys (kid) {
+        kid -> Text,
+        purpose -> Text,
+        algorithm -> Text,
+        material -> Text,
+        created_at -> Instant,
+        activates_at -> Instant,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql::{Id, Instant, Json};
+
+    audit_log (id) {
+        id -> BigInt,
+        created_at -> Instant,
+        action -> Text,
+        actor -> Text,
+        target_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        details -> Json,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql::{Id, Instant, Json};
+
+    one_time_tokens (user_id, kind) {
+        user_id -> Id,
+        kind -> Text,
+        link_digest -> Binary,
+        code_digest -> Binary,
+        sent_to -> Text,
+        relates_to -> Nullable<Text>,
+        created_at -> Instant,
+        link_expires_at -> Instant,
+        code_expires_at -> Instant,
+        failed_attempts -> Integer,
+        code_challenge -> Nullable<Text>,
+        code_challenge_method -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql::{Id, Instant, Json};
+
+    auth_codes (code_digest) {
+        code_digest -> Binary,
+        user_id -> Id,
+        code_challenge -> Text,
+        code_challenge_method -> Text,
+        auth_method -> Text,
+        created_at -> Instant,
+        expires_at -> Instant,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql::{Id, Instant, Json};
+
+    mail_outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        queued_at -> Instant,
+        next_attempt_at -> Instant,
+        attempts -> Integer,
+        sent_at -> Nullable<Instant>,
+        failed_at -> Nullable<Instant>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::define_sql_function! {
+    /// SQL's `lower()`, for case-insensitive username lookups.
+    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}

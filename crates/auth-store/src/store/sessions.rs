@@ -1,0 +1,225 @@
+//! `SessionStore`, and the refresh-token rotation written out once for both backends.
+
+use async_trait::async_trait;
+use auth_core::domain::{
+    RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId, TokenDigest, User, UserId,
+    plan_rotation,
+};
+use auth_core::ports::{SessionStore, StoreError};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use diesel_async::RunQueryDsl;
+
+use super::super::{Conn, DbUuid, LOCKED_FROM_BEGIN, Store, db_uuid};
+use super::internal;
+use super::rows::{NewTokenRow, SessionRow, TokenRow, UserRow};
+use super::schema::{refresh_tokens, sessions, users};
+
+/// The rows that start `session` with its first refresh token.
+pub(super) fn session_rows(session: &Session, first: &TokenDigest) -> (SessionRow, NewTokenRow) {
+    let token = NewTokenRow {
+        session_id: db_uuid(session.id.as_uuid()),
+        token_digest: first.as_bytes().to_vec(),
+        parent: None,
+        created_at: session.created_at,
+    };
+    (SessionRow::from(session), token)
+}
+
+/// Writes a new session and its first refresh token, inside the caller's transaction.
+pub(super) async fn insert_session(c: &mut Conn, session: &SessionRow, first: &NewTokenRow) -> QueryResult<()> {
+    diesel::insert_into(sessions::table).values(session).execute(c).await?;
+    diesel::insert_into(refresh_tokens::table).values(first).execute(c).await?;
+    Ok(())
+}
+
+/// Revokes a session and its tokens inside the caller's transaction; whether it was live.
+async fn revoke_family(c: &mut Conn, id: DbUuid, at: DateTime<Utc>) -> QueryResult<bool> {
+    let revoked = diesel::update(sessions::table.find(id).filter(sessions::revoked_at.is_null()))
+        .set(sessions::revoked_at.eq(at))
+        .execute(c)
+        .await?;
+    diesel::update(
+        refresh_tokens::table.filter(refresh_tokens::session_id.eq(id)).filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(at))
+    .execute(c)
+    .await?;
+    Ok(revoked > 0)
+}
+
+/// The rotation, inside a write transaction that holds the session row's lock.
+async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcome> {
+    let digest = rotation.presented.as_bytes().to_vec();
+    let Some(found) = refresh_tokens::table
+        .filter(refresh_tokens::token_digest.eq(&digest))
+        .select(TokenRow::as_select())
+        .first(c)
+        .await
+        .optional()?
+    else {
+        return Ok(RotationOutcome::NotFound);
+    };
+    // Lock the family; concurrent rotations of any of its tokens wait here.
+    let Some(session_row) = for_update!(sessions::table.find(found.session_id))
+        .select(SessionRow::as_select())
+        .first(c)
+        .await
+        .optional()?
+    else {
+        return Ok(RotationOutcome::NotFound);
+    };
+    // Read again under the lock: another rotation may have used the token meanwhile (not on a
+    // backend whose write transaction locked everything before the first read).
+    let presented = if LOCKED_FROM_BEGIN {
+        found
+    } else {
+        refresh_tokens::table.find(found.id).select(TokenRow::as_select()).first(c).await?
+    };
+    let live = refresh_tokens::table
+        .filter(refresh_tokens::session_id.eq(session_row.id))
+        .filter(refresh_tokens::used_at.is_null())
+        .filter(refresh_tokens::revoked_at.is_null())
+        .select(TokenRow::as_select())
+        .first(c)
+        .await
+        .optional()?;
+    let session = Session::try_from(session_row).map_err(internal)?;
+    let presented = RefreshTokenRecord::try_from(presented).map_err(internal)?;
+    let live = live.map(RefreshTokenRecord::try_from).transpose().map_err(internal)?;
+    let id = db_uuid(session.id.as_uuid());
+    match plan_rotation(&presented, &session, live.as_ref(), rotation) {
+        RotationPlan::Rotate => {
+            diesel::update(refresh_tokens::table.find(presented.id))
+                .set(refresh_tokens::used_at.eq(rotation.now))
+                .execute(c)
+                .await?;
+            let successor = NewTokenRow {
+                session_id: id,
+                token_digest: rotation.successor.as_bytes().to_vec(),
+                parent: Some(presented.id),
+                created_at: rotation.now,
+            };
+            diesel::insert_into(refresh_tokens::table).values(&successor).execute(c).await?;
+            diesel::update(sessions::table.find(id)).set(sessions::refreshed_at.eq(rotation.now)).execute(c).await?;
+            Ok(RotationOutcome::Rotated(Session { refreshed_at: Some(rotation.now), ..session }))
+        }
+        RotationPlan::Replay => Ok(RotationOutcome::Replayed(session)),
+        RotationPlan::RevokeFamily => {
+            revoke_family(c, id, rotation.now).await?;
+            Ok(RotationOutcome::ReuseDetected(session.id))
+        }
+        RotationPlan::Expired(reason) => Ok(RotationOutcome::Expired(session.id, reason)),
+        RotationPlan::Dead => Ok(RotationOutcome::NotFound),
+    }
+}
+
+#[async_trait]
+impl SessionStore for Store {
+    async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError> {
+        let (row, token) = session_rows(session, first_token);
+        let user_id = db_uuid(session.user_id.as_uuid());
+        let signed_in_at = session.created_at;
+        self.call("start_session", async |c| {
+            write_transaction!(c, async |c| {
+                let found = diesel::update(users::table.find(user_id))
+                    .set(users::last_sign_in_at.eq(signed_in_at))
+                    .execute(c)
+                    .await?;
+                if found == 0 {
+                    return Err(DieselError::NotFound);
+                }
+                insert_session(c, &row, &token).await
+            })
+        })
+        .await
+    }
+
+    async fn create_user_with_session(
+        &self,
+        user: &User,
+        session: &Session,
+        first_token: &TokenDigest,
+    ) -> Result<(), StoreError> {
+        let user_row = UserRow::from(user);
+        let (session_row, token) = session_rows(session, first_token);
+        self.call("create_user_with_session", async |c| {
+            write_transaction!(c, async |c| {
+                diesel::insert_into(users::table).values(&user_row).execute(c).await?;
+                insert_session(c, &session_row, &token).await
+            })
+        })
+        .await
+    }
+
+    async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        let row = self
+            .call("find_session", async |c| {
+                sessions::table.find(db_uuid(id.as_uuid())).select(SessionRow::as_select()).first(c).await.optional()
+            })
+            .await?;
+        row.map(Session::try_from).transpose()
+    }
+
+    async fn list_sessions(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        let rows: Vec<SessionRow> = self
+            .call("list_sessions", async |c| {
+                sessions::table
+                    .filter(sessions::user_id.eq(db_uuid(user.as_uuid())))
+                    .filter(sessions::revoked_at.is_null())
+                    .order((sessions::created_at.asc(), sessions::id.asc()))
+                    .select(SessionRow::as_select())
+                    .load(c)
+                    .await
+            })
+            .await?;
+        rows.into_iter().map(Session::try_from).collect()
+    }
+
+    async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<RotationOutcome, StoreError> {
+        self.call("rotate_refresh_token", async |c| write_transaction!(c, async |c| rotate(c, rotation).await)).await
+    }
+
+    async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let id = db_uuid(id.as_uuid());
+        self.call("revoke_session", async |c| write_transaction!(c, async |c| revoke_family(c, id, at).await)).await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let user = db_uuid(user.as_uuid());
+        let keep = db_uuid(&keep.map(|k| *k.as_uuid()).unwrap_or_default());
+        self.call("revoke_user_sessions", async |c| {
+            write_transaction!(c, async |c| {
+                let doomed: Vec<DbUuid> = for_update!(
+                    sessions::table
+                        .filter(sessions::user_id.eq(user))
+                        .filter(sessions::revoked_at.is_null())
+                        .filter(sessions::id.ne(keep))
+                        .select(sessions::id)
+                )
+                .load(c)
+                .await?;
+                diesel::update(sessions::table.filter(sessions::id.eq_any(&doomed)))
+                    .set(sessions::revoked_at.eq(at))
+                    .execute(c)
+                    .await?;
+                diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::session_id.eq_any(&doomed))
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set(refresh_tokens::revoked_at.eq(at))
+                .execute(c)
+                .await?;
+                Ok(doomed.len() as u64)
+            })
+        })
+        .await
+    }
+}

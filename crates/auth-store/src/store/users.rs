@@ -1,0 +1,178 @@
+//! `UserStore`.
+
+use async_trait::async_trait;
+use auth_core::domain::{Email, PasswordHash, Phone, User, UserId, UserQuery, Username};
+use auth_core::ports::{StoreError, UniqueField, UserStore};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::super::{Conn, Db, Store, db_uuid};
+use super::rows::UserRow;
+use super::schema::{lower, users};
+use super::{bound, count};
+
+/// Which unique field of `row` another user holds, in the port's order; after a skipped insert.
+async fn taken_field(c: &mut Conn, row: &UserRow) -> QueryResult<UniqueField> {
+    if users::table.find(row.id).count().get_result::<i64>(c).await? > 0 {
+        return Ok(UniqueField::Id);
+    }
+    if let Some(email) = &row.email
+        && users::table.filter(users::email.eq(email)).count().get_result::<i64>(c).await? > 0
+    {
+        return Ok(UniqueField::Email);
+    }
+    if let Some(phone) = &row.phone
+        && users::table.filter(users::phone.eq(phone)).count().get_result::<i64>(c).await? > 0
+    {
+        return Ok(UniqueField::Phone);
+    }
+    Ok(UniqueField::Username)
+}
+
+/// `users` narrowed by the query's filter (email or username contains it, any case).
+fn filtered_users(query: &UserQuery) -> users::BoxedQuery<'static, Db> {
+    let mut boxed = users::table.into_boxed();
+    if let Some(pattern) = query.like_pattern() {
+        let username = like_any_case!(users::username, pattern.clone()).escape('\\');
+        boxed = boxed.filter(users::email.like(pattern).escape('\\').or(username));
+    }
+    boxed
+}
+
+fn user_from(row: Option<UserRow>) -> Result<Option<User>, StoreError> {
+    row.map(User::try_from).transpose()
+}
+
+#[async_trait]
+impl UserStore for Store {
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        let replaced = self
+            .call("replace_password_hash", async |c| {
+                diesel::update(
+                    users::table.find(db_uuid(id.as_uuid())).filter(users::encrypted_password.eq(current.as_str())),
+                )
+                .set(users::encrypted_password.eq(new.as_str()))
+                .execute(c)
+                .await
+            })
+            .await?;
+        Ok(replaced == 1)
+    }
+
+    async fn import_users(&self, batch: &[User]) -> Result<Vec<Option<UniqueField>>, StoreError> {
+        let rows: Vec<UserRow> = batch.iter().map(UserRow::from).collect();
+        self.call("import_users", async |c| {
+            write_transaction!(c, async |c| {
+                let mut outcomes = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    // DO NOTHING on any unique index, so one clash does not end the transaction.
+                    let stored =
+                        diesel::insert_into(users::table).values(row).on_conflict_do_nothing().execute(c).await?;
+                    outcomes.push(if stored == 1 { None } else { Some(taken_field(c, row).await?) });
+                }
+                Ok(outcomes)
+            })
+        })
+        .await
+    }
+
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        let row = UserRow::from(user);
+        self.call("create_user", async |c| diesel::insert_into(users::table).values(&row).execute(c).await)
+            .await
+            .map(drop)
+    }
+
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let row = self
+            .call("find_user", async |c| {
+                users::table.find(db_uuid(id.as_uuid())).select(UserRow::as_select()).first(c).await.optional()
+            })
+            .await?;
+        user_from(row)
+    }
+
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let row = self
+            .call("find_user_by_email", async |c| {
+                users::table
+                    .filter(users::email.eq(email.as_str()))
+                    .select(UserRow::as_select())
+                    .first(c)
+                    .await
+                    .optional()
+            })
+            .await?;
+        user_from(row)
+    }
+
+    async fn find_user_by_phone(&self, phone: &Phone) -> Result<Option<User>, StoreError> {
+        let row = self
+            .call("find_user_by_phone", async |c| {
+                users::table
+                    .filter(users::phone.eq(phone.as_str()))
+                    .select(UserRow::as_select())
+                    .first(c)
+                    .await
+                    .optional()
+            })
+            .await?;
+        user_from(row)
+    }
+
+    async fn find_user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        let key = username.key();
+        let row = self
+            .call("find_user_by_username", async |c| {
+                users::table
+                    .filter(lower(users::username).eq(key))
+                    .select(UserRow::as_select())
+                    .first(c)
+                    .await
+                    .optional()
+            })
+            .await?;
+        user_from(row)
+    }
+
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        let row = UserRow::from(user);
+        let updated = self
+            .call("update_user", async |c| diesel::update(users::table.find(row.id)).set(&row).execute(c).await)
+            .await?;
+        if updated == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        // Sessions and refresh tokens go with the user through ON DELETE CASCADE.
+        let deleted = self
+            .call("delete_user", async |c| diesel::delete(users::table.find(db_uuid(id.as_uuid()))).execute(c).await)
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>, StoreError> {
+        let rows: Vec<UserRow> = self
+            .call("list_users", async |c| {
+                let filtered = filtered_users(query);
+                let ordered = if query.newest_first {
+                    filtered.order((users::created_at.desc(), users::id.desc()))
+                } else {
+                    filtered.order((users::created_at.asc(), users::id.asc()))
+                };
+                ordered.offset(bound(query.offset)).limit(bound(query.limit)).select(UserRow::as_select()).load(c).await
+            })
+            .await?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    async fn count_users(&self, query: &UserQuery) -> Result<u64, StoreError> {
+        let n = self.call("count_users", async |c| filtered_users(query).count().get_result(c).await).await?;
+        Ok(count(n))
+    }
+}

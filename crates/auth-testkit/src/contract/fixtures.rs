@@ -1,0 +1,116 @@
+//! What the cases share: the types they use and builders of users, sessions, tokens and mails.
+
+pub(super) use std::sync::Arc;
+
+pub(super) use auth_core::domain::{
+    Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Email, ExpiryReason,
+    KeyMaterial, KeyPurpose, MailKind, Metadata, OneTimeKind, OneTimeToken, OutgoingMail, PasswordHash, Phone,
+    RefreshToken, Rotation, RotationOutcome, Session, SessionId, SessionLimits, StoredKey, TokenDigest, User, UserId,
+    UserQuery, Username,
+};
+pub(super) use auth_core::ports::{Mail, Redemption, StoreError, UniqueField};
+pub(super) use chrono::{DateTime, Duration, TimeZone, Utc};
+pub(super) use futures_util::future::join_all;
+pub(super) use serde_json::json;
+pub(super) use uuid::Uuid;
+
+pub(super) use super::Store;
+
+pub(super) fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().unwrap_or_default()
+}
+
+pub(super) fn user(n: u128, email: Option<&str>, username: Option<&str>) -> User {
+    User {
+        id: UserId::from_uuid(Uuid::from_u128(n)),
+        aud: "authenticated".into(),
+        role: "authenticated".into(),
+        email: email.map(|e| Email::parse(e).unwrap()),
+        phone: None,
+        username: username.map(|u| Username::parse(u).unwrap()),
+        password_hash: Some(PasswordHash::new("$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")),
+        email_confirmed_at: None,
+        phone_confirmed_at: None,
+        confirmation_sent_at: None,
+        app_metadata: Metadata::from_value(json!({"provider": "email", "providers": ["email"]}), 1024).unwrap(),
+        user_metadata: Metadata::new(),
+        banned_until: None,
+        is_anonymous: false,
+        last_sign_in_at: None,
+        created_at: t0() + Duration::seconds(n as i64),
+        updated_at: t0() + Duration::seconds(n as i64),
+    }
+}
+
+pub(super) fn session(n: u128, user: &User, created_at: DateTime<Utc>) -> Session {
+    Session {
+        id: SessionId::from_uuid(Uuid::from_u128(1_000_000 + n)),
+        user_id: user.id,
+        created_at,
+        refreshed_at: None,
+        not_after: None,
+        aal: Aal::Aal1,
+        auth_method: AuthMethod::Password,
+        user_agent: Some("contract-suite/1.0".into()),
+        ip: Some("203.0.113.7".into()),
+        revoked_at: None,
+    }
+}
+
+pub(super) fn token(name: &str) -> RefreshToken {
+    RefreshToken::presented(name).unwrap()
+}
+
+pub(super) fn rotation(presented: &str, successor: &str, now: DateTime<Utc>) -> Rotation {
+    Rotation {
+        presented: token(presented).digest(),
+        successor: token(successor).digest(),
+        now,
+        reuse_interval: Duration::seconds(10),
+        limits: SessionLimits::default(),
+    }
+}
+
+/// A user with one session whose first token is `t0-token`, started at [`t0`].
+pub(super) async fn signed_in(store: &Arc<impl Store>) -> (User, Session) {
+    let user = user(1, Some("alice@example.com"), Some("alice"));
+    store.create_user(&user).await.unwrap();
+    let session = session(1, &user, t0());
+    store.start_session(&session, &token("t0-token").digest()).await.unwrap();
+    (user, session)
+}
+
+pub(super) fn rotated(outcome: RotationOutcome) -> Session {
+    match outcome {
+        RotationOutcome::Rotated(session) => session,
+        other => panic!("expected Rotated, got {other:?}"),
+    }
+}
+
+pub(super) fn one_time(user: &User, kind: OneTimeKind, name: &str, at: DateTime<Utc>) -> OneTimeToken {
+    OneTimeToken {
+        user_id: user.id,
+        kind,
+        link_digest: TokenDigest::of(format!("link-{name}").as_bytes()),
+        code_digest: TokenDigest::of(format!("code-{name}").as_bytes()),
+        sent_to: user.email.clone().unwrap(),
+        relates_to: None,
+        created_at: at,
+        link_expires_at: at + Duration::hours(1),
+        code_expires_at: at + Duration::minutes(10),
+        pkce: None,
+    }
+}
+
+pub(super) fn outgoing(kind: MailKind, mail: Mail) -> OutgoingMail {
+    OutgoingMail { kind, mail }
+}
+
+pub(super) fn mail(to: &str, n: u32) -> Mail {
+    Mail {
+        to: Email::parse(to).unwrap(),
+        subject: format!("subject {n}"),
+        text: format!("code {n}"),
+        html: format!("<p>code {n}</p>"),
+    }
+}

@@ -1,0 +1,49 @@
+//! The contract of KeyStore: signing keys and the first key of a new deployment.
+
+use super::fixtures::*;
+
+fn stored_key(kid: &str, purpose: KeyPurpose, minutes: i64) -> StoredKey {
+    StoredKey {
+        kid: kid.into(),
+        purpose,
+        algorithm: "ES256".into(),
+        material: KeyMaterial::new(format!("{{\"kty\":\"EC\",\"kid\":\"{kid}\",\"d\":\"c2VjcmV0\"}}")),
+        created_at: t0(),
+        activates_at: t0() + Duration::minutes(minutes),
+    }
+}
+
+contract_cases! { $ key_contract_cases, keys;
+    /// Keys come back exactly as stored, per purpose, and a kid is never stored twice.
+    pub async fn keys_round_trip_and_kids_are_unique(store: Arc<impl Store>) {
+        let first = stored_key("k1", KeyPurpose::AccessToken, 0);
+        let second = stored_key("k2", KeyPurpose::AccessToken, 10);
+        let chain = stored_key("c1", KeyPurpose::RefreshChain, 0);
+        store.add_key(&first).await.unwrap();
+        store.add_key(&second).await.unwrap();
+        store.add_key(&chain).await.unwrap();
+        let mut keys = store.list_keys(KeyPurpose::AccessToken).await.unwrap();
+        keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+        assert_eq!(keys, vec![first.clone(), second]);
+        assert_eq!(store.list_keys(KeyPurpose::RefreshChain).await.unwrap(), vec![chain]);
+        assert_eq!(store.add_key(&first).await, Err(StoreError::Conflict(UniqueField::Id)));
+        assert!(!store.add_first_key(&stored_key("k3", KeyPurpose::AccessToken, 0)).await.unwrap());
+    }
+
+    /// Replicas racing to create the first key on an empty database: one key wins.
+    pub async fn replicas_starting_together_store_one_first_key(store: Arc<impl Store>) {
+        let attempts = (0..8).map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(
+                async move { store.add_first_key(&stored_key(&format!("r{n}"), KeyPurpose::AccessToken, 0)).await },
+            )
+        });
+        let results: Vec<bool> = join_all(attempts).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+        assert_eq!(results.iter().filter(|stored| **stored).count(), 1, "{results:?}");
+        assert_eq!(store.list_keys(KeyPurpose::AccessToken).await.unwrap().len(), 1);
+        assert!(
+            store.add_first_key(&stored_key("c", KeyPurpose::RefreshChain, 0)).await.unwrap(),
+            "purposes are separate"
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! The contract of MailOutbox: leases, retries and concurrent claims.
+
+use super::fixtures::*;
+
+contract_cases! { $ outbox_contract_cases, outbox;
+    /// Claims lease messages oldest first; a rescheduled message comes back when due with its
+    /// attempts counted; sent and failed messages never come back.
+    pub async fn outbox_leases_reschedules_and_wipes_bodies(store: Arc<impl Store>) {
+        for (n, minutes) in [(1u32, 0i64), (2, 1), (3, 10)] {
+            store
+                .queue_mail(MailKind::ForgotUsername, &mail("kim@example.com", n), t0() + Duration::minutes(minutes))
+                .await
+                .unwrap();
+        }
+        let at = |m: i64| t0() + Duration::minutes(m);
+        let claimed = store.claim_due_mail(at(2), at(7), 10).await.unwrap();
+        assert_eq!(claimed.iter().map(|q| q.mail.subject.as_str()).collect::<Vec<_>>(), ["subject 1", "subject 2"]);
+        assert_eq!(claimed[0].mail, mail("kim@example.com", 1));
+        assert_eq!((claimed[0].kind, claimed[0].attempts, claimed[0].queued_at), (MailKind::ForgotUsername, 0, at(0)));
+        assert!(store.claim_due_mail(at(3), at(8), 10).await.unwrap().is_empty(), "leased");
+
+        store.mark_mail_sent(claimed[0].id, at(3)).await.unwrap();
+        store.reschedule_mail(claimed[1].id, at(5), "421 try later").await.unwrap();
+        let retried = store.claim_due_mail(at(6), at(9), 10).await.unwrap();
+        assert_eq!(retried.iter().map(|q| (q.id, q.attempts)).collect::<Vec<_>>(), [(claimed[1].id, 1)]);
+        store.mark_mail_failed(retried[0].id, at(6), "550 no such user").await.unwrap();
+
+        let later = store.claim_due_mail(at(60), at(61), 10).await.unwrap();
+        assert_eq!(
+            later.iter().map(|q| q.mail.subject.as_str()).collect::<Vec<_>>(),
+            ["subject 3"],
+            "sent and failed stay out"
+        );
+        assert_eq!(store.claim_due_mail(at(120), at(121), 1).await.unwrap().len(), 1, "an expired lease is due again");
+    }
+
+    /// Workers claiming at the same moment each get different messages.
+    pub async fn concurrent_claims_never_share_a_message(store: Arc<impl Store>) {
+        for n in 0..20 {
+            store.queue_mail(MailKind::ForgotUsername, &mail("many@example.com", n), t0()).await.unwrap();
+        }
+        let claims = (0..4).map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.claim_due_mail(t0(), t0() + Duration::minutes(5), 8).await })
+        });
+        let mut ids = Vec::new();
+        for claim in claims {
+            ids.extend(claim.await.unwrap().unwrap().into_iter().map(|q| q.id));
+        }
+        let total = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!((ids.len(), total), (20, 20), "every message claimed exactly once");
+    }
+}
