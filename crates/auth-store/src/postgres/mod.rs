@@ -28,9 +28,10 @@ type Store = PgStore;
 
 /// The column types whose SQL differs between the backends, as PostgreSQL has them.
 mod sql {
-    pub type Id = diesel::sql_types::Uuid;
-    pub type Instant = diesel::sql_types::Timestamptz;
-    pub type Json = diesel::sql_types::Jsonb;
+    pub use diesel::sql_types::*;
+    pub type Id = Uuid;
+    pub type Instant = Timestamptz;
+    pub type Json = Jsonb;
 }
 
 /// A UUID column's Rust type: PostgreSQL reads and writes `Uuid` as it is.
@@ -100,21 +101,6 @@ impl PgStore {
         let store = Self { pool };
         store.ping().await?;
         Ok(store)
-    }
-
-    async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
-        self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("cannot reach PostgreSQL: {e}")))
-    }
-
-    /// How the connection pool is used now.
-    pub fn pool_status(&self) -> crate::PoolStatus {
-        crate::PoolStatus::from(self.pool.status())
-    }
-
-    /// Runs a trivial query, proving the database answers.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        diesel::sql_query("SELECT 1").execute(&mut conn).await.map(drop).map_err(store_error)
     }
 
     /// Applies pending migrations; returns how many ran.

@@ -13,8 +13,7 @@ use diesel::prelude::*;
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Binary;
 use diesel::sqlite::{SqliteConnection, SqliteValue};
-use diesel_async::RunQueryDsl;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -38,9 +37,9 @@ type Store = SqliteStore;
 /// The column types whose SQL differs between the backends, as SQLite has them: UUIDs are
 /// 16-byte blobs, instants ISO-8601 text, JSON text.
 mod sql {
-    pub type Id = diesel::sql_types::Binary;
-    pub type Instant = diesel::sql_types::TimestamptzSqlite;
-    pub type Json = diesel::sql_types::Json;
+    pub use diesel::sql_types::*;
+    pub type Id = Binary;
+    pub type Instant = TimestamptzSqlite;
 }
 
 /// A UUID column's Rust type: a UUID stored as its 16 bytes.
@@ -133,19 +132,13 @@ impl SqliteStore {
         let url = path.to_str().ok_or_else(|| StoreError::Unavailable("the SQLite path is not UTF-8".into()))?;
         let pool = store::pool(url, CONNECTION_PRAGMAS, options)?;
         let store = Self { pool, path: path.to_owned() };
-        let mut conn = store.conn().await?;
-        diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(store_error)?;
+        store.ping().await?;
         Ok(store)
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// How the connection pool is used now.
-    pub fn pool_status(&self) -> crate::PoolStatus {
-        crate::PoolStatus::from(self.pool.status())
     }
 
     /// Applies pending migrations; returns how many ran.
@@ -155,10 +148,6 @@ impl SqliteStore {
             .await
             .map_err(store_error)?
             .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
-    }
-
-    async fn conn(&self) -> Result<Object<Conn>, StoreError> {
-        self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("cannot open SQLite: {e}")))
     }
 }
 

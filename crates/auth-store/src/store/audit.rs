@@ -8,14 +8,14 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::super::Store;
-use super::rows::{AuditRow, NewAuditRow};
+use super::rows::AuditRow;
 use super::schema::audit_log;
 use super::{bound, count};
 
 #[async_trait]
 impl AuditLog for Store {
     async fn record(&self, event: AuditEvent) {
-        let row = NewAuditRow::from(&event);
+        let row = AuditRow::from(&event);
         let written = self
             .call("record_audit_event", async |c| diesel::insert_into(audit_log::table).values(&row).execute(c).await)
             .await;

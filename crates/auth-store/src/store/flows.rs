@@ -10,13 +10,14 @@ use diesel::result::Error as DieselError;
 use diesel_async::RunQueryDsl;
 
 use super::super::{Conn, Store, db_uuid};
-use super::rows::{AuthCodeRow, NewOutboxRow, OneTimeRow, UserRow};
+use super::rows::{AuthCodeRow, OneTimeRow, OutboxRow, UserRow};
 use super::schema::{auth_codes, mail_outbox, one_time_tokens, users};
 use super::sessions::{insert_session, session_rows};
+use super::users::overwrite_user;
 
 /// Replaces the user's one-time token of the token's kind and queues its mail, inside the
 /// caller's transaction.
-async fn put_one_time(c: &mut Conn, token: &OneTimeRow, mail: Option<&NewOutboxRow>) -> QueryResult<()> {
+async fn put_one_time(c: &mut Conn, token: &OneTimeRow, mail: Option<&OutboxRow>) -> QueryResult<()> {
     diesel::delete(
         one_time_tokens::table
             .filter(one_time_tokens::user_id.eq(token.user_id))
@@ -31,17 +32,11 @@ async fn put_one_time(c: &mut Conn, token: &OneTimeRow, mail: Option<&NewOutboxR
     Ok(())
 }
 
-/// Overwrites the user's row inside the caller's transaction; `NotFound` when it is gone.
-async fn overwrite_user(c: &mut Conn, row: &UserRow) -> QueryResult<()> {
-    let updated = diesel::update(users::table.find(row.id)).set(row).execute(c).await?;
-    if updated == 0 { Err(DieselError::NotFound) } else { Ok(()) }
-}
-
 #[async_trait]
 impl EmailFlowStore for Store {
     async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), StoreError> {
         let row = OneTimeRow::from(token);
-        let outbox = mail.map(|m| NewOutboxRow::new(m.kind, &m.mail, token.created_at));
+        let outbox = mail.map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at));
         self.call("issue_token", async |c| {
             write_transaction!(c, async |c| put_one_time(c, &row, outbox.as_ref()).await)
         })
@@ -56,7 +51,7 @@ impl EmailFlowStore for Store {
     ) -> Result<(), StoreError> {
         let user_row = UserRow::from(user);
         let row = OneTimeRow::from(token);
-        let outbox = mail.map(|m| NewOutboxRow::new(m.kind, &m.mail, token.created_at));
+        let outbox = mail.map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at));
         self.call("create_user_with_token", async |c| {
             write_transaction!(c, async |c| {
                 diesel::insert_into(users::table).values(&user_row).execute(c).await?;
@@ -67,7 +62,7 @@ impl EmailFlowStore for Store {
     }
 
     async fn queue_mail(&self, kind: MailKind, mail: &Mail, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let outbox = NewOutboxRow::new(kind, mail, at);
+        let outbox = OutboxRow::new(kind, mail, at);
         self.call("queue_mail", async |c| diesel::insert_into(mail_outbox::table).values(&outbox).execute(c).await)
             .await
             .map(drop)

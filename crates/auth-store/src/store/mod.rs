@@ -30,9 +30,9 @@ use diesel::result::Error as DieselError;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
-use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::FutureExt;
 
 use super::{Conn, SYSTEM, Store};
@@ -80,6 +80,22 @@ where
 }
 
 impl Store {
+    /// A pooled connection.
+    pub(super) async fn conn(&self) -> Result<Object<Conn>, StoreError> {
+        self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("cannot reach {SYSTEM}: {e}")))
+    }
+
+    /// How the connection pool is used now.
+    pub fn pool_status(&self) -> crate::PoolStatus {
+        crate::PoolStatus::from(self.pool.status())
+    }
+
+    /// Runs a trivial query, proving the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await.map(drop).map_err(store_error)
+    }
+
     /// Runs one port call: a pooled connection, the work, and a `db` span named after the
     /// operation around both (so a trace shows the pool wait too). Span fields carry the backend
     /// and the operation only, never a value from the call. A failure of the database itself

@@ -1,4 +1,4 @@
-//! One row type per table, for both backends (the mapped column types of [`crate::sql_types`]
+//! One row type per table, for both backends (the backend's `sql` column types
 //! make that possible), and their conversion to and from domain entities.
 
 use super::super::{Db, DbUuid, db_uuid, uuid};
@@ -132,9 +132,8 @@ impl TryFrom<SessionRow> for Session {
             created_at: row.created_at,
             refreshed_at: row.refreshed_at,
             not_after: row.not_after,
-            aal: Aal::parse(&row.aal).ok_or_else(|| StoreError::Internal(format!("unknown aal {:?}", row.aal)))?,
-            auth_method: AuthMethod::parse(&row.auth_method)
-                .ok_or_else(|| StoreError::Internal(format!("unknown auth method {:?}", row.auth_method)))?,
+            aal: Aal::parse(&row.aal).ok_or_else(|| corrupt("aal")(&row.aal))?,
+            auth_method: AuthMethod::parse(&row.auth_method).ok_or_else(|| corrupt("auth method")(&row.auth_method))?,
             user_agent: row.user_agent,
             ip: row.ip,
             revoked_at: row.revoked_at,
@@ -162,8 +161,7 @@ impl TryFrom<TokenRow> for RefreshTokenRecord {
         Ok(RefreshTokenRecord {
             id: row.id,
             session_id: SessionId::from_uuid(uuid(row.session_id)),
-            digest: TokenDigest::from_slice(&row.token_digest)
-                .ok_or_else(|| StoreError::Internal("refresh token digest is not 32 bytes".into()))?,
+            digest: digest(&row.token_digest)?,
             parent: row.parent,
             created_at: row.created_at,
             used_at: row.used_at,
@@ -182,8 +180,14 @@ pub struct NewTokenRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// A stored value the domain refuses: the column and why.
 fn corrupt<E: std::fmt::Display>(column: &'static str) -> impl Fn(E) -> StoreError {
     move |e| StoreError::Internal(format!("stored {column} is invalid: {e}"))
+}
+
+/// A stored SHA-256 digest.
+fn digest(bytes: &[u8]) -> Result<TokenDigest, StoreError> {
+    TokenDigest::from_slice(bytes).ok_or_else(|| corrupt("digest")("not 32 bytes"))
 }
 
 /// A row of `signing_keys`.
@@ -216,8 +220,7 @@ impl TryFrom<KeyRow> for StoredKey {
 
     fn try_from(row: KeyRow) -> Result<Self, StoreError> {
         Ok(StoredKey {
-            purpose: KeyPurpose::parse(&row.purpose)
-                .ok_or_else(|| StoreError::Internal(format!("unknown key purpose {:?}", row.purpose)))?,
+            purpose: KeyPurpose::parse(&row.purpose).ok_or_else(|| corrupt("key purpose")(&row.purpose))?,
             kid: row.kid,
             algorithm: row.algorithm,
             material: KeyMaterial::new(row.material),
@@ -227,10 +230,12 @@ impl TryFrom<KeyRow> for StoredKey {
     }
 }
 
-/// A row of `audit_log` (the id is assigned by the database).
-#[derive(Queryable, Selectable)]
+/// A row of `audit_log`.
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log, check_for_backend(Db))]
 pub struct AuditRow {
+    /// Assigned by the database.
+    #[diesel(skip_insertion)]
     pub id: i64,
     pub created_at: DateTime<Utc>,
     pub action: String,
@@ -241,20 +246,7 @@ pub struct AuditRow {
     pub details: Value,
 }
 
-/// A new row of `audit_log`.
-#[derive(Insertable)]
-#[diesel(table_name = audit_log, check_for_backend(Db))]
-pub struct NewAuditRow {
-    pub created_at: DateTime<Utc>,
-    pub action: String,
-    pub actor: String,
-    pub target_id: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub details: Value,
-}
-
-impl From<&AuditEvent> for NewAuditRow {
+impl From<&AuditEvent> for AuditRow {
     fn from(event: &AuditEvent) -> Self {
         let actor = match &event.actor {
             Actor::User(id) => id.to_string(),
@@ -262,6 +254,7 @@ impl From<&AuditEvent> for NewAuditRow {
             Actor::Anonymous => "anonymous".to_owned(),
         };
         Self {
+            id: event.id,
             created_at: event.at,
             action: event.action.as_str().to_owned(),
             actor,
@@ -335,7 +328,6 @@ impl TryFrom<OneTimeRow> for OneTimeToken {
     type Error = StoreError;
 
     fn try_from(r: OneTimeRow) -> Result<Self, StoreError> {
-        let digest = |bytes: &[u8]| TokenDigest::from_slice(bytes).ok_or_else(|| corrupt("digest")("wrong length"));
         Ok(Self {
             user_id: UserId::from_uuid(uuid(r.user_id)),
             kind: OneTimeKind::parse(&r.kind).ok_or_else(|| corrupt("one-time kind")(&r.kind))?,
@@ -391,8 +383,7 @@ impl TryFrom<AuthCodeRow> for AuthCode {
 
     fn try_from(r: AuthCodeRow) -> Result<Self, StoreError> {
         Ok(Self {
-            digest: TokenDigest::from_slice(&r.code_digest)
-                .ok_or_else(|| corrupt("auth code digest")("wrong length"))?,
+            digest: digest(&r.code_digest)?,
             user_id: UserId::from_uuid(uuid(r.user_id)),
             challenge: challenge_from(&r.code_challenge, &r.code_challenge_method)?,
             auth_method: AuthMethod::parse(&r.auth_method).ok_or_else(|| corrupt("auth method")(&r.auth_method))?,
@@ -402,38 +393,12 @@ impl TryFrom<AuthCodeRow> for AuthCode {
     }
 }
 
-/// A new row of `mail_outbox`.
-#[derive(Insertable)]
-#[diesel(table_name = mail_outbox, check_for_backend(Db))]
-pub struct NewOutboxRow {
-    pub kind: String,
-    pub recipient: String,
-    pub subject: String,
-    pub text_body: String,
-    pub html_body: String,
-    pub queued_at: DateTime<Utc>,
-    pub next_attempt_at: DateTime<Utc>,
-}
-
-impl NewOutboxRow {
-    /// The message, due at `at`.
-    pub fn new(kind: MailKind, mail: &auth_core::ports::Mail, at: DateTime<Utc>) -> Self {
-        Self {
-            kind: kind.as_str().to_owned(),
-            recipient: mail.to.as_str().to_owned(),
-            subject: mail.subject.clone(),
-            text_body: mail.text.clone(),
-            html_body: mail.html.clone(),
-            queued_at: at,
-            next_attempt_at: at,
-        }
-    }
-}
-
-/// The columns of `mail_outbox` a delivery needs.
-#[derive(Queryable, Selectable)]
+/// The columns of `mail_outbox` a queued message and its delivery need.
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = mail_outbox, check_for_backend(Db))]
 pub struct OutboxRow {
+    /// Assigned by the database.
+    #[diesel(skip_insertion)]
     pub id: i64,
     pub kind: String,
     pub recipient: String,
@@ -441,7 +406,25 @@ pub struct OutboxRow {
     pub text_body: String,
     pub html_body: String,
     pub queued_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
     pub attempts: i32,
+}
+
+impl OutboxRow {
+    /// The message, due at `at`.
+    pub fn new(kind: MailKind, mail: &auth_core::ports::Mail, at: DateTime<Utc>) -> Self {
+        Self {
+            id: 0,
+            kind: kind.as_str().to_owned(),
+            recipient: mail.to.as_str().to_owned(),
+            subject: mail.subject.clone(),
+            text_body: mail.text.clone(),
+            html_body: mail.html.clone(),
+            queued_at: at,
+            next_attempt_at: at,
+            attempts: 0,
+        }
+    }
 }
 
 impl TryFrom<OutboxRow> for QueuedMail {

@@ -1,12 +1,11 @@
-//! The tables, written once for both backends. The three column types whose SQL differs (`Id`,
-//! `Instant`, `Json`) are the backend's `sql` aliases. PostgreSQL finds the tables in the `auth`
+//! The tables, written once for both backends, in the backend's `sql` types: diesel's, but for
+//! the three whose SQL differs (`Id`, `Instant`, `Json`). PostgreSQL finds the tables in the `auth`
 //! schema through the connection's `search_path` (set when a connection opens).
 
 use super::super::sql;
 
 diesel::table! {
-    use diesel::sql_types::*;
-    use super::sql::{Id, Instant, Json};
+    use super::sql::*;
 
     users (id) {
         id -> Id,
@@ -30,8 +29,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    use diesel::sql_types::*;
-    use super::sql::{Id, Instant, Json};
+    use super::sql::*;
 
     sessions (id) {
         id -> Id,
@@ -48,8 +46,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    use diesel::sql_types::*;
-    use super::sql::{Id, Instant, Json};
+    use super::sql::*;
 
     refresh_tokens (id) {
         id -> BigInt,
@@ -67,8 +64,7 @@ diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens);
 
 diesel::table! {
-    use diesel::sql_types::*;
-    use super::sql::{Id, Instant, Json};
+    use super::sql::*;
 
     signing_keys (kid) {
         kid -> Text,
@@ -81,8 +77,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    use diesel::sql_types::*;
-    use super::sql::{Id, Instant, Json};
+    use super::sql::*;
 
     audit_log (id) {
         id -> BigInt,
@@ -97,8 +92,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    use diesel::sql_types::*;
-    use super::sql::{Id, Instant, Json};
+    use super::sql::*;
 
     one_time_tokens (user_id, kind) {
         user_id -> Id,
@@ -117,8 +111,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    use diesel::sql_types::*;
-    use super::sql::{Id, Instant, Json};
+    use super::sql::*;
 
     auth_codes (code_digest) {
         code_digest -> Binary,
@@ -132,8 +125,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    use diesel::sql_types::*;
-    use super::sql::{Id, Instant, Json};
+    use super::sql::*;
 
     mail_outbox (id) {
         id -> BigInt,

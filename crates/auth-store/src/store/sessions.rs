@@ -34,19 +34,23 @@ pub(super) async fn insert_session(c: &mut Conn, session: &SessionRow, first: &N
     Ok(())
 }
 
-/// Revokes a session and its tokens inside the caller's transaction; whether it was live.
-async fn revoke_family(c: &mut Conn, id: DbUuid, at: DateTime<Utc>) -> QueryResult<bool> {
-    let revoked = diesel::update(sessions::table.find(id).filter(sessions::revoked_at.is_null()))
-        .set(sessions::revoked_at.eq(at))
-        .execute(c)
-        .await?;
+/// Revokes the sessions `ids` and their tokens inside the caller's transaction; how many of the
+/// sessions were live.
+async fn revoke_families(c: &mut Conn, ids: &[DbUuid], at: DateTime<Utc>) -> QueryResult<usize> {
+    let revoked =
+        diesel::update(sessions::table.filter(sessions::id.eq_any(ids)).filter(sessions::revoked_at.is_null()))
+            .set(sessions::revoked_at.eq(at))
+            .execute(c)
+            .await?;
     diesel::update(
-        refresh_tokens::table.filter(refresh_tokens::session_id.eq(id)).filter(refresh_tokens::revoked_at.is_null()),
+        refresh_tokens::table
+            .filter(refresh_tokens::session_id.eq_any(ids))
+            .filter(refresh_tokens::revoked_at.is_null()),
     )
     .set(refresh_tokens::revoked_at.eq(at))
     .execute(c)
     .await?;
-    Ok(revoked > 0)
+    Ok(revoked)
 }
 
 /// The rotation, inside a write transaction that holds the session row's lock.
@@ -107,7 +111,7 @@ async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcom
         }
         RotationPlan::Replay => Ok(RotationOutcome::Replayed(session)),
         RotationPlan::RevokeFamily => {
-            revoke_family(c, id, rotation.now).await?;
+            revoke_families(c, &[id], rotation.now).await?;
             Ok(RotationOutcome::ReuseDetected(session.id))
         }
         RotationPlan::Expired(reason) => Ok(RotationOutcome::Expired(session.id, reason)),
@@ -182,8 +186,11 @@ impl SessionStore for Store {
     }
 
     async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let id = db_uuid(id.as_uuid());
-        self.call("revoke_session", async |c| write_transaction!(c, async |c| revoke_family(c, id, at).await)).await
+        let ids = [db_uuid(id.as_uuid())];
+        let revoked = self
+            .call("revoke_session", async |c| write_transaction!(c, async |c| revoke_families(c, &ids, at).await))
+            .await?;
+        Ok(revoked > 0)
     }
 
     async fn revoke_user_sessions(
@@ -205,19 +212,7 @@ impl SessionStore for Store {
                 )
                 .load(c)
                 .await?;
-                diesel::update(sessions::table.filter(sessions::id.eq_any(&doomed)))
-                    .set(sessions::revoked_at.eq(at))
-                    .execute(c)
-                    .await?;
-                diesel::update(
-                    refresh_tokens::table
-                        .filter(refresh_tokens::session_id.eq_any(&doomed))
-                        .filter(refresh_tokens::revoked_at.is_null()),
-                )
-                .set(refresh_tokens::revoked_at.eq(at))
-                .execute(c)
-                .await?;
-                Ok(doomed.len() as u64)
+                Ok(revoke_families(c, &doomed, at).await? as u64)
             })
         })
         .await

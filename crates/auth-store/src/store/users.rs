@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use auth_core::domain::{Email, PasswordHash, Phone, User, UserId, UserQuery, Username};
 use auth_core::ports::{StoreError, UniqueField, UserStore};
 use diesel::prelude::*;
+use diesel::result::Error as DieselError;
 use diesel_async::RunQueryDsl;
 
 use super::super::{Conn, Db, Store, db_uuid};
@@ -39,8 +40,22 @@ fn filtered_users(query: &UserQuery) -> users::BoxedQuery<'static, Db> {
     boxed
 }
 
-fn user_from(row: Option<UserRow>) -> Result<Option<User>, StoreError> {
-    row.map(User::try_from).transpose()
+/// Overwrites the user's row (inside the caller's transaction, if any); `NotFound` when it is gone.
+pub(super) async fn overwrite_user(c: &mut Conn, row: &UserRow) -> QueryResult<()> {
+    let updated = diesel::update(users::table.find(row.id)).set(row).execute(c).await?;
+    if updated == 0 { Err(DieselError::NotFound) } else { Ok(()) }
+}
+
+impl Store {
+    /// The first user `query` selects, if any.
+    async fn first_user(
+        &self,
+        operation: &'static str,
+        query: users::BoxedQuery<'_, Db>,
+    ) -> Result<Option<User>, StoreError> {
+        let row = self.call(operation, async |c| query.select(UserRow::as_select()).first(c).await.optional()).await?;
+        row.map(User::try_from).transpose()
+    }
 }
 
 #[async_trait]
@@ -89,63 +104,25 @@ impl UserStore for Store {
     }
 
     async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let row = self
-            .call("find_user", async |c| {
-                users::table.find(db_uuid(id.as_uuid())).select(UserRow::as_select()).first(c).await.optional()
-            })
-            .await?;
-        user_from(row)
+        self.first_user("find_user", users::table.find(db_uuid(id.as_uuid())).into_boxed()).await
     }
 
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
-        let row = self
-            .call("find_user_by_email", async |c| {
-                users::table
-                    .filter(users::email.eq(email.as_str()))
-                    .select(UserRow::as_select())
-                    .first(c)
-                    .await
-                    .optional()
-            })
-            .await?;
-        user_from(row)
+        self.first_user("find_user_by_email", users::table.filter(users::email.eq(email.as_str())).into_boxed()).await
     }
 
     async fn find_user_by_phone(&self, phone: &Phone) -> Result<Option<User>, StoreError> {
-        let row = self
-            .call("find_user_by_phone", async |c| {
-                users::table
-                    .filter(users::phone.eq(phone.as_str()))
-                    .select(UserRow::as_select())
-                    .first(c)
-                    .await
-                    .optional()
-            })
-            .await?;
-        user_from(row)
+        self.first_user("find_user_by_phone", users::table.filter(users::phone.eq(phone.as_str())).into_boxed()).await
     }
 
     async fn find_user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
-        let key = username.key();
-        let row = self
-            .call("find_user_by_username", async |c| {
-                users::table
-                    .filter(lower(users::username).eq(key))
-                    .select(UserRow::as_select())
-                    .first(c)
-                    .await
-                    .optional()
-            })
-            .await?;
-        user_from(row)
+        let by_key = users::table.filter(lower(users::username).eq(username.key())).into_boxed();
+        self.first_user("find_user_by_username", by_key).await
     }
 
     async fn update_user(&self, user: &User) -> Result<(), StoreError> {
         let row = UserRow::from(user);
-        let updated = self
-            .call("update_user", async |c| diesel::update(users::table.find(row.id)).set(&row).execute(c).await)
-            .await?;
-        if updated == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        self.call("update_user", async |c| overwrite_user(c, &row).await).await
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
