@@ -40,8 +40,7 @@ impl AuditLog for Store {
     }
 
     async fn count_events(&self) -> Result<u64, StoreError> {
-        let n = self.call("count_events", async |c| audit_log::table.count().get_result(c).await).await?;
-        Ok(count(n))
+        self.call("count_events", async |c| audit_log::table.count().get_result(c).await).await.map(count)
     }
 
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_async::RunQueryDsl;
 
-use super::super::{Conn, Store, db_uuid};
+use super::super::{Conn, Db, Store, db_uuid};
 use super::rows::{AuthCodeRow, OneTimeRow, OutboxRow, UserRow};
 use super::schema::{auth_codes, mail_outbox, one_time_tokens, users};
 use super::sessions::{insert_session, session_rows};
@@ -30,6 +30,19 @@ async fn put_one_time(c: &mut Conn, token: &OneTimeRow, mail: Option<&OutboxRow>
         diesel::insert_into(mail_outbox::table).values(mail).execute(c).await?;
     }
     Ok(())
+}
+
+impl Store {
+    /// The first one-time token `query` selects, if any.
+    async fn first_token(
+        &self,
+        operation: &'static str,
+        query: one_time_tokens::BoxedQuery<'_, Db>,
+    ) -> Result<Option<OneTimeToken>, StoreError> {
+        let row =
+            self.call(operation, async |c| query.select(OneTimeRow::as_select()).first(c).await.optional()).await?;
+        row.map(OneTimeToken::try_from).transpose()
+    }
 }
 
 #[async_trait]
@@ -69,31 +82,13 @@ impl EmailFlowStore for Store {
     }
 
     async fn find_token_by_link(&self, link: &TokenDigest) -> Result<Option<OneTimeToken>, StoreError> {
-        let row: Option<OneTimeRow> = self
-            .call("find_token_by_link", async |c| {
-                one_time_tokens::table
-                    .filter(one_time_tokens::link_digest.eq(link.as_bytes().to_vec()))
-                    .select(OneTimeRow::as_select())
-                    .first(c)
-                    .await
-                    .optional()
-            })
-            .await?;
-        row.map(OneTimeToken::try_from).transpose()
+        let by_link = one_time_tokens::table.filter(one_time_tokens::link_digest.eq(link.as_bytes().to_vec()));
+        self.first_token("find_token_by_link", by_link.into_boxed()).await
     }
 
     async fn find_token(&self, user: UserId, kind: OneTimeKind) -> Result<Option<OneTimeToken>, StoreError> {
-        let row: Option<OneTimeRow> = self
-            .call("find_token", async |c| {
-                one_time_tokens::table
-                    .find((db_uuid(user.as_uuid()), kind.as_str()))
-                    .select(OneTimeRow::as_select())
-                    .first(c)
-                    .await
-                    .optional()
-            })
-            .await?;
-        row.map(OneTimeToken::try_from).transpose()
+        let key = one_time_tokens::table.find((db_uuid(user.as_uuid()), kind.as_str()));
+        self.first_token("find_token", key.into_boxed()).await
     }
 
     async fn count_failed_code(&self, user: UserId, kind: OneTimeKind) -> Result<(), StoreError> {

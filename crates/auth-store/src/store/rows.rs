@@ -180,6 +180,13 @@ pub struct NewTokenRow {
     pub created_at: DateTime<Utc>,
 }
 
+impl NewTokenRow {
+    /// Token `digest` of `session`, made at `at` to follow `parent` (none for a session's first).
+    pub fn new(session: DbUuid, digest: &TokenDigest, parent: Option<i64>, at: DateTime<Utc>) -> Self {
+        Self { session_id: session, token_digest: digest.as_bytes().to_vec(), parent, created_at: at }
+    }
+}
+
 /// A stored value the domain refuses: the column and why.
 fn corrupt<E: std::fmt::Display>(column: &'static str) -> impl Fn(E) -> StoreError {
     move |e| StoreError::Internal(format!("stored {column} is invalid: {e}"))

@@ -18,13 +18,9 @@ use super::schema::{refresh_tokens, sessions, users};
 
 /// The rows that start `session` with its first refresh token.
 pub(super) fn session_rows(session: &Session, first: &TokenDigest) -> (SessionRow, NewTokenRow) {
-    let token = NewTokenRow {
-        session_id: db_uuid(session.id.as_uuid()),
-        token_digest: first.as_bytes().to_vec(),
-        parent: None,
-        created_at: session.created_at,
-    };
-    (SessionRow::from(session), token)
+    let row = SessionRow::from(session);
+    let token = NewTokenRow::new(row.id, first, None, session.created_at);
+    (row, token)
 }
 
 /// Writes a new session and its first refresh token, inside the caller's transaction.
@@ -99,12 +95,7 @@ async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcom
                 .set(refresh_tokens::used_at.eq(rotation.now))
                 .execute(c)
                 .await?;
-            let successor = NewTokenRow {
-                session_id: id,
-                token_digest: rotation.successor.as_bytes().to_vec(),
-                parent: Some(presented.id),
-                created_at: rotation.now,
-            };
+            let successor = NewTokenRow::new(id, &rotation.successor, Some(presented.id), rotation.now);
             diesel::insert_into(refresh_tokens::table).values(&successor).execute(c).await?;
             diesel::update(sessions::table.find(id)).set(sessions::refreshed_at.eq(rotation.now)).execute(c).await?;
             Ok(RotationOutcome::Rotated(Session { refreshed_at: Some(rotation.now), ..session }))

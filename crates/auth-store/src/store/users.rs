@@ -149,7 +149,6 @@ impl UserStore for Store {
     }
 
     async fn count_users(&self, query: &UserQuery) -> Result<u64, StoreError> {
-        let n = self.call("count_users", async |c| filtered_users(query).count().get_result(c).await).await?;
-        Ok(count(n))
+        self.call("count_users", async |c| filtered_users(query).count().get_result(c).await).await.map(count)
     }
 }
