@@ -33,7 +33,7 @@ const PUBLISHED_CORE: &str = "super-secret-jwt-token";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WeakSecret {
     /// Fewer than [`HMAC_SECRET_MIN_LEN`] bytes.
-    #[error("the HS256 secret is {0} bytes; it needs at least {HMAC_SECRET_MIN_LEN} random bytes: {ADVICE}")]
+    #[error("the HS256 secret is {0} bytes; it needs at least {HMAC_SECRET_MIN_LEN} bytes, chosen at random: {ADVICE}")]
     TooShort(usize),
     /// A secret published as an example (Supabase's placeholder and the like).
     #[error("the HS256 secret is a published example value, so anyone can sign tokens with it: {ADVICE}")]
