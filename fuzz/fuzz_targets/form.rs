@@ -14,7 +14,10 @@ fuzz_target!(|body: &[u8]| {
     if let Some(email) = get("email") {
         let _ = Email::parse(email);
     }
-    let policy = RedirectPolicy { site_url: "https://app.example.com".into(), allow_list: vec!["https://*.example.com/**".into()] };
+    let policy = RedirectPolicy {
+        site_url: "https://app.example.com".into(),
+        allow_list: vec!["https://*.example.com/**".into()],
+    };
     let _ = policy.resolve(get("redirect_to"));
     if let Some(token) = get("token_hash").or(get("token")) {
         let _ = RefreshToken::presented(token);
