@@ -164,9 +164,28 @@ impl From<StoreError> for AuthError {
             StoreError::Conflict(UniqueField::Phone) => Self::PhoneExists,
             StoreError::Conflict(UniqueField::Username) => Self::UsernameExists,
             StoreError::Conflict(UniqueField::Id) => Self::Internal("id collision".into()),
-            StoreError::NotFound => Self::UserNotFound,
+            // Callers whose store call may miss a row say what that means with
+            // [`MissingRow::or_missing`]; reaching this arm means the store broke its contract.
+            StoreError::NotFound => Self::Internal("the store found no row where the use case expected one".into()),
             StoreError::Unavailable(detail) => Self::Unavailable(detail),
             StoreError::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+/// What a missing row means to the use case that needed it: a store call whose contract says
+/// it fails with [`StoreError::NotFound`] names the [`AuthError`] that stands for that.
+pub(crate) trait MissingRow<T> {
+    /// `NotFound` becomes `gone`; every other failure converts as usual.
+    fn or_missing(self, gone: AuthError) -> Result<T, AuthError>;
+}
+
+impl<T> MissingRow<T> for Result<T, StoreError> {
+    fn or_missing(self, gone: AuthError) -> Result<T, AuthError> {
+        match self {
+            Ok(value) => Ok(value),
+            Err(StoreError::NotFound) => Err(gone),
+            Err(other) => Err(other.into()),
         }
     }
 }

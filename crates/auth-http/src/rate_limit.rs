@@ -1,9 +1,12 @@
-//! Per-client-IP request rate limits (GCRA), held in process memory.
+//! Per-client-IP request rate limits (GCRA) and the per-address mail throttle, held in
+//! process memory.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use auth_core::domain::MailKind;
 
 /// Entries beyond which expired buckets are swept, so memory stays bounded.
 const SWEEP_THRESHOLD: usize = 10_000;
@@ -17,7 +20,8 @@ pub enum Bucket {
     PasswordSignIn,
     /// `POST /token?grant_type=refresh_token`.
     Refresh,
-    /// Requests that send mail (`/recover`, `/resend`, `/magiclink`, `/otp`, forgot-username).
+    /// Requests that send mail: `/recover`, `/recover/username`, `/resend`, `/magiclink`,
+    /// `/otp`, `GET /reauthenticate` and `PUT /user` with a new email address.
     Email,
     /// `/verify` and the PKCE exchange, where emailed codes and auth codes are presented.
     Verify,
@@ -120,11 +124,13 @@ impl RateLimiter {
 }
 
 /// At most one mail of a kind per address within an interval, counted for every address asked
-/// about, known or not, so the answer never tells which addresses have accounts.
+/// about, known or not, so the answer never tells which addresses have accounts. The kind is
+/// the one the request asks for, never the one its outcome sends (a magic-link request for an
+/// unknown address mails a confirmation), or the throttle itself would tell.
 #[derive(Debug)]
 pub struct AddressThrottle {
     interval: Duration,
-    last: Mutex<HashMap<(String, &'static str), Instant>>,
+    last: Mutex<HashMap<(String, MailKind), Instant>>,
 }
 
 impl AddressThrottle {
@@ -134,12 +140,12 @@ impl AddressThrottle {
     }
 
     /// Admits a request for `address` now, or says how long to wait.
-    pub fn check(&self, kind: &'static str, address: &str) -> Result<(), Duration> {
+    pub fn check(&self, kind: MailKind, address: &str) -> Result<(), Duration> {
         self.check_at(kind, address, Instant::now())
     }
 
     /// Admits a request for `address` at `now`, or says how long to wait.
-    pub fn check_at(&self, kind: &'static str, address: &str, now: Instant) -> Result<(), Duration> {
+    pub fn check_at(&self, kind: MailKind, address: &str, now: Instant) -> Result<(), Duration> {
         if self.interval.is_zero() {
             return Ok(());
         }
@@ -186,11 +192,11 @@ mod tests {
     fn one_mail_per_address_and_kind_per_interval() {
         let throttle = AddressThrottle::new(Duration::from_secs(60));
         let t0 = Instant::now();
-        assert!(throttle.check_at("recovery", "Ada@example.com", t0).is_ok());
-        let wait = throttle.check_at("recovery", "ada@example.com ", t0 + Duration::from_secs(10)).unwrap_err();
+        assert!(throttle.check_at(MailKind::Recovery, "Ada@example.com", t0).is_ok());
+        let wait = throttle.check_at(MailKind::Recovery, "ada@example.com ", t0 + Duration::from_secs(10)).unwrap_err();
         assert_eq!(wait, Duration::from_secs(50));
-        assert!(throttle.check_at("magiclink", "ada@example.com", t0).is_ok(), "kinds are separate");
-        assert!(throttle.check_at("recovery", "ada@example.com", t0 + Duration::from_secs(60)).is_ok());
+        assert!(throttle.check_at(MailKind::MagicLink, "ada@example.com", t0).is_ok(), "kinds are separate");
+        assert!(throttle.check_at(MailKind::Recovery, "ada@example.com", t0 + Duration::from_secs(60)).is_ok());
     }
 
     #[test]

@@ -1,16 +1,22 @@
-//! The use cases: sign-up, sign-in, refresh, authentication, logout and account changes.
-//! Each one reads time and randomness through the ports and leaves storage consistent.
+//! The use cases, one concept per module: sign-up, sign-in, refresh, access checks, account
+//! changes, the emailed links and codes (sending, `/verify`, email change, PKCE), the
+//! operator's user management and links, and mail delivery. Each one reads time and
+//! randomness through the ports and leaves storage consistent.
 
 mod account;
 mod admin;
+mod admin_links;
+mod authenticate;
 mod delivery;
-mod email;
+mod email_change;
 mod import;
 mod issue;
+mod links;
+mod pkce;
 mod refresh;
 mod sign_in;
 mod signup;
-mod verify;
+mod verification;
 
 use std::sync::Arc;
 
@@ -25,12 +31,14 @@ use crate::ports::{
 
 pub use account::{LogoutScope, UserChanges};
 pub use admin::{AdminUserAttributes, UserPage};
+pub use admin_links::{GeneratedLink, LinkType};
+pub use authenticate::Principal;
 pub use delivery::{DeliveryReport, MailDelivery};
-pub use email::{GeneratedLink, LinkOptions, LinkType, Verified, VerifyChannel, VerifyProof, VerifyType};
 pub use issue::IssuedSession;
+pub use links::{LinkOptions, SignInMail};
 pub use sign_in::Identifier;
 pub use signup::{SignupOutcome, SignupRequest};
-pub use verify::Principal;
+pub use verification::{Verified, VerifyChannel, VerifyProof, VerifyType};
 
 /// The adapters a service runs on.
 #[derive(Clone)]

@@ -4,7 +4,6 @@
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fakes;
 mod refresh;
 mod session_access;
 mod sign_in;
