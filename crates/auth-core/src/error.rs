@@ -86,9 +86,13 @@ pub enum AuthError {
     /// The code verifier does not match the challenge the flow started with.
     #[error("code challenge does not match previously saved code verifier")]
     BadCodeVerifier,
-    /// The same address asked for the same mail again too soon.
+    /// The same address asked for the same mail again too soon (or one client asked for too
+    /// many mails).
     #[error("For security purposes, you can only request this after a while")]
-    EmailRateLimited,
+    EmailRateLimited {
+        /// How long until the request would be let through.
+        retry_after: std::time::Duration,
+    },
     /// The caller is not an administrator (the service role).
     #[error("User not allowed")]
     NotAdmin,
@@ -142,7 +146,7 @@ impl AuthError {
             Self::FlowStateNotFound => "flow_state_not_found",
             Self::FlowStateExpired => "flow_state_expired",
             Self::BadCodeVerifier => "bad_code_verifier",
-            Self::EmailRateLimited => "over_email_send_rate_limit",
+            Self::EmailRateLimited { .. } => "over_email_send_rate_limit",
             Self::NoApiKey => "no_api_key",
             Self::InvalidApiKey => "invalid_api_key",
             Self::UserNotFound => "user_not_found",

@@ -31,11 +31,9 @@ impl ApiError {
         error
     }
 
-    /// 429 for mail asked for too often, from one IP or for one address.
+    /// 429 for mail asked for too often from one IP.
     pub fn email_rate_limited(wait: std::time::Duration) -> Self {
-        let mut error = Self::from(AuthError::EmailRateLimited);
-        error.retry_after = Some(retry_after_secs(wait));
-        error
+        Self::from(AuthError::EmailRateLimited { retry_after: wait })
     }
 
     /// 404 for a path the API does not have.
@@ -152,7 +150,7 @@ impl From<AuthError> for ApiError {
             AuthError::BadJwt(_) | AuthError::SessionNotFound | AuthError::NotAdmin | AuthError::OtpExpired => {
                 StatusCode::FORBIDDEN
             }
-            AuthError::EmailRateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::EmailRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuthError::UserNotFound | AuthError::FeatureDisabled(_) | AuthError::FlowStateNotFound => {
                 StatusCode::NOT_FOUND
             }
@@ -184,7 +182,11 @@ impl From<AuthError> for ApiError {
             AuthError::WeakPassword(weak) => Some(Box::new(("weak_password", json!({ "reasons": weak.reasons })))),
             _ => None,
         };
-        Self { status, code: error.code(), message, extra, retry_after: None }
+        let retry_after = match &error {
+            AuthError::EmailRateLimited { retry_after } => Some(retry_after_secs(*retry_after)),
+            _ => None,
+        };
+        Self { status, code: error.code(), message, extra, retry_after }
     }
 }
 

@@ -21,7 +21,7 @@ use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, Resource, web};
-use auth_core::domain::MailKind;
+use auth_core::AuthError;
 use auth_core::ports::{Random, Readiness};
 use auth_core::service::AuthService;
 use auth_metrics::Metrics;
@@ -29,7 +29,7 @@ use auth_metrics::Metrics;
 pub use error::ApiError;
 pub use ipnet::IpNet;
 pub use rate_limit::RateLimits;
-use rate_limit::{AddressThrottle, Bucket, RateLimiter};
+use rate_limit::{Bucket, RateLimiter};
 
 /// Default base path, as Supabase Auth is mounted behind the Supabase gateway.
 pub const DEFAULT_BASE_PATH: &str = "/auth/v1";
@@ -114,8 +114,6 @@ pub struct AppState {
     pub settings: HttpSettings,
     /// Per-IP request counters, shared by all workers.
     limiter: RateLimiter,
-    /// Per-address mail counters, shared by all workers.
-    address_throttle: AddressThrottle,
     /// Prometheus metrics, when on, and where they are served.
     metrics: Option<(Arc<Metrics>, MetricsEndpoint)>,
     /// What `GET /ready` asks; without one, `/ready` answers 503.
@@ -126,10 +124,7 @@ impl AppState {
     /// State for `app`, with fresh rate-limit counters.
     pub fn new(service: AuthService, random: Arc<dyn Random>, info: ServerInfo, settings: HttpSettings) -> Self {
         let limiter = RateLimiter::new(settings.rate_limits);
-        // The use cases' own setting: one interval for every mail to one address.
-        let interval = service.settings().email.send_interval.to_std().unwrap_or_default();
-        let address_throttle = AddressThrottle::new(interval);
-        Self { service, random, info, settings, limiter, address_throttle, metrics: None, readiness: None }
+        Self { service, random, info, settings, limiter, metrics: None, readiness: None }
     }
 
     /// Records requests and rate-limit refusals into `metrics`, served as `endpoint` says.
@@ -167,13 +162,13 @@ impl AppState {
         }
     }
 
-    /// Counts a mail of `kind` asked for `address`; refuses it with 429 when too soon.
-    pub(crate) fn throttle_address(&self, kind: MailKind, address: &str) -> Result<(), ApiError> {
-        let refused = self.address_throttle.check(kind, address);
-        if let (Err(_), Some(metrics)) = (&refused, self.metrics()) {
+    /// A use case's answer, with a refusal by the use cases' per-address mail throttle
+    /// counted in the metrics as the `address` limit.
+    pub(crate) fn counted<T>(&self, outcome: Result<T, AuthError>) -> Result<T, ApiError> {
+        if let (Err(AuthError::EmailRateLimited { .. }), Some(metrics)) = (&outcome, self.metrics()) {
             metrics.rate_limited("address");
         }
-        refused.map_err(ApiError::email_rate_limited)
+        Ok(outcome?)
     }
 }
 

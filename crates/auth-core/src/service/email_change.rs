@@ -26,6 +26,7 @@ impl AuthService {
         link: &LinkOptions,
     ) -> Result<(), AuthError> {
         let new_email = Email::parse(new_email)?;
+        self.admit_mail(MailKind::EmailChangeNew, &new_email)?;
         let user = &principal.user;
         if user.email.as_ref() == Some(&new_email) {
             return Ok(());
@@ -58,7 +59,8 @@ impl AuthService {
     /// pending on the account with this address that have yet to be confirmed. Answers alike
     /// whether or not a change is pending.
     pub async fn resend_email_change(&self, email: &str, link: &LinkOptions) -> Result<(), AuthError> {
-        let Some(user) = self.user_by_email(email).await? else { return Ok(()) };
+        // Counted with the requests that start a change, as one allowance per address.
+        let Some(user) = self.user_to_mail(email, MailKind::EmailChangeNew).await? else { return Ok(()) };
         if user.is_banned(self.ports.clock.now()) {
             return Ok(());
         }

@@ -209,9 +209,11 @@ impl AuthService {
         })
     }
 
-    /// The user with this address, when the address is well-formed and known.
-    pub(super) async fn user_by_email(&self, email: &str) -> Result<Option<User>, AuthError> {
+    /// The user with this address, when the address is well-formed and known, for a request
+    /// that may mail it a `kind` (counted against the address whether known or not).
+    pub(super) async fn user_to_mail(&self, email: &str, kind: MailKind) -> Result<Option<User>, AuthError> {
         let email = Email::parse(email)?;
+        self.admit_mail(kind, &email)?;
         Ok(self.ports.users.find_user_by_email(&email).await?)
     }
 
@@ -223,7 +225,7 @@ impl AuthService {
     /// `POST /resend` for a sign-up: a new confirmation mail when the address waits for one.
     /// Answers alike whether or not the address is known.
     pub async fn resend_confirmation(&self, email: &str, link: &LinkOptions) -> Result<(), AuthError> {
-        if let Some(user) = self.user_by_email(email).await?
+        if let Some(user) = self.user_to_mail(email, MailKind::Confirmation).await?
             && user.email_confirmed_at.is_none()
         {
             self.send_secret(&user, OneTimeKind::Confirmation, MailKind::Confirmation, link).await?;
@@ -233,7 +235,7 @@ impl AuthService {
 
     /// `POST /recover`: a recovery mail when the address is known. Answers alike either way.
     pub async fn recover(&self, email: &str, link: &LinkOptions) -> Result<(), AuthError> {
-        if let Some(user) = self.user_by_email(email).await?
+        if let Some(user) = self.user_to_mail(email, MailKind::Recovery).await?
             && !user.is_banned(self.ports.clock.now())
         {
             self.send_secret(&user, OneTimeKind::Recovery, MailKind::Recovery, link).await?;
@@ -253,6 +255,8 @@ impl AuthService {
         link: &LinkOptions,
     ) -> Result<(), AuthError> {
         let address = Email::parse(email)?;
+        // `/magiclink` and `/otp` share one allowance per address, whatever the outcome mails.
+        self.admit_mail(MailKind::MagicLink, &address)?;
         // Checked before the look-up, so a bad request is refused alike for every address.
         Metadata::from_value(data.clone().unwrap_or_default(), self.settings.metadata_max_bytes)?;
         if let Some(user) = self.ports.users.find_user_by_email(&address).await? {
@@ -293,7 +297,7 @@ impl AuthService {
     /// `POST /recover/username` (from postgrest-auth): mails the username of the account with
     /// this address, if it has one. Answers alike either way.
     pub async fn forgot_username(&self, email: &str) -> Result<(), AuthError> {
-        let Some(user) = self.user_by_email(email).await? else { return Ok(()) };
+        let Some(user) = self.user_to_mail(email, MailKind::ForgotUsername).await? else { return Ok(()) };
         let (Some(_), Some(to)) = (&user.username, &user.email) else { return Ok(()) };
         let mail = self.render_mail(MailKind::ForgotUsername, to, &user, None, None)?;
         self.ports.flows.queue_mail(MailKind::ForgotUsername, &mail, self.ports.clock.now()).await?;
@@ -303,12 +307,13 @@ impl AuthService {
     /// `GET /reauthenticate`: mails the signed-in user a code that `PUT /user` takes as `nonce`
     /// in place of the current password.
     pub async fn reauthenticate(&self, principal: &Principal) -> Result<(), AuthError> {
-        if principal.user.email.is_none() {
+        let Some(email) = &principal.user.email else {
             return Err(AuthError::Validation {
                 field: "email",
                 message: "reauthentication needs an email address on the account".into(),
             });
-        }
+        };
+        self.admit_mail(MailKind::Reauthentication, email)?;
         let link = LinkOptions::default();
         self.send_secret(&principal.user, OneTimeKind::Reauthentication, MailKind::Reauthentication, &link).await
     }

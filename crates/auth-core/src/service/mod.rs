@@ -12,6 +12,7 @@ mod email_change;
 mod import;
 mod issue;
 mod links;
+mod mail_throttle;
 mod pkce;
 mod refresh;
 mod sign_in;
@@ -22,8 +23,10 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::domain::{Actor, AuditAction, AuditEvent, RedirectPolicy, UserId};
+use self::mail_throttle::MailThrottle;
+use crate::domain::{Actor, AuditAction, AuditEvent, Email, MailKind, RedirectPolicy, UserId};
 use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
+use crate::error::AuthError;
 use crate::ports::{
     AuditLog, Clock, EmailFlowStore, MailTemplates, PasswordHasher, Random, SessionStore, TokenChain, TokenSigner,
     UserStore,
@@ -76,7 +79,7 @@ pub struct EmailSettings {
     pub link_ttl: Duration,
     /// How long an emailed code works.
     pub code_ttl: Duration,
-    /// Least time between two mails of one kind to one address.
+    /// Least time between two mails of one kind to one address (zero: no limit).
     pub send_interval: Duration,
     /// An email change needs the current address's approval as well as the new one's.
     pub secure_email_change: bool,
@@ -182,16 +185,26 @@ pub struct ClientInfo {
 }
 
 /// The use cases over a set of ports.
+///
+/// Clones share their state: the per-address mail throttle counts for all of them.
 #[derive(Clone)]
 pub struct AuthService {
     ports: Ports,
     settings: Arc<AuthSettings>,
+    throttle: Arc<MailThrottle>,
 }
 
 impl AuthService {
     /// A service over `ports`, behaving as `settings` say.
     pub fn new(ports: Ports, settings: AuthSettings) -> Self {
-        Self { ports, settings: Arc::new(settings) }
+        let throttle = Arc::new(MailThrottle::new(settings.email.send_interval));
+        Self { ports, settings: Arc::new(settings), throttle }
+    }
+
+    /// Counts a request for a mail of `kind` to `to`; refuses it when the address asked for
+    /// this kind within `email.send_interval`.
+    fn admit_mail(&self, kind: MailKind, to: &Email) -> Result<(), AuthError> {
+        self.throttle.admit(kind, to, self.ports.clock.now())
     }
 
     /// The settings in force.

@@ -169,12 +169,14 @@ async fn magic_links_land_at_the_site_url_and_codes_sign_in_as_otp() {
     let issued = session(verify(&world, VerifyType::MagicLink, link(&magic)).await.unwrap());
     assert_eq!(issued.session.auth_method, AuthMethod::Magiclink);
 
+    world.clock.advance(Duration::minutes(1));
     world.service.send_magic_link("gus@example.com", SignInMail::Code, true, None, &none).await.unwrap();
     let otp = only_mail(&world).await;
     assert_eq!(otp.kind, "email_otp", "a code-only request names no landing");
     let issued = session(verify(&world, VerifyType::Email, code("gus@example.com", &otp)).await.unwrap());
     assert_eq!(issued.session.auth_method, AuthMethod::Otp);
 
+    world.clock.advance(Duration::minutes(1));
     let landing = LinkOptions::redirect(Some("http://localhost:3000/in"));
     world.service.send_magic_link("gus@example.com", SignInMail::Code, true, None, &landing).await.unwrap();
     assert_eq!(only_mail(&world).await.kind, "magic_link", "a code request naming a landing gets a link mail");
@@ -188,6 +190,7 @@ async fn an_unknown_address_signs_up_only_when_create_user_and_sign_ups_allow() 
     assert!(world.take_mail().await.unwrap().is_empty());
     assert_eq!(world.store.count_users(&UserQuery::all(0, 0)).await.unwrap(), 0, "create_user false creates nobody");
 
+    world.clock.advance(Duration::minutes(1));
     world.service.send_magic_link("hal@example.com", SignInMail::Link, true, None, &none).await.unwrap();
     let mail = only_mail(&world).await;
     assert_eq!(mail.kind, "confirmation");
@@ -256,7 +259,37 @@ async fn forgot_username_mails_the_username_of_the_address() {
     let principal = world.service.authenticate(&issued.access_token).await.unwrap();
     let named = UserChanges { username: Some("lu_lu".into()), ..UserChanges::default() };
     world.service.update_user(&principal, named).await.unwrap();
+    world.clock.advance(Duration::minutes(1));
     world.service.forgot_username("LU@example.com").await.unwrap();
     let mail = only_mail(&world).await;
     assert_eq!((mail.kind.as_str(), mail.username.as_str(), mail.code.as_str()), ("forgot_username", "lu_lu", ""));
+}
+
+#[tokio::test]
+async fn one_mail_of_a_kind_per_address_per_interval_known_or_not() {
+    let world = TestWorld::autoconfirm();
+    world.signed_in_user("max@example.com", PASSWORD).await.unwrap();
+    let none = LinkOptions::default();
+    for address in ["max@example.com", "nobody@example.com"] {
+        world.service.recover(address, &none).await.unwrap();
+        world.clock.advance(Duration::seconds(20));
+        let again = world.service.recover(&address.to_uppercase(), &none).await.unwrap_err();
+        assert_eq!(again, AuthError::EmailRateLimited { retry_after: std::time::Duration::from_secs(40) }, "{address}");
+    }
+    // Another kind has its own allowance; `/magiclink` and `/otp` share one.
+    world.service.send_magic_link("max@example.com", SignInMail::Code, true, None, &none).await.unwrap();
+    let otp = world.service.send_magic_link("max@example.com", SignInMail::Link, true, None, &none).await;
+    assert!(matches!(otp.unwrap_err(), AuthError::EmailRateLimited { .. }));
+    assert_eq!(world.take_mail().await.unwrap().len(), 2, "one recovery, one code");
+
+    world.clock.advance(Duration::seconds(40));
+    world.service.recover("max@example.com", &none).await.unwrap();
+    assert_eq!(only_mail(&world).await.kind, "recovery");
+
+    let mut settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    settings.email.send_interval = Duration::zero();
+    let unlimited = TestWorld::new(settings);
+    for _ in 0..3 {
+        unlimited.service.recover("max@example.com", &none).await.unwrap();
+    }
 }

@@ -4,7 +4,7 @@
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::AuthError;
-use auth_core::domain::{MailKind, PKCE_LINK_PREFIX};
+use auth_core::domain::PKCE_LINK_PREFIX;
 use auth_core::service::{IssuedSession, SignInMail, Verified, VerifyChannel, VerifyProof, VerifyType};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -37,12 +37,6 @@ fn required_email(email: Option<String>) -> Result<String, AuthError> {
         .ok_or(AuthError::Validation { field: "email", message: "an email address is required".into() })
 }
 
-/// Per-IP and per-address limits for a request that sends mail of `kind` to `email`.
-fn admit(state: &AppState, request: &HttpRequest, kind: MailKind, email: &str) -> Result<(), ApiError> {
-    state.limit(Bucket::Email, request)?;
-    state.throttle_address(kind, email)
-}
-
 fn empty_ok() -> HttpResponse {
     super::no_store(HttpResponse::Ok()).json(json!({}))
 }
@@ -56,7 +50,7 @@ async fn answer_alike(
     let started = actix_web::rt::time::Instant::now();
     let outcome = work.await;
     actix_web::rt::time::sleep_until(started + state.settings.mail_answer_floor).await;
-    outcome?;
+    state.counted(outcome)?;
     Ok(empty_ok())
 }
 
@@ -70,7 +64,7 @@ pub(crate) async fn recover(
     let body = body.into_inner();
     let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     let email = required_email(body.email)?;
-    admit(&state, &request, MailKind::Recovery, &email)?;
+    state.limit(Bucket::Email, &request)?;
     answer_alike(&state, state.service.recover(&email, &link)).await
 }
 
@@ -81,7 +75,7 @@ pub(crate) async fn forgot_username(
     body: web::Json<EmailBody>,
 ) -> Result<HttpResponse, ApiError> {
     let email = required_email(body.into_inner().email)?;
-    admit(&state, &request, MailKind::ForgotUsername, &email)?;
+    state.limit(Bucket::Email, &request)?;
     answer_alike(&state, state.service.forgot_username(&email)).await
 }
 
@@ -116,11 +110,10 @@ pub(crate) async fn resend(
     };
     let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     let email = required_email(body.email)?;
+    state.limit(Bucket::Email, &request)?;
     if email_change {
-        admit(&state, &request, MailKind::EmailChangeNew, &email)?;
         answer_alike(&state, state.service.resend_email_change(&email, &link)).await
     } else {
-        admit(&state, &request, MailKind::Confirmation, &email)?;
         answer_alike(&state, state.service.resend_confirmation(&email, &link)).await
     }
 }
@@ -169,8 +162,7 @@ async fn send_sign_in(
     }
     let email = required_email(body.email)?;
     let link = body.pkce.link_options(&state, redirect_to)?;
-    // `/magiclink` and `/otp` share one allowance per address.
-    admit(&state, &request, MailKind::MagicLink, &email)?;
+    state.limit(Bucket::Email, &request)?;
     let create_user = body.create_user.unwrap_or(true);
     answer_alike(&state, state.service.send_magic_link(&email, asked, create_user, body.data, &link)).await
 }

@@ -1,6 +1,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use auth_core::domain::{MailKind, Password};
+use auth_core::domain::Password;
 use auth_core::service::{LinkOptions, UserChanges};
 use serde::Deserialize;
 use serde_json::Value;
@@ -53,9 +53,8 @@ pub(crate) async fn update_user(
     }
     let email = body.email.filter(|e| !e.trim().is_empty());
     let mut email_link = LinkOptions::default();
-    if let Some(email) = &email {
+    if email.is_some() {
         state.limit(crate::Bucket::Email, &request)?;
-        state.throttle_address(MailKind::EmailChangeNew, email)?;
         email_link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     }
     let changes = UserChanges {
@@ -68,7 +67,7 @@ pub(crate) async fn update_user(
         email_link,
         phone: body.phone,
     };
-    let user = state.service.update_user(&caller.0, changes).await?;
+    let user = state.counted(state.service.update_user(&caller.0, changes).await)?;
     Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
 }
 
@@ -96,9 +95,6 @@ pub(crate) async fn reauthenticate(
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     state.limit(crate::Bucket::Email, &request)?;
-    if let Some(email) = &caller.0.user.email {
-        state.throttle_address(MailKind::Reauthentication, email.as_str())?;
-    }
-    state.service.reauthenticate(&caller.0).await?;
+    state.counted(state.service.reauthenticate(&caller.0).await)?;
     Ok(super::no_store(HttpResponse::Ok()).json(serde_json::json!({})))
 }

@@ -12,7 +12,7 @@ fn confirming() -> AuthSettings {
     AuthSettings::default()
 }
 
-/// No answer floor and no per-address throttle (its interval is the use cases' send interval).
+/// No answer floor.
 fn quick() -> HttpSettings {
     HttpSettings { mail_answer_floor: std::time::Duration::ZERO, ..HttpSettings::default() }
 }

@@ -213,3 +213,22 @@ async fn ready_without_a_check_is_not_ready() {
     let (status, _, body) = app.send(TestRequest::get().uri("/auth/v1/ready")).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("not_ready")));
 }
+
+#[actix_web::test]
+async fn a_refusal_by_the_per_address_mail_throttle_is_counted() {
+    let metrics = Arc::new(Metrics::new("9.9.9"));
+    let shared = Arc::clone(&metrics);
+    let settings = HttpSettings { mail_answer_floor: Duration::ZERO, ..HttpSettings::default() };
+    let app = TestApp::builder()
+        .http(settings)
+        .finish_state(move |state, _| state.with_metrics(shared, MetricsEndpoint::MainListener))
+        .start()
+        .await;
+    let recover = || post("/recover", json!({"email": "ada@example.com"}));
+    assert_eq!(app.send(recover()).await.0, StatusCode::OK);
+    let (status, headers, _) = app.send(recover()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers.get("retry-after").unwrap(), "60");
+    let (_, _, body) = scrape(app.service(), "/metrics").await;
+    assert!(body.contains(r#"authd_rate_limited_total{limit="address"} 1"#), "{body}");
+}
