@@ -96,6 +96,9 @@ pub enum AuthError {
     /// The caller is not an administrator (the service role).
     #[error("User not allowed")]
     NotAdmin,
+    /// A user tried to set fields of their own account that only an administrator may set.
+    #[error("Updating app_metadata, role or aud requires admin privileges")]
+    AdminOnlyFields,
     /// `api.require_key` is on and the request carries no API key.
     #[error("No API key found in request")]
     NoApiKey,
@@ -141,7 +144,7 @@ impl AuthError {
             Self::SessionExpired => "session_expired",
             Self::BadJwt(_) => "bad_jwt",
             Self::NoAuthorization => "no_authorization",
-            Self::NotAdmin => "not_admin",
+            Self::NotAdmin | Self::AdminOnlyFields => "not_admin",
             Self::OtpExpired => "otp_expired",
             Self::FlowStateNotFound => "flow_state_not_found",
             Self::FlowStateExpired => "flow_state_expired",

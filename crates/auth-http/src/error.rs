@@ -36,6 +36,17 @@ impl ApiError {
         Self::from(AuthError::EmailRateLimited { retry_after: wait })
     }
 
+    /// 400 for a `grant_type` `POST /token` does not know.
+    pub fn unsupported_grant_type() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_credentials", "unsupported_grant_type")
+    }
+
+    /// 503 from `GET /ready`: the storage cannot serve requests; `message` says why, without
+    /// host names.
+    pub fn not_ready(message: &str) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", message)
+    }
+
     /// 404 for a path the API does not have.
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "The requested resource does not exist")
@@ -147,9 +158,11 @@ impl From<AuthError> for ApiError {
             | AuthError::SessionExpired
             | AuthError::BadCodeVerifier => StatusCode::BAD_REQUEST,
             AuthError::NoAuthorization | AuthError::NoApiKey | AuthError::InvalidApiKey => StatusCode::UNAUTHORIZED,
-            AuthError::BadJwt(_) | AuthError::SessionNotFound | AuthError::NotAdmin | AuthError::OtpExpired => {
-                StatusCode::FORBIDDEN
-            }
+            AuthError::BadJwt(_)
+            | AuthError::SessionNotFound
+            | AuthError::NotAdmin
+            | AuthError::AdminOnlyFields
+            | AuthError::OtpExpired => StatusCode::FORBIDDEN,
             AuthError::EmailRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuthError::UserNotFound | AuthError::FeatureDisabled(_) | AuthError::FlowStateNotFound => {
                 StatusCode::NOT_FOUND

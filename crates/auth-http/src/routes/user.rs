@@ -1,5 +1,5 @@
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use auth_core::AuthError;
 use auth_core::domain::Password;
 use auth_core::service::{LinkOptions, UserChanges};
 use serde::Deserialize;
@@ -41,11 +41,7 @@ pub(crate) async fn update_user(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     if body.app_metadata.is_some() || body.role.is_some() || body.aud.is_some() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_admin",
-            "Updating app_metadata, role or aud requires admin privileges",
-        ));
+        return Err(AuthError::AdminOnlyFields.into());
     }
     if body.nonce.as_deref().is_some_and(|n| !n.trim().is_empty()) {
         // A nonce is a code: guesses count against the verify limit.
