@@ -21,10 +21,6 @@ fn delete(path: &str) -> TestRequest {
     TestRequest::delete().uri(&format!("/auth/v1{path}"))
 }
 
-fn sign_in(email: &str, password: &str) -> TestRequest {
-    post("/token?grant_type=password", json!({"email": email, "password": password}))
-}
-
 #[actix_web::test]
 async fn only_the_service_role_gets_in() {
     let app = TestApp::new(HttpSettings::default()).await;
@@ -35,8 +31,7 @@ async fn only_the_service_role_gets_in() {
     let (status, _, body) = app.send(with_token(get("/admin/users"), &api_key("anon"))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("not_admin")));
 
-    let (_, _, session) =
-        app.send(post("/signup", json!({"email": "u@example.com", "password": "correct horse"}))).await;
+    let (_, _, session) = app.sign_up("u@example.com", "correct horse").await;
     let user_token = session["access_token"].as_str().unwrap();
     for request in [
         get("/admin/users"),
@@ -104,8 +99,7 @@ async fn users_are_created_listed_in_pages_and_filtered() {
 #[actix_web::test]
 async fn get_update_ban_and_delete_a_user() {
     let app = TestApp::new(HttpSettings::default()).await;
-    let (_, _, session) =
-        app.send(post("/signup", json!({"email": "eve@example.com", "password": "correct horse"}))).await;
+    let (_, _, session) = app.sign_up("eve@example.com", "correct horse").await;
     let id = session["user"]["id"].as_str().unwrap().to_owned();
     let token = session["access_token"].as_str().unwrap().to_owned();
     let path = format!("/admin/users/{id}");
@@ -126,13 +120,13 @@ async fn get_update_ban_and_delete_a_user() {
     assert!(user["banned_until"].is_string());
     let (status, _, body) = app.send(with_token(get("/user"), &token)).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("session_not_found")));
-    let (status, _, body) = app.send(sign_in("eve@example.com", "correct horse")).await;
+    let (status, _, body) = app.sign_in("eve@example.com", "correct horse").await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("user_banned")));
     let (status, _, body) = app.send(admin(put(&path, json!({"ban_duration": "forever"})))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")));
     let (_, _, user) = app.send(admin(put(&path, json!({"ban_duration": "none"})))).await;
     assert!(user.get("banned_until").is_none());
-    let (status, _, fresh) = app.send(sign_in("eve@example.com", "correct horse")).await;
+    let (status, _, fresh) = app.sign_in("eve@example.com", "correct horse").await;
     assert_eq!(status, StatusCode::OK);
 
     // A new password ends every session too.
@@ -141,7 +135,7 @@ async fn get_update_ban_and_delete_a_user() {
     assert_eq!(status, StatusCode::OK);
     let refresh = json!({"refresh_token": fresh["refresh_token"]});
     assert_eq!(app.send(post("/token?grant_type=refresh_token", refresh)).await.0, StatusCode::BAD_REQUEST);
-    let (status, _, fresh) = app.send(sign_in("eve@example.com", "a brand new one")).await;
+    let (status, _, fresh) = app.sign_in("eve@example.com", "a brand new one").await;
     assert_eq!((status, fresh["user"]["user_metadata"]["k"].as_i64()), (StatusCode::OK, Some(1)));
 
     // Ending sessions by hand, then deleting.
@@ -167,11 +161,10 @@ async fn get_update_ban_and_delete_a_user() {
 #[actix_web::test]
 async fn the_audit_log_records_who_did_what_without_secrets() {
     let app = TestApp::new(HttpSettings::default()).await;
-    let (_, _, session) =
-        app.send(post("/signup", json!({"email": "kim@example.com", "password": "correct horse"}))).await;
+    let (_, _, session) = app.sign_up("kim@example.com", "correct horse").await;
     let id = session["user"]["id"].as_str().unwrap().to_owned();
-    app.send(sign_in("kim@example.com", "wrong password")).await;
-    app.send(sign_in("nobody@example.com", "wrong password")).await;
+    app.sign_in("kim@example.com", "wrong password").await;
+    app.sign_in("nobody@example.com", "wrong password").await;
     let refresh = json!({"refresh_token": session["refresh_token"]});
     app.send(post("/token?grant_type=refresh_token", refresh)).await;
     app.send(admin(put(&format!("/admin/users/{id}"), json!({"ban_duration": "1h"})))).await;

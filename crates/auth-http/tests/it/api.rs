@@ -40,21 +40,19 @@ async fn signup_without_autoconfirm_answers_the_bare_user_and_sign_in_waits() {
     assert!(body.get("access_token").is_none());
     assert_eq!(body["email"], "jane@example.com");
     assert!(body.get("email_confirmed_at").is_none());
-    let (status, _, body) = app
-        .send(post("/token?grant_type=password", json!({"email": "jane@example.com", "password": "correct horse"})))
-        .await;
+    let (status, _, body) = app.sign_in("jane@example.com", "correct horse").await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("email_not_confirmed")));
 }
 
 #[actix_web::test]
 async fn signup_errors_have_codes_and_statuses() {
     let app = TestApp::new(HttpSettings::default()).await;
-    let (status, _, body) = app.send(post("/signup", json!({"email": "a@example.com", "password": "short"}))).await;
+    let (status, _, body) = app.sign_up("a@example.com", "short").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error_code"], "weak_password");
     assert_eq!(body["weak_password"]["reasons"], json!(["length"]));
 
-    let (status, _, body) = app.send(post("/signup", json!({"email": "nope", "password": "correct horse"}))).await;
+    let (status, _, body) = app.sign_up("nope", "correct horse").await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")));
     assert!(body["msg"].as_str().unwrap().starts_with("email"), "the message names the field: {body}");
 
@@ -114,8 +112,7 @@ async fn password_and_refresh_grants() {
     app.send(post("/signup", json!({"email": "jane@example.com", "username": "JaneDoe", "password": "correct horse"})))
         .await;
 
-    let (status, headers, session) =
-        app.send(post("/token?grant_type=password", json!({"email": "janedoe", "password": "correct horse"}))).await;
+    let (status, headers, session) = app.sign_in("janedoe", "correct horse").await;
     assert_eq!(status, StatusCode::OK, "{session}");
     assert_eq!(headers.get("cache-control").unwrap(), "no-store");
     assert_eq!(session["user"]["username"], "JaneDoe");
@@ -126,8 +123,7 @@ async fn password_and_refresh_grants() {
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_credentials")));
 
     let refresh = session["refresh_token"].as_str().unwrap();
-    let (status, _, rotated) =
-        app.send(post("/token?grant_type=refresh_token", json!({"refresh_token": refresh}))).await;
+    let (status, _, rotated) = app.refresh(refresh).await;
     assert_eq!(status, StatusCode::OK);
     assert_ne!(rotated["refresh_token"], session["refresh_token"]);
 
@@ -187,7 +183,7 @@ async fn logout_ends_the_session_at_once() {
     let (status, _, body) = app.send(with_token(TestRequest::get().uri("/auth/v1/user"), token)).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("session_not_found")));
     let refresh = session["refresh_token"].as_str().unwrap();
-    let (_, _, body) = app.send(post("/token?grant_type=refresh_token", json!({"refresh_token": refresh}))).await;
+    let (_, _, body) = app.refresh(refresh).await;
     assert_eq!(body["error_code"], "refresh_token_not_found");
 }
 
@@ -203,9 +199,7 @@ async fn self_deletion_removes_the_account() {
     assert_eq!(app.send(with_token(right, token)).await.0, StatusCode::NO_CONTENT);
     let (status, _, _) = app.send(with_token(TestRequest::get().uri("/auth/v1/user"), token)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (_, _, body) = app
-        .send(post("/token?grant_type=password", json!({"email": "jane@example.com", "password": "correct horse"})))
-        .await;
+    let (_, _, body) = app.sign_in("jane@example.com", "correct horse").await;
     assert_eq!(body["error_code"], "invalid_credentials");
 }
 

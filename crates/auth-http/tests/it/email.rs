@@ -59,7 +59,7 @@ async fn signup_confirmation_by_code_works_once() {
 #[actix_web::test]
 async fn links_expire_later_than_codes_and_a_new_mail_replaces_the_old() {
     let app = TestApp::with(quick(), unthrottled(confirming())).await;
-    app.send(post("/signup", json!({"email": "bo@example.com", "password": "correct horse"}))).await;
+    app.sign_up("bo@example.com", "correct horse").await;
     let first = app.mails().await.remove(0);
     let (status, _, _) = app.send(post("/resend", json!({"type": "signup", "email": "bo@example.com"}))).await;
     assert_eq!(status, StatusCode::OK);
@@ -85,7 +85,7 @@ async fn links_expire_later_than_codes_and_a_new_mail_replaces_the_old() {
 async fn recovery_signs_in_and_allows_a_new_password_without_the_old_one() {
     let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let app = TestApp::with(quick(), unthrottled(settings)).await;
-    app.send(post("/signup", json!({"email": "cy@example.com", "password": "forgotten one"}))).await;
+    app.sign_up("cy@example.com", "forgotten one").await;
     let (status, _, body) = app.send(post("/recover", json!({"email": "cy@example.com"}))).await;
     assert_eq!((status, body), (StatusCode::OK, json!({})));
     let mail = app.mails().await.remove(0);
@@ -151,7 +151,7 @@ async fn forgot_username_mails_the_username() {
 async fn magic_links_and_codes_sign_in() {
     let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let app = TestApp::with(quick(), unthrottled(settings)).await;
-    app.send(post("/signup", json!({"email": "eve@example.com", "password": "correct horse"}))).await;
+    app.sign_up("eve@example.com", "correct horse").await;
     app.send(post("/otp", json!({"email": "eve@example.com"}))).await;
     let code_mail = app.mails().await.remove(0);
     assert_eq!(code_mail.kind, "email_otp");
@@ -172,7 +172,7 @@ async fn magic_links_and_codes_sign_in() {
 #[actix_web::test]
 async fn the_link_page_redeems_nothing_and_its_form_redirects_with_the_session() {
     let app = TestApp::with(quick(), unthrottled(confirming())).await;
-    app.send(post("/signup", json!({"email": "fay@example.com", "password": "correct horse"}))).await;
+    app.sign_up("fay@example.com", "correct horse").await;
     let mail = app.mails().await.remove(0);
     let path = mail.link.split_once("/auth/v1").unwrap().1.to_owned();
     for _ in 0..3 {
@@ -282,8 +282,7 @@ async fn generated_links_are_returned_not_mailed_and_verify() {
 async fn a_reauthentication_code_replaces_the_current_password_once() {
     let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let app = TestApp::with(quick(), unthrottled(settings)).await;
-    let (_, _, session) =
-        app.send(post("/signup", json!({"email": "jo@example.com", "password": "correct horse"}))).await;
+    let (_, _, session) = app.sign_up("jo@example.com", "correct horse").await;
     let token = session["access_token"].as_str().unwrap();
     let ask = with_token(TestRequest::get().uri("/auth/v1/reauthenticate"), token);
     let (status, _, body) = app.send(ask).await;
@@ -309,12 +308,11 @@ async fn a_reauthentication_code_replaces_the_current_password_once() {
 async fn an_email_change_applies_once_both_addresses_confirm() {
     let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let app = TestApp::with(quick(), unthrottled(settings)).await;
-    let (_, _, session) =
-        app.send(post("/signup", json!({"email": "kim@example.com", "password": "correct horse"}))).await;
+    let (_, _, session) = app.sign_up("kim@example.com", "correct horse").await;
     let token = session["access_token"].as_str().unwrap().to_owned();
     let put = |body: serde_json::Value| with_token(TestRequest::put().uri("/auth/v1/user").set_json(body), &token);
 
-    app.send(post("/signup", json!({"email": "taken@example.com", "password": "correct horse"}))).await;
+    app.sign_up("taken@example.com", "correct horse").await;
     let (status, _, body) = app.send(put(json!({"email": "taken@example.com"}))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email_exists")));
     let (status, _, user) = app.send(put(json!({"email": "Kim.New@example.com"}))).await;
@@ -348,7 +346,7 @@ async fn an_email_change_applies_once_both_addresses_confirm() {
 async fn wrong_codes_use_up_the_secret() {
     let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let app = TestApp::with(quick(), unthrottled(settings)).await;
-    app.send(post("/signup", json!({"email": "lou@example.com", "password": "correct horse"}))).await;
+    app.sign_up("lou@example.com", "correct horse").await;
     app.send(post("/otp", json!({"email": "lou@example.com"}))).await;
     let mail = app.mails().await.remove(0);
     let wrong = if mail.code == "000000" { "111111" } else { "000000" };
@@ -369,7 +367,7 @@ async fn wrong_codes_use_up_the_secret() {
 async fn an_account_made_in_someone_elses_name_does_not_keep_its_password() {
     let app = TestApp::with(quick(), unthrottled(confirming())).await;
     // Someone signs up with an address that is not theirs; it stays unconfirmed.
-    app.send(post("/signup", json!({"email": "mo@example.com", "password": "squatter password"}))).await;
+    app.sign_up("mo@example.com", "squatter password").await;
     let _ = app.mails().await;
     // The owner signs in by code: the address is proved, the squatter's password is gone.
     app.send(post("/otp", json!({"email": "mo@example.com"}))).await;
@@ -380,8 +378,8 @@ async fn an_account_made_in_someone_elses_name_does_not_keep_its_password() {
     assert_eq!(app.send(post("/token?grant_type=password", squatter)).await.0, StatusCode::BAD_REQUEST);
 
     // A repeat sign-up of an unconfirmed address replaces the earlier password.
-    app.send(post("/signup", json!({"email": "ned@example.com", "password": "squatter password"}))).await;
-    app.send(post("/signup", json!({"email": "ned@example.com", "password": "the owner's own"}))).await;
+    app.sign_up("ned@example.com", "squatter password").await;
+    app.sign_up("ned@example.com", "the owner's own").await;
     let confirmation = app.mails().await.pop().unwrap();
     let verify = json!({"type": "signup", "email": "ned@example.com", "token": confirmation.code});
     assert_eq!(app.send(post("/verify", verify)).await.0, StatusCode::OK);
@@ -395,8 +393,7 @@ async fn an_account_made_in_someone_elses_name_does_not_keep_its_password() {
 async fn a_secret_sent_to_a_former_address_is_void() {
     let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let app = TestApp::with(quick(), unthrottled(settings)).await;
-    let (_, _, session) =
-        app.send(post("/signup", json!({"email": "oz@example.com", "password": "correct horse"}))).await;
+    let (_, _, session) = app.sign_up("oz@example.com", "correct horse").await;
     let id = session["user"]["id"].as_str().unwrap().to_owned();
     app.send(post("/recover", json!({"email": "oz@example.com"}))).await;
     let recovery = app.mails().await.remove(0);
@@ -410,7 +407,7 @@ async fn a_secret_sent_to_a_former_address_is_void() {
 #[actix_web::test]
 async fn the_form_is_refused_from_another_site() {
     let app = TestApp::with(quick(), unthrottled(confirming())).await;
-    app.send(post("/signup", json!({"email": "pat@example.com", "password": "correct horse"}))).await;
+    app.sign_up("pat@example.com", "correct horse").await;
     let mail = app.mails().await.remove(0);
     let form = format!("token={}&type=signup", mail.link_token());
     let posted = |origin: &str| {
@@ -431,7 +428,7 @@ async fn a_recovery_session_skips_the_current_password_only_for_a_while() {
     let mut settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     settings.email.link_ttl = Duration::minutes(20);
     let app = TestApp::with(quick(), unthrottled(settings)).await;
-    app.send(post("/signup", json!({"email": "quinn@example.com", "password": "correct horse"}))).await;
+    app.sign_up("quinn@example.com", "correct horse").await;
     app.send(post("/recover", json!({"email": "quinn@example.com"}))).await;
     let mail = app.mails().await.remove(0);
     let (_, _, session) = app.send(post("/verify", json!({"type": "recovery", "token_hash": mail.link_token()}))).await;
@@ -466,7 +463,7 @@ fn auth_code_of(location: &str) -> String {
 async fn a_pkce_link_lands_with_a_code_that_only_the_verifier_exchanges_once() {
     let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let app = TestApp::with(quick(), unthrottled(settings)).await;
-    app.send(post("/signup", json!({"email": "pia@example.com", "password": "correct horse"}))).await;
+    app.sign_up("pia@example.com", "correct horse").await;
     let ask = json!({"email": "pia@example.com", "code_challenge": CHALLENGE, "code_challenge_method": "s256"});
     let (status, _, body) = app.send(post("/magiclink?redirect_to=http://localhost:3000/cb", ask)).await;
     assert_eq!((status, body), (StatusCode::OK, json!({})));
@@ -526,7 +523,7 @@ async fn pkce_errors_reach_the_query_codes_expire_and_plain_is_refused() {
 async fn a_pkce_flow_verified_by_code_answers_the_session_directly() {
     let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let app = TestApp::with(quick(), unthrottled(settings)).await;
-    app.send(post("/signup", json!({"email": "rae@example.com", "password": "correct horse"}))).await;
+    app.sign_up("rae@example.com", "correct horse").await;
     let ask = json!({"email": "rae@example.com", "code_challenge": CHALLENGE, "code_challenge_method": "s256"});
     app.send(post("/recover", ask)).await;
     let mail = app.mails().await.remove(0);
@@ -540,8 +537,7 @@ async fn a_pkce_flow_verified_by_code_answers_the_session_directly() {
 async fn a_pkce_email_change_lands_with_a_code_after_both_confirmations() {
     let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let app = TestApp::with(quick(), unthrottled(settings)).await;
-    let (_, _, session) =
-        app.send(post("/signup", json!({"email": "sam@example.com", "password": "correct horse"}))).await;
+    let (_, _, session) = app.sign_up("sam@example.com", "correct horse").await;
     let token = session["access_token"].as_str().unwrap().to_owned();
     let change = json!({"email": "sam.new@example.com", "code_challenge": CHALLENGE, "code_challenge_method": "s256"});
     let request = with_token(TestRequest::put().uri("/auth/v1/user?redirect_to=http://localhost:3000/cb"), &token);
@@ -562,8 +558,7 @@ async fn a_pkce_email_change_lands_with_a_code_after_both_confirmations() {
 async fn resend_email_change_replaces_the_pending_halves() {
     let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let app = TestApp::with(quick(), unthrottled(settings)).await;
-    let (_, _, session) =
-        app.send(post("/signup", json!({"email": "tia@example.com", "password": "correct horse"}))).await;
+    let (_, _, session) = app.sign_up("tia@example.com", "correct horse").await;
     let token = session["access_token"].as_str().unwrap().to_owned();
     let request = with_token(TestRequest::put().uri("/auth/v1/user"), &token);
     assert_eq!(app.send(request.set_json(json!({"email": "tia.new@example.com"}))).await.0, StatusCode::OK);
@@ -600,7 +595,7 @@ async fn mail_requests_take_at_least_the_floor_for_known_and_unknown_addresses()
     let floor = std::time::Duration::from_millis(80);
     let settings = HttpSettings { mail_answer_floor: floor, ..quick() };
     let app = TestApp::with(settings, AuthSettings { autoconfirm: true, ..AuthSettings::default() }).await;
-    app.send(post("/signup", json!({"email": "uma@example.com", "password": "correct horse"}))).await;
+    app.sign_up("uma@example.com", "correct horse").await;
     for (path, email) in
         [("/recover", "uma@example.com"), ("/recover", "nobody@example.com"), ("/otp", "uma@example.com")]
     {
@@ -618,8 +613,7 @@ async fn halves_of_different_email_changes_cannot_finish_either() {
     use auth_core::ports::EmailFlowStore;
     let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let app = TestApp::with(quick(), unthrottled(settings)).await;
-    let (_, _, session) =
-        app.send(post("/signup", json!({"email": "vic@example.com", "password": "correct horse"}))).await;
+    let (_, _, session) = app.sign_up("vic@example.com", "correct horse").await;
     let token = session["access_token"].as_str().unwrap().to_owned();
     let change =
         with_token(TestRequest::put().uri("/auth/v1/user"), &token).set_json(json!({"email": "y@example.com"}));

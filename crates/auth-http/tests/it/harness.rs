@@ -13,7 +13,7 @@ use auth_core::memory::MemoryStore;
 use auth_core::service::AuthSettings;
 use auth_core::testing::{ManualClock, SentMail, TestWorld, take_mail};
 use auth_http::{AppState, HttpSettings, ServerInfo};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// How [`TestApp::builder`] finishes the app's state before the app is built.
 type FinishState = Box<dyn FnOnce(AppState, &TestWorld) -> AppState>;
@@ -113,6 +113,21 @@ where
     /// Sends a request and returns the raw response.
     pub async fn call(&self, request: TestRequest) -> ServiceResponse<B> {
         test::call_service(&self.service, request.to_request()).await
+    }
+
+    /// `POST /signup` with an email address and a password.
+    pub async fn sign_up(&self, email: &str, password: &str) -> (StatusCode, HeaderMap, Value) {
+        self.send(post("/signup", json!({"email": email, "password": password}))).await
+    }
+
+    /// `POST /token?grant_type=password` with an email address and a password.
+    pub async fn sign_in(&self, email: &str, password: &str) -> (StatusCode, HeaderMap, Value) {
+        self.send(post("/token?grant_type=password", json!({"email": email, "password": password}))).await
+    }
+
+    /// `POST /token?grant_type=refresh_token`.
+    pub async fn refresh(&self, refresh_token: &str) -> (StatusCode, HeaderMap, Value) {
+        self.send(post("/token?grant_type=refresh_token", json!({"refresh_token": refresh_token}))).await
     }
 
     /// The app itself, for requests [`TestApp::call`] does not fit.
