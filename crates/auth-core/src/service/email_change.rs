@@ -25,8 +25,8 @@ impl AuthService {
         new_email: &str,
         link: &LinkOptions,
     ) -> Result<(), AuthError> {
+        self.admit_mail(MailKind::EmailChangeNew, new_email)?;
         let new_email = Email::parse(new_email)?;
-        self.admit_mail(MailKind::EmailChangeNew, &new_email)?;
         let user = &principal.user;
         if user.email.as_ref() == Some(&new_email) {
             return Ok(());

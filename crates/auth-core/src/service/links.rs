@@ -212,8 +212,8 @@ impl AuthService {
     /// The user with this address, when the address is well-formed and known, for a request
     /// that may mail it a `kind` (counted against the address whether known or not).
     pub(super) async fn user_to_mail(&self, email: &str, kind: MailKind) -> Result<Option<User>, AuthError> {
+        self.admit_mail(kind, email)?;
         let email = Email::parse(email)?;
-        self.admit_mail(kind, &email)?;
         Ok(self.ports.users.find_user_by_email(&email).await?)
     }
 
@@ -254,9 +254,9 @@ impl AuthService {
         data: Option<serde_json::Value>,
         link: &LinkOptions,
     ) -> Result<(), AuthError> {
-        let address = Email::parse(email)?;
         // `/magiclink` and `/otp` share one allowance per address, whatever the outcome mails.
-        self.admit_mail(MailKind::MagicLink, &address)?;
+        self.admit_mail(MailKind::MagicLink, email)?;
+        let address = Email::parse(email)?;
         // Checked before the look-up, so a bad request is refused alike for every address.
         Metadata::from_value(data.clone().unwrap_or_default(), self.settings.metadata_max_bytes)?;
         if let Some(user) = self.ports.users.find_user_by_email(&address).await? {
@@ -313,7 +313,7 @@ impl AuthService {
                 message: "reauthentication needs an email address on the account".into(),
             });
         };
-        self.admit_mail(MailKind::Reauthentication, email)?;
+        self.admit_mail(MailKind::Reauthentication, email.as_str())?;
         let link = LinkOptions::default();
         self.send_secret(&principal.user, OneTimeKind::Reauthentication, MailKind::Reauthentication, &link).await
     }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use self::mail_throttle::MailThrottle;
-use crate::domain::{Actor, AuditAction, AuditEvent, Email, MailKind, RedirectPolicy, UserId};
+use crate::domain::{Actor, AuditAction, AuditEvent, MailKind, RedirectPolicy, UserId};
 use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
 use crate::error::AuthError;
 use crate::ports::{
@@ -201,9 +201,9 @@ impl AuthService {
         Self { ports, settings: Arc::new(settings), throttle }
     }
 
-    /// Counts a request for a mail of `kind` to `to`; refuses it when the address asked for
-    /// this kind within `email.send_interval`.
-    fn admit_mail(&self, kind: MailKind, to: &Email) -> Result<(), AuthError> {
+    /// Counts a request for a mail of `kind` to the address `to` (parsed or not); refuses it
+    /// when the address asked for this kind within `email.send_interval`.
+    fn admit_mail(&self, kind: MailKind, to: &str) -> Result<(), AuthError> {
         self.throttle.admit(kind, to, self.ports.clock.now())
     }
 
