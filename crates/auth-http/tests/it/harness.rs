@@ -14,6 +14,7 @@ use auth_core::service::AuthSettings;
 use auth_core::testing::{ManualClock, SentMail, TestWorld, take_mail};
 use auth_http::{AppState, HttpSettings, ServerInfo};
 use serde_json::{Value, json};
+pub use auth_testkit::http::{post, send, with_token};
 
 /// How [`TestApp::builder`] finishes the app's state before the app is built.
 type FinishState = Box<dyn FnOnce(AppState, &TestWorld) -> AppState>;
@@ -102,12 +103,7 @@ where
 {
     /// Sends a request and returns status, headers and JSON body (`Null` when empty).
     pub async fn send(&self, request: TestRequest) -> (StatusCode, HeaderMap, Value) {
-        let response = self.call(request).await;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = test::read_body(response).await;
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
-        (status, headers, body)
+        send(&self.service, request).await
     }
 
     /// Sends a request and returns the raw response.
@@ -139,16 +135,6 @@ where
     pub async fn mails(&self) -> Vec<SentMail> {
         take_mail(self.store.as_ref()).await.unwrap()
     }
-}
-
-/// `POST /auth/v1/<path>` with a JSON body.
-pub fn post(path: &str, body: Value) -> TestRequest {
-    TestRequest::post().uri(&format!("/auth/v1{path}")).set_json(body)
-}
-
-/// A request carrying a bearer token.
-pub fn with_token(request: TestRequest, token: &str) -> TestRequest {
-    request.insert_header(("Authorization", format!("Bearer {token}")))
 }
 
 /// An API key as the unsigned test signer reads it: a role, no user, no session.
