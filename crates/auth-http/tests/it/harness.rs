@@ -13,8 +13,8 @@ use auth_core::memory::MemoryStore;
 use auth_core::service::AuthSettings;
 use auth_core::testing::{ManualClock, SentMail, TestWorld, take_mail};
 use auth_http::{AppState, HttpSettings, ServerInfo};
-use serde_json::{Value, json};
 pub use auth_testkit::http::{post, send, with_token};
+use serde_json::{Value, json};
 
 /// How [`TestApp::builder`] finishes the app's state before the app is built.
 type FinishState = Box<dyn FnOnce(AppState, &TestWorld) -> AppState>;
