@@ -42,3 +42,19 @@ bench *ARGS:
 e2e:
     cargo build -p authd
     cd tests/e2e && npm ci --no-audit --no-fund && npm test
+
+# Runs every fuzz target for SECONDS each (default 60), or only TARGETS. Needs `cargo install
+# cargo-fuzz`; RUSTC_BOOTSTRAP lets the stable toolchain take cargo-fuzz's nightly flags. Not
+# part of CI. Crashes land in fuzz/artifacts/<target>/ (`cargo fuzz run <target> <file>` replays).
+fuzz SECONDS="60" *TARGETS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd fuzz
+    targets="{{TARGETS}}"
+    [ -n "$targets" ] || targets="$(RUSTC_BOOTSTRAP=1 cargo fuzz list)"
+    for target in $targets; do
+        echo "== fuzz $target for {{SECONDS}} s"
+        RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" --sanitizer none --debug-assertions \
+            --target-dir "${CARGO_TARGET_DIR:-../target}/fuzz" -- \
+            -max_total_time={{SECONDS}} -max_len=4096 -timeout=10 -rss_limit_mb=2048
+    done

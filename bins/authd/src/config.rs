@@ -701,8 +701,12 @@ impl Config {
         }
         match (&self.jwt.algorithm, &self.jwt.secret) {
             (JwtAlgorithm::HS256, None) => return invalid("jwt.algorithm HS256 needs jwt.secret (or jwt.secret_file)"),
-            (JwtAlgorithm::HS256, Some(secret)) if secret.expose().len() < 32 => {
-                return invalid("jwt.secret must be at least 32 bytes long");
+            (JwtAlgorithm::HS256, Some(secret)) => {
+                // Too short, a published example (Supabase's placeholder) or not random: refused,
+                // with how to make a good one; the message never quotes the secret.
+                if let Err(weak) = auth_crypto::HmacSecret::new(secret.expose().as_bytes()) {
+                    return Err(ConfigError::Invalid(format!("jwt.secret: {weak}")));
+                }
             }
             (JwtAlgorithm::ES256 | JwtAlgorithm::RS256, Some(_)) => {
                 return invalid("jwt.secret is only used with jwt.algorithm = \"HS256\"");
@@ -973,6 +977,15 @@ mod tests {
         assert!(config.validate().is_err(), "HS256 without a secret");
         config.jwt.secret = Some(Secret("short".into()));
         assert!(config.validate().is_err(), "short secret");
+        // Supabase's published placeholder: anyone could mint service_role tokens with it.
+        config.jwt.secret = Some(Secret("your-super-secret-jwt-token-with-at-least-32-characters-long".into()));
+        let refused = config.validate().unwrap_err().to_string();
+        assert!(refused.contains("published") && refused.contains("openssl rand"), "{refused}");
+        assert!(!refused.contains("super-secret"), "the secret is never quoted: {refused}");
+        config.jwt.secret = Some(Secret("0".repeat(48)));
+        assert!(config.validate().is_err(), "not random");
+        config.jwt.secret = Some(Secret("q0mO6pXk1x5yV4+7Qq1B0jv7dFmVQ3nT8yH2s9cRkZl1a5wE3uJ6pY0tGiX4oN2b".into()));
+        config.validate().unwrap();
         let mut config = Config::default();
         config.password.min_length = 300;
         assert!(config.validate().is_err());

@@ -565,7 +565,7 @@ mod tests {
                 ("GOTRUE_JWT_AUD", "authenticated"),
                 ("GOTRUE_JWT_DEFAULT_GROUP_NAME", "authenticated"),
                 ("GOTRUE_JWT_EXP", "3600"),
-                ("GOTRUE_JWT_SECRET", "your-super-secret-jwt-token-with-at-least-32-characters-long"),
+                ("GOTRUE_JWT_SECRET", "q0mO6pXk1x5yV4+7Qq1B0jv7dFmVQ3nT8yH2s9cRkZl1a5wE3uJ6pY0tGiX4oN2b"),
                 ("GOTRUE_EXTERNAL_EMAIL_ENABLED", "true"),
                 ("GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED", "false"),
                 ("GOTRUE_MAILER_AUTOCONFIRM", "false"),
@@ -594,6 +594,10 @@ mod tests {
             // AUTHD_SMTP__SECURITY=none (and no credentials), as docs/migrating.md says.
             assert_eq!(config.smtp.security, crate::config::SmtpSecurity::Starttls);
             config.validate().unwrap();
+            // The compose file's own placeholder secret is public: authd refuses to start with it.
+            jail.set_env("GOTRUE_JWT_SECRET", "your-super-secret-jwt-token-with-at-least-32-characters-long");
+            let refused = Config::load(None).and_then(|c| c.validate()).unwrap_err().to_string();
+            assert!(refused.contains("jwt.secret") && refused.contains("published"), "{refused}");
             let names = GotrueEnv::from_process().uncarried();
             assert!(names.contains(&"GOTRUE_EXTERNAL_PHONE_ENABLED".to_owned()), "{names:?}");
             Ok(())

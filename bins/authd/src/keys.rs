@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use auth_core::domain::{KeyMaterial, KeyPurpose, KeyStatus, StoredKey, key_statuses};
 use auth_core::ports::{Clock, KeyStore, Random, TokenSigner};
-use auth_crypto::{HmacTokenChain, JwtSigner, SigningKey, TOKEN_CHAIN_KEY_MIN_LEN};
+use auth_crypto::{CLOCK_SKEW_SECS, HmacTokenChain, JwtSigner, SigningKey, TOKEN_CHAIN_KEY_MIN_LEN, TokenLifetimes};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
@@ -258,7 +258,13 @@ impl Keys {
                 "the signing key's algorithm differs from jwt.algorithm; `authd keys rotate` makes a key of the configured one"
             );
         }
-        Ok(JwtSigner::new(signing, verify_only, self.audience.clone(), self.issuer.clone())?)
+        // Tokens living longer than this server issues them for are refused, whatever signed them.
+        let lifetimes = TokenLifetimes {
+            access_secs: self.token_lifetime.num_seconds(),
+            api_key_secs: API_KEY_LIFETIME.num_seconds(),
+            skew_secs: CLOCK_SKEW_SECS,
+        };
+        Ok(JwtSigner::new(signing, verify_only, self.audience.clone(), self.issuer.clone())?.with_lifetimes(lifetimes))
     }
 
     /// Reads the keys again every `jwt.key_reload_secs` and swaps the ring of `signer`, so pending

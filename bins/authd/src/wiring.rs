@@ -136,7 +136,6 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         },
         cors_allowed_origins: config.server.cors_allowed_origins.clone(),
         require_api_key: config.api.require_key,
-        email_send_interval: Duration::from_secs(config.otp.send_interval_secs),
         mail_answer_floor: Duration::from_millis(config.otp.answer_floor_ms),
     };
     let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };

@@ -86,12 +86,19 @@ pub enum AuthError {
     /// The code verifier does not match the challenge the flow started with.
     #[error("code challenge does not match previously saved code verifier")]
     BadCodeVerifier,
-    /// The same address asked for the same mail again too soon.
+    /// The same address asked for the same mail again too soon (or one client asked for too
+    /// many mails).
     #[error("For security purposes, you can only request this after a while")]
-    EmailRateLimited,
+    EmailRateLimited {
+        /// How long until the request would be let through.
+        retry_after: std::time::Duration,
+    },
     /// The caller is not an administrator (the service role).
     #[error("User not allowed")]
     NotAdmin,
+    /// A user tried to set fields of their own account that only an administrator may set.
+    #[error("Updating app_metadata, role or aud requires admin privileges")]
+    AdminOnlyFields,
     /// `api.require_key` is on and the request carries no API key.
     #[error("No API key found in request")]
     NoApiKey,
@@ -137,12 +144,12 @@ impl AuthError {
             Self::SessionExpired => "session_expired",
             Self::BadJwt(_) => "bad_jwt",
             Self::NoAuthorization => "no_authorization",
-            Self::NotAdmin => "not_admin",
+            Self::NotAdmin | Self::AdminOnlyFields => "not_admin",
             Self::OtpExpired => "otp_expired",
             Self::FlowStateNotFound => "flow_state_not_found",
             Self::FlowStateExpired => "flow_state_expired",
             Self::BadCodeVerifier => "bad_code_verifier",
-            Self::EmailRateLimited => "over_email_send_rate_limit",
+            Self::EmailRateLimited { .. } => "over_email_send_rate_limit",
             Self::NoApiKey => "no_api_key",
             Self::InvalidApiKey => "invalid_api_key",
             Self::UserNotFound => "user_not_found",
@@ -164,9 +171,28 @@ impl From<StoreError> for AuthError {
             StoreError::Conflict(UniqueField::Phone) => Self::PhoneExists,
             StoreError::Conflict(UniqueField::Username) => Self::UsernameExists,
             StoreError::Conflict(UniqueField::Id) => Self::Internal("id collision".into()),
-            StoreError::NotFound => Self::UserNotFound,
+            // Callers whose store call may miss a row say what that means with
+            // [`MissingRow::or_missing`]; reaching this arm means the store broke its contract.
+            StoreError::NotFound => Self::Internal("the store found no row where the use case expected one".into()),
             StoreError::Unavailable(detail) => Self::Unavailable(detail),
             StoreError::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+/// What a missing row means to the use case that needed it: a store call whose contract says
+/// it fails with [`StoreError::NotFound`] names the [`AuthError`] that stands for that.
+pub(crate) trait MissingRow<T> {
+    /// `NotFound` becomes `gone`; every other failure converts as usual.
+    fn or_missing(self, gone: AuthError) -> Result<T, AuthError>;
+}
+
+impl<T> MissingRow<T> for Result<T, StoreError> {
+    fn or_missing(self, gone: AuthError) -> Result<T, AuthError> {
+        match self {
+            Ok(value) => Ok(value),
+            Err(StoreError::NotFound) => Err(gone),
+            Err(other) => Err(other.into()),
         }
     }
 }

@@ -1,18 +1,196 @@
-//! Test doubles of the non-storage ports: a clock that only moves when told to, a deterministic
-//! byte source, an instant "hasher", unsigned tokens and an unkeyed token chain. They make
-//! use-case and HTTP tests fast and deterministic; never wire them in production.
+//! The test world and its doubles: [`TestWorld`] builds the use cases over the in-memory store,
+//! a clock that only moves when told to, a deterministic byte source, an instant "hasher",
+//! unsigned tokens and an unkeyed token chain, with typed helpers for the common steps. They
+//! make use-case and HTTP tests fast and deterministic; never wire them in production.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use crate::AuthError;
 use crate::domain::{AccessClaims, Password, PasswordHash, RefreshToken};
+use crate::memory::MemoryStore;
 use crate::ports::{
-    Clock, HashError, PasswordCheck, PasswordHasher, Random, RandomError, TokenChain, TokenError, TokenSigner,
+    Clock, HashError, Mail, MailOutbox, PasswordCheck, PasswordHasher, Random, RandomError, TokenChain, TokenError,
+    TokenSigner,
 };
+use crate::service::{
+    AuthService, AuthSettings, ClientInfo, Identifier, IssuedSession, Ports, SignupOutcome, SignupRequest,
+};
+
+/// The use cases over fresh test doubles, with handles on what tests poke: the store (to read
+/// or seed it), the clock (to move it) and the hasher (to count its work). Swap or wrap a port
+/// with [`TestWorld::with_ports`], or get a one-off service with [`TestWorld::service_with`].
+pub struct TestWorld {
+    /// The use cases over [`TestWorld::ports`].
+    pub service: AuthService,
+    /// Every storage port.
+    pub store: Arc<MemoryStore>,
+    /// The clock, at [`TestWorld::start`] until moved.
+    pub clock: Arc<ManualClock>,
+    /// The password hasher.
+    pub hasher: Arc<PlainHasher>,
+    /// The byte source.
+    pub random: Arc<SequentialRandom>,
+    ports: Ports,
+    settings: AuthSettings,
+}
+
+impl TestWorld {
+    /// When every test world's clock starts: 2030-01-01T00:00:00Z.
+    pub fn start() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().unwrap_or_default()
+    }
+
+    /// A world behaving as `settings` say.
+    pub fn new(settings: AuthSettings) -> Self {
+        let store = Arc::new(MemoryStore::new());
+        let clock = Arc::new(ManualClock::new(Self::start()));
+        let hasher = Arc::new(PlainHasher::default());
+        let random = Arc::new(SequentialRandom::default());
+        let ports = Ports {
+            users: store.clone(),
+            sessions: store.clone(),
+            hasher: hasher.clone(),
+            signer: Arc::new(UnsignedTokens),
+            chain: Arc::new(DigestChain),
+            clock: clock.clone(),
+            random: random.clone(),
+            audit: store.clone(),
+            flows: store.clone(),
+            templates: Arc::new(PlainTemplates),
+        };
+        let service = AuthService::new(ports.clone(), settings.clone());
+        Self { service, store, clock, hasher, random, ports, settings }
+    }
+
+    /// A world with the default settings but autoconfirm on, so sign-ups answer sessions.
+    pub fn autoconfirm() -> Self {
+        Self::new(AuthSettings { autoconfirm: true, ..AuthSettings::default() })
+    }
+
+    /// This world with some ports swapped or wrapped (a mock, a metering decorator); the
+    /// handles keep pointing at the originals.
+    pub fn with_ports(mut self, change: impl FnOnce(&mut Ports)) -> Self {
+        change(&mut self.ports);
+        self.service = AuthService::new(self.ports.clone(), self.settings.clone());
+        self
+    }
+
+    /// A service over this world's ports, some swapped as `change` says, leaving the world as
+    /// it is.
+    pub fn service_with(&self, change: impl FnOnce(&mut Ports)) -> AuthService {
+        let mut ports = self.ports.clone();
+        change(&mut ports);
+        AuthService::new(ports, self.settings.clone())
+    }
+
+    /// The ports the service runs on.
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    /// The settings the service runs with.
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// Signs up `email` with `password`.
+    pub async fn sign_up(&self, email: &str, password: &str) -> Result<SignupOutcome, AuthError> {
+        let request = SignupRequest {
+            email: Some(email.into()),
+            password: Some(Password::new(password)),
+            ..SignupRequest::default()
+        };
+        self.service.signup(request, &test_client()).await
+    }
+
+    /// Signs up `email` with `password` and answers the session; an error when the sign-up
+    /// waits for confirmation instead (autoconfirm off).
+    pub async fn signed_in_user(&self, email: &str, password: &str) -> Result<IssuedSession, AuthError> {
+        match self.sign_up(email, password).await? {
+            SignupOutcome::Session(issued) => Ok(*issued),
+            SignupOutcome::ConfirmationPending(_) => Err(AuthError::EmailNotConfirmed),
+        }
+    }
+
+    /// Signs in by email address, phone number or username, with `password`.
+    pub async fn sign_in(&self, login: &str, password: &str) -> Result<IssuedSession, AuthError> {
+        let login = Identifier::parse_login(login)?;
+        self.service.sign_in_with_password(&login, &Password::new(password), &test_client()).await
+    }
+
+    /// Exchanges a refresh token.
+    pub async fn refresh(&self, session: &IssuedSession) -> Result<IssuedSession, AuthError> {
+        self.service.refresh(session.refresh_token.expose(), &test_client()).await
+    }
+
+    /// Takes every queued mail out of the store's outbox, oldest first.
+    pub async fn take_mail(&self) -> Result<Vec<SentMail>, AuthError> {
+        take_mail(self.store.as_ref()).await
+    }
+}
+
+/// The client every [`TestWorld`] helper calls from.
+pub fn test_client() -> ClientInfo {
+    ClientInfo { ip: Some("198.51.100.4".into()), user_agent: Some("tests".into()) }
+}
+
+/// A mail as [`PlainTemplates`] wrote it, read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMail {
+    /// The template kind (`confirmation`, `recovery`…).
+    pub kind: String,
+    /// The recipient.
+    pub to: String,
+    /// The 6-digit code, or empty.
+    pub code: String,
+    /// The link, or empty.
+    pub link: String,
+    /// The username (forgot-username), or empty.
+    pub username: String,
+}
+
+impl SentMail {
+    /// Reads a mail [`PlainTemplates`] rendered.
+    pub fn read(mail: &Mail) -> Self {
+        let field = |name: &str| {
+            let prefix = format!("{name}: ");
+            mail.text.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or_default().to_owned()
+        };
+        Self {
+            kind: field("kind"),
+            to: mail.to.as_str().to_owned(),
+            code: field("code"),
+            link: field("link"),
+            username: field("username"),
+        }
+    }
+
+    /// The value of the link's query parameter `name`, as written (still percent-encoded).
+    pub fn link_param(&self, name: &str) -> Option<&str> {
+        let (_, query) = self.link.split_once('?')?;
+        query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    }
+
+    /// The link's `token`, as `/verify` takes it in `token_hash`.
+    pub fn link_token(&self) -> String {
+        self.link_param("token").unwrap_or_default().to_owned()
+    }
+}
+
+/// Takes every queued mail out of `outbox` (marking it sent), oldest first.
+pub async fn take_mail(outbox: &dyn MailOutbox) -> Result<Vec<SentMail>, AuthError> {
+    let far = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).single().unwrap_or_default();
+    let queued = outbox.claim_due_mail(far, far, 1000).await?;
+    for mail in &queued {
+        outbox.mark_mail_sent(mail.id, far).await?;
+    }
+    Ok(queued.iter().map(|q| SentMail::read(&q.mail)).collect())
+}
 
 /// A clock that stands still until a test moves it.
 #[derive(Debug)]

@@ -9,6 +9,9 @@ use auth_core::domain::{Password, PasswordHash};
 use auth_core::ports::{HashError, PasswordCheck, PasswordHasher};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
+use crate::cost_bounds::CostBounds;
+use crate::failure_floor::{CostClass, FailureFloor};
+
 /// Verified against when an account has no hash, so unknown accounts cost the same time.
 const DUMMY_PASSWORD: &[u8] = b"authd: no such account";
 
@@ -71,8 +74,13 @@ impl PoolStats {
 /// New hashes are always argon2id. Verification also reads the hashes other servers leave behind
 /// (bcrypt `$2a$`/`$2b$`/`$2y$` from GoTrue, argon2i/argon2d), and answers a match on any of them
 /// with `needs_rehash`, so the sign-in that proves the password replaces the hash with argon2id.
+/// Stored hashes costlier than [`CostBounds`] are refused unverified. A failed check takes as
+/// long as the slowest kind of hash verified so far (see `FailureFloor`): the wait happens
+/// after the hashing thread is free, so it costs no hashing capacity.
 pub struct Argon2Hasher {
     params: Params,
+    bounds: CostBounds,
+    floor: Arc<FailureFloor>,
     permits: Arc<Semaphore>,
     pool: Arc<ThreadPool>,
     dummy: Arc<str>,
@@ -158,9 +166,14 @@ impl Argon2Hasher {
     /// (0 means one per CPU) on as many threads. Computes one hash to have a dummy for unknown
     /// accounts.
     pub fn new(params: Argon2Params, max_concurrent: usize) -> Result<Self, InvalidParams> {
+        let bounds = CostBounds::admitting(params);
         let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
             .map_err(|e| InvalidParams(e.to_string()))?;
+        let started = Instant::now();
         let dummy = hash_with(&params, DUMMY_PASSWORD, &mut Vec::new()).map_err(InvalidParams)?;
+        // The first measure of the floor: what an unknown account's check costs.
+        let floor = Arc::new(FailureFloor::default());
+        floor.record(CostClass::of(&dummy), started.elapsed());
         let slots = if max_concurrent == 0 {
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
         } else {
@@ -169,6 +182,8 @@ impl Argon2Hasher {
         let stats = Arc::new(PoolStats::default());
         Ok(Self {
             params,
+            bounds,
+            floor,
             permits: Arc::new(Semaphore::new(slots)),
             pool: ThreadPool::start(slots, &stats)?,
             dummy: dummy.into(),
@@ -221,7 +236,8 @@ impl std::fmt::Debug for Argon2Hasher {
     }
 }
 
-/// `memory` with at least the blocks these parameters need; it keeps any larger size it had.
+/// `memory` with at least the blocks these parameters need; it keeps any larger size it had
+/// (a verification of a costlier hash gives it back afterwards).
 fn blocks(memory: &mut Vec<Block>, params: &Params) -> usize {
     let needed = params.block_count();
     if memory.len() < needed {
@@ -321,24 +337,57 @@ impl PasswordHasher for Argon2Hasher {
             Some(hash) => hash.as_str().into(),
             None => Arc::clone(&self.dummy),
         };
+        if let Err(unsafe_hash) = self.bounds.check(&stored) {
+            tracing::warn!(reason = %unsafe_hash, "refused to verify a stored password hash");
+            tokio::time::sleep(self.floor.padding(Duration::ZERO)).await;
+            return Err(HashError::UnreadableHash);
+        }
         let params = self.params.clone();
         let password = password.expose().to_owned();
-        self.run(move |memory| {
-            if is_bcrypt(&stored) {
-                let matches = verify_bcrypt(password.as_bytes(), &stored)?;
-                // Only ever a stored hash (the dummy is argon2id), so a match always upgrades.
-                return Ok(if matches { PasswordCheck::Match { needs_rehash: true } } else { PasswordCheck::Mismatch });
-            }
-            let parsed = Phc::new(&stored).map_err(|_| HashError::UnreadableHash)?;
-            // Verification takes its parameters from the stored hash, whatever the current ones are.
-            let matches = verify_with(&parsed, password.as_bytes(), memory);
-            Ok(match (real, matches) {
-                (true, true) => PasswordCheck::Match { needs_rehash: outdated(&parsed, &params) },
-                _ => PasswordCheck::Mismatch,
+        let (checked, took, class) = self
+            .run(move |memory| {
+                let started = Instant::now();
+                let checked = check(&stored, real, password.as_bytes(), &params, memory);
+                let took = started.elapsed();
+                // A costlier stored hash grew this thread's memory: give the excess back.
+                let own = params.block_count();
+                if memory.len() > own {
+                    memory.truncate(own);
+                    memory.shrink_to_fit();
+                }
+                (checked, took, CostClass::of(&stored))
             })
-        })
-        .await?
+            .await?;
+        if checked.is_ok() {
+            self.floor.record(class, took);
+        }
+        if !matches!(checked, Ok(PasswordCheck::Match { .. })) {
+            tokio::time::sleep(self.floor.padding(took)).await;
+        }
+        checked
     }
+}
+
+/// Checks `password` against `stored` on a hashing thread; `real` is false for the dummy.
+fn check(
+    stored: &str,
+    real: bool,
+    password: &[u8],
+    params: &Params,
+    memory: &mut Vec<Block>,
+) -> Result<PasswordCheck, HashError> {
+    if is_bcrypt(stored) {
+        let matches = verify_bcrypt(password, stored)?;
+        // Only ever a stored hash (the dummy is argon2id), so a match always upgrades.
+        return Ok(if matches { PasswordCheck::Match { needs_rehash: true } } else { PasswordCheck::Mismatch });
+    }
+    let parsed = Phc::new(stored).map_err(|_| HashError::UnreadableHash)?;
+    // Verification takes its parameters from the stored hash, whatever the current ones are.
+    let matches = verify_with(&parsed, password, memory);
+    Ok(match (real, matches) {
+        (true, true) => PasswordCheck::Match { needs_rehash: outdated(&parsed, params) },
+        _ => PasswordCheck::Mismatch,
+    })
 }
 
 #[cfg(test)]
@@ -489,6 +538,59 @@ mod tests {
         let hasher = Argon2Hasher::new(tiny(), 1).unwrap();
         let bogus = PasswordHash::new("$2b$10$too-short");
         assert_eq!(hasher.verify(&Password::new("x"), Some(&bogus)).await, Err(HashError::UnreadableHash));
+    }
+
+    #[tokio::test]
+    async fn hashes_costlier_than_the_bounds_are_refused_unverified() {
+        let hasher = Argon2Hasher::new(tiny(), 1).unwrap();
+        // Real hashes would take hours (bcrypt 31) or 4 GiB per thread (m=4194304): only the
+        // refusal can end this test.
+        let bcrypt_31 = PasswordHash::new("$2b$31$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234");
+        let argon2_4gib = PasswordHash::new(
+            "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+        );
+        for stored in [bcrypt_31, argon2_4gib] {
+            let result = hasher.verify(&Password::new("x"), Some(&stored)).await;
+            assert_eq!(result, Err(HashError::UnreadableHash), "{}", &stored.as_str()[..12]);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failure_takes_as_long_as_the_slowest_hash_verified() {
+        // An unknown account is checked against the (tiny, fast) argon2id dummy; an imported
+        // bcrypt account costs more. Once a bcrypt check was seen, failures for unknown accounts
+        // wait as long, so the time of a failure no longer tells them apart. A lower bound
+        // only, with a wide margin: nothing here depends on how fast the machine is.
+        let hasher = Argon2Hasher::new(tiny(), 1).unwrap();
+        let stored = PasswordHash::new(bcrypt::hash("correct horse", 8).unwrap());
+        let started = Instant::now();
+        let check = hasher.verify(&Password::new("wrong"), Some(&stored)).await.unwrap();
+        let bcrypt_failure = started.elapsed();
+        assert_eq!(check, PasswordCheck::Mismatch);
+        let started = Instant::now();
+        let check = hasher.verify(&Password::new("wrong"), None).await.unwrap();
+        let unknown_failure = started.elapsed();
+        assert_eq!(check, PasswordCheck::Mismatch);
+        assert!(unknown_failure >= bcrypt_failure / 2, "unknown {unknown_failure:?} vs bcrypt {bcrypt_failure:?}");
+        // The floor follows what was measured on the hashing thread.
+        assert!(hasher.floor.floor() >= bcrypt_failure / 2, "{:?}", hasher.floor.floor());
+    }
+
+    #[tokio::test]
+    async fn a_costlier_hash_gives_its_memory_back() {
+        let hasher = Argon2Hasher::new(tiny(), 1).unwrap();
+        let params = Params::new(4096, 1, 1, None).unwrap();
+        let big = argon2::PasswordHasher::hash_password(
+            &Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+            b"correct horse",
+        )
+        .unwrap();
+        let stored = PasswordHash::new(big.to_string());
+        let check = hasher.verify(&Password::new("correct horse"), Some(&stored)).await.unwrap();
+        assert_eq!(check, PasswordCheck::Match { needs_rehash: true });
+        let own = hasher.params.block_count();
+        let kept = hasher.run(|memory: &mut Vec<Block>| memory.capacity()).await.unwrap();
+        assert!(kept <= own, "{kept} blocks kept, {own} needed");
     }
 
     #[test]

@@ -14,8 +14,9 @@ use josekit::jwt::{self, JwtPayload};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// Shortest HS256 secret accepted, in bytes.
-pub const HMAC_SECRET_MIN_LEN: usize = 32;
+use crate::hmac_secret::{HmacSecret, WeakSecret};
+use crate::token_lifetimes::{TimeClaims, TokenLifetimes};
+
 /// RSA modulus size for generated keys.
 const RSA_BITS: u32 = 2048;
 /// Verified access tokens remembered per ring; past this the memory starts afresh.
@@ -61,9 +62,9 @@ pub enum KeyError {
         /// What is wrong.
         reason: String,
     },
-    /// The HS256 secret is too short.
-    #[error("the HS256 secret must be at least {HMAC_SECRET_MIN_LEN} bytes")]
-    ShortSecret,
+    /// The HS256 secret is too short, a published example or not random enough.
+    #[error(transparent)]
+    WeakSecret(#[from] WeakSecret),
     /// Two keys in a ring share a key id.
     #[error("duplicate key id {0}")]
     DuplicateKid(String),
@@ -97,13 +98,16 @@ impl SigningKey {
         Self::from_jwk(alg, jwk, None)
     }
 
-    /// An HS256 key from a shared secret; the key id is derived from the secret unless given.
+    /// An HS256 key from a shared secret, which must pass [`HmacSecret`]'s strength rules; the
+    /// key id is derived from the secret unless given.
     pub fn hmac(secret: &[u8], kid: Option<String>) -> Result<Self, KeyError> {
-        if secret.len() < HMAC_SECRET_MIN_LEN {
-            return Err(KeyError::ShortSecret);
-        }
+        Self::from_secret(&HmacSecret::new(secret)?, kid)
+    }
+
+    /// An HS256 key from a secret already checked; the key id is derived from it unless given.
+    pub fn from_secret(secret: &HmacSecret, kid: Option<String>) -> Result<Self, KeyError> {
         let mut jwk = Jwk::new("oct");
-        jwk.set_key_value(secret);
+        jwk.set_key_value(secret.expose());
         Self::from_jwk(JwtAlgorithm::HS256, jwk, kid)
     }
 
@@ -134,6 +138,10 @@ impl SigningKey {
             .and_then(JwtAlgorithm::parse)
             .ok_or_else(|| KeyError::Invalid { alg: "JWK", reason: "alg must be ES256, RS256 or HS256".into() })?;
         let kid = jwk.key_id().map(str::to_owned);
+        if alg == JwtAlgorithm::HS256 {
+            // A stored or handed-in secret meets the same rules as a configured one.
+            HmacSecret::new(&jwk.key_value().unwrap_or_default())?;
+        }
         Self::from_jwk(alg, jwk, kid)
     }
 
@@ -228,14 +236,21 @@ struct LoadedKey {
     verifier: Box<dyn JwsVerifier>,
 }
 
+/// The claims of a token whose signature verified, with the time claims checked on every use.
+#[derive(Clone)]
+struct Verified {
+    claims: AccessClaims,
+    times: TimeClaims,
+}
+
 /// A key ring: the signing key first, then keys that only verify.
 struct Ring {
     keys: Vec<LoadedKey>,
     /// Claims of tokens whose signature this ring verified, by the SHA-256 of the token. A client
     /// presents the same access token for an hour; checking its signature once (an ECDSA
     /// verification costs as much CPU as the rest of a `GET /user`) is enough. Kept in the ring,
-    /// so a key change forgets them; expiry and audience are checked on every use.
-    verified: Mutex<HashMap<[u8; 32], AccessClaims>>,
+    /// so a key change forgets them; times and audience are checked on every use.
+    verified: Mutex<HashMap<[u8; 32], Verified>>,
 }
 
 impl Ring {
@@ -251,7 +266,7 @@ impl Ring {
     }
 
     /// The claims of a token whose signature verified with a key of this ring.
-    fn verified_claims(&self, token: &str) -> Result<AccessClaims, TokenError> {
+    fn verified_claims(&self, token: &str) -> Result<Verified, TokenError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let remembered = self.verified.lock().unwrap_or_else(PoisonError::into_inner).get(&digest).cloned();
         if let Some(claims) = remembered {
@@ -262,12 +277,24 @@ impl Ring {
             jwt::decode_with_verifier(token, key.verifier.as_ref()).map_err(|_| TokenError::BadSignature)?;
         let claims: AccessClaims =
             serde_json::from_value(Value::Object(payload.claims_set().clone())).map_err(|_| TokenError::Malformed)?;
+        // authd never writes `nbf`, but a token that carries one is held to it.
+        let not_before = match payload.claim("nbf") {
+            None => None,
+            Some(nbf) => Some(nbf.as_i64().ok_or(TokenError::Malformed)?),
+        };
+        let times = TimeClaims {
+            issued_at: claims.iat,
+            expires_at: claims.exp,
+            not_before,
+            api_key: claims.sub.is_empty() && claims.session_id.is_none(),
+        };
+        let token = Verified { claims, times };
         let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
         if verified.len() >= VERIFIED_CAPACITY {
             verified.clear();
         }
-        verified.insert(digest, claims.clone());
-        Ok(claims)
+        verified.insert(digest, token.clone());
+        Ok(token)
     }
 
     fn key_for(&self, token: &str) -> Result<&LoadedKey, TokenError> {
@@ -294,11 +321,13 @@ pub struct JwtSigner {
     ring: RwLock<Arc<Ring>>,
     audience: String,
     issuer: String,
+    lifetimes: TokenLifetimes,
 }
 
 impl JwtSigner {
     /// A ring whose first key signs; the others (older keys, and newer ones not signing yet) only
     /// verify. Tokens must carry `aud == audience`, and `iss == issuer` when it is not empty.
+    /// Lifetimes are bounded by [`TokenLifetimes::default`] until [`JwtSigner::with_lifetimes`].
     pub fn new(
         signing: SigningKey,
         verify_only: Vec<SigningKey>,
@@ -306,7 +335,19 @@ impl JwtSigner {
         issuer: impl Into<String>,
     ) -> Result<Self, KeyError> {
         let ring = Ring::new(signing, verify_only)?;
-        Ok(Self { ring: RwLock::new(Arc::new(ring)), audience: audience.into(), issuer: issuer.into() })
+        Ok(Self {
+            ring: RwLock::new(Arc::new(ring)),
+            audience: audience.into(),
+            issuer: issuer.into(),
+            lifetimes: TokenLifetimes::default(),
+        })
+    }
+
+    /// Bounds the lifetimes of the tokens this signer accepts: the configured access-token
+    /// lifetime and the API keys' lifetime.
+    pub fn with_lifetimes(mut self, lifetimes: TokenLifetimes) -> Self {
+        self.lifetimes = lifetimes;
+        self
     }
 
     /// Swaps in a new ring; tokens in flight finish with the ring they started with.
@@ -362,10 +403,8 @@ impl TokenSigner for JwtSigner {
     }
 
     fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
-        let claims = self.ring().verified_claims(token)?;
-        if claims.exp <= now {
-            return Err(TokenError::Expired);
-        }
+        let Verified { claims, times } = self.ring().verified_claims(token)?;
+        self.lifetimes.check(times, now)?;
         if claims.aud != self.audience || (!self.issuer.is_empty() && claims.iss != self.issuer) {
             return Err(TokenError::WrongAudience);
         }
@@ -384,6 +423,7 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_900_000_000;
+    const SECRET: &[u8] = b"q0mO6pXk1x5yV4+7Qq1B0jv7dFmVQ3nT8yH2s9cRkZl1a5wE3uJ6pY0tGiX4oN2b";
 
     fn claims() -> AccessClaims {
         AccessClaims {
@@ -406,7 +446,7 @@ mod tests {
 
     fn ring(alg: JwtAlgorithm) -> JwtSigner {
         let key = match alg {
-            JwtAlgorithm::HS256 => SigningKey::hmac(&[42u8; 32], None).unwrap(),
+            JwtAlgorithm::HS256 => SigningKey::hmac(SECRET, None).unwrap(),
             other => SigningKey::generate(other).unwrap(),
         };
         JwtSigner::new(key, vec![], "authenticated", "").unwrap()
@@ -443,7 +483,7 @@ mod tests {
         let theirs = other_aud.sign(&claims()).unwrap();
         assert_eq!(signer.verify(&theirs, NOW), Err(TokenError::BadSignature), "a key not in the ring");
         assert_eq!(signer.verify("not.a.jwt", NOW), Err(TokenError::Malformed));
-        let strict = JwtSigner::new(SigningKey::hmac(&[1u8; 32], None).unwrap(), vec![], "elsewhere", "").unwrap();
+        let strict = JwtSigner::new(SigningKey::hmac(SECRET, None).unwrap(), vec![], "elsewhere", "").unwrap();
         let token = strict.sign(&claims()).unwrap();
         assert_eq!(strict.verify(&token, NOW), Err(TokenError::WrongAudience));
     }
@@ -517,7 +557,7 @@ mod tests {
     fn many_tokens_do_not_grow_the_memory_past_its_capacity() {
         let signer = ring(JwtAlgorithm::HS256);
         for n in 0..(VERIFIED_CAPACITY + 10) {
-            let token = signer.sign(&AccessClaims { iat: NOW + n as i64, ..claims() }).unwrap();
+            let token = signer.sign(&AccessClaims { email: format!("{n}@example.com"), ..claims() }).unwrap();
             assert!(signer.verify(&token, NOW).is_ok());
         }
         assert!(signer.ring().verified.lock().unwrap().len() <= VERIFIED_CAPACITY);
@@ -536,7 +576,7 @@ mod tests {
         let from_pem = SigningKey::from_pem(JwtAlgorithm::ES256, &pem, Some("pem-1".into())).unwrap();
         assert_eq!(from_pem.kid(), "pem-1");
         assert!(!format!("{from_pem:?}").contains("BEGIN"));
-        assert_eq!(SigningKey::hmac(b"short", None).unwrap_err(), KeyError::ShortSecret);
+        assert_eq!(SigningKey::hmac(b"short", None).unwrap_err(), KeyError::WeakSecret(WeakSecret::TooShort(5)));
         assert!(SigningKey::from_jwk_json("{\"kty\":\"EC\"}").is_err());
     }
 }

@@ -5,14 +5,21 @@
 
 mod argon2_hasher;
 mod clock;
+mod cost_bounds;
+mod failure_floor;
+mod hmac_secret;
 mod jwt;
 mod random;
 mod stored_keys;
 mod token_chain;
+mod token_lifetimes;
 
 pub use argon2_hasher::{Argon2Hasher, Argon2Params, InvalidParams, PoolStats, WaitObserver};
 pub use clock::SystemClock;
-pub use jwt::{HMAC_SECRET_MIN_LEN, JwtAlgorithm, JwtSigner, KeyError, KeyInfo, SigningKey};
+pub use cost_bounds::{CostBounds, UnsafeHash};
+pub use hmac_secret::{HMAC_SECRET_MIN_LEN, HmacSecret, WeakSecret};
+pub use jwt::{JwtAlgorithm, JwtSigner, KeyError, KeyInfo, SigningKey};
 pub use random::OsRandom;
 pub use stored_keys::{StoredKeys, StoredKeysError};
 pub use token_chain::{HmacTokenChain, ShortKey, TOKEN_CHAIN_KEY_MIN_LEN};
+pub use token_lifetimes::{CLOCK_SKEW_SECS, TokenLifetimes};

@@ -1,4 +1,5 @@
-//! The authenticated caller, extracted from `Authorization: Bearer <access token>`.
+//! The authenticated caller, extracted from `Authorization: Bearer <access token>`, and the
+//! bearer-token plumbing every token-checking extractor shares.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,8 +8,9 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use auth_core::AuthError;
-use auth_core::service::Principal;
+use auth_core::service::{ClientInfo, Principal};
 
+use crate::client::client_info;
 use crate::{ApiError, AppState};
 
 /// A request whose access token verified and whose session is live.
@@ -19,17 +21,33 @@ impl FromRequest for Authenticated {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let state = request.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(request);
-        let request = request.clone();
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::from(AuthError::Internal("app state missing".into())))?;
-            let token = token.ok_or(AuthError::NoAuthorization)?;
+        with_bearer_token(request, |state, token, client| async move {
             let mut principal = state.service.authenticate(&token).await?;
-            principal.client = crate::client::client_info(&request, &state.settings.trusted_proxies);
+            principal.client = client;
             Ok(Authenticated(principal))
         })
     }
+}
+
+/// An extractor's future: `check` gets the app state, the request's bearer token and where the
+/// request came from; a request without a token is refused with `no_authorization`.
+pub(crate) fn with_bearer_token<T, F, Fut>(
+    request: &HttpRequest,
+    check: F,
+) -> Pin<Box<dyn Future<Output = Result<T, ApiError>>>>
+where
+    F: FnOnce(web::Data<AppState>, String, ClientInfo) -> Fut + 'static,
+    Fut: Future<Output = Result<T, AuthError>> + 'static,
+{
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    let token = bearer_token(request);
+    let request = request.clone();
+    Box::pin(async move {
+        let state = state.ok_or_else(|| AuthError::Internal("app state missing".into()))?;
+        let token = token.ok_or(AuthError::NoAuthorization)?;
+        let client = client_info(&request, &state.settings.trusted_proxies);
+        Ok(check(state, token, client).await?)
+    })
 }
 
 /// The token of an `Authorization: Bearer` header, if there is one.

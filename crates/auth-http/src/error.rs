@@ -31,11 +31,20 @@ impl ApiError {
         error
     }
 
-    /// 429 for mail asked for too often, from one IP or for one address.
+    /// 429 for mail asked for too often from one IP.
     pub fn email_rate_limited(wait: std::time::Duration) -> Self {
-        let mut error = Self::from(AuthError::EmailRateLimited);
-        error.retry_after = Some(retry_after_secs(wait));
-        error
+        Self::from(AuthError::EmailRateLimited { retry_after: wait })
+    }
+
+    /// 400 for a `grant_type` `POST /token` does not know.
+    pub fn unsupported_grant_type() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_credentials", "unsupported_grant_type")
+    }
+
+    /// 503 from `GET /ready`: the storage cannot serve requests; `message` says why, without
+    /// host names.
+    pub fn not_ready(message: &str) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", message)
     }
 
     /// 404 for a path the API does not have.
@@ -149,10 +158,12 @@ impl From<AuthError> for ApiError {
             | AuthError::SessionExpired
             | AuthError::BadCodeVerifier => StatusCode::BAD_REQUEST,
             AuthError::NoAuthorization | AuthError::NoApiKey | AuthError::InvalidApiKey => StatusCode::UNAUTHORIZED,
-            AuthError::BadJwt(_) | AuthError::SessionNotFound | AuthError::NotAdmin | AuthError::OtpExpired => {
-                StatusCode::FORBIDDEN
-            }
-            AuthError::EmailRateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::BadJwt(_)
+            | AuthError::SessionNotFound
+            | AuthError::NotAdmin
+            | AuthError::AdminOnlyFields
+            | AuthError::OtpExpired => StatusCode::FORBIDDEN,
+            AuthError::EmailRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuthError::UserNotFound | AuthError::FeatureDisabled(_) | AuthError::FlowStateNotFound => {
                 StatusCode::NOT_FOUND
             }
@@ -184,7 +195,11 @@ impl From<AuthError> for ApiError {
             AuthError::WeakPassword(weak) => Some(Box::new(("weak_password", json!({ "reasons": weak.reasons })))),
             _ => None,
         };
-        Self { status, code: error.code(), message, extra, retry_after: None }
+        let retry_after = match &error {
+            AuthError::EmailRateLimited { retry_after } => Some(retry_after_secs(*retry_after)),
+            _ => None,
+        };
+        Self { status, code: error.code(), message, extra, retry_after }
     }
 }
 

@@ -21,14 +21,15 @@ use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, Resource, web};
+use auth_core::AuthError;
 use auth_core::ports::{Random, Readiness};
 use auth_core::service::AuthService;
 use auth_metrics::Metrics;
 
 pub use error::ApiError;
 pub use ipnet::IpNet;
-pub use rate_limit::{AddressThrottle, Bucket, RateLimiter, RateLimits};
-pub use request_log::{REQUEST_ID_HEADER, RequestId};
+pub use rate_limit::RateLimits;
+use rate_limit::{Bucket, RateLimiter};
 
 /// Default base path, as Supabase Auth is mounted behind the Supabase gateway.
 pub const DEFAULT_BASE_PATH: &str = "/auth/v1";
@@ -50,8 +51,6 @@ pub struct HttpSettings {
     /// Public endpoints (`/settings`, `/signup`, `/token` and the mail-sending ones) need the anon
     /// or service-role key.
     pub require_api_key: bool,
-    /// Least time between two mails of one kind to one address.
-    pub email_send_interval: std::time::Duration,
     /// Least time a request that may send mail takes to answer, so a known address (which costs
     /// a secret, a rendered mail and a write) cannot be told from an unknown one by timing.
     pub mail_answer_floor: std::time::Duration,
@@ -66,7 +65,6 @@ impl Default for HttpSettings {
             rate_limits: RateLimits::default(),
             cors_allowed_origins: Vec::new(),
             require_api_key: false,
-            email_send_interval: std::time::Duration::from_secs(60),
             mail_answer_floor: std::time::Duration::from_millis(200),
         }
     }
@@ -115,9 +113,7 @@ pub struct AppState {
     /// HTTP behaviour.
     pub settings: HttpSettings,
     /// Per-IP request counters, shared by all workers.
-    pub limiter: RateLimiter,
-    /// Per-address mail counters, shared by all workers.
-    pub address_throttle: AddressThrottle,
+    limiter: RateLimiter,
     /// Prometheus metrics, when on, and where they are served.
     metrics: Option<(Arc<Metrics>, MetricsEndpoint)>,
     /// What `GET /ready` asks; without one, `/ready` answers 503.
@@ -128,8 +124,7 @@ impl AppState {
     /// State for `app`, with fresh rate-limit counters.
     pub fn new(service: AuthService, random: Arc<dyn Random>, info: ServerInfo, settings: HttpSettings) -> Self {
         let limiter = RateLimiter::new(settings.rate_limits);
-        let address_throttle = AddressThrottle::new(settings.email_send_interval);
-        Self { service, random, info, settings, limiter, address_throttle, metrics: None, readiness: None }
+        Self { service, random, info, settings, limiter, metrics: None, readiness: None }
     }
 
     /// Records requests and rate-limit refusals into `metrics`, served as `endpoint` says.
@@ -167,13 +162,13 @@ impl AppState {
         }
     }
 
-    /// Counts a mail of `kind` asked for `address`; refuses it with 429 when too soon.
-    pub(crate) fn throttle_address(&self, kind: &'static str, address: &str) -> Result<(), ApiError> {
-        let refused = self.address_throttle.check(kind, address);
-        if let (Err(_), Some(metrics)) = (&refused, self.metrics()) {
+    /// A use case's answer, with a refusal by the use cases' per-address mail throttle
+    /// counted in the metrics as the `address` limit.
+    pub(crate) fn counted<T>(&self, outcome: Result<T, AuthError>) -> Result<T, ApiError> {
+        if let (Err(AuthError::EmailRateLimited { .. }), Some(metrics)) = (&outcome, self.metrics()) {
             metrics.rate_limited("address");
         }
-        refused.map_err(ApiError::email_rate_limited)
+        Ok(outcome?)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Per-client-IP request rate limits (GCRA), held in process memory.
+//! Per-client-IP request rate limits (GCRA), held in process memory. The one-mail-per-address
+//! rule is the use cases' (auth-core's `email.send_interval`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,7 +18,8 @@ pub enum Bucket {
     PasswordSignIn,
     /// `POST /token?grant_type=refresh_token`.
     Refresh,
-    /// Requests that send mail (`/recover`, `/resend`, `/magiclink`, `/otp`, forgot-username).
+    /// Requests that send mail: `/recover`, `/recover/username`, `/resend`, `/magiclink`,
+    /// `/otp`, `GET /reauthenticate` and `PUT /user` with a new email address.
     Email,
     /// `/verify` and the PKCE exchange, where emailed codes and auth codes are presented.
     Verify,
@@ -119,47 +121,6 @@ impl RateLimiter {
     }
 }
 
-/// At most one mail of a kind per address within an interval, counted for every address asked
-/// about, known or not, so the answer never tells which addresses have accounts.
-#[derive(Debug)]
-pub struct AddressThrottle {
-    interval: Duration,
-    last: Mutex<HashMap<(String, &'static str), Instant>>,
-}
-
-impl AddressThrottle {
-    /// A throttle letting one request per address and kind through every `interval`.
-    pub fn new(interval: Duration) -> Self {
-        Self { interval, last: Mutex::new(HashMap::new()) }
-    }
-
-    /// Admits a request for `address` now, or says how long to wait.
-    pub fn check(&self, kind: &'static str, address: &str) -> Result<(), Duration> {
-        self.check_at(kind, address, Instant::now())
-    }
-
-    /// Admits a request for `address` at `now`, or says how long to wait.
-    pub fn check_at(&self, kind: &'static str, address: &str, now: Instant) -> Result<(), Duration> {
-        if self.interval.is_zero() {
-            return Ok(());
-        }
-        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if last.len() > SWEEP_THRESHOLD {
-            let interval = self.interval;
-            last.retain(|_, at| now.duration_since(*at) < interval);
-        }
-        let key = (address.trim().to_lowercase(), kind);
-        if let Some(at) = last.get(&key) {
-            let since = now.duration_since(*at);
-            if since < self.interval {
-                return Err(self.interval - since);
-            }
-        }
-        last.insert(key, now);
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,17 +141,6 @@ mod tests {
         assert!(limiter.check_at(Bucket::Signup, ip(2), t0).is_ok(), "other clients are unaffected");
         assert!(limiter.check_at(Bucket::PasswordSignIn, ip(1), t0).is_ok(), "buckets are separate");
         assert!(limiter.check_at(Bucket::Signup, ip(1), t0 + Duration::from_secs(2)).is_ok());
-    }
-
-    #[test]
-    fn one_mail_per_address_and_kind_per_interval() {
-        let throttle = AddressThrottle::new(Duration::from_secs(60));
-        let t0 = Instant::now();
-        assert!(throttle.check_at("recovery", "Ada@example.com", t0).is_ok());
-        let wait = throttle.check_at("recovery", "ada@example.com ", t0 + Duration::from_secs(10)).unwrap_err();
-        assert_eq!(wait, Duration::from_secs(50));
-        assert!(throttle.check_at("magiclink", "ada@example.com", t0).is_ok(), "kinds are separate");
-        assert!(throttle.check_at("recovery", "ada@example.com", t0 + Duration::from_secs(60)).is_ok());
     }
 
     #[test]

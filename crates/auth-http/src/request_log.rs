@@ -4,7 +4,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, web};
+use actix_web::{Error, web};
 use tracing::Instrument;
 use tracing::field::Empty;
 
@@ -12,10 +12,6 @@ use crate::AppState;
 
 /// Header carrying the request id in both directions.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// The id of the request being served, stored in its extensions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
 
 /// Gives every request an id (the caller's `X-Request-Id` when it is sane, a new one otherwise),
 /// runs it inside a span carrying that id and the matched route pattern, echoes the id in the
@@ -28,7 +24,6 @@ pub async fn request_log(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let id = incoming_id(&request).unwrap_or_else(|| new_id(&request));
-    request.extensions_mut().insert(RequestId(id.clone()));
     let data = request.app_data::<web::Data<AppState>>().cloned();
     let state = data.as_ref().map(|d| d.get_ref());
     let method = request.method().to_string();

@@ -67,7 +67,7 @@ fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// `value` encoded for a URL query string.
-pub fn query_value(value: &str) -> String {
+pub fn encode_query_value(value: &str) -> String {
     utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
@@ -122,6 +122,6 @@ mod tests {
 
     #[test]
     fn query_values_are_encoded() {
-        assert_eq!(query_value("https://a.b/c?d=e&f"), "https%3A%2F%2Fa.b%2Fc%3Fd%3De%26f");
+        assert_eq!(encode_query_value("https://a.b/c?d=e&f"), "https%3A%2F%2Fa.b%2Fc%3Fd%3De%26f");
     }
 }

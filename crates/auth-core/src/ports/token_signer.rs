@@ -14,6 +14,12 @@ pub enum TokenError {
     /// `exp` has passed.
     #[error("token has expired")]
     Expired,
+    /// `iat` or `nbf` lies in the future (beyond the tolerated clock skew).
+    #[error("token is not valid yet")]
+    NotYetValid,
+    /// `exp - iat` exceeds the lifetime this server issues tokens for.
+    #[error("token lifetime exceeds the allowed maximum")]
+    LifetimeTooLong,
     /// `aud` or `iss` is not this server's.
     #[error("token was issued for another audience or issuer")]
     WrongAudience,
@@ -36,6 +42,10 @@ pub trait TokenSigner: Send + Sync {
     ///   algorithm chosen by the token), and MUST refuse unknown `kid`s.
     /// - MUST refuse an expired token with [`TokenError::Expired`], judged at `now` (unix seconds).
     /// - MUST refuse a token whose `aud` is not this server's.
+    /// - MUST refuse a token whose `iat` or `nbf` lies in the future beyond a small clock skew
+    ///   ([`TokenError::NotYetValid`]), and one whose `exp - iat` exceeds the lifetime this server
+    ///   issues its kind of token for, plus that skew ([`TokenError::LifetimeTooLong`]): a token
+    ///   signed with a leaked key cannot live longer than one lifetime past the key's retirement.
     fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError>;
 
     /// The public keys as a JWK Set (`{"keys": [...]}`).

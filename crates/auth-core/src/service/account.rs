@@ -1,9 +1,8 @@
 use serde_json::{Value, json};
 
-use super::AuthService;
-use super::verify::Principal;
+use super::{AuthService, LinkOptions, Principal};
 use crate::domain::{Actor, AuditAction, Metadata, Password, User, Username};
-use crate::error::AuthError;
+use crate::error::{AuthError, MissingRow};
 use crate::ports::PasswordCheck;
 
 /// Which sessions a logout ends.
@@ -31,6 +30,12 @@ pub struct UserChanges {
     pub username: Option<String>,
     /// A code from `GET /reauthenticate`, accepted in place of the current password.
     pub nonce: Option<String>,
+    /// A new email address: starts an email change (mailed; it applies once confirmed).
+    pub email: Option<String>,
+    /// Where the email change's links land, and its PKCE challenge.
+    pub email_link: LinkOptions,
+    /// A phone number: accepted only when it is the account's own (changing it needs SMS).
+    pub phone: Option<String>,
 }
 
 impl AuthService {
@@ -39,8 +44,15 @@ impl AuthService {
         principal.user.clone()
     }
 
-    /// Applies changes to the caller's own account. A password change ends every other session.
+    /// Applies changes to the caller's own account. A password change ends every other session;
+    /// a new email address is only mailed here, and applies once confirmed.
     pub async fn update_user(&self, principal: &Principal, changes: UserChanges) -> Result<User, AuthError> {
+        if !phone_unchanged(&principal.user, changes.phone.as_deref()) {
+            return Err(AuthError::PhoneProviderDisabled);
+        }
+        if let Some(email) = changes.email.as_deref().filter(|e| !e.trim().is_empty()) {
+            self.request_email_change(principal, email, &changes.email_link).await?;
+        }
         let mut user = principal.user.clone();
         let mut fields = Vec::new();
         if changes.data.is_some() {
@@ -80,7 +92,8 @@ impl AuthService {
         };
         let now = self.ports.clock.now();
         user.updated_at = now;
-        self.ports.users.update_user(&user).await?;
+        // Deleted since this request authenticated.
+        self.ports.users.update_user(&user).await.or_missing(AuthError::UserNotFound)?;
         let (actor, client) = (Actor::User(user.id), &principal.client);
         if password_changed {
             self.ports.sessions.revoke_user_sessions(user.id, Some(principal.session.id), now).await?;
@@ -188,4 +201,13 @@ pub(super) fn may_have_password(user: &User) -> Result<(), AuthError> {
         });
     }
     Ok(())
+}
+
+/// Whether `phone` leaves the account's number as it is: absent, empty, or the same number
+/// (with or without its `+`).
+fn phone_unchanged(user: &User, phone: Option<&str>) -> bool {
+    phone.is_none_or(|p| {
+        let p = p.trim();
+        p.is_empty() || user.phone.as_ref().is_some_and(|old| old.as_str() == p.trim_start_matches('+'))
+    })
 }

@@ -5,7 +5,7 @@ use crate::domain::{
     Actor, AuditAction, AuditEvent, BanDuration, Email, Metadata, Password, Phone, Session, SessionId, User, UserId,
     UserQuery, Username,
 };
-use crate::error::AuthError;
+use crate::error::{AuthError, MissingRow};
 
 /// What an operator sets on a user; absent fields stay as they are (or take their defaults on
 /// creation).
@@ -144,7 +144,7 @@ impl AuthService {
         let mut user = self.admin_get_user(id).await?;
         let changes = self.apply(&mut user, attributes, now).await?;
         user.updated_at = now;
-        self.ports.users.update_user(&user).await?;
+        self.ports.users.update_user(&user).await.or_missing(AuthError::UserNotFound)?;
         if changes.password || changes.banned == Some(true) {
             self.ports.sessions.revoke_user_sessions(id, None, now).await?;
         }

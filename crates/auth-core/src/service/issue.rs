@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 
 use super::{AuthService, ClientInfo};
 use crate::domain::{Aal, AccessClaims, AmrEntry, AuthMethod, RefreshToken, Session, SessionId, User};
-use crate::error::AuthError;
+use crate::error::{AuthError, MissingRow};
 
 /// A session handed to a client: an access token, its refresh token and the user.
 #[derive(Debug, Clone)]
@@ -31,7 +31,12 @@ impl AuthService {
     ) -> Result<IssuedSession, AuthError> {
         let now = self.ports.clock.now();
         let (session, refresh_token) = self.new_session(&user, method, client, now)?;
-        self.ports.sessions.start_session(&session, &refresh_token.digest()).await?;
+        // Deleted since it was read: nobody left to sign in.
+        self.ports
+            .sessions
+            .start_session(&session, &refresh_token.digest())
+            .await
+            .or_missing(AuthError::UserNotFound)?;
         user.last_sign_in_at = Some(now);
         self.issue(user, session, refresh_token, now)
     }

@@ -1,23 +1,32 @@
-//! The use cases: sign-up, sign-in, refresh, authentication, logout and account changes.
-//! Each one reads time and randomness through the ports and leaves storage consistent.
+//! The use cases, one concept per module: sign-up, sign-in, refresh, access checks, account
+//! changes, the emailed links and codes (sending, `/verify`, email change, PKCE), the
+//! operator's user management and links, and mail delivery. Each one reads time and
+//! randomness through the ports and leaves storage consistent.
 
 mod account;
 mod admin;
+mod admin_links;
+mod authenticate;
 mod delivery;
-mod email;
+mod email_change;
 mod import;
 mod issue;
+mod links;
+mod mail_throttle;
+mod pkce;
 mod refresh;
 mod sign_in;
 mod signup;
-mod verify;
+mod verification;
 
 use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::domain::{Actor, AuditAction, AuditEvent, RedirectPolicy, UserId};
+use self::mail_throttle::MailThrottle;
+use crate::domain::{Actor, AuditAction, AuditEvent, MailKind, RedirectPolicy, UserId};
 use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
+use crate::error::AuthError;
 use crate::ports::{
     AuditLog, Clock, EmailFlowStore, MailTemplates, PasswordHasher, Random, SessionStore, TokenChain, TokenSigner,
     UserStore,
@@ -25,12 +34,14 @@ use crate::ports::{
 
 pub use account::{LogoutScope, UserChanges};
 pub use admin::{AdminUserAttributes, UserPage};
+pub use admin_links::{GeneratedLink, LinkType};
+pub use authenticate::Principal;
 pub use delivery::{DeliveryReport, MailDelivery};
-pub use email::{GeneratedLink, LinkOptions, LinkType, Verified, VerifyChannel, VerifyProof, VerifyType};
 pub use issue::IssuedSession;
+pub use links::{LinkOptions, SignInMail};
 pub use sign_in::Identifier;
 pub use signup::{SignupOutcome, SignupRequest};
-pub use verify::Principal;
+pub use verification::{Verified, VerifyChannel, VerifyProof, VerifyType};
 
 /// The adapters a service runs on.
 #[derive(Clone)]
@@ -68,7 +79,7 @@ pub struct EmailSettings {
     pub link_ttl: Duration,
     /// How long an emailed code works.
     pub code_ttl: Duration,
-    /// Least time between two mails of one kind to one address.
+    /// Least time between two mails of one kind to one address (zero: no limit).
     pub send_interval: Duration,
     /// An email change needs the current address's approval as well as the new one's.
     pub secure_email_change: bool,
@@ -174,16 +185,26 @@ pub struct ClientInfo {
 }
 
 /// The use cases over a set of ports.
+///
+/// Clones share their state: the per-address mail throttle counts for all of them.
 #[derive(Clone)]
 pub struct AuthService {
     ports: Ports,
     settings: Arc<AuthSettings>,
+    throttle: Arc<MailThrottle>,
 }
 
 impl AuthService {
     /// A service over `ports`, behaving as `settings` say.
     pub fn new(ports: Ports, settings: AuthSettings) -> Self {
-        Self { ports, settings: Arc::new(settings) }
+        let throttle = Arc::new(MailThrottle::new(settings.email.send_interval));
+        Self { ports, settings: Arc::new(settings), throttle }
+    }
+
+    /// Counts a request for a mail of `kind` to the address `to` (parsed or not); refuses it
+    /// when the address asked for this kind within `email.send_interval`.
+    fn admit_mail(&self, kind: MailKind, to: &str) -> Result<(), AuthError> {
+        self.throttle.admit(kind, to, self.ports.clock.now())
     }
 
     /// The settings in force.

@@ -5,7 +5,7 @@ use super::{AuthService, ClientInfo, IssuedSession};
 use crate::domain::{
     Actor, AuditAction, AuthMethod, CodeChallenge, Email, Metadata, Password, Phone, User, UserId, Username,
 };
-use crate::error::AuthError;
+use crate::error::{AuthError, MissingRow};
 
 /// What a client sends to sign up. Every field is optional on the wire; the use case decides
 /// which combinations make sense.
@@ -200,7 +200,7 @@ impl AuthService {
             existing.password_hash = Some(hash);
             existing.user_metadata = metadata;
             existing.updated_at = self.ports.clock.now();
-            self.ports.users.update_user(&existing).await?;
+            self.ports.users.update_user(&existing).await.or_missing(AuthError::UserNotFound)?;
             // Signing up again is how people ask for the confirmation mail once more.
             if let Some(email) = &existing.email {
                 let last = self.ports.flows.last_mail_to(email, crate::domain::MailKind::Confirmation).await?;

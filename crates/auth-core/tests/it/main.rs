@@ -4,7 +4,9 @@
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fakes;
+mod email_change;
+mod email_links;
+mod pkce;
 mod refresh;
 mod session_access;
 mod sign_in;

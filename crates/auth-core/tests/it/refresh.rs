@@ -1,55 +1,45 @@
 use auth_core::AuthError;
-use auth_core::domain::Password;
-use auth_core::service::{AuthSettings, IssuedSession, SignupOutcome, SignupRequest};
+use auth_core::service::{AuthSettings, IssuedSession};
+use auth_core::testing::{TestWorld, test_client};
 use chrono::Duration;
 
-use crate::fakes::{World, client};
-
-pub async fn session(world: &World) -> IssuedSession {
-    let req = SignupRequest {
-        email: Some("jane@example.com".into()),
-        password: Some(Password::new("correct horse")),
-        ..SignupRequest::default()
-    };
-    match world.service.signup(req, &client()).await.unwrap() {
-        SignupOutcome::Session(issued) => *issued,
-        SignupOutcome::ConfirmationPending(_) => panic!("autoconfirm is on"),
-    }
+pub async fn session(world: &TestWorld) -> IssuedSession {
+    world.signed_in_user("jane@example.com", "correct horse").await.unwrap()
 }
 
 #[tokio::test]
 async fn refresh_rotates_and_keeps_the_session() {
-    let world = World::autoconfirm();
+    let world = TestWorld::autoconfirm();
     let first = session(&world).await;
     world.clock.advance(Duration::minutes(30));
-    let second = world.service.refresh(first.refresh_token.expose(), &client()).await.unwrap();
+    let second = world.service.refresh(first.refresh_token.expose(), &test_client()).await.unwrap();
     assert_eq!(second.session.id, first.session.id);
     assert_ne!(second.refresh_token, first.refresh_token);
     assert!(second.expires_at > first.expires_at);
-    let third = world.service.refresh(second.refresh_token.expose(), &client()).await.unwrap();
+    let third = world.service.refresh(second.refresh_token.expose(), &test_client()).await.unwrap();
     assert_ne!(third.refresh_token, second.refresh_token);
 }
 
 #[tokio::test]
 async fn retry_within_the_interval_gets_the_same_live_token() {
-    let world = World::autoconfirm();
+    let world = TestWorld::autoconfirm();
     let first = session(&world).await;
-    let a = world.service.refresh(first.refresh_token.expose(), &client()).await.unwrap();
+    let a = world.service.refresh(first.refresh_token.expose(), &test_client()).await.unwrap();
     world.clock.advance(Duration::seconds(5));
-    let b = world.service.refresh(first.refresh_token.expose(), &client()).await.unwrap();
+    let b = world.service.refresh(first.refresh_token.expose(), &test_client()).await.unwrap();
     assert_eq!(a.refresh_token, b.refresh_token);
 }
 
 #[tokio::test]
 async fn reuse_revokes_the_session_and_its_access_tokens() {
-    let world = World::autoconfirm();
+    let world = TestWorld::autoconfirm();
     let first = session(&world).await;
-    let second = world.service.refresh(first.refresh_token.expose(), &client()).await.unwrap();
+    let second = world.service.refresh(first.refresh_token.expose(), &test_client()).await.unwrap();
     world.clock.advance(Duration::seconds(11));
-    let err = world.service.refresh(first.refresh_token.expose(), &client()).await.unwrap_err();
+    let err = world.service.refresh(first.refresh_token.expose(), &test_client()).await.unwrap_err();
     assert_eq!(err, AuthError::RefreshTokenAlreadyUsed);
     assert_eq!(
-        world.service.refresh(second.refresh_token.expose(), &client()).await.unwrap_err(),
+        world.service.refresh(second.refresh_token.expose(), &test_client()).await.unwrap_err(),
         AuthError::RefreshTokenNotFound
     );
     let err = world.service.authenticate(&second.access_token).await.unwrap_err();
@@ -58,20 +48,20 @@ async fn reuse_revokes_the_session_and_its_access_tokens() {
 
 #[tokio::test]
 async fn unknown_and_empty_tokens_are_not_found() {
-    let world = World::autoconfirm();
+    let world = TestWorld::autoconfirm();
     session(&world).await;
-    assert_eq!(world.service.refresh("nonsense", &client()).await.unwrap_err(), AuthError::RefreshTokenNotFound);
-    assert_eq!(world.service.refresh("", &client()).await.unwrap_err(), AuthError::RefreshTokenNotFound);
+    assert_eq!(world.service.refresh("nonsense", &test_client()).await.unwrap_err(), AuthError::RefreshTokenNotFound);
+    assert_eq!(world.service.refresh("", &test_client()).await.unwrap_err(), AuthError::RefreshTokenNotFound);
 }
 
 #[tokio::test]
 async fn inactive_sessions_expire() {
     let limits = auth_core::domain::SessionLimits { timebox: None, inactivity_timeout: Some(Duration::hours(1)) };
-    let world = World::new(AuthSettings { autoconfirm: true, session_limits: limits, ..AuthSettings::default() });
+    let world = TestWorld::new(AuthSettings { autoconfirm: true, session_limits: limits, ..AuthSettings::default() });
     let first = session(&world).await;
     world.clock.advance(Duration::minutes(61));
     assert_eq!(
-        world.service.refresh(first.refresh_token.expose(), &client()).await.unwrap_err(),
+        world.service.refresh(first.refresh_token.expose(), &test_client()).await.unwrap_err(),
         AuthError::SessionExpired
     );
 }

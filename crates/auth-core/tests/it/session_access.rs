@@ -1,16 +1,15 @@
+use crate::refresh::session;
 use auth_core::AuthError;
 use auth_core::domain::Password;
 use auth_core::ports::{SessionStore, UserStore};
 use auth_core::service::{AuthSettings, Identifier, LogoutScope, UserChanges};
+use auth_core::testing::{TestWorld, test_client};
 use chrono::Duration;
 use serde_json::json;
 
-use crate::fakes::{World, client};
-use crate::refresh::session;
-
 #[tokio::test]
 async fn expired_and_garbage_access_tokens_are_bad_jwts() {
-    let world = World::autoconfirm();
+    let world = TestWorld::autoconfirm();
     let issued = session(&world).await;
     assert!(matches!(world.service.authenticate("garbage").await.unwrap_err(), AuthError::BadJwt(_)));
     world.clock.advance(Duration::hours(2));
@@ -19,12 +18,12 @@ async fn expired_and_garbage_access_tokens_are_bad_jwts() {
 
 #[tokio::test]
 async fn logout_scopes_end_the_right_sessions() {
-    let world = World::autoconfirm();
+    let world = TestWorld::autoconfirm();
     let a = session(&world).await;
     let login = Identifier::parse_login("jane@example.com").unwrap();
     let pw = Password::new("correct horse");
-    let b = world.service.sign_in_with_password(&login, &pw, &client()).await.unwrap();
-    let c = world.service.sign_in_with_password(&login, &pw, &client()).await.unwrap();
+    let b = world.service.sign_in_with_password(&login, &pw, &test_client()).await.unwrap();
+    let c = world.service.sign_in_with_password(&login, &pw, &test_client()).await.unwrap();
 
     let principal = world.service.authenticate(&a.access_token).await.unwrap();
     world.service.logout(&principal, LogoutScope::Others).await.unwrap();
@@ -34,13 +33,13 @@ async fn logout_scopes_end_the_right_sessions() {
     world.service.logout(&principal, LogoutScope::Local).await.unwrap();
     assert_eq!(world.service.authenticate(&a.access_token).await.unwrap_err(), AuthError::SessionNotFound);
     assert_eq!(
-        world.service.refresh(a.refresh_token.expose(), &client()).await.unwrap_err(),
+        world.service.refresh(a.refresh_token.expose(), &test_client()).await.unwrap_err(),
         AuthError::RefreshTokenNotFound
     );
     assert_eq!(world.service.authenticate(&c.access_token).await.unwrap_err(), AuthError::SessionNotFound);
 
-    let d = world.service.sign_in_with_password(&login, &pw, &client()).await.unwrap();
-    let e = world.service.sign_in_with_password(&login, &pw, &client()).await.unwrap();
+    let d = world.service.sign_in_with_password(&login, &pw, &test_client()).await.unwrap();
+    let e = world.service.sign_in_with_password(&login, &pw, &test_client()).await.unwrap();
     let principal = world.service.authenticate(&d.access_token).await.unwrap();
     world.service.logout(&principal, LogoutScope::Global).await.unwrap();
     assert!(world.service.authenticate(&d.access_token).await.is_err());
@@ -49,7 +48,7 @@ async fn logout_scopes_end_the_right_sessions() {
 
 #[tokio::test]
 async fn banned_or_deleted_users_lose_their_tokens_at_once() {
-    let world = World::autoconfirm();
+    let world = TestWorld::autoconfirm();
     let issued = session(&world).await;
     let mut user = issued.user.clone();
     user.banned_until = Some(issued.session.created_at + Duration::days(1));
@@ -66,7 +65,7 @@ async fn banned_or_deleted_users_lose_their_tokens_at_once() {
 
 #[tokio::test]
 async fn self_deletion_needs_the_password_and_can_be_disabled() {
-    let world = World::autoconfirm();
+    let world = TestWorld::autoconfirm();
     let issued = session(&world).await;
     let principal = world.service.authenticate(&issued.access_token).await.unwrap();
     assert_eq!(
@@ -77,7 +76,8 @@ async fn self_deletion_needs_the_password_and_can_be_disabled() {
     assert_eq!(wrong.unwrap_err(), AuthError::CurrentPasswordInvalid);
     assert!(world.store.find_user(issued.user.id).await.unwrap().is_some());
 
-    let locked = World::new(AuthSettings { autoconfirm: true, self_delete_enabled: false, ..AuthSettings::default() });
+    let locked =
+        TestWorld::new(AuthSettings { autoconfirm: true, self_delete_enabled: false, ..AuthSettings::default() });
     let issued = session(&locked).await;
     let principal = locked.service.authenticate(&issued.access_token).await.unwrap();
     let err = locked.service.delete_own_account(&principal, Some(&Password::new("correct horse"))).await;
@@ -86,10 +86,11 @@ async fn self_deletion_needs_the_password_and_can_be_disabled() {
 
 #[tokio::test]
 async fn password_change_rules_and_other_sessions_end() {
-    let world = World::autoconfirm();
+    let world = TestWorld::autoconfirm();
     let issued = session(&world).await;
     let login = Identifier::parse_login("jane@example.com").unwrap();
-    let other = world.service.sign_in_with_password(&login, &Password::new("correct horse"), &client()).await.unwrap();
+    let other =
+        world.service.sign_in_with_password(&login, &Password::new("correct horse"), &test_client()).await.unwrap();
     let principal = world.service.authenticate(&issued.access_token).await.unwrap();
 
     let change = |new: &str, current: Option<&str>| UserChanges {
@@ -109,14 +110,16 @@ async fn password_change_rules_and_other_sessions_end() {
     world.service.update_user(&principal, change("brand new pass", Some("correct horse"))).await.unwrap();
     assert!(world.service.authenticate(&issued.access_token).await.is_ok(), "the caller's session survives");
     assert_eq!(world.service.authenticate(&other.access_token).await.unwrap_err(), AuthError::SessionNotFound);
-    let old = world.service.sign_in_with_password(&login, &Password::new("correct horse"), &client()).await;
+    let old = world.service.sign_in_with_password(&login, &Password::new("correct horse"), &test_client()).await;
     assert_eq!(old.unwrap_err(), AuthError::InvalidCredentials);
-    assert!(world.service.sign_in_with_password(&login, &Password::new("brand new pass"), &client()).await.is_ok());
+    assert!(
+        world.service.sign_in_with_password(&login, &Password::new("brand new pass"), &test_client()).await.is_ok()
+    );
 }
 
 #[tokio::test]
 async fn metadata_merges_and_username_changes() {
-    let world = World::autoconfirm();
+    let world = TestWorld::autoconfirm();
     let issued = session(&world).await;
     let principal = world.service.authenticate(&issued.access_token).await.unwrap();
     let changes = UserChanges { data: Some(json!({"first_name": "Jane", "nick": "jd"})), ..UserChanges::default() };

@@ -2,9 +2,8 @@ use auth_core::AuthError;
 use auth_core::domain::{Email, Password, UserQuery, WeakPasswordReason};
 use auth_core::ports::UserStore;
 use auth_core::service::{AuthSettings, SignupOutcome, SignupRequest};
+use auth_core::testing::{TestWorld, test_client};
 use serde_json::json;
-
-use crate::fakes::{World, client};
 
 fn request(email: &str, password: &str) -> SignupRequest {
     SignupRequest { email: Some(email.into()), password: Some(Password::new(password)), ..SignupRequest::default() }
@@ -12,10 +11,10 @@ fn request(email: &str, password: &str) -> SignupRequest {
 
 #[tokio::test]
 async fn autoconfirm_signup_answers_a_session_with_metadata() {
-    let world = World::autoconfirm();
+    let world = TestWorld::autoconfirm();
     let mut req = request("  Jane@Example.com ", "correct horse");
     req.data = Some(json!({"first_name": "Jane", "last_name": "Doe"}));
-    let SignupOutcome::Session(issued) = world.service.signup(req, &client()).await.unwrap() else {
+    let SignupOutcome::Session(issued) = world.service.signup(req, &test_client()).await.unwrap() else {
         panic!("expected a session");
     };
     assert_eq!(issued.user.email.as_ref().map(Email::as_str), Some("jane@example.com"));
@@ -31,8 +30,8 @@ async fn autoconfirm_signup_answers_a_session_with_metadata() {
 
 #[tokio::test]
 async fn signup_needing_confirmation_answers_the_bare_user() {
-    let world = World::new(AuthSettings::default());
-    let outcome = world.service.signup(request("jane@example.com", "correct horse"), &client()).await.unwrap();
+    let world = TestWorld::new(AuthSettings::default());
+    let outcome = world.service.signup(request("jane@example.com", "correct horse"), &test_client()).await.unwrap();
     let SignupOutcome::ConfirmationPending(user) = outcome else { panic!("expected a pending user") };
     assert!(user.email_confirmed_at.is_none());
     assert!(world.store.find_user(user.id).await.unwrap().is_some());
@@ -40,9 +39,9 @@ async fn signup_needing_confirmation_answers_the_bare_user() {
 
 #[tokio::test]
 async fn repeat_signup_of_a_confirmed_address_reveals_nothing() {
-    let world = World::new(AuthSettings::default());
+    let world = TestWorld::new(AuthSettings::default());
     let SignupOutcome::ConfirmationPending(first) =
-        world.service.signup(request("jane@example.com", "correct horse"), &client()).await.unwrap()
+        world.service.signup(request("jane@example.com", "correct horse"), &test_client()).await.unwrap()
     else {
         panic!()
     };
@@ -50,7 +49,7 @@ async fn repeat_signup_of_a_confirmed_address_reveals_nothing() {
     confirmed.email_confirmed_at = Some(confirmed.created_at);
     world.store.update_user(&confirmed).await.unwrap();
 
-    let again = world.service.signup(request("JANE@example.com", "other password"), &client()).await.unwrap();
+    let again = world.service.signup(request("JANE@example.com", "other password"), &test_client()).await.unwrap();
     let SignupOutcome::ConfirmationPending(decoy) = again else { panic!("expected a look-alike pending user") };
     assert_ne!(decoy.id, confirmed.id, "the real id must not leak");
     assert!(decoy.email_confirmed_at.is_none());
@@ -60,28 +59,28 @@ async fn repeat_signup_of_a_confirmed_address_reveals_nothing() {
 
 #[tokio::test]
 async fn repeat_signup_with_autoconfirm_says_user_exists() {
-    let world = World::autoconfirm();
-    world.service.signup(request("jane@example.com", "correct horse"), &client()).await.unwrap();
-    let err = world.service.signup(request("jane@example.com", "correct horse"), &client()).await.unwrap_err();
+    let world = TestWorld::autoconfirm();
+    world.service.signup(request("jane@example.com", "correct horse"), &test_client()).await.unwrap();
+    let err = world.service.signup(request("jane@example.com", "correct horse"), &test_client()).await.unwrap_err();
     assert_eq!(err, AuthError::UserAlreadyExists);
 }
 
 #[tokio::test]
 async fn signup_refusals_have_their_own_codes() {
-    let disabled = World::new(AuthSettings { signup_enabled: false, ..AuthSettings::default() });
-    let err = disabled.service.signup(request("a@example.com", "correct horse"), &client()).await.unwrap_err();
+    let disabled = TestWorld::new(AuthSettings { signup_enabled: false, ..AuthSettings::default() });
+    let err = disabled.service.signup(request("a@example.com", "correct horse"), &test_client()).await.unwrap_err();
     assert_eq!(err.code(), "signup_disabled");
 
-    let world = World::autoconfirm();
-    let weak = world.service.signup(request("a@example.com", "short"), &client()).await.unwrap_err();
+    let world = TestWorld::autoconfirm();
+    let weak = world.service.signup(request("a@example.com", "short"), &test_client()).await.unwrap_err();
     let AuthError::WeakPassword(weak) = weak else { panic!("expected weak_password") };
     assert_eq!(weak.reasons, vec![WeakPasswordReason::Length]);
 
-    let bad_email = world.service.signup(request("not-an-address", "correct horse"), &client()).await.unwrap_err();
+    let bad_email = world.service.signup(request("not-an-address", "correct horse"), &test_client()).await.unwrap_err();
     assert!(matches!(bad_email, AuthError::Validation { field: "email", .. }), "{bad_email:?}");
 
     let no_password = SignupRequest { email: Some("a@example.com".into()), ..SignupRequest::default() };
-    let err = world.service.signup(no_password, &client()).await.unwrap_err();
+    let err = world.service.signup(no_password, &test_client()).await.unwrap_err();
     assert!(matches!(err, AuthError::Validation { field: "password", .. }), "{err:?}");
 
     let phone = SignupRequest {
@@ -89,21 +88,22 @@ async fn signup_refusals_have_their_own_codes() {
         password: Some(Password::new("correct horse")),
         ..SignupRequest::default()
     };
-    assert_eq!(world.service.signup(phone, &client()).await.unwrap_err().code(), "phone_provider_disabled");
+    assert_eq!(world.service.signup(phone, &test_client()).await.unwrap_err().code(), "phone_provider_disabled");
 
     let list =
         SignupRequest { data: Some(json!(["not", "an", "object"])), ..request("b@example.com", "correct horse") };
-    assert_eq!(world.service.signup(list, &client()).await.unwrap_err().code(), "validation_failed");
+    assert_eq!(world.service.signup(list, &test_client()).await.unwrap_err().code(), "validation_failed");
 }
 
 #[tokio::test]
 async fn anonymous_signup_follows_its_switch() {
-    let off = World::autoconfirm();
-    let err = off.service.signup(SignupRequest::default(), &client()).await.unwrap_err();
+    let off = TestWorld::autoconfirm();
+    let err = off.service.signup(SignupRequest::default(), &test_client()).await.unwrap_err();
     assert_eq!(err, AuthError::AnonymousProviderDisabled);
 
-    let on = World::new(AuthSettings { anonymous_enabled: true, ..AuthSettings::default() });
-    let SignupOutcome::Session(issued) = on.service.signup(SignupRequest::default(), &client()).await.unwrap() else {
+    let on = TestWorld::new(AuthSettings { anonymous_enabled: true, ..AuthSettings::default() });
+    let SignupOutcome::Session(issued) = on.service.signup(SignupRequest::default(), &test_client()).await.unwrap()
+    else {
         panic!("expected a session")
     };
     assert!(issued.user.is_anonymous);
@@ -115,11 +115,11 @@ async fn anonymous_signup_follows_its_switch() {
 
 #[tokio::test]
 async fn usernames_are_unique_regardless_of_case() {
-    let world = World::autoconfirm();
+    let world = TestWorld::autoconfirm();
     let mut first = request("a@example.com", "correct horse");
     first.username = Some("JaneDoe".into());
-    world.service.signup(first, &client()).await.unwrap();
+    world.service.signup(first, &test_client()).await.unwrap();
     let mut second = request("b@example.com", "correct horse");
     second.username = Some("janedoe".into());
-    assert_eq!(world.service.signup(second, &client()).await.unwrap_err(), AuthError::UsernameExists);
+    assert_eq!(world.service.signup(second, &test_client()).await.unwrap_err(), AuthError::UsernameExists);
 }

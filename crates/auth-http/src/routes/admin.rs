@@ -7,13 +7,13 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, HeaderValue, LINK};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use auth_core::AuthError;
-use auth_core::domain::{Actor, AuditEvent, Password, UserId, UserQuery};
+use auth_core::domain::{Password, UserId, UserQuery};
 use auth_core::service::{AdminUserAttributes, ClientInfo};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::bearer::bearer_token;
-use crate::client::client_info;
+use super::RedirectQuery;
+use crate::bearer::with_bearer_token;
 use crate::{ApiError, AppState, views};
 
 /// Page size when the client names none.
@@ -30,14 +30,9 @@ impl FromRequest for AdminCaller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let state = request.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(request);
-        let request = request.clone();
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::from(AuthError::Internal("app state missing".into())))?;
-            let token = token.ok_or(AuthError::NoAuthorization)?;
+        with_bearer_token(request, |state, token, client| async move {
             state.service.authorize_admin(&token).await?;
-            Ok(AdminCaller(client_info(&request, &state.settings.trusted_proxies)))
+            Ok(AdminCaller(client))
         })
     }
 }
@@ -242,35 +237,9 @@ pub(crate) async fn audit(
 ) -> Result<HttpResponse, ApiError> {
     let (page, per_page) = paging.parse()?;
     let (events, total) = state.service.audit_events((page - 1).saturating_mul(per_page), per_page).await?;
-    let body: Vec<Value> = events.iter().map(audit_view).collect();
+    let body: Vec<Value> = events.iter().map(views::audit_event).collect();
     let response = super::no_store(HttpResponse::Ok()).json(body);
     Ok(paged(response, &request, page, per_page, total))
-}
-
-/// An audit event in Supabase Auth's shape (`payload` holds the facts).
-fn audit_view(event: &AuditEvent) -> Value {
-    let actor_id = match &event.actor {
-        Actor::User(id) => Value::from(id.to_string()),
-        Actor::Admin | Actor::Anonymous => Value::Null,
-    };
-    let actor_kind = match &event.actor {
-        Actor::User(_) => "user",
-        Actor::Admin => "admin",
-        Actor::Anonymous => "anonymous",
-    };
-    json!({
-        "id": event.id,
-        "created_at": event.at,
-        "ip_address": event.ip.clone().unwrap_or_default(),
-        "payload": {
-            "action": event.action.as_str(),
-            "actor_id": actor_id,
-            "actor_type": actor_kind,
-            "target_id": event.target.map(|id| id.to_string()),
-            "user_agent": event.user_agent,
-            "traits": event.details,
-        },
-    })
 }
 
 /// `POST /invite` body.
@@ -278,12 +247,6 @@ fn audit_view(event: &AuditEvent) -> Value {
 pub(crate) struct InviteBody {
     email: Option<String>,
     data: Option<Value>,
-}
-
-/// `redirect_to` in the query string.
-#[derive(Deserialize)]
-pub(crate) struct RedirectQuery {
-    redirect_to: Option<String>,
 }
 
 /// `POST /invite` (service role): creates the user and mails the invitation; answers the user.

@@ -5,12 +5,12 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::AuthError;
 use auth_core::domain::PKCE_LINK_PREFIX;
-use auth_core::service::{IssuedSession, Verified, VerifyChannel, VerifyProof, VerifyType};
+use auth_core::service::{IssuedSession, SignInMail, Verified, VerifyChannel, VerifyProof, VerifyType};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::RedirectQuery;
 use super::pkce::ChallengeFields;
-use super::signup::RedirectQuery;
 use crate::client::client_info;
 use crate::{ApiError, AppState, Bucket, views};
 
@@ -37,12 +37,6 @@ fn required_email(email: Option<String>) -> Result<String, AuthError> {
         .ok_or(AuthError::Validation { field: "email", message: "an email address is required".into() })
 }
 
-/// Per-IP and per-address limits for a request that sends mail of `kind` to `email`.
-fn admit(state: &AppState, request: &HttpRequest, kind: &'static str, email: &str) -> Result<(), ApiError> {
-    state.limit(Bucket::Email, request)?;
-    state.throttle_address(kind, email)
-}
-
 fn empty_ok() -> HttpResponse {
     super::no_store(HttpResponse::Ok()).json(json!({}))
 }
@@ -56,7 +50,7 @@ async fn answer_alike(
     let started = actix_web::rt::time::Instant::now();
     let outcome = work.await;
     actix_web::rt::time::sleep_until(started + state.settings.mail_answer_floor).await;
-    outcome?;
+    state.counted(outcome)?;
     Ok(empty_ok())
 }
 
@@ -70,7 +64,7 @@ pub(crate) async fn recover(
     let body = body.into_inner();
     let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     let email = required_email(body.email)?;
-    admit(&state, &request, "recovery", &email)?;
+    state.limit(Bucket::Email, &request)?;
     answer_alike(&state, state.service.recover(&email, &link)).await
 }
 
@@ -81,7 +75,7 @@ pub(crate) async fn forgot_username(
     body: web::Json<EmailBody>,
 ) -> Result<HttpResponse, ApiError> {
     let email = required_email(body.into_inner().email)?;
-    admit(&state, &request, "forgot_username", &email)?;
+    state.limit(Bucket::Email, &request)?;
     answer_alike(&state, state.service.forgot_username(&email)).await
 }
 
@@ -116,11 +110,10 @@ pub(crate) async fn resend(
     };
     let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     let email = required_email(body.email)?;
+    state.limit(Bucket::Email, &request)?;
     if email_change {
-        admit(&state, &request, "email_change", &email)?;
         answer_alike(&state, state.service.resend_email_change(&email, &link)).await
     } else {
-        admit(&state, &request, "confirmation", &email)?;
         answer_alike(&state, state.service.resend_confirmation(&email, &link)).await
     }
 }
@@ -143,7 +136,7 @@ pub(crate) async fn magiclink(
     query: web::Query<RedirectQuery>,
     body: web::Json<OtpBody>,
 ) -> Result<HttpResponse, ApiError> {
-    send_sign_in(state, request, query.into_inner().redirect_to, body.into_inner(), true).await
+    send_sign_in(state, request, query.into_inner().redirect_to, body.into_inner(), SignInMail::Link).await
 }
 
 /// `POST /otp`: a sign-in code (and link); an unknown address signs up unless
@@ -154,7 +147,7 @@ pub(crate) async fn otp(
     query: web::Query<RedirectQuery>,
     body: web::Json<OtpBody>,
 ) -> Result<HttpResponse, ApiError> {
-    send_sign_in(state, request, query.into_inner().redirect_to, body.into_inner(), false).await
+    send_sign_in(state, request, query.into_inner().redirect_to, body.into_inner(), SignInMail::Code).await
 }
 
 async fn send_sign_in(
@@ -162,18 +155,16 @@ async fn send_sign_in(
     request: HttpRequest,
     redirect_to: Option<String>,
     body: OtpBody,
-    link: bool,
+    asked: SignInMail,
 ) -> Result<HttpResponse, ApiError> {
     if body.phone.as_deref().is_some_and(|p| !p.trim().is_empty()) {
         return Err(AuthError::PhoneProviderDisabled.into());
     }
     let email = required_email(body.email)?;
-    // A link needs somewhere to land; a code-only request names none.
-    let redirect_to = if link { Some(state.service.redirect_target(redirect_to.as_deref())) } else { redirect_to };
     let link = body.pkce.link_options(&state, redirect_to)?;
-    admit(&state, &request, "magiclink", &email)?;
+    state.limit(Bucket::Email, &request)?;
     let create_user = body.create_user.unwrap_or(true);
-    answer_alike(&state, state.service.send_magic_link(&email, create_user, body.data, &link)).await
+    answer_alike(&state, state.service.send_magic_link(&email, asked, create_user, body.data, &link)).await
 }
 
 /// `POST /verify` body, as JSON (auth-js `verifyOtp`) or as the form of the link page.
@@ -252,7 +243,7 @@ pub(crate) async fn verify(
         }
         Err(error) => Err(ApiError::from(error)),
     };
-    let value = auth_core::domain::query_value;
+    let value = auth_core::domain::encode_query_value;
     let (query, fragment) = match &outcome {
         Ok(Verified::Session(issued)) => (None, Some(session_fragment(issued, &kind_name))),
         Ok(Verified::AuthCode(code)) => (Some(format!("code={}", value(code.as_str()))), None),
@@ -322,7 +313,7 @@ fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
 
 /// The session in the fragment form Supabase Auth redirects with (auth-js reads it).
 fn session_fragment(issued: &IssuedSession, kind: &str) -> String {
-    let value = auth_core::domain::query_value;
+    let value = auth_core::domain::encode_query_value;
     format!(
         "access_token={}&expires_at={}&expires_in={}&refresh_token={}&token_type=bearer&type={}",
         value(&issued.access_token),

@@ -1,6 +1,5 @@
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpResponse, web};
 use auth_core::ports::NotReady;
@@ -34,7 +33,7 @@ pub(crate) async fn health(state: web::Data<AppState>) -> HttpResponse {
 /// `not_ready` otherwise, within [`READY_TIMEOUT`] whatever the database does. The cause goes
 /// to the log; the client gets a sentence without host names.
 pub(crate) async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let not_ready = |message: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", message);
+    let not_ready = ApiError::not_ready;
     let Some(check) = state.readiness() else {
         return Err(not_ready("No readiness check is configured"));
     };

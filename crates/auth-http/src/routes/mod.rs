@@ -2,6 +2,7 @@
 
 use actix_web::HttpResponseBuilder;
 use actix_web::http::header::CACHE_CONTROL;
+use serde::Deserialize;
 
 pub(crate) mod admin;
 pub(crate) mod email;
@@ -14,6 +15,12 @@ pub(crate) mod settings;
 pub(crate) mod signup;
 pub(crate) mod token;
 pub(crate) mod user;
+
+/// `redirect_to` in the query string, where auth-js puts `emailRedirectTo` and `redirectTo`.
+#[derive(Deserialize)]
+pub(crate) struct RedirectQuery {
+    pub(crate) redirect_to: Option<String>,
+}
 
 /// Responses that carry tokens or personal data must never be stored by a cache.
 fn no_store(mut builder: HttpResponseBuilder) -> HttpResponseBuilder {

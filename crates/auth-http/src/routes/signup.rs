@@ -4,6 +4,7 @@ use auth_core::service::{SignupOutcome, SignupRequest};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::RedirectQuery;
 use super::pkce::ChallengeFields;
 use crate::client::client_info;
 use crate::{ApiError, AppState, Bucket, views};
@@ -18,12 +19,6 @@ pub(crate) struct SignupBody {
     data: Option<Value>,
     #[serde(flatten)]
     pkce: ChallengeFields,
-}
-
-/// `redirect_to` in the query string, where auth-js puts `emailRedirectTo`.
-#[derive(Deserialize)]
-pub(crate) struct RedirectQuery {
-    pub(crate) redirect_to: Option<String>,
 }
 
 /// `POST /signup`: a session when the account is usable at once, the bare user otherwise.

@@ -1,4 +1,3 @@
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::AuthError;
 use auth_core::domain::Password;
@@ -67,7 +66,7 @@ pub(crate) async fn token(
             let client = client_info(&request, &state.settings.trusted_proxies);
             state.service.exchange_auth_code(&code, &verifier, &client).await?
         }
-        _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_credentials", "unsupported_grant_type")),
+        _ => return Err(ApiError::unsupported_grant_type()),
     };
     Ok(super::no_store(HttpResponse::Ok()).json(views::session(&issued)))
 }

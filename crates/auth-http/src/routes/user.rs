@@ -1,8 +1,7 @@
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use auth_core::AuthError;
 use auth_core::domain::Password;
-use auth_core::service::UserChanges;
+use auth_core::service::{LinkOptions, UserChanges};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -37,34 +36,22 @@ pub(crate) async fn update_user(
     state: web::Data<AppState>,
     request: actix_web::HttpRequest,
     caller: Authenticated,
-    query: web::Query<super::signup::RedirectQuery>,
+    query: web::Query<super::RedirectQuery>,
     body: web::Json<UpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     if body.app_metadata.is_some() || body.role.is_some() || body.aud.is_some() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_admin",
-            "Updating app_metadata, role or aud requires admin privileges",
-        ));
+        return Err(AuthError::AdminOnlyFields.into());
     }
     if body.nonce.as_deref().is_some_and(|n| !n.trim().is_empty()) {
         // A nonce is a code: guesses count against the verify limit.
         state.limit(crate::Bucket::Verify, &request)?;
     }
-    let current = &caller.0.user;
-    let phone_unchanged = body.phone.as_deref().is_none_or(|p| {
-        let p = p.trim();
-        p.is_empty() || current.phone.as_ref().is_some_and(|old| old.as_str() == p.trim_start_matches('+'))
-    });
-    if !phone_unchanged {
-        return Err(AuthError::PhoneProviderDisabled.into());
-    }
-    if let Some(email) = body.email.as_deref().filter(|e| !e.trim().is_empty()) {
+    let email = body.email.filter(|e| !e.trim().is_empty());
+    let mut email_link = LinkOptions::default();
+    if email.is_some() {
         state.limit(crate::Bucket::Email, &request)?;
-        state.throttle_address("email_change", email)?;
-        let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
-        state.service.request_email_change(&caller.0, email, &link).await?;
+        email_link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     }
     let changes = UserChanges {
         data: body.data,
@@ -72,8 +59,11 @@ pub(crate) async fn update_user(
         current_password: body.current_password.map(Password::new),
         username: body.username,
         nonce: body.nonce,
+        email,
+        email_link,
+        phone: body.phone,
     };
-    let user = state.service.update_user(&caller.0, changes).await?;
+    let user = state.counted(state.service.update_user(&caller.0, changes).await)?;
     Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
 }
 
@@ -101,9 +91,6 @@ pub(crate) async fn reauthenticate(
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     state.limit(crate::Bucket::Email, &request)?;
-    if let Some(email) = &caller.0.user.email {
-        state.throttle_address("reauthentication", email.as_str())?;
-    }
-    state.service.reauthenticate(&caller.0).await?;
+    state.counted(state.service.reauthenticate(&caller.0).await)?;
     Ok(super::no_store(HttpResponse::Ok()).json(serde_json::json!({})))
 }

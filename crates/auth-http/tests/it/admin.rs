@@ -3,7 +3,7 @@ use actix_web::test::TestRequest;
 use auth_http::HttpSettings;
 use serde_json::{Value, json};
 
-use crate::harness::{api_key, app, post, send, with_token};
+use crate::harness::{TestApp, api_key, post, with_token};
 
 fn admin(request: TestRequest) -> TestRequest {
     with_token(request, &api_key("service_role"))
@@ -21,22 +21,17 @@ fn delete(path: &str) -> TestRequest {
     TestRequest::delete().uri(&format!("/auth/v1{path}"))
 }
 
-fn sign_in(email: &str, password: &str) -> TestRequest {
-    post("/token?grant_type=password", json!({"email": email, "password": password}))
-}
-
 #[actix_web::test]
 async fn only_the_service_role_gets_in() {
-    let app = app(HttpSettings::default()).await;
-    let (status, _, body) = send(&app, get("/admin/users")).await;
+    let app = TestApp::new(HttpSettings::default()).await;
+    let (status, _, body) = app.send(get("/admin/users")).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNAUTHORIZED, Some("no_authorization")));
-    let (status, _, body) = send(&app, with_token(get("/admin/users"), "garbage")).await;
+    let (status, _, body) = app.send(with_token(get("/admin/users"), "garbage")).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("bad_jwt")));
-    let (status, _, body) = send(&app, with_token(get("/admin/users"), &api_key("anon"))).await;
+    let (status, _, body) = app.send(with_token(get("/admin/users"), &api_key("anon"))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("not_admin")));
 
-    let (_, _, session) =
-        send(&app, post("/signup", json!({"email": "u@example.com", "password": "correct horse"}))).await;
+    let (_, _, session) = app.sign_up("u@example.com", "correct horse").await;
     let user_token = session["access_token"].as_str().unwrap();
     for request in [
         get("/admin/users"),
@@ -44,55 +39,55 @@ async fn only_the_service_role_gets_in() {
         get("/admin/audit"),
         delete(&format!("/admin/users/{}", session["user"]["id"].as_str().unwrap())),
     ] {
-        let (status, _, body) = send(&app, with_token(request, user_token)).await;
+        let (status, _, body) = app.send(with_token(request, user_token)).await;
         assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("not_admin")), "{body}");
     }
-    assert_eq!(send(&app, with_token(get("/user"), user_token)).await.0, StatusCode::OK, "nothing was deleted");
+    assert_eq!(app.send(with_token(get("/user"), user_token)).await.0, StatusCode::OK, "nothing was deleted");
 }
 
 #[actix_web::test]
 async fn users_are_created_listed_in_pages_and_filtered() {
-    let app = app(HttpSettings::default()).await;
+    let app = TestApp::new(HttpSettings::default()).await;
     for n in 1..=3 {
         let body = json!({"email": format!("user{n}@example.com"), "password": "correct horse", "email_confirm": true,
                           "user_metadata": {"n": n}, "app_metadata": {"plan": "pro"}, "role": "normal_user"});
-        let (status, _, user) = send(&app, admin(post("/admin/users", body))).await;
+        let (status, _, user) = app.send(admin(post("/admin/users", body))).await;
         assert_eq!(status, StatusCode::OK, "{user}");
         assert_eq!(user["role"], "normal_user");
         assert_eq!(user["app_metadata"], json!({"provider": "email", "providers": ["email"], "plan": "pro"}));
         assert!(user["email_confirmed_at"].is_string());
     }
-    let (status, _, body) = send(&app, admin(post("/admin/users", json!({"email": "USER1@example.com"})))).await;
+    let (status, _, body) = app.send(admin(post("/admin/users", json!({"email": "USER1@example.com"})))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email_exists")));
-    let (status, _, body) = send(&app, admin(post("/admin/users", json!({"user_metadata": {}})))).await;
+    let (status, _, body) = app.send(admin(post("/admin/users", json!({"user_metadata": {}})))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")));
     let (status, _, body) =
-        send(&app, admin(post("/admin/users", json!({"email": "weak@example.com", "password": "x"})))).await;
+        app.send(admin(post("/admin/users", json!({"email": "weak@example.com", "password": "x"})))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("weak_password")));
 
     // auth-js sends empty paging parameters when it has none.
-    let (status, headers, body) = send(&app, admin(get("/admin/users?page=&per_page="))).await;
+    let (status, headers, body) = app.send(admin(get("/admin/users?page=&per_page="))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["users"].as_array().unwrap().len(), 3);
     assert_eq!(body["aud"], "authenticated");
     assert_eq!(headers.get("x-total-count").unwrap(), "3");
     assert_eq!(body["users"][0]["email"], "user3@example.com", "newest first");
 
-    let (_, headers, body) = send(&app, admin(get("/admin/users?page=1&per_page=2"))).await;
+    let (_, headers, body) = app.send(admin(get("/admin/users?page=1&per_page=2"))).await;
     assert_eq!(body["users"].as_array().unwrap().len(), 2);
     assert_eq!(
         headers.get("link").unwrap(),
         "</auth/v1/admin/users?page=2&per_page=2>; rel=\"next\", </auth/v1/admin/users?page=2&per_page=2>; rel=\"last\""
     );
-    let (_, headers, body) = send(&app, admin(get("/admin/users?page=2&per_page=2&sort=created_at%20asc"))).await;
+    let (_, headers, body) = app.send(admin(get("/admin/users?page=2&per_page=2&sort=created_at%20asc"))).await;
     assert_eq!(body["users"][0]["email"], "user3@example.com");
     assert_eq!(headers.get("link").unwrap(), "</auth/v1/admin/users?page=2&per_page=2>; rel=\"last\"");
 
-    let (_, headers, body) = send(&app, admin(get("/admin/users?filter=USER2"))).await;
+    let (_, headers, body) = app.send(admin(get("/admin/users?filter=USER2"))).await;
     assert_eq!(body["users"].as_array().unwrap().len(), 1);
     assert_eq!(headers.get("x-total-count").unwrap(), "1");
     for bad in ["page=0", "page=-1", "per_page=abc", "sort=email"] {
-        let (status, _, body) = send(&app, admin(get(&format!("/admin/users?{bad}")))).await;
+        let (status, _, body) = app.send(admin(get(&format!("/admin/users?{bad}")))).await;
         assert_eq!(
             (status, body["error_code"].as_str()),
             (StatusCode::BAD_REQUEST, Some("validation_failed")),
@@ -103,80 +98,78 @@ async fn users_are_created_listed_in_pages_and_filtered() {
 
 #[actix_web::test]
 async fn get_update_ban_and_delete_a_user() {
-    let app = app(HttpSettings::default()).await;
-    let (_, _, session) =
-        send(&app, post("/signup", json!({"email": "eve@example.com", "password": "correct horse"}))).await;
+    let app = TestApp::new(HttpSettings::default()).await;
+    let (_, _, session) = app.sign_up("eve@example.com", "correct horse").await;
     let id = session["user"]["id"].as_str().unwrap().to_owned();
     let token = session["access_token"].as_str().unwrap().to_owned();
     let path = format!("/admin/users/{id}");
 
-    let (status, _, user) = send(&app, admin(get(&path))).await;
+    let (status, _, user) = app.send(admin(get(&path))).await;
     assert_eq!((status, user["email"].as_str()), (StatusCode::OK, Some("eve@example.com")));
-    let (status, _, body) = send(&app, admin(get("/admin/users/not-a-uuid"))).await;
+    let (status, _, body) = app.send(admin(get("/admin/users/not-a-uuid"))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")));
     let unknown = "/admin/users/00000000-0000-4000-8000-000000000000";
-    let (status, _, body) = send(&app, admin(get(unknown))).await;
+    let (status, _, body) = app.send(admin(get(unknown))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::NOT_FOUND, Some("user_not_found")));
-    let (status, _, body) = send(&app, admin(put(unknown, json!({"role": "x"})))).await;
+    let (status, _, body) = app.send(admin(put(unknown, json!({"role": "x"})))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::NOT_FOUND, Some("user_not_found")));
 
     // A ban ends the sessions at once; the user cannot sign in until it is lifted.
-    let (status, _, user) = send(&app, admin(put(&path, json!({"ban_duration": "24h"})))).await;
+    let (status, _, user) = app.send(admin(put(&path, json!({"ban_duration": "24h"})))).await;
     assert_eq!(status, StatusCode::OK, "{user}");
     assert!(user["banned_until"].is_string());
-    let (status, _, body) = send(&app, with_token(get("/user"), &token)).await;
+    let (status, _, body) = app.send(with_token(get("/user"), &token)).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("session_not_found")));
-    let (status, _, body) = send(&app, sign_in("eve@example.com", "correct horse")).await;
+    let (status, _, body) = app.sign_in("eve@example.com", "correct horse").await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("user_banned")));
-    let (status, _, body) = send(&app, admin(put(&path, json!({"ban_duration": "forever"})))).await;
+    let (status, _, body) = app.send(admin(put(&path, json!({"ban_duration": "forever"})))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")));
-    let (_, _, user) = send(&app, admin(put(&path, json!({"ban_duration": "none"})))).await;
+    let (_, _, user) = app.send(admin(put(&path, json!({"ban_duration": "none"})))).await;
     assert!(user.get("banned_until").is_none());
-    let (status, _, fresh) = send(&app, sign_in("eve@example.com", "correct horse")).await;
+    let (status, _, fresh) = app.sign_in("eve@example.com", "correct horse").await;
     assert_eq!(status, StatusCode::OK);
 
     // A new password ends every session too.
     let (status, _, _) =
-        send(&app, admin(put(&path, json!({"password": "a brand new one", "user_metadata": {"k": 1}})))).await;
+        app.send(admin(put(&path, json!({"password": "a brand new one", "user_metadata": {"k": 1}})))).await;
     assert_eq!(status, StatusCode::OK);
     let refresh = json!({"refresh_token": fresh["refresh_token"]});
-    assert_eq!(send(&app, post("/token?grant_type=refresh_token", refresh)).await.0, StatusCode::BAD_REQUEST);
-    let (status, _, fresh) = send(&app, sign_in("eve@example.com", "a brand new one")).await;
+    assert_eq!(app.send(post("/token?grant_type=refresh_token", refresh)).await.0, StatusCode::BAD_REQUEST);
+    let (status, _, fresh) = app.sign_in("eve@example.com", "a brand new one").await;
     assert_eq!((status, fresh["user"]["user_metadata"]["k"].as_i64()), (StatusCode::OK, Some(1)));
 
     // Ending sessions by hand, then deleting.
     let logout = TestRequest::post().uri(&format!("/auth/v1{path}/logout"));
-    assert_eq!(send(&app, admin(logout)).await.0, StatusCode::NO_CONTENT);
-    let (status, _, _) = send(&app, with_token(get("/user"), fresh["access_token"].as_str().unwrap())).await;
+    assert_eq!(app.send(admin(logout)).await.0, StatusCode::NO_CONTENT);
+    let (status, _, _) = app.send(with_token(get("/user"), fresh["access_token"].as_str().unwrap())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let soft = delete(&path).set_json(json!({"should_soft_delete": true}));
-    assert_eq!(send(&app, admin(soft)).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(app.send(admin(soft)).await.0, StatusCode::BAD_REQUEST);
     // Sent without a JSON content type (plain `curl -d`), the body still counts.
     let untyped = delete(&path).set_payload(r#"{"should_soft_delete": true}"#);
-    assert_eq!(send(&app, admin(untyped)).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(app.send(admin(untyped)).await.0, StatusCode::BAD_REQUEST);
     let garbled = delete(&path).set_payload("{not json");
-    let (status, _, body) = send(&app, admin(garbled)).await;
+    let (status, _, body) = app.send(admin(garbled)).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_json")));
-    assert_eq!(send(&app, admin(get(&path))).await.0, StatusCode::OK, "still there");
-    let (status, _, body) = send(&app, admin(delete(&path).set_json(json!({"should_soft_delete": false})))).await;
+    assert_eq!(app.send(admin(get(&path))).await.0, StatusCode::OK, "still there");
+    let (status, _, body) = app.send(admin(delete(&path).set_json(json!({"should_soft_delete": false})))).await;
     assert_eq!((status, body), (StatusCode::OK, json!({})));
-    assert_eq!(send(&app, admin(get(&path))).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(send(&app, admin(delete(&path))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.send(admin(get(&path))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.send(admin(delete(&path))).await.0, StatusCode::NOT_FOUND);
 }
 
 #[actix_web::test]
 async fn the_audit_log_records_who_did_what_without_secrets() {
-    let app = app(HttpSettings::default()).await;
-    let (_, _, session) =
-        send(&app, post("/signup", json!({"email": "kim@example.com", "password": "correct horse"}))).await;
+    let app = TestApp::new(HttpSettings::default()).await;
+    let (_, _, session) = app.sign_up("kim@example.com", "correct horse").await;
     let id = session["user"]["id"].as_str().unwrap().to_owned();
-    send(&app, sign_in("kim@example.com", "wrong password")).await;
-    send(&app, sign_in("nobody@example.com", "wrong password")).await;
+    app.sign_in("kim@example.com", "wrong password").await;
+    app.sign_in("nobody@example.com", "wrong password").await;
     let refresh = json!({"refresh_token": session["refresh_token"]});
-    send(&app, post("/token?grant_type=refresh_token", refresh)).await;
-    send(&app, admin(put(&format!("/admin/users/{id}"), json!({"ban_duration": "1h"})))).await;
+    app.send(post("/token?grant_type=refresh_token", refresh)).await;
+    app.send(admin(put(&format!("/admin/users/{id}"), json!({"ban_duration": "1h"})))).await;
 
-    let (status, headers, events) = send(&app, admin(get("/admin/audit?page=&per_page="))).await;
+    let (status, headers, events) = app.send(admin(get("/admin/audit?page=&per_page="))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers.get("x-total-count").unwrap(), "5");
     let actions: Vec<&str> =
@@ -194,7 +187,7 @@ async fn the_audit_log_records_who_did_what_without_secrets() {
         (Some(id.as_str()), Some("invalid_credentials"))
     );
     assert_eq!(events[0]["payload"]["actor_type"], "admin");
-    let (_, headers, page) = send(&app, admin(get("/admin/audit?page=2&per_page=4"))).await;
+    let (_, headers, page) = app.send(admin(get("/admin/audit?page=2&per_page=4"))).await;
     assert_eq!(page.as_array().unwrap().len(), 1);
     assert!(headers.get("link").unwrap().to_str().unwrap().contains("rel=\"last\""));
 }

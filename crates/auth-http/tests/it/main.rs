@@ -6,6 +6,7 @@
 mod admin;
 mod api;
 mod email;
+mod forgery;
 mod harness;
 mod observability;
 mod skeleton;

@@ -12,7 +12,7 @@ use auth_http::{HttpSettings, MetricsEndpoint, RateLimits};
 use auth_metrics::Metrics;
 use serde_json::json;
 
-use crate::harness::{app, post, send, world_finished_by};
+use crate::harness::{TestApp, post};
 
 fn autoconfirm() -> AuthSettings {
     AuthSettings { autoconfirm: true, ..AuthSettings::default() }
@@ -44,27 +44,29 @@ async fn metrics_count_requests_by_route_pattern_and_never_by_path() {
         ..Default::default()
     };
     let shared = Arc::clone(&metrics);
-    let (app, _, _) = world_finished_by(settings, autoconfirm(), |state, _| {
-        state.with_metrics(shared, MetricsEndpoint::MainListener)
-    })
-    .await;
+    let app = TestApp::builder()
+        .http(settings)
+        .auth(autoconfirm())
+        .finish_state(move |state, _| state.with_metrics(shared, MetricsEndpoint::MainListener))
+        .start()
+        .await;
 
     let credentials = json!({"email": "jane@example.com", "password": "correct horse"});
-    assert_eq!(send(&app, post("/signup", credentials.clone())).await.0, StatusCode::OK);
+    assert_eq!(app.send(post("/signup", credentials.clone())).await.0, StatusCode::OK);
     let sign_in =
         || post("/token?grant_type=password", credentials.clone()).peer_addr("192.0.2.7:4000".parse().unwrap());
-    assert_eq!(send(&app, sign_in()).await.0, StatusCode::OK);
-    assert_eq!(send(&app, sign_in()).await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.send(sign_in()).await.0, StatusCode::OK);
+    assert_eq!(app.send(sign_in()).await.0, StatusCode::TOO_MANY_REQUESTS);
     let user_id = "2f1f5b8e-4a47-4c4e-9d43-5d3c1e0f9a11";
     let by_id = TestRequest::get().uri(&format!("/auth/v1/admin/users/{user_id}"));
-    assert_eq!(send(&app, by_id).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.send(by_id).await.0, StatusCode::UNAUTHORIZED);
     let link = TestRequest::get().uri("/auth/v1/verify?token=secret-link-token&type=signup");
-    test::call_service(&app, link.to_request()).await;
-    assert_eq!(send(&app, TestRequest::get().uri("/private/probe-path")).await.0, StatusCode::NOT_FOUND);
+    app.call(link).await;
+    assert_eq!(app.send(TestRequest::get().uri("/private/probe-path")).await.0, StatusCode::NOT_FOUND);
     let brew = TestRequest::default().method(Method::from_bytes(b"BREW").unwrap()).uri("/auth/v1/health");
-    assert_eq!(send(&app, brew).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(app.send(brew).await.0, StatusCode::METHOD_NOT_ALLOWED);
 
-    let (status, content_type, body) = scrape(&app, "/metrics").await;
+    let (status, content_type, body) = scrape(app.service(), "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
     for line in [
@@ -89,18 +91,20 @@ async fn metrics_count_requests_by_route_pattern_and_never_by_path() {
 
 #[actix_web::test]
 async fn metrics_are_served_only_where_configured() {
-    let (off, _, _) = world_finished_by(HttpSettings::default(), autoconfirm(), |state, _| state).await;
-    let (status, _, body) = scrape(&off, "/metrics").await;
+    let off = TestApp::builder().http(HttpSettings::default()).auth(autoconfirm()).start().await;
+    let (status, _, body) = scrape(off.service(), "/metrics").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "metrics off: {body}");
 
     let metrics = Arc::new(Metrics::new("9.9.9"));
     let shared = Arc::clone(&metrics);
-    let (main, _, _) = world_finished_by(HttpSettings::default(), autoconfirm(), |state, _| {
-        state.with_metrics(shared, MetricsEndpoint::OwnListener)
-    })
-    .await;
-    assert_eq!(send(&main, TestRequest::get().uri("/auth/v1/health")).await.0, StatusCode::OK);
-    assert_eq!(scrape(&main, "/metrics").await.0, StatusCode::NOT_FOUND, "not on the public port");
+    let main = TestApp::builder()
+        .http(HttpSettings::default())
+        .auth(autoconfirm())
+        .finish_state(move |state, _| state.with_metrics(shared, MetricsEndpoint::OwnListener))
+        .start()
+        .await;
+    assert_eq!(main.send(TestRequest::get().uri("/auth/v1/health")).await.0, StatusCode::OK);
+    assert_eq!(scrape(main.service(), "/metrics").await.0, StatusCode::NOT_FOUND, "not on the public port");
 
     let own = test::init_service(auth_http::metrics_app(metrics)).await;
     let (status, _, body) = scrape(&own, "/metrics").await;
@@ -113,12 +117,14 @@ async fn metrics_are_served_only_where_configured() {
 async fn metrics_stay_at_the_root_when_the_api_is_at_the_root_too() {
     let metrics = Arc::new(Metrics::new("9.9.9"));
     let settings = HttpSettings { base_path: "/".into(), ..HttpSettings::default() };
-    let (app, _, _) = world_finished_by(settings, autoconfirm(), |state, _| {
-        state.with_metrics(metrics, MetricsEndpoint::MainListener)
-    })
-    .await;
-    assert_eq!(send(&app, TestRequest::get().uri("/health")).await.0, StatusCode::OK);
-    let (status, _, body) = scrape(&app, "/metrics").await;
+    let app = TestApp::builder()
+        .http(settings)
+        .auth(autoconfirm())
+        .finish_state(move |state, _| state.with_metrics(metrics, MetricsEndpoint::MainListener))
+        .start()
+        .await;
+    assert_eq!(app.send(TestRequest::get().uri("/health")).await.0, StatusCode::OK);
+    let (status, _, body) = scrape(app.service(), "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains(r#"route="/health""#), "{body}");
 }
@@ -127,8 +133,13 @@ async fn metrics_stay_at_the_root_when_the_api_is_at_the_root_too() {
 async fn ready_answers_200_when_the_store_is_ready() {
     // Readiness is for orchestrators: no API key, even when public endpoints need one.
     let settings = HttpSettings { require_api_key: true, ..HttpSettings::default() };
-    let (app, _, _) = world_finished_by(settings, autoconfirm(), |state, store| state.with_readiness(store)).await;
-    let (status, headers, body) = send(&app, TestRequest::get().uri("/auth/v1/ready")).await;
+    let app = TestApp::builder()
+        .http(settings)
+        .auth(autoconfirm())
+        .finish_state(move |state, world| state.with_readiness(world.store.clone()))
+        .start()
+        .await;
+    let (status, headers, body) = app.send(TestRequest::get().uri("/auth/v1/ready")).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"status": "ready"})));
     assert_eq!(headers.get("cache-control").unwrap(), "no-store");
 }
@@ -147,9 +158,13 @@ async fn ready_answers_503_not_ready_and_keeps_the_cause_in_the_log() {
         (NotReady::PendingMigrations(2), "Database migrations are pending"),
     ] {
         let check = answering(Err(answer));
-        let (app, _, _) =
-            world_finished_by(HttpSettings::default(), autoconfirm(), |state, _| state.with_readiness(check)).await;
-        let (status, headers, body) = send(&app, TestRequest::get().uri("/auth/v1/ready")).await;
+        let app = TestApp::builder()
+            .http(HttpSettings::default())
+            .auth(autoconfirm())
+            .finish_state(move |state, _| state.with_readiness(check))
+            .start()
+            .await;
+        let (status, headers, body) = app.send(TestRequest::get().uri("/auth/v1/ready")).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!((body["error_code"].as_str(), body["msg"].as_str()), (Some("not_ready"), Some(message)));
         assert_eq!(headers.get("x-sb-error-code").unwrap(), "not_ready");
@@ -157,10 +172,14 @@ async fn ready_answers_503_not_ready_and_keeps_the_cause_in_the_log() {
     }
     // The 2024-01-01 error format applies here as everywhere.
     let check = answering(Err(NotReady::PendingMigrations(1)));
-    let (app, _, _) =
-        world_finished_by(HttpSettings::default(), autoconfirm(), |state, _| state.with_readiness(check)).await;
+    let app = TestApp::builder()
+        .http(HttpSettings::default())
+        .auth(autoconfirm())
+        .finish_state(move |state, _| state.with_readiness(check))
+        .start()
+        .await;
     let versioned = TestRequest::get().uri("/auth/v1/ready").insert_header(("X-Supabase-Api-Version", "2024-01-01"));
-    let (_, _, body) = send(&app, versioned).await;
+    let (_, _, body) = app.send(versioned).await;
     assert_eq!(body["code"], "not_ready");
 }
 
@@ -176,18 +195,40 @@ impl Readiness for Hung {
 
 #[actix_web::test]
 async fn ready_gives_up_on_a_hung_database_within_seconds() {
-    let (app, _, _) =
-        world_finished_by(HttpSettings::default(), autoconfirm(), |state, _| state.with_readiness(Arc::new(Hung)))
-            .await;
+    let app = TestApp::builder()
+        .http(HttpSettings::default())
+        .auth(autoconfirm())
+        .finish_state(move |state, _| state.with_readiness(Arc::new(Hung)))
+        .start()
+        .await;
     let started = Instant::now();
-    let (status, _, body) = send(&app, TestRequest::get().uri("/auth/v1/ready")).await;
+    let (status, _, body) = app.send(TestRequest::get().uri("/auth/v1/ready")).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("not_ready")));
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
 }
 
 #[actix_web::test]
 async fn ready_without_a_check_is_not_ready() {
-    let app = app(HttpSettings::default()).await;
-    let (status, _, body) = send(&app, TestRequest::get().uri("/auth/v1/ready")).await;
+    let app = TestApp::new(HttpSettings::default()).await;
+    let (status, _, body) = app.send(TestRequest::get().uri("/auth/v1/ready")).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("not_ready")));
+}
+
+#[actix_web::test]
+async fn a_refusal_by_the_per_address_mail_throttle_is_counted() {
+    let metrics = Arc::new(Metrics::new("9.9.9"));
+    let shared = Arc::clone(&metrics);
+    let settings = HttpSettings { mail_answer_floor: Duration::ZERO, ..HttpSettings::default() };
+    let app = TestApp::builder()
+        .http(settings)
+        .finish_state(move |state, _| state.with_metrics(shared, MetricsEndpoint::MainListener))
+        .start()
+        .await;
+    let recover = || post("/recover", json!({"email": "ada@example.com"}));
+    assert_eq!(app.send(recover()).await.0, StatusCode::OK);
+    let (status, headers, _) = app.send(recover()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers.get("retry-after").unwrap(), "60");
+    let (_, _, body) = scrape(app.service(), "/metrics").await;
+    assert!(body.contains(r#"authd_rate_limited_total{limit="address"} 1"#), "{body}");
 }

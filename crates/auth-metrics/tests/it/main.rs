@@ -8,40 +8,32 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use auth_core::domain::Password;
-use auth_core::memory::MemoryStore;
 use auth_core::ports::{Mail, MailError, Mailer};
-use auth_core::service::{AuthService, AuthSettings, ClientInfo, Identifier, MailDelivery, Ports, SignupOutcome};
-use auth_core::service::{IssuedSession, LinkOptions, SignupRequest};
-use auth_core::testing::{DigestChain, ManualClock, PlainHasher, PlainTemplates, SequentialRandom, UnsignedTokens};
+use auth_core::service::{ClientInfo, Identifier, IssuedSession, LinkOptions, MailDelivery};
+use auth_core::testing::TestWorld;
 use auth_metrics::{DbPoolSample, HashPoolSample, MeteredAuditLog, MeteredFlows, Metrics};
-use chrono::{TimeZone, Utc};
 
 struct World {
-    service: AuthService,
-    store: Arc<MemoryStore>,
-    clock: Arc<ManualClock>,
+    test: TestWorld,
     metrics: Arc<Metrics>,
+}
+
+impl std::ops::Deref for World {
+    type Target = TestWorld;
+
+    fn deref(&self) -> &TestWorld {
+        &self.test
+    }
 }
 
 /// The use cases over the memory store, with the audit log and flows metered as authd wires them.
 fn world() -> World {
     let metrics = Arc::new(Metrics::new("1.2.3"));
-    let store = Arc::new(MemoryStore::new());
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()));
-    let ports = Ports {
-        users: store.clone(),
-        sessions: store.clone(),
-        hasher: Arc::new(PlainHasher::default()),
-        signer: Arc::new(UnsignedTokens),
-        chain: Arc::new(DigestChain),
-        clock: clock.clone(),
-        random: Arc::new(SequentialRandom::default()),
-        audit: Arc::new(MeteredAuditLog::new(store.clone(), Arc::clone(&metrics))),
-        flows: Arc::new(MeteredFlows::new(store.clone(), Arc::clone(&metrics))),
-        templates: Arc::new(PlainTemplates),
-    };
-    let service = AuthService::new(ports, AuthSettings { autoconfirm: true, ..AuthSettings::default() });
-    World { service, store, clock, metrics }
+    let test = TestWorld::autoconfirm().with_ports(|ports| {
+        ports.audit = Arc::new(MeteredAuditLog::new(ports.audit.clone(), Arc::clone(&metrics)));
+        ports.flows = Arc::new(MeteredFlows::new(ports.flows.clone(), Arc::clone(&metrics)));
+    });
+    World { test, metrics }
 }
 
 fn has(text: &str, line: &str) -> bool {
@@ -49,19 +41,7 @@ fn has(text: &str, line: &str) -> bool {
 }
 
 async fn sign_up(world: &World, email: &str) -> IssuedSession {
-    let request = SignupRequest {
-        email: Some(email.into()),
-        phone: None,
-        username: None,
-        password: Some(Password::new("correct horse")),
-        data: None,
-        redirect_to: None,
-        pkce: None,
-    };
-    match world.service.signup(request, &ClientInfo::default()).await.unwrap() {
-        SignupOutcome::Session(session) => *session,
-        other => panic!("expected a session, got {other:?}"),
-    }
+    world.signed_in_user(email, "correct horse").await.unwrap()
 }
 
 #[tokio::test]

@@ -1,3 +1,5 @@
+//! Access checks: a user's access token (against the live session and user) and the API keys.
+
 use super::AuthService;
 use crate::domain::{AccessClaims, ApiKeyRole, Session, SessionId, User, UserId};
 use crate::error::AuthError;

@@ -1,0 +1,333 @@
+//! Emailed links and codes: drawing a one-time secret, rendering its mail, and the use cases
+//! that mail one (recovery, magic links and codes, confirmation resends, reauthentication)
+//! or mail an account's username.
+
+use serde_json::json;
+
+use super::verification::verify_type_for;
+use super::{AuthService, ClientInfo, Principal};
+use crate::domain::{
+    Actor, AuditAction, CodeChallenge, Email, MailContext, MailKind, Metadata, OneTimeKind, OneTimeSecret,
+    OneTimeToken, OutgoingMail, PKCE_LINK_PREFIX, PasswordHash, User, UserId, code_digest, encode_query_value,
+    link_digest,
+};
+use crate::error::{AuthError, MissingRow};
+use crate::ports::{Mail, Redemption};
+
+/// How an emailed link is to be used: where it lands, and whether the browser gets an auth
+/// code (PKCE) instead of a session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkOptions {
+    /// Where the link sends the browser (checked against the allow list when used).
+    pub redirect_to: Option<String>,
+    /// The client's PKCE challenge.
+    pub pkce: Option<CodeChallenge>,
+}
+
+impl LinkOptions {
+    /// Landing at `redirect_to`, without PKCE.
+    pub fn redirect(redirect_to: Option<&str>) -> Self {
+        Self { redirect_to: redirect_to.map(str::to_owned), pkce: None }
+    }
+}
+
+/// What a passwordless sign-in request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMail {
+    /// A link to click (`POST /magiclink`); the code comes with it.
+    Link,
+    /// A code to type (`POST /otp`); the link comes with it.
+    Code,
+}
+
+/// A freshly drawn secret: what the user is sent, and the token that stores its digests.
+pub(super) struct DrawnSecret {
+    /// The code and the link token, in the clear.
+    pub(super) secret: OneTimeSecret,
+    /// The digests and expiry times to store.
+    pub(super) token: OneTimeToken,
+    /// The full link to `/verify`.
+    pub(super) link: String,
+    /// Where the link lands once verified (the allowed `redirect_to`, or the site URL).
+    pub(super) landing: String,
+}
+
+impl AuthService {
+    /// Draws a secret of `kind` for `user`, sent to `to`, and builds its token and link.
+    /// A PKCE link's token carries a prefix, so its landing page knows where errors go.
+    pub(super) fn draw_secret(
+        &self,
+        user: &User,
+        to: &Email,
+        kind: OneTimeKind,
+        options: &LinkOptions,
+    ) -> Result<DrawnSecret, AuthError> {
+        let now = self.ports.clock.now();
+        let secret = OneTimeSecret::generate(self.ports.random.as_ref())?;
+        let email = &self.settings.email;
+        let landing = email.redirects.resolve(options.redirect_to.as_deref());
+        let link_token = match options.pkce {
+            Some(_) => format!("{PKCE_LINK_PREFIX}{}", secret.link()),
+            None => secret.link().to_owned(),
+        };
+        let link = format!(
+            "{}?token={}&type={}&redirect_to={}",
+            email.verify_url,
+            link_token,
+            verify_type_for(kind).as_str(),
+            encode_query_value(&landing)
+        );
+        let token = OneTimeToken {
+            user_id: user.id,
+            kind,
+            link_digest: link_digest(&link_token),
+            code_digest: code_digest(user.id, kind, secret.code()),
+            sent_to: to.clone(),
+            relates_to: None,
+            created_at: now,
+            link_expires_at: now + email.link_ttl,
+            code_expires_at: now + email.code_ttl,
+            pkce: options.pkce.clone(),
+        };
+        Ok(DrawnSecret { secret, token, link, landing })
+    }
+
+    /// Renders the mail of `kind` to `to` about `user`: with the drawn secret's code (and link,
+    /// unless the kind has no use for one) when there is one, and the new address of an email
+    /// change. The one place a [`MailContext`] is built.
+    fn render_mail(
+        &self,
+        kind: MailKind,
+        to: &Email,
+        user: &User,
+        drawn: Option<&DrawnSecret>,
+        new_email: Option<&Email>,
+    ) -> Result<Mail, AuthError> {
+        let email = &self.settings.email;
+        let context = MailContext {
+            kind,
+            to: to.clone(),
+            code: drawn.map(|d| d.secret.code().to_owned()),
+            // A reauthentication code is typed into the app that asked for it; a link has no use.
+            link: drawn.filter(|d| d.token.kind != OneTimeKind::Reauthentication).map(|d| d.link.clone()),
+            username: user.username.as_ref().map(|u| u.as_str().to_owned()),
+            new_email: new_email.cloned(),
+            expires_in_minutes: drawn.map_or(0, |_| email.link_ttl.num_minutes()),
+            code_expires_in_minutes: drawn.map_or(0, |_| email.code_ttl.num_minutes()),
+        };
+        self.ports.templates.render(&context).map_err(|e| AuthError::Internal(e.to_string()))
+    }
+
+    /// Draws a secret for `user`, renders its mail and builds the token, ready to store;
+    /// `new_email` is the address an email-change secret is about.
+    pub(super) fn prepare_secret(
+        &self,
+        user: &User,
+        to: &Email,
+        kind: OneTimeKind,
+        mail_kind: MailKind,
+        link: &LinkOptions,
+        new_email: Option<&Email>,
+    ) -> Result<(OneTimeToken, OutgoingMail), AuthError> {
+        let mut drawn = self.draw_secret(user, to, kind, link)?;
+        drawn.token.relates_to = new_email.cloned();
+        let mail = self.render_mail(mail_kind, to, user, Some(&drawn), new_email)?;
+        Ok((drawn.token, OutgoingMail { kind: mail_kind, mail }))
+    }
+
+    /// Stores `token`, replacing the user's token of its kind, and queues `mail` with it.
+    pub(super) async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), AuthError> {
+        // The user was deleted since it was read.
+        self.ports.flows.issue_token(token, mail).await.or_missing(AuthError::UserNotFound)
+    }
+
+    /// Uses `token` for `user`, starting what `then` says; a token gone meanwhile (used,
+    /// replaced) is `otp_expired`, as every failure of an emailed secret is.
+    pub(super) async fn redeem_token(
+        &self,
+        token: &OneTimeToken,
+        user: &User,
+        then: Redemption,
+    ) -> Result<(), AuthError> {
+        self.ports.flows.redeem_token(token, user, then).await.or_missing(AuthError::OtpExpired)
+    }
+
+    /// Issues a new secret of `kind` to `user` and queues its mail, in one transaction.
+    pub(super) async fn send_secret(
+        &self,
+        user: &User,
+        kind: OneTimeKind,
+        mail_kind: MailKind,
+        link: &LinkOptions,
+    ) -> Result<(), AuthError> {
+        let Some(to) = &user.email else { return Ok(()) };
+        let (token, mail) = self.prepare_secret(user, to, kind, mail_kind, link, None)?;
+        self.issue_token(&token, Some(mail)).await
+    }
+
+    /// Creates an unconfirmed user together with its confirmation secret and mail.
+    pub(super) async fn create_unconfirmed(&self, user: &User, link: &LinkOptions) -> Result<(), AuthError> {
+        let to = user
+            .email
+            .as_ref()
+            .ok_or(AuthError::Validation { field: "email", message: "an email address is required".into() })?;
+        let (token, mail) =
+            self.prepare_secret(user, to, OneTimeKind::Confirmation, MailKind::Confirmation, link, None)?;
+        self.ports.flows.create_user_with_token(user, &token, Some(mail)).await?;
+        Ok(())
+    }
+
+    /// A new, unconfirmed email user (no password unless given), not yet stored.
+    pub(super) fn new_email_user(
+        &self,
+        address: Email,
+        password_hash: Option<PasswordHash>,
+        data: Option<serde_json::Value>,
+    ) -> Result<User, AuthError> {
+        let now = self.ports.clock.now();
+        let mut app_metadata = Metadata::new();
+        app_metadata.insert("provider", "email".into());
+        app_metadata.insert("providers", vec!["email"].into());
+        Ok(User {
+            id: UserId::generate(self.ports.random.as_ref())?,
+            aud: self.settings.audience.clone(),
+            role: self.settings.roles.authenticated.clone(),
+            email: Some(address),
+            phone: None,
+            username: None,
+            password_hash,
+            email_confirmed_at: None,
+            phone_confirmed_at: None,
+            confirmation_sent_at: Some(now),
+            app_metadata,
+            user_metadata: Metadata::from_value(data.unwrap_or_default(), self.settings.metadata_max_bytes)?,
+            banned_until: None,
+            is_anonymous: false,
+            last_sign_in_at: None,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// The user with this address, when the address is well-formed and known, for a request
+    /// that may mail it a `kind` (counted against the address whether known or not).
+    pub(super) async fn user_to_mail(&self, email: &str, kind: MailKind) -> Result<Option<User>, AuthError> {
+        self.admit_mail(kind, email)?;
+        let email = Email::parse(email)?;
+        Ok(self.ports.users.find_user_by_email(&email).await?)
+    }
+
+    /// Where a verified link sends the browser: `requested` when allowed, else the site URL.
+    pub fn redirect_target(&self, requested: Option<&str>) -> String {
+        self.settings.email.redirects.resolve(requested)
+    }
+
+    /// `POST /resend` for a sign-up: a new confirmation mail when the address waits for one.
+    /// Answers alike whether or not the address is known.
+    pub async fn resend_confirmation(&self, email: &str, link: &LinkOptions) -> Result<(), AuthError> {
+        if let Some(user) = self.user_to_mail(email, MailKind::Confirmation).await?
+            && user.email_confirmed_at.is_none()
+        {
+            self.send_secret(&user, OneTimeKind::Confirmation, MailKind::Confirmation, link).await?;
+        }
+        Ok(())
+    }
+
+    /// `POST /recover`: a recovery mail when the address is known. Answers alike either way.
+    pub async fn recover(&self, email: &str, link: &LinkOptions) -> Result<(), AuthError> {
+        if let Some(user) = self.user_to_mail(email, MailKind::Recovery).await?
+            && !user.is_banned(self.ports.clock.now())
+        {
+            self.send_secret(&user, OneTimeKind::Recovery, MailKind::Recovery, link).await?;
+        }
+        Ok(())
+    }
+
+    /// `POST /magiclink` and `POST /otp`: a sign-in mail (link and code) for a known address;
+    /// an unknown one gets an account and a confirmation mail when `create_user` and sign-ups
+    /// allow.
+    pub async fn send_magic_link(
+        &self,
+        email: &str,
+        asked: SignInMail,
+        create_user: bool,
+        data: Option<serde_json::Value>,
+        link: &LinkOptions,
+    ) -> Result<(), AuthError> {
+        // `/magiclink` and `/otp` share one allowance per address, whatever the outcome mails.
+        self.admit_mail(MailKind::MagicLink, email)?;
+        let address = Email::parse(email)?;
+        // Checked before the look-up, so a bad request is refused alike for every address.
+        Metadata::from_value(data.clone().unwrap_or_default(), self.settings.metadata_max_bytes)?;
+        if let Some(user) = self.ports.users.find_user_by_email(&address).await? {
+            if !user.is_banned(self.ports.clock.now()) {
+                // A link always has somewhere to land (the site URL by default), so it is a
+                // magic-link mail; a code-only request gets one when it names a target.
+                let mail_kind = match (asked, &link.redirect_to) {
+                    (SignInMail::Code, None) => MailKind::EmailOtp,
+                    (SignInMail::Link, _) | (SignInMail::Code, Some(_)) => MailKind::MagicLink,
+                };
+                self.send_secret(&user, OneTimeKind::MagicLink, mail_kind, link).await?;
+            }
+            return Ok(());
+        }
+        if !create_user {
+            // Supabase Auth refuses here; authd answers alike so the call reveals nothing.
+            return Ok(());
+        }
+        if !self.settings.signup_enabled {
+            // Refusing here would tell which addresses have accounts: answer alike, send nothing.
+            return Ok(());
+        }
+        let user = self.new_email_user(address, None, data)?;
+        match self.create_unconfirmed(&user, link).await {
+            // Created by a concurrent request a moment ago: that one sent the mail.
+            Err(AuthError::EmailExists | AuthError::UserAlreadyExists) => Ok(()),
+            other => {
+                if other.is_ok() {
+                    let details = json!({"provider": "email", "via": "magiclink"});
+                    let client = ClientInfo::default();
+                    self.audit(AuditAction::Signup, Actor::User(user.id), Some(user.id), &client, details).await;
+                }
+                other
+            }
+        }
+    }
+
+    /// `POST /recover/username` (from postgrest-auth): mails the username of the account with
+    /// this address, if it has one. Answers alike either way.
+    pub async fn forgot_username(&self, email: &str) -> Result<(), AuthError> {
+        let Some(user) = self.user_to_mail(email, MailKind::ForgotUsername).await? else { return Ok(()) };
+        let (Some(_), Some(to)) = (&user.username, &user.email) else { return Ok(()) };
+        let mail = self.render_mail(MailKind::ForgotUsername, to, &user, None, None)?;
+        self.ports.flows.queue_mail(MailKind::ForgotUsername, &mail, self.ports.clock.now()).await?;
+        Ok(())
+    }
+
+    /// `GET /reauthenticate`: mails the signed-in user a code that `PUT /user` takes as `nonce`
+    /// in place of the current password.
+    pub async fn reauthenticate(&self, principal: &Principal) -> Result<(), AuthError> {
+        let Some(email) = &principal.user.email else {
+            return Err(AuthError::Validation {
+                field: "email",
+                message: "reauthentication needs an email address on the account".into(),
+            });
+        };
+        self.admit_mail(MailKind::Reauthentication, email.as_str())?;
+        let link = LinkOptions::default();
+        self.send_secret(&principal.user, OneTimeKind::Reauthentication, MailKind::Reauthentication, &link).await
+    }
+
+    /// Uses a reauthentication code of `user`; any failure is `otp_expired`.
+    pub(super) async fn use_reauthentication(&self, user: &User, nonce: &str) -> Result<(), AuthError> {
+        let now = self.ports.clock.now();
+        let Some(token) = self.ports.flows.find_token(user.id, OneTimeKind::Reauthentication).await? else {
+            return Err(AuthError::OtpExpired);
+        };
+        if token.code_digest != code_digest(user.id, token.kind, nonce) || now > token.code_expires_at {
+            self.ports.flows.count_failed_code(user.id, OneTimeKind::Reauthentication).await?;
+            return Err(AuthError::OtpExpired);
+        }
+        self.redeem_token(&token, user, Redemption::Nothing).await
+    }
+}

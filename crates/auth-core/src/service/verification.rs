@@ -1,0 +1,256 @@
+//! `/verify`: redeeming an emailed link or code once, for a session or, for a PKCE link in the
+//! browser, an auth code.
+
+use serde_json::json;
+
+use super::{AuthService, ClientInfo, IssuedSession};
+use crate::domain::{
+    Actor, AuditAction, AuthCode, AuthCodeSecret, AuthMethod, CodeChallenge, Email, OneTimeKind, OneTimeToken, User,
+    code_digest, link_digest,
+};
+use crate::error::AuthError;
+use crate::ports::Redemption;
+
+/// Where a `/verify` answer goes: JSON to the caller, or a redirect of the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyChannel {
+    /// The caller gets the session (auth-js `verifyOtp`), PKCE or not.
+    Api,
+    /// The browser is redirected: a PKCE link lands with an auth code, never a session.
+    Browser,
+}
+
+/// What `/verify` is asked to check (Supabase Auth's `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyType {
+    /// A sign-up confirmation.
+    Signup,
+    /// A magic link or sign-in code.
+    MagicLink,
+    /// A password recovery.
+    Recovery,
+    /// Any emailed sign-in secret: a magic link/code or a sign-up confirmation.
+    Email,
+    /// An operator's invitation.
+    Invite,
+    /// An email change, confirmed from the current or the new address.
+    EmailChange,
+}
+
+/// What a successful `/verify` did.
+#[derive(Debug, Clone)]
+pub enum Verified {
+    /// Signed in (for an email change: the change is done).
+    Session(Box<IssuedSession>),
+    /// Proved, in the browser, for a PKCE client: the code it exchanges for the session.
+    AuthCode(AuthCodeSecret),
+    /// One side of a double-confirmed email change: the other address must confirm too.
+    AwaitingOtherAddress,
+}
+
+impl VerifyType {
+    /// Reads Supabase Auth's type names.
+    pub fn parse(name: &str) -> Result<Self, AuthError> {
+        match name.trim() {
+            "signup" => Ok(Self::Signup),
+            "magiclink" => Ok(Self::MagicLink),
+            "recovery" => Ok(Self::Recovery),
+            "email" => Ok(Self::Email),
+            "invite" => Ok(Self::Invite),
+            "email_change" => Ok(Self::EmailChange),
+            other => {
+                Err(AuthError::Validation { field: "type", message: format!("unknown verification type {other:?}") })
+            }
+        }
+    }
+
+    /// The wire name used in links.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signup => "signup",
+            Self::MagicLink => "magiclink",
+            Self::Recovery => "recovery",
+            Self::Email => "email",
+            Self::Invite => "invite",
+            Self::EmailChange => "email_change",
+        }
+    }
+
+    /// The kinds of stored secret this type may redeem, in the order tried.
+    fn kinds(self) -> &'static [OneTimeKind] {
+        match self {
+            Self::Signup => &[OneTimeKind::Confirmation],
+            Self::MagicLink => &[OneTimeKind::MagicLink],
+            Self::Recovery => &[OneTimeKind::Recovery],
+            Self::Email => &[OneTimeKind::MagicLink, OneTimeKind::Confirmation],
+            Self::Invite => &[OneTimeKind::Invite],
+            Self::EmailChange => &[OneTimeKind::EmailChangeCurrent, OneTimeKind::EmailChangeNew],
+        }
+    }
+}
+
+/// The proof presented to `/verify`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum VerifyProof {
+    /// The token of an emailed link (`token_hash`, or `token` in a link).
+    Link(String),
+    /// The 6-digit code with the address it was sent to.
+    Code {
+        /// The address.
+        email: String,
+        /// The code.
+        code: String,
+    },
+}
+
+impl std::fmt::Debug for VerifyProof {
+    // Both forms are one-time secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Link(_) => f.write_str("VerifyProof::Link(..)"),
+            Self::Code { .. } => f.write_str("VerifyProof::Code(..)"),
+        }
+    }
+}
+
+/// The `/verify` type a stored secret of `kind` is verified with (written into its link).
+pub(super) fn verify_type_for(kind: OneTimeKind) -> VerifyType {
+    match kind {
+        OneTimeKind::Confirmation => VerifyType::Signup,
+        OneTimeKind::Recovery => VerifyType::Recovery,
+        OneTimeKind::MagicLink => VerifyType::MagicLink,
+        OneTimeKind::Invite => VerifyType::Invite,
+        // Never redeemed through /verify: the code goes into `PUT /user` as the nonce.
+        OneTimeKind::Reauthentication => VerifyType::Email,
+        OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew => VerifyType::EmailChange,
+    }
+}
+
+/// The kinds of secret a wrong code for `kind` counts against: both halves of an email change.
+fn counted_with(kind: OneTimeKind) -> Vec<OneTimeKind> {
+    match kind {
+        OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew => {
+            vec![OneTimeKind::EmailChangeCurrent, OneTimeKind::EmailChangeNew]
+        }
+        other => vec![other],
+    }
+}
+
+impl AuthService {
+    /// `/verify`: redeems an emailed link or code once, confirms the address it was sent to,
+    /// and starts a session (or, for a PKCE link in the browser, issues an auth code). Every
+    /// failure is the same `otp_expired`.
+    pub async fn verify(
+        &self,
+        kind: VerifyType,
+        proof: &VerifyProof,
+        channel: VerifyChannel,
+        client: &ClientInfo,
+    ) -> Result<Verified, AuthError> {
+        let (token, by_code) = match proof {
+            VerifyProof::Link(presented) => (self.token_by_link(kind, presented).await?, false),
+            VerifyProof::Code { email, code } => (self.token_by_code(kind, email, code).await?, true),
+        };
+        if matches!(token.kind, OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew) {
+            return self.confirm_email_change(&token, channel, client).await;
+        }
+        let now = self.ports.clock.now();
+        let mut user = self.ports.users.find_user(token.user_id).await?.ok_or(AuthError::OtpExpired)?;
+        if user.is_banned(now) {
+            return Err(AuthError::UserBanned);
+        }
+        // A secret sent to an address the account no longer has is void.
+        if user.email.as_ref() != Some(&token.sent_to) {
+            return Err(AuthError::OtpExpired);
+        }
+        if user.email_confirmed_at.is_none() {
+            // The secret went to this address, so using it proves the address. A password set
+            // before anyone proved it may be someone else's (an account made in another's name
+            // before they arrived): unless this is that sign-up's own confirmation, it goes.
+            if token.kind != OneTimeKind::Confirmation {
+                user.password_hash = None;
+            }
+            user.email_confirmed_at = Some(now);
+        }
+        user.last_sign_in_at = Some(now);
+        user.updated_at = now;
+        let method = match (token.kind, by_code) {
+            (OneTimeKind::Confirmation, _) => AuthMethod::EmailSignup,
+            (OneTimeKind::Recovery, _) => AuthMethod::Recovery,
+            (OneTimeKind::MagicLink, true) => AuthMethod::Otp,
+            (OneTimeKind::MagicLink, false) => AuthMethod::Magiclink,
+            (OneTimeKind::Invite, _) => AuthMethod::Invite,
+            (OneTimeKind::Reauthentication | OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew, _) => {
+                return Err(AuthError::OtpExpired);
+            }
+        };
+        if let (VerifyChannel::Browser, Some(challenge)) = (channel, &token.pkce) {
+            return self.redeem_for_auth_code(&token, &user, challenge, method).await;
+        }
+        let (session, refresh) = self.new_session(&user, method, client, now)?;
+        self.redeem_token(&token, &user, Redemption::Session(session.clone(), refresh.digest())).await?;
+        let details = json!({"method": method.as_str(), "session_id": session.id.to_string()});
+        self.audit(AuditAction::Login, Actor::User(user.id), Some(user.id), client, details).await;
+        Ok(Verified::Session(Box::new(self.issue(user, session, refresh, now)?)))
+    }
+
+    /// The unexpired secret of a type `kind` may redeem whose link token was `presented`.
+    async fn token_by_link(&self, kind: VerifyType, presented: &str) -> Result<OneTimeToken, AuthError> {
+        let now = self.ports.clock.now();
+        let token = self.ports.flows.find_token_by_link(&link_digest(presented)).await?;
+        token.filter(|t| kind.kinds().contains(&t.kind) && now <= t.link_expires_at).ok_or(AuthError::OtpExpired)
+    }
+
+    /// The unexpired secret of a type `kind` may redeem whose code, sent to `email`, is `code`.
+    /// A wrong code counts against every secret it was tried on.
+    async fn token_by_code(&self, kind: VerifyType, email: &str, code: &str) -> Result<OneTimeToken, AuthError> {
+        let now = self.ports.clock.now();
+        let address = Email::parse(email).map_err(|_| AuthError::OtpExpired)?;
+        let mut candidates = Vec::new();
+        if let Some(user) = self.ports.users.find_user_by_email(&address).await? {
+            for kind in kind.kinds() {
+                candidates.extend(self.ports.flows.find_token(user.id, *kind).await?);
+            }
+        }
+        if kind == VerifyType::EmailChange {
+            // The new address belongs to nobody yet: its code is found by recipient.
+            let pending = self.ports.flows.find_tokens_sent_to(&address, OneTimeKind::EmailChangeNew).await?;
+            candidates.extend(pending);
+        }
+        let matches = |token: &OneTimeToken| {
+            token.code_digest == code_digest(token.user_id, token.kind, code) && now <= token.code_expires_at
+        };
+        if let Some(token) = candidates.iter().find(|t| matches(t)) {
+            return Ok(token.clone());
+        }
+        // Every wrong guess counts against the secrets it was tried on. The two secrets of an
+        // email change count together: had guesses burned the new address's alone, the current
+        // address's would apply the change unproved.
+        let mut counted = Vec::new();
+        for token in &candidates {
+            for kind in counted_with(token.kind) {
+                if !counted.contains(&(token.user_id, kind)) {
+                    counted.push((token.user_id, kind));
+                    self.ports.flows.count_failed_code(token.user_id, kind).await?;
+                }
+            }
+        }
+        Err(AuthError::OtpExpired)
+    }
+
+    /// Uses `token` for a PKCE client: stores `user` and an auth code that `method` signed
+    /// in, for the client holding the verifier to exchange.
+    pub(super) async fn redeem_for_auth_code(
+        &self,
+        token: &OneTimeToken,
+        user: &User,
+        challenge: &CodeChallenge,
+        method: AuthMethod,
+    ) -> Result<Verified, AuthError> {
+        let now = self.ports.clock.now();
+        let ttl = self.settings.email.auth_code_ttl;
+        let (secret, code) = AuthCode::issue(self.ports.random.as_ref(), user.id, challenge.clone(), method, now, ttl)?;
+        self.redeem_token(token, user, Redemption::AuthCode(code)).await?;
+        Ok(Verified::AuthCode(secret))
+    }
+}

@@ -1,0 +1,8 @@
+//! The crypto adapters against hostile input: forged and replayed tokens, weak secrets, hashes
+//! that cost too much, and the time failed password checks take.
+
+// Test code: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod forgery;
+mod hashing;
