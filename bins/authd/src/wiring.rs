@@ -9,11 +9,11 @@ use std::time::Duration;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use auth_core::domain::SessionLimits;
-use auth_core::ports::{Clock, Random};
+use auth_core::ports::{Clock, Observer, Random};
 use auth_core::service::{AuthService, AuthSettings, MailDelivery, Ports, RoleNames};
 use auth_crypto::{Argon2Hasher, Argon2Params, OsRandom, SystemClock};
 use auth_http::{AppState, HttpSettings, MetricsEndpoint, RateLimits, ServerInfo};
-use auth_metrics::{DbPoolSample, HashPoolSample, MeteredAuditLog, MeteredFlows, Metrics};
+use auth_metrics::{DbPoolSample, HashPoolSample, Metrics};
 use auth_store::{Database, PoolOptions};
 
 use crate::config::{Config, seconds};
@@ -235,12 +235,7 @@ fn service(
         },
         config.password.hash.max_concurrent,
     )?;
-    let mut audit = database.audit();
-    let mut flows = database.flows();
     if let Some(metrics) = metrics {
-        // Domain events are counted at the ports the use cases already report them to.
-        audit = Arc::new(MeteredAuditLog::new(audit, Arc::clone(metrics)));
-        flows = Arc::new(MeteredFlows::new(flows, Arc::clone(metrics)));
         let stats = hasher.stats();
         metrics.watch_hash_pool(move || HashPoolSample { waiting: stats.waiting(), running: stats.running() });
         let waits = Arc::clone(metrics);
@@ -254,11 +249,16 @@ fn service(
         chain: Arc::new(chain),
         clock,
         random: Arc::new(OsRandom),
-        audit,
-        flows,
+        audit: database.audit(),
+        flows: database.flows(),
         templates,
     };
-    Ok(AuthService::new(ports, settings(config)))
+    let service = AuthService::new(ports, settings(config));
+    // The use cases report their domain events (audit events, queued mails) to the metrics.
+    Ok(match metrics {
+        Some(metrics) => service.with_observer(Arc::clone(metrics) as Arc<dyn Observer>),
+        None => service,
+    })
 }
 
 /// Delivers the outbox in the background: every few seconds, and in a tight loop while

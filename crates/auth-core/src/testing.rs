@@ -14,8 +14,8 @@ use crate::AuthError;
 use crate::domain::{AccessClaims, Password, PasswordHash, RefreshToken};
 use crate::memory::MemoryStore;
 use crate::ports::{
-    Clock, HashError, Mail, MailOutbox, PasswordCheck, PasswordHasher, Random, RandomError, TokenChain, TokenError,
-    TokenSigner,
+    Clock, HashError, Mail, MailOutbox, NoObserver, Observer, PasswordCheck, PasswordHasher, Random, RandomError,
+    TokenChain, TokenError, TokenSigner,
 };
 use crate::service::{
     AuthService, AuthSettings, ClientInfo, Identifier, IssuedSession, Ports, SignupOutcome, SignupRequest,
@@ -23,7 +23,8 @@ use crate::service::{
 
 /// The use cases over fresh test doubles, with handles on what tests poke: the store (to read
 /// or seed it), the clock (to move it) and the hasher (to count its work). Swap or wrap a port
-/// with [`TestWorld::with_ports`], or get a one-off service with [`TestWorld::service_with`].
+/// with [`TestWorld::with_ports`], watch the use cases with [`TestWorld::with_observer`], or get
+/// a one-off service with [`TestWorld::service_with`].
 pub struct TestWorld {
     /// The use cases over [`TestWorld::ports`].
     pub service: AuthService,
@@ -37,6 +38,7 @@ pub struct TestWorld {
     pub random: Arc<SequentialRandom>,
     ports: Ports,
     settings: AuthSettings,
+    observer: Arc<dyn Observer>,
 }
 
 impl TestWorld {
@@ -64,7 +66,7 @@ impl TestWorld {
             templates: Arc::new(PlainTemplates),
         };
         let service = AuthService::new(ports.clone(), settings.clone());
-        Self { service, store, clock, hasher, random, ports, settings }
+        Self { service, store, clock, hasher, random, ports, settings, observer: Arc::new(NoObserver) }
     }
 
     /// A world with the default settings but autoconfirm on, so sign-ups answer sessions.
@@ -76,7 +78,14 @@ impl TestWorld {
     /// handles keep pointing at the originals.
     pub fn with_ports(mut self, change: impl FnOnce(&mut Ports)) -> Self {
         change(&mut self.ports);
-        self.service = AuthService::new(self.ports.clone(), self.settings.clone());
+        self.service = self.service_over(self.ports.clone());
+        self
+    }
+
+    /// This world with its use cases reporting to `observer` (metrics, a recorder).
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self.service = self.service_over(self.ports.clone());
         self
     }
 
@@ -85,7 +94,11 @@ impl TestWorld {
     pub fn service_with(&self, change: impl FnOnce(&mut Ports)) -> AuthService {
         let mut ports = self.ports.clone();
         change(&mut ports);
-        AuthService::new(ports, self.settings.clone())
+        self.service_over(ports)
+    }
+
+    fn service_over(&self, ports: Ports) -> AuthService {
+        AuthService::new(ports, self.settings.clone()).with_observer(Arc::clone(&self.observer))
     }
 
     /// The ports the service runs on.

@@ -1,17 +1,16 @@
 //! Prometheus metrics for authd: one registry with every family authd records, its OpenMetrics
-//! text, and decorators of auth-core's ports that count domain events as they pass, so the
+//! text, and the use cases' [`Observer`], which counts the domain events they report, so the
 //! domain itself knows nothing of metrics.
 //!
 //! Every label takes its value from a closed set (a route pattern, a status code, an enum's
 //! stable name, or `other`), never from a raw path, an id, an address or a token, so the number
 //! of series stays bounded whatever clients send.
 
-mod metered;
-
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use auth_core::domain::{AuditAction, AuditEvent, AuthMethod, MailKind};
+use auth_core::ports::Observer;
 use auth_core::service::DeliveryReport;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -20,8 +19,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-
-pub use metered::{MeteredAuditLog, MeteredFlows};
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -234,38 +231,6 @@ impl Metrics {
         self.rate_limited.get_or_create(&LimitLabel { limit }).inc();
     }
 
-    /// Counts what an audit event says happened.
-    pub fn audit_event(&self, event: &AuditEvent) {
-        self.audit_events.get_or_create(&ActionLabel { action: event.action.as_str() }).inc();
-        let detail = |key: &str| event.details.get(key).and_then(|v| v.as_str()).unwrap_or_default();
-        match event.action {
-            AuditAction::Login => {
-                let method = AuthMethod::parse(detail("method")).map_or("other", AuthMethod::as_str);
-                self.sign_ins.get_or_create(&MethodLabel { method }).inc();
-            }
-            AuditAction::LoginFailed => {
-                let reason = one_of(detail("reason"), &["invalid_credentials", "email_not_confirmed", "user_banned"]);
-                self.sign_in_failures.get_or_create(&ReasonLabel { reason }).inc();
-            }
-            AuditAction::Signup => {
-                let provider = one_of(detail("provider"), &["email", "phone", "anonymous"]);
-                self.sign_ups.get_or_create(&ProviderLabel { provider }).inc();
-            }
-            AuditAction::TokenRefreshed => {
-                self.refreshes.inc();
-            }
-            AuditAction::TokenReuseDetected => {
-                self.reuse_detected.inc();
-            }
-            _ => {}
-        }
-    }
-
-    /// Counts a mail put in the outbox.
-    pub fn mail_queued(&self, kind: MailKind) {
-        self.mail_queued.get_or_create(&KindLabel { kind: kind.as_str() }).inc();
-    }
-
     /// Counts what a delivery round did.
     pub fn mail_delivered(&self, report: &DeliveryReport) {
         self.mail_sent.inc_by(u64::from(report.sent));
@@ -313,6 +278,41 @@ impl Metrics {
             text.clear();
         }
         text
+    }
+}
+
+/// The domain events the use cases report, counted.
+impl Observer for Metrics {
+    /// Counts what an audit event says happened.
+    fn recorded(&self, event: &AuditEvent) {
+        self.audit_events.get_or_create(&ActionLabel { action: event.action.as_str() }).inc();
+        let detail = |key: &str| event.details.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+        match event.action {
+            AuditAction::Login => {
+                let method = AuthMethod::parse(detail("method")).map_or("other", AuthMethod::as_str);
+                self.sign_ins.get_or_create(&MethodLabel { method }).inc();
+            }
+            AuditAction::LoginFailed => {
+                let reason = one_of(detail("reason"), &["invalid_credentials", "email_not_confirmed", "user_banned"]);
+                self.sign_in_failures.get_or_create(&ReasonLabel { reason }).inc();
+            }
+            AuditAction::Signup => {
+                let provider = one_of(detail("provider"), &["email", "phone", "anonymous"]);
+                self.sign_ups.get_or_create(&ProviderLabel { provider }).inc();
+            }
+            AuditAction::TokenRefreshed => {
+                self.refreshes.inc();
+            }
+            AuditAction::TokenReuseDetected => {
+                self.reuse_detected.inc();
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts a mail put in the outbox.
+    fn mail_queued(&self, kind: MailKind) {
+        self.mail_queued.get_or_create(&KindLabel { kind: kind.as_str() }).inc();
     }
 }
 

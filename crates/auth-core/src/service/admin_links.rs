@@ -78,7 +78,8 @@ impl AuthService {
         let link = LinkOptions::redirect(redirect_to);
         let (token, mail) = self.prepare_secret(&user, &address, OneTimeKind::Invite, MailKind::Invite, &link, None)?;
         if created {
-            self.ports.flows.create_user_with_token(&user, &token, Some(mail)).await?;
+            let kind = Some(mail.kind);
+            self.queue_mail_with(kind, self.ports.flows.create_user_with_token(&user, &token, Some(mail))).await?;
             let details = json!({"fields": ["email"], "via": "invite"});
             self.audit(AuditAction::AdminUserCreated, Actor::Admin, Some(user.id), client, details).await;
         } else {

@@ -137,8 +137,9 @@ impl AuthService {
 
     /// Stores `token`, replacing the user's token of its kind, and queues `mail` with it.
     pub(super) async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), AuthError> {
+        let kind = mail.as_ref().map(|m| m.kind);
         // The user was deleted since it was read.
-        self.ports.flows.issue_token(token, mail).await.or_missing(AuthError::UserNotFound)
+        self.queue_mail_with(kind, self.ports.flows.issue_token(token, mail)).await.or_missing(AuthError::UserNotFound)
     }
 
     /// Uses `token` for `user`, starting what `then` says; a token gone meanwhile (used,
@@ -173,7 +174,8 @@ impl AuthService {
             .ok_or(AuthError::Validation { field: "email", message: "an email address is required".into() })?;
         let (token, mail) =
             self.prepare_secret(user, to, OneTimeKind::Confirmation, MailKind::Confirmation, link, None)?;
-        self.ports.flows.create_user_with_token(user, &token, Some(mail)).await?;
+        self.queue_mail_with(Some(mail.kind), self.ports.flows.create_user_with_token(user, &token, Some(mail)))
+            .await?;
         Ok(())
     }
 
@@ -300,7 +302,8 @@ impl AuthService {
         let Some(user) = self.user_to_mail(email, MailKind::ForgotUsername).await? else { return Ok(()) };
         let (Some(_), Some(to)) = (&user.username, &user.email) else { return Ok(()) };
         let mail = self.render_mail(MailKind::ForgotUsername, to, &user, None, None)?;
-        self.ports.flows.queue_mail(MailKind::ForgotUsername, &mail, self.ports.clock.now()).await?;
+        let write = self.ports.flows.queue_mail(MailKind::ForgotUsername, &mail, self.ports.clock.now());
+        self.queue_mail_with(Some(MailKind::ForgotUsername), write).await?;
         Ok(())
     }
 

@@ -28,8 +28,8 @@ use crate::domain::{Actor, AuditAction, AuditEvent, MailKind, RedirectPolicy, Us
 use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
 use crate::error::AuthError;
 use crate::ports::{
-    AuditLog, Clock, EmailFlowStore, MailTemplates, PasswordHasher, Random, SessionStore, TokenChain, TokenSigner,
-    UserStore,
+    AuditLog, Clock, EmailFlowStore, MailTemplates, NoObserver, Observer, PasswordHasher, Random, SessionStore,
+    StoreError, TokenChain, TokenSigner, UserStore,
 };
 
 pub use account::{LogoutScope, UserChanges};
@@ -184,7 +184,7 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
-/// The use cases over a set of ports.
+/// The use cases over a set of ports, reporting what they do to an [`Observer`].
 ///
 /// Clones share their state: the per-address mail throttle counts for all of them.
 #[derive(Clone)]
@@ -192,13 +192,20 @@ pub struct AuthService {
     ports: Ports,
     settings: Arc<AuthSettings>,
     throttle: Arc<MailThrottle>,
+    observer: Arc<dyn Observer>,
 }
 
 impl AuthService {
     /// A service over `ports`, behaving as `settings` say.
     pub fn new(ports: Ports, settings: AuthSettings) -> Self {
         let throttle = Arc::new(MailThrottle::new(settings.email.send_interval));
-        Self { ports, settings: Arc::new(settings), throttle }
+        Self { ports, settings: Arc::new(settings), throttle, observer: Arc::new(NoObserver) }
+    }
+
+    /// This service, reporting audit events and queued mails to `observer` (metrics, for one).
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// Counts a request for a mail of `kind` to the address `to` (parsed or not); refuses it
@@ -231,7 +238,23 @@ impl AuthService {
             user_agent: client.user_agent.clone(),
             details,
         };
+        // Observed as it is recorded: the event happened even if the log cannot keep it.
+        self.observer.recorded(&event);
         self.ports.audit.record(event).await;
+    }
+
+    /// Runs `write`, which queues a mail of `kind` (`None`: no mail) with what it stores, and
+    /// reports the mail to the observer once the write succeeded. Every mail is queued here.
+    async fn queue_mail_with(
+        &self,
+        kind: Option<MailKind>,
+        write: impl Future<Output = Result<(), StoreError>>,
+    ) -> Result<(), StoreError> {
+        write.await?;
+        if let Some(kind) = kind {
+            self.observer.mail_queued(kind);
+        }
+        Ok(())
     }
 
     /// The public signing keys as a JWK Set.

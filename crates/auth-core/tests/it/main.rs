@@ -6,6 +6,7 @@
 
 mod email_change;
 mod email_links;
+mod observer;
 mod pkce;
 mod refresh;
 mod session_access;

@@ -1,4 +1,4 @@
-//! The metrics registry and the metered ports, driven through the real use cases.
+//! The metrics registry, and the use cases reporting to it, driven through the real use cases.
 
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,7 +11,7 @@ use auth_core::domain::Password;
 use auth_core::ports::{Mail, MailError, Mailer};
 use auth_core::service::{ClientInfo, Identifier, IssuedSession, LinkOptions, MailDelivery};
 use auth_core::testing::TestWorld;
-use auth_metrics::{DbPoolSample, HashPoolSample, MeteredAuditLog, MeteredFlows, Metrics};
+use auth_metrics::{DbPoolSample, HashPoolSample, Metrics};
 
 struct World {
     test: TestWorld,
@@ -26,13 +26,10 @@ impl std::ops::Deref for World {
     }
 }
 
-/// The use cases over the memory store, with the audit log and flows metered as authd wires them.
+/// The use cases over the memory store, reporting to the metrics as authd wires them.
 fn world() -> World {
     let metrics = Arc::new(Metrics::new("1.2.3"));
-    let test = TestWorld::autoconfirm().with_ports(|ports| {
-        ports.audit = Arc::new(MeteredAuditLog::new(ports.audit.clone(), Arc::clone(&metrics)));
-        ports.flows = Arc::new(MeteredFlows::new(ports.flows.clone(), Arc::clone(&metrics)));
-    });
+    let test = TestWorld::autoconfirm().with_observer(metrics.clone());
     World { test, metrics }
 }
 
