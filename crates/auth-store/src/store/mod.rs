@@ -1,10 +1,10 @@
 //! The store, written once and compiled once per backend: `postgres` and `sqlite` each declare
 //! this module tree (`#[path]`) after defining what it names from `super`:
 //!
-//! - the store type `Store`, its connection `Conn`, backend `Db`, `SYSTEM` (its
-//!   `db.system.name`), `MIGRATIONS` and the async `Store::conn`;
-//! - the column types whose SQL differs: module `sql` (`Id`, `Instant`, `Json`) and the Rust
-//!   type of a UUID column, `DbUuid`, with `db_uuid` and `uuid` to convert;
+//! - the store type `Store` (with its `pool`), its connection `Conn`, backend `Db`, `SYSTEM`
+//!   (its `db.system.name`) and `MIGRATIONS`;
+//! - the column types: module `sql` (diesel's, with `Id`, `Instant` and `Json` as the backend
+//!   has them) and the Rust type of a UUID column, `DbUuid`, with `db_uuid` and `uuid` to convert;
 //! - the few statements whose SQL differs: `write_transaction!`, `for_update!`,
 //!   `for_update_skip_locked!`, `like_any_case!` and `serialize_key_writers`, and whether a
 //!   write transaction locks from its start (`LOCKED_FROM_BEGIN`).
