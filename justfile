@@ -28,6 +28,10 @@ fmt:
 deploy-check *ARGS:
     deploy/check {{ARGS}}
 
+# The deployment files, then the image and the compose stack run for real under podman (as root).
+deploy-run:
+    deploy/check --run
+
 # Everything CI does, locally.
 ci:
     bash .ci/run

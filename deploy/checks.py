@@ -63,6 +63,7 @@ def dockerfile_instructions(path):
 def cmd_dockerfile(path):
     """The build stage's COPY sources and cargo command, the runtime's packages and health check."""
     build_copies, cargo, packages, healthcheck, binary, from_build = [], None, [], None, None, None
+    prebuilt_out, binary_stage = None, None
     for stage, instruction, args in dockerfile_instructions(path):
         if stage == "build" and instruction == "COPY":
             build_copies += shlex.split(args)[:-1]
@@ -76,14 +77,22 @@ def cmd_dockerfile(path):
         if stage == "runtime" and instruction == "RUN" and "apt-get install" in args:
             words = args.split("apt-get install", 1)[1].split("&&", 1)[0].split()
             packages += [w for w in words if not w.startswith("-")]
-        if stage == "runtime" and instruction == "COPY" and args.startswith("--from=build"):
+        if stage == "prebuilt" and instruction == "COPY":
+            prebuilt_out = shlex.split(args)[-1]
+        if stage == "binary" and instruction == "FROM":
+            binary_stage = args.split()[0]
+        if stage == "runtime" and instruction == "COPY" and args.startswith("--from=binary"):
             from_build = shlex.split(args)[1]
         if stage == "runtime" and instruction == "HEALTHCHECK":
             healthcheck = json.loads(args.split("CMD", 1)[1].strip())
     if not cargo or not binary:
         fail(f"{path}: no `cargo build` and `install -D` in the build stage")
-    if from_build != binary["out"]:
-        fail(f"{path}: the runtime stage copies {from_build}, the build stage installs {binary['out']}")
+    # The runtime stage copies from `binary`, which is `build` or `prebuilt` (ARG AUTHD_BINARY).
+    if binary_stage != "${AUTHD_BINARY}":
+        fail(f"{path}: the stage `binary` is FROM {binary_stage}, not ${{AUTHD_BINARY}}")
+    if from_build != binary["out"] or prebuilt_out != binary["out"]:
+        fail(f"{path}: the runtime stage copies {from_build}, the build stage installs {binary['out']}, "
+             f"the prebuilt stage copies to {prebuilt_out}")
     if not packages:
         fail(f"{path}: no apt-get install in the runtime stage")
     print(json.dumps({"build_copies": build_copies, "cargo": cargo, "binary": binary,
