@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_async::RunQueryDsl;
 
-use super::super::{Conn, Db, Store, db_uuid};
+use super::super::{Conn, Store, db_uuid};
 use super::rows::{AuthCodeRow, OneTimeRow, OutboxRow, UserRow};
 use super::schema::{auth_codes, mail_outbox, one_time_tokens, users};
 use super::sessions::{insert_session, session_rows};
@@ -32,17 +32,9 @@ async fn put_one_time(c: &mut Conn, token: &OneTimeRow, mail: Option<&OutboxRow>
     Ok(())
 }
 
-impl Store {
-    /// The first one-time token `query` selects, if any.
-    async fn first_token(
-        &self,
-        operation: &'static str,
-        query: one_time_tokens::BoxedQuery<'_, Db>,
-    ) -> Result<Option<OneTimeToken>, StoreError> {
-        let row =
-            self.call(operation, async |c| query.select(OneTimeRow::as_select()).first(c).await.optional()).await?;
-        row.map(OneTimeToken::try_from).transpose()
-    }
+/// The one-time token a lookup found, if any (unboxed queries, so diesel caches their statements).
+fn found_token(row: Option<OneTimeRow>) -> Result<Option<OneTimeToken>, StoreError> {
+    row.map(OneTimeToken::try_from).transpose()
 }
 
 #[async_trait]
@@ -83,12 +75,14 @@ impl EmailFlowStore for Store {
 
     async fn find_token_by_link(&self, link: &TokenDigest) -> Result<Option<OneTimeToken>, StoreError> {
         let by_link = one_time_tokens::table.filter(one_time_tokens::link_digest.eq(link.as_bytes().to_vec()));
-        self.first_token("find_token_by_link", by_link.into_boxed()).await
+        let query = by_link.select(OneTimeRow::as_select());
+        found_token(self.call("find_token_by_link", async |c| query.first(c).await.optional()).await?)
     }
 
     async fn find_token(&self, user: UserId, kind: OneTimeKind) -> Result<Option<OneTimeToken>, StoreError> {
         let key = one_time_tokens::table.find((db_uuid(user.as_uuid()), kind.as_str()));
-        self.first_token("find_token", key.into_boxed()).await
+        let query = key.select(OneTimeRow::as_select());
+        found_token(self.call("find_token", async |c| query.first(c).await.optional()).await?)
     }
 
     async fn count_failed_code(&self, user: UserId, kind: OneTimeKind) -> Result<(), StoreError> {

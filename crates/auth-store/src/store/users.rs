@@ -46,16 +46,11 @@ pub(super) async fn overwrite_user(c: &mut Conn, row: &UserRow) -> QueryResult<(
     if updated == 0 { Err(DieselError::NotFound) } else { Ok(()) }
 }
 
-impl Store {
-    /// The first user `query` selects, if any.
-    async fn first_user(
-        &self,
-        operation: &'static str,
-        query: users::BoxedQuery<'_, Db>,
-    ) -> Result<Option<User>, StoreError> {
-        let row = self.call(operation, async |c| query.select(UserRow::as_select()).first(c).await.optional()).await?;
-        row.map(User::try_from).transpose()
-    }
+/// The user a lookup found, if any. Lookups are not boxed queries: diesel caches the prepared
+/// statement of a query whose type is known at compile time, and `find_user` runs on every
+/// authenticated request.
+fn found_user(row: Option<UserRow>) -> Result<Option<User>, StoreError> {
+    row.map(User::try_from).transpose()
 }
 
 #[async_trait]
@@ -104,20 +99,24 @@ impl UserStore for Store {
     }
 
     async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.first_user("find_user", users::table.find(db_uuid(id.as_uuid())).into_boxed()).await
+        let id = db_uuid(id.as_uuid());
+        let query = users::table.find(id).select(UserRow::as_select());
+        found_user(self.call("find_user", async |c| query.first(c).await.optional()).await?)
     }
 
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
-        self.first_user("find_user_by_email", users::table.filter(users::email.eq(email.as_str())).into_boxed()).await
+        let query = users::table.filter(users::email.eq(email.as_str())).select(UserRow::as_select());
+        found_user(self.call("find_user_by_email", async |c| query.first(c).await.optional()).await?)
     }
 
     async fn find_user_by_phone(&self, phone: &Phone) -> Result<Option<User>, StoreError> {
-        self.first_user("find_user_by_phone", users::table.filter(users::phone.eq(phone.as_str())).into_boxed()).await
+        let query = users::table.filter(users::phone.eq(phone.as_str())).select(UserRow::as_select());
+        found_user(self.call("find_user_by_phone", async |c| query.first(c).await.optional()).await?)
     }
 
     async fn find_user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
-        let by_key = users::table.filter(lower(users::username).eq(username.key())).into_boxed();
-        self.first_user("find_user_by_username", by_key).await
+        let query = users::table.filter(lower(users::username).eq(username.key())).select(UserRow::as_select());
+        found_user(self.call("find_user_by_username", async |c| query.first(c).await.optional()).await?)
     }
 
     async fn update_user(&self, user: &User) -> Result<(), StoreError> {
