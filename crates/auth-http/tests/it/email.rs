@@ -377,16 +377,58 @@ async fn an_account_made_in_someone_elses_name_does_not_keep_its_password() {
     let squatter = json!({"email": "mo@example.com", "password": "squatter password"});
     assert_eq!(app.send(post("/token?grant_type=password", squatter)).await.0, StatusCode::BAD_REQUEST);
 
-    // A repeat sign-up of an unconfirmed address replaces the earlier password.
+    // A repeat sign-up of an unconfirmed address with another password keeps neither: the one
+    // who confirms is signed in by the link and sets their own password in that session.
     app.sign_up("ned@example.com", "squatter password").await;
     app.sign_up("ned@example.com", "the owner's own").await;
     let confirmation = app.mails().await.pop().unwrap();
     let verify = json!({"type": "signup", "email": "ned@example.com", "token": confirmation.code});
-    assert_eq!(app.send(post("/verify", verify)).await.0, StatusCode::OK);
+    let (status, _, session) = app.send(post("/verify", verify)).await;
+    assert_eq!(status, StatusCode::OK);
     let squatter = json!({"email": "ned@example.com", "password": "squatter password"});
     assert_eq!(app.send(post("/token?grant_type=password", squatter)).await.0, StatusCode::BAD_REQUEST);
     let owner = json!({"email": "ned@example.com", "password": "the owner's own"});
+    assert_eq!(app.send(post("/token?grant_type=password", owner.clone())).await.0, StatusCode::BAD_REQUEST);
+    let set = TestRequest::put().uri("/auth/v1/user").set_json(json!({"password": "the owner's own"}));
+    let token = session["access_token"].as_str().unwrap();
+    assert_eq!(app.send(with_token(set, token)).await.0, StatusCode::OK);
     assert_eq!(app.send(post("/token?grant_type=password", owner)).await.0, StatusCode::OK);
+}
+
+/// The review's race: the owner signs up, someone else signs up again with the same address
+/// and their own password before a new mail may go out, and the owner clicks the only mail
+/// they got. The second password must not come with it.
+#[actix_web::test]
+async fn a_repeat_signup_does_not_ride_on_the_first_confirmation() {
+    let app = TestApp::with(quick(), confirming()).await;
+    app.sign_up("vic@example.com", "victim password").await;
+    let (status, _, answer) = app.sign_up("vic@example.com", "attacker password").await;
+    assert_eq!(status, StatusCode::OK, "answered like any sign-up");
+    assert!(answer["user_metadata"].as_object().is_none_or(|m| m.is_empty()));
+    let mails = app.mails().await;
+    assert_eq!(mails.len(), 1, "the send interval held back a second mail");
+    let verify = json!({"type": "signup", "token_hash": mails[0].link_token()});
+    let (status, _, session) = app.send(post("/verify", verify)).await;
+    assert_eq!(status, StatusCode::OK, "the owner is signed in by their link");
+    assert!(session["access_token"].is_string());
+    assert_eq!(app.sign_in("vic@example.com", "attacker password").await.0, StatusCode::BAD_REQUEST);
+
+    // The attacker signs up first and the owner second: the owner's click is just as safe.
+    app.sign_up("val@example.com", "attacker password").await;
+    app.sign_up("val@example.com", "owner password").await;
+    let mail = app.mails().await.remove(0);
+    let verify = json!({"type": "signup", "token_hash": mail.link_token()});
+    assert_eq!(app.send(post("/verify", verify)).await.0, StatusCode::OK);
+    assert_eq!(app.sign_in("val@example.com", "attacker password").await.0, StatusCode::BAD_REQUEST);
+
+    // The same password again only asks for the mail once more; it stays the account's.
+    let app = TestApp::with(quick(), unthrottled(confirming())).await;
+    app.sign_up("ida@example.com", "her password").await;
+    app.sign_up("ida@example.com", "her password").await;
+    let confirmation = app.mails().await.pop().unwrap();
+    let verify = json!({"type": "signup", "token_hash": confirmation.link_token()});
+    assert_eq!(app.send(post("/verify", verify)).await.0, StatusCode::OK);
+    assert_eq!(app.sign_in("ida@example.com", "her password").await.0, StatusCode::OK);
 }
 
 #[actix_web::test]
