@@ -575,6 +575,34 @@ async fn a_pkce_flow_verified_by_code_answers_the_session_directly() {
     assert_eq!(session["user"]["email"], "rae@example.com");
 }
 
+/// Whoever only read a PKCE link (a mail scanner's log, a forwarded mail) cannot post it as
+/// JSON for a session: that needs the verifier, as the browser's auth code does.
+#[actix_web::test]
+async fn a_pkce_link_posted_as_json_needs_the_verifier() {
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let app = TestApp::with(quick(), unthrottled(settings)).await;
+    app.sign_up("ria@example.com", "correct horse").await;
+    let ask = json!({"email": "ria@example.com", "code_challenge": CHALLENGE, "code_challenge_method": "s256"});
+    app.send(post("/magiclink", ask)).await;
+    let token = app.mails().await.remove(0).link_token();
+    assert!(token.starts_with("pkce_"));
+
+    let bare = json!({"type": "magiclink", "token_hash": token});
+    let (status, _, body) = app.send(post("/verify", bare)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")), "{body}");
+    let as_token = json!({"type": "magiclink", "token": token});
+    assert_eq!(app.send(post("/verify", as_token)).await.0, StatusCode::BAD_REQUEST);
+    let wrong = json!({"type": "magiclink", "token_hash": token, "code_verifier": VERIFIER.replace('d', "e")});
+    let (status, _, body) = app.send(post("/verify", wrong)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_code_verifier")));
+
+    // Refusals used nothing up: the client holding the verifier still signs in.
+    let right = json!({"type": "magiclink", "token_hash": token, "code_verifier": VERIFIER});
+    let (status, _, session) = app.send(post("/verify", right)).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["user"]["email"], "ria@example.com");
+}
+
 #[actix_web::test]
 async fn a_pkce_email_change_lands_with_a_code_after_both_confirmations() {
     let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
