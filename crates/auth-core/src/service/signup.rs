@@ -72,7 +72,7 @@ impl AuthService {
         if let Some(email) = &email
             && let Some(existing) = self.ports.users.find_user_by_email(email).await?
         {
-            return self.repeat_signup(existing, &password, metadata, &link).await;
+            return self.repeat_signup(existing, username, &password, metadata, &link).await;
         }
         if let Some(username) = &username
             && self.ports.users.find_user_by_username(username).await?.is_some()
@@ -136,7 +136,7 @@ impl AuthService {
                 if let Some(email) = &user.email
                     && let Some(existing) = self.ports.users.find_user_by_email(email).await?
                 {
-                    return self.repeat_signup(existing, &password, metadata, &link).await;
+                    return self.repeat_signup(existing, user.username.clone(), &password, metadata, &link).await;
                 }
                 return Err(AuthError::UserAlreadyExists);
             }
@@ -185,6 +185,7 @@ impl AuthService {
     async fn repeat_signup(
         &self,
         existing: User,
+        username: Option<Username>,
         password: &Password,
         metadata: Metadata,
         link: &LinkOptions,
@@ -195,30 +196,17 @@ impl AuthService {
             return Err(AuthError::UserAlreadyExists);
         }
         if existing.email_confirmed_at.is_none() {
-            return self.repeat_unconfirmed_signup(existing, password, metadata, link).await;
+            return self.repeat_unconfirmed_signup(existing, username, password, metadata, link).await;
         }
         // The same hashing work as a new sign-up, so the answer's timing does not tell a
         // registered address from a new one.
         self.ports.hasher.hash(password).await?;
         // Confirmed account and confirmation required: answer with a user that looks freshly
-        // created, exactly as a new sign-up would, and store nothing.
+        // created, exactly as a new sign-up would, and store nothing. Built from defaults only:
+        // nothing of the real account (its role, audience, metadata) may show through.
+        let id = UserId::generate(self.ports.random.as_ref())?;
         let now = self.ports.clock.now();
-        let decoy = User {
-            id: UserId::generate(self.ports.random.as_ref())?,
-            password_hash: None,
-            email_confirmed_at: None,
-            username: None,
-            app_metadata: self.app_metadata_for("email"),
-            user_metadata: metadata,
-            last_sign_in_at: None,
-            banned_until: None,
-            confirmation_sent_at: Some(now),
-            phone: None,
-            phone_confirmed_at: None,
-            created_at: now,
-            updated_at: now,
-            ..existing
-        };
+        let decoy = self.pending_look_alike(id, existing.email, username, metadata, now);
         Ok(SignupOutcome::ConfirmationPending(Box::new(decoy)))
     }
 
@@ -233,6 +221,7 @@ impl AuthService {
     async fn repeat_unconfirmed_signup(
         &self,
         mut existing: User,
+        username: Option<Username>,
         password: &Password,
         metadata: Metadata,
         link: &LinkOptions,
@@ -259,8 +248,40 @@ impl AuthService {
         }
         // The answer echoes what was sent, as a first sign-up's would, and never shows what
         // the stored account holds.
-        existing.user_metadata = metadata;
-        Ok(SignupOutcome::ConfirmationPending(Box::new(existing)))
+        let mut answer = self.pending_look_alike(existing.id, existing.email, username, metadata, existing.created_at);
+        answer.confirmation_sent_at = existing.confirmation_sent_at;
+        Ok(SignupOutcome::ConfirmationPending(Box::new(answer)))
+    }
+
+    /// The user a sign-up waiting for confirmation answers, from the request and defaults
+    /// alone, so a repeat sign-up looks like a first one.
+    fn pending_look_alike(
+        &self,
+        id: UserId,
+        email: Option<Email>,
+        username: Option<Username>,
+        metadata: Metadata,
+        created_at: chrono::DateTime<chrono::Utc>,
+    ) -> User {
+        User {
+            id,
+            aud: self.settings.audience.clone(),
+            role: self.settings.roles.authenticated.clone(),
+            email,
+            phone: None,
+            username,
+            password_hash: None,
+            email_confirmed_at: None,
+            phone_confirmed_at: None,
+            confirmation_sent_at: Some(created_at),
+            app_metadata: self.app_metadata_for("email"),
+            user_metadata: metadata,
+            banned_until: None,
+            is_anonymous: false,
+            last_sign_in_at: None,
+            created_at,
+            updated_at: created_at,
+        }
     }
 
     fn app_metadata_for(&self, provider: &str) -> Metadata {
