@@ -681,7 +681,7 @@ async fn mail_requests_take_at_least_the_floor_for_known_and_unknown_addresses()
 }
 
 #[actix_web::test]
-async fn signups_waiting_for_confirmation_take_at_least_the_floor() {
+async fn signups_and_email_changes_take_at_least_the_floor() {
     let floor = std::time::Duration::from_millis(80);
     let settings = HttpSettings { mail_answer_floor: floor, ..quick() };
     let app = TestApp::with(settings, confirming()).await;
@@ -694,6 +694,16 @@ async fn signups_waiting_for_confirmation_take_at_least_the_floor() {
         let (status, _, _) = app.sign_up(email, "correct horse").await;
         assert_eq!(status, StatusCode::OK);
         assert!(started.elapsed() >= floor, "/signup for {email} answered before the floor");
+    }
+    let mail = app.mails().await.remove(0);
+    let verify = json!({"type": "signup", "email": "new@example.com", "token": mail.code});
+    let (_, _, session) = app.send(post("/verify", verify)).await;
+    let token = session["access_token"].as_str().unwrap();
+    for email in ["una@example.com", "free@example.com"] {
+        let started = std::time::Instant::now();
+        let change = TestRequest::put().uri("/auth/v1/user").set_json(json!({"email": email}));
+        assert_eq!(app.send(with_token(change, token)).await.0, StatusCode::OK);
+        assert!(started.elapsed() >= floor, "PUT /user to {email} answered before the floor");
     }
 }
 
