@@ -24,6 +24,11 @@ pub enum MetadataError {
 pub struct Metadata(Map<String, Value>);
 
 impl Metadata {
+    /// Whether the object has no keys.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// An empty object.
     pub fn new() -> Self {
         Self::default()

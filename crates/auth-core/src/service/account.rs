@@ -51,7 +51,12 @@ impl AuthService {
             return Err(AuthError::PhoneProviderDisabled);
         }
         if let Some(email) = changes.email.as_deref().filter(|e| !e.trim().is_empty()) {
-            self.request_email_change(principal, email, &changes.email_link).await?;
+            match self.request_email_change(principal, email, &changes.email_link).await {
+                // A taken address answers like a free one (nothing is mailed), so this is no
+                // way to learn which addresses have accounts.
+                Ok(()) | Err(AuthError::EmailExists) => {}
+                Err(other) => return Err(other),
+            }
         }
         let mut user = principal.user.clone();
         let mut fields = Vec::new();

@@ -42,7 +42,8 @@ pub struct UserPage {
 
 impl AuthService {
     /// Checks administrator credentials: a token of this server naming the service role. A
-    /// token that belongs to a session must also have a live session.
+    /// token that belongs to a session must also have a live session, and its user must hold
+    /// the service role now and not be banned.
     pub async fn authorize_admin(&self, token: &str) -> Result<(), AuthError> {
         let now = self.ports.clock.now();
         let claims = self.ports.signer.verify(token, now.timestamp()).map_err(AuthError::BadJwt)?;
@@ -54,6 +55,12 @@ impl AuthService {
             let owner_matches = session.user_id.to_string() == claims.sub;
             if !owner_matches || !session.is_active(now, &self.settings.session_limits) {
                 return Err(AuthError::SessionNotFound);
+            }
+            // The claim is what the role was when the token was signed: an operator may have
+            // demoted or banned the user since.
+            let user = self.ports.users.find_user(session.user_id).await?.ok_or(AuthError::SessionNotFound)?;
+            if user.role != self.settings.roles.service || user.is_banned(now) {
+                return Err(AuthError::NotAdmin);
             }
         }
         Ok(())
@@ -133,7 +140,8 @@ impl AuthService {
         Ok(user)
     }
 
-    /// Changes a user as an operator. A new password or a ban ends every session of the user.
+    /// Changes a user as an operator. A new password, a ban, or a changed role or `app_metadata`
+    /// ends every session of the user.
     pub async fn admin_update_user(
         &self,
         id: UserId,
@@ -145,7 +153,9 @@ impl AuthService {
         let changes = self.apply(&mut user, attributes, now).await?;
         user.updated_at = now;
         self.ports.users.update_user(&user).await.or_missing(AuthError::UserNotFound)?;
-        if changes.password || changes.banned == Some(true) {
+        // What the user's tokens claim (their role, their app_metadata, which row-level
+        // policies read) must not outlive the operator's change, nor a password or a ban.
+        if changes.password || changes.banned == Some(true) || changes.claims {
             self.ports.sessions.revoke_user_sessions(id, None, now).await?;
         }
         let target = Some(id);
@@ -254,7 +264,9 @@ impl AuthService {
             applied.fields.push("user_metadata");
         }
         if let Some(data) = attributes.app_metadata {
+            let before = user.app_metadata.clone();
             user.app_metadata.merge(Metadata::from_value(data, max)?, max)?;
+            applied.claims |= user.app_metadata != before;
             applied.fields.push("app_metadata");
         }
         if let Some(role) = attributes.role {
@@ -269,6 +281,7 @@ impl AuthService {
                     message: "a role is a database role name: letters, digits and '_', at most 63".into(),
                 });
             }
+            applied.claims |= user.role != role;
             user.role = role.to_owned();
             applied.fields.push("role");
         }
@@ -303,6 +316,8 @@ impl AuthService {
 struct AppliedChanges {
     fields: Vec<&'static str>,
     password: bool,
+    /// The role or `app_metadata` changed: what the user's tokens claim is stale.
+    claims: bool,
     /// `Some(true)` banned, `Some(false)` unbanned.
     banned: Option<bool>,
 }

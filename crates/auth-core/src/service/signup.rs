@@ -3,9 +3,11 @@ use serde_json::{Value, json};
 use super::LinkOptions;
 use super::{AuthService, ClientInfo, IssuedSession};
 use crate::domain::{
-    Actor, AuditAction, AuthMethod, CodeChallenge, Email, Metadata, Password, Phone, User, UserId, Username,
+    Actor, AuditAction, AuthMethod, CodeChallenge, Email, MailKind, Metadata, OneTimeKind, Password, Phone, User,
+    UserId, Username,
 };
 use crate::error::{AuthError, MissingRow};
+use crate::ports::{HashError, PasswordCheck};
 
 /// What a client sends to sign up. Every field is optional on the wire; the use case decides
 /// which combinations make sense.
@@ -70,7 +72,7 @@ impl AuthService {
         if let Some(email) = &email
             && let Some(existing) = self.ports.users.find_user_by_email(email).await?
         {
-            return self.repeat_signup(existing, &password, metadata, &link).await;
+            return self.repeat_signup(existing, username, &password, metadata, &link).await;
         }
         if let Some(username) = &username
             && self.ports.users.find_user_by_username(username).await?.is_some()
@@ -134,7 +136,7 @@ impl AuthService {
                 if let Some(email) = &user.email
                     && let Some(existing) = self.ports.users.find_user_by_email(email).await?
                 {
-                    return self.repeat_signup(existing, &password, metadata, &link).await;
+                    return self.repeat_signup(existing, user.username.clone(), &password, metadata, &link).await;
                 }
                 return Err(AuthError::UserAlreadyExists);
             }
@@ -183,60 +185,103 @@ impl AuthService {
     async fn repeat_signup(
         &self,
         existing: User,
+        username: Option<Username>,
         password: &Password,
         metadata: Metadata,
         link: &LinkOptions,
     ) -> Result<SignupOutcome, AuthError> {
-        // The same hashing work as a new sign-up, so the answer's timing does not tell a
-        // registered address from a new one.
-        let hash = self.ports.hasher.hash(password).await?;
         if self.settings.autoconfirm {
+            // Still the same hashing work as a new sign-up.
+            self.ports.hasher.hash(password).await?;
             return Err(AuthError::UserAlreadyExists);
         }
         if existing.email_confirmed_at.is_none() {
-            // Nobody has proved the address yet, so the latest sign-up wins: its password and
-            // data replace those of an earlier one that may not have been the owner's.
-            let mut existing = existing;
-            existing.password_hash = Some(hash);
-            existing.user_metadata = metadata;
+            return self.repeat_unconfirmed_signup(existing, username, password, metadata, link).await;
+        }
+        // The same hashing work as a new sign-up, so the answer's timing does not tell a
+        // registered address from a new one.
+        self.ports.hasher.hash(password).await?;
+        // Confirmed account and confirmation required: answer with a user that looks freshly
+        // created, exactly as a new sign-up would, and store nothing. Built from defaults only:
+        // nothing of the real account (its role, audience, metadata) may show through.
+        let id = UserId::generate(self.ports.random.as_ref())?;
+        let now = self.ports.clock.now();
+        let decoy = self.pending_look_alike(id, existing.email, username, metadata, now);
+        Ok(SignupOutcome::ConfirmationPending(Box::new(decoy)))
+    }
+
+    /// Sign-up of an address whose account nobody has confirmed yet.
+    ///
+    /// Nobody has proved the address, so neither sign-up can be trusted with the account: the
+    /// same password again only asks for the mail once more, while a different one marks the
+    /// account as contested and clears its password and data. Confirming then signs the
+    /// mailbox's owner in with no password that someone else chose; they set their own inside
+    /// that session. Letting the latest password win instead would let it ride on a
+    /// confirmation mail sent to the first person.
+    async fn repeat_unconfirmed_signup(
+        &self,
+        mut existing: User,
+        username: Option<Username>,
+        password: &Password,
+        metadata: Metadata,
+        link: &LinkOptions,
+    ) -> Result<SignupOutcome, AuthError> {
+        // One password check costs what a new sign-up's hash costs, so timing tells nothing.
+        let same_password = match self.ports.hasher.verify(password, existing.password_hash.as_ref()).await {
+            Ok(check) => matches!(check, PasswordCheck::Match { .. }),
+            Err(HashError::UnreadableHash) => false,
+            Err(other) => return Err(other.into()),
+        };
+        if !same_password && (existing.password_hash.is_some() || !existing.user_metadata.is_empty()) {
+            existing.password_hash = None;
+            existing.user_metadata = Metadata::new();
             existing.updated_at = self.ports.clock.now();
             self.ports.users.update_user(&existing).await.or_missing(AuthError::UserNotFound)?;
-            // Signing up again is how people ask for the confirmation mail once more.
-            if let Some(email) = &existing.email {
-                let last = self.ports.flows.last_mail_to(email, crate::domain::MailKind::Confirmation).await?;
-                let now = self.ports.clock.now();
-                if last.is_none_or(|at| now - at >= self.settings.email.send_interval) {
-                    self.send_secret(
-                        &existing,
-                        crate::domain::OneTimeKind::Confirmation,
-                        crate::domain::MailKind::Confirmation,
-                        link,
-                    )
-                    .await?;
-                }
-            }
-            return Ok(SignupOutcome::ConfirmationPending(Box::new(existing)));
         }
-        // Confirmed account and confirmation required: answer with a user that looks freshly
-        // created, exactly as a new sign-up would, and store nothing.
-        let now = self.ports.clock.now();
-        let decoy = User {
-            id: UserId::generate(self.ports.random.as_ref())?,
+        // Signing up again is how people ask for the confirmation mail once more.
+        if let Some(email) = &existing.email {
+            let last = self.ports.flows.last_mail_to(email, MailKind::Confirmation).await?;
+            let now = self.ports.clock.now();
+            if last.is_none_or(|at| now - at >= self.settings.email.send_interval) {
+                self.send_secret(&existing, OneTimeKind::Confirmation, MailKind::Confirmation, link).await?;
+            }
+        }
+        // The answer echoes what was sent, as a first sign-up's would, and never shows what
+        // the stored account holds.
+        let mut answer = self.pending_look_alike(existing.id, existing.email, username, metadata, existing.created_at);
+        answer.confirmation_sent_at = existing.confirmation_sent_at;
+        Ok(SignupOutcome::ConfirmationPending(Box::new(answer)))
+    }
+
+    /// The user a sign-up waiting for confirmation answers, from the request and defaults
+    /// alone, so a repeat sign-up looks like a first one.
+    fn pending_look_alike(
+        &self,
+        id: UserId,
+        email: Option<Email>,
+        username: Option<Username>,
+        metadata: Metadata,
+        created_at: chrono::DateTime<chrono::Utc>,
+    ) -> User {
+        User {
+            id,
+            aud: self.settings.audience.clone(),
+            role: self.settings.roles.authenticated.clone(),
+            email,
+            phone: None,
+            username,
             password_hash: None,
             email_confirmed_at: None,
-            username: None,
+            phone_confirmed_at: None,
+            confirmation_sent_at: Some(created_at),
             app_metadata: self.app_metadata_for("email"),
             user_metadata: metadata,
-            last_sign_in_at: None,
             banned_until: None,
-            confirmation_sent_at: Some(now),
-            phone: None,
-            phone_confirmed_at: None,
-            created_at: now,
-            updated_at: now,
-            ..existing
-        };
-        Ok(SignupOutcome::ConfirmationPending(Box::new(decoy)))
+            is_anonymous: false,
+            last_sign_in_at: None,
+            created_at,
+            updated_at: created_at,
+        }
     }
 
     fn app_metadata_for(&self, provider: &str) -> Metadata {

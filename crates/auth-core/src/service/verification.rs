@@ -14,7 +14,8 @@ use crate::ports::Redemption;
 /// Where a `/verify` answer goes: JSON to the caller, or a redirect of the browser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerifyChannel {
-    /// The caller gets the session (auth-js `verifyOtp`), PKCE or not.
+    /// The caller gets the session (auth-js `verifyOtp`); for a PKCE link only with the
+    /// flow's verifier ([`VerifyProof::PkceLink`]).
     Api,
     /// The browser is redirected: a PKCE link lands with an auth code, never a session.
     Browser,
@@ -94,6 +95,14 @@ impl VerifyType {
 pub enum VerifyProof {
     /// The token of an emailed link (`token_hash`, or `token` in a link).
     Link(String),
+    /// The token of a PKCE link (`pkce_…`) posted by the client that started the flow, with
+    /// the verifier behind the flow's challenge.
+    PkceLink {
+        /// The link token.
+        token: String,
+        /// The PKCE code verifier.
+        code_verifier: String,
+    },
     /// The 6-digit code with the address it was sent to.
     Code {
         /// The address.
@@ -108,6 +117,7 @@ impl std::fmt::Debug for VerifyProof {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Link(_) => f.write_str("VerifyProof::Link(..)"),
+            Self::PkceLink { .. } => f.write_str("VerifyProof::PkceLink(..)"),
             Self::Code { .. } => f.write_str("VerifyProof::Code(..)"),
         }
     }
@@ -148,9 +158,26 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<Verified, AuthError> {
         let (token, by_code) = match proof {
-            VerifyProof::Link(presented) => (self.token_by_link(kind, presented).await?, false),
+            VerifyProof::Link(presented) | VerifyProof::PkceLink { token: presented, .. } => {
+                (self.token_by_link(kind, presented).await?, false)
+            }
             VerifyProof::Code { email, code } => (self.token_by_code(kind, email, code).await?, true),
         };
+        // A PKCE link answers a session only to the client holding the flow's verifier:
+        // whoever merely read the link (a mail scanner's log, a forwarded mail) must not get
+        // one by posting it. The browser gets an auth code instead, which needs the verifier
+        // too. Refused before anything is used up, so the owner's click still works.
+        if let (VerifyChannel::Api, Some(challenge), false) = (channel, &token.pkce, by_code) {
+            let VerifyProof::PkceLink { code_verifier, .. } = proof else {
+                return Err(AuthError::Validation {
+                    field: "code_verifier",
+                    message: "this link belongs to a PKCE flow: send its code_verifier too".into(),
+                });
+            };
+            if !challenge.accepts(code_verifier.trim()) {
+                return Err(AuthError::BadCodeVerifier);
+            }
+        }
         if matches!(token.kind, OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew) {
             return self.confirm_email_change(&token, channel, client).await;
         }

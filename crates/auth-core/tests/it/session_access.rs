@@ -137,3 +137,53 @@ async fn metadata_merges_and_username_changes() {
         json!({"first_name": "Jane"})
     );
 }
+
+/// A demoted user's token must not keep `/admin` (or a row-level policy reading its role or
+/// `app_metadata`) until it expires.
+#[tokio::test]
+async fn an_operators_role_or_app_metadata_change_ends_the_users_sessions() {
+    use auth_core::service::AdminUserAttributes;
+    let world = TestWorld::autoconfirm();
+    let first = world.signed_in_user("op@example.com", "correct horse").await.unwrap();
+    let id = first.user.id;
+    let client = test_client();
+    let set = |attributes: AdminUserAttributes| world.service.admin_update_user(id, attributes, &client);
+
+    set(AdminUserAttributes { role: Some("service_role".into()), ..AdminUserAttributes::default() }).await.unwrap();
+    assert_eq!(world.service.authenticate(&first.access_token).await.unwrap_err(), AuthError::SessionNotFound);
+    let admin = world.sign_in("op@example.com", "correct horse").await.unwrap();
+    world.service.authorize_admin(&admin.access_token).await.unwrap();
+    set(AdminUserAttributes { role: Some("authenticated".into()), ..AdminUserAttributes::default() }).await.unwrap();
+    assert!(world.service.authorize_admin(&admin.access_token).await.is_err(), "demoted");
+    assert_eq!(world.service.authenticate(&admin.access_token).await.unwrap_err(), AuthError::SessionNotFound);
+
+    let user = world.sign_in("op@example.com", "correct horse").await.unwrap();
+    let plan = || AdminUserAttributes { app_metadata: Some(json!({"plan": "gold"})), ..AdminUserAttributes::default() };
+    set(plan()).await.unwrap();
+    assert_eq!(world.service.authenticate(&user.access_token).await.unwrap_err(), AuthError::SessionNotFound);
+    let user = world.sign_in("op@example.com", "correct horse").await.unwrap();
+    set(plan()).await.unwrap();
+    assert!(world.service.authenticate(&user.access_token).await.is_ok(), "nothing changed, nothing ends");
+}
+
+/// Admin authorisation trusts the store, not the token's claim: a role taken away or a ban
+/// counts at once, even where no session was ended.
+#[tokio::test]
+async fn admin_authorisation_reads_the_current_role_and_ban() {
+    let world = TestWorld::autoconfirm();
+    let first = world.signed_in_user("ops@example.com", "correct horse").await.unwrap();
+    let mut user = world.store.find_user(first.user.id).await.unwrap().unwrap();
+    user.role = "service_role".into();
+    world.store.update_user(&user).await.unwrap();
+    let admin = world.sign_in("ops@example.com", "correct horse").await.unwrap();
+    world.service.authorize_admin(&admin.access_token).await.unwrap();
+
+    user.role = "authenticated".into();
+    world.store.update_user(&user).await.unwrap();
+    assert_eq!(world.service.authorize_admin(&admin.access_token).await.unwrap_err(), AuthError::NotAdmin);
+
+    user.role = "service_role".into();
+    user.banned_until = Some(TestWorld::start() + Duration::hours(1));
+    world.store.update_user(&user).await.unwrap();
+    assert_eq!(world.service.authorize_admin(&admin.access_token).await.unwrap_err(), AuthError::NotAdmin);
+}

@@ -57,6 +57,39 @@ async fn repeat_signup_of_a_confirmed_address_reveals_nothing() {
     assert_eq!(world.store.count_users(&UserQuery::all(0, 0)).await.unwrap(), 1);
 }
 
+/// A decoy built from the real account would show its role, audience or metadata to anyone who
+/// signs up with the address (a privileged account stands out).
+#[tokio::test]
+async fn a_decoy_shows_nothing_of_the_real_account() {
+    let world = TestWorld::new(AuthSettings::default());
+    let SignupOutcome::ConfirmationPending(first) =
+        world.service.signup(request("boss@example.com", "correct horse"), &test_client()).await.unwrap()
+    else {
+        panic!()
+    };
+    let mut boss = *first;
+    boss.email_confirmed_at = Some(boss.created_at);
+    boss.role = "premium".into();
+    boss.aud = "internal".into();
+    boss.app_metadata.insert("plan", json!("gold"));
+    boss.user_metadata.insert("name", json!("The Boss"));
+    world.store.update_user(&boss).await.unwrap();
+
+    let mut again = request("boss@example.com", "other password");
+    again.data = Some(json!({"name": "Someone"}));
+    let SignupOutcome::ConfirmationPending(decoy) = world.service.signup(again, &test_client()).await.unwrap() else {
+        panic!("expected a look-alike pending user")
+    };
+    let SignupOutcome::ConfirmationPending(fresh) =
+        world.service.signup(request("new@example.com", "correct horse"), &test_client()).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((decoy.role.as_str(), decoy.aud.as_str()), (fresh.role.as_str(), fresh.aud.as_str()));
+    assert_eq!(decoy.app_metadata, fresh.app_metadata);
+    assert_eq!(decoy.user_metadata.get("name"), Some(&json!("Someone")));
+}
+
 #[tokio::test]
 async fn repeat_signup_with_autoconfirm_says_user_exists() {
     let world = TestWorld::autoconfirm();

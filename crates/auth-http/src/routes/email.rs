@@ -176,17 +176,24 @@ pub(crate) struct VerifyBody {
     token_hash: Option<String>,
     email: Option<String>,
     redirect_to: Option<String>,
+    /// The PKCE verifier, which a `pkce_` link posted as JSON needs.
+    code_verifier: Option<String>,
 }
 
 impl VerifyBody {
     fn parse(self) -> Result<(VerifyType, VerifyProof), AuthError> {
         let kind = VerifyType::parse(self.kind.as_deref().unwrap_or_default())?;
         let present = |v: Option<String>| v.filter(|t| !t.trim().is_empty());
+        let verifier = present(self.code_verifier);
+        let link = |token: String| match verifier.clone() {
+            Some(code_verifier) => VerifyProof::PkceLink { token, code_verifier },
+            None => VerifyProof::Link(token),
+        };
         let proof = match (present(self.token_hash), present(self.token), present(self.email)) {
-            (Some(hash), _, _) => VerifyProof::Link(hash),
+            (Some(hash), _, _) => link(hash),
             (None, Some(code), Some(email)) => VerifyProof::Code { email, code },
             // A link's `token` without an address is the link token itself.
-            (None, Some(token), None) => VerifyProof::Link(token),
+            (None, Some(token), None) => link(token),
             (None, None, _) => {
                 return Err(AuthError::Validation {
                     field: "token",
@@ -303,6 +310,8 @@ fn form_body(body: &[u8]) -> Result<VerifyBody, ApiError> {
         token_hash: get("token_hash"),
         email: get("email"),
         redirect_to: get("redirect_to"),
+        // The link page's form never carries one: the browser's answer is an auth code.
+        code_verifier: None,
     })
 }
 

@@ -40,7 +40,14 @@ pub(crate) async fn signup(
         redirect_to: link.redirect_to,
         pkce: link.pkce,
     };
-    let response = match state.service.signup(signup, &client_info(&request, &state.settings.trusted_proxies)).await? {
+    let started = actix_web::rt::time::Instant::now();
+    let outcome = state.service.signup(signup, &client_info(&request, &state.settings.trusted_proxies)).await;
+    if !matches!(outcome, Ok(SignupOutcome::Session(_))) {
+        // A new address (an insert and a mail) and a registered one (a hash only) answer
+        // alike, so they must take alike too.
+        actix_web::rt::time::sleep_until(started + state.settings.mail_answer_floor).await;
+    }
+    let response = match outcome? {
         SignupOutcome::Session(issued) => views::session(&issued),
         SignupOutcome::ConfirmationPending(user) => views::user(&user),
     };

@@ -63,7 +63,15 @@ pub(crate) async fn update_user(
         email_link,
         phone: body.phone,
     };
-    let user = state.counted(state.service.update_user(&caller.0, changes).await)?;
+    let asks_for_mail = changes.email.is_some();
+    let started = actix_web::rt::time::Instant::now();
+    let outcome = state.service.update_user(&caller.0, changes).await;
+    if asks_for_mail {
+        // A free address (secrets drawn, mails written) and a taken one (a look-up) answer
+        // alike, so they must take alike too.
+        actix_web::rt::time::sleep_until(started + state.settings.mail_answer_floor).await;
+    }
+    let user = state.counted(outcome)?;
     Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
 }
 

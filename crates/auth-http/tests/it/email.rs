@@ -312,9 +312,12 @@ async fn an_email_change_applies_once_both_addresses_confirm() {
     let token = session["access_token"].as_str().unwrap().to_owned();
     let put = |body: serde_json::Value| with_token(TestRequest::put().uri("/auth/v1/user").set_json(body), &token);
 
+    // A taken address answers like a free one, so it reveals no account, and starts nothing.
     app.sign_up("taken@example.com", "correct horse").await;
     let (status, _, body) = app.send(put(json!({"email": "taken@example.com"}))).await;
-    assert_eq!((status, body["error_code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email_exists")));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["email"], "kim@example.com");
+    assert!(app.mails().await.is_empty(), "nothing is mailed for a taken address");
     let (status, _, user) = app.send(put(json!({"email": "Kim.New@example.com"}))).await;
     assert_eq!(status, StatusCode::OK, "{user}");
     assert_eq!(user["email"], "kim@example.com", "unchanged until confirmed");
@@ -377,16 +380,58 @@ async fn an_account_made_in_someone_elses_name_does_not_keep_its_password() {
     let squatter = json!({"email": "mo@example.com", "password": "squatter password"});
     assert_eq!(app.send(post("/token?grant_type=password", squatter)).await.0, StatusCode::BAD_REQUEST);
 
-    // A repeat sign-up of an unconfirmed address replaces the earlier password.
+    // A repeat sign-up of an unconfirmed address with another password keeps neither: the one
+    // who confirms is signed in by the link and sets their own password in that session.
     app.sign_up("ned@example.com", "squatter password").await;
     app.sign_up("ned@example.com", "the owner's own").await;
     let confirmation = app.mails().await.pop().unwrap();
     let verify = json!({"type": "signup", "email": "ned@example.com", "token": confirmation.code});
-    assert_eq!(app.send(post("/verify", verify)).await.0, StatusCode::OK);
+    let (status, _, session) = app.send(post("/verify", verify)).await;
+    assert_eq!(status, StatusCode::OK);
     let squatter = json!({"email": "ned@example.com", "password": "squatter password"});
     assert_eq!(app.send(post("/token?grant_type=password", squatter)).await.0, StatusCode::BAD_REQUEST);
     let owner = json!({"email": "ned@example.com", "password": "the owner's own"});
+    assert_eq!(app.send(post("/token?grant_type=password", owner.clone())).await.0, StatusCode::BAD_REQUEST);
+    let set = TestRequest::put().uri("/auth/v1/user").set_json(json!({"password": "the owner's own"}));
+    let token = session["access_token"].as_str().unwrap();
+    assert_eq!(app.send(with_token(set, token)).await.0, StatusCode::OK);
     assert_eq!(app.send(post("/token?grant_type=password", owner)).await.0, StatusCode::OK);
+}
+
+/// The review's race: the owner signs up, someone else signs up again with the same address
+/// and their own password before a new mail may go out, and the owner clicks the only mail
+/// they got. The second password must not come with it.
+#[actix_web::test]
+async fn a_repeat_signup_does_not_ride_on_the_first_confirmation() {
+    let app = TestApp::with(quick(), confirming()).await;
+    app.sign_up("vic@example.com", "victim password").await;
+    let (status, _, answer) = app.sign_up("vic@example.com", "attacker password").await;
+    assert_eq!(status, StatusCode::OK, "answered like any sign-up");
+    assert!(answer["user_metadata"].as_object().is_none_or(|m| m.is_empty()));
+    let mails = app.mails().await;
+    assert_eq!(mails.len(), 1, "the send interval held back a second mail");
+    let verify = json!({"type": "signup", "token_hash": mails[0].link_token()});
+    let (status, _, session) = app.send(post("/verify", verify)).await;
+    assert_eq!(status, StatusCode::OK, "the owner is signed in by their link");
+    assert!(session["access_token"].is_string());
+    assert_eq!(app.sign_in("vic@example.com", "attacker password").await.0, StatusCode::BAD_REQUEST);
+
+    // The attacker signs up first and the owner second: the owner's click is just as safe.
+    app.sign_up("val@example.com", "attacker password").await;
+    app.sign_up("val@example.com", "owner password").await;
+    let mail = app.mails().await.remove(0);
+    let verify = json!({"type": "signup", "token_hash": mail.link_token()});
+    assert_eq!(app.send(post("/verify", verify)).await.0, StatusCode::OK);
+    assert_eq!(app.sign_in("val@example.com", "attacker password").await.0, StatusCode::BAD_REQUEST);
+
+    // The same password again only asks for the mail once more; it stays the account's.
+    let app = TestApp::with(quick(), unthrottled(confirming())).await;
+    app.sign_up("ida@example.com", "her password").await;
+    app.sign_up("ida@example.com", "her password").await;
+    let confirmation = app.mails().await.pop().unwrap();
+    let verify = json!({"type": "signup", "token_hash": confirmation.link_token()});
+    assert_eq!(app.send(post("/verify", verify)).await.0, StatusCode::OK);
+    assert_eq!(app.sign_in("ida@example.com", "her password").await.0, StatusCode::OK);
 }
 
 #[actix_web::test]
@@ -533,6 +578,34 @@ async fn a_pkce_flow_verified_by_code_answers_the_session_directly() {
     assert_eq!(session["user"]["email"], "rae@example.com");
 }
 
+/// Whoever only read a PKCE link (a mail scanner's log, a forwarded mail) cannot post it as
+/// JSON for a session: that needs the verifier, as the browser's auth code does.
+#[actix_web::test]
+async fn a_pkce_link_posted_as_json_needs_the_verifier() {
+    let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    let app = TestApp::with(quick(), unthrottled(settings)).await;
+    app.sign_up("ria@example.com", "correct horse").await;
+    let ask = json!({"email": "ria@example.com", "code_challenge": CHALLENGE, "code_challenge_method": "s256"});
+    app.send(post("/magiclink", ask)).await;
+    let token = app.mails().await.remove(0).link_token();
+    assert!(token.starts_with("pkce_"));
+
+    let bare = json!({"type": "magiclink", "token_hash": token});
+    let (status, _, body) = app.send(post("/verify", bare)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_failed")), "{body}");
+    let as_token = json!({"type": "magiclink", "token": token});
+    assert_eq!(app.send(post("/verify", as_token)).await.0, StatusCode::BAD_REQUEST);
+    let wrong = json!({"type": "magiclink", "token_hash": token, "code_verifier": VERIFIER.replace('d', "e")});
+    let (status, _, body) = app.send(post("/verify", wrong)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_code_verifier")));
+
+    // Refusals used nothing up: the client holding the verifier still signs in.
+    let right = json!({"type": "magiclink", "token_hash": token, "code_verifier": VERIFIER});
+    let (status, _, session) = app.send(post("/verify", right)).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["user"]["email"], "ria@example.com");
+}
+
 #[actix_web::test]
 async fn a_pkce_email_change_lands_with_a_code_after_both_confirmations() {
     let settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
@@ -605,6 +678,33 @@ async fn mail_requests_take_at_least_the_floor_for_known_and_unknown_addresses()
         assert!(started.elapsed() >= floor, "{path} for {email} answered before the floor");
     }
     assert_eq!(app.mails().await.len(), 2, "the known address got its mails");
+}
+
+#[actix_web::test]
+async fn signups_and_email_changes_take_at_least_the_floor() {
+    let floor = std::time::Duration::from_millis(80);
+    let settings = HttpSettings { mail_answer_floor: floor, ..quick() };
+    let app = TestApp::with(settings, confirming()).await;
+    app.sign_up("una@example.com", "correct horse").await;
+    let mail = app.mails().await.remove(0);
+    let verify = json!({"type": "signup", "email": "una@example.com", "token": mail.code});
+    assert_eq!(app.send(post("/verify", verify)).await.0, StatusCode::OK);
+    for email in ["una@example.com", "new@example.com", "new@example.com"] {
+        let started = std::time::Instant::now();
+        let (status, _, _) = app.sign_up(email, "correct horse").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(started.elapsed() >= floor, "/signup for {email} answered before the floor");
+    }
+    let mail = app.mails().await.remove(0);
+    let verify = json!({"type": "signup", "email": "new@example.com", "token": mail.code});
+    let (_, _, session) = app.send(post("/verify", verify)).await;
+    let token = session["access_token"].as_str().unwrap();
+    for email in ["una@example.com", "free@example.com"] {
+        let started = std::time::Instant::now();
+        let change = TestRequest::put().uri("/auth/v1/user").set_json(json!({"email": email}));
+        assert_eq!(app.send(with_token(change, token)).await.0, StatusCode::OK);
+        assert!(started.elapsed() >= floor, "PUT /user to {email} answered before the floor");
+    }
 }
 
 #[actix_web::test]
