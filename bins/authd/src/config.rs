@@ -480,7 +480,7 @@ pub struct PostgrestConfig {
 
 impl Default for PostgrestConfig {
     fn default() -> Self {
-        Self { authenticator: "authenticator".into(), manage_roles: true, notify: true, channel: "pgrst".into() }
+        Self { authenticator: "authenticator".into(), manage_roles: false, notify: true, channel: "pgrst".into() }
     }
 }
 
@@ -987,6 +987,29 @@ mod tests {
             assert!(!format!("{config:?}").contains("hunter2"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_key_encryption_key_comes_from_a_file_is_checked_and_never_shows() {
+        Jail::expect_with(|jail| {
+            jail.create_file("kek", "FiFwraL5Cf0pQvTov6D9d+uIAuGb9KvQfvFQ0ESj458=\n")?;
+            jail.set_env("AUTHD_JWT__KEYS_ENCRYPTION_KEY_FILE", "kek");
+            let config = Config::load(None).unwrap();
+            config.validate().unwrap();
+            assert!(config.jwt.keys_encryption_key().unwrap().is_some());
+            let shown = config.to_redacted_toml().unwrap();
+            assert!(!shown.contains("FiFwraL5") && !format!("{config:?}").contains("FiFwraL5"), "{shown}");
+            Ok(())
+        });
+        let mut config = Config::default();
+        assert!(config.jwt.keys_encryption_key().unwrap().is_none(), "unset by default");
+        assert!(!config.postgrest.manage_roles, "roles are not managed by default");
+        for bad in ["short", "c2hvcnQ=", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="] {
+            config.jwt.keys_encryption_key = Some(Secret(bad.into()));
+            let error = config.validate().unwrap_err().to_string();
+            assert!(error.contains("jwt.keys_encryption_key") && error.contains("openssl rand -base64 32"), "{error}");
+            assert!(!error.contains(bad), "{error}");
+        }
     }
 
     #[test]
