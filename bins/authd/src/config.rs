@@ -266,6 +266,11 @@ pub struct JwtConfig {
     pub private_key: Option<Secret>,
     /// File holding the private key instead.
     pub private_key_file: Option<PathBuf>,
+    /// Key-encryption key (32 random bytes in base64, `openssl rand -base64 32`): the private
+    /// key material stored in the database is encrypted with it. Unset, it is stored in clear.
+    pub keys_encryption_key: Option<Secret>,
+    /// File holding the key-encryption key instead.
+    pub keys_encryption_key_file: Option<PathBuf>,
     /// Seconds a key made by `authd keys rotate` is published in the JWKS before it signs.
     pub key_publish_delay_secs: u64,
     /// Seconds between two reads of the keys by a running server (rotations reach it this way).
@@ -283,9 +288,24 @@ impl Default for JwtConfig {
             secret_file: None,
             private_key: None,
             private_key_file: None,
+            keys_encryption_key: None,
+            keys_encryption_key_file: None,
             key_publish_delay_secs: 600,
             key_reload_secs: 30,
         }
+    }
+}
+
+impl JwtConfig {
+    /// The key-encryption key, if one is configured; refused unless it is 32 random bytes in
+    /// base64 (the message says how to make one and never quotes it).
+    pub fn keys_encryption_key(
+        &self,
+    ) -> Result<Option<auth_crypto::KeyEncryptionKey>, auth_crypto::KeyEncryptionError> {
+        self.keys_encryption_key
+            .as_ref()
+            .map(|kek| auth_crypto::KeyEncryptionKey::from_base64(kek.expose()))
+            .transpose()
     }
 }
 
@@ -460,7 +480,7 @@ pub struct PostgrestConfig {
 
 impl Default for PostgrestConfig {
     fn default() -> Self {
-        Self { authenticator: "authenticator".into(), manage_roles: true, notify: true, channel: "pgrst".into() }
+        Self { authenticator: "authenticator".into(), manage_roles: false, notify: true, channel: "pgrst".into() }
     }
 }
 
@@ -653,6 +673,9 @@ impl Config {
         if let Some(path) = &self.jwt.private_key_file {
             self.jwt.private_key = Some(Secret(read_secret("jwt.private_key_file", path)?));
         }
+        if let Some(path) = &self.jwt.keys_encryption_key_file {
+            self.jwt.keys_encryption_key = Some(Secret(read_secret("jwt.keys_encryption_key_file", path)?));
+        }
         if let Some(path) = &self.smtp.password_file {
             self.smtp.password = Some(Secret(read_secret("smtp.password_file", path)?));
         }
@@ -715,6 +738,9 @@ impl Config {
         }
         if self.jwt.algorithm == JwtAlgorithm::HS256 && self.jwt.private_key.is_some() {
             return invalid("jwt.private_key is only used with jwt.algorithm = \"ES256\" or \"RS256\"");
+        }
+        if let Err(bad) = self.jwt.keys_encryption_key() {
+            return Err(ConfigError::Invalid(format!("jwt.keys_encryption_key: {bad}")));
         }
         if !(1..=3600).contains(&self.jwt.key_reload_secs) {
             return invalid("jwt.key_reload_secs must be between 1 and 3600");
@@ -841,6 +867,9 @@ impl Config {
         if shown.jwt.private_key.is_some() {
             shown.jwt.private_key = Some(Secret("<redacted>".into()));
         }
+        if shown.jwt.keys_encryption_key.is_some() {
+            shown.jwt.keys_encryption_key = Some(Secret("<redacted>".into()));
+        }
         if shown.smtp.password.is_some() {
             shown.smtp.password = Some(Secret("<redacted>".into()));
         }
@@ -958,6 +987,29 @@ mod tests {
             assert!(!format!("{config:?}").contains("hunter2"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_key_encryption_key_comes_from_a_file_is_checked_and_never_shows() {
+        Jail::expect_with(|jail| {
+            jail.create_file("kek", "FiFwraL5Cf0pQvTov6D9d+uIAuGb9KvQfvFQ0ESj458=\n")?;
+            jail.set_env("AUTHD_JWT__KEYS_ENCRYPTION_KEY_FILE", "kek");
+            let config = Config::load(None).unwrap();
+            config.validate().unwrap();
+            assert!(config.jwt.keys_encryption_key().unwrap().is_some());
+            let shown = config.to_redacted_toml().unwrap();
+            assert!(!shown.contains("FiFwraL5") && !format!("{config:?}").contains("FiFwraL5"), "{shown}");
+            Ok(())
+        });
+        let mut config = Config::default();
+        assert!(config.jwt.keys_encryption_key().unwrap().is_none(), "unset by default");
+        assert!(!config.postgrest.manage_roles, "roles are not managed by default");
+        for bad in ["short", "c2hvcnQ=", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="] {
+            config.jwt.keys_encryption_key = Some(Secret(bad.into()));
+            let error = config.validate().unwrap_err().to_string();
+            assert!(error.contains("jwt.keys_encryption_key") && error.contains("openssl rand -base64 32"), "{error}");
+            assert!(!error.contains(bad), "{error}");
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use auth_core::domain::{KeyMaterial, KeyPurpose, KeyStatus, StoredKey, key_statuses};
 use auth_core::ports::{Clock, KeyStore, Random, TokenSigner};
-use auth_crypto::{CLOCK_SKEW_SECS, HmacTokenChain, JwtSigner, SigningKey, TOKEN_CHAIN_KEY_MIN_LEN, TokenLifetimes};
+use auth_crypto::{
+    CLOCK_SKEW_SECS, HmacTokenChain, JwtSigner, SealedKeyStore, SigningKey, TOKEN_CHAIN_KEY_MIN_LEN, TokenLifetimes,
+};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
@@ -31,7 +33,8 @@ pub type KeysChanged = Arc<dyn Fn(serde_json::Value) -> Pin<Box<dyn Future<Outpu
 /// The keys of one deployment, read from the configuration and the database.
 pub struct Keys {
     on_change: Option<KeysChanged>,
-    store: Arc<dyn KeyStore>,
+    /// The database's keys, encrypted at rest when `jwt.keys_encryption_key` is set.
+    store: Arc<SealedKeyStore>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     access: AccessKeySource,
@@ -78,7 +81,8 @@ pub struct KeyListing {
 }
 
 impl Keys {
-    /// Reads the key settings; a configured secret or private key is loaded and checked here.
+    /// Reads the key settings; a configured secret, private key or key-encryption key is loaded
+    /// and checked here.
     pub fn new(
         config: &Config,
         store: Arc<dyn KeyStore>,
@@ -93,9 +97,10 @@ impl Keys {
             (alg, _, Some(key)) => AccessKeySource::Configured(configured_key(crypto_alg(alg), key.expose())?),
             (alg, _, None) => AccessKeySource::Database(crypto_alg(alg)),
         };
+        let kek = config.jwt.keys_encryption_key().context("jwt.keys_encryption_key")?;
         Ok(Self {
             on_change: None,
-            store,
+            store: Arc::new(SealedKeyStore::new(store, kek, Arc::clone(&random))),
             clock,
             random,
             access,
@@ -126,7 +131,20 @@ impl Keys {
     }
 
     /// Makes the first keys on an empty database. Replicas starting together agree on one.
+    /// First every stored key must read: a key-encryption key that does not decrypt one stops
+    /// the start (never new keys instead), and keys stored in clear are encrypted in place.
     pub async fn ensure_initial(&self) -> anyhow::Result<()> {
+        let sealed = self.store.seal_stored_keys().await?;
+        if sealed > 0 {
+            tracing::info!(keys = sealed, "encrypted the stored keys with jwt.keys_encryption_key");
+        }
+        if !self.store.encrypts() {
+            tracing::warn!(
+                "jwt.keys_encryption_key is not set: the private signing keys are stored UNENCRYPTED in the database, \
+                 readable by anyone who can read its auth.signing_keys table or a backup of it; \
+                 set one (`openssl rand -base64 32`) to encrypt them"
+            );
+        }
         let now = self.clock.now();
         let mut secret = [0u8; TOKEN_CHAIN_KEY_MIN_LEN];
         self.random.fill(&mut secret)?;

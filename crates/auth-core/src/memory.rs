@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{AuditEvent, AuthCode, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, UserQuery};
 use crate::domain::{
-    Email, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session,
-    SessionId, StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
+    Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan,
+    Session, SessionId, StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
 use crate::ports::{
     AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, Redemption, SessionStore, StoreError, UniqueField, UserStore,
@@ -358,6 +358,20 @@ impl KeyStore for MemoryStore {
             return Ok(false);
         }
         state.keys.push(key.clone());
+        Ok(true)
+    }
+
+    async fn replace_key_material(
+        &self,
+        kid: &str,
+        current: &KeyMaterial,
+        new: &KeyMaterial,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        let Some(key) = state.keys.iter_mut().find(|k| k.kid == kid && k.material == *current) else {
+            return Ok(false);
+        };
+        key.material = new.clone();
         Ok(true)
     }
 }

@@ -10,6 +10,8 @@ use auth_core::ports::{Clock, KeyStore, Random, RandomError, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::jwt::{JwtAlgorithm, JwtSigner, KeyError, SigningKey};
+use crate::key_encryption::KeyEncryptionKey;
+use crate::sealed_key_store::{SealError, SealedKeyStore};
 use crate::token_chain::{HmacTokenChain, TOKEN_CHAIN_KEY_MIN_LEN};
 use crate::{OsRandom, SystemClock};
 
@@ -31,11 +33,15 @@ pub enum StoredKeysError {
     /// The random source failed.
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// A stored key cannot be decrypted (wrong key-encryption key, or an altered row).
+    #[error(transparent)]
+    Sealing(#[from] SealError),
 }
 
 /// Access-token and refresh-chain keys in a [`KeyStore`], generated with one algorithm.
 pub struct StoredKeys {
     store: Arc<dyn KeyStore>,
+    kek: Option<KeyEncryptionKey>,
     algorithm: JwtAlgorithm,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
@@ -48,6 +54,7 @@ impl StoredKeys {
     pub fn new(store: Arc<dyn KeyStore>, algorithm: JwtAlgorithm) -> Self {
         Self {
             store,
+            kek: None,
             algorithm,
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandom),
@@ -68,6 +75,18 @@ impl StoredKeys {
         self
     }
 
+    /// Encrypts the keys' material in the store under `kek` (a key kept outside the database):
+    /// new keys are written encrypted, and `ensure_initial` encrypts those stored in clear.
+    pub fn with_encryption(mut self, kek: KeyEncryptionKey) -> Self {
+        self.kek = Some(kek);
+        self
+    }
+
+    /// The store seen through the key-encryption key (if any).
+    fn keys(&self) -> SealedKeyStore {
+        SealedKeyStore::new(Arc::clone(&self.store), self.kek.clone(), Arc::clone(&self.random))
+    }
+
     /// How long access tokens live (`AuthSettings::access_token_ttl`): a replaced key keeps
     /// verifying that long, so no token it signed is refused before it expires.
     pub fn with_token_lifetime(mut self, lifetime: TimeDelta) -> Self {
@@ -77,7 +96,11 @@ impl StoredKeys {
 
     /// Makes the first access-token and refresh-chain keys if the store has none of that
     /// purpose. Safe to call on every start: replicas starting together agree on one key.
+    /// First checks that every stored key can be read and, with a key-encryption key, encrypts
+    /// keys stored in clear.
     pub async fn ensure_initial(&self) -> Result<(), StoredKeysError> {
+        let store = self.keys();
+        store.seal_stored_keys().await?;
         let now = self.clock.now();
         let mut secret = [0u8; TOKEN_CHAIN_KEY_MIN_LEN];
         self.random.fill(&mut secret)?;
@@ -91,8 +114,8 @@ impl StoredKeys {
             created_at: now,
             activates_at: now,
         };
-        self.store.add_first_key(&chain).await?;
-        self.store.add_first_key(&generated_key(self.algorithm, now)?).await?;
+        store.add_first_key(&chain).await?;
+        store.add_first_key(&generated_key(self.algorithm, now)?).await?;
         Ok(())
     }
 
@@ -113,7 +136,7 @@ impl StoredKeys {
 
     /// The active access-token key, and the pending and replaced ones that only verify.
     async fn ring(&self) -> Result<(SigningKey, Vec<SigningKey>), StoredKeysError> {
-        let keys = self.store.list_keys(KeyPurpose::AccessToken).await?;
+        let keys = self.keys().list_keys(KeyPurpose::AccessToken).await?;
         let mut signing = None;
         let mut verify_only = Vec::new();
         for (stored, status) in key_statuses(&keys, self.clock.now(), self.token_lifetime) {
@@ -130,7 +153,7 @@ impl StoredKeys {
 
     /// The refresh-token chain, keyed with the active refresh-chain key.
     pub async fn token_chain(&self) -> Result<HmacTokenChain, StoredKeysError> {
-        let keys = self.store.list_keys(KeyPurpose::RefreshChain).await?;
+        let keys = self.keys().list_keys(KeyPurpose::RefreshChain).await?;
         let (stored, _) = key_statuses(&keys, self.clock.now(), self.token_lifetime)
             .into_iter()
             .find(|(_, status)| *status == KeyStatus::Signing)
@@ -141,7 +164,10 @@ impl StoredKeys {
 
 impl std::fmt::Debug for StoredKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredKeys").field("algorithm", &self.algorithm).finish_non_exhaustive()
+        f.debug_struct("StoredKeys")
+            .field("algorithm", &self.algorithm)
+            .field("encrypted", &self.kek.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -225,6 +251,26 @@ mod tests {
         assert_eq!(kids.len(), 2);
         assert_eq!(kids[0], rotated.kid, "the newest active key signs");
         assert!(signer.verify(&before, now).is_ok(), "tokens of the replaced key still verify");
+    }
+
+    #[tokio::test]
+    async fn with_a_kek_keys_are_stored_encrypted_and_read_back() {
+        let kek = || crate::KeyEncryptionKey::from_base64("FiFwraL5Cf0pQvTov6D9d+uIAuGb9KvQfvFQ0ESj458=").unwrap();
+        let store = Arc::new(MemoryStore::new());
+        // Keys made before encryption was configured are encrypted at the next start.
+        StoredKeys::new(store.clone(), JwtAlgorithm::ES256).ensure_initial().await.unwrap();
+        let keys = StoredKeys::new(store.clone(), JwtAlgorithm::ES256).with_encryption(kek());
+        keys.ensure_initial().await.unwrap();
+        for purpose in [KeyPurpose::AccessToken, KeyPurpose::RefreshChain] {
+            let raw = store.list_keys(purpose).await.unwrap();
+            assert!(raw.len() == 1 && crate::is_sealed(&raw[0].material), "{purpose:?}");
+        }
+        let now = SystemClock.now().timestamp();
+        let token = keys.signer("authenticated", "").await.unwrap().sign(&claims(now)).unwrap();
+        assert!(keys.signer("authenticated", "").await.unwrap().verify(&token, now).is_ok());
+        keys.token_chain().await.unwrap();
+        let unkeyed = StoredKeys::new(store, JwtAlgorithm::ES256);
+        assert!(matches!(unkeyed.ensure_initial().await, Err(StoredKeysError::Sealing(_))));
     }
 
     #[tokio::test]

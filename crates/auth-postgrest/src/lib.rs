@@ -95,6 +95,9 @@ pub enum Roles {
     NoAuthenticator,
     /// authd's database user lacks a privilege; nothing was changed. The database's message.
     NoPrivilege(String),
+    /// An API role exists with more power than authd gives one (it names the role and what it
+    /// may do); nothing was changed, the role is not adopted.
+    TooPowerful(String),
 }
 
 /// Writes authd's settings into one PostgreSQL database, a connection per call (the calls are
@@ -162,6 +165,10 @@ impl PostgrestSync {
             Err(error) if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
                 let why = error.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
                 return Ok(Roles::NoPrivilege(why));
+            }
+            Err(error) if error.code() == Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE) => {
+                let why = error.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
+                return Ok(Roles::TooPowerful(why));
             }
             Err(error) => return Err(step("the role set-up failed")(error)),
         }
@@ -248,7 +255,9 @@ fn limits_body(settings: &PostgrestSettings) -> String {
 
 /// Creates the missing API roles (`NOLOGIN`; the service role with `BYPASSRLS`), grants them to
 /// the authenticator, and lets them use the `auth` helpers. Every statement checks first, so a
-/// second run changes nothing and needs no privilege beyond owning the schema `auth`.
+/// second run changes nothing and needs no privilege beyond owning the schema `auth`. An API role
+/// that already exists with more power than that (see [`power_check_sql`]) stops the script
+/// before anything is granted.
 pub fn role_sql(settings: &PostgrestSettings) -> String {
     let authenticator = &settings.authenticator;
     let mut sql = format!(
@@ -257,6 +266,9 @@ pub fn role_sql(settings: &PostgrestSettings) -> String {
          END IF;\nEND\n$$;\n",
         lit = literal(authenticator)
     );
+    for role in settings.api_roles() {
+        sql.push_str(&power_check_sql(role, role == settings.service_role));
+    }
     for role in settings.api_roles() {
         // The service key is for trusted servers: it sees every row, as in Supabase.
         let attributes = if role == settings.service_role { "NOLOGIN BYPASSRLS" } else { "NOLOGIN" };
@@ -280,6 +292,28 @@ pub fn role_sql(settings: &PostgrestSettings) -> String {
         auth = ident(authenticator)
     ));
     sql
+}
+
+/// Refuses (SQLSTATE `55000`, naming the role) an existing API role that may do more than authd
+/// would give it: `SUPERUSER`, `LOGIN`, `CREATEROLE`, `CREATEDB`, `REPLICATION`, `BYPASSRLS`
+/// (allowed for the service role only), or membership in a superuser role. Every token naming the
+/// role would run with that power through PostgREST's `SET ROLE`.
+fn power_check_sql(role: &str, bypass_rls_allowed: bool) -> String {
+    let bypass = if bypass_rls_allowed { "" } else { "CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END, " };
+    format!(
+        "DO $$\nDECLARE\n    power text;\nBEGIN\n    \
+         SELECT concat_ws(', ', CASE WHEN r.rolsuper THEN 'SUPERUSER' END, CASE WHEN r.rolcanlogin THEN 'LOGIN' END, \
+         CASE WHEN r.rolcreaterole THEN 'CREATEROLE' END, CASE WHEN r.rolcreatedb THEN 'CREATEDB' END, \
+         CASE WHEN r.rolreplication THEN 'REPLICATION' END, {bypass}\
+         CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_roles s WHERE s.rolsuper AND s.oid <> r.oid \
+         AND pg_catalog.pg_has_role(r.oid, s.oid, 'MEMBER')) THEN 'a member of a superuser role' END)\n      \
+         INTO power FROM pg_catalog.pg_roles r WHERE r.rolname = {lit};\n    \
+         IF power <> '' THEN\n        \
+         RAISE EXCEPTION 'role % already exists and is %: authd adopts an API role only if it is NOLOGIN without those attributes; \
+         drop or alter it, or name other roles in [roles]', {lit}, power USING ERRCODE = 'object_not_in_prerequisite_state';\n    \
+         END IF;\nEND\n$$;\n",
+        lit = literal(role)
+    )
 }
 
 /// PostgREST's own settings (postgrest.conf names) that match authd: `jwt_secret` is what

@@ -61,6 +61,7 @@ pub async fn run(config: &Config, command: PostgrestCommand) -> anyhow::Result<(
                 Roles::NoPrivilege(why) => bail!(
                     "authd's database user may not create or grant roles ({why}); have a superuser run the SQL of `authd postgrest sql`"
                 ),
+                Roles::TooPowerful(why) => bail!("{why}"),
             }
             let changed = sync.publish(&operator.keys.signer().await?.jwks()).await?;
             output::say(if changed {

@@ -45,6 +45,10 @@ pub(super) async fn at_start(config: &Config, sync: &PostgrestSync, signer: &Jwt
                 authenticator = %config.postgrest.authenticator,
                 "no PostgREST authenticator role; role set-up skipped"
             ),
+            Ok(Roles::TooPowerful(why)) => tracing::error!(
+                reason = %why,
+                "refusing to adopt an existing PostgREST role; the roles were not set up"
+            ),
             Ok(Roles::NoPrivilege(why)) => tracing::warn!(
                 reason = %why,
                 "cannot create or grant the PostgREST roles; have a superuser run the SQL of `authd postgrest sql`"

@@ -3,6 +3,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use auth_core::domain::KeyPurpose;
 use auth_testkit::postgres::test_database;
 use serde_json::{Value, json};
 
@@ -221,4 +222,141 @@ fn a_configured_secret_signs_the_api_keys_and_they_cannot_be_rotated_apart_from_
     let server = Server::start(command);
     let (status, _) = server.call_with("GET", "/settings", None, &[("apikey", anon)]);
     assert_eq!(status, 200);
+}
+
+/// A key-encryption key for tests (32 random bytes, as `openssl rand -base64 32` prints them).
+const KEK: &str = "FiFwraL5Cf0pQvTov6D9d+uIAuGb9KvQfvFQ0ESj458=";
+/// Another one, standing for a wrong key.
+const OTHER_KEK: &str = "m0x3ZbXh2c7cQ6Yk1pV9sT4nW8rE5uJ0aL2dF6gH9jI=";
+
+/// The `material` column of every stored key, as the database holds it.
+async fn stored_material(url: &str) -> Vec<String> {
+    let database = auth_store::Database::connect(url, &auth_store::PoolOptions::default()).await.unwrap();
+    let mut material = Vec::new();
+    for purpose in [KeyPurpose::AccessToken, KeyPurpose::ApiKey, KeyPurpose::RefreshChain] {
+        let keys = database.keys().list_keys(purpose).await.unwrap();
+        material.extend(keys.into_iter().map(|k| k.material.expose().to_owned()));
+    }
+    material
+}
+
+/// The `material` column of every stored key, read with SQL from PostgreSQL.
+async fn pg_material(client: &tokio_postgres::Client) -> Vec<String> {
+    let rows = client.query("SELECT material FROM auth.signing_keys", &[]).await.unwrap();
+    rows.iter().map(|r| r.get::<_, String>(0)).collect()
+}
+
+fn with_kek(mut command: Command, kek: &str) -> Command {
+    command.env("AUTHD_JWT__KEYS_ENCRYPTION_KEY", kek);
+    command
+}
+
+/// Runs `authd keys api --json` and gives its output, which fails when a key does not read.
+fn api_keys_run(mut command: Command) -> std::process::Output {
+    run(command.args(["keys", "api", "--json"]))
+}
+
+fn assert_refused(output: &std::process::Output, cause: &str) {
+    let (_, stderr) = text(output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(cause), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_kek_sqlite_keys_are_encrypted_at_rest_and_the_file_is_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let url = format!("sqlite://{}", dir.path().join("data/authd.db").display());
+
+    // Without a KEK: keys in clear (the zero-setup default), with a loud warning.
+    let before = api_keys_run(authd(&path));
+    assert!(before.status.success(), "{:?}", text(&before));
+    assert!(text(&before).1.contains("UNENCRYPTED"), "{:?}", text(&before));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path.join("data/authd.db")).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the database file is readable by its owner only");
+    assert!(stored_material(&url).await.iter().any(|m| m.contains("\"d\"")));
+
+    // With one: the keys stored in clear are encrypted at the next start and still sign the same.
+    let after = api_keys_run(with_kek(authd(&path), KEK));
+    assert!(after.status.success(), "{:?}", text(&after));
+    assert!(!text(&after).1.contains("UNENCRYPTED"), "{:?}", text(&after));
+    assert_eq!(
+        claims(json(&text(&after).0)["anon_key"].as_str().unwrap()),
+        claims(json(&text(&before).0)["anon_key"].as_str().unwrap())
+    );
+    let material = stored_material(&url).await;
+    assert_eq!(material.len(), 3);
+    for stored in &material {
+        assert!(stored.starts_with("enc:v1:") && !stored.contains("\"d\"") && !stored.contains("kty"), "{stored}");
+    }
+
+    // A server with the KEK signs, verifies and rotates with the encrypted keys; a rotation is
+    // stored encrypted too.
+    let mut command = with_kek(authd(&path), KEK);
+    command.env("AUTHD_SIGNUP__AUTOCONFIRM", "true");
+    let server = Server::start(command);
+    let session = ok(server.sign_up("sealed@example.com", PASSWORD));
+    assert_eq!(server.refresh(session["refresh_token"].as_str().unwrap()).0, 200);
+    drop(server);
+    assert!(run(with_kek(authd(&path), KEK).args(["keys", "rotate", "--now"])).status.success());
+    let material = stored_material(&url).await;
+    assert_eq!(material.len(), 4);
+    assert!(material.iter().all(|m| m.starts_with("enc:v1:")));
+
+    // Another KEK, or none, refuses to start naming a key; an unusable KEK says how to make one.
+    assert_refused(
+        &api_keys_run(with_kek(authd(&path), OTHER_KEK)),
+        "the key-encryption key does not decrypt stored key",
+    );
+    assert_refused(&api_keys_run(authd(&path)), "is encrypted but no key-encryption key is configured");
+    assert_refused(&api_keys_run(with_kek(authd(&path), "c2hvcnQ=")), "openssl rand -base64 32");
+    assert_eq!(stored_material(&url).await.len(), 4, "no new key was made instead");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_kek_postgres_keys_are_encrypted_in_place_by_replicas_starting_together() {
+    let Some(db) = test_database("keys_at_rest").await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url().to_owned();
+    let db_url = url.clone();
+    let on_db = move |mut command: Command| {
+        command.env("AUTHD_DATABASE__URL", &db_url);
+        command
+    };
+    let (path, plain_url) = (dir.path().to_owned(), url.clone());
+    let before = tokio::task::spawn_blocking(move || {
+        let mut command = authd(&path);
+        command.env("AUTHD_DATABASE__URL", &plain_url);
+        api_keys_run(command)
+    })
+    .await
+    .unwrap();
+    assert!(before.status.success(), "{:?}", text(&before));
+
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    assert!(pg_material(&client).await.iter().any(|m| m.contains("\"d\"")), "in clear before");
+
+    let path = dir.path().to_owned();
+    let outputs = tokio::task::spawn_blocking(move || {
+        std::thread::scope(|s| {
+            let replicas: Vec<_> =
+                (0..2).map(|_| s.spawn(|| api_keys_run(with_kek(on_db(authd(&path)), KEK)))).collect();
+            let outputs: Vec<_> = replicas.into_iter().map(|r| r.join().unwrap()).collect();
+            let wrong = api_keys_run(with_kek(on_db(authd(&path)), OTHER_KEK));
+            (outputs, wrong)
+        })
+    })
+    .await
+    .unwrap();
+    for output in &outputs.0 {
+        assert!(output.status.success(), "{:?}", text(output));
+    }
+    assert_refused(&outputs.1, "the key-encryption key does not decrypt stored key");
+    let stored = pg_material(&client).await;
+    assert_eq!(stored.len(), 3);
+    for m in &stored {
+        assert!(m.starts_with("enc:v1:") && !m.contains("\"d\"") && !m.contains("kty"), "{m}");
+    }
 }

@@ -108,7 +108,8 @@ async fn rls_on_auth_uid_and_revocations_reach_postgrest_at_once() {
     command
         .env("AUTHD_DATABASE__URL", db.url())
         .env("AUTHD_SIGNUP__AUTOCONFIRM", "true")
-        .env("AUTHD_SESSIONS__INACTIVITY_TIMEOUT_SECS", "3600");
+        .env("AUTHD_SESSIONS__INACTIVITY_TIMEOUT_SECS", "3600")
+        .env("AUTHD_POSTGREST__MANAGE_ROLES", "true");
     let url = db.url().to_owned();
     let server = tokio::task::spawn_blocking(move || Server::start(command)).await.unwrap();
 

@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Email, KeyPurpose, PasswordHash, Phone, Rotation, RotationOutcome, Session, SessionId, StoredKey, TokenDigest,
-    User, UserId, UserQuery, Username,
+    Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, Rotation, RotationOutcome, Session, SessionId, StoredKey,
+    TokenDigest, User, UserId, UserQuery, Username,
 };
 
 /// A uniqueness rule that a write would break.
@@ -189,4 +189,17 @@ pub trait KeyStore: Send + Sync {
     /// - Of concurrent calls for one purpose (replicas starting together on an empty database),
     ///   exactly one MUST store its key.
     async fn add_first_key(&self, key: &StoredKey) -> Result<bool, StoreError>;
+
+    /// Replaces the material of key `kid` while it still is `current` (encrypting a key stored
+    /// in clear); returns whether it did.
+    ///
+    /// - MUST change nothing and answer `false` when no key has that `kid` or its material is
+    ///   no longer `current` (another replica replaced it first).
+    /// - MUST keep every other field of the key.
+    async fn replace_key_material(
+        &self,
+        kid: &str,
+        current: &KeyMaterial,
+        new: &KeyMaterial,
+    ) -> Result<bool, StoreError>;
 }

@@ -118,3 +118,72 @@ async fn an_unreachable_database_is_a_connection_error() {
     let error = sync.publish(&json!({ "keys": [] })).await.unwrap_err();
     assert!(matches!(error, auth_postgrest::PostgrestError::Connect(_)), "{error:?}");
 }
+
+/// Roles are global to the cluster: names unique to this run, dropped before and after.
+async fn drop_roles(client: &Client, roles: &[String]) {
+    for role in roles.iter().rev() {
+        let exists = client.query_opt("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", &[role]).await.unwrap();
+        if exists.is_some() {
+            let id = auth_postgrest::ident(role);
+            client.batch_execute(&format!("DROP OWNED BY {id}; DROP ROLE {id}")).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn existing_roles_more_powerful_than_expected_are_not_adopted() {
+    let Some(database) = migrated("pgrst_adapter_power").await else { return };
+    let client = connect(database.url()).await;
+    let [authenticator, anon, user, service] =
+        ["authr", "anon", "user", "service"].map(|n| format!("authd_t{}_{n}", std::process::id()));
+    let all = [authenticator.clone(), anon.clone(), user.clone(), service.clone()];
+    drop_roles(&client, &all).await;
+    client
+        .batch_execute(&format!(
+            "CREATE ROLE {authenticator} LOGIN NOINHERIT; CREATE ROLE {user} SUPERUSER NOLOGIN; \
+             CREATE ROLE {service} NOLOGIN BYPASSRLS"
+        ))
+        .await
+        .unwrap();
+    let settings = PostgrestSettings {
+        authenticator: authenticator.clone(),
+        anonymous_role: anon.clone(),
+        authenticated_role: user.clone(),
+        service_role: service.clone(),
+        ..settings("x")
+    };
+    let sync = PostgrestSync::new(&settings, database.url());
+    let member = async |role: &str| -> bool {
+        let row = client.query_one("SELECT pg_has_role($1, $2, 'MEMBER')", &[&authenticator, &role]).await.unwrap();
+        row.get(0)
+    };
+    let refused = async |attributes: &str| match sync.apply_roles().await.unwrap() {
+        Roles::TooPowerful(why) => assert!(why.contains(&user) && why.contains(attributes), "{why}"),
+        other => panic!("adopted a role with {attributes}: {other:?}"),
+    };
+
+    // The review's probe: an existing superuser `authenticated` is refused and never granted.
+    refused("SUPERUSER").await;
+    assert!(!member(&user).await, "not granted to the authenticator");
+    let created = client.query_opt("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", &[&anon]).await.unwrap();
+    assert!(created.is_none(), "nothing was changed");
+    client.batch_execute(&format!("ALTER ROLE {user} NOSUPERUSER LOGIN CREATEDB CREATEROLE")).await.unwrap();
+    refused("LOGIN, CREATEROLE, CREATEDB").await;
+    let admin: String = client.query_one("SELECT current_user::text", &[]).await.unwrap().get(0);
+    client
+        .batch_execute(&format!("ALTER ROLE {user} NOLOGIN NOCREATEDB NOCREATEROLE; GRANT {admin} TO {user}"))
+        .await
+        .unwrap();
+    refused("a member of a superuser role").await;
+
+    // Plain NOLOGIN roles are adopted; BYPASSRLS is expected of the service role only.
+    client.batch_execute(&format!("REVOKE {admin} FROM {user}")).await.unwrap();
+    assert_eq!(sync.apply_roles().await.unwrap(), Roles::Applied);
+    assert!(member(&user).await && member(&service).await && member(&anon).await);
+    client.batch_execute(&format!("ALTER ROLE {anon} BYPASSRLS")).await.unwrap();
+    match sync.apply_roles().await.unwrap() {
+        Roles::TooPowerful(why) => assert!(why.contains(&anon) && why.contains("BYPASSRLS"), "{why}"),
+        other => panic!("adopted an anonymous role with BYPASSRLS: {other:?}"),
+    }
+    drop_roles(&client, &all).await;
+}

@@ -181,6 +181,12 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
+        // It holds password hashes and keys: a new file is readable by its owner only (SQLite
+        // gives its WAL and shared-memory files the same mode).
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(std::fs::OpenOptions::new().append(true).create(true), 0o600)
+            .open(path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", path.display())))?;
         let url = path.to_str().ok_or_else(|| StoreError::Unavailable("the SQLite path is not UTF-8".into()))?;
         let pool = store::pool(url, CONNECTION_PRAGMAS, options)?;
         let store = Self { pool, path: path.to_owned() };

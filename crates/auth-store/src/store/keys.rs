@@ -1,7 +1,7 @@
 //! `KeyStore`.
 
 use async_trait::async_trait;
-use auth_core::domain::{KeyPurpose, StoredKey};
+use auth_core::domain::{KeyMaterial, KeyPurpose, StoredKey};
 use auth_core::ports::{KeyStore, StoreError};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -47,5 +47,27 @@ impl KeyStore for Store {
             })
         })
         .await
+    }
+
+    async fn replace_key_material(
+        &self,
+        kid: &str,
+        current: &KeyMaterial,
+        new: &KeyMaterial,
+    ) -> Result<bool, StoreError> {
+        // One statement: of replicas racing to replace the same material, one matches.
+        let changed = self
+            .call("replace_key_material", async |c| {
+                diesel::update(
+                    signing_keys::table
+                        .filter(signing_keys::kid.eq(kid))
+                        .filter(signing_keys::material.eq(current.expose())),
+                )
+                .set(signing_keys::material.eq(new.expose()))
+                .execute(c)
+                .await
+            })
+            .await?;
+        Ok(changed == 1)
     }
 }

@@ -46,4 +46,26 @@ contract_cases! { $ key_contract_cases, keys;
             "purposes are separate"
         );
     }
+
+    /// Material is replaced only while it is what the caller read: of replicas encrypting the
+    /// same key together, one wins and the others are told.
+    pub async fn key_material_is_replaced_only_from_what_was_read(store: Arc<impl Store>) {
+        let key = stored_key("m1", KeyPurpose::ApiKey, 0);
+        store.add_key(&key).await.unwrap();
+        let sealed = KeyMaterial::new("enc:v1:first");
+        let attempts = (0..4).map(|n| {
+            let store = Arc::clone(&store);
+            let (current, new) = (key.material.clone(), KeyMaterial::new(format!("enc:v1:r{n}")));
+            tokio::spawn(async move { store.replace_key_material("m1", &current, &new).await })
+        });
+        let results: Vec<bool> = join_all(attempts).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+        assert_eq!(results.iter().filter(|replaced| **replaced).count(), 1, "{results:?}");
+        let stored = store.list_keys(KeyPurpose::ApiKey).await.unwrap().remove(0);
+        assert!(stored.material.expose().starts_with("enc:v1:r"));
+        assert_eq!(StoredKey { material: key.material.clone(), ..stored.clone() }, key, "only the material changed");
+        assert!(!store.replace_key_material("m1", &key.material, &sealed).await.unwrap(), "stale material");
+        assert!(!store.replace_key_material("nope", &stored.material, &sealed).await.unwrap(), "unknown kid");
+        assert!(store.replace_key_material("m1", &stored.material, &sealed).await.unwrap());
+        assert_eq!(store.list_keys(KeyPurpose::ApiKey).await.unwrap()[0].material, sealed);
+    }
 }
