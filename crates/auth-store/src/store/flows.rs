@@ -32,11 +32,6 @@ async fn put_one_time(c: &mut Conn, token: &OneTimeRow, mail: Option<&OutboxRow>
     Ok(())
 }
 
-/// The one-time token a lookup found, if any (unboxed queries, so diesel caches their statements).
-fn found_token(row: Option<OneTimeRow>) -> Result<Option<OneTimeToken>, StoreError> {
-    row.map(OneTimeToken::try_from).transpose()
-}
-
 #[async_trait]
 impl EmailFlowStore for Store {
     async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), StoreError> {
@@ -68,21 +63,19 @@ impl EmailFlowStore for Store {
 
     async fn queue_mail(&self, kind: MailKind, mail: &Mail, at: DateTime<Utc>) -> Result<(), StoreError> {
         let outbox = OutboxRow::new(kind, mail, at);
-        self.call("queue_mail", async |c| diesel::insert_into(mail_outbox::table).values(&outbox).execute(c).await)
-            .await
-            .map(drop)
+        self.execute("queue_mail", diesel::insert_into(mail_outbox::table).values(&outbox)).await.map(drop)
     }
 
     async fn find_token_by_link(&self, link: &TokenDigest) -> Result<Option<OneTimeToken>, StoreError> {
         let by_link = one_time_tokens::table.filter(one_time_tokens::link_digest.eq(link.as_bytes().to_vec()));
         let query = by_link.select(OneTimeRow::as_select());
-        found_token(self.call("find_token_by_link", async |c| query.first(c).await.optional()).await?)
+        self.find("find_token_by_link", query).await
     }
 
     async fn find_token(&self, user: UserId, kind: OneTimeKind) -> Result<Option<OneTimeToken>, StoreError> {
         let key = one_time_tokens::table.find((db_uuid(user.as_uuid()), kind.as_str()));
         let query = key.select(OneTimeRow::as_select());
-        found_token(self.call("find_token", async |c| query.first(c).await.optional()).await?)
+        self.find("find_token", query).await
     }
 
     async fn count_failed_code(&self, user: UserId, kind: OneTimeKind) -> Result<(), StoreError> {
@@ -105,17 +98,9 @@ impl EmailFlowStore for Store {
     }
 
     async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError> {
-        let rows: Vec<OneTimeRow> = self
-            .call("find_tokens_sent_to", async |c| {
-                one_time_tokens::table
-                    .filter(one_time_tokens::sent_to.eq(to.as_str()))
-                    .filter(one_time_tokens::kind.eq(kind.as_str()))
-                    .select(OneTimeRow::as_select())
-                    .load(c)
-                    .await
-            })
-            .await?;
-        rows.into_iter().map(OneTimeToken::try_from).collect()
+        let sent = one_time_tokens::table.filter(one_time_tokens::sent_to.eq(to.as_str()));
+        let query = sent.filter(one_time_tokens::kind.eq(kind.as_str())).select(OneTimeRow::as_select());
+        self.load("find_tokens_sent_to", query).await
     }
 
     async fn redeem_token(&self, token: &OneTimeToken, user: &User, then: Redemption) -> Result<(), StoreError> {
@@ -157,17 +142,8 @@ impl EmailFlowStore for Store {
     }
 
     async fn find_auth_code(&self, digest: &TokenDigest) -> Result<Option<AuthCode>, StoreError> {
-        let row: Option<AuthCodeRow> = self
-            .call("find_auth_code", async |c| {
-                auth_codes::table
-                    .find(digest.as_bytes().to_vec())
-                    .select(AuthCodeRow::as_select())
-                    .first(c)
-                    .await
-                    .optional()
-            })
-            .await?;
-        row.map(AuthCode::try_from).transpose()
+        self.find("find_auth_code", auth_codes::table.find(digest.as_bytes().to_vec()).select(AuthCodeRow::as_select()))
+            .await
     }
 
     async fn redeem_auth_code(

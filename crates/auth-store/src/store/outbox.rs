@@ -47,45 +47,24 @@ impl MailOutbox for Store {
     }
 
     async fn mark_mail_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.call("mark_mail_sent", async |c| {
-            diesel::update(mail_outbox::table.find(id))
-                .set((mail_outbox::sent_at.eq(at), mail_outbox::text_body.eq(""), mail_outbox::html_body.eq("")))
-                .execute(c)
-                .await
-        })
-        .await
-        .map(drop)
+        let sent = (mail_outbox::sent_at.eq(at), mail_outbox::text_body.eq(""), mail_outbox::html_body.eq(""));
+        self.execute("mark_mail_sent", diesel::update(mail_outbox::table.find(id)).set(sent)).await.map(drop)
     }
 
     async fn reschedule_mail(&self, id: i64, next_attempt: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
-        self.call("reschedule_mail", async |c| {
-            diesel::update(mail_outbox::table.find(id))
-                .set((
-                    mail_outbox::attempts.eq(mail_outbox::attempts + 1),
-                    mail_outbox::next_attempt_at.eq(next_attempt),
-                    mail_outbox::last_error.eq(error),
-                ))
-                .execute(c)
-                .await
-        })
-        .await
-        .map(drop)
+        let failed_attempt = (mail_outbox::attempts.eq(mail_outbox::attempts + 1), mail_outbox::last_error.eq(error));
+        let retry = (failed_attempt, mail_outbox::next_attempt_at.eq(next_attempt));
+        self.execute("reschedule_mail", diesel::update(mail_outbox::table.find(id)).set(retry)).await.map(drop)
     }
 
     async fn mark_mail_failed(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
-        self.call("mark_mail_failed", async |c| {
-            diesel::update(mail_outbox::table.find(id))
-                .set((
-                    mail_outbox::attempts.eq(mail_outbox::attempts + 1),
-                    mail_outbox::failed_at.eq(at),
-                    mail_outbox::last_error.eq(error),
-                    mail_outbox::text_body.eq(""),
-                    mail_outbox::html_body.eq(""),
-                ))
-                .execute(c)
-                .await
-        })
-        .await
-        .map(drop)
+        let failed_attempt = (mail_outbox::attempts.eq(mail_outbox::attempts + 1), mail_outbox::last_error.eq(error));
+        let failed = (
+            failed_attempt,
+            mail_outbox::failed_at.eq(at),
+            mail_outbox::text_body.eq(""),
+            mail_outbox::html_body.eq(""),
+        );
+        self.execute("mark_mail_failed", diesel::update(mail_outbox::table.find(id)).set(failed)).await.map(drop)
     }
 }

@@ -149,27 +149,15 @@ impl SessionStore for Store {
     }
 
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
-        let row = self
-            .call("find_session", async |c| {
-                sessions::table.find(db_uuid(id.as_uuid())).select(SessionRow::as_select()).first(c).await.optional()
-            })
-            .await?;
-        row.map(Session::try_from).transpose()
+        self.find("find_session", sessions::table.find(db_uuid(id.as_uuid())).select(SessionRow::as_select())).await
     }
 
     async fn list_sessions(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
-        let rows: Vec<SessionRow> = self
-            .call("list_sessions", async |c| {
-                sessions::table
-                    .filter(sessions::user_id.eq(db_uuid(user.as_uuid())))
-                    .filter(sessions::revoked_at.is_null())
-                    .order((sessions::created_at.asc(), sessions::id.asc()))
-                    .select(SessionRow::as_select())
-                    .load(c)
-                    .await
-            })
-            .await?;
-        rows.into_iter().map(Session::try_from).collect()
+        let live = sessions::table
+            .filter(sessions::user_id.eq(db_uuid(user.as_uuid())))
+            .filter(sessions::revoked_at.is_null());
+        let query = live.order((sessions::created_at.asc(), sessions::id.asc())).select(SessionRow::as_select());
+        self.load("list_sessions", query).await
     }
 
     async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<RotationOutcome, StoreError> {
