@@ -37,10 +37,7 @@ impl EmailFlowStore for Store {
     async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), StoreError> {
         let row = OneTimeRow::from(token);
         let outbox = mail.map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at));
-        self.call("issue_token", async |c| {
-            write_transaction!(c, async |c| put_one_time(c, &row, outbox.as_ref()).await)
-        })
-        .await
+        self.write("issue_token", async |c| put_one_time(c, &row, outbox.as_ref()).await).await
     }
 
     async fn create_user_with_token(
@@ -52,11 +49,9 @@ impl EmailFlowStore for Store {
         let user_row = UserRow::from(user);
         let row = OneTimeRow::from(token);
         let outbox = mail.map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at));
-        self.call("create_user_with_token", async |c| {
-            write_transaction!(c, async |c| {
-                diesel::insert_into(users::table).values(&user_row).execute(c).await?;
-                put_one_time(c, &row, outbox.as_ref()).await
-            })
+        self.write("create_user_with_token", async |c| {
+            diesel::insert_into(users::table).values(&user_row).execute(c).await?;
+            put_one_time(c, &row, outbox.as_ref()).await
         })
         .await
     }
@@ -81,18 +76,16 @@ impl EmailFlowStore for Store {
     async fn count_failed_code(&self, user: UserId, kind: OneTimeKind) -> Result<(), StoreError> {
         let (owner, name) = (db_uuid(user.as_uuid()), kind.as_str());
         let limit = i32::try_from(MAX_CODE_ATTEMPTS).unwrap_or(i32::MAX);
-        self.call("count_failed_code", async |c| {
-            write_transaction!(c, async |c| {
-                let key = one_time_tokens::table
-                    .filter(one_time_tokens::user_id.eq(owner))
-                    .filter(one_time_tokens::kind.eq(name));
-                diesel::update(key)
-                    .set(one_time_tokens::failed_attempts.eq(one_time_tokens::failed_attempts + 1))
-                    .execute(c)
-                    .await?;
-                diesel::delete(key.filter(one_time_tokens::failed_attempts.ge(limit))).execute(c).await?;
-                Ok(())
-            })
+        self.write("count_failed_code", async |c| {
+            let key = one_time_tokens::table
+                .filter(one_time_tokens::user_id.eq(owner))
+                .filter(one_time_tokens::kind.eq(name));
+            diesel::update(key)
+                .set(one_time_tokens::failed_attempts.eq(one_time_tokens::failed_attempts + 1))
+                .execute(c)
+                .await?;
+            diesel::delete(key.filter(one_time_tokens::failed_attempts.ge(limit))).execute(c).await?;
+            Ok(())
         })
         .await
     }
@@ -112,31 +105,27 @@ impl EmailFlowStore for Store {
         };
         let (owner, kind, link) =
             (db_uuid(token.user_id.as_uuid()), token.kind.as_str(), token.link_digest.as_bytes().to_vec());
-        self.call("redeem_token", async |c| {
-            write_transaction!(c, async |c| {
-                let used = diesel::delete(
-                    one_time_tokens::table
-                        .filter(one_time_tokens::user_id.eq(owner))
-                        .filter(one_time_tokens::kind.eq(kind))
-                        .filter(one_time_tokens::link_digest.eq(&link)),
-                )
-                .execute(c)
-                .await?;
-                if used == 0 {
-                    return Err(DieselError::NotFound);
-                }
-                overwrite_user(c, &user_row).await?;
-                if let Some((session_row, first)) = &started {
-                    insert_session(c, session_row, first).await?;
-                }
-                if let Some(code) = &code {
-                    diesel::delete(auth_codes::table.filter(auth_codes::expires_at.lt(code.created_at)))
-                        .execute(c)
-                        .await?;
-                    diesel::insert_into(auth_codes::table).values(code).execute(c).await?;
-                }
-                Ok(())
-            })
+        self.write("redeem_token", async |c| {
+            let used = diesel::delete(
+                one_time_tokens::table
+                    .filter(one_time_tokens::user_id.eq(owner))
+                    .filter(one_time_tokens::kind.eq(kind))
+                    .filter(one_time_tokens::link_digest.eq(&link)),
+            )
+            .execute(c)
+            .await?;
+            if used == 0 {
+                return Err(DieselError::NotFound);
+            }
+            overwrite_user(c, &user_row).await?;
+            if let Some((session_row, first)) = &started {
+                insert_session(c, session_row, first).await?;
+            }
+            if let Some(code) = &code {
+                diesel::delete(auth_codes::table.filter(auth_codes::expires_at.lt(code.created_at))).execute(c).await?;
+                diesel::insert_into(auth_codes::table).values(code).execute(c).await?;
+            }
+            Ok(())
         })
         .await
     }
@@ -156,15 +145,13 @@ impl EmailFlowStore for Store {
         let user_row = UserRow::from(user);
         let (session_row, first) = session_rows(session, first_refresh);
         let digest = code.digest.as_bytes().to_vec();
-        self.call("redeem_auth_code", async |c| {
-            write_transaction!(c, async |c| {
-                // The delete decides which of two racing exchanges wins.
-                if diesel::delete(auth_codes::table.find(&digest)).execute(c).await? == 0 {
-                    return Err(DieselError::NotFound);
-                }
-                overwrite_user(c, &user_row).await?;
-                insert_session(c, &session_row, &first).await
-            })
+        self.write("redeem_auth_code", async |c| {
+            // The delete decides which of two racing exchanges wins.
+            if diesel::delete(auth_codes::table.find(&digest)).execute(c).await? == 0 {
+                return Err(DieselError::NotFound);
+            }
+            overwrite_user(c, &user_row).await?;
+            insert_session(c, &session_row, &first).await
         })
         .await
     }

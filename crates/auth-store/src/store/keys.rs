@@ -24,17 +24,15 @@ impl KeyStore for Store {
 
     async fn add_first_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
         let row = KeyRow::from(key);
-        self.call("add_first_key", async |c| {
-            write_transaction!(c, async |c| {
-                serialize_key_writers(c).await?;
-                let existing: i64 =
-                    signing_keys::table.filter(signing_keys::purpose.eq(&row.purpose)).count().get_result(c).await?;
-                if existing > 0 {
-                    return Ok(false);
-                }
-                diesel::insert_into(signing_keys::table).values(&row).execute(c).await?;
-                Ok(true)
-            })
+        self.write("add_first_key", async |c| {
+            serialize_key_writers(c).await?;
+            let existing: i64 =
+                signing_keys::table.filter(signing_keys::purpose.eq(&row.purpose)).count().get_result(c).await?;
+            if existing > 0 {
+                return Ok(false);
+            }
+            diesel::insert_into(signing_keys::table).values(&row).execute(c).await?;
+            Ok(true)
         })
         .await
     }

@@ -127,6 +127,15 @@ impl Store {
         result
     }
 
+    /// Runs one port call as a write transaction (the backend's `write_transaction!`).
+    pub(crate) async fn write<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
+    where
+        F: for<'c> AsyncFnOnce(&'c mut Conn) -> QueryResult<T> + for<'c> Work<'c, T> + Send,
+        T: Send,
+    {
+        self.call(operation, async |c| write_transaction!(c, work)).await
+    }
+
     /// The first row `query` selects, as a domain value. Lookups come here unboxed: diesel caches
     /// the prepared statement of a query whose type is known at compile time, and `find_user`
     /// runs on every authenticated request. (Not an `async fn`: its future would not be `Send`

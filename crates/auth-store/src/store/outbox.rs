@@ -20,27 +20,25 @@ impl MailOutbox for Store {
         limit: u32,
     ) -> Result<Vec<QueuedMail>, StoreError> {
         let rows: Vec<OutboxRow> = self
-            .call("claim_due_mail", async |c| {
-                write_transaction!(c, async |c| {
-                    // Replicas claiming at once each take different messages.
-                    let rows: Vec<OutboxRow> = for_update_skip_locked!(
-                        mail_outbox::table
-                            .filter(mail_outbox::sent_at.is_null())
-                            .filter(mail_outbox::failed_at.is_null())
-                            .filter(mail_outbox::next_attempt_at.le(now))
-                            .order((mail_outbox::next_attempt_at.asc(), mail_outbox::id.asc()))
-                            .limit(i64::from(limit))
-                    )
-                    .select(OutboxRow::as_select())
-                    .load(c)
+            .write("claim_due_mail", async |c| {
+                // Replicas claiming at once each take different messages.
+                let rows: Vec<OutboxRow> = for_update_skip_locked!(
+                    mail_outbox::table
+                        .filter(mail_outbox::sent_at.is_null())
+                        .filter(mail_outbox::failed_at.is_null())
+                        .filter(mail_outbox::next_attempt_at.le(now))
+                        .order((mail_outbox::next_attempt_at.asc(), mail_outbox::id.asc()))
+                        .limit(i64::from(limit))
+                )
+                .select(OutboxRow::as_select())
+                .load(c)
+                .await?;
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids)))
+                    .set(mail_outbox::next_attempt_at.eq(lease_until))
+                    .execute(c)
                     .await?;
-                    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-                    diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids)))
-                        .set(mail_outbox::next_attempt_at.eq(lease_until))
-                        .execute(c)
-                        .await?;
-                    Ok(rows)
-                })
+                Ok(rows)
             })
             .await?;
         rows.into_iter().map(QueuedMail::try_from).collect()

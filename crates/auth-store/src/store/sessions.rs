@@ -116,17 +116,15 @@ impl SessionStore for Store {
         let (row, token) = session_rows(session, first_token);
         let user_id = db_uuid(session.user_id.as_uuid());
         let signed_in_at = session.created_at;
-        self.call("start_session", async |c| {
-            write_transaction!(c, async |c| {
-                let found = diesel::update(users::table.find(user_id))
-                    .set(users::last_sign_in_at.eq(signed_in_at))
-                    .execute(c)
-                    .await?;
-                if found == 0 {
-                    return Err(DieselError::NotFound);
-                }
-                insert_session(c, &row, &token).await
-            })
+        self.write("start_session", async |c| {
+            let found = diesel::update(users::table.find(user_id))
+                .set(users::last_sign_in_at.eq(signed_in_at))
+                .execute(c)
+                .await?;
+            if found == 0 {
+                return Err(DieselError::NotFound);
+            }
+            insert_session(c, &row, &token).await
         })
         .await
     }
@@ -139,11 +137,9 @@ impl SessionStore for Store {
     ) -> Result<(), StoreError> {
         let user_row = UserRow::from(user);
         let (session_row, token) = session_rows(session, first_token);
-        self.call("create_user_with_session", async |c| {
-            write_transaction!(c, async |c| {
-                diesel::insert_into(users::table).values(&user_row).execute(c).await?;
-                insert_session(c, &session_row, &token).await
-            })
+        self.write("create_user_with_session", async |c| {
+            diesel::insert_into(users::table).values(&user_row).execute(c).await?;
+            insert_session(c, &session_row, &token).await
         })
         .await
     }
@@ -161,14 +157,12 @@ impl SessionStore for Store {
     }
 
     async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<RotationOutcome, StoreError> {
-        self.call("rotate_refresh_token", async |c| write_transaction!(c, async |c| rotate(c, rotation).await)).await
+        self.write("rotate_refresh_token", async |c| rotate(c, rotation).await).await
     }
 
     async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let ids = [db_uuid(id.as_uuid())];
-        let revoked = self
-            .call("revoke_session", async |c| write_transaction!(c, async |c| revoke_families(c, &ids, at).await))
-            .await?;
+        let revoked = self.write("revoke_session", async |c| revoke_families(c, &ids, at).await).await?;
         Ok(revoked > 0)
     }
 
@@ -180,19 +174,17 @@ impl SessionStore for Store {
     ) -> Result<u64, StoreError> {
         let user = db_uuid(user.as_uuid());
         let keep = db_uuid(&keep.map(|k| *k.as_uuid()).unwrap_or_default());
-        self.call("revoke_user_sessions", async |c| {
-            write_transaction!(c, async |c| {
-                let doomed: Vec<DbUuid> = for_update!(
-                    sessions::table
-                        .filter(sessions::user_id.eq(user))
-                        .filter(sessions::revoked_at.is_null())
-                        .filter(sessions::id.ne(keep))
-                        .select(sessions::id)
-                )
-                .load(c)
-                .await?;
-                Ok(revoke_families(c, &doomed, at).await? as u64)
-            })
+        self.write("revoke_user_sessions", async |c| {
+            let doomed: Vec<DbUuid> = for_update!(
+                sessions::table
+                    .filter(sessions::user_id.eq(user))
+                    .filter(sessions::revoked_at.is_null())
+                    .filter(sessions::id.ne(keep))
+                    .select(sessions::id)
+            )
+            .load(c)
+            .await?;
+            Ok(revoke_families(c, &doomed, at).await? as u64)
         })
         .await
     }

@@ -61,17 +61,14 @@ impl UserStore for Store {
 
     async fn import_users(&self, batch: &[User]) -> Result<Vec<Option<UniqueField>>, StoreError> {
         let rows: Vec<UserRow> = batch.iter().map(UserRow::from).collect();
-        self.call("import_users", async |c| {
-            write_transaction!(c, async |c| {
-                let mut outcomes = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    // DO NOTHING on any unique index, so one clash does not end the transaction.
-                    let stored =
-                        diesel::insert_into(users::table).values(row).on_conflict_do_nothing().execute(c).await?;
-                    outcomes.push(if stored == 1 { None } else { Some(taken_field(c, row).await?) });
-                }
-                Ok(outcomes)
-            })
+        self.write("import_users", async |c| {
+            let mut outcomes = Vec::with_capacity(rows.len());
+            for row in &rows {
+                // DO NOTHING on any unique index, so one clash does not end the transaction.
+                let stored = diesel::insert_into(users::table).values(row).on_conflict_do_nothing().execute(c).await?;
+                outcomes.push(if stored == 1 { None } else { Some(taken_field(c, row).await?) });
+            }
+            Ok(outcomes)
         })
         .await
     }
