@@ -18,13 +18,7 @@ use super::users::overwrite_user;
 /// Replaces the user's one-time token of the token's kind and queues its mail, inside the
 /// caller's transaction.
 async fn put_one_time(c: &mut Conn, token: &OneTimeRow, mail: Option<&OutboxRow>) -> QueryResult<()> {
-    diesel::delete(
-        one_time_tokens::table
-            .filter(one_time_tokens::user_id.eq(token.user_id))
-            .filter(one_time_tokens::kind.eq(&token.kind)),
-    )
-    .execute(c)
-    .await?;
+    diesel::delete(one_time_tokens::table.find((token.user_id, &token.kind))).execute(c).await?;
     diesel::insert_into(one_time_tokens::table).values(token).execute(c).await?;
     if let Some(mail) = mail {
         diesel::insert_into(mail_outbox::table).values(mail).execute(c).await?;
@@ -69,21 +63,15 @@ impl EmailFlowStore for Store {
 
     async fn find_token(&self, user: UserId, kind: OneTimeKind) -> Result<Option<OneTimeToken>, StoreError> {
         let key = one_time_tokens::table.find((db_uuid(user.as_uuid()), kind.as_str()));
-        let query = key.select(OneTimeRow::as_select());
-        self.find("find_token", query).await
+        self.find("find_token", key.select(OneTimeRow::as_select())).await
     }
 
     async fn count_failed_code(&self, user: UserId, kind: OneTimeKind) -> Result<(), StoreError> {
-        let (owner, name) = (db_uuid(user.as_uuid()), kind.as_str());
+        let key = one_time_tokens::table.find((db_uuid(user.as_uuid()), kind.as_str()));
         let limit = i32::try_from(MAX_CODE_ATTEMPTS).unwrap_or(i32::MAX);
         self.write("count_failed_code", async |c| {
-            let key = one_time_tokens::table
-                .filter(one_time_tokens::user_id.eq(owner))
-                .filter(one_time_tokens::kind.eq(name));
-            diesel::update(key)
-                .set(one_time_tokens::failed_attempts.eq(one_time_tokens::failed_attempts + 1))
-                .execute(c)
-                .await?;
+            let failed = one_time_tokens::failed_attempts.eq(one_time_tokens::failed_attempts + 1);
+            diesel::update(key).set(failed).execute(c).await?;
             diesel::delete(key.filter(one_time_tokens::failed_attempts.ge(limit))).execute(c).await?;
             Ok(())
         })
@@ -103,18 +91,11 @@ impl EmailFlowStore for Store {
             Redemption::Session(session, first) => (Some(session_rows(session, first)), None),
             Redemption::AuthCode(code) => (None, Some(AuthCodeRow::from(code))),
         };
-        let (owner, kind, link) =
-            (db_uuid(token.user_id.as_uuid()), token.kind.as_str(), token.link_digest.as_bytes().to_vec());
+        let link = token.link_digest.as_bytes().to_vec();
+        let key = one_time_tokens::table.find((db_uuid(token.user_id.as_uuid()), token.kind.as_str()));
+        let unused = key.filter(one_time_tokens::link_digest.eq(&link));
         self.write("redeem_token", async |c| {
-            let used = diesel::delete(
-                one_time_tokens::table
-                    .filter(one_time_tokens::user_id.eq(owner))
-                    .filter(one_time_tokens::kind.eq(kind))
-                    .filter(one_time_tokens::link_digest.eq(&link)),
-            )
-            .execute(c)
-            .await?;
-            if used == 0 {
+            if diesel::delete(unused).execute(c).await? == 0 {
                 return Err(DieselError::NotFound);
             }
             overwrite_user(c, &user_row).await?;
@@ -157,16 +138,10 @@ impl EmailFlowStore for Store {
     }
 
     async fn last_mail_to(&self, to: &Email, kind: MailKind) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.call("last_mail_to", async |c| {
-            mail_outbox::table
-                .filter(mail_outbox::recipient.eq(to.as_str()))
-                .filter(mail_outbox::kind.eq(kind.as_str()))
-                .order(mail_outbox::queued_at.desc())
-                .select(mail_outbox::queued_at)
-                .first(c)
-                .await
-                .optional()
-        })
-        .await
+        let sent = mail_outbox::table
+            .filter(mail_outbox::recipient.eq(to.as_str()))
+            .filter(mail_outbox::kind.eq(kind.as_str()));
+        let latest = sent.order(mail_outbox::queued_at.desc()).select(mail_outbox::queued_at);
+        self.call("last_mail_to", async |c| latest.first(c).await.optional()).await
     }
 }

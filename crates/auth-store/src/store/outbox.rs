@@ -19,25 +19,18 @@ impl MailOutbox for Store {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<QueuedMail>, StoreError> {
+        let pending =
+            mail_outbox::table.filter(mail_outbox::sent_at.is_null()).filter(mail_outbox::failed_at.is_null());
+        let due = pending.filter(mail_outbox::next_attempt_at.le(now));
+        let oldest = due.order((mail_outbox::next_attempt_at.asc(), mail_outbox::id.asc())).limit(i64::from(limit));
+        // Replicas claiming at once each take different messages.
+        let batch = for_update_skip_locked!(oldest).select(OutboxRow::as_select());
         let rows: Vec<OutboxRow> = self
             .write("claim_due_mail", async |c| {
-                // Replicas claiming at once each take different messages.
-                let rows: Vec<OutboxRow> = for_update_skip_locked!(
-                    mail_outbox::table
-                        .filter(mail_outbox::sent_at.is_null())
-                        .filter(mail_outbox::failed_at.is_null())
-                        .filter(mail_outbox::next_attempt_at.le(now))
-                        .order((mail_outbox::next_attempt_at.asc(), mail_outbox::id.asc()))
-                        .limit(i64::from(limit))
-                )
-                .select(OutboxRow::as_select())
-                .load(c)
-                .await?;
+                let rows: Vec<OutboxRow> = batch.load(c).await?;
                 let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-                diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids)))
-                    .set(mail_outbox::next_attempt_at.eq(lease_until))
-                    .execute(c)
-                    .await?;
+                let leased = mail_outbox::next_attempt_at.eq(lease_until);
+                diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids))).set(leased).execute(c).await?;
                 Ok(rows)
             })
             .await?;
