@@ -32,8 +32,7 @@ impl AuditLog for Store {
     }
 
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let deleted =
-            self.execute("prune_events", diesel::delete(audit_log::table.filter(audit_log::created_at.lt(before))));
-        Ok(deleted.await? as u64)
+        let old = audit_log::table.filter(audit_log::created_at.lt(before));
+        Ok(self.execute("prune_events", diesel::delete(old)).await? as u64)
     }
 }

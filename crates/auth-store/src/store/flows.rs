@@ -57,8 +57,7 @@ impl EmailFlowStore for Store {
 
     async fn find_token_by_link(&self, link: &TokenDigest) -> Result<Option<OneTimeToken>, StoreError> {
         let by_link = one_time_tokens::table.filter(one_time_tokens::link_digest.eq(link.as_bytes().to_vec()));
-        let query = by_link.select(OneTimeRow::as_select());
-        self.find("find_token_by_link", query).await
+        self.find("find_token_by_link", by_link.select(OneTimeRow::as_select())).await
     }
 
     async fn find_token(&self, user: UserId, kind: OneTimeKind) -> Result<Option<OneTimeToken>, StoreError> {
@@ -138,10 +137,9 @@ impl EmailFlowStore for Store {
     }
 
     async fn last_mail_to(&self, to: &Email, kind: MailKind) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let sent = mail_outbox::table
-            .filter(mail_outbox::recipient.eq(to.as_str()))
-            .filter(mail_outbox::kind.eq(kind.as_str()));
-        let latest = sent.order(mail_outbox::queued_at.desc()).select(mail_outbox::queued_at);
+        let sent = mail_outbox::table.filter(mail_outbox::recipient.eq(to.as_str()));
+        let latest = sent.filter(mail_outbox::kind.eq(kind.as_str())).order(mail_outbox::queued_at.desc());
+        let latest = latest.select(mail_outbox::queued_at);
         self.call("last_mail_to", async |c| latest.first(c).await.optional()).await
     }
 }

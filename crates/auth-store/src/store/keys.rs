@@ -26,9 +26,8 @@ impl KeyStore for Store {
         let row = KeyRow::from(key);
         self.write("add_first_key", async |c| {
             serialize_key_writers(c).await?;
-            let existing: i64 =
-                signing_keys::table.filter(signing_keys::purpose.eq(&row.purpose)).count().get_result(c).await?;
-            if existing > 0 {
+            let existing = signing_keys::table.filter(signing_keys::purpose.eq(&row.purpose)).count();
+            if existing.get_result::<i64>(c).await? > 0 {
                 return Ok(false);
             }
             diesel::insert_into(signing_keys::table).values(&row).execute(c).await?;

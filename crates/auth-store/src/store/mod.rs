@@ -138,8 +138,8 @@ impl Store {
 
     /// The first row `query` selects, as a domain value. Lookups come here unboxed: diesel caches
     /// the prepared statement of a query whose type is known at compile time, and `find_user`
-    /// runs on every authenticated request. (Not an `async fn`: its future would not be `Send`
-    /// for a query that borrows.)
+    /// runs on every authenticated request.
+    #[allow(clippy::manual_async_fn, reason = "as an `async fn` it is not `Send` for a query that borrows")]
     fn find<'q, Q, R, T>(
         &'q self,
         operation: &'static str,
@@ -158,18 +158,16 @@ impl Store {
     }
 
     /// Runs an insert, update or delete; how many rows it touched.
-    fn execute<'q, Q>(
-        &'q self,
+    async fn execute<Q: ExecuteDsl<Conn> + Send>(
+        &self,
         operation: &'static str,
         statement: Q,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send + 'q
-    where
-        Q: ExecuteDsl<Conn> + Send + 'q,
-    {
-        self.call(operation, async |c| statement.execute(c).await)
+    ) -> Result<usize, StoreError> {
+        self.call(operation, async |c| statement.execute(c).await).await
     }
 
     /// Every row `query` selects, as domain values.
+    #[allow(clippy::manual_async_fn, reason = "as an `async fn` it is not `Send` for a query that borrows")]
     fn load<'q, Q, R, T>(
         &'q self,
         operation: &'static str,

@@ -38,7 +38,8 @@ impl MailOutbox for Store {
     }
 
     async fn mark_mail_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let sent = (mail_outbox::sent_at.eq(at), mail_outbox::text_body.eq(""), mail_outbox::html_body.eq(""));
+        let bodies_dropped = (mail_outbox::text_body.eq(""), mail_outbox::html_body.eq(""));
+        let sent = (mail_outbox::sent_at.eq(at), bodies_dropped);
         self.execute("mark_mail_sent", diesel::update(mail_outbox::table.find(id)).set(sent)).await.map(drop)
     }
 
@@ -50,12 +51,8 @@ impl MailOutbox for Store {
 
     async fn mark_mail_failed(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
         let failed_attempt = (mail_outbox::attempts.eq(mail_outbox::attempts + 1), mail_outbox::last_error.eq(error));
-        let failed = (
-            failed_attempt,
-            mail_outbox::failed_at.eq(at),
-            mail_outbox::text_body.eq(""),
-            mail_outbox::html_body.eq(""),
-        );
+        let bodies_dropped = (mail_outbox::text_body.eq(""), mail_outbox::html_body.eq(""));
+        let failed = (failed_attempt, mail_outbox::failed_at.eq(at), bodies_dropped);
         self.execute("mark_mail_failed", diesel::update(mail_outbox::table.find(id)).set(failed)).await.map(drop)
     }
 }

@@ -343,10 +343,7 @@ impl TryFrom<OneTimeRow> for OneTimeToken {
             created_at: r.created_at,
             link_expires_at: r.link_expires_at,
             code_expires_at: r.code_expires_at,
-            pkce: match (r.code_challenge, r.code_challenge_method) {
-                (Some(challenge), Some(method)) => Some(challenge_from(&challenge, &method)?),
-                _ => None,
-            },
+            pkce: r.code_challenge.zip(r.code_challenge_method).map(|(c, m)| challenge_from(&c, &m)).transpose()?,
         })
     }
 }

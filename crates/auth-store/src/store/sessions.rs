@@ -121,9 +121,8 @@ impl SessionStore for Store {
     }
 
     async fn list_sessions(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
-        let live = sessions::table
-            .filter(sessions::user_id.eq(db_uuid(user.as_uuid())))
-            .filter(sessions::revoked_at.is_null());
+        let user = db_uuid(user.as_uuid());
+        let live = sessions::table.filter(sessions::user_id.eq(user)).filter(sessions::revoked_at.is_null());
         let query = live.order((sessions::created_at.asc(), sessions::id.asc())).select(SessionRow::as_select());
         self.load("list_sessions", query).await
     }
