@@ -7,14 +7,16 @@
 use std::path::{Path, PathBuf};
 
 use auth_core::ports::StoreError;
+use diesel::connection::AnsiTransactionManager;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
 use diesel::prelude::*;
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Binary;
 use diesel::sqlite::{SqliteConnection, SqliteValue};
+use diesel_async::TransactionManager;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
+use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper, SyncTransactionManagerWrapper};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::future::BoxFuture;
 
@@ -94,42 +96,25 @@ impl FromSql<Binary, Db> for DbUuid {
 
 /// A write transaction: `BEGIN IMMEDIATE` takes SQLite's one write lock before the first read,
 /// so two writers never both read and then fail to upgrade ("database is locked").
-/// (diesel-async offers `immediate_transaction` only on its own blocking-thread wrapper, so the
-/// begin, commit and rollback are spelled out here the way it does them.)
 macro_rules! write_transaction {
-    ($conn:expr, $work:expr) => {{
-        let conn: &mut $crate::sqlite::Conn = $conn;
-        let done: diesel::QueryResult<_> = async {
-            conn.spawn_blocking(|c| {
-                diesel::connection::AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
-            })
-            .await?;
-            type Manager = diesel_async::sync_connection_wrapper::SyncTransactionManagerWrapper<
-                diesel::connection::AnsiTransactionManager,
-            >;
-            match $crate::sqlite::transaction_body($work)(&mut *conn).await {
-                Ok(value) => {
-                    <Manager as diesel_async::TransactionManager<_>>::commit_transaction(&mut *conn).await?;
-                    Ok(value)
-                }
-                Err(error) => {
-                    <Manager as diesel_async::TransactionManager<_>>::rollback_transaction(&mut *conn).await?;
-                    Err(error)
-                }
-            }
-        }
-        .await;
-        done
-    }};
+    ($conn:expr, $work:expr) => {
+        $crate::sqlite::write_transaction($conn, $work).await
+    };
 }
 
-/// Gives a transaction body the higher-ranked signature diesel-async's own transactions give it,
-/// so the connection it is handed reborrows across its statements.
-fn transaction_body<R, F>(work: F) -> F
+/// [`write_transaction!`]'s body. diesel-async offers `immediate_transaction` only on its own
+/// blocking-thread wrapper, so the begin, commit and rollback are spelled out here the way it
+/// does them.
+async fn write_transaction<R, F>(conn: &mut Conn, work: F) -> QueryResult<R>
 where
-    F: for<'r> AsyncFnOnce(&'r mut Conn) -> diesel::QueryResult<R>,
+    F: for<'c> AsyncFnOnce(&'c mut Conn) -> QueryResult<R> + for<'c> store::Work<'c, R>,
 {
-    work
+    type Manager = SyncTransactionManagerWrapper<AnsiTransactionManager>;
+    conn.spawn_blocking(|c| AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")).await?;
+    match work(&mut *conn).await {
+        Ok(value) => Manager::commit_transaction(conn).await.map(|()| value),
+        Err(error) => Manager::rollback_transaction(conn).await.and(Err(error)),
+    }
 }
 
 /// A write transaction holds the database's write lock from `BEGIN IMMEDIATE` on.

@@ -16,27 +16,15 @@ use super::{bound, count};
 impl AuditLog for Store {
     async fn record(&self, event: AuditEvent) {
         let row = AuditRow::from(&event);
-        let written = self
-            .call("record_audit_event", async |c| diesel::insert_into(audit_log::table).values(&row).execute(c).await)
-            .await;
+        let written = self.execute("record_audit_event", diesel::insert_into(audit_log::table).values(&row)).await;
         if let Err(error) = written {
             tracing::error!(action = event.action.as_str(), %error, "could not write the audit log");
         }
     }
 
     async fn list_events(&self, offset: u64, limit: u64) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows: Vec<AuditRow> = self
-            .call("list_events", async |c| {
-                audit_log::table
-                    .order(audit_log::id.desc())
-                    .offset(bound(offset))
-                    .limit(bound(limit))
-                    .select(AuditRow::as_select())
-                    .load(c)
-                    .await
-            })
-            .await?;
-        rows.into_iter().map(AuditEvent::try_from).collect()
+        let page = audit_log::table.order(audit_log::id.desc()).offset(bound(offset)).limit(bound(limit));
+        self.load("list_events", page.select(AuditRow::as_select())).await
     }
 
     async fn count_events(&self) -> Result<u64, StoreError> {
@@ -44,11 +32,7 @@ impl AuditLog for Store {
     }
 
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let deleted = self
-            .call("prune_events", async |c| {
-                diesel::delete(audit_log::table.filter(audit_log::created_at.lt(before))).execute(c).await
-            })
-            .await?;
-        Ok(deleted as u64)
+        let old = audit_log::table.filter(audit_log::created_at.lt(before));
+        Ok(self.execute("prune_events", diesel::delete(old)).await? as u64)
     }
 }

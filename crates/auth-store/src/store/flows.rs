@@ -18,13 +18,7 @@ use super::users::overwrite_user;
 /// Replaces the user's one-time token of the token's kind and queues its mail, inside the
 /// caller's transaction.
 async fn put_one_time(c: &mut Conn, token: &OneTimeRow, mail: Option<&OutboxRow>) -> QueryResult<()> {
-    diesel::delete(
-        one_time_tokens::table
-            .filter(one_time_tokens::user_id.eq(token.user_id))
-            .filter(one_time_tokens::kind.eq(&token.kind)),
-    )
-    .execute(c)
-    .await?;
+    diesel::delete(one_time_tokens::table.find((token.user_id, &token.kind))).execute(c).await?;
     diesel::insert_into(one_time_tokens::table).values(token).execute(c).await?;
     if let Some(mail) = mail {
         diesel::insert_into(mail_outbox::table).values(mail).execute(c).await?;
@@ -32,20 +26,12 @@ async fn put_one_time(c: &mut Conn, token: &OneTimeRow, mail: Option<&OutboxRow>
     Ok(())
 }
 
-/// The one-time token a lookup found, if any (unboxed queries, so diesel caches their statements).
-fn found_token(row: Option<OneTimeRow>) -> Result<Option<OneTimeToken>, StoreError> {
-    row.map(OneTimeToken::try_from).transpose()
-}
-
 #[async_trait]
 impl EmailFlowStore for Store {
     async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), StoreError> {
         let row = OneTimeRow::from(token);
         let outbox = mail.map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at));
-        self.call("issue_token", async |c| {
-            write_transaction!(c, async |c| put_one_time(c, &row, outbox.as_ref()).await)
-        })
-        .await
+        self.write("issue_token", async |c| put_one_time(c, &row, outbox.as_ref()).await).await
     }
 
     async fn create_user_with_token(
@@ -57,65 +43,44 @@ impl EmailFlowStore for Store {
         let user_row = UserRow::from(user);
         let row = OneTimeRow::from(token);
         let outbox = mail.map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at));
-        self.call("create_user_with_token", async |c| {
-            write_transaction!(c, async |c| {
-                diesel::insert_into(users::table).values(&user_row).execute(c).await?;
-                put_one_time(c, &row, outbox.as_ref()).await
-            })
+        self.write("create_user_with_token", async |c| {
+            diesel::insert_into(users::table).values(&user_row).execute(c).await?;
+            put_one_time(c, &row, outbox.as_ref()).await
         })
         .await
     }
 
     async fn queue_mail(&self, kind: MailKind, mail: &Mail, at: DateTime<Utc>) -> Result<(), StoreError> {
         let outbox = OutboxRow::new(kind, mail, at);
-        self.call("queue_mail", async |c| diesel::insert_into(mail_outbox::table).values(&outbox).execute(c).await)
-            .await
-            .map(drop)
+        self.execute("queue_mail", diesel::insert_into(mail_outbox::table).values(&outbox)).await.map(drop)
     }
 
     async fn find_token_by_link(&self, link: &TokenDigest) -> Result<Option<OneTimeToken>, StoreError> {
         let by_link = one_time_tokens::table.filter(one_time_tokens::link_digest.eq(link.as_bytes().to_vec()));
-        let query = by_link.select(OneTimeRow::as_select());
-        found_token(self.call("find_token_by_link", async |c| query.first(c).await.optional()).await?)
+        self.find("find_token_by_link", by_link.select(OneTimeRow::as_select())).await
     }
 
     async fn find_token(&self, user: UserId, kind: OneTimeKind) -> Result<Option<OneTimeToken>, StoreError> {
         let key = one_time_tokens::table.find((db_uuid(user.as_uuid()), kind.as_str()));
-        let query = key.select(OneTimeRow::as_select());
-        found_token(self.call("find_token", async |c| query.first(c).await.optional()).await?)
+        self.find("find_token", key.select(OneTimeRow::as_select())).await
     }
 
     async fn count_failed_code(&self, user: UserId, kind: OneTimeKind) -> Result<(), StoreError> {
-        let (owner, name) = (db_uuid(user.as_uuid()), kind.as_str());
+        let key = one_time_tokens::table.find((db_uuid(user.as_uuid()), kind.as_str()));
         let limit = i32::try_from(MAX_CODE_ATTEMPTS).unwrap_or(i32::MAX);
-        self.call("count_failed_code", async |c| {
-            write_transaction!(c, async |c| {
-                let key = one_time_tokens::table
-                    .filter(one_time_tokens::user_id.eq(owner))
-                    .filter(one_time_tokens::kind.eq(name));
-                diesel::update(key)
-                    .set(one_time_tokens::failed_attempts.eq(one_time_tokens::failed_attempts + 1))
-                    .execute(c)
-                    .await?;
-                diesel::delete(key.filter(one_time_tokens::failed_attempts.ge(limit))).execute(c).await?;
-                Ok(())
-            })
+        self.write("count_failed_code", async |c| {
+            let failed = one_time_tokens::failed_attempts.eq(one_time_tokens::failed_attempts + 1);
+            diesel::update(key).set(failed).execute(c).await?;
+            diesel::delete(key.filter(one_time_tokens::failed_attempts.ge(limit))).execute(c).await?;
+            Ok(())
         })
         .await
     }
 
     async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError> {
-        let rows: Vec<OneTimeRow> = self
-            .call("find_tokens_sent_to", async |c| {
-                one_time_tokens::table
-                    .filter(one_time_tokens::sent_to.eq(to.as_str()))
-                    .filter(one_time_tokens::kind.eq(kind.as_str()))
-                    .select(OneTimeRow::as_select())
-                    .load(c)
-                    .await
-            })
-            .await?;
-        rows.into_iter().map(OneTimeToken::try_from).collect()
+        let sent = one_time_tokens::table.filter(one_time_tokens::sent_to.eq(to.as_str()));
+        let query = sent.filter(one_time_tokens::kind.eq(kind.as_str())).select(OneTimeRow::as_select());
+        self.load("find_tokens_sent_to", query).await
     }
 
     async fn redeem_token(&self, token: &OneTimeToken, user: &User, then: Redemption) -> Result<(), StoreError> {
@@ -125,49 +90,29 @@ impl EmailFlowStore for Store {
             Redemption::Session(session, first) => (Some(session_rows(session, first)), None),
             Redemption::AuthCode(code) => (None, Some(AuthCodeRow::from(code))),
         };
-        let (owner, kind, link) =
-            (db_uuid(token.user_id.as_uuid()), token.kind.as_str(), token.link_digest.as_bytes().to_vec());
-        self.call("redeem_token", async |c| {
-            write_transaction!(c, async |c| {
-                let used = diesel::delete(
-                    one_time_tokens::table
-                        .filter(one_time_tokens::user_id.eq(owner))
-                        .filter(one_time_tokens::kind.eq(kind))
-                        .filter(one_time_tokens::link_digest.eq(&link)),
-                )
-                .execute(c)
-                .await?;
-                if used == 0 {
-                    return Err(DieselError::NotFound);
-                }
-                overwrite_user(c, &user_row).await?;
-                if let Some((session_row, first)) = &started {
-                    insert_session(c, session_row, first).await?;
-                }
-                if let Some(code) = &code {
-                    diesel::delete(auth_codes::table.filter(auth_codes::expires_at.lt(code.created_at)))
-                        .execute(c)
-                        .await?;
-                    diesel::insert_into(auth_codes::table).values(code).execute(c).await?;
-                }
-                Ok(())
-            })
+        let link = token.link_digest.as_bytes().to_vec();
+        let key = one_time_tokens::table.find((db_uuid(token.user_id.as_uuid()), token.kind.as_str()));
+        let unused = key.filter(one_time_tokens::link_digest.eq(&link));
+        self.write("redeem_token", async |c| {
+            if diesel::delete(unused).execute(c).await? == 0 {
+                return Err(DieselError::NotFound);
+            }
+            overwrite_user(c, &user_row).await?;
+            if let Some((session_row, first)) = &started {
+                insert_session(c, session_row, first).await?;
+            }
+            if let Some(code) = &code {
+                diesel::delete(auth_codes::table.filter(auth_codes::expires_at.lt(code.created_at))).execute(c).await?;
+                diesel::insert_into(auth_codes::table).values(code).execute(c).await?;
+            }
+            Ok(())
         })
         .await
     }
 
     async fn find_auth_code(&self, digest: &TokenDigest) -> Result<Option<AuthCode>, StoreError> {
-        let row: Option<AuthCodeRow> = self
-            .call("find_auth_code", async |c| {
-                auth_codes::table
-                    .find(digest.as_bytes().to_vec())
-                    .select(AuthCodeRow::as_select())
-                    .first(c)
-                    .await
-                    .optional()
-            })
-            .await?;
-        row.map(AuthCode::try_from).transpose()
+        self.find("find_auth_code", auth_codes::table.find(digest.as_bytes().to_vec()).select(AuthCodeRow::as_select()))
+            .await
     }
 
     async fn redeem_auth_code(
@@ -180,30 +125,21 @@ impl EmailFlowStore for Store {
         let user_row = UserRow::from(user);
         let (session_row, first) = session_rows(session, first_refresh);
         let digest = code.digest.as_bytes().to_vec();
-        self.call("redeem_auth_code", async |c| {
-            write_transaction!(c, async |c| {
-                // The delete decides which of two racing exchanges wins.
-                if diesel::delete(auth_codes::table.find(&digest)).execute(c).await? == 0 {
-                    return Err(DieselError::NotFound);
-                }
-                overwrite_user(c, &user_row).await?;
-                insert_session(c, &session_row, &first).await
-            })
+        self.write("redeem_auth_code", async |c| {
+            // The delete decides which of two racing exchanges wins.
+            if diesel::delete(auth_codes::table.find(&digest)).execute(c).await? == 0 {
+                return Err(DieselError::NotFound);
+            }
+            overwrite_user(c, &user_row).await?;
+            insert_session(c, &session_row, &first).await
         })
         .await
     }
 
     async fn last_mail_to(&self, to: &Email, kind: MailKind) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.call("last_mail_to", async |c| {
-            mail_outbox::table
-                .filter(mail_outbox::recipient.eq(to.as_str()))
-                .filter(mail_outbox::kind.eq(kind.as_str()))
-                .order(mail_outbox::queued_at.desc())
-                .select(mail_outbox::queued_at)
-                .first(c)
-                .await
-                .optional()
-        })
-        .await
+        let sent = mail_outbox::table.filter(mail_outbox::recipient.eq(to.as_str()));
+        let latest = sent.filter(mail_outbox::kind.eq(kind.as_str())).order(mail_outbox::queued_at.desc());
+        let latest = latest.select(mail_outbox::queued_at);
+        self.call("last_mail_to", async |c| latest.first(c).await.optional()).await
     }
 }

@@ -13,38 +13,25 @@ use super::schema::signing_keys;
 #[async_trait]
 impl KeyStore for Store {
     async fn list_keys(&self, purpose: KeyPurpose) -> Result<Vec<StoredKey>, StoreError> {
-        let rows: Vec<KeyRow> = self
-            .call("list_keys", async |c| {
-                signing_keys::table
-                    .filter(signing_keys::purpose.eq(purpose.as_str()))
-                    .select(KeyRow::as_select())
-                    .load(c)
-                    .await
-            })
-            .await?;
-        rows.into_iter().map(StoredKey::try_from).collect()
+        let query = signing_keys::table.filter(signing_keys::purpose.eq(purpose.as_str())).select(KeyRow::as_select());
+        self.load("list_keys", query).await
     }
 
     async fn add_key(&self, key: &StoredKey) -> Result<(), StoreError> {
         let row = KeyRow::from(key);
-        self.call("add_key", async |c| diesel::insert_into(signing_keys::table).values(&row).execute(c).await)
-            .await
-            .map(drop)
+        self.execute("add_key", diesel::insert_into(signing_keys::table).values(&row)).await.map(drop)
     }
 
     async fn add_first_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
         let row = KeyRow::from(key);
-        self.call("add_first_key", async |c| {
-            write_transaction!(c, async |c| {
-                serialize_key_writers(c).await?;
-                let existing: i64 =
-                    signing_keys::table.filter(signing_keys::purpose.eq(&row.purpose)).count().get_result(c).await?;
-                if existing > 0 {
-                    return Ok(false);
-                }
-                diesel::insert_into(signing_keys::table).values(&row).execute(c).await?;
-                Ok(true)
-            })
+        self.write("add_first_key", async |c| {
+            serialize_key_writers(c).await?;
+            let existing = signing_keys::table.filter(signing_keys::purpose.eq(&row.purpose)).count();
+            if existing.get_result::<i64>(c).await? > 0 {
+                return Ok(false);
+            }
+            diesel::insert_into(signing_keys::table).values(&row).execute(c).await?;
+            Ok(true)
         })
         .await
     }
@@ -56,18 +43,9 @@ impl KeyStore for Store {
         new: &KeyMaterial,
     ) -> Result<bool, StoreError> {
         // One statement: of replicas racing to replace the same material, one matches.
-        let changed = self
-            .call("replace_key_material", async |c| {
-                diesel::update(
-                    signing_keys::table
-                        .filter(signing_keys::kid.eq(kid))
-                        .filter(signing_keys::material.eq(current.expose())),
-                )
-                .set(signing_keys::material.eq(new.expose()))
-                .execute(c)
-                .await
-            })
-            .await?;
-        Ok(changed == 1)
+        let key =
+            signing_keys::table.filter(signing_keys::kid.eq(kid)).filter(signing_keys::material.eq(current.expose()));
+        let replace = diesel::update(key).set(signing_keys::material.eq(new.expose()));
+        Ok(self.execute("replace_key_material", replace).await? == 1)
     }
 }

@@ -25,11 +25,14 @@ mod users;
 use std::future::Future;
 
 use auth_core::ports::StoreError;
-use diesel::QueryResult;
+use diesel::dsl::Limit;
+use diesel::query_dsl::methods::LimitDsl;
 use diesel::result::Error as DieselError;
+use diesel::{OptionalExtension, QueryResult};
 use tracing::Instrument;
 use tracing::field::Empty;
 
+use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -122,6 +125,63 @@ impl Store {
             span.record("otel.status_code", "ERROR");
         }
         result
+    }
+
+    /// Runs one port call as a write transaction (the backend's `write_transaction!`).
+    pub(crate) async fn write<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
+    where
+        F: for<'c> AsyncFnOnce(&'c mut Conn) -> QueryResult<T> + for<'c> Work<'c, T> + Send,
+        T: Send,
+    {
+        self.call(operation, async |c| write_transaction!(c, work)).await
+    }
+
+    /// The first row `query` selects, as a domain value. Lookups come here unboxed: diesel caches
+    /// the prepared statement of a query whose type is known at compile time, and `find_user`
+    /// runs on every authenticated request.
+    #[allow(clippy::manual_async_fn, reason = "as an `async fn` it is not `Send` for a query that borrows")]
+    fn find<'q, Q, R, T>(
+        &'q self,
+        operation: &'static str,
+        query: Q,
+    ) -> impl Future<Output = Result<Option<T>, StoreError>> + Send + 'q
+    where
+        Q: LimitDsl + Send + 'q,
+        Limit<Q>: LoadQuery<'q, Conn, R> + Send + 'q,
+        R: Send + 'static,
+        T: TryFrom<R, Error = StoreError>,
+    {
+        async move {
+            let row = self.call(operation, async |c| query.first(c).await.optional()).await?;
+            row.map(T::try_from).transpose()
+        }
+    }
+
+    /// Runs an insert, update or delete; how many rows it touched.
+    async fn execute<Q: ExecuteDsl<Conn> + Send>(
+        &self,
+        operation: &'static str,
+        statement: Q,
+    ) -> Result<usize, StoreError> {
+        self.call(operation, async |c| statement.execute(c).await).await
+    }
+
+    /// Every row `query` selects, as domain values.
+    #[allow(clippy::manual_async_fn, reason = "as an `async fn` it is not `Send` for a query that borrows")]
+    fn load<'q, Q, R, T>(
+        &'q self,
+        operation: &'static str,
+        query: Q,
+    ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send + 'q
+    where
+        Q: LoadQuery<'q, Conn, R> + Send + 'q,
+        R: Send + 'static,
+        T: TryFrom<R, Error = StoreError>,
+    {
+        async move {
+            let rows = self.call(operation, async |c| query.load(c).await).await?;
+            rows.into_iter().map(T::try_from).collect()
+        }
     }
 }
 

@@ -19,73 +19,40 @@ impl MailOutbox for Store {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<QueuedMail>, StoreError> {
+        let pending =
+            mail_outbox::table.filter(mail_outbox::sent_at.is_null()).filter(mail_outbox::failed_at.is_null());
+        let due = pending.filter(mail_outbox::next_attempt_at.le(now));
+        let oldest = due.order((mail_outbox::next_attempt_at.asc(), mail_outbox::id.asc())).limit(i64::from(limit));
+        // Replicas claiming at once each take different messages.
+        let batch = for_update_skip_locked!(oldest).select(OutboxRow::as_select());
         let rows: Vec<OutboxRow> = self
-            .call("claim_due_mail", async |c| {
-                write_transaction!(c, async |c| {
-                    // Replicas claiming at once each take different messages.
-                    let rows: Vec<OutboxRow> = for_update_skip_locked!(
-                        mail_outbox::table
-                            .filter(mail_outbox::sent_at.is_null())
-                            .filter(mail_outbox::failed_at.is_null())
-                            .filter(mail_outbox::next_attempt_at.le(now))
-                            .order((mail_outbox::next_attempt_at.asc(), mail_outbox::id.asc()))
-                            .limit(i64::from(limit))
-                    )
-                    .select(OutboxRow::as_select())
-                    .load(c)
-                    .await?;
-                    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-                    diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids)))
-                        .set(mail_outbox::next_attempt_at.eq(lease_until))
-                        .execute(c)
-                        .await?;
-                    Ok(rows)
-                })
+            .write("claim_due_mail", async |c| {
+                let rows: Vec<OutboxRow> = batch.load(c).await?;
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                let leased = mail_outbox::next_attempt_at.eq(lease_until);
+                diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids))).set(leased).execute(c).await?;
+                Ok(rows)
             })
             .await?;
         rows.into_iter().map(QueuedMail::try_from).collect()
     }
 
     async fn mark_mail_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.call("mark_mail_sent", async |c| {
-            diesel::update(mail_outbox::table.find(id))
-                .set((mail_outbox::sent_at.eq(at), mail_outbox::text_body.eq(""), mail_outbox::html_body.eq("")))
-                .execute(c)
-                .await
-        })
-        .await
-        .map(drop)
+        let bodies_dropped = (mail_outbox::text_body.eq(""), mail_outbox::html_body.eq(""));
+        let sent = (mail_outbox::sent_at.eq(at), bodies_dropped);
+        self.execute("mark_mail_sent", diesel::update(mail_outbox::table.find(id)).set(sent)).await.map(drop)
     }
 
     async fn reschedule_mail(&self, id: i64, next_attempt: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
-        self.call("reschedule_mail", async |c| {
-            diesel::update(mail_outbox::table.find(id))
-                .set((
-                    mail_outbox::attempts.eq(mail_outbox::attempts + 1),
-                    mail_outbox::next_attempt_at.eq(next_attempt),
-                    mail_outbox::last_error.eq(error),
-                ))
-                .execute(c)
-                .await
-        })
-        .await
-        .map(drop)
+        let failed_attempt = (mail_outbox::attempts.eq(mail_outbox::attempts + 1), mail_outbox::last_error.eq(error));
+        let retry = (failed_attempt, mail_outbox::next_attempt_at.eq(next_attempt));
+        self.execute("reschedule_mail", diesel::update(mail_outbox::table.find(id)).set(retry)).await.map(drop)
     }
 
     async fn mark_mail_failed(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
-        self.call("mark_mail_failed", async |c| {
-            diesel::update(mail_outbox::table.find(id))
-                .set((
-                    mail_outbox::attempts.eq(mail_outbox::attempts + 1),
-                    mail_outbox::failed_at.eq(at),
-                    mail_outbox::last_error.eq(error),
-                    mail_outbox::text_body.eq(""),
-                    mail_outbox::html_body.eq(""),
-                ))
-                .execute(c)
-                .await
-        })
-        .await
-        .map(drop)
+        let failed_attempt = (mail_outbox::attempts.eq(mail_outbox::attempts + 1), mail_outbox::last_error.eq(error));
+        let bodies_dropped = (mail_outbox::text_body.eq(""), mail_outbox::html_body.eq(""));
+        let failed = (failed_attempt, mail_outbox::failed_at.eq(at), bodies_dropped);
+        self.execute("mark_mail_failed", diesel::update(mail_outbox::table.find(id)).set(failed)).await.map(drop)
     }
 }

@@ -132,8 +132,8 @@ impl TryFrom<SessionRow> for Session {
             created_at: row.created_at,
             refreshed_at: row.refreshed_at,
             not_after: row.not_after,
-            aal: Aal::parse(&row.aal).ok_or_else(|| corrupt("aal")(&row.aal))?,
-            auth_method: AuthMethod::parse(&row.auth_method).ok_or_else(|| corrupt("auth method")(&row.auth_method))?,
+            aal: parsed(&row.aal, Aal::parse, "aal")?,
+            auth_method: parsed(&row.auth_method, AuthMethod::parse, "auth method")?,
             user_agent: row.user_agent,
             ip: row.ip,
             revoked_at: row.revoked_at,
@@ -142,9 +142,11 @@ impl TryFrom<SessionRow> for Session {
 }
 
 /// A row of `refresh_tokens`.
-#[derive(Queryable, Selectable)]
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = refresh_tokens, check_for_backend(Db))]
 pub struct TokenRow {
+    /// Assigned by the database.
+    #[diesel(skip_insertion)]
     pub id: i64,
     pub session_id: DbUuid,
     pub token_digest: Vec<u8>,
@@ -170,26 +172,22 @@ impl TryFrom<TokenRow> for RefreshTokenRecord {
     }
 }
 
-/// A new row of `refresh_tokens` (the id is the database's).
-#[derive(Insertable)]
-#[diesel(table_name = refresh_tokens)]
-pub struct NewTokenRow {
-    pub session_id: DbUuid,
-    pub token_digest: Vec<u8>,
-    pub parent: Option<i64>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl NewTokenRow {
+impl TokenRow {
     /// Token `digest` of `session`, made at `at` to follow `parent` (none for a session's first).
     pub fn new(session: DbUuid, digest: &TokenDigest, parent: Option<i64>, at: DateTime<Utc>) -> Self {
-        Self { session_id: session, token_digest: digest.as_bytes().to_vec(), parent, created_at: at }
+        let token_digest = digest.as_bytes().to_vec();
+        Self { id: 0, session_id: session, token_digest, parent, created_at: at, used_at: None, revoked_at: None }
     }
 }
 
 /// A stored value the domain refuses: the column and why.
 fn corrupt<E: std::fmt::Display>(column: &'static str) -> impl Fn(E) -> StoreError {
     move |e| StoreError::Internal(format!("stored {column} is invalid: {e}"))
+}
+
+/// A stored name of one of the domain's enums (`parse` is its parser).
+fn parsed<T>(value: &str, parse: fn(&str) -> Option<T>, column: &'static str) -> Result<T, StoreError> {
+    parse(value).ok_or_else(|| corrupt(column)(value))
 }
 
 /// A stored SHA-256 digest.
@@ -227,7 +225,7 @@ impl TryFrom<KeyRow> for StoredKey {
 
     fn try_from(row: KeyRow) -> Result<Self, StoreError> {
         Ok(StoredKey {
-            purpose: KeyPurpose::parse(&row.purpose).ok_or_else(|| corrupt("key purpose")(&row.purpose))?,
+            purpose: parsed(&row.purpose, KeyPurpose::parse, "key purpose")?,
             kid: row.kid,
             algorithm: row.algorithm,
             material: KeyMaterial::new(row.material),
@@ -337,7 +335,7 @@ impl TryFrom<OneTimeRow> for OneTimeToken {
     fn try_from(r: OneTimeRow) -> Result<Self, StoreError> {
         Ok(Self {
             user_id: UserId::from_uuid(uuid(r.user_id)),
-            kind: OneTimeKind::parse(&r.kind).ok_or_else(|| corrupt("one-time kind")(&r.kind))?,
+            kind: parsed(&r.kind, OneTimeKind::parse, "one-time kind")?,
             link_digest: digest(&r.link_digest)?,
             code_digest: digest(&r.code_digest)?,
             sent_to: Email::parse(&r.sent_to).map_err(corrupt("sent_to"))?,
@@ -345,16 +343,13 @@ impl TryFrom<OneTimeRow> for OneTimeToken {
             created_at: r.created_at,
             link_expires_at: r.link_expires_at,
             code_expires_at: r.code_expires_at,
-            pkce: match (r.code_challenge, r.code_challenge_method) {
-                (Some(challenge), Some(method)) => Some(challenge_from(&challenge, &method)?),
-                _ => None,
-            },
+            pkce: r.code_challenge.zip(r.code_challenge_method).map(|(c, m)| challenge_from(&c, &m)).transpose()?,
         })
     }
 }
 
 fn challenge_from(challenge: &str, method: &str) -> Result<CodeChallenge, StoreError> {
-    let method = ChallengeMethod::parse(method).ok_or_else(|| corrupt("code challenge method")(method))?;
+    let method = parsed(method, ChallengeMethod::parse, "code challenge method")?;
     CodeChallenge::new(method, challenge).map_err(corrupt("code challenge"))
 }
 
@@ -393,7 +388,7 @@ impl TryFrom<AuthCodeRow> for AuthCode {
             digest: digest(&r.code_digest)?,
             user_id: UserId::from_uuid(uuid(r.user_id)),
             challenge: challenge_from(&r.code_challenge, &r.code_challenge_method)?,
-            auth_method: AuthMethod::parse(&r.auth_method).ok_or_else(|| corrupt("auth method")(&r.auth_method))?,
+            auth_method: parsed(&r.auth_method, AuthMethod::parse, "auth method")?,
             created_at: r.created_at,
             expires_at: r.expires_at,
         })
@@ -440,7 +435,7 @@ impl TryFrom<OutboxRow> for QueuedMail {
     fn try_from(r: OutboxRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: r.id,
-            kind: MailKind::parse(&r.kind).ok_or_else(|| corrupt("mail kind")(&r.kind))?,
+            kind: parsed(&r.kind, MailKind::parse, "mail kind")?,
             mail: auth_core::ports::Mail {
                 to: Email::parse(&r.recipient).map_err(corrupt("recipient"))?,
                 subject: r.subject,

@@ -59,10 +59,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(sessions -> users (user_id));
-diesel::joinable!(refresh_tokens -> sessions (session_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens);
-
 diesel::table! {
     use super::sql::*;
 

@@ -13,18 +13,18 @@ use diesel_async::RunQueryDsl;
 
 use super::super::{Conn, DbUuid, LOCKED_FROM_BEGIN, Store, db_uuid};
 use super::internal;
-use super::rows::{NewTokenRow, SessionRow, TokenRow, UserRow};
+use super::rows::{SessionRow, TokenRow, UserRow};
 use super::schema::{refresh_tokens, sessions, users};
 
 /// The rows that start `session` with its first refresh token.
-pub(super) fn session_rows(session: &Session, first: &TokenDigest) -> (SessionRow, NewTokenRow) {
+pub(super) fn session_rows(session: &Session, first: &TokenDigest) -> (SessionRow, TokenRow) {
     let row = SessionRow::from(session);
-    let token = NewTokenRow::new(row.id, first, None, session.created_at);
+    let token = TokenRow::new(row.id, first, None, session.created_at);
     (row, token)
 }
 
 /// Writes a new session and its first refresh token, inside the caller's transaction.
-pub(super) async fn insert_session(c: &mut Conn, session: &SessionRow, first: &NewTokenRow) -> QueryResult<()> {
+pub(super) async fn insert_session(c: &mut Conn, session: &SessionRow, first: &TokenRow) -> QueryResult<()> {
     diesel::insert_into(sessions::table).values(session).execute(c).await?;
     diesel::insert_into(refresh_tokens::table).values(first).execute(c).await?;
     Ok(())
@@ -33,41 +33,24 @@ pub(super) async fn insert_session(c: &mut Conn, session: &SessionRow, first: &N
 /// Revokes the sessions `ids` and their tokens inside the caller's transaction; how many of the
 /// sessions were live.
 async fn revoke_families(c: &mut Conn, ids: &[DbUuid], at: DateTime<Utc>) -> QueryResult<usize> {
-    let revoked =
-        diesel::update(sessions::table.filter(sessions::id.eq_any(ids)).filter(sessions::revoked_at.is_null()))
-            .set(sessions::revoked_at.eq(at))
-            .execute(c)
-            .await?;
-    diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::session_id.eq_any(ids))
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(at))
-    .execute(c)
-    .await?;
+    let live = sessions::table.filter(sessions::id.eq_any(ids)).filter(sessions::revoked_at.is_null());
+    let revoked = diesel::update(live).set(sessions::revoked_at.eq(at)).execute(c).await?;
+    let tokens = refresh_tokens::table.filter(refresh_tokens::session_id.eq_any(ids));
+    let live_tokens = tokens.filter(refresh_tokens::revoked_at.is_null());
+    diesel::update(live_tokens).set(refresh_tokens::revoked_at.eq(at)).execute(c).await?;
     Ok(revoked)
 }
 
 /// The rotation, inside a write transaction that holds the session row's lock.
 async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcome> {
     let digest = rotation.presented.as_bytes().to_vec();
-    let Some(found) = refresh_tokens::table
-        .filter(refresh_tokens::token_digest.eq(&digest))
-        .select(TokenRow::as_select())
-        .first(c)
-        .await
-        .optional()?
-    else {
+    let by_digest = refresh_tokens::table.filter(refresh_tokens::token_digest.eq(&digest));
+    let Some(found) = by_digest.select(TokenRow::as_select()).first(c).await.optional()? else {
         return Ok(RotationOutcome::NotFound);
     };
     // Lock the family; concurrent rotations of any of its tokens wait here.
-    let Some(session_row) = for_update!(sessions::table.find(found.session_id))
-        .select(SessionRow::as_select())
-        .first(c)
-        .await
-        .optional()?
-    else {
+    let family_head = for_update!(sessions::table.find(found.session_id)).select(SessionRow::as_select());
+    let Some(session_row) = family_head.first(c).await.optional()? else {
         return Ok(RotationOutcome::NotFound);
     };
     // Read again under the lock: another rotation may have used the token meanwhile (not on a
@@ -77,25 +60,18 @@ async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcom
     } else {
         refresh_tokens::table.find(found.id).select(TokenRow::as_select()).first(c).await?
     };
-    let live = refresh_tokens::table
-        .filter(refresh_tokens::session_id.eq(session_row.id))
-        .filter(refresh_tokens::used_at.is_null())
-        .filter(refresh_tokens::revoked_at.is_null())
-        .select(TokenRow::as_select())
-        .first(c)
-        .await
-        .optional()?;
+    let family = refresh_tokens::table.filter(refresh_tokens::session_id.eq(session_row.id));
+    let unused = family.filter(refresh_tokens::used_at.is_null()).filter(refresh_tokens::revoked_at.is_null());
+    let live = unused.select(TokenRow::as_select()).first(c).await.optional()?;
     let session = Session::try_from(session_row).map_err(internal)?;
     let presented = RefreshTokenRecord::try_from(presented).map_err(internal)?;
     let live = live.map(RefreshTokenRecord::try_from).transpose().map_err(internal)?;
     let id = db_uuid(session.id.as_uuid());
     match plan_rotation(&presented, &session, live.as_ref(), rotation) {
         RotationPlan::Rotate => {
-            diesel::update(refresh_tokens::table.find(presented.id))
-                .set(refresh_tokens::used_at.eq(rotation.now))
-                .execute(c)
-                .await?;
-            let successor = NewTokenRow::new(id, &rotation.successor, Some(presented.id), rotation.now);
+            let used = refresh_tokens::used_at.eq(rotation.now);
+            diesel::update(refresh_tokens::table.find(presented.id)).set(used).execute(c).await?;
+            let successor = TokenRow::new(id, &rotation.successor, Some(presented.id), rotation.now);
             diesel::insert_into(refresh_tokens::table).values(&successor).execute(c).await?;
             diesel::update(sessions::table.find(id)).set(sessions::refreshed_at.eq(rotation.now)).execute(c).await?;
             Ok(RotationOutcome::Rotated(Session { refreshed_at: Some(rotation.now), ..session }))
@@ -114,19 +90,13 @@ async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcom
 impl SessionStore for Store {
     async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError> {
         let (row, token) = session_rows(session, first_token);
-        let user_id = db_uuid(session.user_id.as_uuid());
-        let signed_in_at = session.created_at;
-        self.call("start_session", async |c| {
-            write_transaction!(c, async |c| {
-                let found = diesel::update(users::table.find(user_id))
-                    .set(users::last_sign_in_at.eq(signed_in_at))
-                    .execute(c)
-                    .await?;
-                if found == 0 {
-                    return Err(DieselError::NotFound);
-                }
-                insert_session(c, &row, &token).await
-            })
+        let user = users::table.find(db_uuid(session.user_id.as_uuid()));
+        let signed_in = diesel::update(user).set(users::last_sign_in_at.eq(session.created_at));
+        self.write("start_session", async |c| {
+            if signed_in.execute(c).await? == 0 {
+                return Err(DieselError::NotFound);
+            }
+            insert_session(c, &row, &token).await
         })
         .await
     }
@@ -139,48 +109,31 @@ impl SessionStore for Store {
     ) -> Result<(), StoreError> {
         let user_row = UserRow::from(user);
         let (session_row, token) = session_rows(session, first_token);
-        self.call("create_user_with_session", async |c| {
-            write_transaction!(c, async |c| {
-                diesel::insert_into(users::table).values(&user_row).execute(c).await?;
-                insert_session(c, &session_row, &token).await
-            })
+        self.write("create_user_with_session", async |c| {
+            diesel::insert_into(users::table).values(&user_row).execute(c).await?;
+            insert_session(c, &session_row, &token).await
         })
         .await
     }
 
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
-        let row = self
-            .call("find_session", async |c| {
-                sessions::table.find(db_uuid(id.as_uuid())).select(SessionRow::as_select()).first(c).await.optional()
-            })
-            .await?;
-        row.map(Session::try_from).transpose()
+        self.find("find_session", sessions::table.find(db_uuid(id.as_uuid())).select(SessionRow::as_select())).await
     }
 
     async fn list_sessions(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
-        let rows: Vec<SessionRow> = self
-            .call("list_sessions", async |c| {
-                sessions::table
-                    .filter(sessions::user_id.eq(db_uuid(user.as_uuid())))
-                    .filter(sessions::revoked_at.is_null())
-                    .order((sessions::created_at.asc(), sessions::id.asc()))
-                    .select(SessionRow::as_select())
-                    .load(c)
-                    .await
-            })
-            .await?;
-        rows.into_iter().map(Session::try_from).collect()
+        let user = db_uuid(user.as_uuid());
+        let live = sessions::table.filter(sessions::user_id.eq(user)).filter(sessions::revoked_at.is_null());
+        let query = live.order((sessions::created_at.asc(), sessions::id.asc())).select(SessionRow::as_select());
+        self.load("list_sessions", query).await
     }
 
     async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<RotationOutcome, StoreError> {
-        self.call("rotate_refresh_token", async |c| write_transaction!(c, async |c| rotate(c, rotation).await)).await
+        self.write("rotate_refresh_token", async |c| rotate(c, rotation).await).await
     }
 
     async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let ids = [db_uuid(id.as_uuid())];
-        let revoked = self
-            .call("revoke_session", async |c| write_transaction!(c, async |c| revoke_families(c, &ids, at).await))
-            .await?;
+        let revoked = self.write("revoke_session", async |c| revoke_families(c, &ids, at).await).await?;
         Ok(revoked > 0)
     }
 
@@ -192,19 +145,11 @@ impl SessionStore for Store {
     ) -> Result<u64, StoreError> {
         let user = db_uuid(user.as_uuid());
         let keep = db_uuid(&keep.map(|k| *k.as_uuid()).unwrap_or_default());
-        self.call("revoke_user_sessions", async |c| {
-            write_transaction!(c, async |c| {
-                let doomed: Vec<DbUuid> = for_update!(
-                    sessions::table
-                        .filter(sessions::user_id.eq(user))
-                        .filter(sessions::revoked_at.is_null())
-                        .filter(sessions::id.ne(keep))
-                        .select(sessions::id)
-                )
-                .load(c)
-                .await?;
-                Ok(revoke_families(c, &doomed, at).await? as u64)
-            })
+        let live = sessions::table.filter(sessions::user_id.eq(user)).filter(sessions::revoked_at.is_null());
+        let others = for_update!(live.filter(sessions::id.ne(keep)).select(sessions::id));
+        self.write("revoke_user_sessions", async |c| {
+            let doomed: Vec<DbUuid> = others.load(c).await?;
+            Ok(revoke_families(c, &doomed, at).await? as u64)
         })
         .await
     }

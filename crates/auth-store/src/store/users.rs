@@ -46,13 +46,6 @@ pub(super) async fn overwrite_user(c: &mut Conn, row: &UserRow) -> QueryResult<(
     if updated == 0 { Err(DieselError::NotFound) } else { Ok(()) }
 }
 
-/// The user a lookup found, if any. Lookups are not boxed queries: diesel caches the prepared
-/// statement of a query whose type is known at compile time, and `find_user` runs on every
-/// authenticated request.
-fn found_user(row: Option<UserRow>) -> Result<Option<User>, StoreError> {
-    row.map(User::try_from).transpose()
-}
-
 #[async_trait]
 impl UserStore for Store {
     async fn replace_password_hash(
@@ -61,62 +54,47 @@ impl UserStore for Store {
         current: &PasswordHash,
         new: &PasswordHash,
     ) -> Result<bool, StoreError> {
-        let replaced = self
-            .call("replace_password_hash", async |c| {
-                diesel::update(
-                    users::table.find(db_uuid(id.as_uuid())).filter(users::encrypted_password.eq(current.as_str())),
-                )
-                .set(users::encrypted_password.eq(new.as_str()))
-                .execute(c)
-                .await
-            })
-            .await?;
-        Ok(replaced == 1)
+        let user = users::table.find(db_uuid(id.as_uuid())).filter(users::encrypted_password.eq(current.as_str()));
+        let replace = diesel::update(user).set(users::encrypted_password.eq(new.as_str()));
+        Ok(self.execute("replace_password_hash", replace).await? == 1)
     }
 
     async fn import_users(&self, batch: &[User]) -> Result<Vec<Option<UniqueField>>, StoreError> {
         let rows: Vec<UserRow> = batch.iter().map(UserRow::from).collect();
-        self.call("import_users", async |c| {
-            write_transaction!(c, async |c| {
-                let mut outcomes = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    // DO NOTHING on any unique index, so one clash does not end the transaction.
-                    let stored =
-                        diesel::insert_into(users::table).values(row).on_conflict_do_nothing().execute(c).await?;
-                    outcomes.push(if stored == 1 { None } else { Some(taken_field(c, row).await?) });
-                }
-                Ok(outcomes)
-            })
+        self.write("import_users", async |c| {
+            let mut outcomes = Vec::with_capacity(rows.len());
+            for row in &rows {
+                // DO NOTHING on any unique index, so one clash does not end the transaction.
+                let stored = diesel::insert_into(users::table).values(row).on_conflict_do_nothing().execute(c).await?;
+                outcomes.push(if stored == 1 { None } else { Some(taken_field(c, row).await?) });
+            }
+            Ok(outcomes)
         })
         .await
     }
 
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         let row = UserRow::from(user);
-        self.call("create_user", async |c| diesel::insert_into(users::table).values(&row).execute(c).await)
-            .await
-            .map(drop)
+        self.execute("create_user", diesel::insert_into(users::table).values(&row)).await.map(drop)
     }
 
     async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let id = db_uuid(id.as_uuid());
-        let query = users::table.find(id).select(UserRow::as_select());
-        found_user(self.call("find_user", async |c| query.first(c).await.optional()).await?)
+        self.find("find_user", users::table.find(db_uuid(id.as_uuid())).select(UserRow::as_select())).await
     }
 
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
         let query = users::table.filter(users::email.eq(email.as_str())).select(UserRow::as_select());
-        found_user(self.call("find_user_by_email", async |c| query.first(c).await.optional()).await?)
+        self.find("find_user_by_email", query).await
     }
 
     async fn find_user_by_phone(&self, phone: &Phone) -> Result<Option<User>, StoreError> {
         let query = users::table.filter(users::phone.eq(phone.as_str())).select(UserRow::as_select());
-        found_user(self.call("find_user_by_phone", async |c| query.first(c).await.optional()).await?)
+        self.find("find_user_by_phone", query).await
     }
 
     async fn find_user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError> {
         let query = users::table.filter(lower(users::username).eq(username.key())).select(UserRow::as_select());
-        found_user(self.call("find_user_by_username", async |c| query.first(c).await.optional()).await?)
+        self.find("find_user_by_username", query).await
     }
 
     async fn update_user(&self, user: &User) -> Result<(), StoreError> {
@@ -126,25 +104,18 @@ impl UserStore for Store {
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
         // Sessions and refresh tokens go with the user through ON DELETE CASCADE.
-        let deleted = self
-            .call("delete_user", async |c| diesel::delete(users::table.find(db_uuid(id.as_uuid()))).execute(c).await)
-            .await?;
-        Ok(deleted > 0)
+        Ok(self.execute("delete_user", diesel::delete(users::table.find(db_uuid(id.as_uuid())))).await? > 0)
     }
 
     async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>, StoreError> {
-        let rows: Vec<UserRow> = self
-            .call("list_users", async |c| {
-                let filtered = filtered_users(query);
-                let ordered = if query.newest_first {
-                    filtered.order((users::created_at.desc(), users::id.desc()))
-                } else {
-                    filtered.order((users::created_at.asc(), users::id.asc()))
-                };
-                ordered.offset(bound(query.offset)).limit(bound(query.limit)).select(UserRow::as_select()).load(c).await
-            })
-            .await?;
-        rows.into_iter().map(User::try_from).collect()
+        let filtered = filtered_users(query);
+        let ordered = if query.newest_first {
+            filtered.order((users::created_at.desc(), users::id.desc()))
+        } else {
+            filtered.order((users::created_at.asc(), users::id.asc()))
+        };
+        let page = ordered.offset(bound(query.offset)).limit(bound(query.limit));
+        self.load("list_users", page.select(UserRow::as_select())).await
     }
 
     async fn count_users(&self, query: &UserQuery) -> Result<u64, StoreError> {
