@@ -168,3 +168,19 @@ async fn forwarding_from_an_untrusted_peer_is_warned_of_once() {
     assert_eq!(log.matches("X-Forwarded-For from a peer").count(), 1, "{log}");
     assert!(log.contains("WARN"), "{log}");
 }
+
+#[actix_web::test]
+async fn guesses_at_one_account_from_many_addresses_get_429() {
+    let app = TestApp::new(HttpSettings::default()).await;
+    signed_up(&app, "203.0.113.11").await;
+    let guess = |n: u32| {
+        let body = json!({"email": "v@example.com", "password": "wrong guess"});
+        peer(post("/token?grant_type=password", body), &format!("198.51.{}.{}", n / 200, n % 200 + 1))
+    };
+    for n in 0..50 {
+        assert_eq!(app.send(guess(n)).await.0, StatusCode::BAD_REQUEST, "guess {n}");
+    }
+    let (status, headers, body) = app.send(guess(50)).await;
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("over_request_rate_limit")));
+    assert!(retry_after(&headers) >= 1);
+}
