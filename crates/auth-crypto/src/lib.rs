@@ -1,7 +1,8 @@
 //! Adapters of authd's ports to the operating system and to crypto libraries: argon2id password
 //! hashing on a bounded pool, JWT signing and verification (josekit), HMAC refresh-token
-//! successors, the keys of both kept in a `KeyStore` (encrypted at rest under a key-encryption key), OS randomness and the system clock. No
-//! cryptography is written here by hand.
+//! successors, the keys of both kept in a `KeyStore` (encrypted at rest under a key-encryption
+//! key), OS randomness, the system clock and in-process rate-limit counters. No cryptography is
+//! written here by hand.
 
 mod argon2_hasher;
 mod clock;
