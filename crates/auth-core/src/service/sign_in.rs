@@ -26,11 +26,12 @@ impl Identifier {
     }
 }
 
-impl std::fmt::Display for Identifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Identifier {
+    /// The name the per-account throttle counts an unknown account under.
+    fn throttle_name(&self) -> String {
         match self {
-            Self::Email(email) => f.write_str(email.as_str()),
-            Self::Username(name) => write!(f, "username:{}", name.as_str()),
+            Self::Email(email) => email.as_str().to_owned(),
+            Self::Username(name) => format!("username:{}", name.as_str()),
         }
     }
 }
@@ -49,7 +50,7 @@ impl AuthService {
             Identifier::Email(email) => self.ports.users.find_user_by_email(email).await?,
             Identifier::Username(name) => self.ports.users.find_user_by_username(name).await?,
         };
-        let account = super::password_throttle::account_key(user.as_ref().map(|u| u.id), &identifier.to_string());
+        let account = super::password_throttle::account_key(user.as_ref().map(|u| u.id), &identifier.throttle_name());
         let reservation = match self.reserve_password_check(&account, client).await {
             Ok(reservation) => reservation,
             Err(refused) => return Err(self.sign_in_failed(user.as_ref(), refused, client).await),
