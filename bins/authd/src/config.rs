@@ -339,11 +339,14 @@ pub struct HashConfig {
     pub parallelism: u32,
     /// Hashes computed at once; 0 means one per CPU. Bounds memory under a sign-in flood.
     pub max_concurrent: usize,
+    /// Requests that may wait for a hashing slot; one more answers 503 at once. 0 means 32 per
+    /// slot.
+    pub max_queue: usize,
 }
 
 impl Default for HashConfig {
     fn default() -> Self {
-        Self { memory_kib: 19_456, iterations: 2, parallelism: 1, max_concurrent: 0 }
+        Self { memory_kib: 19_456, iterations: 2, parallelism: 1, max_concurrent: 0, max_queue: 0 }
     }
 }
 
@@ -423,6 +426,9 @@ pub struct AccountConfig {
     pub secure_email_change: bool,
     /// Largest `user_metadata` or `app_metadata`, serialised, in bytes.
     pub metadata_max_bytes: usize,
+    /// How long after a sign-in by emailed link or code an account without a password may set
+    /// one or delete itself without a code from `GET /reauthenticate`.
+    pub reauthentication_window_secs: u64,
 }
 
 impl Default for AccountConfig {
@@ -431,6 +437,7 @@ impl Default for AccountConfig {
             self_delete: true,
             secure_email_change: true,
             metadata_max_bytes: auth_core::domain::METADATA_DEFAULT_MAX_BYTES,
+            reauthentication_window_secs: 300,
         }
     }
 }
@@ -498,17 +505,31 @@ pub struct RateLimitsConfig {
     pub email_per_minute: u32,
     /// `/verify` attempts.
     pub verify_per_minute: u32,
+    /// Password checks of one account from one client network per window (a success wipes
+    /// that network's count).
+    pub password_failures_per_client: u32,
+    /// Password checks of one account from networks it does not know, per window.
+    pub password_failures_per_account: u32,
+    /// The window of both password counts, in seconds.
+    pub password_failure_window_secs: u64,
+    /// How long a network that signed in to an account stays known to it, in days.
+    pub known_client_days: u64,
 }
 
 impl Default for RateLimitsConfig {
     fn default() -> Self {
         let limits = auth_http::RateLimits::default();
+        let throttle = auth_core::service::PasswordThrottle::default();
         Self {
             signup_per_minute: limits.signup_per_minute,
             password_per_minute: limits.password_per_minute,
             refresh_per_minute: limits.refresh_per_minute,
             email_per_minute: limits.email_per_minute,
             verify_per_minute: limits.verify_per_minute,
+            password_failures_per_client: throttle.per_client,
+            password_failures_per_account: throttle.per_account,
+            password_failure_window_secs: throttle.window.as_secs(),
+            known_client_days: throttle.known_client_ttl.as_secs() / 86_400,
         }
     }
 }

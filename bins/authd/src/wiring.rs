@@ -11,7 +11,7 @@ use anyhow::Context;
 use auth_core::domain::SessionLimits;
 use auth_core::ports::{Clock, Observer, Random};
 use auth_core::service::{AuthService, AuthSettings, MailDelivery, Ports, RoleNames};
-use auth_crypto::{Argon2Hasher, Argon2Params, OsRandom, SystemClock};
+use auth_crypto::{Argon2Hasher, Argon2Params, InProcessLimiter, OsRandom, SystemClock};
 use auth_http::{AppState, HttpSettings, MetricsEndpoint, RateLimits, ServerInfo};
 use auth_metrics::{DbPoolSample, HashPoolSample, Metrics};
 use auth_store::{Database, PoolOptions};
@@ -234,7 +234,8 @@ fn service(
             parallelism: config.password.hash.parallelism,
         },
         config.password.hash.max_concurrent,
-    )?;
+    )?
+    .with_max_queue(config.password.hash.max_queue);
     if let Some(metrics) = metrics {
         let stats = hasher.stats();
         metrics.watch_hash_pool(move || HashPoolSample { waiting: stats.waiting(), running: stats.running() });
@@ -253,7 +254,9 @@ fn service(
         flows: database.flows(),
         templates,
     };
-    let service = AuthService::new(ports, settings(config));
+    // The per-account password throttle and the HTTP layer's per-IP limits count here.
+    let limiter = Arc::new(InProcessLimiter::new(Arc::clone(&ports.clock)));
+    let service = AuthService::new(ports, settings(config)).with_limiter(limiter);
     // The use cases report their domain events (audit events, queued mails) to the metrics.
     Ok(match metrics {
         Some(metrics) => service.with_observer(Arc::clone(metrics) as Arc<dyn Observer>),
@@ -395,6 +398,13 @@ fn settings(config: &Config) -> AuthSettings {
         anonymous_enabled: config.signup.anonymous,
         require_current_password: config.password.require_current,
         self_delete_enabled: config.account.self_delete,
+        password_throttle: auth_core::service::PasswordThrottle {
+            per_client: config.rate_limits.password_failures_per_client,
+            per_account: config.rate_limits.password_failures_per_account,
+            window: Duration::from_secs(config.rate_limits.password_failure_window_secs),
+            known_client_ttl: Duration::from_secs(config.rate_limits.known_client_days.saturating_mul(86_400)),
+        },
+        reauthentication_window: seconds(config.account.reauthentication_window_secs),
         email: auth_core::service::EmailSettings {
             redirects: auth_core::domain::RedirectPolicy {
                 site_url: config.site.url.clone(),

@@ -8,6 +8,7 @@ mod mailer;
 mod observer;
 mod password_hasher;
 mod random;
+mod rate_limiter;
 mod readiness;
 mod store;
 mod token_chain;
@@ -20,6 +21,7 @@ pub use mailer::{Mail, MailError, MailTemplates, Mailer};
 pub use observer::{NoObserver, Observer};
 pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
 pub use random::{Random, RandomError};
+pub use rate_limiter::{Admission, LimiterError, NoLimits, RateLimiter};
 pub use readiness::{NotReady, Readiness};
 pub use store::{KeyStore, SessionStore, StoreError, UniqueField, UserStore};
 pub use token_chain::TokenChain;
@@ -37,6 +39,8 @@ pub use mailer::{MockMailTemplates, MockMailer};
 pub use password_hasher::MockPasswordHasher;
 #[cfg(any(test, feature = "mock"))]
 pub use random::MockRandom;
+#[cfg(any(test, feature = "mock"))]
+pub use rate_limiter::MockRateLimiter;
 #[cfg(any(test, feature = "mock"))]
 pub use readiness::MockReadiness;
 #[cfg(any(test, feature = "mock"))]

@@ -13,6 +13,7 @@ mod import;
 mod issue;
 mod links;
 mod mail_throttle;
+mod password_throttle;
 mod pkce;
 mod refresh;
 mod sign_in;
@@ -28,8 +29,8 @@ use crate::domain::{Actor, AuditAction, AuditEvent, MailKind, RedirectPolicy, Us
 use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
 use crate::error::AuthError;
 use crate::ports::{
-    AuditLog, Clock, EmailFlowStore, MailTemplates, NoObserver, Observer, PasswordHasher, Random, SessionStore,
-    StoreError, TokenChain, TokenSigner, UserStore,
+    AuditLog, Clock, EmailFlowStore, MailTemplates, NoLimits, NoObserver, Observer, PasswordHasher, Random,
+    RateLimiter, SessionStore, StoreError, TokenChain, TokenSigner, UserStore,
 };
 
 pub use account::{LogoutScope, UserChanges};
@@ -39,6 +40,7 @@ pub use authenticate::Principal;
 pub use delivery::{DeliveryReport, MailDelivery};
 pub use issue::IssuedSession;
 pub use links::{LinkOptions, SignInMail};
+pub use password_throttle::PasswordThrottle;
 pub use sign_in::Identifier;
 pub use signup::{SignupOutcome, SignupRequest};
 pub use verification::{Verified, VerifyChannel, VerifyProof, VerifyType};
@@ -150,6 +152,11 @@ pub struct AuthSettings {
     pub require_current_password: bool,
     /// Whether users may delete their own account.
     pub self_delete_enabled: bool,
+    /// Per-account throttle of password checks.
+    pub password_throttle: PasswordThrottle,
+    /// How long after an email-proven sign-in (magic link, code, invitation, confirmation) an
+    /// account without a password may set one or delete itself without a reauthentication code.
+    pub reauthentication_window: Duration,
     /// Emailed links and codes.
     pub email: EmailSettings,
 }
@@ -170,6 +177,8 @@ impl Default for AuthSettings {
             anonymous_enabled: false,
             require_current_password: true,
             self_delete_enabled: true,
+            password_throttle: PasswordThrottle::default(),
+            reauthentication_window: Duration::minutes(5),
             email: EmailSettings::default(),
         }
     }
@@ -193,13 +202,32 @@ pub struct AuthService {
     settings: Arc<AuthSettings>,
     throttle: Arc<MailThrottle>,
     observer: Arc<dyn Observer>,
+    limiter: Arc<dyn RateLimiter>,
 }
 
 impl AuthService {
     /// A service over `ports`, behaving as `settings` say.
     pub fn new(ports: Ports, settings: AuthSettings) -> Self {
         let throttle = Arc::new(MailThrottle::new(settings.email.send_interval));
-        Self { ports, settings: Arc::new(settings), throttle, observer: Arc::new(NoObserver) }
+        Self {
+            ports,
+            settings: Arc::new(settings),
+            throttle,
+            observer: Arc::new(NoObserver),
+            limiter: Arc::new(NoLimits),
+        }
+    }
+
+    /// This service, throttling password checks per account on `limiter` (until then,
+    /// [`NoLimits`]: no throttle). The HTTP adapter counts its per-IP limits on the same one.
+    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// The rate limiter the service counts on.
+    pub fn limiter(&self) -> &Arc<dyn RateLimiter> {
+        &self.limiter
     }
 
     /// This service, reporting audit events and queued mails to `observer` (metrics, for one).

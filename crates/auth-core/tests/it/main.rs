@@ -7,6 +7,7 @@
 mod email_change;
 mod email_links;
 mod observer;
+mod password_throttle;
 mod pkce;
 mod refresh;
 mod session_access;

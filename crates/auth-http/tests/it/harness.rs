@@ -33,6 +33,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The app runs over `world` (one with swapped or wrapped ports).
+    pub fn world(mut self, world: TestWorld) -> Self {
+        self.world = world;
+        self
+    }
+
     /// The HTTP layer behaves as `settings` say.
     pub fn http(mut self, settings: HttpSettings) -> Self {
         self.http = settings;

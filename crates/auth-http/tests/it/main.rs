@@ -8,5 +8,6 @@ mod api;
 mod email;
 mod forgery;
 mod harness;
+mod limits;
 mod observability;
 mod skeleton;
