@@ -713,6 +713,10 @@ impl Config {
         if !is_http(&self.site.url) {
             return invalid("site.url must be an http:// or https:// URL");
         }
+        if let Err(refused) = auth_core::domain::RedirectPolicy::new(&self.site.url, self.site.redirect_allow_list.clone())
+        {
+            return Err(ConfigError::Invalid(format!("site.url or site.redirect_allow_list: {refused}")));
+        }
         if !self.site.external_url.trim().is_empty() && !is_http(self.site.external_url.trim()) {
             return invalid("site.external_url must be an http:// or https:// URL");
         }

@@ -253,7 +253,7 @@ fn service(
         flows: database.flows(),
         templates,
     };
-    let service = AuthService::new(ports, settings(config));
+    let service = AuthService::new(ports, settings(config)?);
     // The use cases report their domain events (audit events, queued mails) to the metrics.
     Ok(match metrics {
         Some(metrics) => service.with_observer(Arc::clone(metrics) as Arc<dyn Observer>),
@@ -372,9 +372,9 @@ fn spawn_audit_pruning(config: &Config, database: &Database, clock: Arc<dyn Cloc
 }
 
 /// The use-case settings the configuration describes.
-fn settings(config: &Config) -> AuthSettings {
+fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
     let optional = |s: u64| (s > 0).then(|| seconds(s));
-    AuthSettings {
+    Ok(AuthSettings {
         issuer: config.jwt.issuer.clone(),
         audience: config.jwt.audience.clone(),
         roles: RoleNames {
@@ -396,10 +396,8 @@ fn settings(config: &Config) -> AuthSettings {
         require_current_password: config.password.require_current,
         self_delete_enabled: config.account.self_delete,
         email: auth_core::service::EmailSettings {
-            redirects: auth_core::domain::RedirectPolicy {
-                site_url: config.site.url.clone(),
-                allow_list: config.site.redirect_allow_list.clone(),
-            },
+            redirects: auth_core::domain::RedirectPolicy::new(&config.site.url, config.site.redirect_allow_list.clone())
+                .context("site.url or site.redirect_allow_list")?,
             verify_url: config.verify_url(),
             link_ttl: seconds(config.otp.link_expiry_secs),
             code_ttl: seconds(config.otp.code_expiry_secs),
@@ -408,5 +406,5 @@ fn settings(config: &Config) -> AuthSettings {
             allow_plain_pkce: config.otp.pkce_allow_plain,
             auth_code_ttl: seconds(config.otp.auth_code_expiry_secs),
         },
-    }
+    })
 }

@@ -63,7 +63,7 @@ impl TestWorld {
             random: random.clone(),
             audit: store.clone(),
             flows: store.clone(),
-            templates: Arc::new(PlainTemplates),
+            templates: Some(Arc::new(PlainTemplates)),
         };
         let service = AuthService::new(ports.clone(), settings.clone());
         Self { service, store, clock, hasher, random, ports, settings, observer: Arc::new(NoObserver) }

@@ -1,4 +1,5 @@
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::UserId;
@@ -124,4 +125,47 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     /// Further facts (a session id, a logout scope, the fields changed); never secrets.
     pub details: Value,
+}
+
+/// The one JSON shape of an audit event, shared by the admin API (`GET /admin/audit`) and
+/// `authd audit --json`: Supabase Auth's audit entry, with what happened under `payload` and the
+/// event's details as its `traits`.
+impl Serialize for AuditEvent {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Entry<'a> {
+            id: i64,
+            created_at: DateTime<Utc>,
+            ip_address: &'a str,
+            payload: Payload<'a>,
+        }
+        #[derive(Serialize)]
+        struct Payload<'a> {
+            action: &'static str,
+            actor_id: Option<String>,
+            actor_type: &'static str,
+            target_id: Option<String>,
+            user_agent: Option<&'a str>,
+            traits: &'a Value,
+        }
+        let (actor_id, actor_type) = match &self.actor {
+            Actor::User(id) => (Some(id.to_string()), "user"),
+            Actor::Admin => (None, "admin"),
+            Actor::Anonymous => (None, "anonymous"),
+        };
+        Entry {
+            id: self.id,
+            created_at: self.at,
+            ip_address: self.ip.as_deref().unwrap_or_default(),
+            payload: Payload {
+                action: self.action.as_str(),
+                actor_id,
+                actor_type,
+                target_id: self.target.map(|id| id.to_string()),
+                user_agent: self.user_agent.as_deref(),
+                traits: &self.details,
+            },
+        }
+        .serialize(serializer)
+    }
 }

@@ -36,7 +36,7 @@ pub use phone::{Phone, PhoneError};
 pub use pkce::{
     AuthCode, AuthCodeSecret, ChallengeError, ChallengeMethod, CodeChallenge, PKCE_LINK_PREFIX, auth_code_digest,
 };
-pub use redirect::{RedirectPolicy, encode_query_value};
+pub use redirect::{RedirectPolicy, RedirectPolicyError, encode_query_value};
 pub use refresh_token::{
     RefreshToken, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, TokenDigest, plan_rotation,
 };

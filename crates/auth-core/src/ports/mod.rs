@@ -10,6 +10,7 @@ mod password_hasher;
 mod random;
 mod readiness;
 mod store;
+mod store_ports;
 mod token_chain;
 mod token_signer;
 
@@ -22,6 +23,7 @@ pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
 pub use random::{Random, RandomError};
 pub use readiness::{NotReady, Readiness};
 pub use store::{KeyStore, SessionStore, StoreError, UniqueField, UserStore};
+pub use store_ports::StorePorts;
 pub use token_chain::TokenChain;
 pub use token_signer::{TokenError, TokenSigner};
 
