@@ -120,7 +120,7 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
     let metrics = config.metrics.enabled.then(|| metrics(&database));
 
     let random: Arc<dyn Random> = Arc::new(OsRandom);
-    let delivery = MailDelivery::new(database.outbox(), mailer, Arc::clone(&clock));
+    let delivery = MailDelivery::new(database.ports().outbox, mailer, Arc::clone(&clock));
     let service =
         service(config, &database, Arc::clone(&signer), chain, templates, Arc::clone(&clock), metrics.as_ref())?;
     let http = HttpSettings {
@@ -139,7 +139,7 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         mail_answer_floor: Duration::from_millis(config.otp.answer_floor_ms),
     };
     let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };
-    let mut state = AppState::new(service, random, info, http).with_readiness(database.readiness());
+    let mut state = AppState::new(service, random, info, http).with_readiness(database.ports().readiness);
     if let Some(metrics) = &metrics {
         let endpoint =
             if config.metrics.listen.is_some() { MetricsEndpoint::OwnListener } else { MetricsEndpoint::MainListener };
@@ -241,18 +241,8 @@ fn service(
         let waits = Arc::clone(metrics);
         hasher = hasher.observe_wait(Arc::new(move |wait| waits.hash_waited(wait)));
     }
-    let ports = Ports {
-        users: database.users(),
-        sessions: database.sessions(),
-        hasher: Arc::new(hasher),
-        signer,
-        chain: Arc::new(chain),
-        clock,
-        random: Arc::new(OsRandom),
-        audit: database.audit(),
-        flows: database.flows(),
-        templates,
-    };
+    let ports = Ports::new(&database.ports(), Arc::new(hasher), signer, Arc::new(chain), clock, Arc::new(OsRandom))
+        .with_templates(templates);
     let service = AuthService::new(ports, settings(config)?);
     // The use cases report their domain events (audit events, queued mails) to the metrics.
     Ok(match metrics {
@@ -356,7 +346,7 @@ fn mailer(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn auth
 /// Deletes audit events older than `audit.retention_days`, at start and then daily.
 fn spawn_audit_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) {
     let Some(retention) = config.audit.retention() else { return };
-    let audit = database.audit();
+    let audit = database.ports().audit;
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_secs(24 * 3600));
         loop {

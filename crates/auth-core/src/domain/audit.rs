@@ -42,11 +42,13 @@ pub enum AuditAction {
     AdminSessionsRevoked,
     /// A signing key was added.
     KeyRotated,
+    /// A key was retired by an operator: it no longer signs or verifies.
+    KeyRetired,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::Signup,
         Self::Login,
         Self::LoginFailed,
@@ -64,6 +66,7 @@ impl AuditAction {
         Self::AdminPasswordSet,
         Self::AdminSessionsRevoked,
         Self::KeyRotated,
+        Self::KeyRetired,
     ];
 
     /// The stored name.
@@ -86,6 +89,7 @@ impl AuditAction {
             Self::AdminPasswordSet => "password_set_by_admin",
             Self::AdminSessionsRevoked => "sessions_revoked_by_admin",
             Self::KeyRotated => "key_rotated",
+            Self::KeyRetired => "key_retired",
         }
     }
 
