@@ -1,6 +1,7 @@
 //! Builds the running server and the operator commands' service from the configuration: store,
 //! crypto, mail and PostgREST adapters, use cases, HTTP. Nothing here imports a command module.
 
+mod key_settings;
 mod postgrest;
 
 use std::sync::Arc;
@@ -55,7 +56,7 @@ async fn open_ready_database(config: &Config) -> anyhow::Result<Database> {
 /// The deployment's keys, read through the database's key store; on PostgreSQL every change is
 /// published to PostgREST.
 fn keys(config: &Config, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<Keys> {
-    let keys = Keys::new(config, database.keys(), clock, Arc::new(OsRandom))?;
+    let keys = Keys::new(key_settings::key_settings(config)?, database.ports().keys, clock, Arc::new(OsRandom));
     Ok(keys.on_change(postgrest::publish_on_change(postgrest_sync(config, database))))
 }
 
@@ -101,6 +102,14 @@ pub struct ServerParts {
     signer: Arc<auth_crypto::JwtSigner>,
     metrics: Option<Arc<Metrics>>,
     clock: Arc<dyn Clock>,
+}
+
+impl ServerParts {
+    /// Reads the keys again into the running signer once, as `serve` does every
+    /// `jwt.key_reload_secs`; answers whether the ring changed.
+    pub async fn reload_keys(&self) -> anyhow::Result<bool> {
+        self.keys.reload(&self.signer).await
+    }
 }
 
 /// Builds what `serve` runs, its use cases, keys, mailer and delivery reading time from `clock`.

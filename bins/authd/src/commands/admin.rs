@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use anyhow::{Context, bail};
-use auth_core::domain::{Actor, AuditEvent, Password, Session, User, UserQuery};
+use auth_core::domain::{Actor, Password, Session, User, UserQuery};
 use auth_core::service::{AdminUserAttributes, AuthService};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
