@@ -713,7 +713,8 @@ impl Config {
         if !is_http(&self.site.url) {
             return invalid("site.url must be an http:// or https:// URL");
         }
-        if let Err(refused) = auth_core::domain::RedirectPolicy::new(&self.site.url, self.site.redirect_allow_list.clone())
+        if let Err(refused) =
+            auth_core::domain::RedirectPolicy::new(&self.site.url, self.site.redirect_allow_list.clone())
         {
             return Err(ConfigError::Invalid(format!("site.url or site.redirect_allow_list: {refused}")));
         }

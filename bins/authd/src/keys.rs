@@ -99,7 +99,12 @@ pub struct KeyListing {
 
 impl Keys {
     /// The keys `settings` describe, kept in `store`, on `clock`.
-    pub fn new(settings: KeySettings, store: Arc<dyn KeyStore>, clock: Arc<dyn Clock>, random: Arc<dyn Random>) -> Self {
+    pub fn new(
+        settings: KeySettings,
+        store: Arc<dyn KeyStore>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Self {
         let mut stored = match &settings.access {
             AccessKeySource::Configured(_) => StoredKeys::chain_only(store),
             AccessKeySource::Database(alg) => StoredKeys::new(store, *alg).with_api_key_signing(),
@@ -200,7 +205,7 @@ impl Keys {
 
     /// The refresh-token chain, keyed with the newest active chain key.
     pub async fn token_chain(&self) -> anyhow::Result<HmacTokenChain> {
-        Ok(self.stored.token_chain().await.map_err(|e| missing(e, "refresh-token key"))?)
+        self.stored.token_chain().await.map_err(|e| missing(e, "refresh-token key"))
     }
 
     /// The current ring: the signing key, and the keys that only verify (pending and replaced
@@ -341,7 +346,9 @@ impl Keys {
                 activates_at: None,
                 retired_at: None,
             }),
-            AccessKeySource::Database(_) => purposes = vec![KeyPurpose::AccessToken, KeyPurpose::ApiKey, KeyPurpose::RefreshChain],
+            AccessKeySource::Database(_) => {
+                purposes = vec![KeyPurpose::AccessToken, KeyPurpose::ApiKey, KeyPurpose::RefreshChain]
+            }
         }
         for purpose in purposes {
             let keys = self.stored.statuses(purpose).await.context("cannot read the keys")?;

@@ -395,8 +395,11 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
         require_current_password: config.password.require_current,
         self_delete_enabled: config.account.self_delete,
         email: auth_core::service::EmailSettings {
-            redirects: auth_core::domain::RedirectPolicy::new(&config.site.url, config.site.redirect_allow_list.clone())
-                .context("site.url or site.redirect_allow_list")?,
+            redirects: auth_core::domain::RedirectPolicy::new(
+                &config.site.url,
+                config.site.redirect_allow_list.clone(),
+            )
+            .context("site.url or site.redirect_allow_list")?,
             verify_url: config.verify_url(),
             link_ttl: seconds(config.otp.link_expiry_secs),
             code_ttl: seconds(config.otp.code_expiry_secs),

@@ -26,8 +26,8 @@ pub fn settings() -> AuthSettings {
 /// authd's crypto: argon2id on two threads, ES256 access tokens and HMAC refresh chains whose
 /// keys are made once and kept in the store. No mail templates: flows that mail are refused.
 pub async fn service(stores: StorePorts, settings: AuthSettings) -> anyhow::Result<AuthService> {
-    let keys = StoredKeys::new(Arc::clone(&stores.keys), JwtAlgorithm::ES256)
-        .with_token_lifetime(settings.access_token_ttl);
+    let keys =
+        StoredKeys::new(Arc::clone(&stores.keys), JwtAlgorithm::ES256).with_token_lifetime(settings.access_token_ttl);
     keys.ensure_initial().await?;
     let ports = Ports::new(
         &stores,

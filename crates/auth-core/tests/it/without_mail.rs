@@ -44,7 +44,10 @@ async fn mailing_flows_refuse_alike_for_known_and_unknown_addresses() {
         assert_eq!(service.resend_confirmation(address, &link).await, Err(AuthError::MailDisabled), "{address}");
         assert_eq!(service.forgot_username(address).await, Err(AuthError::MailDisabled), "{address}");
     }
-    assert_eq!(service.invite_user("new@example.com", None, None, &Default::default()).await, Err(AuthError::MailDisabled));
+    assert_eq!(
+        service.invite_user("new@example.com", None, None, &Default::default()).await,
+        Err(AuthError::MailDisabled)
+    );
     assert_eq!(world.store.count_users(&UserQuery::all(0, 10)).await.unwrap(), 1, "nothing was written");
     assert!(world.take_mail().await.unwrap().is_empty());
 }

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use auth_core::memory::MemoryStore;
+use auth_core::ports::StorePorts;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
-use auth_core::ports::StorePorts;
 use embed_example::{router, service, settings};
 use serde_json::{Value, json};
 use tower::ServiceExt;
