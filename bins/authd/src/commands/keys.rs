@@ -78,8 +78,7 @@ pub async fn run(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                 audit.rotated(json!({"kid": new.kid, "purpose": new.purpose, "immediately": true})).await;
             }
             let retired = keys.retire(&kid).await?;
-            let details = json!({"kid": retired.kid, "purpose": retired.purpose});
-            audit.0.record_admin_event(AuditAction::KeyRetired, &super::command_line(), details).await;
+            audit.retired(json!({"kid": retired.kid, "purpose": retired.purpose})).await;
             if json {
                 say(&serde_json::to_string_pretty(&json!({"retired": retired, "rotated": rotated}))?);
             } else {
@@ -114,7 +113,7 @@ pub async fn run(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Records rotations through the admin use cases. Built before the keys change, so a
+/// Records rotations and retirements through the admin use cases. Built before the keys change, so a
 /// configuration that cannot build them stops the command before anything is changed.
 struct Audit(auth_core::service::AuthService);
 
@@ -125,6 +124,10 @@ impl Audit {
 
     async fn rotated(&self, details: serde_json::Value) {
         self.0.record_admin_event(AuditAction::KeyRotated, &super::command_line(), details).await;
+    }
+
+    async fn retired(&self, details: serde_json::Value) {
+        self.0.record_admin_event(AuditAction::KeyRetired, &super::command_line(), details).await;
     }
 }
 
