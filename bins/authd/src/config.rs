@@ -935,6 +935,16 @@ mod tests {
     }
 
     #[test]
+    fn a_redirect_pattern_that_reaches_other_hosts_is_refused_at_validation() {
+        let mut config = Config::default();
+        config.site.redirect_allow_list = vec!["https://*.example.com/**".into()];
+        config.validate().unwrap();
+        config.site.redirect_allow_list.push("https://*.example.com**".into());
+        let refused = config.validate().unwrap_err().to_string();
+        assert!(refused.contains("site.redirect_allow_list") && refused.contains("other hosts"), "{refused}");
+    }
+
+    #[test]
     fn file_then_environment_override_defaults() {
         Jail::expect_with(|jail| {
             jail.create_file(
