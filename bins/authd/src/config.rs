@@ -734,6 +734,11 @@ impl Config {
         if !is_http(&self.site.url) {
             return invalid("site.url must be an http:// or https:// URL");
         }
+        if let Err(refused) =
+            auth_core::domain::RedirectPolicy::new(&self.site.url, self.site.redirect_allow_list.clone())
+        {
+            return Err(ConfigError::Invalid(format!("site.url or site.redirect_allow_list: {refused}")));
+        }
         if !self.site.external_url.trim().is_empty() && !is_http(self.site.external_url.trim()) {
             return invalid("site.external_url must be an http:// or https:// URL");
         }
@@ -948,6 +953,16 @@ mod tests {
             config.validate().unwrap();
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_redirect_pattern_that_reaches_other_hosts_is_refused_at_validation() {
+        let mut config = Config::default();
+        config.site.redirect_allow_list = vec!["https://*.example.com/**".into()];
+        config.validate().unwrap();
+        config.site.redirect_allow_list.push("https://*.example.com**".into());
+        let refused = config.validate().unwrap_err().to_string();
+        assert!(refused.contains("site.redirect_allow_list") && refused.contains("other hosts"), "{refused}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Builds the running server and the operator commands' service from the configuration: store,
 //! crypto, mail and PostgREST adapters, use cases, HTTP. Nothing here imports a command module.
 
+mod key_settings;
 mod postgrest;
 
 use std::sync::Arc;
@@ -55,7 +56,7 @@ async fn open_ready_database(config: &Config) -> anyhow::Result<Database> {
 /// The deployment's keys, read through the database's key store; on PostgreSQL every change is
 /// published to PostgREST.
 fn keys(config: &Config, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<Keys> {
-    let keys = Keys::new(config, database.keys(), clock, Arc::new(OsRandom))?;
+    let keys = Keys::new(key_settings::key_settings(config)?, database.ports().keys, clock, Arc::new(OsRandom));
     Ok(keys.on_change(postgrest::publish_on_change(postgrest_sync(config, database))))
 }
 
@@ -103,6 +104,14 @@ pub struct ServerParts {
     clock: Arc<dyn Clock>,
 }
 
+impl ServerParts {
+    /// Reads the keys again into the running signer once, as `serve` does every
+    /// `jwt.key_reload_secs`; answers whether the ring changed.
+    pub async fn reload_keys(&self) -> anyhow::Result<bool> {
+        self.keys.reload(&self.signer).await
+    }
+}
+
 /// Builds what `serve` runs, its use cases, keys, mailer and delivery reading time from `clock`.
 pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<ServerParts> {
     let database = open_ready_database(config).await?;
@@ -120,7 +129,7 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
     let metrics = config.metrics.enabled.then(|| metrics(&database));
 
     let random: Arc<dyn Random> = Arc::new(OsRandom);
-    let delivery = MailDelivery::new(database.outbox(), mailer, Arc::clone(&clock));
+    let delivery = MailDelivery::new(database.ports().outbox, mailer, Arc::clone(&clock));
     let service =
         service(config, &database, Arc::clone(&signer), chain, templates, Arc::clone(&clock), metrics.as_ref())?;
     let http = HttpSettings {
@@ -139,7 +148,7 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         mail_answer_floor: Duration::from_millis(config.otp.answer_floor_ms),
     };
     let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };
-    let mut state = AppState::new(service, random, info, http).with_readiness(database.readiness());
+    let mut state = AppState::new(service, random, info, http).with_readiness(database.ports().readiness);
     if let Some(metrics) = &metrics {
         let endpoint =
             if config.metrics.listen.is_some() { MetricsEndpoint::OwnListener } else { MetricsEndpoint::MainListener };
@@ -242,21 +251,11 @@ fn service(
         let waits = Arc::clone(metrics);
         hasher = hasher.observe_wait(Arc::new(move |wait| waits.hash_waited(wait)));
     }
-    let ports = Ports {
-        users: database.users(),
-        sessions: database.sessions(),
-        hasher: Arc::new(hasher),
-        signer,
-        chain: Arc::new(chain),
-        clock,
-        random: Arc::new(OsRandom),
-        audit: database.audit(),
-        flows: database.flows(),
-        templates,
-    };
+    let ports = Ports::new(&database.ports(), Arc::new(hasher), signer, Arc::new(chain), clock, Arc::new(OsRandom))
+        .with_templates(templates);
     // The per-account password throttle and the HTTP layer's per-IP limits count here.
     let limiter = Arc::new(InProcessLimiter::new(Arc::clone(&ports.clock)));
-    let service = AuthService::new(ports, settings(config)).with_limiter(limiter);
+    let service = AuthService::new(ports, settings(config)?).with_limiter(limiter);
     // The use cases report their domain events (audit events, queued mails) to the metrics.
     Ok(match metrics {
         Some(metrics) => service.with_observer(Arc::clone(metrics) as Arc<dyn Observer>),
@@ -359,7 +358,7 @@ fn mailer(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn auth
 /// Deletes audit events older than `audit.retention_days`, at start and then daily.
 fn spawn_audit_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) {
     let Some(retention) = config.audit.retention() else { return };
-    let audit = database.audit();
+    let audit = database.ports().audit;
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_secs(24 * 3600));
         loop {
@@ -375,9 +374,9 @@ fn spawn_audit_pruning(config: &Config, database: &Database, clock: Arc<dyn Cloc
 }
 
 /// The use-case settings the configuration describes.
-fn settings(config: &Config) -> AuthSettings {
+fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
     let optional = |s: u64| (s > 0).then(|| seconds(s));
-    AuthSettings {
+    Ok(AuthSettings {
         issuer: config.jwt.issuer.clone(),
         audience: config.jwt.audience.clone(),
         roles: RoleNames {
@@ -406,10 +405,11 @@ fn settings(config: &Config) -> AuthSettings {
         },
         reauthentication_window: seconds(config.account.reauthentication_window_secs),
         email: auth_core::service::EmailSettings {
-            redirects: auth_core::domain::RedirectPolicy {
-                site_url: config.site.url.clone(),
-                allow_list: config.site.redirect_allow_list.clone(),
-            },
+            redirects: auth_core::domain::RedirectPolicy::new(
+                &config.site.url,
+                config.site.redirect_allow_list.clone(),
+            )
+            .context("site.url or site.redirect_allow_list")?,
             verify_url: config.verify_url(),
             link_ttl: seconds(config.otp.link_expiry_secs),
             code_ttl: seconds(config.otp.code_expiry_secs),
@@ -418,5 +418,5 @@ fn settings(config: &Config) -> AuthSettings {
             allow_plain_pkce: config.otp.pkce_allow_plain,
             auth_code_ttl: seconds(config.otp.auth_code_expiry_secs),
         },
-    }
+    })
 }

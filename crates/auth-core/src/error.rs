@@ -125,6 +125,9 @@ pub enum AuthError {
     /// The user does not exist.
     #[error("User not found")]
     UserNotFound,
+    /// The operation would send mail, and this service was built without mail templates.
+    #[error("Sending email is not configured on this server")]
+    MailDisabled,
     /// The operation is turned off by configuration.
     #[error("{0} is disabled")]
     FeatureDisabled(&'static str),
@@ -173,6 +176,7 @@ impl AuthError {
             Self::NoApiKey => "no_api_key",
             Self::InvalidApiKey => "invalid_api_key",
             Self::UserNotFound => "user_not_found",
+            Self::MailDisabled => "email_provider_disabled",
             Self::FeatureDisabled(_) => "feature_disabled",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "unexpected_failure",

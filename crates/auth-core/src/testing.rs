@@ -65,7 +65,7 @@ impl TestWorld {
             random: random.clone(),
             audit: store.clone(),
             flows: store.clone(),
-            templates: Arc::new(PlainTemplates),
+            templates: Some(Arc::new(PlainTemplates)),
         };
         let limiter = Arc::new(MemoryLimiter::new(clock.clone()));
         let service = AuthService::new(ports.clone(), settings.clone()).with_limiter(limiter.clone());

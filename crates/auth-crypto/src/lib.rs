@@ -27,6 +27,6 @@ pub use key_encryption::{KEK_LEN, KeyEncryptionError, KeyEncryptionKey, is_seale
 pub use random::OsRandom;
 pub use rate_limiter::InProcessLimiter;
 pub use sealed_key_store::{SealError, SealedKeyStore};
-pub use stored_keys::{StoredKeys, StoredKeysError};
+pub use stored_keys::{InitialKeys, KeyRing, StoredKeys, StoredKeysError};
 pub use token_chain::{HmacTokenChain, ShortKey, TOKEN_CHAIN_KEY_MIN_LEN};
 pub use token_lifetimes::{CLOCK_SKEW_SECS, TokenLifetimes};

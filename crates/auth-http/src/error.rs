@@ -176,6 +176,7 @@ impl From<AuthError> for ApiError {
             | AuthError::PhoneExists
             | AuthError::UsernameExists
             | AuthError::SamePassword
+            | AuthError::MailDisabled
             | AuthError::FlowStateExpired => StatusCode::UNPROCESSABLE_ENTITY,
             AuthError::Unavailable(_) | AuthError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

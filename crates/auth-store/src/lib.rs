@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::ports::{
-    AuditLog, EmailFlowStore, KeyStore, MailOutbox, Readiness, SessionStore, StoreError, UserStore,
+    AuditLog, EmailFlowStore, KeyStore, MailOutbox, Readiness, SessionStore, StoreError, StorePorts, UserStore,
 };
 
 pub use postgres::PgStore;
@@ -104,41 +104,49 @@ impl Database {
 
     /// The user store.
     pub fn users(&self) -> Arc<dyn UserStore> {
-        self.ports()
+        self.store()
     }
 
     /// The session store.
     pub fn sessions(&self) -> Arc<dyn SessionStore> {
-        self.ports()
+        self.store()
     }
 
     /// The key store.
     pub fn keys(&self) -> Arc<dyn KeyStore> {
-        self.ports()
+        self.store()
     }
 
     /// Emailed one-time secrets and the outbox they are queued in.
     pub fn flows(&self) -> Arc<dyn EmailFlowStore> {
-        self.ports()
+        self.store()
     }
 
     /// The outbox, as the delivery worker sees it.
     pub fn outbox(&self) -> Arc<dyn MailOutbox> {
-        self.ports()
+        self.store()
     }
 
     /// The readiness check: the database answers and its schema is up to date.
     pub fn readiness(&self) -> Arc<dyn Readiness> {
-        self.ports()
+        self.store()
     }
 
     /// The audit log.
     pub fn audit(&self) -> Arc<dyn AuditLog> {
-        self.ports()
+        self.store()
+    }
+
+    /// Every storage port at once, for wiring the use cases (`Ports::new`) and the key store.
+    pub fn ports(&self) -> StorePorts {
+        match self {
+            Self::Postgres(store) => StorePorts::all(Arc::new(store.clone())),
+            Self::Sqlite(store) => StorePorts::all(Arc::new(store.clone())),
+        }
     }
 
     /// The store behind every port (each accessor above narrows it).
-    fn ports(&self) -> Arc<dyn Ports> {
+    fn store(&self) -> Arc<dyn Ports> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

@@ -13,4 +13,5 @@ mod observability;
 mod outage;
 mod postgrest;
 mod process;
+mod retire;
 mod serve;

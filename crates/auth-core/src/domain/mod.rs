@@ -38,7 +38,7 @@ pub use pkce::{
     AuthCode, AuthCodeSecret, ChallengeError, ChallengeMethod, CodeChallenge, PKCE_LINK_PREFIX, auth_code_digest,
 };
 pub use rate_limit::{LimitKey, Quota, client_network, gcra};
-pub use redirect::{RedirectPolicy, encode_query_value};
+pub use redirect::{RedirectPolicy, RedirectPolicyError, encode_query_value};
 pub use refresh_token::{
     RefreshToken, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, TokenDigest, plan_rotation,
 };

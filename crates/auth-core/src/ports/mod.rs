@@ -11,6 +11,7 @@ mod random;
 mod rate_limiter;
 mod readiness;
 mod store;
+mod store_ports;
 mod token_chain;
 mod token_signer;
 
@@ -24,6 +25,7 @@ pub use random::{Random, RandomError};
 pub use rate_limiter::{Admission, LimiterError, NoLimits, RateLimiter};
 pub use readiness::{NotReady, Readiness};
 pub use store::{KeyStore, SessionStore, StoreError, UniqueField, UserStore};
+pub use store_ports::StorePorts;
 pub use token_chain::TokenChain;
 pub use token_signer::{TokenError, TokenSigner};
 

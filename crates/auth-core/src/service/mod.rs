@@ -9,7 +9,6 @@ mod admin_links;
 mod authenticate;
 mod delivery;
 mod email_change;
-mod import;
 mod issue;
 mod links;
 mod mail_throttle;
@@ -30,7 +29,7 @@ use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
 use crate::error::AuthError;
 use crate::ports::{
     AuditLog, Clock, EmailFlowStore, MailTemplates, NoLimits, NoObserver, Observer, PasswordHasher, Random,
-    RateLimiter, SessionStore, StoreError, TokenChain, TokenSigner, UserStore,
+    RateLimiter, SessionStore, StoreError, StorePorts, TokenChain, TokenSigner, UserStore,
 };
 
 pub use account::{LogoutScope, UserChanges};
@@ -66,8 +65,42 @@ pub struct Ports {
     pub audit: Arc<dyn AuditLog>,
     /// Emailed one-time secrets and the outbox.
     pub flows: Arc<dyn EmailFlowStore>,
-    /// Mail rendering.
-    pub templates: Arc<dyn MailTemplates>,
+    /// Mail rendering; `None` for a service that sends no mail, whose use cases that would
+    /// queue one refuse with [`AuthError::MailDisabled`] before writing anything.
+    pub templates: Option<Arc<dyn MailTemplates>>,
+}
+
+impl Ports {
+    /// The ports of a service over one store's `stores`, with these crypto adapters, clock and
+    /// random source, and no mail templates (see [`Ports::with_templates`]).
+    pub fn new(
+        stores: &StorePorts,
+        hasher: Arc<dyn PasswordHasher>,
+        signer: Arc<dyn TokenSigner>,
+        chain: Arc<dyn TokenChain>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Self {
+        Self {
+            users: Arc::clone(&stores.users),
+            sessions: Arc::clone(&stores.sessions),
+            hasher,
+            signer,
+            chain,
+            clock,
+            random,
+            audit: Arc::clone(&stores.audit),
+            flows: Arc::clone(&stores.flows),
+            templates: None,
+        }
+    }
+
+    /// These ports, rendering mail with `templates` (auth-mail's `Templates`, or your own), so
+    /// the email flows (confirmation, recovery, magic links, email change, invitations) work.
+    pub fn with_templates(mut self, templates: Arc<dyn MailTemplates>) -> Self {
+        self.templates = Some(templates);
+        self
+    }
 }
 
 /// How emailed links and codes behave.
@@ -94,7 +127,7 @@ pub struct EmailSettings {
 impl Default for EmailSettings {
     fn default() -> Self {
         Self {
-            redirects: RedirectPolicy { site_url: "http://localhost:3000".into(), allow_list: Vec::new() },
+            redirects: RedirectPolicy::local_default(),
             verify_url: "http://127.0.0.1:9999/auth/v1/verify".into(),
             link_ttl: Duration::hours(1),
             code_ttl: Duration::minutes(10),
@@ -238,8 +271,18 @@ impl AuthService {
 
     /// Counts a request for a mail of `kind` to the address `to` (parsed or not); refuses it
     /// when the address asked for this kind within `email.send_interval`.
+    /// Refuses first when this service has no mail templates, alike for every address.
     fn admit_mail(&self, kind: MailKind, to: &str) -> Result<(), AuthError> {
+        self.require_mail()?;
         self.throttle.admit(kind, to, self.ports.clock.now())
+    }
+
+    /// Refuses a use case that would mail when this service was built without templates.
+    fn require_mail(&self) -> Result<(), AuthError> {
+        match self.ports.templates {
+            Some(_) => Ok(()),
+            None => Err(AuthError::MailDisabled),
+        }
     }
 
     /// The settings in force.

@@ -13,3 +13,4 @@ mod refresh;
 mod session_access;
 mod sign_in;
 mod signup;
+mod without_mail;

@@ -39,6 +39,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The use cases have no mail templates (a service that sends no mail); after `auth`.
+    pub fn without_mail(mut self) -> Self {
+        self.world = self.world.with_ports(|ports| ports.templates = None);
+        self
+    }
+
     /// The HTTP layer behaves as `settings` say.
     pub fn http(mut self, settings: HttpSettings) -> Self {
         self.http = settings;
