@@ -4,6 +4,8 @@
 //!   [`store_contract_tests!`] macro that instantiates it for a store.
 //! - [`postgres`]: throwaway PostgreSQL databases for tests, from `AUTHD_TEST_DATABASE_URL` or a
 //!   private cluster started from the local PostgreSQL binaries.
+//! - [`tls_cluster`]: a private PostgreSQL cluster with TLS on, its CA and server certificate
+//!   made for the test run.
 //! - [`smtp`]: an SMTP server on loopback that keeps what it receives and can be told to refuse.
 //! - [`http`]: requests to an actix-web app in process, JSON in and out.
 
@@ -14,3 +16,4 @@ pub mod contract;
 pub mod http;
 pub mod postgres;
 pub mod smtp;
+pub mod tls_cluster;
