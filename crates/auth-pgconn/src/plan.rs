@@ -218,7 +218,10 @@ mod tests {
     fn libpq_default_is_prefer_and_stays_prefer_on_loopback() {
         for url in ["postgres://u@127.0.0.1/d", "postgres://u@localhost/d", "postgres://u@[::1]/d", "host=127.0.0.2"] {
             let p = plan(url).unwrap();
-            assert_eq!((p.mode, p.wire, p.upgraded, p.verify), (SslMode::Prefer, WireMode::Prefer, false, Verify::Nothing));
+            assert_eq!(
+                (p.mode, p.wire, p.upgraded, p.verify),
+                (SslMode::Prefer, WireMode::Prefer, false, Verify::Nothing)
+            );
         }
     }
 
