@@ -163,6 +163,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Origins browsers may call from; `["*"]` allows any (never with credentials).
     pub cors_allowed_origins: Vec<String>,
+    /// Seconds a request may take before it is answered `504 request_timeout`.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -176,6 +178,7 @@ impl Default for ServerConfig {
             shutdown_timeout_secs: 30,
             trusted_proxies: Vec::new(),
             cors_allowed_origins: Vec::new(),
+            request_timeout_secs: 30,
         }
     }
 }
@@ -194,6 +197,15 @@ pub struct DatabaseConfig {
     pub connect_timeout_secs: u64,
     /// Apply pending migrations at start-up.
     pub migrate_on_start: bool,
+    /// PostgreSQL: milliseconds one statement may run (`statement_timeout`); 0 for no limit.
+    pub statement_timeout_ms: u64,
+    /// PostgreSQL: milliseconds a statement may wait for a lock (`lock_timeout`); 0 for no limit.
+    pub lock_timeout_ms: u64,
+    /// PostgreSQL: milliseconds a session may idle inside a transaction before the server ends
+    /// it (`idle_in_transaction_session_timeout`); 0 for no limit.
+    pub idle_in_transaction_timeout_ms: u64,
+    /// PostgreSQL: seconds of idleness before TCP keepalive probes start; 0 turns them off.
+    pub tcp_keepalive_secs: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -204,6 +216,10 @@ impl Default for DatabaseConfig {
             max_connections: 10,
             connect_timeout_secs: 5,
             migrate_on_start: true,
+            statement_timeout_ms: 10_000,
+            lock_timeout_ms: 5_000,
+            idle_in_transaction_timeout_ms: 30_000,
+            tcp_keepalive_secs: 30,
         }
     }
 }
@@ -714,6 +730,9 @@ impl Config {
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections must be at least 1");
+        }
+        if self.server.request_timeout_secs == 0 {
+            return invalid("server.request_timeout_secs must be at least 1");
         }
         if !(60..=7 * 24 * 3600).contains(&self.otp.link_expiry_secs) {
             return invalid("otp.link_expiry_secs must be between 60 and 604800 (one week)");

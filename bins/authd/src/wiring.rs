@@ -25,9 +25,14 @@ pub use postgrest::{postgrest_settings, postgrest_sync};
 /// Opens the configured database (the store creates the folder of an embedded SQLite file).
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     let url = config.database.url.expose();
+    let db = &config.database;
     let options = PoolOptions {
-        max_connections: config.database.max_connections,
-        connect_timeout: Duration::from_secs(config.database.connect_timeout_secs),
+        max_connections: db.max_connections,
+        connect_timeout: Duration::from_secs(db.connect_timeout_secs),
+        statement_timeout: Duration::from_millis(db.statement_timeout_ms),
+        lock_timeout: Duration::from_millis(db.lock_timeout_ms),
+        idle_in_transaction_timeout: Duration::from_millis(db.idle_in_transaction_timeout_ms),
+        tcp_keepalive: Duration::from_secs(db.tcp_keepalive_secs),
     };
     let database = Database::connect(url, &options).await.context("cannot open the database")?;
     Ok(database)
@@ -146,6 +151,7 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         cors_allowed_origins: config.server.cors_allowed_origins.clone(),
         require_api_key: config.api.require_key,
         mail_answer_floor: Duration::from_millis(config.otp.answer_floor_ms),
+        request_timeout: Duration::from_secs(config.server.request_timeout_secs),
     };
     let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };
     let mut state = AppState::new(service, random, info, http).with_readiness(database.ports().readiness);

@@ -7,6 +7,7 @@ mod api_key;
 mod api_version;
 mod bearer;
 mod client;
+mod deadline;
 mod error;
 mod rate_limit;
 mod request_log;
@@ -55,6 +56,9 @@ pub struct HttpSettings {
     /// Least time a request that may send mail takes to answer, so a known address (which costs
     /// a secret, a rendered mail and a write) cannot be told from an unknown one by timing.
     pub mail_answer_floor: std::time::Duration,
+    /// Longest time a request may take before it is answered `504 request_timeout`; zero for
+    /// no deadline.
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for HttpSettings {
@@ -67,6 +71,7 @@ impl Default for HttpSettings {
             cors_allowed_origins: Vec::new(),
             require_api_key: false,
             mail_answer_floor: std::time::Duration::from_millis(200),
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -309,15 +314,36 @@ pub fn metrics_app(
         .default_service(web::to(routes::fallback::not_found))
 }
 
-/// A resource whose unsupported methods answer a JSON 405 rather than actix's empty one.
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(routes::fallback::method_not_allowed))
+/// A resource whose unsupported methods answer a JSON 405 rather than actix's empty one, and
+/// whose requests answer `504 request_timeout` past the deadline. The deadline wraps each
+/// resource rather than the app: it must not hold the request while routing still changes it,
+/// and inside the app's middleware its 504 is logged, counted and rendered like any error.
+fn resource(
+    path: &str,
+) -> Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::resource(path).default_service(web::to(routes::fallback::method_not_allowed)).wrap(from_fn(deadline::deadline))
 }
 
 /// A public endpoint: open to anyone, or to holders of an API key when `require_api_key` is on.
 /// Endpoints that take a user's access token authenticate by it and are not wrapped.
-fn public(
-    resource: Resource,
+fn public<B: MessageBody + 'static>(
+    resource: Resource<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    >,
 ) -> Resource<
     impl ServiceFactory<
         ServiceRequest,

@@ -30,11 +30,27 @@ pub struct PoolOptions {
     pub max_connections: usize,
     /// How long to wait for a connection (to open one, or for a free one) before failing.
     pub connect_timeout: Duration,
+    /// PostgreSQL only: how long one statement may run (`statement_timeout`); zero for no limit.
+    pub statement_timeout: Duration,
+    /// PostgreSQL only: how long a statement may wait for a lock (`lock_timeout`); zero for no limit.
+    pub lock_timeout: Duration,
+    /// PostgreSQL only: how long a session may sit idle inside a transaction before the server
+    /// ends it (`idle_in_transaction_session_timeout`); zero for no limit.
+    pub idle_in_transaction_timeout: Duration,
+    /// PostgreSQL only: idle time before TCP keepalive probes start; zero turns them off.
+    pub tcp_keepalive: Duration,
 }
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self { max_connections: 10, connect_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(10),
+            lock_timeout: Duration::from_secs(5),
+            idle_in_transaction_timeout: Duration::from_secs(30),
+            tcp_keepalive: Duration::from_secs(30),
+        }
     }
 }
 
@@ -75,6 +91,10 @@ pub enum OpenError {
     /// The database did not answer or refused.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The PostgreSQL connection string was refused before connecting (an unknown `sslmode`, an
+    /// unreadable `sslrootcert`, plaintext to a host that is not loopback).
+    #[error(transparent)]
+    Postgres(#[from] auth_pgconn::ConnectError),
 }
 
 impl Database {

@@ -4,6 +4,8 @@
 //!   [`store_contract_tests!`] macro that instantiates it for a store.
 //! - [`postgres`]: throwaway PostgreSQL databases for tests, from `AUTHD_TEST_DATABASE_URL` or a
 //!   private cluster started from the local PostgreSQL binaries.
+//! - [`tls_cluster`]: a private PostgreSQL cluster with TLS on, its CA and server certificate
+//!   made for the test run.
 //! - [`smtp`]: an SMTP server on loopback that keeps what it receives and can be told to refuse.
 //! - [`limiter_contract`]: the cases every `RateLimiter` adapter must pass, and
 //!   [`limiter_contract_tests!`] to run them against one.
@@ -17,3 +19,4 @@ pub mod http;
 pub mod limiter_contract;
 pub mod postgres;
 pub mod smtp;
+pub mod tls_cluster;
