@@ -95,6 +95,11 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
+    /// Writers need no turn: row locks serialise only the writers that touch the same rows.
+    async fn writer_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        None
+    }
+
     /// Builds the pool and checks that the server answers.
     pub async fn connect(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
         let pool = store::pool(url, CONNECTION_SETUP, options)?;

@@ -5,6 +5,7 @@
 //! needed inside.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use auth_core::ports::StoreError;
 use diesel::connection::AnsiTransactionManager;
@@ -151,6 +152,12 @@ mod store;
 pub struct SqliteStore {
     pool: Pool<Conn>,
     path: PathBuf,
+    /// This process's writers take turns here before they take a connection. SQLite has one
+    /// write lock, and a writer that finds it taken sleeps in its busy handler (1 ms, then longer)
+    /// while blocking the thread it runs on, which runs statements inline ([`Inline`]): an HTTP
+    /// worker would stall behind it. Waiting here is asynchronous and first come, first served.
+    /// Other processes on the same file (the CLI) still meet the busy timeout.
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -174,9 +181,14 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", path.display())))?;
         let url = path.to_str().ok_or_else(|| StoreError::Unavailable("the SQLite path is not UTF-8".into()))?;
         let pool = store::pool(url, CONNECTION_PRAGMAS, options)?;
-        let store = Self { pool, path: path.to_owned() };
+        let store = Self { pool, path: path.to_owned(), writers: Arc::default() };
         store.ping().await?;
         Ok(store)
+    }
+
+    /// Waits for this process's previous writers to finish (see `writers`).
+    async fn writer_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        Some(self.writers.lock().await)
     }
 
     /// The database file.

@@ -7,7 +7,9 @@
 //!   has them) and the Rust type of a UUID column, `DbUuid`, with `db_uuid` and `uuid` to convert;
 //! - the few statements whose SQL differs: `write_transaction!`, `for_update!`,
 //!   `for_update_skip_locked!`, `like_any_case!` and `serialize_key_writers`, and whether a
-//!   write transaction locks from its start (`LOCKED_FROM_BEGIN`).
+//!   write transaction locks from its start (`LOCKED_FROM_BEGIN`);
+//! - `Store::writer_turn`, awaited before a write takes a connection: the backend's way of making
+//!   this process's writers queue (SQLite's one write lock) or nothing (PostgreSQL).
 //!
 //! Every port call goes through [`Store::call`], which gives it a connection, its tracing span
 //! and the port's error type.
@@ -133,6 +135,7 @@ impl Store {
         F: for<'c> AsyncFnOnce(&'c mut Conn) -> QueryResult<T> + for<'c> Work<'c, T> + Send,
         T: Send,
     {
+        let _turn = self.writer_turn().await;
         self.call(operation, async |c| write_transaction!(c, work)).await
     }
 
@@ -163,6 +166,7 @@ impl Store {
         operation: &'static str,
         statement: Q,
     ) -> Result<usize, StoreError> {
+        let _turn = self.writer_turn().await;
         self.call(operation, async |c| statement.execute(c).await).await
     }
 
