@@ -225,14 +225,7 @@ fn pool(url: &str, setup: &'static str, options: &PoolOptions) -> Result<Pool<Co
         .boxed()
     });
     let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(url, config);
-    Pool::builder(manager)
-        .max_size(options.max_connections)
-        .wait_timeout(Some(options.connect_timeout))
-        .create_timeout(Some(options.connect_timeout))
-        .recycle_timeout(Some(options.connect_timeout))
-        .runtime(deadpool::Runtime::Tokio1)
-        .build()
-        .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))
+    options.pool(manager)
 }
 
 /// Nothing to do: the immediate transaction already holds the write lock.
