@@ -1,5 +1,5 @@
 //! The PostgreSQL store: diesel-async connections pooled by deadpool, every table in `auth`.
-//! The port methods are the shared ones of `crate::ports`; what is PostgreSQL's own is below:
+//! The port methods are the shared ones of `store/` (one body for both backends); what is PostgreSQL's own is below:
 //! opening (over TLS, with session timeouts: `connect`), migrating under an advisory lock, and
 //! the row and table locks.
 

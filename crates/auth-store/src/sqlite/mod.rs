@@ -1,5 +1,5 @@
 //! The embedded SQLite store: `SyncConnectionWrapper` connections pooled by deadpool. The port
-//! methods are the shared ones of `crate::ports`; their queries run synchronous diesel where they
+//! methods are the shared ones of `store/` (one body for both backends); their queries run synchronous diesel where they
 //! are awaited ([`Inline`]). Every write that reads first takes the write lock up front
 //! (`BEGIN IMMEDIATE`), so concurrent writers queue instead of failing, and no row locks are
 //! needed inside.

@@ -99,6 +99,8 @@ impl UserStore for Store {
 
     async fn update_user(&self, user: &User) -> Result<(), StoreError> {
         let row = UserRow::from(user);
+        // One statement: no transaction, but a write all the same (the writer's turn on SQLite).
+        let _turn = self.writer_turn().await;
         self.call("update_user", async |c| overwrite_user(c, &row).await).await
     }
 
