@@ -592,7 +592,8 @@ for (const backend of backends()) {
         const changed = await auth.updateUser({ password: 'changed with a nonce', nonce });
         assert.equal(changed.error, null);
         const reused = await auth.updateUser({ password: 'changed twice over', nonce });
-        assertApiError(reused.error, { code: 'otp_expired', status: 403 });
+        assertApiError(reused.error, { code: 'reauthentication_not_valid', status: 422 });
+        assert.equal(reused.error.message, 'Nonce has expired or is invalid');
         assert.equal((await client(mailing).signInWithPassword({ email, password: 'changed with a nonce' })).error, null);
       });
 

@@ -5,6 +5,7 @@
 
 mod admin;
 mod api;
+mod compat;
 mod deadline;
 mod email;
 mod forgery;
