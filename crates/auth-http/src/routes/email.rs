@@ -254,7 +254,8 @@ pub(crate) async fn verify(
     let pkce = parsed.token.as_deref().is_some_and(|t| t.trim().starts_with(PKCE_LINK_PREFIX));
     let outcome = match parsed.parse() {
         Ok((kind, proof)) => {
-            state.service.verify(kind, &proof, VerifyChannel::Browser, &client).await.map_err(ApiError::from)
+            // The form always carries a link's token.
+            state.service.verify(kind, &proof, VerifyChannel::Browser, &client).await.map_err(|e| verify_error(e, true))
         }
         Err(error) => Err(ApiError::from(error)),
     };

@@ -7,6 +7,7 @@ mod admin;
 mod api;
 mod compat;
 mod deadline;
+mod docs;
 mod email;
 mod forgery;
 mod harness;
