@@ -4,6 +4,8 @@
 // SQLite always runs; PostgreSQL runs when `AUTHD_E2E_DATABASE_URL` names a database authd may
 // migrate and fill (the suite uses fresh addresses, so a shared database is fine).
 // `AUTHD_E2E_REQUIRE_POSTGRES=1` turns a missing PostgreSQL into a failure instead of a skip.
+// `AUTHD_E2E_SUPABASE=1` runs every server with `[compat] supabase = true` (Supabase Auth's answers
+// wherever authd's own default differs); the suite must pass either way.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -16,6 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { GoTrueClient } from '@supabase/auth-js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+/** Whether every server runs with the umbrella setting `compat.supabase` on. */
+export const supabaseCompat = process.env.AUTHD_E2E_SUPABASE === '1';
 
 /** The authd binary under test. */
 export function authdBinary() {
@@ -89,6 +94,7 @@ export async function startAuthd(backend, settings = {}) {
     // Small argon2 parameters keep a debug build quick; the suite is about the protocol.
     PASSWORD__HASH__MEMORY_KIB: '256',
     PASSWORD__HASH__ITERATIONS: '1',
+    ...(supabaseCompat ? { COMPAT__SUPABASE: 'true' } : {}),
   };
   for (const [key, value] of Object.entries({ ...defaults, ...settings })) env[`AUTHD_${key}`] = value;
 

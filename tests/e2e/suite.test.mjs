@@ -12,7 +12,7 @@ import {
   AuthSessionMissingError,
   AuthWeakPasswordError,
 } from '@supabase/auth-js';
-import { backends, call, client, freshEmail, freshUsername, openLink, startAuthd } from './harness.mjs';
+import { backends, call, client, freshEmail, freshUsername, openLink, startAuthd, supabaseCompat } from './harness.mjs';
 
 const PASSWORD = 'correct horse battery';
 const NO_LIMITS = {
@@ -317,8 +317,9 @@ for (const backend of backends()) {
         const deleted = await call(open, 'DELETE', '/user', { token: session.access_token, json: { password: PASSWORD } });
         assert.ok(deleted.status === 200 || deleted.status === 204, `status ${deleted.status}`);
 
+        // As Supabase Auth: the deleted user's token is 403 user_not_found.
         const user = await auth.getUser();
-        assertApiError(user.error, { kind: AuthSessionMissingError });
+        assertApiError(user.error, { code: 'user_not_found', status: 403 });
         const refresh = await other.auth.refreshSession();
         assertApiError(refresh.error, { status: 400 });
         const signIn = await client(open).signInWithPassword({ email, password: PASSWORD });
@@ -592,7 +593,8 @@ for (const backend of backends()) {
         const changed = await auth.updateUser({ password: 'changed with a nonce', nonce });
         assert.equal(changed.error, null);
         const reused = await auth.updateUser({ password: 'changed twice over', nonce });
-        assertApiError(reused.error, { code: 'otp_expired', status: 403 });
+        assertApiError(reused.error, { code: 'reauthentication_not_valid', status: 422 });
+        assert.equal(reused.error.message, 'Nonce has expired or is invalid');
         assert.equal((await client(mailing).signInWithPassword({ email, password: 'changed with a nonce' })).error, null);
       });
 
@@ -640,7 +642,28 @@ for (const backend of backends()) {
           email: freshEmail('none'),
           options: { shouldCreateUser: false },
         });
-        assert.equal(none.error, null, 'answers alike for unknown addresses');
+        if (supabaseCompat) {
+          assertApiError(none.error, { code: 'otp_disabled', status: 422 });
+        } else {
+          assert.equal(none.error, null, 'answers alike for unknown addresses');
+        }
+      });
+
+      it('with compat.supabase, shouldCreateUser false for an unknown address is otp_disabled', async () => {
+        const server = await startAuthd(backend, { ...NO_LIMITS, SIGNUP__AUTOCONFIRM: 'true', COMPAT__SUPABASE: 'true' });
+        try {
+          const refused = await client(server).signInWithOtp({
+            email: freshEmail('nobody'),
+            options: { shouldCreateUser: false },
+          });
+          assertApiError(refused.error, { code: 'otp_disabled', status: 422 });
+          assert.equal(refused.error.message, 'Signups not allowed for otp');
+          const { email } = await signedUp(server);
+          const known = await client(server).signInWithOtp({ email, options: { shouldCreateUser: false } });
+          assert.equal(known.error, null, 'a known address gets its code');
+        } finally {
+          await server.stop();
+        }
       });
 
       it('PKCE: a magic link lands with ?code= that exchangeCodeForSession redeems once', async () => {
@@ -757,9 +780,10 @@ for (const backend of backends()) {
         assert.equal(deleted.error, null);
         assert.equal(deleted.data.user.id, user.id);
         assertApiError((await admin.getUserById(user.id)).error, { code: 'user_not_found' });
-        assertApiError((await client(open).getUser(signIn.data.session.access_token)).error, {
-          kind: AuthSessionMissingError,
-        });
+        // As Supabase Auth: a deleted user's access token is 403 user_not_found.
+        const gone = (await client(open).getUser(signIn.data.session.access_token)).error;
+        assertApiError(gone, { code: 'user_not_found', status: 403 });
+        assert.equal(gone.message, 'User from sub claim in JWT does not exist');
       });
 
       it('listUsers pages the way auth-js reads Link and X-Total-Count', async () => {
@@ -800,7 +824,9 @@ for (const backend of backends()) {
         const banned = await admin.updateUserById(user.id, { ban_duration: '24h' });
         assert.equal(banned.error, null);
         assert.ok(banned.data.user.banned_until);
-        assertApiError((await auth.getUser()).error, { kind: AuthSessionMissingError });
+        // As Supabase Auth: a banned user's access token is 403 user_banned, on every endpoint.
+        assertApiError((await auth.getUser()).error, { code: 'user_banned', status: 403 });
+        assertApiError((await auth.updateUser({ data: { k: 1 } })).error, { code: 'user_banned', status: 403 });
         const refused = await client(open).signInWithPassword({ email, password: PASSWORD });
         assertApiError(refused.error, { code: 'user_banned', status: 400 });
 

@@ -78,6 +78,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// OpenTelemetry traces.
     pub tracing: TracingConfig,
+    /// Supabase Auth's behaviour where authd's default differs on purpose.
+    pub compat: crate::compat::CompatConfig,
 }
 
 /// `[site]`
@@ -681,20 +683,32 @@ pub enum ConfigError {
 impl Config {
     /// Loads defaults, then `file` (if any; it must exist), then GoTrue's variables (`GOTRUE_*`,
     /// see [`crate::gotrue_env`]), then `AUTHD_*` variables, then reads secrets named by `_file` keys.
+    ///
+    /// With `compat.supabase` on (from any source, or implied by `GOTRUE_*` variables), the
+    /// defaults underneath are Supabase Auth's where they differ ([`crate::compat`]).
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(path) = file {
-            if !path.is_file() {
-                return Err(ConfigError::Parse(format!("config file {} does not exist", path.display())));
-            }
-            figment = figment.merge(Toml::file_exact(path));
+        if let Some(path) = file
+            && !path.is_file()
+        {
+            return Err(ConfigError::Parse(format!("config file {} does not exist", path.display())));
         }
-        // Supabase Auth's variables, so a GoTrue container's environment works unchanged.
-        figment = figment.merge(crate::gotrue_env::GotrueEnv::from_process());
-        figment = figment.merge(Env::prefixed("AUTHD_").split("__").filter(|key| {
-            let key = key.as_str().to_ascii_lowercase();
-            key != "config" && !key.starts_with(TEST_ENV_PREFIX)
-        }));
+        let layered = |defaults: Config| {
+            let mut figment = Figment::from(Serialized::defaults(defaults));
+            if let Some(path) = file {
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            // Supabase Auth's variables, so a GoTrue container's environment works unchanged.
+            figment = figment.merge(crate::gotrue_env::GotrueEnv::from_process());
+            figment.merge(Env::prefixed("AUTHD_").split("__").filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                key != "config" && !key.starts_with(TEST_ENV_PREFIX)
+            }))
+        };
+        let mut figment = layered(Config::default());
+        let supabase: bool = figment.extract_inner("compat.supabase").map_err(|e| ConfigError::Parse(describe(e)))?;
+        if supabase {
+            figment = layered(crate::compat::supabase_defaults(Config::default()));
+        }
         let mut config: Config = figment.extract().map_err(|e| ConfigError::Parse(describe(e)))?;
         config.read_secret_files()?;
         Ok(config)

@@ -33,6 +33,14 @@ const URL_PATH_VARS: [&str; 4] = [
     "GOTRUE_MAILER_URLPATHS_EMAIL_CHANGE",
 ];
 
+/// GoTrue's per-IP limits (per five minutes) when `GOTRUE_RATE_LIMIT_HEADER` is set: the
+/// variable, the authd keys it sets and its default.
+const GOTRUE_IP_LIMIT_DEFAULTS: [(&[&str], &[&str], u32); 3] = [
+    (&["GOTRUE_RATE_LIMIT_TOKEN_REFRESH"], &["rate_limits.refresh_per_minute", "rate_limits.password_per_minute"], 150),
+    (&["GOTRUE_RATE_LIMIT_OTP"], &["rate_limits.email_per_minute", "rate_limits.signup_per_minute"], 30),
+    (&["GOTRUE_RATE_LIMIT_VERIFY"], &["rate_limits.verify_per_minute"], 30),
+];
+
 /// Which authd key each GoTrue variable sets; the first name of a row wins over the others.
 /// `authd config show` and the migration guide list the same pairs.
 pub const MAPPINGS: &[(&[&str], &[&str])] = &[
@@ -74,8 +82,10 @@ pub const MAPPINGS: &[(&[&str], &[&str])] = &[
 ];
 
 /// GoTrue variables read without being mapped one to one: the link paths shape
-/// `site.external_url`; the driver can only be `postgres`.
+/// `site.external_url`; the driver can only be `postgres`; the rate-limit header turns on
+/// GoTrue's default per-IP limits (authd finds the client's address its own way).
 const CONSUMED: &[&str] = &[
+    "GOTRUE_RATE_LIMIT_HEADER",
     "GOTRUE_MAILER_URLPATHS_CONFIRMATION",
     "GOTRUE_MAILER_URLPATHS_INVITE",
     "GOTRUE_MAILER_URLPATHS_RECOVERY",
@@ -283,6 +293,19 @@ impl GotrueEnv {
         }
         if let Some((name, v)) = self.first(&["GOTRUE_RATE_LIMIT_VERIFY"]) {
             put("rate_limits.verify_per_minute", json!(per_minute(name, v)?));
+        }
+        if self.vars.keys().any(|name| name.starts_with(PREFIX)) {
+            // A GoTrue environment means an application written against Supabase Auth.
+            put("compat.supabase", json!(true));
+        }
+        if self.get("GOTRUE_RATE_LIMIT_HEADER").is_some() {
+            // GoTrue limits per IP only with this header set, then by its own defaults.
+            for (names, keys, default) in GOTRUE_IP_LIMIT_DEFAULTS {
+                if self.first(names).is_none() {
+                    let per_minute = per_minute(names[0], &default.to_string())?;
+                    keys.iter().for_each(|key| put(key, json!(per_minute)));
+                }
+            }
         }
         Ok(serde_json::Value::Object(out))
     }

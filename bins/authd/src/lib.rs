@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod compat;
 pub mod config;
 pub mod gotrue_env;
 pub mod keys;

@@ -423,6 +423,7 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
             secure_email_change: config.account.secure_email_change,
             allow_plain_pkce: config.otp.pkce_allow_plain,
             auth_code_ttl: seconds(config.otp.auth_code_expiry_secs),
+            otp_reveals_unknown_addresses: config.compat.otp_reveals_unknown_addresses(),
         },
     })
 }

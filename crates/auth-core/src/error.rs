@@ -100,6 +100,13 @@ pub enum AuthError {
         /// How long until a check would be let through.
         retry_after: std::time::Duration,
     },
+    /// A reauthentication code (`nonce`) given is wrong, used or expired.
+    #[error("Nonce has expired or is invalid")]
+    ReauthenticationNotValid,
+    /// `POST /otp` with `create_user: false` for an address without an account, with
+    /// `EmailSettings::otp_reveals_unknown_addresses` on (as Supabase Auth answers).
+    #[error("Signups not allowed for otp")]
+    OtpDisabled,
     /// Setting a first password or deleting an account without one needs a reauthentication
     /// code (`GET /reauthenticate`) or a recent sign-in by email.
     #[error("Password update requires reauthentication")]
@@ -172,6 +179,8 @@ impl AuthError {
             Self::EmailRateLimited { .. } => "over_email_send_rate_limit",
             Self::TooManyAttempts { .. } => "over_request_rate_limit",
             Self::ReauthenticationNeeded => "reauthentication_needed",
+            Self::ReauthenticationNotValid => "reauthentication_not_valid",
+            Self::OtpDisabled => "otp_disabled",
             Self::Overloaded { .. } => "server_busy",
             Self::NoApiKey => "no_api_key",
             Self::InvalidApiKey => "invalid_api_key",

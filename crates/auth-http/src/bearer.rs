@@ -22,22 +22,23 @@ impl FromRequest for Authenticated {
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         with_bearer_token(request, |state, token, client| async move {
-            let mut principal = state.service.authenticate(&token).await?;
+            let mut principal = state.service.authenticate(&token).await.map_err(ApiError::from_access_check)?;
             principal.client = client;
-            Ok(Authenticated(principal))
+            Ok::<_, ApiError>(Authenticated(principal))
         })
     }
 }
 
 /// An extractor's future: `check` gets the app state, the request's bearer token and where the
 /// request came from; a request without a token is refused with `no_authorization`.
-pub(crate) fn with_bearer_token<T, F, Fut>(
+pub(crate) fn with_bearer_token<T, E, F, Fut>(
     request: &HttpRequest,
     check: F,
 ) -> Pin<Box<dyn Future<Output = Result<T, ApiError>>>>
 where
+    E: Into<ApiError>,
     F: FnOnce(web::Data<AppState>, String, ClientInfo) -> Fut + 'static,
-    Fut: Future<Output = Result<T, AuthError>> + 'static,
+    Fut: Future<Output = Result<T, E>> + 'static,
 {
     let state = request.app_data::<web::Data<AppState>>().cloned();
     let token = bearer_token(request);
@@ -46,7 +47,7 @@ where
         let state = state.ok_or_else(|| AuthError::Internal("app state missing".into()))?;
         let token = token.ok_or(AuthError::NoAuthorization)?;
         let client = client_info(&request, &state.settings.trusted_proxies);
-        Ok(check(state, token, client).await?)
+        check(state, token, client).await.map_err(Into::into)
     })
 }
 

@@ -38,6 +38,10 @@ pub async fn deadline(
 impl ApiError {
     /// 504 for a request that did not finish within the deadline.
     pub fn request_timeout() -> Self {
-        Self::new(StatusCode::GATEWAY_TIMEOUT, "request_timeout", "Processing this request timed out, please retry")
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "request_timeout",
+            "Processing this request timed out, please retry after a moment.",
+        )
     }
 }

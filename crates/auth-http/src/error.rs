@@ -62,13 +62,49 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "bad_json", format!("Could not parse request body as JSON: {detail}"))
     }
 
+    /// 400 for a body not sent as `application/json`.
+    pub fn json_content_type() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            "Request body must be JSON, sent with Content-Type: application/json",
+        )
+    }
+
     /// 413 for a body over the configured limit.
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "request_entity_too_large",
-            format!("Request body is larger than {limit} bytes"),
+            format!("Request body too large (max {limit} bytes)"),
         )
+    }
+
+    /// A refusal of the access token a request carried: as [`From<AuthError>`], except that a
+    /// deleted or banned user is `403` with Supabase Auth's sentences (elsewhere
+    /// `user_not_found` is an administrator's 404 and `user_banned` a sign-in's 400).
+    pub fn from_access_check(error: AuthError) -> Self {
+        match error {
+            AuthError::UserNotFound => {
+                Self::new(StatusCode::FORBIDDEN, "user_not_found", "User from sub claim in JWT does not exist")
+            }
+            AuthError::UserBanned => Self::new(StatusCode::FORBIDDEN, "user_banned", "User is banned"),
+            other => Self::from(other),
+        }
+    }
+
+    /// A refusal of the refresh-token grant: as [`From<AuthError>`], with the `Invalid Refresh
+    /// Token: …` sentences Supabase Auth answers there.
+    pub fn from_refresh(error: AuthError) -> Self {
+        let sentence = match &error {
+            AuthError::UserBanned => "Invalid Refresh Token: User Banned",
+            AuthError::SessionExpired => "Invalid Refresh Token: Session Expired",
+            AuthError::SessionNotFound => "Invalid Refresh Token: No Valid Session Found",
+            _ => return Self::from(error),
+        };
+        let mut api = Self::from(error);
+        api.message = sentence.to_owned();
+        api
     }
 
     /// The HTTP status.
@@ -176,6 +212,8 @@ impl From<AuthError> for ApiError {
             | AuthError::PhoneExists
             | AuthError::UsernameExists
             | AuthError::SamePassword
+            | AuthError::ReauthenticationNotValid
+            | AuthError::OtpDisabled
             | AuthError::MailDisabled
             | AuthError::FlowStateExpired => StatusCode::UNPROCESSABLE_ENTITY,
             AuthError::Unavailable(_) | AuthError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -191,7 +229,7 @@ impl From<AuthError> for ApiError {
                 tracing::warn!(error = %detail, "dependency unavailable");
                 "Service temporarily unavailable, please retry".to_owned()
             }
-            other => other.to_string(),
+            other => crate::messages::gotrue_message(other).unwrap_or_else(|| other.to_string()),
         };
         let extra = match &error {
             AuthError::WeakPassword(weak) => Some(Box::new(("weak_password", json!({ "reasons": weak.reasons })))),

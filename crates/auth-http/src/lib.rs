@@ -7,8 +7,10 @@ mod api_key;
 mod api_version;
 mod bearer;
 mod client;
+mod cors_refusal;
 mod deadline;
 mod error;
+mod messages;
 mod rate_limit;
 mod request_log;
 mod routes;
@@ -289,8 +291,11 @@ pub fn app(
             .service(resource("/invite").route(web::post().to(routes::admin::invite))),
     )
     .default_service(web::to(routes::fallback::not_found))
-    .wrap(from_fn(api_version::api_version))
+    // The API-version layer sits outside CORS, so a refusal by CORS (made JSON just outside
+    // it) is rendered in the client's error format too.
     .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
+    .wrap(from_fn(cors_refusal::json_refusal))
+    .wrap(from_fn(api_version::api_version))
     .wrap(security_headers())
     .wrap(from_fn(request_log::request_log))
 }
@@ -362,11 +367,7 @@ fn json_config(limit: usize) -> web::JsonConfig {
             JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
                 ApiError::payload_too_large(limit)
             }
-            JsonPayloadError::ContentType => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_json",
-                "Request body must be JSON, sent with Content-Type: application/json",
-            ),
+            JsonPayloadError::ContentType => ApiError::json_content_type(),
             other => ApiError::bad_json(other),
         };
         api_error.into()
@@ -390,7 +391,15 @@ fn cors(origins: &[String]) -> Option<actix_cors::Cors> {
     }
     let base = actix_cors::Cors::default()
         .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
-        .allowed_headers(["authorization", "apikey", "content-type", "x-client-info", "x-supabase-api-version"])
+        .allowed_headers([
+            "accept",
+            "authorization",
+            "apikey",
+            "content-type",
+            "x-client-info",
+            "x-request-id",
+            "x-supabase-api-version",
+        ])
         .expose_headers(["x-request-id", "x-supabase-api-version", "x-sb-error-code", "retry-after"])
         .max_age(3600);
     // Bearer tokens travel in headers, not cookies, so credentials are never allowed.

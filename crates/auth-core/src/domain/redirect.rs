@@ -4,8 +4,11 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 /// list. Patterns are globs: `*` matches within one host label or path segment (never across
 /// `.`, `/`, `?`, `#`, `@` or `\`), `**` matches anything, `?` one such character. A target
 /// with credentials, a backslash, whitespace or control characters is never allowed, since
-/// browsers and servers may read its host differently. Built only through [`RedirectPolicy::new`],
-/// which refuses a site URL or pattern that could not work or would allow more than it says.
+/// browsers and servers may read its host differently. Besides http(s), a pattern may name an
+/// app's own scheme (`io.supabase.myapp://login-callback`, `com.example.app://**`), the deep
+/// links of mobile apps: its scheme must match exactly, the rest as the pattern says. Built only
+/// through [`RedirectPolicy::new`], which refuses a site URL or pattern that could not work or
+/// would allow more than it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectPolicy {
     site_url: String,
@@ -30,12 +33,15 @@ pub enum RedirectPolicyError {
 
 impl RedirectPolicy {
     /// A policy sending browsers to `site_url` by default and allowing the targets the
-    /// `allow_list` patterns match. Each pattern must start with `http://` or `https://`, name a
-    /// host, hold no credentials, whitespace or backslash, and have no `**` before its path: a
-    /// `**` in the host (`https://*.example.com**`) would also match `x.example.com.evil.net`.
+    /// `allow_list` patterns match. Each pattern must start with a literal scheme and `://`
+    /// (not one the browser runs or reads itself, such as `javascript:`), hold no credentials,
+    /// whitespace or backslash, and, for http(s), name a host and have no `**` before its path:
+    /// a `**` in the host (`https://*.example.com**`) would also match `x.example.com.evil.net`.
+    /// An app's own scheme has no host to smuggle (the system hands every such link to the
+    /// app), so its patterns may go on with `**` at once.
     pub fn new(site_url: &str, allow_list: Vec<String>) -> Result<Self, RedirectPolicyError> {
         let site_url = site_url.trim();
-        if !plain_url(site_url) {
+        if !plain_web_url(site_url) {
             return Err(RedirectPolicyError::SiteUrl);
         }
         for pattern in &allow_list {
@@ -76,41 +82,86 @@ impl RedirectPolicy {
         let site = self.site_url.trim_end_matches('/');
         let under_site = !site.is_empty()
             && (url == site || url.strip_prefix(site).is_some_and(|rest| rest.starts_with(['/', '?', '#'])));
-        under_site || self.allow_list.iter().any(|pattern| glob_matches(pattern.as_bytes(), url.as_bytes()))
+        under_site || self.allow_list.iter().any(|pattern| pattern_matches(pattern, url))
     }
 }
 
-/// An absolute http(s) URL whose authority holds no credentials, with no backslash, whitespace
-/// or control character anywhere.
+/// Schemes a browser interprets itself (runs, reads locally or shows inline) rather than
+/// handing to an app: never a redirect target, whatever the allow list says.
+const BROWSER_SCHEMES: [&str; 7] = ["javascript", "vbscript", "data", "file", "blob", "about", "filesystem"];
+
+/// The scheme of `url` and what follows `://`, when the scheme is a valid RFC 3986 scheme.
+fn split_scheme(url: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some((scheme, rest))
+}
+
+/// Whether `scheme` is http or https, in any case.
+fn is_web(scheme: &str) -> bool {
+    scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
+}
+
+/// Whether `scheme` is one of [`BROWSER_SCHEMES`].
+fn is_browser_scheme(scheme: &str) -> bool {
+    BROWSER_SCHEMES.iter().any(|s| scheme.eq_ignore_ascii_case(s))
+}
+
+/// An absolute URL whose authority holds no credentials, with no backslash, whitespace or
+/// control character anywhere: an http(s) URL naming a host, or one of an app's own scheme.
 fn plain_url(url: &str) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else { return false };
+    let Some((scheme, rest)) = split_scheme(url) else { return false };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    matches!(scheme, "http" | "https")
-        && !authority.is_empty()
-        && !authority.contains('@')
-        && !url.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+    let scheme_ok = if is_web(scheme) { !authority.is_empty() } else { !is_browser_scheme(scheme) };
+    scheme_ok && !authority.contains('@') && !url.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+}
+
+/// A plain http(s) URL: the only kind a site URL may be.
+fn plain_web_url(url: &str) -> bool {
+    split_scheme(url).is_some_and(|(scheme, _)| matches!(scheme, "http" | "https")) && plain_url(url)
 }
 
 /// Why `pattern` cannot be an allow-list entry, if it cannot.
 fn check_pattern(pattern: &str) -> Result<(), &'static str> {
-    let Some((scheme, rest)) = pattern.split_once("://") else { return Err("must start with http:// or https://") };
-    if !matches!(scheme, "http" | "https") {
-        return Err("must start with http:// or https://");
+    let Some((scheme, rest)) = split_scheme(pattern) else {
+        return Err("must start with a scheme and :// (https://, or an app's own such as com.example.app://)");
+    };
+    if is_browser_scheme(scheme) {
+        return Err("must not use a scheme the browser runs or reads itself (javascript:, data:, file: and the like)");
     }
     if pattern.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) {
         return Err("must not hold a backslash, whitespace or control characters");
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err("must name a host");
-    }
     if authority.contains('@') {
         return Err("must not hold credentials (@)");
+    }
+    if !is_web(scheme) {
+        return Ok(());
+    }
+    if !matches!(scheme, "http" | "https") {
+        return Err("must write http:// or https:// in lower case");
+    }
+    if authority.is_empty() {
+        return Err("must name a host");
     }
     if authority.contains("**") {
         return Err("`**` before the path matches other hosts too; use `*` for one host label");
     }
     Ok(())
+}
+
+/// Whether `url` matches `pattern`: the scheme exactly (ignoring case, as schemes do), the rest
+/// as a glob.
+fn pattern_matches(pattern: &str, url: &str) -> bool {
+    match (split_scheme(pattern), split_scheme(url)) {
+        (Some((p_scheme, p_rest)), Some((u_scheme, u_rest))) => {
+            p_scheme.eq_ignore_ascii_case(u_scheme) && glob_matches(p_rest.as_bytes(), u_rest.as_bytes())
+        }
+        _ => false,
+    }
 }
 
 /// Characters a single `*` or `?` never matches: they end a host label or a path segment, or
@@ -157,7 +208,16 @@ mod tests {
             "",
             "**",
             "localhost:3000/*",
-            "ftp://files.example.com/**",
+            "javascript://app.example.com/**",
+            "JavaScript://**",
+            "data://**",
+            "file:///etc/**",
+            "1app://cb",
+            "com.example.app:/cb",
+            "com.example.app://user@cb",
+            "com.example.app://cb\\x",
+            "com.example.app://c b",
+            "HTTPS://app.example.com/**",
             "https://*.example.com**",
             "https://**.example.com/x",
             "https://user@example.com/**",
@@ -207,6 +267,40 @@ mod tests {
         }
         assert_eq!(p.resolve(Some("https://pr-1.preview.example.com/a?b=c")), "https://pr-1.preview.example.com/a?b=c");
         assert_eq!(p.resolve(Some("https://app.example.com@attacker.test/")), "https://app.example.com");
+    }
+
+    #[test]
+    fn an_apps_own_scheme_is_allowed_by_its_pattern_only() {
+        let p = policy(&["io.supabase.myapp://login-callback", "com.example.app://**"]);
+        for allowed in [
+            "io.supabase.myapp://login-callback",
+            "IO.Supabase.MyApp://login-callback",
+            "com.example.app://",
+            "com.example.app://auth/callback?next=/home",
+            "com.example.app:///cb#x",
+        ] {
+            assert_eq!(p.resolve(Some(allowed)), allowed, "{allowed}");
+        }
+        for refused in [
+            "io.supabase.myapp://login-callback/more",
+            "io.supabase.myapp://login-callbackx",
+            "io.supabase.myapp2://login-callback",
+            "xio.supabase.myapp://login-callback",
+            "com.example.app.evil://x",
+            "https://com.example.app/x",
+            "com.example.app://user@x",
+            "com.example.app://x\\y",
+            "com.example.app://x y",
+            "javascript://com.example.app/%0aalert(1)",
+            "com.example.app:x",
+        ] {
+            assert_eq!(p.resolve(Some(refused)), "https://app.example.com", "{refused}");
+        }
+        // An http(s) pattern never lets an app scheme in, nor the reverse.
+        let web = policy(&["https://*/**"]);
+        assert_eq!(web.resolve(Some("com.example.app://x")), "https://app.example.com");
+        // A site URL stays a web address.
+        assert_eq!(RedirectPolicy::new("com.example.app://", Vec::new()), Err(RedirectPolicyError::SiteUrl));
     }
 
     #[test]

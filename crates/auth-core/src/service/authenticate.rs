@@ -18,20 +18,22 @@ pub struct Principal {
 }
 
 impl AuthService {
-    /// Verifies an access token and checks, against storage, that its session is still live and
-    /// its user still exists and is not banned. Revocation therefore takes effect at once, not
-    /// when the token expires.
+    /// Verifies an access token and checks, against storage, that its user still exists and is
+    /// not banned and that its session is still live. Revocation therefore takes effect at once,
+    /// not when the token expires. The user is read first, so a deleted user's token answers
+    /// [`AuthError::UserNotFound`] and a banned one's [`AuthError::UserBanned`] (as Supabase
+    /// Auth tells them apart), even though both also lost their sessions.
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
         let now = self.ports.clock.now();
         let claims = self.ports.signer.verify(access_token, now.timestamp()).map_err(AuthError::BadJwt)?;
         let user_id: UserId = claims.sub.parse().map_err(|_| AuthError::BadJwt(crate::ports::TokenError::Malformed))?;
+        let user = self.ports.users.find_user(user_id).await?.ok_or(AuthError::UserNotFound)?;
+        if user.is_banned(now) {
+            return Err(AuthError::UserBanned);
+        }
         let session_id: SessionId = claims.session_id.ok_or(AuthError::SessionNotFound)?;
         let session = self.ports.sessions.find_session(session_id).await?.ok_or(AuthError::SessionNotFound)?;
         if session.user_id != user_id || !session.is_active(now, &self.settings.session_limits) {
-            return Err(AuthError::SessionNotFound);
-        }
-        let user = self.ports.users.find_user(user_id).await?.ok_or(AuthError::SessionNotFound)?;
-        if user.is_banned(now) {
             return Err(AuthError::SessionNotFound);
         }
         Ok(Principal { claims, user, session, client: super::ClientInfo::default() })

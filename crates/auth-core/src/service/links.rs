@@ -275,7 +275,11 @@ impl AuthService {
             return Ok(());
         }
         if !create_user {
-            // Supabase Auth refuses here; authd answers alike so the call reveals nothing.
+            // Supabase Auth refuses here, which tells that the address has no account; by
+            // default authd answers alike so the call reveals nothing.
+            if self.settings.email.otp_reveals_unknown_addresses {
+                return Err(AuthError::OtpDisabled);
+            }
             return Ok(());
         }
         if !self.settings.signup_enabled {
@@ -314,7 +318,7 @@ impl AuthService {
         let Some(email) = &principal.user.email else {
             return Err(AuthError::Validation {
                 field: "email",
-                message: "reauthentication needs an email address on the account".into(),
+                message: "Reauthentication requires the user to have an email or a phone number".into(),
             });
         };
         self.admit_mail(MailKind::Reauthentication, email.as_str())?;
@@ -322,16 +326,20 @@ impl AuthService {
         self.send_secret(&principal.user, OneTimeKind::Reauthentication, MailKind::Reauthentication, &link).await
     }
 
-    /// Uses a reauthentication code of `user`; any failure is `otp_expired`.
+    /// Uses a reauthentication code of `user`; any failure (none sent, wrong, expired, used
+    /// meanwhile) is `reauthentication_not_valid`.
     pub(super) async fn use_reauthentication(&self, user: &User, nonce: &str) -> Result<(), AuthError> {
         let now = self.ports.clock.now();
         let Some(token) = self.ports.flows.find_token(user.id, OneTimeKind::Reauthentication).await? else {
-            return Err(AuthError::OtpExpired);
+            return Err(AuthError::ReauthenticationNotValid);
         };
         if token.code_digest != code_digest(user.id, token.kind, nonce) || now > token.code_expires_at {
             self.ports.flows.count_failed_code(user.id, OneTimeKind::Reauthentication).await?;
-            return Err(AuthError::OtpExpired);
+            return Err(AuthError::ReauthenticationNotValid);
         }
-        self.redeem_token(&token, user, Redemption::Nothing).await
+        match self.redeem_token(&token, user, Redemption::Nothing).await {
+            Err(AuthError::OtpExpired) => Err(AuthError::ReauthenticationNotValid),
+            other => other,
+        }
     }
 }

@@ -122,6 +122,10 @@ pub struct EmailSettings {
     pub allow_plain_pkce: bool,
     /// How long a PKCE auth code can be exchanged after its link was used.
     pub auth_code_ttl: Duration,
+    /// `POST /otp` with `create_user: false` for an address without an account answers
+    /// [`AuthError::OtpDisabled`], as Supabase Auth does, which tells that the address has no
+    /// account; off, it answers as for a known address and sends nothing.
+    pub otp_reveals_unknown_addresses: bool,
 }
 
 impl Default for EmailSettings {
@@ -135,6 +139,7 @@ impl Default for EmailSettings {
             secure_email_change: true,
             allow_plain_pkce: false,
             auth_code_ttl: Duration::minutes(5),
+            otp_reveals_unknown_addresses: false,
         }
     }
 }

@@ -60,7 +60,7 @@ impl AuthService {
         }
         let password = request
             .password
-            .ok_or(AuthError::Validation { field: "password", message: "a password is required".into() })?;
+            .ok_or(AuthError::Validation { field: "password", message: "Signup requires a valid password".into() })?;
         if email.is_none() && username.is_none() {
             return Err(AuthError::Validation {
                 field: "email",

@@ -182,6 +182,22 @@ async fn magic_links_land_at_the_site_url_and_codes_sign_in_as_otp() {
     assert_eq!(only_mail(&world).await.kind, "magic_link", "a code request naming a landing gets a link mail");
 }
 
+/// Supabase Auth's answer, when chosen: `otp_disabled` for an address without an account, the
+/// usual mail for one with an account.
+#[tokio::test]
+async fn create_user_false_can_answer_otp_disabled_for_unknown_addresses() {
+    let mut settings = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
+    settings.email.otp_reveals_unknown_addresses = true;
+    let world = TestWorld::new(settings);
+    let none = LinkOptions::default();
+    let refused = world.service.send_magic_link("ida@example.com", SignInMail::Code, false, None, &none).await;
+    assert_eq!(refused.unwrap_err(), AuthError::OtpDisabled);
+    assert_eq!(world.store.count_users(&UserQuery::all(0, 0)).await.unwrap(), 0, "nobody created");
+    world.signed_in_user("joe@example.com", PASSWORD).await.unwrap();
+    world.service.send_magic_link("joe@example.com", SignInMail::Code, false, None, &none).await.unwrap();
+    assert_eq!(only_mail(&world).await.kind, "email_otp");
+}
+
 #[tokio::test]
 async fn an_unknown_address_signs_up_only_when_create_user_and_sign_ups_allow() {
     let world = TestWorld::new(AuthSettings::default());
@@ -243,9 +259,11 @@ async fn a_reauthentication_code_stands_in_for_the_current_password_once() {
         ("reauthentication", 6, ""),
         "a code, no link"
     );
-    assert_eq!(world.service.update_user(&principal, change("000000")).await.unwrap_err(), AuthError::OtpExpired);
+    let wrong = world.service.update_user(&principal, change("000000")).await.unwrap_err();
+    assert_eq!(wrong, AuthError::ReauthenticationNotValid);
     world.service.update_user(&principal, change(&mail.code)).await.unwrap();
-    assert_eq!(world.service.update_user(&principal, change(&mail.code)).await.unwrap_err(), AuthError::OtpExpired);
+    let reused = world.service.update_user(&principal, change(&mail.code)).await.unwrap_err();
+    assert_eq!(reused, AuthError::ReauthenticationNotValid);
     world.sign_in("kim@example.com", "a brand new one").await.unwrap();
 }
 

@@ -170,7 +170,7 @@ async fn deleting_a_passwordless_account_needs_the_same_proof() {
     assert_eq!(refused, AuthError::ReauthenticationNeeded);
     assert_eq!(
         world.service.delete_own_account(&principal, None, Some("000000")).await.unwrap_err(),
-        AuthError::OtpExpired
+        AuthError::ReauthenticationNotValid
     );
     world.service.reauthenticate(&principal).await.unwrap();
     let code = only_mail(&world).await.code;

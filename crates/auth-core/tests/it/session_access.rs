@@ -53,13 +53,13 @@ async fn banned_or_deleted_users_lose_their_tokens_at_once() {
     let mut user = issued.user.clone();
     user.banned_until = Some(issued.session.created_at + Duration::days(1));
     world.store.update_user(&user).await.unwrap();
-    assert_eq!(world.service.authenticate(&issued.access_token).await.unwrap_err(), AuthError::SessionNotFound);
+    assert_eq!(world.service.authenticate(&issued.access_token).await.unwrap_err(), AuthError::UserBanned);
 
     user.banned_until = None;
     world.store.update_user(&user).await.unwrap();
     let principal = world.service.authenticate(&issued.access_token).await.unwrap();
     world.service.delete_own_account(&principal, Some(&Password::new("correct horse")), None).await.unwrap();
-    assert_eq!(world.service.authenticate(&issued.access_token).await.unwrap_err(), AuthError::SessionNotFound);
+    assert_eq!(world.service.authenticate(&issued.access_token).await.unwrap_err(), AuthError::UserNotFound);
     assert!(world.store.find_session(issued.session.id).await.unwrap().is_none());
 }
 

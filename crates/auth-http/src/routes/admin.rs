@@ -32,7 +32,7 @@ impl FromRequest for AdminCaller {
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         with_bearer_token(request, |state, token, client| async move {
             state.service.authorize_admin(&token).await?;
-            Ok(AdminCaller(client))
+            Ok::<_, AuthError>(AdminCaller(client))
         })
     }
 }
@@ -62,10 +62,23 @@ impl Paging {
     }
 }
 
-/// `Link` (`page` first and `rel` quoted, as auth-js parses it) and `X-Total-Count`.
-fn paged(mut response: HttpResponse, request: &HttpRequest, page: u64, per_page: u64, total: u64) -> HttpResponse {
+/// `Link` (`page` first and `rel` quoted, as auth-js parses it, keeping the request's `filter`
+/// and `sort` so the next page lists the same users) and `X-Total-Count`.
+fn paged(
+    mut response: HttpResponse,
+    request: &HttpRequest,
+    paging: &Paging,
+    (page, per_page): (u64, u64),
+    total: u64,
+) -> HttpResponse {
     let last = total.div_ceil(per_page).max(1);
-    let link = |n: u64, rel: &str| format!("<{}?page={n}&per_page={per_page}>; rel=\"{rel}\"", request.path());
+    let value = auth_core::domain::encode_query_value;
+    let kept: String = [("filter", &paging.filter), ("sort", &paging.sort)]
+        .into_iter()
+        .filter_map(|(name, given)| given.as_deref().filter(|v| !v.trim().is_empty()).map(|v| (name, v)))
+        .map(|(name, given)| format!("&{name}={}", value(given)))
+        .collect();
+    let link = |n: u64, rel: &str| format!("<{}?page={n}&per_page={per_page}{kept}>; rel=\"{rel}\"", request.path());
     let mut links = Vec::new();
     if page < last {
         links.push(link(page + 1, "next"));
@@ -104,7 +117,7 @@ pub(crate) async fn list_users(
     let users: Vec<Value> = found.users.iter().map(views::user).collect();
     let body = json!({ "users": users, "aud": state.service.settings().audience });
     let response = super::no_store(HttpResponse::Ok()).json(body);
-    Ok(paged(response, &request, page, per_page, found.total))
+    Ok(paged(response, &request, &paging, (page, per_page), found.total))
 }
 
 /// Body of `POST /admin/users` and `PUT /admin/users/{id}`.
@@ -198,8 +211,9 @@ pub(crate) async fn delete_user(
     state: web::Data<AppState>,
     admin: AdminCaller,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = super::read_body(&state, payload).await?;
     let id = user_id(&path)?;
     // Read by hand: a body that does not parse must stop the deletion, not count as no body.
     let options: Option<DeleteBody> = if body.iter().all(u8::is_ascii_whitespace) {
@@ -239,7 +253,7 @@ pub(crate) async fn audit(
     let (events, total) = state.service.audit_events((page - 1).saturating_mul(per_page), per_page).await?;
     // The event's own serialisation is the one shape of an audit event (also `authd audit`).
     let response = super::no_store(HttpResponse::Ok()).json(events);
-    Ok(paged(response, &request, page, per_page, total))
+    Ok(paged(response, &request, &paging, (page, per_page), total))
 }
 
 /// `POST /invite` body.

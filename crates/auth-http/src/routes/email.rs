@@ -31,11 +31,16 @@ pub(crate) struct RecoverBody {
     pkce: ChallengeFields,
 }
 
-fn required_email(email: Option<String>) -> Result<String, AuthError> {
+/// The address of a request that needs one; without it, `missing` (Supabase Auth's sentence for
+/// the endpoint) is the `validation_failed` message.
+fn required_email(email: Option<String>, missing: &str) -> Result<String, AuthError> {
     email
         .filter(|e| !e.trim().is_empty())
-        .ok_or(AuthError::Validation { field: "email", message: "an email address is required".into() })
+        .ok_or_else(|| AuthError::Validation { field: "email", message: missing.into() })
 }
+
+/// What Supabase Auth answers for a missing address where it has no sentence of its own.
+const EMAIL_REQUIRED: &str = "An email address is required";
 
 fn empty_ok() -> HttpResponse {
     super::no_store(HttpResponse::Ok()).json(json!({}))
@@ -63,7 +68,7 @@ pub(crate) async fn recover(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
-    let email = required_email(body.email)?;
+    let email = required_email(body.email, "Password recovery requires an email")?;
     state.limit(Bucket::Email, &request).await?;
     answer_alike(&state, state.service.recover(&email, &link)).await
 }
@@ -74,7 +79,7 @@ pub(crate) async fn forgot_username(
     request: HttpRequest,
     body: web::Json<EmailBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let email = required_email(body.into_inner().email)?;
+    let email = required_email(body.into_inner().email, EMAIL_REQUIRED)?;
     state.limit(Bucket::Email, &request).await?;
     answer_alike(&state, state.service.forgot_username(&email)).await
 }
@@ -104,12 +109,12 @@ pub(crate) async fn resend(
             return Err(AuthError::FeatureDisabled("resending this kind of message").into());
         }
         _ => {
-            let message = "type must be \"signup\" or \"email_change\"".into();
+            let message = "Missing one of these types: signup, email_change, sms, phone_change".into();
             return Err(AuthError::Validation { field: "type", message }.into());
         }
     };
     let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
-    let email = required_email(body.email)?;
+    let email = required_email(body.email, EMAIL_REQUIRED)?;
     state.limit(Bucket::Email, &request).await?;
     if email_change {
         answer_alike(&state, state.service.resend_email_change(&email, &link)).await
@@ -160,7 +165,7 @@ async fn send_sign_in(
     if body.phone.as_deref().is_some_and(|p| !p.trim().is_empty()) {
         return Err(AuthError::PhoneProviderDisabled.into());
     }
-    let email = required_email(body.email)?;
+    let email = required_email(body.email, "One of email or phone must be set")?;
     let link = body.pkce.link_options(&state, redirect_to)?;
     state.limit(Bucket::Email, &request).await?;
     let create_user = body.create_user.unwrap_or(true);
@@ -211,8 +216,9 @@ impl VerifyBody {
 pub(crate) async fn verify(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = super::read_body(&state, payload).await?;
     state.limit(Bucket::Verify, &request).await?;
     let is_form = request
         .headers()
@@ -230,8 +236,10 @@ pub(crate) async fn verify(
     let client = client_info(&request, &state.settings.trusted_proxies);
     if !is_form {
         let parsed: VerifyBody = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
+        let by_link = parsed.token_hash.as_deref().is_some_and(|t| !t.trim().is_empty());
         let (kind, proof) = parsed.parse()?;
-        return Ok(match state.service.verify(kind, &proof, VerifyChannel::Api, &client).await? {
+        let verified = state.service.verify(kind, &proof, VerifyChannel::Api, &client).await;
+        return Ok(match verified.map_err(|error| verify_error(error, by_link))? {
             Verified::Session(issued) => super::no_store(HttpResponse::Ok()).json(views::session(&issued)),
             Verified::AwaitingOtherAddress => super::no_store(HttpResponse::Ok()).json(json!({ "msg": OTHER_ADDRESS })),
             Verified::AuthCode(_) => {
@@ -246,7 +254,8 @@ pub(crate) async fn verify(
     let pkce = parsed.token.as_deref().is_some_and(|t| t.trim().starts_with(PKCE_LINK_PREFIX));
     let outcome = match parsed.parse() {
         Ok((kind, proof)) => {
-            state.service.verify(kind, &proof, VerifyChannel::Browser, &client).await.map_err(ApiError::from)
+            // The form always carries a link's token.
+            state.service.verify(kind, &proof, VerifyChannel::Browser, &client).await.map_err(|e| verify_error(e, true))
         }
         Err(error) => Err(ApiError::from(error)),
     };
@@ -268,6 +277,17 @@ pub(crate) async fn verify(
         .insert_header((LOCATION, landing_url(&target, query.as_deref(), fragment.as_deref())))
         .insert_header((CACHE_CONTROL, "no-store"))
         .finish())
+}
+
+/// A refusal of `POST /verify`: a link (`token_hash`) that does not work is, in Supabase Auth's
+/// words, an invalid or expired email link rather than a token.
+fn verify_error(error: AuthError, by_link: bool) -> ApiError {
+    let link_refused = by_link && error == AuthError::OtpExpired;
+    let mut api = ApiError::from(error);
+    if link_refused {
+        api = ApiError::new(api.status(), api.code(), "Email link is invalid or has expired");
+    }
+    api
 }
 
 /// `target` with `query` added to its query string and `fragment` to its fragment.

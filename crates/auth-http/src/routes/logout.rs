@@ -25,7 +25,7 @@ pub(crate) async fn logout(
         other => {
             return Err(AuthError::Validation {
                 field: "scope",
-                message: format!("unsupported logout scope {other:?}"),
+                message: format!("Unsupported logout scope {other:?}"),
             }
             .into());
         }

@@ -14,7 +14,7 @@ pub(crate) struct TokenQuery {
 }
 
 /// `POST /token` body for every grant this server supports.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(crate) struct TokenBody {
     grant_type: Option<String>,
     email: Option<String>,
@@ -27,13 +27,15 @@ pub(crate) struct TokenBody {
 }
 
 /// `POST /token?grant_type=password|refresh_token|pkce` (the grant may also be in the body).
+/// A request without a body is read as `{}`, so one without a grant answers
+/// `unsupported_grant_type`, as Supabase Auth does.
 pub(crate) async fn token(
     state: web::Data<AppState>,
     request: HttpRequest,
     query: web::Query<TokenQuery>,
-    body: web::Json<TokenBody>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body: TokenBody = super::json_body_or_default(&state, &request, payload).await?;
     let grant = query.into_inner().grant_type.or_else(|| body.grant_type.clone()).unwrap_or_default();
     let issued = match grant.as_str() {
         "password" => {
@@ -52,7 +54,8 @@ pub(crate) async fn token(
                 field: "refresh_token",
                 message: "a refresh token is required".into(),
             })?;
-            state.service.refresh(&token, &client_info(&request, &state.settings.trusted_proxies)).await?
+            let client = client_info(&request, &state.settings.trusted_proxies);
+            state.service.refresh(&token, &client).await.map_err(ApiError::from_refresh)?
         }
         "pkce" => {
             state.limit(Bucket::Verify, &request).await?;

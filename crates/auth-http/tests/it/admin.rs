@@ -81,7 +81,21 @@ async fn users_are_created_listed_in_pages_and_filtered() {
     );
     let (_, headers, body) = app.send(admin(get("/admin/users?page=2&per_page=2&sort=created_at%20asc"))).await;
     assert_eq!(body["users"][0]["email"], "user3@example.com");
-    assert_eq!(headers.get("link").unwrap(), "</auth/v1/admin/users?page=2&per_page=2>; rel=\"last\"");
+    // The links keep the order (and filter) asked for, so the next page continues this listing.
+    assert_eq!(
+        headers.get("link").unwrap(),
+        "</auth/v1/admin/users?page=2&per_page=2&sort=created_at%20asc>; rel=\"last\""
+    );
+    let (_, headers, _) = app.send(admin(get("/admin/users?per_page=1&filter=user&sort=created_at%20desc"))).await;
+    assert!(
+        headers
+            .get("link")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("</auth/v1/admin/users?page=2&per_page=1&filter=user&sort=created_at%20desc>; rel=\"next\""),
+        "{headers:?}"
+    );
 
     let (_, headers, body) = app.send(admin(get("/admin/users?filter=USER2"))).await;
     assert_eq!(body["users"].as_array().unwrap().len(), 1);
@@ -114,12 +128,13 @@ async fn get_update_ban_and_delete_a_user() {
     let (status, _, body) = app.send(admin(put(unknown, json!({"role": "x"})))).await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::NOT_FOUND, Some("user_not_found")));
 
-    // A ban ends the sessions at once; the user cannot sign in until it is lifted.
+    // A ban ends the sessions at once (a token of the banned user answers Supabase Auth's 403
+    // user_banned); the user cannot sign in until it is lifted.
     let (status, _, user) = app.send(admin(put(&path, json!({"ban_duration": "24h"})))).await;
     assert_eq!(status, StatusCode::OK, "{user}");
     assert!(user["banned_until"].is_string());
     let (status, _, body) = app.send(with_token(get("/user"), &token)).await;
-    assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("session_not_found")));
+    assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("user_banned")));
     let (status, _, body) = app.sign_in("eve@example.com", "correct horse").await;
     assert_eq!((status, body["error_code"].as_str()), (StatusCode::BAD_REQUEST, Some("user_banned")));
     let (status, _, body) = app.send(admin(put(&path, json!({"ban_duration": "forever"})))).await;

@@ -294,12 +294,21 @@ async fn a_reauthentication_code_replaces_the_current_password_once() {
         let body = json!({"password": password, "nonce": nonce});
         with_token(TestRequest::put().uri("/auth/v1/user").set_json(body), token)
     };
+    // Supabase Auth's answer to a bad nonce: 422 reauthentication_not_valid.
     let (status, _, body) = app.send(change("000000", "a new password 1")).await;
-    assert_eq!((status, body["error_code"].as_str()), (StatusCode::FORBIDDEN, Some("otp_expired")));
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reauthentication_not_valid"))
+    );
+    assert_eq!(body["msg"], "Nonce has expired or is invalid");
     let (status, _, body) = app.send(change(&mail.code, "a new password 1")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, _, _) = app.send(change(&mail.code, "a new password 2")).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "a nonce works once");
+    let (status, _, body) = app.send(change(&mail.code, "a new password 2")).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reauthentication_not_valid")),
+        "a nonce works once"
+    );
     let sign_in = json!({"email": "jo@example.com", "password": "a new password 1"});
     assert_eq!(app.send(post("/token?grant_type=password", sign_in)).await.0, StatusCode::OK);
 }

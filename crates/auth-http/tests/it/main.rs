@@ -5,7 +5,9 @@
 
 mod admin;
 mod api;
+mod compat;
 mod deadline;
+mod docs;
 mod email;
 mod forgery;
 mod harness;
