@@ -23,6 +23,11 @@ fn expired() -> (u16, Option<String>) {
     (403, Some("otp_expired".into()))
 }
 
+/// Supabase Auth's answer to a reauthentication code (`nonce`) that is wrong, used or expired.
+fn nonce_refused() -> (u16, Option<String>) {
+    (422, Some("reauthentication_not_valid".into()))
+}
+
 /// The database a test runs on.
 #[derive(Debug, Clone, Copy)]
 enum Backend {

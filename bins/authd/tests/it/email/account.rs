@@ -5,7 +5,7 @@ use auth_testkit::smtp::Sink;
 use serde_json::{Value, json};
 
 use super::served::{confirmed_user, follow, outcome, service_role_key, with_authd};
-use super::{Backend, Mailbox, PASSWORD, TestStore, expired, fragment_value};
+use super::{Backend, Mailbox, PASSWORD, TestStore, expired, fragment_value, nonce_refused};
 use crate::process::{Server, access_token};
 
 /// With secure email change (the default), both addresses must confirm before the change applies.
@@ -109,11 +109,11 @@ fn reauthentication(server: &Server, mailbox: &mut Mailbox<'_>) {
     assert_eq!(nonce.subject, "Confirm it is you");
     assert!(!nonce.has_link(), "a reauthentication code comes without a link: {}", nonce.text);
     let wrong = change(json!({"password": "a new passphrase", "nonce": nonce.wrong_code()}));
-    assert_eq!(wrong, expired());
+    assert_eq!(wrong, nonce_refused());
     let right = json!({"password": "a new passphrase", "nonce": nonce.code()});
     assert_eq!(change(right.clone()), (200, None));
     let again = json!({"password": "another passphrase", "nonce": nonce.code()});
-    assert_eq!(change(again), expired(), "a nonce works once");
+    assert_eq!(change(again), nonce_refused(), "a nonce works once");
     assert_eq!(server.sign_in("hal@example.com", "a new passphrase").0, 200);
     assert_eq!(server.sign_in("hal@example.com", PASSWORD).0, 400);
 }

@@ -19,7 +19,7 @@ use authd::wiring::{ServerParts, server_parts};
 use chrono::TimeDelta;
 use serde_json::{Value, json};
 
-use super::{Backend, Delivered, Mailbox, PASSWORD, SITE, TestStore, expired, fragment_value};
+use super::{Backend, Delivered, Mailbox, PASSWORD, SITE, TestStore, expired, fragment_value, nonce_refused};
 
 /// authd built in process on a fresh database, mailing through a sink, over a manual clock.
 struct InProcess {
@@ -125,7 +125,7 @@ async fn expiry_and_retries(backend: Backend) {
         .uri("/auth/v1/user")
         .insert_header(bearer)
         .set_json(json!({"password": "a new passphrase", "nonce": nonce.code()}));
-    assert_eq!(code_of(send(app, change).await), expired());
+    assert_eq!(code_of(send(app, change).await), nonce_refused());
 
     // Past the code's life, within the link's.
     assert_eq!(send(app, post("/recover", json!({"email": email}))).await.0, 200);
