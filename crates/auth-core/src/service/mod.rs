@@ -14,6 +14,7 @@ mod issue;
 mod links;
 mod mail_throttle;
 mod pkce;
+mod pruning;
 mod refresh;
 mod sign_in;
 mod signup;
@@ -39,6 +40,7 @@ pub use authenticate::Principal;
 pub use delivery::{DeliveryReport, MailDelivery};
 pub use issue::IssuedSession;
 pub use links::{LinkOptions, SignInMail};
+pub use pruning::{PrunePolicy, PruneReport, Pruner};
 pub use sign_in::Identifier;
 pub use signup::{SignupOutcome, SignupRequest};
 pub use verification::{Verified, VerifyChannel, VerifyProof, VerifyType};
@@ -87,6 +89,10 @@ pub struct EmailSettings {
     pub allow_plain_pkce: bool,
     /// How long a PKCE auth code can be exchanged after its link was used.
     pub auth_code_ttl: Duration,
+    /// Most secrets mailed to one account in a day at its own or anyone's request (an
+    /// operator's generated links do not count); each carries a code, so this bounds the
+    /// guesses at an account's codes across re-issues.
+    pub max_codes_per_day: u32,
 }
 
 impl Default for EmailSettings {
@@ -100,6 +106,7 @@ impl Default for EmailSettings {
             secure_email_change: true,
             allow_plain_pkce: false,
             auth_code_ttl: Duration::minutes(5),
+            max_codes_per_day: 10,
         }
     }
 }
@@ -243,18 +250,21 @@ impl AuthService {
         self.ports.audit.record(event).await;
     }
 
-    /// Runs `write`, which queues a mail of `kind` (`None`: no mail) with what it stores, and
-    /// reports the mail to the observer once the write succeeded. Every mail is queued here.
+    /// Runs `write`, which queues a mail of each of `kinds` with what it stores when it answers
+    /// `true`, and reports the mails to the observer once the write succeeded. Every mail is
+    /// queued here.
     async fn queue_mail_with(
         &self,
-        kind: Option<MailKind>,
-        write: impl Future<Output = Result<(), StoreError>>,
-    ) -> Result<(), StoreError> {
-        write.await?;
-        if let Some(kind) = kind {
-            self.observer.mail_queued(kind);
+        kinds: &[MailKind],
+        write: impl Future<Output = Result<bool, StoreError>>,
+    ) -> Result<bool, StoreError> {
+        let queued = write.await?;
+        if queued {
+            for kind in kinds {
+                self.observer.mail_queued(*kind);
+            }
         }
-        Ok(())
+        Ok(queued)
     }
 
     /// The public signing keys as a JWK Set.

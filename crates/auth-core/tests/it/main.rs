@@ -12,3 +12,4 @@ mod refresh;
 mod session_access;
 mod sign_in;
 mod signup;
+mod stale_writes;
