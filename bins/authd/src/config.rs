@@ -168,6 +168,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Origins browsers may call from; `["*"]` allows any (never with credentials).
     pub cors_allowed_origins: Vec<String>,
+    /// Seconds a request may take before it is answered `504 request_timeout`.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -181,6 +183,7 @@ impl Default for ServerConfig {
             shutdown_timeout_secs: 30,
             trusted_proxies: Vec::new(),
             cors_allowed_origins: Vec::new(),
+            request_timeout_secs: 30,
         }
     }
 }
@@ -199,6 +202,15 @@ pub struct DatabaseConfig {
     pub connect_timeout_secs: u64,
     /// Apply pending migrations at start-up.
     pub migrate_on_start: bool,
+    /// PostgreSQL: milliseconds one statement may run (`statement_timeout`); 0 for no limit.
+    pub statement_timeout_ms: u64,
+    /// PostgreSQL: milliseconds a statement may wait for a lock (`lock_timeout`); 0 for no limit.
+    pub lock_timeout_ms: u64,
+    /// PostgreSQL: milliseconds a session may idle inside a transaction before the server ends
+    /// it (`idle_in_transaction_session_timeout`); 0 for no limit.
+    pub idle_in_transaction_timeout_ms: u64,
+    /// PostgreSQL: seconds of idleness before TCP keepalive probes start; 0 turns them off.
+    pub tcp_keepalive_secs: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -209,6 +221,10 @@ impl Default for DatabaseConfig {
             max_connections: 10,
             connect_timeout_secs: 5,
             migrate_on_start: true,
+            statement_timeout_ms: 10_000,
+            lock_timeout_ms: 5_000,
+            idle_in_transaction_timeout_ms: 30_000,
+            tcp_keepalive_secs: 30,
         }
     }
 }
@@ -344,11 +360,14 @@ pub struct HashConfig {
     pub parallelism: u32,
     /// Hashes computed at once; 0 means one per CPU. Bounds memory under a sign-in flood.
     pub max_concurrent: usize,
+    /// Requests that may wait for a hashing slot; one more answers 503 at once. 0 means 32 per
+    /// slot.
+    pub max_queue: usize,
 }
 
 impl Default for HashConfig {
     fn default() -> Self {
-        Self { memory_kib: 19_456, iterations: 2, parallelism: 1, max_concurrent: 0 }
+        Self { memory_kib: 19_456, iterations: 2, parallelism: 1, max_concurrent: 0, max_queue: 0 }
     }
 }
 
@@ -428,6 +447,9 @@ pub struct AccountConfig {
     pub secure_email_change: bool,
     /// Largest `user_metadata` or `app_metadata`, serialised, in bytes.
     pub metadata_max_bytes: usize,
+    /// How long after a sign-in by emailed link or code an account without a password may set
+    /// one or delete itself without a code from `GET /reauthenticate`.
+    pub reauthentication_window_secs: u64,
 }
 
 impl Default for AccountConfig {
@@ -436,6 +458,7 @@ impl Default for AccountConfig {
             self_delete: true,
             secure_email_change: true,
             metadata_max_bytes: auth_core::domain::METADATA_DEFAULT_MAX_BYTES,
+            reauthentication_window_secs: 300,
         }
     }
 }
@@ -521,17 +544,31 @@ pub struct RateLimitsConfig {
     pub email_per_minute: u32,
     /// `/verify` attempts.
     pub verify_per_minute: u32,
+    /// Password checks of one account from one client network per window (a success wipes
+    /// that network's count).
+    pub password_failures_per_client: u32,
+    /// Password checks of one account from networks it does not know, per window.
+    pub password_failures_per_account: u32,
+    /// The window of both password counts, in seconds.
+    pub password_failure_window_secs: u64,
+    /// How long a network that signed in to an account stays known to it, in days.
+    pub known_client_days: u64,
 }
 
 impl Default for RateLimitsConfig {
     fn default() -> Self {
         let limits = auth_http::RateLimits::default();
+        let throttle = auth_core::service::PasswordThrottle::default();
         Self {
             signup_per_minute: limits.signup_per_minute,
             password_per_minute: limits.password_per_minute,
             refresh_per_minute: limits.refresh_per_minute,
             email_per_minute: limits.email_per_minute,
             verify_per_minute: limits.verify_per_minute,
+            password_failures_per_client: throttle.per_client,
+            password_failures_per_account: throttle.per_account,
+            password_failure_window_secs: throttle.window.as_secs(),
+            known_client_days: throttle.known_client_ttl.as_secs() / 86_400,
         }
     }
 }
@@ -717,6 +754,9 @@ impl Config {
         if self.database.max_connections == 0 {
             return invalid("database.max_connections must be at least 1");
         }
+        if self.server.request_timeout_secs == 0 {
+            return invalid("server.request_timeout_secs must be at least 1");
+        }
         if !(60..=7 * 24 * 3600).contains(&self.otp.link_expiry_secs) {
             return invalid("otp.link_expiry_secs must be between 60 and 604800 (one week)");
         }
@@ -744,6 +784,11 @@ impl Config {
         let is_http = |url: &str| url.starts_with("http://") || url.starts_with("https://");
         if !is_http(&self.site.url) {
             return invalid("site.url must be an http:// or https:// URL");
+        }
+        if let Err(refused) =
+            auth_core::domain::RedirectPolicy::new(&self.site.url, self.site.redirect_allow_list.clone())
+        {
+            return Err(ConfigError::Invalid(format!("site.url or site.redirect_allow_list: {refused}")));
         }
         if !self.site.external_url.trim().is_empty() && !is_http(self.site.external_url.trim()) {
             return invalid("site.external_url must be an http:// or https:// URL");
@@ -959,6 +1004,16 @@ mod tests {
             config.validate().unwrap();
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_redirect_pattern_that_reaches_other_hosts_is_refused_at_validation() {
+        let mut config = Config::default();
+        config.site.redirect_allow_list = vec!["https://*.example.com/**".into()];
+        config.validate().unwrap();
+        config.site.redirect_allow_list.push("https://*.example.com**".into());
+        let refused = config.validate().unwrap_err().to_string();
+        assert!(refused.contains("site.redirect_allow_list") && refused.contains("other hosts"), "{refused}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Builds the running server and the operator commands' service from the configuration: store,
 //! crypto, mail and PostgREST adapters, use cases, HTTP. Nothing here imports a command module.
 
+mod key_settings;
 mod postgrest;
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use anyhow::Context;
 use auth_core::domain::SessionLimits;
 use auth_core::ports::{Clock, Observer, Random};
 use auth_core::service::{AuthService, AuthSettings, MailDelivery, Ports, PrunePolicy, Pruner, RoleNames};
-use auth_crypto::{Argon2Hasher, Argon2Params, OsRandom, SystemClock};
+use auth_crypto::{Argon2Hasher, Argon2Params, InProcessLimiter, OsRandom, SystemClock};
 use auth_http::{AppState, HttpSettings, MetricsEndpoint, RateLimits, ServerInfo};
 use auth_metrics::{DbPoolSample, HashPoolSample, Metrics};
 use auth_store::{Database, PoolOptions};
@@ -24,9 +25,14 @@ pub use postgrest::{postgrest_settings, postgrest_sync};
 /// Opens the configured database (the store creates the folder of an embedded SQLite file).
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     let url = config.database.url.expose();
+    let db = &config.database;
     let options = PoolOptions {
-        max_connections: config.database.max_connections,
-        connect_timeout: Duration::from_secs(config.database.connect_timeout_secs),
+        max_connections: db.max_connections,
+        connect_timeout: Duration::from_secs(db.connect_timeout_secs),
+        statement_timeout: Duration::from_millis(db.statement_timeout_ms),
+        lock_timeout: Duration::from_millis(db.lock_timeout_ms),
+        idle_in_transaction_timeout: Duration::from_millis(db.idle_in_transaction_timeout_ms),
+        tcp_keepalive: Duration::from_secs(db.tcp_keepalive_secs),
     };
     let database = Database::connect(url, &options).await.context("cannot open the database")?;
     Ok(database)
@@ -55,7 +61,7 @@ async fn open_ready_database(config: &Config) -> anyhow::Result<Database> {
 /// The deployment's keys, read through the database's key store; on PostgreSQL every change is
 /// published to PostgREST.
 fn keys(config: &Config, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<Keys> {
-    let keys = Keys::new(config, database.keys(), clock, Arc::new(OsRandom))?;
+    let keys = Keys::new(key_settings::key_settings(config)?, database.ports().keys, clock, Arc::new(OsRandom));
     Ok(keys.on_change(postgrest::publish_on_change(postgrest_sync(config, database))))
 }
 
@@ -103,6 +109,14 @@ pub struct ServerParts {
     clock: Arc<dyn Clock>,
 }
 
+impl ServerParts {
+    /// Reads the keys again into the running signer once, as `serve` does every
+    /// `jwt.key_reload_secs`; answers whether the ring changed.
+    pub async fn reload_keys(&self) -> anyhow::Result<bool> {
+        self.keys.reload(&self.signer).await
+    }
+}
+
 /// Builds what `serve` runs, its use cases, keys, mailer and delivery reading time from `clock`.
 pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<ServerParts> {
     let database = open_ready_database(config).await?;
@@ -120,7 +134,7 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
     let metrics = config.metrics.enabled.then(|| metrics(&database));
 
     let random: Arc<dyn Random> = Arc::new(OsRandom);
-    let delivery = MailDelivery::new(database.outbox(), mailer, Arc::clone(&clock));
+    let delivery = MailDelivery::new(database.ports().outbox, mailer, Arc::clone(&clock));
     let service =
         service(config, &database, Arc::clone(&signer), chain, templates, Arc::clone(&clock), metrics.as_ref())?;
     let http = HttpSettings {
@@ -137,9 +151,10 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         cors_allowed_origins: config.server.cors_allowed_origins.clone(),
         require_api_key: config.api.require_key,
         mail_answer_floor: Duration::from_millis(config.otp.answer_floor_ms),
+        request_timeout: Duration::from_secs(config.server.request_timeout_secs),
     };
     let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };
-    let mut state = AppState::new(service, random, info, http).with_readiness(database.readiness());
+    let mut state = AppState::new(service, random, info, http).with_readiness(database.ports().readiness);
     if let Some(metrics) = &metrics {
         let endpoint =
             if config.metrics.listen.is_some() { MetricsEndpoint::OwnListener } else { MetricsEndpoint::MainListener };
@@ -171,7 +186,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Background work starts only once the ports are ours, so a failed start ends with one line.
     keys.spawn_reload(signer);
     spawn_audit_pruning(&config, &database, Arc::clone(&clock));
-    spawn_pruning(&config, &database, clock);
+    spawn_pruning(&config, &database, clock)?;
     spawn_mail_delivery(delivery, metrics.clone());
     let base = auth_http::HttpSettings { base_path: config.server.base_path.clone(), ..Default::default() };
     tracing::info!("listening on http://{}:{}{}", config.server.host, config.server.port, base.normalised_base_path());
@@ -235,26 +250,19 @@ fn service(
             parallelism: config.password.hash.parallelism,
         },
         config.password.hash.max_concurrent,
-    )?;
+    )?
+    .with_max_queue(config.password.hash.max_queue);
     if let Some(metrics) = metrics {
         let stats = hasher.stats();
         metrics.watch_hash_pool(move || HashPoolSample { waiting: stats.waiting(), running: stats.running() });
         let waits = Arc::clone(metrics);
         hasher = hasher.observe_wait(Arc::new(move |wait| waits.hash_waited(wait)));
     }
-    let ports = Ports {
-        users: database.users(),
-        sessions: database.sessions(),
-        hasher: Arc::new(hasher),
-        signer,
-        chain: Arc::new(chain),
-        clock,
-        random: Arc::new(OsRandom),
-        audit: database.audit(),
-        flows: database.flows(),
-        templates,
-    };
-    let service = AuthService::new(ports, settings(config));
+    let ports = Ports::new(&database.ports(), Arc::new(hasher), signer, Arc::new(chain), clock, Arc::new(OsRandom))
+        .with_templates(templates);
+    // The per-account password throttle and the HTTP layer's per-IP limits count here.
+    let limiter = Arc::new(InProcessLimiter::new(Arc::clone(&ports.clock)));
+    let service = AuthService::new(ports, settings(config)?).with_limiter(limiter);
     // The use cases report their domain events (audit events, queued mails) to the metrics.
     Ok(match metrics {
         Some(metrics) => service.with_observer(Arc::clone(metrics) as Arc<dyn Observer>),
@@ -357,7 +365,7 @@ fn mailer(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn auth
 /// Deletes audit events older than `audit.retention_days`, at start and then daily.
 fn spawn_audit_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) {
     let Some(retention) = config.audit.retention() else { return };
-    let audit = database.audit();
+    let audit = database.ports().audit;
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_secs(24 * 3600));
         loop {
@@ -374,14 +382,14 @@ fn spawn_audit_pruning(config: &Config, database: &Database, clock: Arc<dyn Cloc
 
 /// Deletes spent sessions, refresh tokens, secrets and mail past `prune.retention_secs`, every
 /// `prune.interval_secs` (the logic, batches and replica safety are auth-core's `Pruner`).
-fn spawn_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) {
+fn spawn_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
     if config.prune.interval_secs == 0 {
-        return;
+        return Ok(());
     }
     let policy = PrunePolicy {
         retention: seconds(config.prune.retention_secs),
         reuse_interval: seconds(config.sessions.reuse_interval_secs),
-        session_limits: settings(config).session_limits,
+        session_limits: settings(config)?.session_limits,
         batch: config.prune.batch_size,
     };
     let pruner = Pruner::new(database.sessions(), database.flows(), database.outbox(), clock, policy);
@@ -397,12 +405,13 @@ fn spawn_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) {
             }
         }
     });
+    Ok(())
 }
 
 /// The use-case settings the configuration describes.
-fn settings(config: &Config) -> AuthSettings {
+fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
     let optional = |s: u64| (s > 0).then(|| seconds(s));
-    AuthSettings {
+    Ok(AuthSettings {
         issuer: config.jwt.issuer.clone(),
         audience: config.jwt.audience.clone(),
         roles: RoleNames {
@@ -423,11 +432,19 @@ fn settings(config: &Config) -> AuthSettings {
         anonymous_enabled: config.signup.anonymous,
         require_current_password: config.password.require_current,
         self_delete_enabled: config.account.self_delete,
+        password_throttle: auth_core::service::PasswordThrottle {
+            per_client: config.rate_limits.password_failures_per_client,
+            per_account: config.rate_limits.password_failures_per_account,
+            window: Duration::from_secs(config.rate_limits.password_failure_window_secs),
+            known_client_ttl: Duration::from_secs(config.rate_limits.known_client_days.saturating_mul(86_400)),
+        },
+        reauthentication_window: seconds(config.account.reauthentication_window_secs),
         email: auth_core::service::EmailSettings {
-            redirects: auth_core::domain::RedirectPolicy {
-                site_url: config.site.url.clone(),
-                allow_list: config.site.redirect_allow_list.clone(),
-            },
+            redirects: auth_core::domain::RedirectPolicy::new(
+                &config.site.url,
+                config.site.redirect_allow_list.clone(),
+            )
+            .context("site.url or site.redirect_allow_list")?,
             verify_url: config.verify_url(),
             link_ttl: seconds(config.otp.link_expiry_secs),
             code_ttl: seconds(config.otp.code_expiry_secs),
@@ -437,5 +454,5 @@ fn settings(config: &Config) -> AuthSettings {
             auth_code_ttl: seconds(config.otp.auth_code_expiry_secs),
             max_codes_per_day: config.otp.max_codes_per_day,
         },
-    }
+    })
 }

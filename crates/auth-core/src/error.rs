@@ -93,6 +93,23 @@ pub enum AuthError {
         /// How long until the request would be let through.
         retry_after: std::time::Duration,
     },
+    /// Too many password checks of this account (from this client, or from clients the
+    /// account does not know); the check was not made.
+    #[error("Request rate limit reached")]
+    TooManyAttempts {
+        /// How long until a check would be let through.
+        retry_after: std::time::Duration,
+    },
+    /// Setting a first password or deleting an account without one needs a reauthentication
+    /// code (`GET /reauthenticate`) or a recent sign-in by email.
+    #[error("Password update requires reauthentication")]
+    ReauthenticationNeeded,
+    /// Password hashing is saturated (its queue is full); retry after the given time.
+    #[error("Server busy, please retry")]
+    Overloaded {
+        /// A hint of how long to wait.
+        retry_after: std::time::Duration,
+    },
     /// The caller is not an administrator (the service role).
     #[error("User not allowed")]
     NotAdmin,
@@ -108,6 +125,9 @@ pub enum AuthError {
     /// The user does not exist.
     #[error("User not found")]
     UserNotFound,
+    /// The operation would send mail, and this service was built without mail templates.
+    #[error("Sending email is not configured on this server")]
+    MailDisabled,
     /// The operation is turned off by configuration.
     #[error("{0} is disabled")]
     FeatureDisabled(&'static str),
@@ -150,9 +170,13 @@ impl AuthError {
             Self::FlowStateExpired => "flow_state_expired",
             Self::BadCodeVerifier => "bad_code_verifier",
             Self::EmailRateLimited { .. } => "over_email_send_rate_limit",
+            Self::TooManyAttempts { .. } => "over_request_rate_limit",
+            Self::ReauthenticationNeeded => "reauthentication_needed",
+            Self::Overloaded { .. } => "server_busy",
             Self::NoApiKey => "no_api_key",
             Self::InvalidApiKey => "invalid_api_key",
             Self::UserNotFound => "user_not_found",
+            Self::MailDisabled => "email_provider_disabled",
             Self::FeatureDisabled(_) => "feature_disabled",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "unexpected_failure",
@@ -201,6 +225,7 @@ impl From<HashError> for AuthError {
     fn from(error: HashError) -> Self {
         match error {
             HashError::Unavailable(detail) => Self::Unavailable(detail),
+            HashError::Overloaded { retry_after } => Self::Overloaded { retry_after },
             HashError::UnreadableHash => Self::Internal(error.to_string()),
         }
     }

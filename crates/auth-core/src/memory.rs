@@ -421,6 +421,13 @@ impl KeyStore for MemoryStore {
         key.material = new.clone();
         Ok(true)
     }
+
+    async fn retire_key(&self, kid: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let key = state.keys.iter_mut().find(|k| k.kid == kid).ok_or(StoreError::NotFound)?;
+        key.retired_at.get_or_insert(at);
+        Ok(())
+    }
 }
 
 fn matches(query: &UserQuery, user: &User) -> bool {

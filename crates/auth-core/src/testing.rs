@@ -11,11 +11,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::AuthError;
-use crate::domain::{AccessClaims, Password, PasswordHash, RefreshToken};
+use crate::domain::{AccessClaims, LimitKey, Password, PasswordHash, Quota, RefreshToken, gcra};
 use crate::memory::MemoryStore;
 use crate::ports::{
-    Clock, HashError, Mail, MailOutbox, NoObserver, Observer, PasswordCheck, PasswordHasher, Random, RandomError,
-    TokenChain, TokenError, TokenSigner,
+    Admission, Clock, HashError, LimiterError, Mail, MailOutbox, NoObserver, Observer, PasswordCheck, PasswordHasher,
+    Random, RandomError, RateLimiter, TokenChain, TokenError, TokenSigner,
 };
 use crate::service::{
     AuthService, AuthSettings, ClientInfo, Identifier, IssuedSession, Ports, SignupOutcome, SignupRequest,
@@ -36,6 +36,8 @@ pub struct TestWorld {
     pub hasher: Arc<PlainHasher>,
     /// The byte source.
     pub random: Arc<SequentialRandom>,
+    /// The rate limiter the use cases count on, on the world's clock.
+    pub limiter: Arc<MemoryLimiter>,
     ports: Ports,
     settings: AuthSettings,
     observer: Arc<dyn Observer>,
@@ -63,10 +65,11 @@ impl TestWorld {
             random: random.clone(),
             audit: store.clone(),
             flows: store.clone(),
-            templates: Arc::new(PlainTemplates),
+            templates: Some(Arc::new(PlainTemplates)),
         };
-        let service = AuthService::new(ports.clone(), settings.clone());
-        Self { service, store, clock, hasher, random, ports, settings, observer: Arc::new(NoObserver) }
+        let limiter = Arc::new(MemoryLimiter::new(clock.clone()));
+        let service = AuthService::new(ports.clone(), settings.clone()).with_limiter(limiter.clone());
+        Self { service, store, clock, hasher, random, limiter, ports, settings, observer: Arc::new(NoObserver) }
     }
 
     /// A world with the default settings but autoconfirm on, so sign-ups answer sessions.
@@ -98,7 +101,9 @@ impl TestWorld {
     }
 
     fn service_over(&self, ports: Ports) -> AuthService {
-        AuthService::new(ports, self.settings.clone()).with_observer(Arc::clone(&self.observer))
+        AuthService::new(ports, self.settings.clone())
+            .with_observer(Arc::clone(&self.observer))
+            .with_limiter(self.limiter.clone())
     }
 
     /// The ports the service runs on.
@@ -354,5 +359,47 @@ impl crate::ports::MailTemplates for PlainTemplates {
             html: text.clone(),
             text,
         })
+    }
+}
+
+/// A rate limiter in memory on a given clock (the [`crate::domain::gcra`] arithmetic under one
+/// lock), for tests; it passes the limiter contract suite, like the production adapter.
+pub struct MemoryLimiter {
+    clock: Arc<dyn Clock>,
+    next: Mutex<std::collections::HashMap<LimitKey, DateTime<Utc>>>,
+}
+
+impl MemoryLimiter {
+    /// A limiter reading time from `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock, next: Mutex::new(std::collections::HashMap::new()) }
+    }
+
+    fn step(&self, key: &LimitKey, quota: Quota, count: bool) -> Admission {
+        let mut next = self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match gcra(next.get(key).copied(), self.clock.now(), quota) {
+            Ok(Some(tat)) if count => {
+                next.insert(key.clone(), tat);
+                Admission::Admitted
+            }
+            Ok(_) => Admission::Admitted,
+            Err(retry_after) => Admission::Refused { retry_after },
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl RateLimiter for MemoryLimiter {
+    async fn hit(&self, key: &LimitKey, quota: Quota) -> Result<Admission, LimiterError> {
+        Ok(self.step(key, quota, true))
+    }
+
+    async fn peek(&self, key: &LimitKey, quota: Quota) -> Result<Admission, LimiterError> {
+        Ok(self.step(key, quota, false))
+    }
+
+    async fn forget(&self, key: &LimitKey) -> Result<(), LimiterError> {
+        self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key);
+        Ok(())
     }
 }

@@ -86,7 +86,15 @@ pub struct Argon2Hasher {
     dummy: Arc<str>,
     stats: Arc<PoolStats>,
     on_wait: Option<WaitObserver>,
+    max_queue: usize,
 }
+
+/// Requests that may wait for a hashing slot, per slot, unless [`Argon2Hasher::with_max_queue`]
+/// says otherwise: at about 30 ms a hash, the last in line waits about a second.
+const DEFAULT_QUEUE_PER_SLOT: usize = 32;
+
+/// What a request refused by a full queue is told to wait: the queue drains in about that.
+const OVERLOADED_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Told how long each hash waited for a free slot, for a wait-time histogram.
 pub type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
@@ -189,7 +197,18 @@ impl Argon2Hasher {
             dummy: dummy.into(),
             stats,
             on_wait: None,
+            max_queue: slots.saturating_mul(DEFAULT_QUEUE_PER_SLOT),
         })
+    }
+
+    /// Lets at most `max_queue` requests wait for a slot (0: the default, 32 per slot); one
+    /// more is refused at once with [`HashError::Overloaded`], so a flood is shed instead of
+    /// queued without end behind every sign-in.
+    pub fn with_max_queue(mut self, max_queue: usize) -> Self {
+        if max_queue > 0 {
+            self.max_queue = max_queue;
+        }
+        self
     }
 
     /// Reports every hash's wait for a slot to `observer`.
@@ -208,9 +227,21 @@ impl Argon2Hasher {
         &self,
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        self.stats.waiting.fetch_add(1, Ordering::Relaxed);
         let queued = Instant::now();
-        let permit = Arc::clone(&self.permits).acquire_owned().await;
+        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => {
+                self.stats.waiting.fetch_add(1, Ordering::Relaxed);
+                Ok(permit)
+            }
+            Err(_) => {
+                // Counted before waiting, so two requests cannot both take the last place.
+                if self.stats.waiting.fetch_add(1, Ordering::Relaxed) >= self.max_queue {
+                    self.stats.waiting.fetch_sub(1, Ordering::Relaxed);
+                    return Err(HashError::Overloaded { retry_after: OVERLOADED_RETRY_AFTER });
+                }
+                Arc::clone(&self.permits).acquire_owned().await
+            }
+        };
         self.stats.waiting.fetch_sub(1, Ordering::Relaxed);
         if let Some(observe) = &self.on_wait {
             observe(queued.elapsed());
@@ -591,6 +622,33 @@ mod tests {
         let own = hasher.params.block_count();
         let kept = hasher.run(|memory: &mut Vec<Block>| memory.capacity()).await.unwrap();
         assert!(kept <= own, "{kept} blocks kept, {own} needed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_is_refused_at_once() {
+        let hasher = Arc::new(Argon2Hasher::new(tiny(), 1).unwrap().with_max_queue(1));
+        let (release, held) = mpsc::channel::<()>();
+        // Holds the only slot until released.
+        let busy = {
+            let hasher = Arc::clone(&hasher);
+            tokio::spawn(async move { hasher.run(move |_| held.recv().is_ok()).await })
+        };
+        let stats = hasher.stats();
+        while stats.running() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let queued = {
+            let hasher = Arc::clone(&hasher);
+            tokio::spawn(async move { hasher.hash(&Password::new("correct horse")).await })
+        };
+        while stats.waiting() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let shed = hasher.verify(&Password::new("correct horse"), None).await;
+        assert_eq!(shed, Err(HashError::Overloaded { retry_after: OVERLOADED_RETRY_AFTER }));
+        release.send(()).unwrap();
+        assert!(busy.await.unwrap().unwrap());
+        assert!(queued.await.unwrap().is_ok(), "the one that fitted in the queue is served");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use auth_core::domain::{KeyMaterial, KeyPurpose, StoredKey};
 use auth_core::ports::{KeyStore, Random, StoreError};
+use chrono::{DateTime, Utc};
 
 use crate::key_encryption::{KeyEncryptionError, KeyEncryptionKey, is_sealed, open_without_kek};
 
@@ -112,6 +113,10 @@ impl KeyStore for SealedKeyStore {
     ) -> Result<bool, StoreError> {
         self.inner.replace_key_material(kid, current, new).await
     }
+
+    async fn retire_key(&self, kid: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.inner.retire_key(kid, at).await
+    }
 }
 
 /// The start-up pass failed.
@@ -133,7 +138,6 @@ fn internal(error: KeyEncryptionError) -> StoreError {
 mod tests {
     use auth_core::memory::MemoryStore;
     use auth_core::testing::SequentialRandom;
-    use chrono::{DateTime, Utc};
 
     use super::*;
     use crate::key_encryption::KEK_LEN;
@@ -155,6 +159,7 @@ mod tests {
             material: KeyMaterial::new(format!(r#"{{"kid":"{kid}","d":"private"}}"#)),
             created_at: at(),
             activates_at: at(),
+            retired_at: None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Keys kept in a [`KeyStore`]: the first ones made on an empty store, the current ring read back
-//! as a [`JwtSigner`] and an [`HmacTokenChain`]. This is what a service embedding auth-core needs
-//! so that access tokens keep verifying and refresh tokens keep rotating across restarts and
-//! replicas, without authd's configuration.
+//! as a [`JwtSigner`] and an [`HmacTokenChain`], rotations, and the retirement of a compromised
+//! key. The one place the key lifecycle is carried out: authd's binary builds on it, and so does a
+//! service embedding auth-core, so that access tokens keep verifying and refresh tokens keep
+//! rotating across restarts and replicas.
 
 use std::sync::Arc;
 
@@ -15,7 +16,10 @@ use crate::sealed_key_store::{SealError, SealedKeyStore};
 use crate::token_chain::{HmacTokenChain, TOKEN_CHAIN_KEY_MIN_LEN};
 use crate::{OsRandom, SystemClock};
 
-/// The keys could not be made, stored or read.
+/// Every purpose, in the order listings show them.
+const PURPOSES: [KeyPurpose; 3] = [KeyPurpose::AccessToken, KeyPurpose::ApiKey, KeyPurpose::RefreshChain];
+
+/// The keys could not be made, stored, read or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoredKeysError {
     /// The key store failed.
@@ -27,6 +31,18 @@ pub enum StoredKeysError {
     /// A stored key cannot be loaded (its id is given, never its material).
     #[error("stored key {0} is unreadable")]
     Unreadable(String),
+    /// No stored key has this id.
+    #[error("no key {0:?} in the key store")]
+    UnknownKey(String),
+    /// Retiring this key would leave its purpose nothing to sign with: another key must be
+    /// rotated in (and active) first.
+    #[error("key {kid} is the active {purpose} signing key; rotate a new one in before retiring it")]
+    StillSigning {
+        /// The key asked for.
+        kid: String,
+        /// What it signs.
+        purpose: &'static str,
+    },
     /// A key could not be generated or put in a ring.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -38,11 +54,31 @@ pub enum StoredKeysError {
     Sealing(#[from] SealError),
 }
 
-/// Access-token and refresh-chain keys in a [`KeyStore`], generated with one algorithm.
+/// What [`StoredKeys::ensure_initial`] did.
+#[derive(Debug, Default)]
+pub struct InitialKeys {
+    /// How many keys stored in clear it encrypted under the key-encryption key.
+    pub sealed: usize,
+    /// The keys it made (none when the store had them already).
+    pub made: Vec<StoredKey>,
+}
+
+/// A ring read from the store: the key that signs, and those that only verify.
+pub struct KeyRing {
+    /// The active access-token key.
+    pub signing: SigningKey,
+    /// Pending and replaced access-token keys still verifying, and the API-key signing key
+    /// (with [`StoredKeys::with_api_key_signing`]).
+    pub verify_only: Vec<SigningKey>,
+}
+
+/// Access-token, refresh-chain and (optionally) API-key signing keys in a [`KeyStore`].
 pub struct StoredKeys {
     store: Arc<dyn KeyStore>,
     kek: Option<KeyEncryptionKey>,
-    algorithm: JwtAlgorithm,
+    /// New access-token keys are of this algorithm; `None` when they are kept elsewhere.
+    algorithm: Option<JwtAlgorithm>,
+    api_keys: bool,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     token_lifetime: TimeDelta,
@@ -55,11 +91,18 @@ impl StoredKeys {
         Self {
             store,
             kek: None,
-            algorithm,
+            algorithm: Some(algorithm),
+            api_keys: false,
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandom),
             token_lifetime: TimeDelta::hours(1),
         }
+    }
+
+    /// Only the refresh-chain key in `store`: access tokens are signed with a key kept elsewhere
+    /// (authd's configured secret or private key), so there is no access-token ring to read.
+    pub fn chain_only(store: Arc<dyn KeyStore>) -> Self {
+        Self { algorithm: None, ..Self::new(store, JwtAlgorithm::ES256) }
     }
 
     /// Reads time from `clock` (the one the use cases get).
@@ -82,9 +125,12 @@ impl StoredKeys {
         self
     }
 
-    /// The store seen through the key-encryption key (if any).
-    fn keys(&self) -> SealedKeyStore {
-        SealedKeyStore::new(Arc::clone(&self.store), self.kek.clone(), Arc::clone(&self.random))
+    /// Also keeps a key that signs long-lived API keys (authd's anon and service-role keys):
+    /// `ensure_initial` makes it, the ring verifies what it signs, and only the newest one
+    /// counts, so [`rotate_api_key`](Self::rotate_api_key) revokes what the previous one signed.
+    pub fn with_api_key_signing(mut self) -> Self {
+        self.api_keys = true;
+        self
     }
 
     /// How long access tokens live (`AuthSettings::access_token_ttl`): a replaced key keeps
@@ -94,53 +140,79 @@ impl StoredKeys {
         self
     }
 
-    /// Makes the first access-token and refresh-chain keys if the store has none of that
-    /// purpose. Safe to call on every start: replicas starting together agree on one key.
-    /// First checks that every stored key can be read and, with a key-encryption key, encrypts
-    /// keys stored in clear.
-    pub async fn ensure_initial(&self) -> Result<(), StoredKeysError> {
+    /// Whether key material is encrypted at rest.
+    pub fn encrypts(&self) -> bool {
+        self.kek.is_some()
+    }
+
+    /// The store seen through the key-encryption key (if any).
+    fn keys(&self) -> SealedKeyStore {
+        SealedKeyStore::new(Arc::clone(&self.store), self.kek.clone(), Arc::clone(&self.random))
+    }
+
+    /// Makes the first key of each purpose kept here if the store has none of it. Safe to call
+    /// on every start: replicas starting together agree on one key. First checks that every
+    /// stored key can be read and, with a key-encryption key, encrypts keys stored in clear.
+    pub async fn ensure_initial(&self) -> Result<InitialKeys, StoredKeysError> {
         let store = self.keys();
-        store.seal_stored_keys().await?;
+        let mut done = InitialKeys { sealed: store.seal_stored_keys().await?, made: Vec::new() };
         let now = self.clock.now();
         let mut secret = [0u8; TOKEN_CHAIN_KEY_MIN_LEN];
         self.random.fill(&mut secret)?;
         let mut id = [0u8; 8];
         self.random.fill(&mut id)?;
-        let chain = StoredKey {
+        let mut first = vec![StoredKey {
             kid: format!("chain-{}", id.iter().map(|b| format!("{b:02x}")).collect::<String>()),
             purpose: KeyPurpose::RefreshChain,
             algorithm: "HMAC-SHA256".into(),
             material: KeyMaterial::new(HmacTokenChain::encode_key(&secret)),
             created_at: now,
             activates_at: now,
-        };
-        store.add_first_key(&chain).await?;
-        store.add_first_key(&generated_key(self.algorithm, now)?).await?;
-        Ok(())
+            retired_at: None,
+        }];
+        if let Some(algorithm) = self.algorithm {
+            first.push(generated_key(algorithm, KeyPurpose::AccessToken, now, now)?);
+            if self.api_keys {
+                first.push(generated_key(algorithm, KeyPurpose::ApiKey, now, now)?);
+            }
+        }
+        for key in first {
+            if store.add_first_key(&key).await? {
+                done.made.push(key);
+            }
+        }
+        Ok(done)
     }
 
     /// A signer over the current ring: the active access-token key signs, pending and replaced
     /// ones still verify. Tokens carry `aud == audience`, and `iss == issuer` unless it is empty.
     pub async fn signer(&self, audience: &str, issuer: &str) -> Result<JwtSigner, StoredKeysError> {
-        let (signing, verify_only) = self.ring().await?;
-        Ok(JwtSigner::new(signing, verify_only, audience, issuer)?)
+        let ring = self.ring().await?;
+        Ok(JwtSigner::new(ring.signing, ring.verify_only, audience, issuer)?)
     }
 
     /// Reads the ring again into a running `signer`, so a key added to the store (a rotation,
-    /// by this replica or another) starts signing when it activates and old keys retire. Call it
-    /// periodically; on an error the signer keeps its current ring.
-    pub async fn reload(&self, signer: &JwtSigner) -> Result<(), StoredKeysError> {
-        let (signing, verify_only) = self.ring().await?;
-        Ok(signer.replace_keys(signing, verify_only)?)
+    /// by this replica or another) starts signing when it activates, old keys retire, and a key
+    /// retired by an operator is dropped. Call it periodically; on an error the signer keeps its
+    /// current ring. Returns whether the ring changed (the JWKS to publish changed with it).
+    pub async fn reload(&self, signer: &JwtSigner) -> Result<bool, StoredKeysError> {
+        let ring = self.ring().await?;
+        let kids = |keys: &mut dyn Iterator<Item = String>| keys.collect::<Vec<_>>();
+        let now = kids(&mut std::iter::once(&ring.signing).chain(&ring.verify_only).map(|k| k.kid().to_owned()));
+        if now == kids(&mut signer.keys().into_iter().map(|k| k.kid)) {
+            return Ok(false);
+        }
+        signer.replace_keys(ring.signing, ring.verify_only)?;
+        Ok(true)
     }
 
-    /// The active access-token key, and the pending and replaced ones that only verify.
-    async fn ring(&self) -> Result<(SigningKey, Vec<SigningKey>), StoredKeysError> {
-        let keys = self.keys().list_keys(KeyPurpose::AccessToken).await?;
+    /// The active access-token key, and the keys that only verify: pending and replaced
+    /// access-token keys, and the API-key signing key when kept.
+    pub async fn ring(&self) -> Result<KeyRing, StoredKeysError> {
         let mut signing = None;
         let mut verify_only = Vec::new();
-        for (stored, status) in key_statuses(&keys, self.clock.now(), self.token_lifetime) {
-            let load = || SigningKey::from_jwk_json(stored.material.expose()).map_err(|_| unreadable(stored));
+        for (stored, status) in self.statuses(KeyPurpose::AccessToken).await? {
+            let load = || SigningKey::from_jwk_json(stored.material.expose()).map_err(|_| unreadable(&stored));
             match status {
                 KeyStatus::Signing => signing = Some(load()?),
                 KeyStatus::Pending | KeyStatus::Verifying => verify_only.push(load()?),
@@ -148,17 +220,79 @@ impl StoredKeys {
             }
         }
         let signing = signing.ok_or(StoredKeysError::Missing(KeyPurpose::AccessToken.as_str()))?;
-        Ok((signing, verify_only))
+        if self.api_keys {
+            // Published and accepted like any key, so PostgREST and authd take the API keys it signs.
+            verify_only.push(self.api_key_signer().await?.0);
+        }
+        Ok(KeyRing { signing, verify_only })
     }
 
     /// The refresh-token chain, keyed with the active refresh-chain key.
     pub async fn token_chain(&self) -> Result<HmacTokenChain, StoredKeysError> {
-        let keys = self.keys().list_keys(KeyPurpose::RefreshChain).await?;
-        let (stored, _) = key_statuses(&keys, self.clock.now(), self.token_lifetime)
+        let stored = self.signing(KeyPurpose::RefreshChain).await?;
+        HmacTokenChain::from_encoded(stored.material.expose()).map_err(|_| unreadable(&stored))
+    }
+
+    /// The key that signs API keys, and since when it does.
+    pub async fn api_key_signer(&self) -> Result<(SigningKey, DateTime<Utc>), StoredKeysError> {
+        let stored = self.signing(KeyPurpose::ApiKey).await?;
+        let key = SigningKey::from_jwk_json(stored.material.expose()).map_err(|_| unreadable(&stored))?;
+        Ok((key, stored.activates_at))
+    }
+
+    /// The signing key of `purpose` now.
+    async fn signing(&self, purpose: KeyPurpose) -> Result<StoredKey, StoredKeysError> {
+        self.statuses(purpose)
+            .await?
             .into_iter()
-            .find(|(_, status)| *status == KeyStatus::Signing)
-            .ok_or(StoredKeysError::Missing(KeyPurpose::RefreshChain.as_str()))?;
-        HmacTokenChain::from_encoded(stored.material.expose()).map_err(|_| unreadable(stored))
+            .find_map(|(key, status)| (status == KeyStatus::Signing).then_some(key))
+            .ok_or(StoredKeysError::Missing(purpose.as_str()))
+    }
+
+    /// Every stored key of `purpose` with its status now, newest first. Only the newest API-key
+    /// key counts; the others of a purpose verify for the access-token lifetime once replaced.
+    pub async fn statuses(&self, purpose: KeyPurpose) -> Result<Vec<(StoredKey, KeyStatus)>, StoredKeysError> {
+        let keys = self.keys().list_keys(purpose).await?;
+        let lifetime = if purpose == KeyPurpose::ApiKey { TimeDelta::zero() } else { self.token_lifetime };
+        Ok(key_statuses(&keys, self.clock.now(), lifetime).into_iter().map(|(k, s)| (k.clone(), s)).collect())
+    }
+
+    /// Adds a new access-token key that signs from `activates_at` (published at once); the key
+    /// it replaces keeps verifying for the token lifetime.
+    pub async fn rotate(&self, activates_at: DateTime<Utc>) -> Result<StoredKey, StoredKeysError> {
+        let algorithm = self.algorithm.ok_or(StoredKeysError::Missing(KeyPurpose::AccessToken.as_str()))?;
+        let key = generated_key(algorithm, KeyPurpose::AccessToken, self.clock.now(), activates_at)?;
+        self.keys().add_key(&key).await?;
+        Ok(key)
+    }
+
+    /// Replaces the API-key signing key at once: API keys signed by the previous one stop
+    /// verifying at the next reload.
+    pub async fn rotate_api_key(&self) -> Result<StoredKey, StoredKeysError> {
+        let algorithm = self.algorithm.ok_or(StoredKeysError::Missing(KeyPurpose::ApiKey.as_str()))?;
+        let now = self.clock.now();
+        let key = generated_key(algorithm, KeyPurpose::ApiKey, now, now)?;
+        self.keys().add_key(&key).await?;
+        Ok(key)
+    }
+
+    /// Retires key `kid` now (a compromised key): it never signs or verifies again, here at
+    /// the next [`reload`](Self::reload) and on every replica at theirs. Refused for the key
+    /// that signs now ([`StoredKeysError::StillSigning`]): rotate a new one in first, so there is
+    /// always a key to sign with. Retiring a retired key again changes nothing. Returns the key
+    /// as it was before (its status included).
+    pub async fn retire(&self, kid: &str) -> Result<(StoredKey, KeyStatus), StoredKeysError> {
+        for purpose in PURPOSES {
+            let Some((key, status)) = self.statuses(purpose).await?.into_iter().find(|(k, _)| k.kid == kid) else {
+                continue;
+            };
+            if status == KeyStatus::Signing {
+                return Err(StoredKeysError::StillSigning { kid: kid.to_owned(), purpose: purpose.as_str() });
+            }
+            self.store.retire_key(kid, self.clock.now()).await?;
+            return Ok((key, status));
+        }
+        Err(StoredKeysError::UnknownKey(kid.to_owned()))
     }
 }
 
@@ -166,6 +300,7 @@ impl std::fmt::Debug for StoredKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredKeys")
             .field("algorithm", &self.algorithm)
+            .field("api_keys", &self.api_keys)
             .field("encrypted", &self.kek.is_some())
             .finish_non_exhaustive()
     }
@@ -175,16 +310,22 @@ fn unreadable(key: &StoredKey) -> StoredKeysError {
     StoredKeysError::Unreadable(key.kid.clone())
 }
 
-/// A new access-token key, active from `now`.
-fn generated_key(algorithm: JwtAlgorithm, now: DateTime<Utc>) -> Result<StoredKey, KeyError> {
+/// A new signing key of `purpose`, made `now`, signing from `activates_at`.
+fn generated_key(
+    algorithm: JwtAlgorithm,
+    purpose: KeyPurpose,
+    now: DateTime<Utc>,
+    activates_at: DateTime<Utc>,
+) -> Result<StoredKey, KeyError> {
     let key = SigningKey::generate(algorithm)?;
     Ok(StoredKey {
         kid: key.kid().to_owned(),
-        purpose: KeyPurpose::AccessToken,
+        purpose,
         algorithm: algorithm.name().to_owned(),
         material: KeyMaterial::new(key.to_private_jwk_json()),
         created_at: now,
-        activates_at: now,
+        activates_at,
+        retired_at: None,
     })
 }
 
@@ -244,9 +385,9 @@ mod tests {
         let now = SystemClock.now().timestamp();
         let before = signer.sign(&claims(now)).unwrap();
 
-        let rotated = generated_key(JwtAlgorithm::ES256, SystemClock.now()).unwrap();
-        store.add_key(&rotated).await.unwrap();
-        keys.reload(&signer).await.unwrap();
+        let rotated = keys.rotate(SystemClock.now()).await.unwrap();
+        assert!(keys.reload(&signer).await.unwrap(), "the ring changed");
+        assert!(!keys.reload(&signer).await.unwrap(), "and then did not");
         let kids: Vec<String> = signer.keys().into_iter().map(|k| k.kid).collect();
         assert_eq!(kids.len(), 2);
         assert_eq!(kids[0], rotated.kid, "the newest active key signs");
@@ -278,5 +419,33 @@ mod tests {
         let keys = StoredKeys::new(Arc::new(MemoryStore::new()), JwtAlgorithm::ES256);
         assert!(matches!(keys.signer("authenticated", "").await, Err(StoredKeysError::Missing("access_token"))));
         assert!(matches!(keys.token_chain().await, Err(StoredKeysError::Missing("refresh_chain"))));
+    }
+
+    #[tokio::test]
+    async fn a_retired_key_stops_verifying_at_the_next_reload_and_the_signing_key_cannot_be_retired() {
+        let store = Arc::new(MemoryStore::new());
+        let keys = StoredKeys::new(store.clone(), JwtAlgorithm::ES256).with_api_key_signing();
+        let made = keys.ensure_initial().await.unwrap().made;
+        assert_eq!(made.len(), 3, "chain, access and API-key keys");
+        let signer = keys.signer("authenticated", "").await.unwrap();
+        let now = SystemClock.now().timestamp();
+        let leaked = signer.sign(&claims(now)).unwrap();
+        let first = signer.keys()[0].kid.clone();
+
+        let refused = keys.retire(&first).await.unwrap_err();
+        assert!(matches!(&refused, StoredKeysError::StillSigning { purpose: "access_token", .. }), "{refused}");
+        assert!(matches!(keys.retire("nope").await, Err(StoredKeysError::UnknownKey(_))));
+
+        keys.rotate(SystemClock.now()).await.unwrap();
+        keys.reload(&signer).await.unwrap();
+        assert!(signer.verify(&leaked, now).is_ok(), "a replaced key verifies until retired");
+        let (_, before) = keys.retire(&first).await.unwrap();
+        assert_eq!(before, KeyStatus::Verifying);
+        assert!(keys.reload(&signer).await.unwrap());
+        assert!(signer.verify(&leaked, now).is_err(), "its tokens are refused after the reload");
+        assert!(signer.keys().iter().all(|k| k.kid != first), "and it is no longer published");
+        let statuses = keys.statuses(KeyPurpose::AccessToken).await.unwrap();
+        assert!(statuses.iter().any(|(k, s)| k.kid == first && *s == KeyStatus::Retired && k.retired_at.is_some()));
+        keys.retire(&first).await.unwrap();
     }
 }

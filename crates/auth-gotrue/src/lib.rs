@@ -17,7 +17,7 @@ use std::num::NonZeroU32;
 use auth_core::ports::{StoreError, UniqueField, UserStore};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use crate::convert::{Converted, convert};
 use crate::reader::Reader;
@@ -90,15 +90,10 @@ pub enum ImportError {
     /// The schema name is not a plain PostgreSQL name.
     #[error("{0:?} is not a plain PostgreSQL name")]
     SchemaName(String),
-    /// No connection to the GoTrue database; `target` names it without a password.
-    #[error("cannot connect to the GoTrue database {target}")]
-    Connect {
-        /// The database, as user@host:port/name.
-        target: String,
-        /// The driver's error.
-        #[source]
-        source: tokio_postgres::Error,
-    },
+    /// No connection to the GoTrue database (refused URL, unreachable server, failed TLS
+    /// checks); the message names it without a password.
+    #[error("cannot connect to the GoTrue database")]
+    Connect(#[source] auth_pgconn::ConnectError),
     /// The schema has no GoTrue `users` table.
     #[error("{schema}.users has no column {column}: this is not a GoTrue database (try another schema)")]
     NotGotrue {
@@ -184,32 +179,11 @@ pub async fn import_users(
     Ok(summary)
 }
 
-/// Opens the GoTrue database; the connection runs until the client is dropped.
+/// Opens the GoTrue database through the connector every authd adapter shares (TLS per the
+/// URL's `sslmode`); the connection runs until the client is dropped.
 async fn connect(url: &str) -> Result<Client, ImportError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(|source| ImportError::Connect { target: target(url), source })?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::warn!(%error, "the connection to the GoTrue database ended");
-        }
-    });
-    Ok(client)
-}
-
-/// The database a URL names, as `user@host:port/name`, never with its password.
-fn target(url: &str) -> String {
-    let Ok(config) = url.parse::<tokio_postgres::Config>() else { return "(an unreadable URL)".into() };
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        #[cfg(unix)]
-        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
-        None => "localhost".into(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
-    let name = config.get_dbname().unwrap_or_default();
-    format!("{user}{host}:{port}/{name}")
+    let connector = auth_pgconn::PgConnector::new(url).map_err(ImportError::Connect)?;
+    connector.connect_spawned("GoTrue import").await.map_err(ImportError::Connect)
 }
 
 #[cfg(test)]
@@ -224,10 +198,12 @@ mod tests {
         assert!(SchemaName::parse("").is_err());
     }
 
-    #[test]
-    fn the_target_never_shows_the_password() {
-        let shown = target("postgres://gotrue:secret-pw@127.0.0.1:1/none");
-        assert_eq!(shown, "gotrue@127.0.0.1:1/none");
-        assert_eq!(target("not a url"), "(an unreadable URL)");
+    #[tokio::test]
+    async fn a_failed_connection_names_the_target_never_the_password() {
+        let Err(ImportError::Connect(error)) = connect("postgres://gotrue:secret-pw@127.0.0.1:1/none").await else {
+            panic!("port 1 must refuse");
+        };
+        let shown = error.to_string();
+        assert!(shown.contains("gotrue@127.0.0.1:1/none") && !shown.contains("secret-pw"), "{shown}");
     }
 }

@@ -163,7 +163,8 @@ impl From<AuthError> for ApiError {
             | AuthError::NotAdmin
             | AuthError::AdminOnlyFields
             | AuthError::OtpExpired => StatusCode::FORBIDDEN,
-            AuthError::EmailRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::EmailRateLimited { .. } | AuthError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::ReauthenticationNeeded => StatusCode::BAD_REQUEST,
             AuthError::UserNotFound | AuthError::FeatureDisabled(_) | AuthError::FlowStateNotFound => {
                 StatusCode::NOT_FOUND
             }
@@ -175,8 +176,9 @@ impl From<AuthError> for ApiError {
             | AuthError::PhoneExists
             | AuthError::UsernameExists
             | AuthError::SamePassword
+            | AuthError::MailDisabled
             | AuthError::FlowStateExpired => StatusCode::UNPROCESSABLE_ENTITY,
-            AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::Unavailable(_) | AuthError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = match &error {
@@ -196,7 +198,9 @@ impl From<AuthError> for ApiError {
             _ => None,
         };
         let retry_after = match &error {
-            AuthError::EmailRateLimited { retry_after } => Some(retry_after_secs(*retry_after)),
+            AuthError::EmailRateLimited { retry_after }
+            | AuthError::TooManyAttempts { retry_after }
+            | AuthError::Overloaded { retry_after } => Some(retry_after_secs(*retry_after)),
             _ => None,
         };
         Self { status, code: error.code(), message, extra, retry_after }

@@ -7,6 +7,7 @@ mod api_key;
 mod api_version;
 mod bearer;
 mod client;
+mod deadline;
 mod error;
 mod rate_limit;
 mod request_log;
@@ -22,14 +23,15 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, Resource, web};
 use auth_core::AuthError;
-use auth_core::ports::{Random, Readiness};
+use auth_core::domain::LimitKey;
+use auth_core::ports::{Admission, Random, Readiness};
 use auth_core::service::AuthService;
 use auth_metrics::Metrics;
 
 pub use error::ApiError;
 pub use ipnet::IpNet;
+use rate_limit::Bucket;
 pub use rate_limit::RateLimits;
-use rate_limit::{Bucket, RateLimiter};
 
 /// Default base path, as Supabase Auth is mounted behind the Supabase gateway.
 pub const DEFAULT_BASE_PATH: &str = "/auth/v1";
@@ -54,6 +56,9 @@ pub struct HttpSettings {
     /// Least time a request that may send mail takes to answer, so a known address (which costs
     /// a secret, a rendered mail and a write) cannot be told from an unknown one by timing.
     pub mail_answer_floor: std::time::Duration,
+    /// Longest time a request may take before it is answered `504 request_timeout`; zero for
+    /// no deadline.
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for HttpSettings {
@@ -66,6 +71,7 @@ impl Default for HttpSettings {
             cors_allowed_origins: Vec::new(),
             require_api_key: false,
             mail_answer_floor: std::time::Duration::from_millis(200),
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -112,8 +118,8 @@ pub struct AppState {
     pub info: ServerInfo,
     /// HTTP behaviour.
     pub settings: HttpSettings,
-    /// Per-IP request counters, shared by all workers.
-    limiter: RateLimiter,
+    /// Set once a request carried `X-Forwarded-For` from a peer that is not a trusted proxy.
+    untrusted_forwarding_seen: std::sync::atomic::AtomicBool,
     /// Prometheus metrics, when on, and where they are served.
     metrics: Option<(Arc<Metrics>, MetricsEndpoint)>,
     /// What `GET /ready` asks; without one, `/ready` answers 503.
@@ -121,10 +127,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for `app`, with fresh rate-limit counters.
+    /// State for `app`. Per-IP limits count on the service's rate limiter
+    /// ([`AuthService::with_limiter`]).
     pub fn new(service: AuthService, random: Arc<dyn Random>, info: ServerInfo, settings: HttpSettings) -> Self {
-        let limiter = RateLimiter::new(settings.rate_limits);
-        Self { service, random, info, settings, limiter, metrics: None, readiness: None }
+        let untrusted_forwarding_seen = std::sync::atomic::AtomicBool::new(false);
+        Self { service, random, info, settings, untrusted_forwarding_seen, metrics: None, readiness: None }
     }
 
     /// Records requests and rate-limit refusals into `metrics`, served as `endpoint` says.
@@ -149,24 +156,58 @@ impl AppState {
         self.readiness.as_deref()
     }
 
-    /// Counts a request against a per-IP limit; refuses it with 429 when over.
-    pub(crate) fn limit(&self, bucket: Bucket, request: &actix_web::HttpRequest) -> Result<(), ApiError> {
+    /// Counts a request against a per-client limit; refuses it with 429 when over (and with
+    /// 503 when the limiter's counters cannot be reached: a limit that cannot count is closed).
+    pub(crate) async fn limit(&self, bucket: Bucket, request: &actix_web::HttpRequest) -> Result<(), ApiError> {
+        self.warn_of_untrusted_forwarding(request);
         let Some(ip) = client::client_ip(request, &self.settings.trusted_proxies) else { return Ok(()) };
-        let refused = self.limiter.check(bucket, ip);
-        if let (Err(_), Some(metrics)) = (&refused, self.metrics()) {
+        let key = LimitKey::client(bucket.scope(), ip);
+        let admission = self.service.limiter().hit(&key, self.settings.rate_limits.quota(bucket)).await;
+        let wait = match admission {
+            Ok(Admission::Admitted) => return Ok(()),
+            Ok(Admission::Refused { retry_after }) => retry_after,
+            Err(error) => return Err(AuthError::Unavailable(error.to_string()).into()),
+        };
+        if let Some(metrics) = self.metrics() {
             metrics.rate_limited(bucket.as_str());
         }
-        match bucket {
-            Bucket::Email => refused.map_err(ApiError::email_rate_limited),
-            _ => refused.map_err(ApiError::rate_limited),
+        Err(match bucket {
+            Bucket::Email => ApiError::email_rate_limited(wait),
+            _ => ApiError::rate_limited(wait),
+        })
+    }
+
+    /// Warns once, loudly, when a request carries `X-Forwarded-For` from a peer that is not a
+    /// trusted proxy: behind a proxy nobody told authd about, every client shares the proxy's
+    /// address, so one client's limit is everyone's.
+    fn warn_of_untrusted_forwarding(&self, request: &actix_web::HttpRequest) {
+        use std::sync::atomic::Ordering;
+        if self.untrusted_forwarding_seen.load(Ordering::Relaxed) || !request.headers().contains_key("x-forwarded-for")
+        {
+            return;
         }
+        let Some(peer) = request.peer_addr().map(|addr| addr.ip()) else { return };
+        if self.settings.trusted_proxies.iter().any(|net| net.contains(&peer))
+            || self.untrusted_forwarding_seen.swap(true, Ordering::Relaxed)
+        {
+            return;
+        }
+        tracing::warn!(
+            %peer,
+            "a request carried X-Forwarded-For from a peer that is not in server.trusted_proxies: the header is \
+             ignored and rate limits count this peer's address; if authd runs behind a proxy or load balancer, \
+             add its address to server.trusted_proxies, or every client shares one limit (warned once)"
+        );
     }
 
     /// A use case's answer, with a refusal by the use cases' per-address mail throttle
-    /// counted in the metrics as the `address` limit.
+    /// counted in the metrics as the `address` limit, and one by the per-account password
+    /// throttle as the `account` limit.
     pub(crate) fn counted<T>(&self, outcome: Result<T, AuthError>) -> Result<T, ApiError> {
-        if let (Err(AuthError::EmailRateLimited { .. }), Some(metrics)) = (&outcome, self.metrics()) {
-            metrics.rate_limited("address");
+        match (&outcome, self.metrics()) {
+            (Err(AuthError::EmailRateLimited { .. }), Some(metrics)) => metrics.rate_limited("address"),
+            (Err(AuthError::TooManyAttempts { .. }), Some(metrics)) => metrics.rate_limited("account"),
+            _ => {}
         }
         Ok(outcome?)
     }
@@ -273,15 +314,36 @@ pub fn metrics_app(
         .default_service(web::to(routes::fallback::not_found))
 }
 
-/// A resource whose unsupported methods answer a JSON 405 rather than actix's empty one.
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(routes::fallback::method_not_allowed))
+/// A resource whose unsupported methods answer a JSON 405 rather than actix's empty one, and
+/// whose requests answer `504 request_timeout` past the deadline. The deadline wraps each
+/// resource rather than the app: it must not hold the request while routing still changes it,
+/// and inside the app's middleware its 504 is logged, counted and rendered like any error.
+fn resource(
+    path: &str,
+) -> Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::resource(path).default_service(web::to(routes::fallback::method_not_allowed)).wrap(from_fn(deadline::deadline))
 }
 
 /// A public endpoint: open to anyone, or to holders of an API key when `require_api_key` is on.
 /// Endpoints that take a user's access token authenticate by it and are not wrapped.
-fn public(
-    resource: Resource,
+fn public<B: MessageBody + 'static>(
+    resource: Resource<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    >,
 ) -> Resource<
     impl ServiceFactory<
         ServiceRequest,

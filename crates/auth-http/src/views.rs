@@ -1,7 +1,7 @@
-//! The JSON shapes of Supabase Auth: the user object, the session (token) response and the
-//! audit log entry.
+//! The JSON shapes of Supabase Auth: the user object and the session (token) response. (An
+//! audit event's shape is its own serialisation, in auth-core.)
 
-use auth_core::domain::{Actor, AuditEvent, User};
+use auth_core::domain::User;
 use auth_core::service::IssuedSession;
 use serde_json::{Map, Value, json};
 
@@ -71,30 +71,4 @@ fn insert_time(out: &mut Map<String, Value>, key: &str, value: Option<chrono::Da
     if let Some(time) = value {
         out.insert(key.to_owned(), json!(time));
     }
-}
-
-/// An audit event in Supabase Auth's shape (`payload` holds the facts).
-pub fn audit_event(event: &AuditEvent) -> Value {
-    let actor_id = match &event.actor {
-        Actor::User(id) => Value::from(id.to_string()),
-        Actor::Admin | Actor::Anonymous => Value::Null,
-    };
-    let actor_kind = match &event.actor {
-        Actor::User(_) => "user",
-        Actor::Admin => "admin",
-        Actor::Anonymous => "anonymous",
-    };
-    json!({
-        "id": event.id,
-        "created_at": event.at,
-        "ip_address": event.ip.clone().unwrap_or_default(),
-        "payload": {
-            "action": event.action.as_str(),
-            "actor_id": actor_id,
-            "actor_type": actor_kind,
-            "target_id": event.target.map(|id| id.to_string()),
-            "user_agent": event.user_agent,
-            "traits": event.details,
-        },
-    })
 }

@@ -17,8 +17,8 @@
 mod quote;
 
 use serde_json::Value;
+use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
 
 pub use quote::{ident, literal};
 
@@ -67,9 +67,9 @@ impl PostgrestSettings {
 /// Why talking to PostgreSQL failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PostgrestError {
-    /// No connection to the database.
+    /// No connection to the database (refused URL, unreachable server, failed TLS checks).
     #[error("cannot connect to PostgreSQL")]
-    Connect(#[source] tokio_postgres::Error),
+    Connect(#[source] auth_pgconn::ConnectError),
     /// A statement failed; `doing` says which step.
     #[error("{doing}")]
     Statement {
@@ -137,14 +137,11 @@ impl PostgrestSync {
         }
     }
 
+    /// A connection through the connector every authd adapter shares (TLS per the URL's
+    /// `sslmode`; no plaintext to a host that is not loopback without `sslmode=disable`).
     async fn connect(&self) -> Result<Client, PostgrestError> {
-        let (client, connection) = tokio_postgres::connect(&self.url, NoTls).await.map_err(PostgrestError::Connect)?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "PostgREST sync connection closed");
-            }
-        });
-        Ok(client)
+        let connector = auth_pgconn::PgConnector::new(&self.url).map_err(PostgrestError::Connect)?;
+        connector.connect_spawned("PostgREST sync").await.map_err(PostgrestError::Connect)
     }
 
     /// Creates the missing API roles and grants what PostgREST needs; idempotent. A missing

@@ -18,7 +18,7 @@ pub fn store_error(error: DieselError) -> StoreError {
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
             info,
         ) => StoreError::Unavailable(info.message().to_owned()),
-        DieselError::DatabaseError(_, info) if is_busy(info.message()) => {
+        DieselError::DatabaseError(_, info) if is_busy(info.message()) || is_timeout(info.message()) => {
             StoreError::Unavailable(info.message().to_owned())
         }
         DieselError::BrokenTransactionManager => StoreError::Unavailable("connection lost mid-transaction".into()),
@@ -42,6 +42,16 @@ fn unique_field(source: &str) -> Option<UniqueField> {
     }
 }
 
+/// PostgreSQL's answer when `lock_timeout`, `statement_timeout` or
+/// `idle_in_transaction_session_timeout` ended a statement: the database is busy, not broken, so
+/// the caller may retry. diesel does not carry the SQLSTATE (55P03, 57014, 25P03), so the
+/// server's English messages are matched; under another `lc_messages` these stay internal errors.
+fn is_timeout(message: &str) -> bool {
+    message.contains("due to lock timeout")
+        || message.contains("due to statement timeout")
+        || message.contains("idle-in-transaction timeout")
+}
+
 /// SQLite's answer when the write lock stayed busy past the busy timeout.
 fn is_busy(message: &str) -> bool {
     message.contains("database is locked") || message.contains("database is busy")
@@ -61,5 +71,13 @@ mod tests {
         assert_eq!(unique_field("signing_keys_pkey"), Some(UniqueField::Id));
         assert_eq!(unique_field("UNIQUE constraint failed: signing_keys.kid"), Some(UniqueField::Id));
         assert_eq!(unique_field("refresh_tokens_digest_key"), None);
+    }
+
+    #[test]
+    fn postgres_timeouts_are_unavailability() {
+        assert!(is_timeout("canceling statement due to lock timeout"));
+        assert!(is_timeout("canceling statement due to statement timeout"));
+        assert!(is_timeout("terminating connection due to idle-in-transaction timeout"));
+        assert!(!is_timeout("relation \"users\" does not exist"));
     }
 }

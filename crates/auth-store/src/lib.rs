@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::ports::{
-    AuditLog, EmailFlowStore, KeyStore, MailOutbox, Readiness, SessionStore, StoreError, UserStore,
+    AuditLog, EmailFlowStore, KeyStore, MailOutbox, Readiness, SessionStore, StoreError, StorePorts, UserStore,
 };
 
 pub use postgres::PgStore;
@@ -30,11 +30,27 @@ pub struct PoolOptions {
     pub max_connections: usize,
     /// How long to wait for a connection (to open one, or for a free one) before failing.
     pub connect_timeout: Duration,
+    /// PostgreSQL only: how long one statement may run (`statement_timeout`); zero for no limit.
+    pub statement_timeout: Duration,
+    /// PostgreSQL only: how long a statement may wait for a lock (`lock_timeout`); zero for no limit.
+    pub lock_timeout: Duration,
+    /// PostgreSQL only: how long a session may sit idle inside a transaction before the server
+    /// ends it (`idle_in_transaction_session_timeout`); zero for no limit.
+    pub idle_in_transaction_timeout: Duration,
+    /// PostgreSQL only: idle time before TCP keepalive probes start; zero turns them off.
+    pub tcp_keepalive: Duration,
 }
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self { max_connections: 10, connect_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(10),
+            lock_timeout: Duration::from_secs(5),
+            idle_in_transaction_timeout: Duration::from_secs(30),
+            tcp_keepalive: Duration::from_secs(30),
+        }
     }
 }
 
@@ -75,6 +91,10 @@ pub enum OpenError {
     /// The database did not answer or refused.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The PostgreSQL connection string was refused before connecting (an unknown `sslmode`, an
+    /// unreadable `sslrootcert`, plaintext to a host that is not loopback).
+    #[error(transparent)]
+    Postgres(#[from] auth_pgconn::ConnectError),
 }
 
 impl Database {
@@ -104,41 +124,49 @@ impl Database {
 
     /// The user store.
     pub fn users(&self) -> Arc<dyn UserStore> {
-        self.ports()
+        self.store()
     }
 
     /// The session store.
     pub fn sessions(&self) -> Arc<dyn SessionStore> {
-        self.ports()
+        self.store()
     }
 
     /// The key store.
     pub fn keys(&self) -> Arc<dyn KeyStore> {
-        self.ports()
+        self.store()
     }
 
     /// Emailed one-time secrets and the outbox they are queued in.
     pub fn flows(&self) -> Arc<dyn EmailFlowStore> {
-        self.ports()
+        self.store()
     }
 
     /// The outbox, as the delivery worker sees it.
     pub fn outbox(&self) -> Arc<dyn MailOutbox> {
-        self.ports()
+        self.store()
     }
 
     /// The readiness check: the database answers and its schema is up to date.
     pub fn readiness(&self) -> Arc<dyn Readiness> {
-        self.ports()
+        self.store()
     }
 
     /// The audit log.
     pub fn audit(&self) -> Arc<dyn AuditLog> {
-        self.ports()
+        self.store()
+    }
+
+    /// Every storage port at once, for wiring the use cases (`Ports::new`) and the key store.
+    pub fn ports(&self) -> StorePorts {
+        match self {
+            Self::Postgres(store) => StorePorts::all(Arc::new(store.clone())),
+            Self::Sqlite(store) => StorePorts::all(Arc::new(store.clone())),
+        }
     }
 
     /// The store behind every port (each accessor above narrows it).
-    fn ports(&self) -> Arc<dyn Ports> {
+    fn store(&self) -> Arc<dyn Ports> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

@@ -89,7 +89,7 @@ pub async fn private_cluster_database(test_name: &str) -> Option<TestDatabase> {
     }
 }
 
-fn unavailable(cause: &str) -> Option<TestDatabase> {
+pub(crate) fn unavailable(cause: &str) -> Option<TestDatabase> {
     if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
         panic!("PostgreSQL is required ({REQUIRE_ENV}=1) but unavailable: {cause}");
     }
@@ -117,7 +117,7 @@ async fn create_database(admin_url: &str, test_name: &str) -> Result<TestDatabas
     Ok(TestDatabase { admin_url: admin_url.to_owned(), name, url })
 }
 
-async fn admin_execute(admin_url: &str, statement: &str) -> Result<(), String> {
+pub(crate) async fn admin_execute(admin_url: &str, statement: &str) -> Result<(), String> {
     let (client, connection) = tokio_postgres::connect(admin_url, NoTls).await.map_err(|e| e.to_string())?;
     let driver = tokio::spawn(connection);
     let result = client.batch_execute(statement).await.map_err(|e| e.to_string());
@@ -191,7 +191,7 @@ async fn start_private_cluster() -> Result<String, String> {
 }
 
 /// Stops the cluster and removes its directory once this test process has exited.
-fn spawn_watchdog(bin: &Path, root: &Path, data: &Path, as_root: bool) -> Result<(), String> {
+pub(crate) fn spawn_watchdog(bin: &Path, root: &Path, data: &Path, as_root: bool) -> Result<(), String> {
     let pg_ctl = bin.join("pg_ctl");
     let stop = if as_root {
         format!("runuser -u postgres -- '{}' -D '{}' -m immediate stop", pg_ctl.display(), data.display())
@@ -213,7 +213,7 @@ fn spawn_watchdog(bin: &Path, root: &Path, data: &Path, as_root: bool) -> Result
         .map_err(|e| format!("cannot start the cluster watchdog: {e}"))
 }
 
-fn postgres_command(program: &Path, as_root: bool) -> Command {
+pub(crate) fn postgres_command(program: &Path, as_root: bool) -> Command {
     if as_root {
         let mut command = Command::new("runuser");
         command.args(["-u", "postgres", "--"]).arg(program);
@@ -223,7 +223,7 @@ fn postgres_command(program: &Path, as_root: bool) -> Command {
     }
 }
 
-fn run(command: &mut Command) -> Result<(), String> {
+pub(crate) fn run(command: &mut Command) -> Result<(), String> {
     let output = command.stdin(Stdio::null()).output().map_err(|e| format!("{command:?}: {e}"))?;
     if output.status.success() {
         Ok(())
@@ -232,11 +232,11 @@ fn run(command: &mut Command) -> Result<(), String> {
     }
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-fn postgres_bin_dir() -> Option<PathBuf> {
+pub(crate) fn postgres_bin_dir() -> Option<PathBuf> {
     let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
     let from_pg_config = Command::new("pg_config")
         .arg("--bindir")

@@ -5,11 +5,10 @@ use std::sync::Arc;
 
 use auth_core::AuthError;
 use auth_core::domain::Password;
-use auth_core::ports::{AuditLog, EmailFlowStore, KeyStore, SessionStore, UserStore};
+use auth_core::ports::StorePorts;
 use auth_core::service::SignupRequest;
 use auth_core::service::{AuthService, AuthSettings, ClientInfo, Identifier, IssuedSession, Ports, SignupOutcome};
 use auth_crypto::{Argon2Hasher, Argon2Params, JwtAlgorithm, OsRandom, StoredKeys, SystemClock};
-use auth_mail::{TemplateSettings, Templates};
 use axum::extract::{State, rejection::JsonRejection};
 use axum::http::{HeaderMap, StatusCode, header::AUTHORIZATION};
 use axum::response::{IntoResponse, Response};
@@ -18,55 +17,26 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The storage ports the use cases run on.
-pub struct Stores {
-    users: Arc<dyn UserStore>,
-    sessions: Arc<dyn SessionStore>,
-    keys: Arc<dyn KeyStore>,
-    audit: Arc<dyn AuditLog>,
-    flows: Arc<dyn EmailFlowStore>,
-}
-
-impl Stores {
-    /// Every port from an auth-store database (SQLite or PostgreSQL).
-    pub fn database(db: &auth_store::Database) -> Self {
-        Self { users: db.users(), sessions: db.sessions(), keys: db.keys(), audit: db.audit(), flows: db.flows() }
-    }
-
-    /// Every port from one store that implements them all (auth-core's `MemoryStore`, your own).
-    pub fn all<S>(store: Arc<S>) -> Self
-    where
-        S: UserStore + SessionStore + KeyStore + AuditLog + EmailFlowStore + 'static,
-    {
-        Self { users: store.clone(), sessions: store.clone(), keys: store.clone(), audit: store.clone(), flows: store }
-    }
-}
-
 /// authd's defaults, except that new addresses count as confirmed: this service sends no mail.
 pub fn settings() -> AuthSettings {
     AuthSettings { autoconfirm: true, ..AuthSettings::default() }
 }
 
-/// The use cases over `stores` with authd's crypto: argon2id on two threads, ES256 access tokens
-/// and HMAC refresh chains whose keys are made once and kept in the store.
-pub async fn service(stores: Stores, settings: AuthSettings) -> anyhow::Result<AuthService> {
-    let keys = StoredKeys::new(stores.keys, JwtAlgorithm::ES256).with_token_lifetime(settings.access_token_ttl);
+/// The use cases over `stores` (`Database::ports()`, or `StorePorts::all` of one store) with
+/// authd's crypto: argon2id on two threads, ES256 access tokens and HMAC refresh chains whose
+/// keys are made once and kept in the store. No mail templates: flows that mail are refused.
+pub async fn service(stores: StorePorts, settings: AuthSettings) -> anyhow::Result<AuthService> {
+    let keys =
+        StoredKeys::new(Arc::clone(&stores.keys), JwtAlgorithm::ES256).with_token_lifetime(settings.access_token_ttl);
     keys.ensure_initial().await?;
-    let site_url = settings.email.redirects.site_url.clone();
-    let templates = Templates::new(TemplateSettings { app_name: "embed".into(), site_url }, None)?;
-    let ports = Ports {
-        users: stores.users,
-        sessions: stores.sessions,
-        hasher: Arc::new(Argon2Hasher::new(Argon2Params::default(), 2)?),
-        signer: Arc::new(keys.signer(&settings.audience, &settings.issuer).await?),
-        chain: Arc::new(keys.token_chain().await?),
-        clock: Arc::new(SystemClock),
-        random: Arc::new(OsRandom),
-        audit: stores.audit,
-        flows: stores.flows,
-        // Rendered only if a use case queues mail; with autoconfirm, sign-up queues none.
-        templates: Arc::new(templates),
-    };
+    let ports = Ports::new(
+        &stores,
+        Arc::new(Argon2Hasher::new(Argon2Params::default(), 2)?),
+        Arc::new(keys.signer(&settings.audience, &settings.issuer).await?),
+        Arc::new(keys.token_chain().await?),
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
+    );
     Ok(AuthService::new(ports, settings))
 }
 

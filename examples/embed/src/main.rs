@@ -2,7 +2,7 @@
 //! (default `127.0.0.1:3000`).
 
 use auth_store::{Database, PoolOptions};
-use embed_example::{Stores, router, service, settings};
+use embed_example::{router, service, settings};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -14,7 +14,7 @@ async fn main() -> anyhow::Result<()> {
 
     let database = Database::connect(&url, &PoolOptions::default()).await?;
     database.migrate().await?;
-    let app = router(service(Stores::database(&database), settings()).await?);
+    let app = router(service(database.ports(), settings()).await?);
 
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     tracing::info!("listening on http://{listen}");

@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use anyhow::{Context, bail};
-use auth_core::domain::{Actor, AuditEvent, Password, Session, User, UserQuery};
+use auth_core::domain::{Actor, Password, Session, User, UserQuery};
 use auth_core::service::{AdminUserAttributes, AuthService};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -325,40 +325,26 @@ pub async fn audit(config: &Config, page: u64, per_page: u64, json: bool) -> any
     let service = service(config).await?;
     let (events, total) = service.audit_events((page - 1).saturating_mul(per_page), per_page).await?;
     if json {
-        let rows: Vec<Value> = events.iter().map(event_json).collect();
-        say(&serde_json::to_string_pretty(&json!({ "events": rows, "total": total }))?);
+        // The same shape as `GET /admin/audit`'s events: auth-core's serialisation.
+        say(&serde_json::to_string_pretty(&json!({ "events": events, "total": total }))?);
         return Ok(());
     }
     say(&format!("{:<19} {:<26} {:<36} {:<36} {:<15}", "TIME", "ACTION", "ACTOR", "TARGET", "IP"));
     for event in &events {
-        let row = event_json(event);
+        let actor = match &event.actor {
+            Actor::User(id) => id.to_string(),
+            Actor::Admin => "admin".into(),
+            Actor::Anonymous => "anonymous".into(),
+        };
         say(&format!(
             "{:<19} {:<26} {:<36} {:<36} {:<15}",
             time(Some(event.at)),
             event.action.as_str(),
-            row["actor"].as_str().unwrap_or("-"),
-            row["target_id"].as_str().unwrap_or("-"),
+            actor,
+            event.target.map_or_else(|| "-".into(), |t| t.to_string()),
             event.ip.as_deref().unwrap_or("-"),
         ));
     }
     say(&format!("{} of {total} event(s)", events.len()));
     Ok(())
-}
-
-fn event_json(event: &AuditEvent) -> Value {
-    let actor = match &event.actor {
-        Actor::User(id) => id.to_string(),
-        Actor::Admin => "admin".into(),
-        Actor::Anonymous => "anonymous".into(),
-    };
-    json!({
-        "id": event.id,
-        "created_at": event.at,
-        "action": event.action.as_str(),
-        "actor": actor,
-        "target_id": event.target.map(|t| t.to_string()),
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "details": event.details,
-    })
 }

@@ -66,7 +66,7 @@ pub async fn run(config: &Config, command: ImportCommand) -> anyhow::Result<()> 
         now: operator.clock.now(),
     };
     let options = ImportOptions { schema, batch_size };
-    let users = operator.database.users();
+    let users = operator.database.ports().users;
     let summary = auth_gotrue::import_users(&url, &options, &defaults, users.as_ref()).await?;
     report(&summary, args.json)
 }

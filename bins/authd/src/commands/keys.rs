@@ -1,5 +1,5 @@
-//! `authd keys list|rotate|api`: the signing keys and API keys, shown and replaced; rotations are
-//! recorded in the audit log.
+//! `authd keys list|rotate|retire|api`: the signing keys and API keys, shown, replaced and
+//! retired; rotations and retirements are recorded in the audit log.
 
 use auth_core::domain::AuditAction;
 use clap::Subcommand;
@@ -27,6 +27,19 @@ pub enum KeysCommand {
         #[arg(long)]
         now: bool,
         /// Print the new key as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retire a key at once (a compromised one): every running server stops signing and
+    /// verifying with it within `jwt.key_reload_secs`, so tokens it signed are refused. The key
+    /// signing now can only be retired with `--rotate`.
+    Retire {
+        /// The key id (`authd keys list`).
+        kid: String,
+        /// First add a new key of the same purpose that signs at once (for the key signing now).
+        #[arg(long)]
+        rotate: bool,
+        /// Print the retired key (and the new one) as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -58,6 +71,26 @@ pub async fn run(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                 say(&format!("added key {} ({}): published now, signs from {when}", key.kid, key.algorithm));
             }
         }
+        KeysCommand::Retire { kid, rotate, json } => {
+            let audit = Audit::ready(&operator, config).await?;
+            let rotated = if rotate { Some(keys.rotate_for(&kid).await?) } else { None };
+            if let Some(new) = &rotated {
+                audit.rotated(json!({"kid": new.kid, "purpose": new.purpose, "immediately": true})).await;
+            }
+            let retired = keys.retire(&kid).await?;
+            audit.retired(json!({"kid": retired.kid, "purpose": retired.purpose})).await;
+            if json {
+                say(&serde_json::to_string_pretty(&json!({"retired": retired, "rotated": rotated}))?);
+            } else {
+                if let Some(new) = &rotated {
+                    say(&format!("added key {} ({}): signs from now", new.kid, new.algorithm));
+                }
+                say(&format!(
+                    "retired key {} ({}): running servers stop accepting it within jwt.key_reload_secs",
+                    retired.kid, retired.purpose
+                ));
+            }
+        }
         KeysCommand::Api { rotate, json } => {
             let api = if rotate {
                 let audit = Audit::ready(&operator, config).await?;
@@ -80,7 +113,7 @@ pub async fn run(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Records rotations through the admin use cases. Built before the keys change, so a
+/// Records rotations and retirements through the admin use cases. Built before the keys change, so a
 /// configuration that cannot build them stops the command before anything is changed.
 struct Audit(auth_core::service::AuthService);
 
@@ -92,6 +125,10 @@ impl Audit {
     async fn rotated(&self, details: serde_json::Value) {
         self.0.record_admin_event(AuditAction::KeyRotated, &super::command_line(), details).await;
     }
+
+    async fn retired(&self, details: serde_json::Value) {
+        self.0.record_admin_event(AuditAction::KeyRetired, &super::command_line(), details).await;
+    }
 }
 
 /// Prints keys as a table, or as one JSON array for scripts.
@@ -101,19 +138,20 @@ fn key_table(keys: &[KeyListing], json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     say(&format!(
-        "{:<24} {:<14} {:<12} {:<10} {:<9} {:<19} {:<19}",
-        "KID", "PURPOSE", "ALGORITHM", "STATUS", "SOURCE", "CREATED", "ACTIVATES"
+        "{:<24} {:<14} {:<12} {:<10} {:<9} {:<19} {:<19} {:<19}",
+        "KID", "PURPOSE", "ALGORITHM", "STATUS", "SOURCE", "CREATED", "ACTIVATES", "RETIRED"
     ));
     for key in keys {
         say(&format!(
-            "{:<24} {:<14} {:<12} {:<10} {:<9} {:<19} {:<19}",
+            "{:<24} {:<14} {:<12} {:<10} {:<9} {:<19} {:<19} {:<19}",
             key.kid,
             key.purpose,
             key.algorithm,
             key.status,
             key.source,
             time(key.created_at),
-            time(key.activates_at)
+            time(key.activates_at),
+            time(key.retired_at)
         ));
     }
     Ok(())

@@ -81,7 +81,7 @@ fn operate_on(url: &str) {
     assert!(op(&["keys", "rotate", "--now"], None).status.success());
     let audit = json_output(&op(&["audit", "--json"], None));
     let actions: Vec<&str> =
-        audit["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        audit["events"].as_array().unwrap().iter().map(|e| e["payload"]["action"].as_str().unwrap()).collect();
     for expected in [
         "key_rotated",
         "user_created_by_admin",
@@ -92,9 +92,10 @@ fn operate_on(url: &str) {
     ] {
         assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
     }
-    let rotation = audit["events"].as_array().unwrap().iter().find(|e| e["action"] == "key_rotated").unwrap();
-    assert_eq!(rotation["actor"], "admin", "{rotation}");
-    assert!(rotation["user_agent"].as_str().unwrap().starts_with("authd-cli/"), "{rotation}");
+    let rotation =
+        audit["events"].as_array().unwrap().iter().find(|e| e["payload"]["action"] == "key_rotated").unwrap();
+    assert_eq!(rotation["payload"]["actor_type"], "admin", "{rotation}");
+    assert!(rotation["payload"]["user_agent"].as_str().unwrap().starts_with("authd-cli/"), "{rotation}");
     assert!(!audit.to_string().contains(PASSWORD), "no password in the audit log");
 
     assert!(op(&["users", "delete", "opal"], None).status.success());

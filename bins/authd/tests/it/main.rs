@@ -5,6 +5,7 @@
 
 mod admin_cli;
 mod cli;
+mod db_timeouts;
 mod e2e;
 mod email;
 mod keys;
@@ -13,4 +14,5 @@ mod observability;
 mod outage;
 mod postgrest;
 mod process;
+mod retire;
 mod serve;

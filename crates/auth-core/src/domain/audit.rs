@@ -1,4 +1,5 @@
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::UserId;
@@ -41,11 +42,13 @@ pub enum AuditAction {
     AdminSessionsRevoked,
     /// A signing key was added.
     KeyRotated,
+    /// A key was retired by an operator: it no longer signs or verifies.
+    KeyRetired,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::Signup,
         Self::Login,
         Self::LoginFailed,
@@ -63,6 +66,7 @@ impl AuditAction {
         Self::AdminPasswordSet,
         Self::AdminSessionsRevoked,
         Self::KeyRotated,
+        Self::KeyRetired,
     ];
 
     /// The stored name.
@@ -85,6 +89,7 @@ impl AuditAction {
             Self::AdminPasswordSet => "password_set_by_admin",
             Self::AdminSessionsRevoked => "sessions_revoked_by_admin",
             Self::KeyRotated => "key_rotated",
+            Self::KeyRetired => "key_retired",
         }
     }
 
@@ -124,4 +129,47 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     /// Further facts (a session id, a logout scope, the fields changed); never secrets.
     pub details: Value,
+}
+
+/// The one JSON shape of an audit event, shared by the admin API (`GET /admin/audit`) and
+/// `authd audit --json`: Supabase Auth's audit entry, with what happened under `payload` and the
+/// event's details as its `traits`.
+impl Serialize for AuditEvent {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Entry<'a> {
+            id: i64,
+            created_at: DateTime<Utc>,
+            ip_address: &'a str,
+            payload: Payload<'a>,
+        }
+        #[derive(Serialize)]
+        struct Payload<'a> {
+            action: &'static str,
+            actor_id: Option<String>,
+            actor_type: &'static str,
+            target_id: Option<String>,
+            user_agent: Option<&'a str>,
+            traits: &'a Value,
+        }
+        let (actor_id, actor_type) = match &self.actor {
+            Actor::User(id) => (Some(id.to_string()), "user"),
+            Actor::Admin => (None, "admin"),
+            Actor::Anonymous => (None, "anonymous"),
+        };
+        Entry {
+            id: self.id,
+            created_at: self.at,
+            ip_address: self.ip.as_deref().unwrap_or_default(),
+            payload: Payload {
+                action: self.action.as_str(),
+                actor_id,
+                actor_type,
+                target_id: self.target.map(|id| id.to_string()),
+                user_agent: self.user_agent.as_deref(),
+                traits: &self.details,
+            },
+        }
+        .serialize(serializer)
+    }
 }

@@ -12,6 +12,7 @@ mod outbox;
 mod password;
 mod phone;
 mod pkce;
+mod rate_limit;
 mod redirect;
 mod refresh_token;
 mod session;
@@ -37,7 +38,8 @@ pub use phone::{Phone, PhoneError};
 pub use pkce::{
     AuthCode, AuthCodeSecret, ChallengeError, ChallengeMethod, CodeChallenge, PKCE_LINK_PREFIX, auth_code_digest,
 };
-pub use redirect::{RedirectPolicy, encode_query_value};
+pub use rate_limit::{LimitKey, Quota, client_network, gcra};
+pub use redirect::{RedirectPolicy, RedirectPolicyError, encode_query_value};
 pub use refresh_token::{
     RefreshToken, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, TokenDigest, plan_rotation,
 };

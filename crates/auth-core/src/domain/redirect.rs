@@ -4,16 +4,63 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 /// list. Patterns are globs: `*` matches within one host label or path segment (never across
 /// `.`, `/`, `?`, `#`, `@` or `\`), `**` matches anything, `?` one such character. A target
 /// with credentials, a backslash, whitespace or control characters is never allowed, since
-/// browsers and servers may read its host differently.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// browsers and servers may read its host differently. Built only through [`RedirectPolicy::new`],
+/// which refuses a site URL or pattern that could not work or would allow more than it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectPolicy {
-    /// The application's URL, the default target.
-    pub site_url: String,
-    /// Further allowed targets.
-    pub allow_list: Vec<String>,
+    site_url: String,
+    allow_list: Vec<String>,
+}
+
+/// Why a site URL or allow-list pattern was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectPolicyError {
+    /// The site URL is not an absolute http(s) URL without credentials, whitespace or backslash.
+    #[error("the site URL must be an absolute http:// or https:// URL without credentials")]
+    SiteUrl,
+    /// An allow-list pattern cannot be used as given.
+    #[error("redirect pattern {pattern:?}: {reason}")]
+    Pattern {
+        /// The pattern, as given.
+        pattern: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl RedirectPolicy {
+    /// A policy sending browsers to `site_url` by default and allowing the targets the
+    /// `allow_list` patterns match. Each pattern must start with `http://` or `https://`, name a
+    /// host, hold no credentials, whitespace or backslash, and have no `**` before its path: a
+    /// `**` in the host (`https://*.example.com**`) would also match `x.example.com.evil.net`.
+    pub fn new(site_url: &str, allow_list: Vec<String>) -> Result<Self, RedirectPolicyError> {
+        let site_url = site_url.trim();
+        if !plain_url(site_url) {
+            return Err(RedirectPolicyError::SiteUrl);
+        }
+        for pattern in &allow_list {
+            if let Err(reason) = check_pattern(pattern) {
+                return Err(RedirectPolicyError::Pattern { pattern: pattern.clone(), reason });
+            }
+        }
+        Ok(Self { site_url: site_url.to_owned(), allow_list })
+    }
+
+    /// `http://localhost:3000` and no pattern: the default of `EmailSettings`, for development.
+    pub(crate) fn local_default() -> Self {
+        Self { site_url: "http://localhost:3000".into(), allow_list: Vec::new() }
+    }
+
+    /// The application's URL, the default target.
+    pub fn site_url(&self) -> &str {
+        &self.site_url
+    }
+
+    /// The allowed target patterns besides the site URL.
+    pub fn allow_list(&self) -> &[String] {
+        &self.allow_list
+    }
+
     /// `requested` when it is allowed, the site URL otherwise.
     pub fn resolve(&self, requested: Option<&str>) -> String {
         match requested.map(str::trim).filter(|r| !r.is_empty()) {
@@ -42,6 +89,28 @@ fn plain_url(url: &str) -> bool {
         && !authority.is_empty()
         && !authority.contains('@')
         && !url.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+}
+
+/// Why `pattern` cannot be an allow-list entry, if it cannot.
+fn check_pattern(pattern: &str) -> Result<(), &'static str> {
+    let Some((scheme, rest)) = pattern.split_once("://") else { return Err("must start with http:// or https://") };
+    if !matches!(scheme, "http" | "https") {
+        return Err("must start with http:// or https://");
+    }
+    if pattern.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) {
+        return Err("must not hold a backslash, whitespace or control characters");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err("must name a host");
+    }
+    if authority.contains('@') {
+        return Err("must not hold credentials (@)");
+    }
+    if authority.contains("**") {
+        return Err("`**` before the path matches other hosts too; use `*` for one host label");
+    }
+    Ok(())
 }
 
 /// Characters a single `*` or `?` never matches: they end a host label or a path segment, or
@@ -76,10 +145,30 @@ mod tests {
     use super::*;
 
     fn policy(allow: &[&str]) -> RedirectPolicy {
-        RedirectPolicy {
-            site_url: "https://app.example.com".into(),
-            allow_list: allow.iter().map(|s| (*s).to_owned()).collect(),
+        RedirectPolicy::new("https://app.example.com", allow.iter().map(|s| (*s).to_owned()).collect()).unwrap()
+    }
+
+    #[test]
+    fn a_policy_that_could_not_work_or_allows_too_much_is_refused() {
+        for site in ["", "app.example.com", "javascript://x", "https://user@app.example.com", "https:// x"] {
+            assert_eq!(RedirectPolicy::new(site, Vec::new()), Err(RedirectPolicyError::SiteUrl), "{site}");
         }
+        for pattern in [
+            "",
+            "**",
+            "localhost:3000/*",
+            "ftp://files.example.com/**",
+            "https://*.example.com**",
+            "https://**.example.com/x",
+            "https://user@example.com/**",
+            "https:///path",
+            "https://a.example.com/\\x",
+        ] {
+            let refused = RedirectPolicy::new("https://app.example.com", vec![pattern.into()]);
+            assert!(matches!(refused, Err(RedirectPolicyError::Pattern { .. })), "{pattern}: {refused:?}");
+        }
+        let fine = RedirectPolicy::new(" https://app.example.com ", vec!["http://localhost:*/**".into()]).unwrap();
+        assert_eq!((fine.site_url(), fine.allow_list().len()), ("https://app.example.com", 1));
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub struct StoredKey {
     /// When it starts signing. Until then it is only published, so that every verifier (other
     /// replicas, PostgREST, clients caching the JWKS) knows it before the first token it signs.
     pub activates_at: DateTime<Utc>,
+    /// When an operator retired it (a compromised key): from then on it neither signs nor
+    /// verifies, whatever its place in the rotation. `None` for a key never retired.
+    pub retired_at: Option<DateTime<Utc>>,
 }
 
 /// Where a key stands in its life.
@@ -79,7 +82,8 @@ pub enum KeyStatus {
     Signing,
     /// Replaced, but tokens it signed may still be unexpired: still published and verifying.
     Verifying,
-    /// Replaced long enough ago that no token it signed is still valid.
+    /// Replaced long enough ago that no token it signed is still valid, or retired at once by
+    /// an operator: neither signs nor verifies.
     Retired,
 }
 
@@ -96,8 +100,10 @@ impl KeyStatus {
 }
 
 /// The status of each key of one purpose at `now`, newest activation first. The signing key is
-/// the newest one already active; an older key keeps verifying until the key that replaced it
-/// has been active for `token_lifetime` (by then every token it signed has expired).
+/// the newest one already active and not retired by an operator; an older key keeps verifying
+/// until the key that replaced it has been active for `token_lifetime` (by then every token it
+/// signed has expired). A key retired by an operator is `Retired` at once; had it been the newest
+/// active key, the one before it signs again (operators are told to rotate first).
 pub fn key_statuses(keys: &[StoredKey], now: DateTime<Utc>, token_lifetime: Duration) -> Vec<(&StoredKey, KeyStatus)> {
     let mut ordered: Vec<&StoredKey> = keys.iter().collect();
     ordered.sort_by(|a, b| (b.activates_at, b.created_at, &b.kid).cmp(&(a.activates_at, a.created_at, &a.kid)));
@@ -105,7 +111,10 @@ pub fn key_statuses(keys: &[StoredKey], now: DateTime<Utc>, token_lifetime: Dura
     // Activation time of the next newer active key, once one has been seen.
     let mut replaced_at: Option<DateTime<Utc>> = None;
     for key in ordered {
-        let status = if key.activates_at > now {
+        let active = key.activates_at <= now;
+        let status = if key.retired_at.is_some() {
+            KeyStatus::Retired
+        } else if !active {
             KeyStatus::Pending
         } else {
             match replaced_at {
@@ -114,7 +123,9 @@ pub fn key_statuses(keys: &[StoredKey], now: DateTime<Utc>, token_lifetime: Dura
                 Some(_) => KeyStatus::Retired,
             }
         };
-        if key.activates_at <= now {
+        // A retired key replaces the keys before it only if it had itself been replaced: one
+        // retired while signing hands signing back rather than leave none.
+        if active && (key.retired_at.is_none() || replaced_at.is_some()) {
             replaced_at = Some(key.activates_at);
         }
         statuses.push((key, status));
@@ -137,6 +148,7 @@ mod tests {
             material: KeyMaterial::new("secret"),
             created_at: t0,
             activates_at: t0 + Duration::minutes(activates_minutes),
+            retired_at: None,
         }
     }
 
@@ -151,6 +163,35 @@ mod tests {
         assert_eq!(statuses(&keys, 50), [("new".into(), KeyStatus::Pending), ("old".into(), KeyStatus::Signing)]);
         assert_eq!(statuses(&keys, 130), [("new".into(), KeyStatus::Signing), ("old".into(), KeyStatus::Verifying)]);
         assert_eq!(statuses(&keys, 161), [("new".into(), KeyStatus::Signing), ("old".into(), KeyStatus::Retired)]);
+    }
+
+    #[test]
+    fn a_retired_key_neither_signs_nor_verifies_and_keeps_the_others_in_place() {
+        let retired = |mut k: StoredKey| {
+            k.retired_at = Some(k.activates_at);
+            k
+        };
+        // Retired while verifying: the signing key stays, the older key's lifetime is unchanged.
+        let keys = [key("oldest", 0), retired(key("old", 100)), key("new", 110)];
+        assert_eq!(
+            statuses(&keys, 130),
+            [
+                ("new".into(), KeyStatus::Signing),
+                ("old".into(), KeyStatus::Retired),
+                ("oldest".into(), KeyStatus::Verifying)
+            ]
+        );
+        assert_eq!(statuses(&keys, 161)[2], ("oldest".into(), KeyStatus::Retired));
+        // Retired while pending or signing: never used; the key before it signs again.
+        let keys = [key("old", 0), retired(key("new", 100)), retired(key("next", 200))];
+        assert_eq!(
+            statuses(&keys, 150),
+            [
+                ("next".into(), KeyStatus::Retired),
+                ("new".into(), KeyStatus::Retired),
+                ("old".into(), KeyStatus::Signing)
+            ]
+        );
     }
 
     #[test]

@@ -8,8 +8,10 @@ mod mailer;
 mod observer;
 mod password_hasher;
 mod random;
+mod rate_limiter;
 mod readiness;
 mod store;
+mod store_ports;
 mod token_chain;
 mod token_signer;
 
@@ -20,8 +22,10 @@ pub use mailer::{Mail, MailError, MailTemplates, Mailer};
 pub use observer::{NoObserver, Observer};
 pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
 pub use random::{Random, RandomError};
+pub use rate_limiter::{Admission, LimiterError, NoLimits, RateLimiter};
 pub use readiness::{NotReady, Readiness};
 pub use store::{KeyStore, SessionPrune, SessionStore, StoreError, UniqueField, UserStore};
+pub use store_ports::StorePorts;
 pub use token_chain::TokenChain;
 pub use token_signer::{TokenError, TokenSigner};
 
@@ -37,6 +41,8 @@ pub use mailer::{MockMailTemplates, MockMailer};
 pub use password_hasher::MockPasswordHasher;
 #[cfg(any(test, feature = "mock"))]
 pub use random::MockRandom;
+#[cfg(any(test, feature = "mock"))]
+pub use rate_limiter::MockRateLimiter;
 #[cfg(any(test, feature = "mock"))]
 pub use readiness::MockReadiness;
 #[cfg(any(test, feature = "mock"))]

@@ -11,6 +11,12 @@ pub enum HashError {
     /// The hashing pool is shut down or overloaded beyond its queue.
     #[error("password hashing unavailable: {0}")]
     Unavailable(String),
+    /// As many hashes as the hasher queues are already waiting; nothing was done.
+    #[error("password hashing queue is full")]
+    Overloaded {
+        /// A hint of how long the queue takes to drain.
+        retry_after: std::time::Duration,
+    },
 }
 
 /// The verdict on a password.
@@ -35,6 +41,8 @@ pub trait PasswordHasher: Send + Sync {
     ///
     /// - MUST NOT block the caller's executor thread: the work runs elsewhere, with bounded
     ///   concurrency so memory stays bounded under a flood.
+    /// - SHOULD bound how many requests wait, answering [`HashError::Overloaded`] at once
+    ///   when that many already do (for `verify` too), so a flood is shed, not queued.
     async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError>;
 
     /// Checks a password against a stored hash.

@@ -246,4 +246,12 @@ pub trait KeyStore: Send + Sync {
         current: &KeyMaterial,
         new: &KeyMaterial,
     ) -> Result<bool, StoreError>;
+
+    /// Marks key `kid` retired at `at` (a compromised key): every replica stops signing and
+    /// verifying with it at its next key reload.
+    ///
+    /// - MUST fail with [`StoreError::NotFound`] when no key has that `kid`.
+    /// - MUST keep the first retirement time when the key is already retired (so it can be
+    ///   repeated), and every other field of the key.
+    async fn retire_key(&self, kid: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 }

@@ -1,7 +1,9 @@
 use serde_json::{Value, json};
 
-use super::{AuthService, LinkOptions, Principal};
-use crate::domain::{Actor, AuditAction, Metadata, OneTimeKind, Password, PasswordHash, User, UserChange, Username};
+use super::{AuthService, ClientInfo, LinkOptions, Principal, password_throttle};
+use crate::domain::{
+    Actor, AuditAction, AuthMethod, Metadata, OneTimeKind, Password, PasswordHash, User, UserChange, Username,
+};
 use crate::error::{AuthError, MissingRow};
 use crate::ports::PasswordCheck;
 
@@ -97,9 +99,12 @@ impl AuthService {
                     }
                     _ => false,
                 };
+                if !recovering && !reauthenticated {
+                    self.passwordless_needs_proof(principal)?;
+                }
                 let current =
                     if recovering || reauthenticated { None } else { Some(changes.current_password.as_ref()) };
-                let hash = self.change_password(&principal.user, &password, current).await?;
+                let hash = self.change_password(&principal.user, &password, current, &principal.client).await?;
                 change.password_hash = Some(Some(hash));
                 // Checked against the password read when this request began: a password set
                 // meanwhile (a reset by the owner, an operator's) is never overwritten by it.
@@ -131,6 +136,7 @@ impl AuthService {
         user: &User,
         password: &Password,
         current: Option<Option<&Password>>,
+        client: &ClientInfo,
     ) -> Result<PasswordHash, AuthError> {
         may_have_password(user)?;
         self.settings.password_policy.check(password)?;
@@ -140,9 +146,7 @@ impl AuthService {
                 && self.settings.require_current_password
             {
                 let current = current.ok_or(AuthError::CurrentPasswordRequired)?;
-                if self.ports.hasher.verify(current, Some(existing)).await? == PasswordCheck::Mismatch {
-                    return Err(AuthError::CurrentPasswordInvalid);
-                }
+                self.check_own_password(user, current, existing, client).await?;
             }
             if matches!(self.ports.hasher.verify(password, Some(existing)).await?, PasswordCheck::Match { .. }) {
                 return Err(AuthError::SamePassword);
@@ -151,26 +155,74 @@ impl AuthService {
         Ok(self.ports.hasher.hash(password).await?)
     }
 
-    /// Deletes the caller's own account after checking the password; every session and token
-    /// dies with it.
+    /// Deletes the caller's own account after checking the password (an account without one:
+    /// a reauthentication code, or a recent sign-in by email); every session and token dies
+    /// with it.
     pub async fn delete_own_account(
         &self,
         principal: &Principal,
         password: Option<&Password>,
+        nonce: Option<&str>,
     ) -> Result<(), AuthError> {
         if !self.settings.self_delete_enabled {
             return Err(AuthError::FeatureDisabled("account deletion"));
         }
         if let Some(hash) = &principal.user.password_hash {
             let password = password.ok_or(AuthError::CurrentPasswordRequired)?;
-            if self.ports.hasher.verify(password, Some(hash)).await? == PasswordCheck::Mismatch {
-                return Err(AuthError::CurrentPasswordInvalid);
-            }
+            self.check_own_password(&principal.user, password, hash, &principal.client).await?;
+        } else if let Some(nonce) = nonce.filter(|n| !n.trim().is_empty()) {
+            self.use_reauthentication(&principal.user, nonce).await?;
+        } else {
+            self.passwordless_needs_proof(principal)?;
         }
         self.ports.users.delete_user(principal.user.id).await?;
         let id = principal.user.id;
         self.audit(AuditAction::AccountDeleted, Actor::User(id), Some(id), &principal.client, json!({})).await;
         Ok(())
+    }
+
+    /// Checks a password the signed-in user typed to prove it is them, under the per-account
+    /// throttle: a stolen access token is no faster a way to guess the password than sign-in.
+    async fn check_own_password(
+        &self,
+        user: &User,
+        given: &Password,
+        stored: &PasswordHash,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let account = password_throttle::account_key(Some(user.id), "");
+        let reservation = self.reserve_password_check(&account, client).await?;
+        if self.ports.hasher.verify(given, Some(stored)).await? == PasswordCheck::Mismatch {
+            return Err(AuthError::CurrentPasswordInvalid);
+        }
+        self.password_check_passed(reservation).await;
+        Ok(())
+    }
+
+    /// Refuses a first password or a deletion of an account without a password, unless its
+    /// session was started by an emailed link or code within `reauthentication_window`: for
+    /// such an account a stolen access token must not become a permanent credential. An
+    /// account without an email address has nothing to prove itself with and is let through.
+    fn passwordless_needs_proof(&self, principal: &Principal) -> Result<(), AuthError> {
+        let user = &principal.user;
+        if user.password_hash.is_some() || user.email.is_none() {
+            return Ok(());
+        }
+        let session = &principal.session;
+        let by_email = matches!(
+            session.auth_method,
+            AuthMethod::Otp
+                | AuthMethod::Magiclink
+                | AuthMethod::Recovery
+                | AuthMethod::Invite
+                | AuthMethod::EmailSignup
+                | AuthMethod::EmailChange
+        );
+        let age = self.ports.clock.now() - session.created_at;
+        if by_email && age <= self.settings.reauthentication_window {
+            return Ok(());
+        }
+        Err(AuthError::ReauthenticationNeeded)
     }
 
     /// Ends the caller's sessions in the given scope.

@@ -128,7 +128,8 @@ impl AuthService {
             expires_in_minutes: drawn.map_or(0, |_| email.link_ttl.num_minutes()),
             code_expires_in_minutes: drawn.map_or(0, |_| email.code_ttl.num_minutes()),
         };
-        self.ports.templates.render(&context).map_err(|e| AuthError::Internal(e.to_string()))
+        let templates = self.ports.templates.as_ref().ok_or(AuthError::MailDisabled)?;
+        templates.render(&context).map_err(|e| AuthError::Internal(e.to_string()))
     }
 
     /// Draws a secret for `user`, renders its mail and builds the token, ready to store;

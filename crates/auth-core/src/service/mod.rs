@@ -9,10 +9,10 @@ mod admin_links;
 mod authenticate;
 mod delivery;
 mod email_change;
-mod import;
 mod issue;
 mod links;
 mod mail_throttle;
+mod password_throttle;
 mod pkce;
 mod pruning;
 mod refresh;
@@ -29,8 +29,8 @@ use crate::domain::{Actor, AuditAction, AuditEvent, MailKind, RedirectPolicy, Us
 use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
 use crate::error::AuthError;
 use crate::ports::{
-    AuditLog, Clock, EmailFlowStore, MailTemplates, NoObserver, Observer, PasswordHasher, Random, SessionStore,
-    StoreError, TokenChain, TokenSigner, UserStore,
+    AuditLog, Clock, EmailFlowStore, MailTemplates, NoLimits, NoObserver, Observer, PasswordHasher, Random,
+    RateLimiter, SessionStore, StoreError, StorePorts, TokenChain, TokenSigner, UserStore,
 };
 
 pub use account::{LogoutScope, UserChanges};
@@ -40,6 +40,7 @@ pub use authenticate::Principal;
 pub use delivery::{DeliveryReport, MailDelivery};
 pub use issue::IssuedSession;
 pub use links::{LinkOptions, SignInMail};
+pub use password_throttle::PasswordThrottle;
 pub use pruning::{PrunePolicy, PruneReport, Pruner};
 pub use sign_in::Identifier;
 pub use signup::{SignupOutcome, SignupRequest};
@@ -66,8 +67,42 @@ pub struct Ports {
     pub audit: Arc<dyn AuditLog>,
     /// Emailed one-time secrets and the outbox.
     pub flows: Arc<dyn EmailFlowStore>,
-    /// Mail rendering.
-    pub templates: Arc<dyn MailTemplates>,
+    /// Mail rendering; `None` for a service that sends no mail, whose use cases that would
+    /// queue one refuse with [`AuthError::MailDisabled`] before writing anything.
+    pub templates: Option<Arc<dyn MailTemplates>>,
+}
+
+impl Ports {
+    /// The ports of a service over one store's `stores`, with these crypto adapters, clock and
+    /// random source, and no mail templates (see [`Ports::with_templates`]).
+    pub fn new(
+        stores: &StorePorts,
+        hasher: Arc<dyn PasswordHasher>,
+        signer: Arc<dyn TokenSigner>,
+        chain: Arc<dyn TokenChain>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Self {
+        Self {
+            users: Arc::clone(&stores.users),
+            sessions: Arc::clone(&stores.sessions),
+            hasher,
+            signer,
+            chain,
+            clock,
+            random,
+            audit: Arc::clone(&stores.audit),
+            flows: Arc::clone(&stores.flows),
+            templates: None,
+        }
+    }
+
+    /// These ports, rendering mail with `templates` (auth-mail's `Templates`, or your own), so
+    /// the email flows (confirmation, recovery, magic links, email change, invitations) work.
+    pub fn with_templates(mut self, templates: Arc<dyn MailTemplates>) -> Self {
+        self.templates = Some(templates);
+        self
+    }
 }
 
 /// How emailed links and codes behave.
@@ -98,7 +133,7 @@ pub struct EmailSettings {
 impl Default for EmailSettings {
     fn default() -> Self {
         Self {
-            redirects: RedirectPolicy { site_url: "http://localhost:3000".into(), allow_list: Vec::new() },
+            redirects: RedirectPolicy::local_default(),
             verify_url: "http://127.0.0.1:9999/auth/v1/verify".into(),
             link_ttl: Duration::hours(1),
             code_ttl: Duration::minutes(10),
@@ -157,6 +192,11 @@ pub struct AuthSettings {
     pub require_current_password: bool,
     /// Whether users may delete their own account.
     pub self_delete_enabled: bool,
+    /// Per-account throttle of password checks.
+    pub password_throttle: PasswordThrottle,
+    /// How long after an email-proven sign-in (magic link, code, invitation, confirmation) an
+    /// account without a password may set one or delete itself without a reauthentication code.
+    pub reauthentication_window: Duration,
     /// Emailed links and codes.
     pub email: EmailSettings,
 }
@@ -177,6 +217,8 @@ impl Default for AuthSettings {
             anonymous_enabled: false,
             require_current_password: true,
             self_delete_enabled: true,
+            password_throttle: PasswordThrottle::default(),
+            reauthentication_window: Duration::minutes(5),
             email: EmailSettings::default(),
         }
     }
@@ -200,13 +242,32 @@ pub struct AuthService {
     settings: Arc<AuthSettings>,
     throttle: Arc<MailThrottle>,
     observer: Arc<dyn Observer>,
+    limiter: Arc<dyn RateLimiter>,
 }
 
 impl AuthService {
     /// A service over `ports`, behaving as `settings` say.
     pub fn new(ports: Ports, settings: AuthSettings) -> Self {
         let throttle = Arc::new(MailThrottle::new(settings.email.send_interval));
-        Self { ports, settings: Arc::new(settings), throttle, observer: Arc::new(NoObserver) }
+        Self {
+            ports,
+            settings: Arc::new(settings),
+            throttle,
+            observer: Arc::new(NoObserver),
+            limiter: Arc::new(NoLimits),
+        }
+    }
+
+    /// This service, throttling password checks per account on `limiter` (until then,
+    /// [`NoLimits`]: no throttle). The HTTP adapter counts its per-IP limits on the same one.
+    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// The rate limiter the service counts on.
+    pub fn limiter(&self) -> &Arc<dyn RateLimiter> {
+        &self.limiter
     }
 
     /// This service, reporting audit events and queued mails to `observer` (metrics, for one).
@@ -217,8 +278,18 @@ impl AuthService {
 
     /// Counts a request for a mail of `kind` to the address `to` (parsed or not); refuses it
     /// when the address asked for this kind within `email.send_interval`.
+    /// Refuses first when this service has no mail templates, alike for every address.
     fn admit_mail(&self, kind: MailKind, to: &str) -> Result<(), AuthError> {
+        self.require_mail()?;
         self.throttle.admit(kind, to, self.ports.clock.now())
+    }
+
+    /// Refuses a use case that would mail when this service was built without templates.
+    fn require_mail(&self) -> Result<(), AuthError> {
+        match self.ports.templates {
+            Some(_) => Ok(()),
+            None => Err(AuthError::MailDisabled),
+        }
     }
 
     /// The settings in force.

@@ -26,9 +26,20 @@ impl Identifier {
     }
 }
 
+impl Identifier {
+    /// The name the per-account throttle counts an unknown account under.
+    fn throttle_name(&self) -> String {
+        match self {
+            Self::Email(email) => email.as_str().to_owned(),
+            Self::Username(name) => format!("username:{}", name.as_str()),
+        }
+    }
+}
+
 impl AuthService {
     /// Password sign-in. Unknown accounts cost the same hashing work as a wrong password, and a
-    /// ban or missing confirmation is revealed only after the password was right.
+    /// ban or missing confirmation is revealed only after the password was right. Each check
+    /// is reserved with the per-account throttle first (unknown names are counted alike).
     pub async fn sign_in_with_password(
         &self,
         identifier: &Identifier,
@@ -39,11 +50,17 @@ impl AuthService {
             Identifier::Email(email) => self.ports.users.find_user_by_email(email).await?,
             Identifier::Username(name) => self.ports.users.find_user_by_username(name).await?,
         };
+        let account = super::password_throttle::account_key(user.as_ref().map(|u| u.id), &identifier.throttle_name());
+        let reservation = match self.reserve_password_check(&account, client).await {
+            Ok(reservation) => reservation,
+            Err(refused) => return Err(self.sign_in_failed(user.as_ref(), refused, client).await),
+        };
         let check = self.ports.hasher.verify(password, user.as_ref().and_then(|u| u.password_hash.as_ref())).await?;
         let (user, needs_rehash) = match (user, check) {
             (Some(user), PasswordCheck::Match { needs_rehash }) => (user, needs_rehash),
             (user, _) => return Err(self.sign_in_failed(user.as_ref(), AuthError::InvalidCredentials, client).await),
         };
+        self.password_check_passed(reservation).await;
         let now = self.ports.clock.now();
         if user.is_banned(now) {
             return Err(self.sign_in_failed(Some(&user), AuthError::UserBanned, client).await);

@@ -68,6 +68,10 @@ impl AuthService {
             });
         }
         self.settings.password_policy.check(&password)?;
+        if email.is_some() && !self.settings.autoconfirm {
+            // Refused before any look-up, so the answer is alike for every address.
+            self.require_mail()?;
+        }
 
         if let Some(email) = &email
             && let Some(existing) = self.ports.users.find_user_by_email(email).await?

@@ -182,7 +182,7 @@ async fn a_failure_while_issuing_the_halves_leaves_neither() {
     let world = TestWorld::autoconfirm();
     let principal = signed_in(&world).await;
     let failing = world.service_with(|ports| {
-        ports.templates = Arc::new(FailingFor(auth_core::domain::MailKind::EmailChangeCurrent));
+        ports.templates = Some(Arc::new(FailingFor(auth_core::domain::MailKind::EmailChangeCurrent)));
     });
     assert!(failing.request_email_change(&principal, "evil@example.com", &LinkOptions::default()).await.is_err());
 

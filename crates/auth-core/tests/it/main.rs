@@ -7,9 +7,11 @@
 mod email_change;
 mod email_links;
 mod observer;
+mod password_throttle;
 mod pkce;
 mod refresh;
 mod session_access;
 mod sign_in;
 mod signup;
 mod stale_writes;
+mod without_mail;

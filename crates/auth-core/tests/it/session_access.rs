@@ -58,7 +58,7 @@ async fn banned_or_deleted_users_lose_their_tokens_at_once() {
     user.banned_until = None;
     world.store.put_user(&user);
     let principal = world.service.authenticate(&issued.access_token).await.unwrap();
-    world.service.delete_own_account(&principal, Some(&Password::new("correct horse"))).await.unwrap();
+    world.service.delete_own_account(&principal, Some(&Password::new("correct horse")), None).await.unwrap();
     assert_eq!(world.service.authenticate(&issued.access_token).await.unwrap_err(), AuthError::SessionNotFound);
     assert!(world.store.find_session(issued.session.id).await.unwrap().is_none());
 }
@@ -69,10 +69,10 @@ async fn self_deletion_needs_the_password_and_can_be_disabled() {
     let issued = session(&world).await;
     let principal = world.service.authenticate(&issued.access_token).await.unwrap();
     assert_eq!(
-        world.service.delete_own_account(&principal, None).await.unwrap_err(),
+        world.service.delete_own_account(&principal, None, None).await.unwrap_err(),
         AuthError::CurrentPasswordRequired
     );
-    let wrong = world.service.delete_own_account(&principal, Some(&Password::new("wrong one"))).await;
+    let wrong = world.service.delete_own_account(&principal, Some(&Password::new("wrong one")), None).await;
     assert_eq!(wrong.unwrap_err(), AuthError::CurrentPasswordInvalid);
     assert!(world.store.find_user(issued.user.id).await.unwrap().is_some());
 
@@ -80,7 +80,7 @@ async fn self_deletion_needs_the_password_and_can_be_disabled() {
         TestWorld::new(AuthSettings { autoconfirm: true, self_delete_enabled: false, ..AuthSettings::default() });
     let issued = session(&locked).await;
     let principal = locked.service.authenticate(&issued.access_token).await.unwrap();
-    let err = locked.service.delete_own_account(&principal, Some(&Password::new("correct horse"))).await;
+    let err = locked.service.delete_own_account(&principal, Some(&Password::new("correct horse")), None).await;
     assert_eq!(err.unwrap_err().code(), "feature_disabled");
 }
 

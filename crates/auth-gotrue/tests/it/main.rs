@@ -101,3 +101,24 @@ async fn a_schema_without_gotrue_users_is_refused() {
     let error = import_users(database.url(), &options, &defaults, &MemoryStore::new()).await.unwrap_err();
     assert!(matches!(error, ImportError::NotGotrue { column: "id", .. }), "{error:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imports_over_tls_through_the_shared_connector() {
+    let Some(cluster) = auth_testkit::tls_cluster::tls_cluster().await else { return };
+    let (client, connection) = tokio_postgres::connect(&cluster.url("127.0.0.1", ""), NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client.batch_execute(OLD_GOTRUE).await.unwrap();
+    let store = MemoryStore::new();
+    let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
+    let defaults = Defaults { aud: "aud".into(), role: "role".into(), now };
+    let options =
+        ImportOptions { schema: SchemaName::parse("gotrue").unwrap(), batch_size: NonZeroU32::new(10).unwrap() };
+    let ca = cluster.ca().display().to_string();
+    let url = cluster.url("localhost", &format!("sslmode=verify-full&sslrootcert={ca}"));
+    let summary = import_users(&url, &options, &defaults, &store).await.unwrap();
+    assert_eq!(summary.read, 4, "{summary:?}");
+    // A certificate that names another host is refused under verify-full.
+    let by_address = cluster.url("127.0.0.1", &format!("sslmode=verify-full&sslrootcert={ca}"));
+    let error = import_users(&by_address, &options, &defaults, &store).await.unwrap_err();
+    assert!(matches!(error, ImportError::Connect(_)), "{error:?}");
+}

@@ -237,8 +237,8 @@ pub(crate) async fn audit(
 ) -> Result<HttpResponse, ApiError> {
     let (page, per_page) = paging.parse()?;
     let (events, total) = state.service.audit_events((page - 1).saturating_mul(per_page), per_page).await?;
-    let body: Vec<Value> = events.iter().map(views::audit_event).collect();
-    let response = super::no_store(HttpResponse::Ok()).json(body);
+    // The event's own serialisation is the one shape of an audit event (also `authd audit`).
+    let response = super::no_store(HttpResponse::Ok()).json(events);
     Ok(paged(response, &request, page, per_page, total))
 }
 

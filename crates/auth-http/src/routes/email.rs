@@ -64,7 +64,7 @@ pub(crate) async fn recover(
     let body = body.into_inner();
     let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     let email = required_email(body.email)?;
-    state.limit(Bucket::Email, &request)?;
+    state.limit(Bucket::Email, &request).await?;
     answer_alike(&state, state.service.recover(&email, &link)).await
 }
 
@@ -75,7 +75,7 @@ pub(crate) async fn forgot_username(
     body: web::Json<EmailBody>,
 ) -> Result<HttpResponse, ApiError> {
     let email = required_email(body.into_inner().email)?;
-    state.limit(Bucket::Email, &request)?;
+    state.limit(Bucket::Email, &request).await?;
     answer_alike(&state, state.service.forgot_username(&email)).await
 }
 
@@ -110,7 +110,7 @@ pub(crate) async fn resend(
     };
     let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     let email = required_email(body.email)?;
-    state.limit(Bucket::Email, &request)?;
+    state.limit(Bucket::Email, &request).await?;
     if email_change {
         answer_alike(&state, state.service.resend_email_change(&email, &link)).await
     } else {
@@ -162,7 +162,7 @@ async fn send_sign_in(
     }
     let email = required_email(body.email)?;
     let link = body.pkce.link_options(&state, redirect_to)?;
-    state.limit(Bucket::Email, &request)?;
+    state.limit(Bucket::Email, &request).await?;
     let create_user = body.create_user.unwrap_or(true);
     answer_alike(&state, state.service.send_magic_link(&email, asked, create_user, body.data, &link)).await
 }
@@ -213,7 +213,7 @@ pub(crate) async fn verify(
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.limit(Bucket::Verify, &request)?;
+    state.limit(Bucket::Verify, &request).await?;
     let is_form = request
         .headers()
         .get(CONTENT_TYPE)

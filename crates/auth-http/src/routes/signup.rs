@@ -28,7 +28,7 @@ pub(crate) async fn signup(
     query: web::Query<RedirectQuery>,
     body: web::Json<SignupBody>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limit(Bucket::Signup, &request)?;
+    state.limit(Bucket::Signup, &request).await?;
     let body = body.into_inner();
     let link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     let signup = SignupRequest {

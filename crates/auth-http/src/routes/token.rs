@@ -37,23 +37,17 @@ pub(crate) async fn token(
     let grant = query.into_inner().grant_type.or_else(|| body.grant_type.clone()).unwrap_or_default();
     let issued = match grant.as_str() {
         "password" => {
-            state.limit(Bucket::PasswordSignIn, &request)?;
+            state.limit(Bucket::PasswordSignIn, &request).await?;
             let identifier = password_identifier(&body)?;
             let password = body
                 .password
                 .filter(|p| !p.is_empty())
                 .ok_or(AuthError::Validation { field: "password", message: "a password is required".into() })?;
-            state
-                .service
-                .sign_in_with_password(
-                    &identifier,
-                    &Password::new(password),
-                    &client_info(&request, &state.settings.trusted_proxies),
-                )
-                .await?
+            let client = client_info(&request, &state.settings.trusted_proxies);
+            state.counted(state.service.sign_in_with_password(&identifier, &Password::new(password), &client).await)?
         }
         "refresh_token" => {
-            state.limit(Bucket::Refresh, &request)?;
+            state.limit(Bucket::Refresh, &request).await?;
             let token = body.refresh_token.filter(|t| !t.is_empty()).ok_or(AuthError::Validation {
                 field: "refresh_token",
                 message: "a refresh token is required".into(),
@@ -61,7 +55,7 @@ pub(crate) async fn token(
             state.service.refresh(&token, &client_info(&request, &state.settings.trusted_proxies)).await?
         }
         "pkce" => {
-            state.limit(Bucket::Verify, &request)?;
+            state.limit(Bucket::Verify, &request).await?;
             let (code, verifier) = (body.auth_code.unwrap_or_default(), body.code_verifier.unwrap_or_default());
             let client = client_info(&request, &state.settings.trusted_proxies);
             state.service.exchange_auth_code(&code, &verifier, &client).await?

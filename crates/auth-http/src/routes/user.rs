@@ -43,14 +43,18 @@ pub(crate) async fn update_user(
     if body.app_metadata.is_some() || body.role.is_some() || body.aud.is_some() {
         return Err(AuthError::AdminOnlyFields.into());
     }
+    if body.current_password.is_some() {
+        // A password check: guesses with a stolen token count as sign-in attempts do.
+        state.limit(crate::Bucket::PasswordSignIn, &request).await?;
+    }
     if body.nonce.as_deref().is_some_and(|n| !n.trim().is_empty()) {
         // A nonce is a code: guesses count against the verify limit.
-        state.limit(crate::Bucket::Verify, &request)?;
+        state.limit(crate::Bucket::Verify, &request).await?;
     }
     let email = body.email.filter(|e| !e.trim().is_empty());
     let mut email_link = LinkOptions::default();
     if email.is_some() {
-        state.limit(crate::Bucket::Email, &request)?;
+        state.limit(crate::Bucket::Email, &request).await?;
         email_link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     }
     let changes = UserChanges {
@@ -75,20 +79,30 @@ pub(crate) async fn update_user(
     Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
 }
 
-/// `DELETE /user` body: the current password.
+/// `DELETE /user` body: the current password, or for an account without one a code from
+/// `GET /reauthenticate`.
 #[derive(Deserialize)]
 pub(crate) struct DeleteBody {
     password: Option<String>,
+    nonce: Option<String>,
 }
 
 /// `DELETE /user` (an authd addition): the caller deletes their own account.
 pub(crate) async fn delete_user(
     state: web::Data<AppState>,
+    request: actix_web::HttpRequest,
     caller: Authenticated,
     body: Option<web::Json<DeleteBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    let password = body.and_then(|b| b.into_inner().password).map(Password::new);
-    state.service.delete_own_account(&caller.0, password.as_ref()).await?;
+    let DeleteBody { password, nonce } = body.map_or(DeleteBody { password: None, nonce: None }, |b| b.into_inner());
+    if password.is_some() {
+        state.limit(crate::Bucket::PasswordSignIn, &request).await?;
+    }
+    if nonce.is_some() {
+        state.limit(crate::Bucket::Verify, &request).await?;
+    }
+    let password = password.map(Password::new);
+    state.counted(state.service.delete_own_account(&caller.0, password.as_ref(), nonce.as_deref()).await)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -98,7 +112,7 @@ pub(crate) async fn reauthenticate(
     request: actix_web::HttpRequest,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    state.limit(crate::Bucket::Email, &request)?;
+    state.limit(crate::Bucket::Email, &request).await?;
     state.counted(state.service.reauthenticate(&caller.0).await)?;
     Ok(super::no_store(HttpResponse::Ok()).json(serde_json::json!({})))
 }

@@ -737,3 +737,25 @@ async fn halves_of_different_email_changes_cannot_finish_either() {
     let (_, _, user) = app.send(with_token(TestRequest::get().uri("/auth/v1/user"), &token)).await;
     assert_eq!(user["email"], "vic@example.com", "neither half changed the address");
 }
+
+/// Without mail templates, every request that would mail is refused with one clear error,
+/// alike for known and unknown addresses; sign-up with autoconfirm still works.
+#[actix_web::test]
+async fn without_mail_templates_mailing_requests_are_refused_clearly() {
+    let app = TestApp::builder().without_mail().start().await;
+    assert_eq!(app.sign_up("ada@example.com", "correct horse").await.0, StatusCode::OK);
+    for email in ["ada@example.com", "nobody@example.com"] {
+        for (path, body) in [
+            ("/recover", json!({"email": email})),
+            ("/magiclink", json!({"email": email})),
+            ("/otp", json!({"email": email})),
+        ] {
+            let (status, _, answer) = app.send(post(path, body)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path} {email}: {answer}");
+            assert_eq!(answer["error_code"], "email_provider_disabled", "{path} {email}: {answer}");
+        }
+    }
+    let confirming = TestApp::builder().auth(AuthSettings::default()).without_mail().start().await;
+    let (status, _, answer) = confirming.sign_up("eve@example.com", "correct horse").await;
+    assert_eq!((status, &answer["error_code"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("email_provider_disabled")));
+}

@@ -47,7 +47,7 @@ async fn app_with_signer() -> (
         random: random.clone(),
         audit: store.clone(),
         flows: store.clone(),
-        templates: Arc::new(auth_core::testing::PlainTemplates),
+        templates: Some(Arc::new(auth_core::testing::PlainTemplates)),
     };
     let auth = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let info = ServerInfo { name: "authd".into(), version: "9.9.9".into() };

@@ -33,6 +33,18 @@ impl TestAppBuilder {
         self
     }
 
+    /// The app runs over `world` (one with swapped or wrapped ports).
+    pub fn world(mut self, world: TestWorld) -> Self {
+        self.world = world;
+        self
+    }
+
+    /// The use cases have no mail templates (a service that sends no mail); after `auth`.
+    pub fn without_mail(mut self) -> Self {
+        self.world = self.world.with_ports(|ports| ports.templates = None);
+        self
+    }
+
     /// The HTTP layer behaves as `settings` say.
     pub fn http(mut self, settings: HttpSettings) -> Self {
         self.http = settings;

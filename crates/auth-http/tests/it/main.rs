@@ -5,8 +5,10 @@
 
 mod admin;
 mod api;
+mod deadline;
 mod email;
 mod forgery;
 mod harness;
+mod limits;
 mod observability;
 mod skeleton;

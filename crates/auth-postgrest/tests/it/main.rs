@@ -187,3 +187,22 @@ async fn existing_roles_more_powerful_than_expected_are_not_adopted() {
     }
     drop_roles(&client, &all).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publishes_over_tls_through_the_shared_connector() {
+    let Some(cluster) = auth_testkit::tls_cluster::tls_cluster().await else { return };
+    let ca = cluster.ca().display().to_string();
+    let url = cluster.url("localhost", &format!("sslmode=verify-full&sslrootcert={ca}"));
+    Database::connect(&url, &PoolOptions::default()).await.unwrap().migrate().await.unwrap();
+    let sync = PostgrestSync::new(&settings("pgrst_tls"), &url);
+    sync.publish(&json!({ "keys": [] })).await.unwrap();
+    // The same server under a root that did not sign its certificate: refused, nothing written.
+    let other = cluster.other_ca().display().to_string();
+    let wrong = PostgrestSync::new(
+        &settings("pgrst_tls"),
+        &cluster.url("localhost", &format!("sslmode=verify-full&sslrootcert={other}")),
+    );
+    let error = wrong.publish(&json!({ "keys": [] })).await.unwrap_err();
+    let shown = format!("{error}: {}", std::error::Error::source(&error).unwrap());
+    assert!(shown.contains("certificate verify failed"), "{shown}");
+}

@@ -1,15 +1,18 @@
 //! The PostgreSQL store: diesel-async connections pooled by deadpool, every table in `auth`.
 //! The port methods are the shared ones of `crate::ports`; what is PostgreSQL's own is below:
-//! opening, migrating under an advisory lock, and the row and table locks.
+//! opening (over TLS, with session timeouts: `connect`), migrating under an advisory lock, and
+//! the row and table locks.
+
+mod connect;
 
 use auth_core::ports::StoreError;
 use diesel::prelude::*;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::PoolOptions;
 use crate::error::store_error;
+use crate::{OpenError, PoolOptions};
 
 /// Advisory lock key held while migrating ("authd" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0061_7574_6864;
@@ -18,9 +21,6 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postg
 
 /// `db.system.name` in OpenTelemetry's terms.
 pub(crate) const SYSTEM: &str = "postgresql";
-
-/// Unqualified table names (the one schema of `crate::schema`) resolve to `auth`.
-const CONNECTION_SETUP: &str = "SET search_path TO auth";
 
 type Conn = AsyncPgConnection;
 type Db = diesel::pg::Pg;
@@ -86,6 +86,8 @@ mod store;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
+    /// What each connection ran when it was opened (`connect::session_setup`).
+    setup: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -95,10 +97,14 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
-    /// Builds the pool and checks that the server answers.
-    pub async fn connect(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
-        let pool = store::pool(url, CONNECTION_SETUP, options)?;
-        let store = Self { pool };
+    /// Builds the pool and checks that the server answers. The URL's `sslmode` and
+    /// `sslrootcert` are honoured as libpq does; a URL that would allow plaintext to a host that
+    /// is not loopback, without `sslmode=disable`, is refused before connecting.
+    pub async fn connect(url: &str, options: &PoolOptions) -> Result<Self, OpenError> {
+        let connector = connect::connector(url, options)?;
+        let setup = connect::session_setup(options);
+        let pool = connect::pool(connector, setup.clone(), options)?;
+        let store = Self { pool, setup: setup.into() };
         store.ping().await?;
         Ok(store)
     }
@@ -108,17 +114,21 @@ impl PgStore {
         let mut conn = self.conn().await?;
         // Replicas starting together would race on CREATE SCHEMA and on the bookkeeping table:
         // one migrates while the others wait, then find nothing left to do. The lock belongs to
-        // this connection's session, so the same connection releases it.
-        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
-            .execute(&mut conn)
-            .await
-            .map_err(store_error)?;
+        // this connection's session, so the same connection releases it. Waiting for another
+        // replica's migration, or a long migration, must not hit the request timeouts.
+        conn.batch_execute(&format!(
+            "SET statement_timeout = 0; SET lock_timeout = 0; SELECT pg_advisory_lock({MIGRATION_LOCK})"
+        ))
+        .await
+        .map_err(store_error)?;
         let (mut conn, applied) = migrate_locked(conn).await;
         let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
             .execute(&mut conn)
             .await
             .map_err(store_error);
-        if unlocked.is_err() {
+        // Back to the pool's timeouts before the connection goes back to the pool.
+        let restored = conn.batch_execute(&self.setup).await.map_err(store_error);
+        if unlocked.is_err() || restored.is_err() {
             // Never hand a connection that may still hold the lock back to the pool.
             let _ = Object::take(conn);
         }

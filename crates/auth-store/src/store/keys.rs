@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use auth_core::domain::{KeyMaterial, KeyPurpose, StoredKey};
 use auth_core::ports::{KeyStore, StoreError};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -47,5 +48,21 @@ impl KeyStore for Store {
             signing_keys::table.filter(signing_keys::kid.eq(kid)).filter(signing_keys::material.eq(current.expose()));
         let replace = diesel::update(key).set(signing_keys::material.eq(new.expose()));
         Ok(self.execute("replace_key_material", replace).await? == 1)
+    }
+
+    async fn retire_key(&self, kid: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.call("retire_key", async |c| {
+            // Only a key not retired yet is marked, so a repeated retirement keeps the first time.
+            let key = signing_keys::table.filter(signing_keys::kid.eq(kid));
+            diesel::update(key.filter(signing_keys::retired_at.is_null()))
+                .set(signing_keys::retired_at.eq(at))
+                .execute(c)
+                .await?;
+            match key.count().get_result::<i64>(c).await? {
+                0 => Err(diesel::result::Error::NotFound),
+                _ => Ok(()),
+            }
+        })
+        .await
     }
 }

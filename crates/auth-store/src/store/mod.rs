@@ -43,6 +43,7 @@ use crate::PoolOptions;
 use crate::error::store_error;
 
 /// The connection pool: `setup` runs once on every new connection.
+#[allow(dead_code, reason = "only SQLite uses it: PostgreSQL builds its own pool, over TLS (postgres/connect.rs)")]
 pub(super) fn pool(url: &str, setup: &'static str, options: &PoolOptions) -> Result<Pool<Conn>, StoreError> {
     let mut config = ManagerConfig::<Conn>::default();
     // No `SELECT 1` before each use: on PostgreSQL it doubled the round trips of a `GET /user`.

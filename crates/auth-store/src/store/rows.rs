@@ -241,6 +241,7 @@ pub struct KeyRow {
     pub material: String,
     pub created_at: DateTime<Utc>,
     pub activates_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
 }
 
 impl From<&StoredKey> for KeyRow {
@@ -252,6 +253,7 @@ impl From<&StoredKey> for KeyRow {
             material: key.material.expose().to_owned(),
             created_at: key.created_at,
             activates_at: key.activates_at,
+            retired_at: key.retired_at,
         }
     }
 }
@@ -267,6 +269,7 @@ impl TryFrom<KeyRow> for StoredKey {
             material: KeyMaterial::new(row.material),
             created_at: row.created_at,
             activates_at: row.activates_at,
+            retired_at: row.retired_at,
         })
     }
 }

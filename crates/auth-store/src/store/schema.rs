@@ -69,6 +69,7 @@ diesel::table! {
         material -> Text,
         created_at -> Instant,
         activates_at -> Instant,
+        retired_at -> Nullable<Instant>,
     }
 }
 

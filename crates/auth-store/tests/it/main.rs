@@ -7,3 +7,4 @@
 mod contract;
 mod migrations;
 mod open;
+mod tls;

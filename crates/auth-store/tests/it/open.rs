@@ -12,7 +12,7 @@ async fn unknown_schemes_are_refused_with_the_accepted_forms() {
 
 #[tokio::test]
 async fn an_unreachable_postgres_is_unavailable_quickly() {
-    let options = PoolOptions { max_connections: 2, connect_timeout: Duration::from_secs(2) };
+    let options = PoolOptions { max_connections: 2, connect_timeout: Duration::from_secs(2), ..PoolOptions::default() };
     let started = std::time::Instant::now();
     let err = Database::connect("postgres://postgres@127.0.0.1:1/none", &options).await.unwrap_err();
     assert!(matches!(err, OpenError::Store(auth_core::ports::StoreError::Unavailable(_))), "{err:?}");

@@ -10,6 +10,7 @@ fn stored_key(kid: &str, purpose: KeyPurpose, minutes: i64) -> StoredKey {
         material: KeyMaterial::new(format!("{{\"kty\":\"EC\",\"kid\":\"{kid}\",\"d\":\"c2VjcmV0\"}}")),
         created_at: t0(),
         activates_at: t0() + Duration::minutes(minutes),
+        retired_at: None,
     }
 }
 
@@ -67,5 +68,21 @@ contract_cases! { $ key_contract_cases, keys;
         assert!(!store.replace_key_material("nope", &stored.material, &sealed).await.unwrap(), "unknown kid");
         assert!(store.replace_key_material("m1", &stored.material, &sealed).await.unwrap());
         assert_eq!(store.list_keys(KeyPurpose::ApiKey).await.unwrap()[0].material, sealed);
+    }
+
+    /// A retired key keeps every field and its first retirement time; an unknown kid is
+    /// `NotFound`.
+    pub async fn a_key_is_retired_once_and_an_unknown_one_is_not_found(store: Arc<impl Store>) {
+        let key = stored_key("x1", KeyPurpose::AccessToken, 0);
+        let other = stored_key("x2", KeyPurpose::AccessToken, 10);
+        store.add_key(&key).await.unwrap();
+        store.add_key(&other).await.unwrap();
+        let at = t0() + Duration::minutes(30);
+        store.retire_key("x1", at).await.unwrap();
+        store.retire_key("x1", at + Duration::minutes(5)).await.unwrap();
+        let mut keys = store.list_keys(KeyPurpose::AccessToken).await.unwrap();
+        keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+        assert_eq!(keys, vec![StoredKey { retired_at: Some(at), ..key }, other], "only x1 changed, once");
+        assert_eq!(store.retire_key("nope", at).await, Err(StoreError::NotFound));
     }
 }

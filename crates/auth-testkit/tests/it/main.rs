@@ -3,5 +3,6 @@
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod limiter;
 mod memory;
 mod postgres;

@@ -6,15 +6,16 @@
 use std::sync::Arc;
 
 use auth_core::memory::MemoryStore;
+use auth_core::ports::StorePorts;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
-use embed_example::{Stores, router, service, settings};
+use embed_example::{router, service, settings};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 async fn app() -> Router {
-    router(service(Stores::all(Arc::new(MemoryStore::new())), settings()).await.unwrap())
+    router(service(StorePorts::all(Arc::new(MemoryStore::new())), settings()).await.unwrap())
 }
 
 /// Sends `body` (JSON, or raw text when it is a string) and reads the JSON answer.
