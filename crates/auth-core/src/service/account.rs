@@ -69,6 +69,8 @@ impl AuthService {
         // request authenticated: a ban or a role set meanwhile stays.
         let now = self.ports.clock.now();
         let mut change = UserChange::at(now);
+        // The account as the change would leave it, for the rules that look at all of it.
+        let mut preview = principal.user.clone();
         let mut fields = Vec::new();
         if let Some(data) = changes.data {
             let patch = Metadata::from_value(data, self.settings.metadata_max_bytes)?;
@@ -79,7 +81,6 @@ impl AuthService {
         }
         if let Some(name) = changes.username {
             let username = if name.trim().is_empty() { None } else { Some(Username::parse(&name)?) };
-            let mut preview = principal.user.clone();
             preview.username = username.clone();
             keeps_sign_in_name(&preview)?;
             change.username = Some(username);
@@ -104,7 +105,7 @@ impl AuthService {
                 }
                 let current =
                     if recovering || reauthenticated { None } else { Some(changes.current_password.as_ref()) };
-                let hash = self.change_password(&principal.user, &password, current, &principal.client).await?;
+                let hash = self.change_password(&preview, &password, current, &principal.client).await?;
                 change.password_hash = Some(Some(hash));
                 // Checked against the password read when this request began: a password set
                 // meanwhile (a reset by the owner, an operator's) is never overwritten by it.

@@ -78,11 +78,11 @@ impl Pruner {
             spent_before: now - policy.retention.max(policy.reuse_interval),
         };
         let batch = policy.batch.max(1);
-        let mut report = PruneReport::default();
-        report.sessions = drain(|| self.sessions.prune_sessions(&sessions, batch)).await?;
-        report.flows = drain(|| self.flows.prune_flows(cutoff, batch)).await?;
-        report.mail = drain(|| self.outbox.prune_mail(cutoff, batch)).await?;
-        Ok(report)
+        Ok(PruneReport {
+            sessions: drain(|| self.sessions.prune_sessions(&sessions, batch)).await?,
+            flows: drain(|| self.flows.prune_flows(cutoff, batch)).await?,
+            mail: drain(|| self.outbox.prune_mail(cutoff, batch)).await?,
+        })
     }
 }
 

@@ -58,9 +58,9 @@ impl MailOutbox for Store {
 
     async fn prune_mail(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
         let done = mail_outbox::sent_at.lt(before).or(mail_outbox::failed_at.lt(before));
-        let batch = mail_outbox::table.filter(done).select(mail_outbox::id).limit(i64::from(limit));
         // Replicas pruning at once pass over each other's rows.
-        let batch = for_update_skip_locked!(batch);
+        let batch =
+            for_update_skip_locked!(mail_outbox::table.filter(done).select(mail_outbox::id).limit(i64::from(limit)));
         self.write("prune_mail", async |c| {
             let ids: Vec<i64> = batch.load(c).await?;
             Ok(diesel::delete(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids))).execute(c).await? as u64)
