@@ -1017,6 +1017,19 @@ mod tests {
     }
 
     #[test]
+    fn the_code_allowance_and_pruning_are_bounded() {
+        let mut config = Config::default();
+        config.otp.max_codes_per_day = 0;
+        assert!(config.validate().unwrap_err().to_string().contains("otp.max_codes_per_day"));
+        config.otp.max_codes_per_day = 10;
+        config.prune.batch_size = 0;
+        assert!(config.validate().unwrap_err().to_string().contains("prune.batch_size"));
+        config.prune.batch_size = 500;
+        config.prune.retention_secs = 60;
+        assert!(config.validate().unwrap_err().to_string().contains("prune.retention_secs"));
+    }
+
+    #[test]
     fn file_then_environment_override_defaults() {
         Jail::expect_with(|jail| {
             jail.create_file(

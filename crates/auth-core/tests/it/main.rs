@@ -9,6 +9,7 @@ mod email_links;
 mod observer;
 mod password_throttle;
 mod pkce;
+mod pruning;
 mod refresh;
 mod session_access;
 mod sign_in;
