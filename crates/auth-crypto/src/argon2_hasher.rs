@@ -169,6 +169,16 @@ fn lower_priority() {
     }
 }
 
+/// A place in the hashing queue, given back however the wait ends: served, refused, or dropped
+/// with its request (a client that went away, a request deadline).
+struct QueuePlace<'a>(&'a AtomicUsize);
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Argon2Hasher {
     /// A hasher with these parameters, computing at most `max_concurrent` hashes at once
     /// (0 means one per CPU) on as many threads. Computes one hash to have a dummy for unknown
@@ -229,20 +239,16 @@ impl Argon2Hasher {
     ) -> Result<T, HashError> {
         let queued = Instant::now();
         let permit = match Arc::clone(&self.permits).try_acquire_owned() {
-            Ok(permit) => {
-                self.stats.waiting.fetch_add(1, Ordering::Relaxed);
-                Ok(permit)
-            }
+            Ok(permit) => Ok(permit),
             Err(_) => {
                 // Counted before waiting, so two requests cannot both take the last place.
-                if self.stats.waiting.fetch_add(1, Ordering::Relaxed) >= self.max_queue {
-                    self.stats.waiting.fetch_sub(1, Ordering::Relaxed);
+                let place = QueuePlace(&self.stats.waiting);
+                if place.0.fetch_add(1, Ordering::Relaxed) >= self.max_queue {
                     return Err(HashError::Overloaded { retry_after: OVERLOADED_RETRY_AFTER });
                 }
                 Arc::clone(&self.permits).acquire_owned().await
             }
         };
-        self.stats.waiting.fetch_sub(1, Ordering::Relaxed);
         if let Some(observe) = &self.on_wait {
             observe(queued.elapsed());
         }
@@ -649,6 +655,40 @@ mod tests {
         release.send(()).unwrap();
         assert!(busy.await.unwrap().unwrap());
         assert!(queued.await.unwrap().is_ok(), "the one that fitted in the queue is served");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiter_that_goes_away_gives_its_place_back() {
+        let hasher = Arc::new(Argon2Hasher::new(tiny(), 1).unwrap().with_max_queue(1));
+        let (release, held) = mpsc::channel::<()>();
+        let busy = {
+            let hasher = Arc::clone(&hasher);
+            tokio::spawn(async move { hasher.run(move |_| held.recv().is_ok()).await })
+        };
+        let stats = hasher.stats();
+        while stats.running() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let abandoned = {
+            let hasher = Arc::clone(&hasher);
+            tokio::spawn(async move { hasher.hash(&Password::new("correct horse")).await })
+        };
+        while stats.waiting() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        abandoned.abort();
+        let _ = abandoned.await;
+        assert_eq!(stats.waiting(), 0, "the dropped request left the queue");
+        let queued = {
+            let hasher = Arc::clone(&hasher);
+            tokio::spawn(async move { hasher.hash(&Password::new("correct horse")).await })
+        };
+        while stats.waiting() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        release.send(()).unwrap();
+        assert!(busy.await.unwrap().unwrap());
+        assert!(queued.await.unwrap().is_ok(), "the place freed by the dropped request is usable");
     }
 
     #[test]

@@ -8,8 +8,8 @@ use auth_core::domain::{LimitKey, Quota, gcra};
 use auth_core::ports::{Admission, Clock, LimiterError, RateLimiter};
 use chrono::{DateTime, Utc};
 
-/// Keys beyond which those whose counts have refilled are swept, so memory stays bounded by
-/// the keys hit recently.
+/// Keys beyond which those whose counts have refilled are first swept, so memory stays bounded
+/// by the keys hit recently.
 const SWEEP_THRESHOLD: usize = 10_000;
 
 /// Rate-limit counters in this process's memory, on the injected clock: right for one
@@ -18,24 +18,34 @@ const SWEEP_THRESHOLD: usize = 10_000;
 /// hits never exceed a quota.
 pub struct InProcessLimiter {
     clock: Arc<dyn Clock>,
-    // Each key's theoretical arrival time (GCRA).
-    next: Mutex<HashMap<LimitKey, DateTime<Utc>>>,
+    counters: Mutex<Counters>,
+}
+
+/// Each key's theoretical arrival time (GCRA), and the size that triggers the next sweep.
+struct Counters {
+    next: HashMap<LimitKey, DateTime<Utc>>,
+    sweep_above: usize,
 }
 
 impl InProcessLimiter {
     /// Counters reading time from `clock`.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { clock, next: Mutex::new(HashMap::new()) }
+        let counters = Counters { next: HashMap::new(), sweep_above: SWEEP_THRESHOLD };
+        Self { clock, counters: Mutex::new(counters) }
     }
 
     fn step(&self, key: &LimitKey, quota: Quota, count: bool) -> Admission {
         let now = self.clock.now();
         // A poisoned lock only means another request panicked mid-update; the map is still usable.
-        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
-        if count && next.len() > SWEEP_THRESHOLD {
+        let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        if count && counters.next.len() > counters.sweep_above {
             // A key whose time has passed has its whole burst back: forgetting it changes nothing.
-            next.retain(|_, tat| *tat > now);
+            counters.next.retain(|_, tat| *tat > now);
+            // Keys still live (long windows) stay; the next sweep waits until the map has doubled,
+            // so a large set of live keys does not make every hit scan them all.
+            counters.sweep_above = (counters.next.len() * 2).max(SWEEP_THRESHOLD);
         }
+        let next = &mut counters.next;
         match gcra(next.get(key).copied(), now, quota) {
             Ok(Some(tat)) if count => {
                 next.insert(key.clone(), tat);
@@ -64,7 +74,7 @@ impl RateLimiter for InProcessLimiter {
     }
 
     async fn forget(&self, key: &LimitKey) -> Result<(), LimiterError> {
-        self.next.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
+        self.counters.lock().unwrap_or_else(PoisonError::into_inner).next.remove(key);
         Ok(())
     }
 }

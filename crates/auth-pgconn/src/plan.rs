@@ -113,6 +113,15 @@ impl Plan {
             Some(path) => Roots::File(read_roots(path)?),
         };
         let file_roots = matches!(roots, Roots::File(_));
+        // With the platform's roots, a chain check without the host name would pass any
+        // certificate a public CA ever issued, for any name (libpq insists on a root file here).
+        if mode == SslMode::VerifyCa && !file_roots {
+            return Err(ConnectError::Config(
+                "sslmode=verify-ca needs sslrootcert=<file> with the CA that signed the server's certificate \
+                 (or use sslmode=verify-full, which also checks the host name)"
+                    .into(),
+            ));
+        }
         let verify = match mode {
             SslMode::VerifyFull => Verify::ChainAndHost,
             SslMode::VerifyCa => Verify::Chain,
@@ -181,11 +190,11 @@ fn only_unix_sockets(config: &Config) -> bool {
     !config.get_hosts().is_empty() && config.get_hosts().iter().all(|h| !matches!(h, Host::Tcp(_)))
 }
 
-/// `localhost` (and names under `.localhost`, which resolve to loopback by RFC 6761) or a
-/// loopback address.
+/// `localhost` or a loopback address. (Names under `.localhost` are not counted: a resolver may
+/// still send them to DNS.)
 fn is_loopback_name(name: &str) -> bool {
     let name = name.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-    name == "localhost" || name.ends_with(".localhost") || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Every certificate of a PEM file (a bundle may hold several).
@@ -251,8 +260,7 @@ mod tests {
     fn modes_map_to_libpq_checks() {
         let p = plan("postgres://u@db/d?sslmode=require").unwrap();
         assert_eq!((p.wire, p.verify), (WireMode::Require, Verify::Nothing));
-        let p = plan("postgres://u@db/d?sslmode=verify-ca").unwrap();
-        assert_eq!((p.wire, p.verify), (WireMode::Require, Verify::Chain));
+        assert!(matches!(plan("postgres://u@db/d?sslmode=verify-ca"), Err(ConnectError::Config(_))));
         let p = plan("postgres://u@db/d?sslmode=verify-full").unwrap();
         assert_eq!((p.wire, p.verify), (WireMode::Require, Verify::ChainAndHost));
         let p = plan("postgres://u@db/d?sslrootcert=system").unwrap();

@@ -13,6 +13,9 @@ mod sqlite;
 mod url;
 
 use std::sync::Arc;
+
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolableConnection};
 use std::time::Duration;
 
 use auth_core::ports::{
@@ -51,6 +54,24 @@ impl Default for PoolOptions {
             idle_in_transaction_timeout: Duration::from_secs(30),
             tcp_keepalive: Duration::from_secs(30),
         }
+    }
+}
+
+impl PoolOptions {
+    /// A pool of `manager`'s connections within these limits.
+    fn pool<C>(&self, manager: AsyncDieselConnectionManager<C>) -> Result<Pool<C>, StoreError>
+    where
+        C: PoolableConnection + 'static,
+        AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C>,
+    {
+        Pool::builder(manager)
+            .max_size(self.max_connections)
+            .wait_timeout(Some(self.connect_timeout))
+            .create_timeout(Some(self.connect_timeout))
+            .recycle_timeout(Some(self.connect_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))
     }
 }
 

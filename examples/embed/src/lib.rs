@@ -8,7 +8,7 @@ use auth_core::domain::Password;
 use auth_core::ports::StorePorts;
 use auth_core::service::SignupRequest;
 use auth_core::service::{AuthService, AuthSettings, ClientInfo, Identifier, IssuedSession, Ports, SignupOutcome};
-use auth_crypto::{Argon2Hasher, Argon2Params, JwtAlgorithm, OsRandom, StoredKeys, SystemClock};
+use auth_crypto::{Argon2Hasher, Argon2Params, InProcessLimiter, JwtAlgorithm, OsRandom, StoredKeys, SystemClock};
 use axum::extract::{State, rejection::JsonRejection};
 use axum::http::{HeaderMap, StatusCode, header::AUTHORIZATION};
 use axum::response::{IntoResponse, Response};
@@ -37,7 +37,9 @@ pub async fn service(stores: StorePorts, settings: AuthSettings) -> anyhow::Resu
         Arc::new(SystemClock),
         Arc::new(OsRandom),
     );
-    Ok(AuthService::new(ports, settings))
+    // Counts password guesses per account (and per client network, given `ClientInfo::ip`).
+    let limiter = Arc::new(InProcessLimiter::new(Arc::clone(&ports.clock)));
+    Ok(AuthService::new(ports, settings).with_limiter(limiter))
 }
 
 /// The HTTP routes over `service`.
@@ -121,7 +123,8 @@ impl From<AuthError> for Refusal {
             AuthError::BadJwt(_) | AuthError::SessionNotFound => StatusCode::UNAUTHORIZED,
             AuthError::RefreshTokenNotFound | AuthError::RefreshTokenAlreadyUsed => StatusCode::UNAUTHORIZED,
             AuthError::UserAlreadyExists | AuthError::EmailExists => StatusCode::CONFLICT,
-            AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::Unavailable(_) | AuthError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Internal(detail) => {
                 // Details go to the log, never to the client.
                 tracing::error!(%detail, "request failed");

@@ -65,14 +65,7 @@ pub(super) fn pool(
     });
     // The manager's URL is never used: `custom_setup` connects through the connector.
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config("", config);
-    Pool::builder(manager)
-        .max_size(options.max_connections)
-        .wait_timeout(Some(options.connect_timeout))
-        .create_timeout(Some(options.connect_timeout))
-        .recycle_timeout(Some(options.connect_timeout))
-        .runtime(deadpool::Runtime::Tokio1)
-        .build()
-        .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))
+    options.pool(manager)
 }
 
 #[cfg(test)]

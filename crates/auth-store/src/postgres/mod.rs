@@ -1,5 +1,5 @@
 //! The PostgreSQL store: diesel-async connections pooled by deadpool, every table in `auth`.
-//! The port methods are the shared ones of `crate::ports`; what is PostgreSQL's own is below:
+//! The port methods are the shared ones of `store/` (one body for both backends); what is PostgreSQL's own is below:
 //! opening (over TLS, with session timeouts: `connect`), migrating under an advisory lock, and
 //! the row and table locks.
 
@@ -97,6 +97,11 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
+    /// Writers need no turn: row locks serialise only the writers that touch the same rows.
+    async fn writer_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        None
+    }
+
     /// Builds the pool and checks that the server answers. The URL's `sslmode` and
     /// `sslrootcert` are honoured as libpq does; a URL that would allow plaintext to a host that
     /// is not loopback, without `sslmode=disable`, is refused before connecting.

@@ -1,10 +1,11 @@
 //! The embedded SQLite store: `SyncConnectionWrapper` connections pooled by deadpool. The port
-//! methods are the shared ones of `crate::ports`; their queries run synchronous diesel where they
+//! methods are the shared ones of `store/` (one body for both backends); their queries run synchronous diesel where they
 //! are awaited ([`Inline`]). Every write that reads first takes the write lock up front
 //! (`BEGIN IMMEDIATE`), so concurrent writers queue instead of failing, and no row locks are
 //! needed inside.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use auth_core::ports::StoreError;
 use diesel::connection::AnsiTransactionManager;
@@ -16,8 +17,11 @@ use diesel::sql_types::Binary;
 use diesel::sqlite::{SqliteConnection, SqliteValue};
 use diesel_async::TransactionManager;
 use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper, SyncTransactionManagerWrapper};
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use crate::PoolOptions;
@@ -151,6 +155,12 @@ mod store;
 pub struct SqliteStore {
     pool: Pool<Conn>,
     path: PathBuf,
+    /// This process's writers take turns here before they take a connection. SQLite has one
+    /// write lock, and a writer that finds it taken sleeps in its busy handler (1 ms, then longer)
+    /// while blocking the thread it runs on, which runs statements inline ([`Inline`]): an HTTP
+    /// worker would stall behind it. Waiting here is asynchronous and first come, first served.
+    /// Other processes on the same file (the CLI) still meet the busy timeout.
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -173,10 +183,15 @@ impl SqliteStore {
             .open(path)
             .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", path.display())))?;
         let url = path.to_str().ok_or_else(|| StoreError::Unavailable("the SQLite path is not UTF-8".into()))?;
-        let pool = store::pool(url, CONNECTION_PRAGMAS, options)?;
-        let store = Self { pool, path: path.to_owned() };
+        let pool = pool(url, CONNECTION_PRAGMAS, options)?;
+        let store = Self { pool, path: path.to_owned(), writers: Arc::default() };
         store.ping().await?;
         Ok(store)
+    }
+
+    /// Waits for this process's previous writers to finish (see `writers`).
+    async fn writer_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        Some(self.writers.lock().await)
     }
 
     /// The database file.
@@ -192,6 +207,25 @@ impl SqliteStore {
             .map_err(store_error)?
             .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
     }
+}
+
+/// The connection pool: `setup` runs once on every new connection. (PostgreSQL builds its own, over
+/// TLS: `postgres/connect.rs`.)
+fn pool(url: &str, setup: &'static str, options: &PoolOptions) -> Result<Pool<Conn>, StoreError> {
+    let mut config = ManagerConfig::<Conn>::default();
+    // No `SELECT 1` before each use; a connection left in a transaction is still replaced.
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        async move {
+            let mut conn = Conn::establish(&url).await?;
+            conn.batch_execute(setup).await.map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(url, config);
+    options.pool(manager)
 }
 
 /// Nothing to do: the immediate transaction already holds the write lock.

@@ -51,7 +51,7 @@ impl KeyStore for Store {
     }
 
     async fn retire_key(&self, kid: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.call("retire_key", async |c| {
+        self.write("retire_key", async |c| {
             // Only a key not retired yet is marked, so a repeated retirement keeps the first time.
             let key = signing_keys::table.filter(signing_keys::kid.eq(kid));
             diesel::update(key.filter(signing_keys::retired_at.is_null()))

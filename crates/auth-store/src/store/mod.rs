@@ -7,7 +7,9 @@
 //!   has them) and the Rust type of a UUID column, `DbUuid`, with `db_uuid` and `uuid` to convert;
 //! - the few statements whose SQL differs: `write_transaction!`, `for_update!`,
 //!   `for_update_skip_locked!`, `like_any_case!` and `serialize_key_writers`, and whether a
-//!   write transaction locks from its start (`LOCKED_FROM_BEGIN`).
+//!   write transaction locks from its start (`LOCKED_FROM_BEGIN`);
+//! - `Store::writer_turn`, awaited before a write takes a connection: the backend's way of making
+//!   this process's writers queue (SQLite's one write lock) or nothing (PostgreSQL).
 //!
 //! Every port call goes through [`Store::call`], which gives it a connection, its tracing span
 //! and the port's error type.
@@ -32,42 +34,12 @@ use diesel::{OptionalExtension, QueryResult};
 use tracing::Instrument;
 use tracing::field::Empty;
 
+use diesel_async::RunQueryDsl;
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
-use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
-use futures_util::FutureExt;
+use diesel_async::pooled_connection::deadpool::Object;
 
 use super::{Conn, SYSTEM, Store};
-use crate::PoolOptions;
 use crate::error::store_error;
-
-/// The connection pool: `setup` runs once on every new connection.
-#[allow(dead_code, reason = "only SQLite uses it: PostgreSQL builds its own pool, over TLS (postgres/connect.rs)")]
-pub(super) fn pool(url: &str, setup: &'static str, options: &PoolOptions) -> Result<Pool<Conn>, StoreError> {
-    let mut config = ManagerConfig::<Conn>::default();
-    // No `SELECT 1` before each use: on PostgreSQL it doubled the round trips of a `GET /user`.
-    // A connection that was closed, or left in a transaction, is still replaced.
-    config.recycling_method = RecyclingMethod::Fast;
-    config.custom_setup = Box::new(move |url| {
-        let url = url.to_owned();
-        async move {
-            let mut conn = Conn::establish(&url).await?;
-            conn.batch_execute(setup).await.map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            Ok(conn)
-        }
-        .boxed()
-    });
-    let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(url, config);
-    Pool::builder(manager)
-        .max_size(options.max_connections)
-        .wait_timeout(Some(options.connect_timeout))
-        .create_timeout(Some(options.connect_timeout))
-        .recycle_timeout(Some(options.connect_timeout))
-        .runtime(deadpool::Runtime::Tokio1)
-        .build()
-        .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))
-}
 
 /// What [`Store::call`] runs: async work on a borrowed connection (the future may borrow it).
 pub(crate) trait Work<'c, T>: FnOnce(&'c mut Conn) -> Self::Fut {
@@ -134,6 +106,7 @@ impl Store {
         F: for<'c> AsyncFnOnce(&'c mut Conn) -> QueryResult<T> + for<'c> Work<'c, T> + Send,
         T: Send,
     {
+        let _turn = self.writer_turn().await;
         self.call(operation, async |c| write_transaction!(c, work)).await
     }
 
@@ -164,6 +137,7 @@ impl Store {
         operation: &'static str,
         statement: Q,
     ) -> Result<usize, StoreError> {
+        let _turn = self.writer_turn().await;
         self.call(operation, async |c| statement.execute(c).await).await
     }
 
