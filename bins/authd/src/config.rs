@@ -66,6 +66,8 @@ pub struct Config {
     pub postgrest: PostgrestConfig,
     /// The audit log.
     pub audit: AuditConfig,
+    /// Deleting spent sessions, tokens, secrets and mail.
+    pub prune: PruneConfig,
     /// Outgoing mail server; without a host, mail goes to files.
     pub smtp: SmtpConfig,
     /// What mails say and where unsent ones are kept.
@@ -117,6 +119,8 @@ pub struct OtpConfig {
     pub pkce_allow_plain: bool,
     /// Least time, in milliseconds, a request that may send mail takes to answer.
     pub answer_floor_ms: u64,
+    /// Most secrets (each with a code) mailed to one account in a day.
+    pub max_codes_per_day: u32,
 }
 
 impl Default for OtpConfig {
@@ -128,6 +132,7 @@ impl Default for OtpConfig {
             auth_code_expiry_secs: 300,
             pkce_allow_plain: false,
             answer_floor_ms: 200,
+            max_codes_per_day: 10,
         }
     }
 }
@@ -481,6 +486,24 @@ impl AuditConfig {
     }
 }
 
+/// `[prune]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PruneConfig {
+    /// Seconds between two pruning passes; 0 turns pruning off.
+    pub interval_secs: u64,
+    /// Seconds a spent row (ended session, used refresh token, sent mail, expired secret) is kept.
+    pub retention_secs: u64,
+    /// Most rows one statement deletes.
+    pub batch_size: u32,
+}
+
+impl Default for PruneConfig {
+    fn default() -> Self {
+        Self { interval_secs: 3600, retention_secs: 7 * 24 * 3600, batch_size: 500 }
+    }
+}
+
 /// `[api]`
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -763,6 +786,15 @@ impl Config {
         if self.otp.send_interval_secs > 3600 {
             return invalid("otp.send_interval_secs must be at most 3600");
         }
+        if !(1..=1000).contains(&self.otp.max_codes_per_day) {
+            return invalid("otp.max_codes_per_day must be between 1 and 1000");
+        }
+        if !(1..=100_000).contains(&self.prune.batch_size) {
+            return invalid("prune.batch_size must be between 1 and 100000");
+        }
+        if self.prune.retention_secs < 3600 {
+            return invalid("prune.retention_secs must be at least 3600 (one hour)");
+        }
         let is_http = |url: &str| url.starts_with("http://") || url.starts_with("https://");
         if !is_http(&self.site.url) {
             return invalid("site.url must be an http:// or https:// URL");
@@ -996,6 +1028,19 @@ mod tests {
         config.site.redirect_allow_list.push("https://*.example.com**".into());
         let refused = config.validate().unwrap_err().to_string();
         assert!(refused.contains("site.redirect_allow_list") && refused.contains("other hosts"), "{refused}");
+    }
+
+    #[test]
+    fn the_code_allowance_and_pruning_are_bounded() {
+        let mut config = Config::default();
+        config.otp.max_codes_per_day = 0;
+        assert!(config.validate().unwrap_err().to_string().contains("otp.max_codes_per_day"));
+        config.otp.max_codes_per_day = 10;
+        config.prune.batch_size = 0;
+        assert!(config.validate().unwrap_err().to_string().contains("prune.batch_size"));
+        config.prune.batch_size = 500;
+        config.prune.retention_secs = 60;
+        assert!(config.validate().unwrap_err().to_string().contains("prune.retention_secs"));
     }
 
     #[test]

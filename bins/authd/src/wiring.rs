@@ -11,7 +11,7 @@ use actix_web::{HttpServer, web};
 use anyhow::Context;
 use auth_core::domain::SessionLimits;
 use auth_core::ports::{Clock, Observer, Random};
-use auth_core::service::{AuthService, AuthSettings, MailDelivery, Ports, RoleNames};
+use auth_core::service::{AuthService, AuthSettings, MailDelivery, Ports, PrunePolicy, Pruner, RoleNames};
 use auth_crypto::{Argon2Hasher, Argon2Params, InProcessLimiter, OsRandom, SystemClock};
 use auth_http::{AppState, HttpSettings, MetricsEndpoint, RateLimits, ServerInfo};
 use auth_metrics::{DbPoolSample, HashPoolSample, Metrics};
@@ -185,7 +185,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     // Background work starts only once the ports are ours, so a failed start ends with one line.
     keys.spawn_reload(signer);
-    spawn_audit_pruning(&config, &database, clock);
+    spawn_audit_pruning(&config, &database, Arc::clone(&clock));
+    spawn_pruning(&config, &database, clock)?;
     spawn_mail_delivery(delivery, metrics.clone());
     let base = auth_http::HttpSettings { base_path: config.server.base_path.clone(), ..Default::default() };
     tracing::info!("listening on http://{}:{}{}", config.server.host, config.server.port, base.normalised_base_path());
@@ -379,6 +380,34 @@ fn spawn_audit_pruning(config: &Config, database: &Database, clock: Arc<dyn Cloc
     });
 }
 
+/// Deletes spent sessions, refresh tokens, secrets and mail past `prune.retention_secs`, every
+/// `prune.interval_secs` (the logic, batches and replica safety are auth-core's `Pruner`).
+fn spawn_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    if config.prune.interval_secs == 0 {
+        return Ok(());
+    }
+    let policy = PrunePolicy {
+        retention: seconds(config.prune.retention_secs),
+        reuse_interval: seconds(config.sessions.reuse_interval_secs),
+        session_limits: settings(config)?.session_limits,
+        batch: config.prune.batch_size,
+    };
+    let pruner = Pruner::new(database.sessions(), database.flows(), database.outbox(), clock, policy);
+    let every = Duration::from_secs(config.prune.interval_secs);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            match pruner.prune().await {
+                Ok(report) if report.total() == 0 => {}
+                Ok(report) => tracing::info!(?report, "removed spent rows past their retention"),
+                Err(error) => tracing::warn!(%error, "cannot prune spent rows; will try again"),
+            }
+        }
+    });
+    Ok(())
+}
+
 /// The use-case settings the configuration describes.
 fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
     let optional = |s: u64| (s > 0).then(|| seconds(s));
@@ -424,6 +453,7 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
             allow_plain_pkce: config.otp.pkce_allow_plain,
             auth_code_ttl: seconds(config.otp.auth_code_expiry_secs),
             otp_reveals_unknown_addresses: config.compat.otp_reveals_unknown_addresses(),
+            max_codes_per_day: config.otp.max_codes_per_day,
         },
     })
 }

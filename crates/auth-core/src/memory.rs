@@ -8,13 +8,17 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{AuditEvent, AuthCode, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, UserQuery};
+use crate::domain::{
+    AuditEvent, AuthCode, MAX_CODE_ATTEMPTS, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, UserChange,
+    UserQuery,
+};
 use crate::domain::{
     Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan,
     Session, SessionId, StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
 use crate::ports::{
-    AuditLog, EmailFlowStore, KeyStore, Mail, MailOutbox, Redemption, SessionStore, StoreError, UniqueField, UserStore,
+    AuditLog, CodeQuota, EmailFlowStore, KeyStore, Mail, MailOutbox, Redemption, SessionPrune, SessionStore,
+    StoreError, UniqueField, UserStore,
 };
 
 /// Users, sessions and refresh tokens held in process memory behind one lock.
@@ -34,6 +38,8 @@ struct State {
     one_time: Vec<OneTimeToken>,
     auth_codes: Vec<AuthCode>,
     failed_codes: HashMap<(UserId, OneTimeKind), u32>,
+    /// Each user's quota window: when it started and how many secrets it issued.
+    quotas: HashMap<UserId, (DateTime<Utc>, u32)>,
     outbox: Vec<OutboxRow>,
 }
 
@@ -49,7 +55,8 @@ struct OutboxRow {
 
 impl State {
     fn enqueue(&mut self, kind: MailKind, mail: &Mail, at: DateTime<Utc>) {
-        let id = i64::try_from(self.outbox.len()).unwrap_or(i64::MAX) + 1;
+        // Pruning removes messages, so the next id follows the highest, not the count.
+        let id = self.outbox.iter().map(|r| r.queued.id).max().unwrap_or(0) + 1;
         let queued = QueuedMail { id, kind, mail: mail.clone(), attempts: 0, queued_at: at };
         self.outbox.push(OutboxRow { queued, due_at: at, sent_at: None, failed_at: None, last_error: None });
     }
@@ -75,6 +82,34 @@ impl State {
         self.sessions.insert(session.id, session.clone());
     }
 
+    /// Writes `change` to the user `id` (see `UserStore::change_user`).
+    fn change_user(&mut self, id: UserId, change: &UserChange) -> Result<Option<User>, StoreError> {
+        let mut user = self.users.get(&id).cloned().ok_or(StoreError::NotFound)?;
+        if !change.allowed_on(&user) {
+            return Ok(None);
+        }
+        change.apply_to(&mut user);
+        if let Some(field) = self.conflict(&user) {
+            return Err(StoreError::Conflict(field));
+        }
+        self.one_time.retain(|t| !(t.user_id == id && change.voids.contains(&t.kind)));
+        self.users.insert(id, user.clone());
+        Ok(Some(user))
+    }
+
+    /// Counts an issue against `user`'s quota; `false` when it is used up.
+    fn take_quota(&mut self, user: UserId, quota: CodeQuota) -> bool {
+        let window = self.quotas.entry(user).or_insert((quota.now, 0));
+        if window.0 <= quota.since {
+            *window = (quota.now, 0);
+        }
+        if window.1 >= quota.max {
+            return false;
+        }
+        window.1 += 1;
+        true
+    }
+
     fn outbox_row(&mut self, id: i64) -> Result<&mut OutboxRow, StoreError> {
         self.outbox.iter_mut().find(|r| r.queued.id == id).ok_or(StoreError::NotFound)
     }
@@ -84,6 +119,14 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Stores `user` as given over the stored one with its id (tests set up states with it;
+    /// the use cases write through `UserStore::change_user`, which names its fields).
+    pub fn put_user(&self, user: &User) {
+        if let Ok(mut state) = self.state() {
+            state.users.insert(user.id, user.clone());
+        }
     }
 
     fn state(&self) -> Result<MutexGuard<'_, State>, StoreError> {
@@ -185,16 +228,8 @@ impl UserStore for MemoryStore {
             .cloned())
     }
 
-    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
-        let mut state = self.state()?;
-        if !state.users.contains_key(&user.id) {
-            return Err(StoreError::NotFound);
-        }
-        if let Some(field) = state.conflict(user) {
-            return Err(StoreError::Conflict(field));
-        }
-        state.users.insert(user.id, user.clone());
-        Ok(())
+    async fn change_user(&self, id: UserId, change: &UserChange) -> Result<Option<User>, StoreError> {
+        self.state()?.change_user(id, change)
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
@@ -310,6 +345,18 @@ impl SessionStore for MemoryStore {
         }
     }
 
+    async fn prune_sessions(&self, prune: &SessionPrune, limit: u32) -> Result<u64, StoreError> {
+        let mut state = self.state()?;
+        let ended: Vec<SessionId> =
+            state.sessions.values().filter(|s| prune.covers(s)).take(limit as usize).map(|s| s.id).collect();
+        state.sessions.retain(|id, _| !ended.contains(id));
+        state.tokens.retain(|t| !ended.contains(&t.session_id));
+        let spent = |t: &RefreshTokenRecord| t.used_at.or(t.revoked_at).is_some_and(|at| at < prune.spent_before);
+        let tokens: Vec<i64> = state.tokens.iter().filter(|t| spent(t)).take(limit as usize).map(|t| t.id).collect();
+        state.tokens.retain(|t| !tokens.contains(&t.id));
+        Ok((ended.len() + tokens.len()) as u64)
+    }
+
     async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<bool, StoreError> {
         Ok(self.state()?.revoke_family(id, at))
     }
@@ -420,16 +467,40 @@ impl AuditLog for MemoryStore {
 
 #[async_trait]
 impl EmailFlowStore for MemoryStore {
-    async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), StoreError> {
+    async fn issue_tokens(
+        &self,
+        user: UserId,
+        secrets: &[(OneTimeToken, Option<OutgoingMail>)],
+        withdraw: &[OneTimeKind],
+        quota: Option<CodeQuota>,
+    ) -> Result<bool, StoreError> {
         let mut state = self.state()?;
-        if !state.users.contains_key(&token.user_id) {
+        if !state.users.contains_key(&user) {
             return Err(StoreError::NotFound);
         }
-        state.put_token(token);
-        if let Some(outgoing) = &mail {
-            state.enqueue(outgoing.kind, &outgoing.mail, token.created_at);
+        // Link digests are unique, as the SQL stores' index makes them: a clash writes nothing.
+        let taken = |token: &OneTimeToken| {
+            state
+                .one_time
+                .iter()
+                .any(|t| t.link_digest == token.link_digest && (t.user_id, t.kind) != (token.user_id, token.kind))
+        };
+        if secrets.iter().any(|(token, _)| taken(token)) {
+            return Err(StoreError::Internal("a link digest is taken".into()));
         }
-        Ok(())
+        if let Some(quota) = quota
+            && !state.take_quota(user, quota)
+        {
+            return Ok(false);
+        }
+        state.one_time.retain(|t| !(t.user_id == user && withdraw.contains(&t.kind)));
+        for (token, mail) in secrets {
+            state.put_token(token);
+            if let Some(outgoing) = mail {
+                state.enqueue(outgoing.kind, &outgoing.mail, token.created_at);
+            }
+        }
+        Ok(true)
     }
 
     async fn create_user_with_token(
@@ -466,37 +537,75 @@ impl EmailFlowStore for MemoryStore {
         Ok(self.state()?.one_time.iter().find(|t| t.user_id == user && t.kind == kind).cloned())
     }
 
-    async fn count_failed_code(&self, user: UserId, kind: OneTimeKind) -> Result<(), StoreError> {
+    async fn try_code(
+        &self,
+        user: UserId,
+        guesses: &[(OneTimeKind, TokenDigest)],
+    ) -> Result<Option<OneTimeToken>, StoreError> {
         let mut state = self.state()?;
-        let key = (user, kind);
-        let failures = state.failed_codes.entry(key).or_insert(0);
-        *failures += 1;
-        if *failures >= crate::domain::MAX_CODE_ATTEMPTS {
-            state.failed_codes.remove(&key);
-            state.one_time.retain(|t| !(t.user_id == user && t.kind == kind));
+        let mut matched = None;
+        for (kind, digest) in guesses {
+            let Some(token) = state.one_time.iter().find(|t| t.user_id == user && t.kind == *kind).cloned() else {
+                continue;
+            };
+            let attempts = state.failed_codes.entry((user, *kind)).or_insert(0);
+            if *attempts >= MAX_CODE_ATTEMPTS {
+                continue;
+            }
+            *attempts += 1;
+            if token.code_digest == *digest {
+                matched = matched.or(Some(token));
+            } else if *attempts >= MAX_CODE_ATTEMPTS {
+                state.one_time.retain(|t| !(t.user_id == user && t.kind == *kind));
+            }
         }
-        Ok(())
+        Ok(matched)
+    }
+
+    async fn prune_flows(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        let mut state = self.state()?;
+        let limit = limit as usize;
+        let spent = |t: &OneTimeToken| t.link_expires_at < before && t.code_expires_at < before;
+        let tokens: Vec<TokenDigest> =
+            state.one_time.iter().filter(|t| spent(t)).take(limit).map(|t| t.link_digest).collect();
+        state.one_time.retain(|t| !tokens.contains(&t.link_digest));
+        let codes: Vec<TokenDigest> =
+            state.auth_codes.iter().filter(|c| c.expires_at < before).take(limit).map(|c| c.digest).collect();
+        state.auth_codes.retain(|c| !codes.contains(&c.digest));
+        Ok((tokens.len() + codes.len()) as u64)
     }
 
     async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError> {
         Ok(self.state()?.one_time.iter().filter(|t| t.sent_to == *to && t.kind == kind).cloned().collect())
     }
 
-    async fn redeem_token(&self, token: &OneTimeToken, user: &User, then: Redemption) -> Result<(), StoreError> {
+    async fn redeem_token(
+        &self,
+        token: &OneTimeToken,
+        change: &UserChange,
+        then: Redemption,
+        unless_pending: Option<OneTimeKind>,
+    ) -> Result<bool, StoreError> {
         let mut state = self.state()?;
         let position = state
             .one_time
             .iter()
             .position(|t| t.user_id == token.user_id && t.kind == token.kind && t.link_digest == token.link_digest)
             .ok_or(StoreError::NotFound)?;
-        if !state.users.contains_key(&user.id) {
-            return Err(StoreError::NotFound);
+        let pending = |kind| state.one_time.iter().any(|t| t.user_id == token.user_id && t.kind == kind);
+        if unless_pending.is_some_and(pending) {
+            state.one_time.remove(position);
+            return Ok(false);
         }
-        if let Some(field) = state.conflict(user) {
-            return Err(StoreError::Conflict(field));
+        if change.writes_nothing() && change.voids.is_empty() {
+            if !state.users.contains_key(&token.user_id) {
+                return Err(StoreError::NotFound);
+            }
+        } else {
+            state.change_user(token.user_id, change)?.ok_or(StoreError::NotFound)?;
         }
-        state.one_time.remove(position);
-        state.users.insert(user.id, user.clone());
+        // After the change: a voided kind may have moved the token's place.
+        state.one_time.retain(|t| !(t.user_id == token.user_id && t.kind == token.kind));
         match then {
             Redemption::Nothing => {}
             Redemption::Session(session, first) => state.start_session_unchecked(&session, &first),
@@ -505,7 +614,7 @@ impl EmailFlowStore for MemoryStore {
                 state.auth_codes.push(code);
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     async fn find_auth_code(&self, digest: &TokenDigest) -> Result<Option<AuthCode>, StoreError> {
@@ -515,20 +624,14 @@ impl EmailFlowStore for MemoryStore {
     async fn redeem_auth_code(
         &self,
         code: &AuthCode,
-        user: &User,
+        change: &UserChange,
         session: &Session,
         first_refresh: &TokenDigest,
     ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         let position = state.auth_codes.iter().position(|c| c.digest == code.digest).ok_or(StoreError::NotFound)?;
-        if !state.users.contains_key(&user.id) {
-            return Err(StoreError::NotFound);
-        }
-        if let Some(field) = state.conflict(user) {
-            return Err(StoreError::Conflict(field));
-        }
+        state.change_user(code.user_id, change)?.ok_or(StoreError::NotFound)?;
         state.auth_codes.remove(position);
-        state.users.insert(user.id, user.clone());
         state.start_session_unchecked(session, first_refresh);
         Ok(())
     }
@@ -589,6 +692,15 @@ impl MailOutbox for MemoryStore {
         row.queued.mail.text.clear();
         row.queued.mail.html.clear();
         Ok(())
+    }
+
+    async fn prune_mail(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        let mut state = self.state()?;
+        let done = |r: &OutboxRow| r.sent_at.or(r.failed_at).is_some_and(|at| at < before);
+        let doomed: Vec<i64> =
+            state.outbox.iter().filter(|r| done(r)).take(limit as usize).map(|r| r.queued.id).collect();
+        state.outbox.retain(|r| !doomed.contains(&r.queued.id));
+        Ok(doomed.len() as u64)
     }
 }
 

@@ -18,6 +18,7 @@ mod refresh_token;
 mod session;
 mod signing_key;
 mod user;
+mod user_change;
 mod user_query;
 mod username;
 
@@ -45,5 +46,6 @@ pub use refresh_token::{
 pub use session::{Aal, AuthMethod, ExpiryReason, Session, SessionLimits};
 pub use signing_key::{KeyMaterial, KeyPurpose, KeyStatus, StoredKey, key_statuses};
 pub use user::{PasswordHash, User};
+pub use user_change::UserChange;
 pub use user_query::UserQuery;
 pub use username::{USERNAME_MAX_LEN, USERNAME_MIN_LEN, Username, UsernameError};

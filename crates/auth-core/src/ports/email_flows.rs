@@ -3,7 +3,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Mail, StoreError};
 use crate::domain::{
-    AuthCode, Email, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, Session, TokenDigest, User, UserId,
+    AuthCode, Email, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, Session, TokenDigest, User,
+    UserChange, UserId,
 };
 
 /// What using a one-time token starts, in the same transaction.
@@ -17,17 +18,41 @@ pub enum Redemption {
     AuthCode(AuthCode),
 }
 
+/// An account's allowance of mailed secrets: at most `max` in a window that starts with the
+/// first of them and lasts until `since` has passed its start (a day, by the use cases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeQuota {
+    /// The time of this issue: it starts a new window when the last one began at or before
+    /// `since`.
+    pub now: DateTime<Utc>,
+    /// A window that began at or before this instant is over.
+    pub since: DateTime<Utc>,
+    /// How many issues a window allows.
+    pub max: u32,
+}
+
 /// Emailed one-time secrets, and the outbox that carries them: a secret and its mail are
 /// written in one transaction with the change that caused them, so neither exists without the
 /// other.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait EmailFlowStore: Send + Sync {
-    /// Stores `token`, replacing the user's token of the same kind, and queues `mail` (when
-    /// given: an operator's generated link sends none), due at the token's `created_at`.
+    /// Stores `secrets` for `user`, each replacing the user's token of its kind, deletes the
+    /// user's tokens of the kinds in `withdraw`, and queues each secret's mail (when given: an
+    /// operator's generated link sends none), due at its token's `created_at`: all in one
+    /// transaction. With a `quota`, counts this issue against the user's allowance first.
+    /// Returns `false`, writing nothing, when the allowance is used up.
     ///
     /// - MUST fail with [`StoreError::NotFound`] when the user does not exist, writing nothing.
-    async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), StoreError>;
+    /// - A failure MUST leave none of it written (both halves of an email change, or neither).
+    /// - Of concurrent issues for one user, no more than the quota allows MUST succeed.
+    async fn issue_tokens(
+        &self,
+        user: UserId,
+        secrets: &[(OneTimeToken, Option<OutgoingMail>)],
+        withdraw: &[OneTimeKind],
+        quota: Option<CodeQuota>,
+    ) -> Result<bool, StoreError>;
 
     /// Creates `user` (as [`super::UserStore::create_user`] does, conflicts included), stores
     /// `token` and queues `mail`, all or nothing.
@@ -51,34 +76,61 @@ pub trait EmailFlowStore: Send + Sync {
     /// pending for several users).
     async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError>;
 
-    /// Uses `token`: deletes it, stores `user` as given, and stores what `then` starts, all in
-    /// one transaction. Storing an auth code also deletes auth codes that expired before it.
+    /// Uses `token`: deletes it, writes `change` to its user (as [`super::UserStore::change_user`]
+    /// does: only the fields named, voided kinds deleted) and stores what `then` starts, all in
+    /// one transaction; returns `true`. Storing an auth code also deletes auth codes that
+    /// expired before it. With `unless_pending` (the other half of an email change), when the
+    /// user still holds a token of that kind once this one is deleted, only the deletion is
+    /// stored and the answer is `false`.
     ///
     /// - MUST fail with [`StoreError::NotFound`], writing nothing, when the token no longer
-    ///   exists with this link digest (used already, or replaced): a secret works once.
-    async fn redeem_token(&self, token: &OneTimeToken, user: &User, then: Redemption) -> Result<(), StoreError>;
+    ///   exists with this link digest (used already, or replaced): a secret works once; and
+    ///   when the change's guard no longer holds.
+    /// - Of concurrent uses of two tokens of one user each naming the other in
+    ///   `unless_pending`, exactly one MUST answer `true` (the user's row is the lock).
+    async fn redeem_token(
+        &self,
+        token: &OneTimeToken,
+        change: &UserChange,
+        then: Redemption,
+        unless_pending: Option<OneTimeKind>,
+    ) -> Result<bool, StoreError>;
 
     /// The auth code with this digest, expired or not.
     async fn find_auth_code(&self, digest: &TokenDigest) -> Result<Option<AuthCode>, StoreError>;
 
-    /// Exchanges `code`: deletes it, stores `user` as given, and starts `session` with its
-    /// first refresh token, all in one transaction.
+    /// Exchanges `code`: deletes it, writes `change` to its user (only the fields named), and
+    /// starts `session` with its first refresh token, all in one transaction.
     ///
     /// - MUST fail with [`StoreError::NotFound`], writing nothing, when the code no longer
     ///   exists: an auth code works once, even when two exchanges race.
     async fn redeem_auth_code(
         &self,
         code: &AuthCode,
-        user: &User,
+        change: &UserChange,
         session: &Session,
         first_refresh: &TokenDigest,
     ) -> Result<(), StoreError>;
 
-    /// Counts a wrong code against the user's token of this kind; at
-    /// [`crate::domain::MAX_CODE_ATTEMPTS`] failures the token is deleted.
+    /// One attempt at a code: counts it against each of the user's tokens of the `guesses`'
+    /// kinds that has attempts left, then returns the one whose code digest equals the guess
+    /// for its kind, if any; all in one transaction. A token that did not match and has had
+    /// [`crate::domain::MAX_CODE_ATTEMPTS`] attempts is deleted; one out of attempts never
+    /// matches.
     ///
-    /// - MUST be atomic: concurrent wrong guesses each count.
-    async fn count_failed_code(&self, user: UserId, kind: OneTimeKind) -> Result<(), StoreError>;
+    /// - MUST count before comparing, atomically: of N concurrent guesses at one token, no
+    ///   more than the attempts it has left are compared.
+    async fn try_code(
+        &self,
+        user: UserId,
+        guesses: &[(OneTimeKind, TokenDigest)],
+    ) -> Result<Option<OneTimeToken>, StoreError>;
+
+    /// Deletes up to `limit` one-time tokens whose link and code both expired before `before`,
+    /// and up to `limit` auth codes that expired before it; returns how many it deleted.
+    ///
+    /// - MUST NOT wait for rows another transaction holds.
+    async fn prune_flows(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
 
     /// When mail of this kind was last queued for this address.
     async fn last_mail_to(&self, to: &Email, kind: MailKind) -> Result<Option<DateTime<Utc>>, StoreError>;
@@ -107,4 +159,10 @@ pub trait MailOutbox: Send + Sync {
 
     /// Failed for good: marks the message failed, keeps `error` and erases its bodies.
     async fn mark_mail_failed(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), StoreError>;
+
+    /// Deletes up to `limit` messages sent or failed for good before `before`; returns how many.
+    ///
+    /// - MUST keep every message still waiting for delivery, and not wait for rows another
+    ///   transaction holds.
+    async fn prune_mail(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
 }

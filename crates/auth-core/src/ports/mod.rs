@@ -17,14 +17,14 @@ mod token_signer;
 
 pub use audit_log::AuditLog;
 pub use clock::Clock;
-pub use email_flows::{EmailFlowStore, MailOutbox, Redemption};
+pub use email_flows::{CodeQuota, EmailFlowStore, MailOutbox, Redemption};
 pub use mailer::{Mail, MailError, MailTemplates, Mailer};
 pub use observer::{NoObserver, Observer};
 pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
 pub use random::{Random, RandomError};
 pub use rate_limiter::{Admission, LimiterError, NoLimits, RateLimiter};
 pub use readiness::{NotReady, Readiness};
-pub use store::{KeyStore, SessionStore, StoreError, UniqueField, UserStore};
+pub use store::{KeyStore, SessionPrune, SessionStore, StoreError, UniqueField, UserStore};
 pub use store_ports::StorePorts;
 pub use token_chain::TokenChain;
 pub use token_signer::{TokenError, TokenSigner};

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, Rotation, RotationOutcome, Session, SessionId, StoredKey,
-    TokenDigest, User, UserId, UserQuery, Username,
+    TokenDigest, User, UserChange, UserId, UserQuery, Username,
 };
 
 /// A uniqueness rule that a write would break.
@@ -62,11 +62,17 @@ pub trait UserStore: Send + Sync {
     /// The user with this username, compared case-insensitively.
     async fn find_user_by_username(&self, username: &Username) -> Result<Option<User>, StoreError>;
 
-    /// Replaces every stored field of an existing user with the given values.
+    /// Writes the fields `change` names, and only those, in one atomic step; returns the user as
+    /// stored after it, or `None`, writing nothing, when the change's guard
+    /// ([`UserChange::only_if_password`]) no longer holds.
     ///
+    /// - MUST leave every field the change does not name as stored now, whatever the caller
+    ///   read earlier: a ban, password or role written meanwhile survives.
+    /// - MUST delete, in the same transaction, the user's one-time tokens of the kinds in
+    ///   `change.voids`.
     /// - MUST fail with [`StoreError::NotFound`] when no user has this id.
     /// - MUST fail with [`StoreError::Conflict`] as [`UserStore::create_user`] does.
-    async fn update_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn change_user(&self, id: UserId, change: &UserChange) -> Result<Option<User>, StoreError>;
 
     /// Replaces a user's password hash by `new` only while it is still `current`, in one atomic
     /// step, touching no other field; returns whether it did.
@@ -107,6 +113,34 @@ pub trait UserStore: Send + Sync {
     ///   and name the field: [`UniqueField::Id`] first, then email, phone, username. So running
     ///   an import again stores only the users that are new.
     async fn import_users(&self, users: &[User]) -> Result<Vec<Option<UniqueField>>, StoreError>;
+}
+
+/// What [`SessionStore::prune_sessions`] deletes: a session ended before one of these instants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPrune {
+    /// Revoked before this, or past its `not_after` before this.
+    pub ended_before: DateTime<Utc>,
+    /// Created before this (the timebox ended it), when sessions have a timebox.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Last refreshed (or created) before this (idle too long), when sessions have an
+    /// inactivity timeout.
+    pub idle_before: Option<DateTime<Utc>>,
+    /// Refresh tokens used or revoked before this (past the reuse interval) go too.
+    pub spent_before: DateTime<Utc>,
+}
+
+impl SessionPrune {
+    /// Whether `session` ended before the cut-offs (what the SQL stores select).
+    pub fn covers(&self, session: &Session) -> bool {
+        let before = |at: Option<DateTime<Utc>>, cutoff: Option<DateTime<Utc>>| {
+            at.zip(cutoff).is_some_and(|(at, cutoff)| at < cutoff)
+        };
+        let last_active = session.refreshed_at.unwrap_or(session.created_at);
+        before(session.revoked_at, Some(self.ended_before))
+            || before(session.not_after, Some(self.ended_before))
+            || before(Some(session.created_at), self.created_before)
+            || before(Some(last_active), self.idle_before)
+    }
 }
 
 /// Persistence of sessions and their refresh-token families.
@@ -158,6 +192,16 @@ pub trait SessionStore: Send + Sync {
     ///   never hold two live tokens.
     /// - MUST use `rotation.now` as the time, never the database's clock.
     async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<RotationOutcome, StoreError>;
+
+    /// Deletes up to `limit` sessions that ended before the cut-offs of `prune` (with their
+    /// refresh tokens), and up to `limit` refresh tokens used or revoked before
+    /// `prune.spent_before`; returns how many it deleted (sessions and those tokens; the
+    /// tokens of a deleted session go with it, uncounted).
+    ///
+    /// - MUST keep every live session and the live (unused, unrevoked) token of every family.
+    /// - MUST NOT wait for rows another transaction holds (several replicas prune at once): it
+    ///   passes over them, and a later round takes them.
+    async fn prune_sessions(&self, prune: &SessionPrune, limit: u32) -> Result<u64, StoreError>;
 
     /// Revokes one session and its tokens; returns whether a live session was revoked.
     async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<bool, StoreError>;

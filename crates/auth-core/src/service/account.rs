@@ -1,9 +1,16 @@
 use serde_json::{Value, json};
 
 use super::{AuthService, ClientInfo, LinkOptions, Principal, password_throttle};
-use crate::domain::{Actor, AuditAction, AuthMethod, Metadata, Password, PasswordHash, User, Username};
+use crate::domain::{
+    Actor, AuditAction, AuthMethod, Metadata, OneTimeKind, Password, PasswordHash, User, UserChange, Username,
+};
 use crate::error::{AuthError, MissingRow};
 use crate::ports::PasswordCheck;
+
+/// The emailed secrets a new password voids: whoever still holds one of them (a link read in
+/// a mailbox rule, say) must not sign in with it after the owner changed the password.
+pub(super) const VOIDED_BY_PASSWORD: [OneTimeKind; 3] =
+    [OneTimeKind::MagicLink, OneTimeKind::Recovery, OneTimeKind::Reauthentication];
 
 /// Which sessions a logout ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,21 +65,26 @@ impl AuthService {
                 Err(other) => return Err(other),
             }
         }
-        let mut user = principal.user.clone();
+        // Only the fields asked for are written, never the rest of the user as read when this
+        // request authenticated: a ban or a role set meanwhile stays.
+        let now = self.ports.clock.now();
+        let mut change = UserChange::at(now);
+        // The account as the change would leave it, for the rules that look at all of it.
+        let mut preview = principal.user.clone();
         let mut fields = Vec::new();
-        if changes.data.is_some() {
-            fields.push("user_metadata");
-        }
-        if changes.username.is_some() {
-            fields.push("username");
-        }
         if let Some(data) = changes.data {
             let patch = Metadata::from_value(data, self.settings.metadata_max_bytes)?;
-            user.user_metadata.merge(patch, self.settings.metadata_max_bytes)?;
+            let mut merged = principal.user.user_metadata.clone();
+            merged.merge(patch, self.settings.metadata_max_bytes)?;
+            change.user_metadata = Some(merged);
+            fields.push("user_metadata");
         }
         if let Some(name) = changes.username {
-            user.username = if name.trim().is_empty() { None } else { Some(Username::parse(&name)?) };
-            keeps_sign_in_name(&user)?;
+            let username = if name.trim().is_empty() { None } else { Some(Username::parse(&name)?) };
+            preview.username = username.clone();
+            keeps_sign_in_name(&preview)?;
+            change.username = Some(username);
+            fields.push("username");
         }
         let password_changed = match changes.password {
             Some(password) => {
@@ -93,15 +105,21 @@ impl AuthService {
                 }
                 let current =
                     if recovering || reauthenticated { None } else { Some(changes.current_password.as_ref()) };
-                self.change_password(&mut user, &password, current, &principal.client).await?;
+                let hash = self.change_password(&preview, &password, current, &principal.client).await?;
+                change.password_hash = Some(Some(hash));
+                // Checked against the password read when this request began: a password set
+                // meanwhile (a reset by the owner, an operator's) is never overwritten by it.
+                change.only_if_password = Some(principal.user.password_hash.clone());
+                change.voids = VOIDED_BY_PASSWORD.to_vec();
                 true
             }
             None => false,
         };
-        let now = self.ports.clock.now();
-        user.updated_at = now;
         // Deleted since this request authenticated.
-        self.ports.users.update_user(&user).await.or_missing(AuthError::UserNotFound)?;
+        let stored =
+            self.ports.users.change_user(principal.user.id, &change).await.or_missing(AuthError::UserNotFound)?;
+        // The password changed since this request began; that change ended this session.
+        let user = stored.ok_or(AuthError::SessionNotFound)?;
         let (actor, client) = (Actor::User(user.id), &principal.client);
         if password_changed {
             self.ports.sessions.revoke_user_sessions(user.id, Some(principal.session.id), now).await?;
@@ -113,13 +131,14 @@ impl AuthService {
         Ok(user)
     }
 
+    /// The hash of `password` as `user`'s new one, once the policy and the proof allow it.
     async fn change_password(
         &self,
-        user: &mut User,
+        user: &User,
         password: &Password,
         current: Option<Option<&Password>>,
         client: &ClientInfo,
-    ) -> Result<(), AuthError> {
+    ) -> Result<PasswordHash, AuthError> {
         may_have_password(user)?;
         self.settings.password_policy.check(password)?;
         if let Some(existing) = &user.password_hash {
@@ -134,8 +153,7 @@ impl AuthService {
                 return Err(AuthError::SamePassword);
             }
         }
-        user.password_hash = Some(self.ports.hasher.hash(password).await?);
-        Ok(())
+        Ok(self.ports.hasher.hash(password).await?)
     }
 
     /// Deletes the caller's own account after checking the password (an account without one:

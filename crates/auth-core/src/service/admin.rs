@@ -2,8 +2,8 @@ use serde_json::{Value, json};
 
 use super::{AuthService, ClientInfo};
 use crate::domain::{
-    Actor, AuditAction, AuditEvent, BanDuration, Email, Metadata, Password, Phone, Session, SessionId, User, UserId,
-    UserQuery, Username,
+    Actor, AuditAction, AuditEvent, BanDuration, Email, Metadata, Password, Phone, Session, SessionId, User,
+    UserChange, UserId, UserQuery, Username,
 };
 use crate::error::{AuthError, MissingRow};
 
@@ -130,7 +130,7 @@ impl AuthService {
             created_at: now,
             updated_at: now,
         };
-        let changes = self.apply(&mut user, attributes, now).await?;
+        let changes = self.apply(&mut user, &mut UserChange::default(), attributes, now).await?;
         self.ports.users.create_user(&user).await?;
         let details = json!({ "fields": changes.fields });
         self.audit(AuditAction::AdminUserCreated, Actor::Admin, Some(user.id), client, details).await;
@@ -149,10 +149,13 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<User, AuthError> {
         let now = self.ports.clock.now();
-        let mut user = self.admin_get_user(id).await?;
-        let changes = self.apply(&mut user, attributes, now).await?;
-        user.updated_at = now;
-        self.ports.users.update_user(&user).await.or_missing(AuthError::UserNotFound)?;
+        let mut preview = self.admin_get_user(id).await?;
+        let mut change = UserChange::at(now);
+        let changes = self.apply(&mut preview, &mut change, attributes, now).await?;
+        // Only the fields the operator set are written: a concurrent change of the others
+        // (the user's own new password, another operator's ban) stays.
+        let stored = self.ports.users.change_user(id, &change).await.or_missing(AuthError::UserNotFound)?;
+        let user = stored.ok_or(AuthError::UserNotFound)?;
         // What the user's tokens claim (their role, their app_metadata, which row-level
         // policies read) must not outlive the operator's change, nor a password or a ban.
         if changes.password || changes.banned == Some(true) || changes.claims {
@@ -225,10 +228,12 @@ impl AuthService {
         self.audit(action, Actor::Admin, None, client, details).await;
     }
 
-    /// Applies `attributes` to `user`, validating each; nothing is stored here.
+    /// Applies `attributes` to `user` (a preview, for the checks that look at the whole
+    /// account) and to `change` (what is written), validating each; nothing is stored here.
     async fn apply(
         &self,
         user: &mut User,
+        change: &mut UserChange,
         attributes: AdminUserAttributes,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<AppliedChanges, AuthError> {
@@ -238,35 +243,42 @@ impl AuthService {
             let email = Email::parse(email)?;
             if user.email.as_ref() != Some(&email) {
                 // A new address is unconfirmed until confirmed (`email_confirm`).
-                user.email = Some(email);
+                user.email = Some(email.clone());
                 user.email_confirmed_at = None;
+                change.email = Some(email);
+                change.email_confirmed_at = Some(None);
                 applied.fields.push("email");
             }
         }
         if let Some(phone) = non_empty(attributes.phone.as_deref()) {
             let phone = Phone::parse(phone)?;
             if user.phone.as_ref() != Some(&phone) {
-                user.phone = Some(phone);
+                user.phone = Some(phone.clone());
+                change.phone = Some(phone);
                 applied.fields.push("phone");
             }
         }
         if let Some(name) = attributes.username {
             user.username = non_empty(Some(&name)).map(Username::parse).transpose()?;
             super::account::keeps_sign_in_name(user)?;
+            change.username = Some(user.username.clone());
             applied.fields.push("username");
         }
         if attributes.email_confirm == Some(true) && user.email.is_some() && user.email_confirmed_at.is_none() {
             user.email_confirmed_at = Some(now);
+            change.email_confirmed_at = Some(Some(now));
             applied.fields.push("email_confirmed_at");
         }
         if let Some(data) = attributes.user_metadata {
             user.user_metadata.merge(Metadata::from_value(data, max)?, max)?;
+            change.user_metadata = Some(user.user_metadata.clone());
             applied.fields.push("user_metadata");
         }
         if let Some(data) = attributes.app_metadata {
             let before = user.app_metadata.clone();
             user.app_metadata.merge(Metadata::from_value(data, max)?, max)?;
             applied.claims |= user.app_metadata != before;
+            change.app_metadata = Some(user.app_metadata.clone());
             applied.fields.push("app_metadata");
         }
         if let Some(role) = attributes.role {
@@ -283,6 +295,7 @@ impl AuthService {
             }
             applied.claims |= user.role != role;
             user.role = role.to_owned();
+            change.role = Some(user.role.clone());
             applied.fields.push("role");
         }
         if let Some(duration) = attributes.ban_duration {
@@ -300,11 +313,15 @@ impl AuthService {
                     user.banned_until = Some(now + length);
                 }
             }
+            change.banned_until = Some(user.banned_until);
         }
         if let Some(password) = attributes.password {
             super::account::may_have_password(user)?;
             self.settings.password_policy.check(&password)?;
             user.password_hash = Some(self.ports.hasher.hash(&password).await?);
+            change.password_hash = Some(user.password_hash.clone());
+            // An operator's new password voids the secrets mailed before it, as the user's own does.
+            change.voids = super::account::VOIDED_BY_PASSWORD.to_vec();
             applied.password = true;
         }
         Ok(applied)

@@ -78,12 +78,14 @@ impl AuthService {
         let link = LinkOptions::redirect(redirect_to);
         let (token, mail) = self.prepare_secret(&user, &address, OneTimeKind::Invite, MailKind::Invite, &link, None)?;
         if created {
-            let kind = Some(mail.kind);
-            self.queue_mail_with(kind, self.ports.flows.create_user_with_token(&user, &token, Some(mail))).await?;
+            let kinds = [mail.kind];
+            let write = self.ports.flows.create_user_with_token(&user, &token, Some(mail));
+            self.queue_mail_with(&kinds, async { write.await.map(|()| true) }).await?;
             let details = json!({"fields": ["email"], "via": "invite"});
             self.audit(AuditAction::AdminUserCreated, Actor::Admin, Some(user.id), client, details).await;
         } else {
-            self.issue_token(&token, Some(mail)).await?;
+            // An operator's invitation is not counted against the account's allowance.
+            self.issue_secrets(user.id, &[(token, Some(mail))], &[], false).await?;
         }
         Ok(user)
     }
@@ -112,8 +114,10 @@ impl AuthService {
                 // The latest sign-up of an unconfirmed address sets its password.
                 if let Some(password) = password {
                     self.settings.password_policy.check(password)?;
-                    user.password_hash = Some(self.ports.hasher.hash(password).await?);
-                    self.ports.users.update_user(&user).await.or_missing(AuthError::UserNotFound)?;
+                    let mut change = crate::domain::UserChange::at(self.ports.clock.now());
+                    change.password_hash = Some(Some(self.ports.hasher.hash(password).await?));
+                    let stored = self.ports.users.change_user(user.id, &change).await;
+                    user = stored.or_missing(AuthError::UserNotFound)?.ok_or(AuthError::UserNotFound)?;
                 }
                 (user, OneTimeKind::Confirmation, false)
             }
@@ -141,7 +145,7 @@ impl AuthService {
             let details = json!({"fields": ["email"], "via": "generate_link"});
             self.audit(AuditAction::AdminUserCreated, Actor::Admin, Some(user.id), client, details).await;
         } else {
-            self.issue_token(&drawn.token, None).await?;
+            self.issue_secrets(user.id, &[(drawn.token, None)], &[], false).await?;
         }
         Ok(GeneratedLink {
             user,

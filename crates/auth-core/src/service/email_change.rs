@@ -3,9 +3,10 @@
 
 use serde_json::json;
 
+use super::links::quiet_over_quota;
 use super::verification::{Verified, VerifyChannel};
 use super::{AuthService, ClientInfo, LinkOptions, Principal};
-use crate::domain::{Actor, AuditAction, AuthMethod, Email, MailKind, OneTimeKind, OneTimeToken};
+use crate::domain::{Actor, AuditAction, AuthCode, AuthMethod, Email, MailKind, OneTimeKind, OneTimeToken, UserChange};
 use crate::error::AuthError;
 use crate::ports::Redemption;
 
@@ -39,20 +40,17 @@ impl AuthService {
             && self.settings.email.secure_email_change
         {
             sends.push((current.clone(), OneTimeKind::EmailChangeCurrent, MailKind::EmailChangeCurrent));
-        } else if let Some(stale) = self.ports.flows.find_token(user.id, OneTimeKind::EmailChangeCurrent).await? {
-            // A change without a second confirmation replaces any pending approval. Gone
-            // already (used or replaced meanwhile) is as good as withdrawn; any other failure
-            // stops the change, or the stale approval could still complete it.
-            match self.redeem_token(&stale, user, Redemption::Nothing).await {
-                Ok(()) | Err(AuthError::OtpExpired) => {}
-                Err(other) => return Err(other),
-            }
         }
+        let mut secrets = Vec::with_capacity(sends.len());
         for (to, kind, mail_kind) in sends {
             let (token, mail) = self.prepare_secret(user, &to, kind, mail_kind, link, Some(&new_email))?;
-            self.issue_token(&token, Some(mail)).await?;
+            secrets.push((token, Some(mail)));
         }
-        Ok(())
+        // Both halves and their mails in one write, replacing every half of an earlier
+        // request (an approval pending from one may never complete another): a failure leaves
+        // neither, so a change never waits on the new address alone by accident.
+        let halves = HALVES.map(|(kind, _)| kind);
+        self.issue_secrets(user.id, &secrets, &halves, true).await
     }
 
     /// `POST /resend` for an email change: new secrets, and mails, for the halves of the change
@@ -64,6 +62,7 @@ impl AuthService {
         if user.is_banned(self.ports.clock.now()) {
             return Ok(());
         }
+        let mut secrets = Vec::with_capacity(HALVES.len());
         for (kind, mail_kind) in HALVES {
             let Some(pending) = self.ports.flows.find_token(user.id, kind).await? else { continue };
             let Some(new_email) = &pending.relates_to else { continue };
@@ -72,9 +71,13 @@ impl AuthService {
             let link = LinkOptions { pkce: pending.pkce.clone(), ..link.clone() };
             let (token, mail) =
                 self.prepare_secret(&user, &pending.sent_to, kind, mail_kind, &link, Some(new_email))?;
-            self.issue_token(&token, Some(mail)).await?;
+            secrets.push((token, Some(mail)));
         }
-        Ok(())
+        if secrets.is_empty() {
+            return Ok(());
+        }
+        // Re-issued together, so their attempt counts restart together.
+        quiet_over_quota(self.issue_secrets(user.id, &secrets, &[], true).await)
     }
 
     /// Uses one email-change secret. The change applies, and the user is signed in, when no
@@ -95,33 +98,48 @@ impl AuthService {
             OneTimeKind::EmailChangeCurrent => OneTimeKind::EmailChangeNew,
             _ => OneTimeKind::EmailChangeCurrent,
         };
-        // Any other half still pending blocks, expired or not: the change then needs a new
-        // request, never just this address. Halves naming different addresses come from
-        // requests that overlapped; neither may be used, or one address would approve a change
-        // to an address it never saw.
-        if let Some(pending) = self.ports.flows.find_token(user.id, other).await? {
-            if pending.relates_to.as_ref() != Some(&new_email) {
-                return Err(AuthError::OtpExpired);
-            }
-            self.redeem_token(token, &user, Redemption::Nothing).await?;
-            return Ok(Verified::AwaitingOtherAddress);
+        // Halves naming different addresses come from requests that overlapped; neither may be
+        // used, or one address would approve a change to an address it never saw.
+        if let Some(pending) = self.ports.flows.find_token(user.id, other).await?
+            && pending.relates_to.as_ref() != Some(&new_email)
+        {
+            return Err(AuthError::OtpExpired);
         }
+        let mut change = UserChange::at(now);
+        change.email = Some(new_email);
+        change.email_confirmed_at = Some(Some(now));
+        change.last_sign_in_at = Some(now);
         let mut changed = user.clone();
-        changed.email = Some(new_email);
-        changed.email_confirmed_at = Some(now);
-        changed.last_sign_in_at = Some(now);
-        changed.updated_at = now;
-        if let (VerifyChannel::Browser, Some(challenge)) = (channel, &token.pkce) {
-            let verified = self.redeem_for_auth_code(token, &changed, challenge, AuthMethod::EmailChange).await?;
+        change.apply_to(&mut changed);
+        // One write decides, under the user's lock: this half is used and, when no other half
+        // is left (expired or not), the change applies with what it starts. Two halves used
+        // at once apply it exactly once.
+        let confirmed = if let (VerifyChannel::Browser, Some(challenge)) = (channel, &token.pkce) {
+            let ttl = self.settings.email.auth_code_ttl;
+            let (secret, code) = AuthCode::issue(
+                self.ports.random.as_ref(),
+                user.id,
+                challenge.clone(),
+                AuthMethod::EmailChange,
+                now,
+                ttl,
+            )?;
+            if !self.redeem_token(token, &change, Redemption::AuthCode(code), Some(other)).await? {
+                return Ok(Verified::AwaitingOtherAddress);
+            }
             // Applied now, whether or not the code is ever exchanged.
-            let details = json!({"fields": ["email"], "pkce": true});
-            self.audit(AuditAction::UserUpdated, Actor::User(user.id), Some(user.id), client, details).await;
-            return Ok(verified);
-        }
-        let (session, refresh) = self.new_session(&changed, AuthMethod::EmailChange, client, now)?;
-        self.redeem_token(token, &changed, Redemption::Session(session.clone(), refresh.digest())).await?;
-        let details = json!({"fields": ["email"], "session_id": session.id.to_string()});
+            (Verified::AuthCode(secret), json!({"fields": ["email"], "pkce": true}))
+        } else {
+            let (session, refresh) = self.new_session(&changed, AuthMethod::EmailChange, client, now)?;
+            let started = Redemption::Session(session.clone(), refresh.digest());
+            if !self.redeem_token(token, &change, started, Some(other)).await? {
+                return Ok(Verified::AwaitingOtherAddress);
+            }
+            let details = json!({"fields": ["email"], "session_id": session.id.to_string()});
+            (Verified::Session(Box::new(self.issue(changed, session, refresh, now)?)), details)
+        };
+        let (verified, details) = confirmed;
         self.audit(AuditAction::UserUpdated, Actor::User(user.id), Some(user.id), client, details).await;
-        Ok(Verified::Session(Box::new(self.issue(changed, session, refresh, now)?)))
+        Ok(verified)
     }
 }

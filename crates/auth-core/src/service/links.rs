@@ -8,11 +8,24 @@ use super::verification::verify_type_for;
 use super::{AuthService, ClientInfo, Principal};
 use crate::domain::{
     Actor, AuditAction, CodeChallenge, Email, MailContext, MailKind, Metadata, OneTimeKind, OneTimeSecret,
-    OneTimeToken, OutgoingMail, PKCE_LINK_PREFIX, PasswordHash, User, UserId, code_digest, encode_query_value,
-    link_digest,
+    OneTimeToken, OutgoingMail, PKCE_LINK_PREFIX, PasswordHash, User, UserChange, UserId, code_digest,
+    encode_query_value, link_digest,
 };
 use crate::error::{AuthError, MissingRow};
-use crate::ports::{Mail, Redemption};
+use crate::ports::{CodeQuota, Mail, Redemption};
+
+/// How long an account's allowance of mailed secrets ([`super::EmailSettings::max_codes_per_day`])
+/// lasts.
+const QUOTA_WINDOW: chrono::Duration = chrono::Duration::days(1);
+
+/// A request that answers alike for every address must not tell, by a refusal, that this one
+/// has an account whose daily allowance of mails is spent: it answers as if it mailed.
+pub(super) fn quiet_over_quota(outcome: Result<(), AuthError>) -> Result<(), AuthError> {
+    match outcome {
+        Err(AuthError::EmailRateLimited { .. }) => Ok(()),
+        other => other,
+    }
+}
 
 /// How an emailed link is to be used: where it lands, and whether the browser gets an auth
 /// code (PKCE) instead of a session.
@@ -136,22 +149,41 @@ impl AuthService {
         Ok((drawn.token, OutgoingMail { kind: mail_kind, mail }))
     }
 
-    /// Stores `token`, replacing the user's token of its kind, and queues `mail` with it.
-    pub(super) async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), AuthError> {
-        let kind = mail.as_ref().map(|m| m.kind);
+    /// Stores `secrets` of `user` and queues their mails, withdrawing its secrets of the
+    /// `withdraw` kinds, all in one transaction. A `counted` issue (any request but an
+    /// operator's) spends one of the account's daily allowance, and is refused with
+    /// `over_email_send_rate_limit` once it is spent.
+    pub(super) async fn issue_secrets(
+        &self,
+        user: UserId,
+        secrets: &[(OneTimeToken, Option<OutgoingMail>)],
+        withdraw: &[OneTimeKind],
+        counted: bool,
+    ) -> Result<(), AuthError> {
+        let kinds: Vec<MailKind> = secrets.iter().filter_map(|(_, mail)| mail.as_ref().map(|m| m.kind)).collect();
+        let now = self.ports.clock.now();
+        let max = self.settings.email.max_codes_per_day;
+        let quota = counted.then_some(CodeQuota { now, since: now - QUOTA_WINDOW, max });
+        let write = self.ports.flows.issue_tokens(user, secrets, withdraw, quota);
         // The user was deleted since it was read.
-        self.queue_mail_with(kind, self.ports.flows.issue_token(token, mail)).await.or_missing(AuthError::UserNotFound)
+        if self.queue_mail_with(&kinds, write).await.or_missing(AuthError::UserNotFound)? {
+            Ok(())
+        } else {
+            Err(AuthError::EmailRateLimited { retry_after: QUOTA_WINDOW.to_std().unwrap_or_default() })
+        }
     }
 
-    /// Uses `token` for `user`, starting what `then` says; a token gone meanwhile (used,
-    /// replaced) is `otp_expired`, as every failure of an emailed secret is.
+    /// Uses `token`, writing `change` to its user and starting what `then` says; `false` when
+    /// a token of the `unless_pending` kind still waits (only this one was used). A token gone
+    /// meanwhile (used, replaced) is `otp_expired`, as every failure of an emailed secret is.
     pub(super) async fn redeem_token(
         &self,
         token: &OneTimeToken,
-        user: &User,
+        change: &UserChange,
         then: Redemption,
-    ) -> Result<(), AuthError> {
-        self.ports.flows.redeem_token(token, user, then).await.or_missing(AuthError::OtpExpired)
+        unless_pending: Option<OneTimeKind>,
+    ) -> Result<bool, AuthError> {
+        self.ports.flows.redeem_token(token, change, then, unless_pending).await.or_missing(AuthError::OtpExpired)
     }
 
     /// Issues a new secret of `kind` to `user` and queues its mail, in one transaction.
@@ -164,7 +196,7 @@ impl AuthService {
     ) -> Result<(), AuthError> {
         let Some(to) = &user.email else { return Ok(()) };
         let (token, mail) = self.prepare_secret(user, to, kind, mail_kind, link, None)?;
-        self.issue_token(&token, Some(mail)).await
+        self.issue_secrets(user.id, &[(token, Some(mail))], &[], true).await
     }
 
     /// Creates an unconfirmed user together with its confirmation secret and mail.
@@ -175,8 +207,9 @@ impl AuthService {
             .ok_or(AuthError::Validation { field: "email", message: "an email address is required".into() })?;
         let (token, mail) =
             self.prepare_secret(user, to, OneTimeKind::Confirmation, MailKind::Confirmation, link, None)?;
-        self.queue_mail_with(Some(mail.kind), self.ports.flows.create_user_with_token(user, &token, Some(mail)))
-            .await?;
+        let kinds = [mail.kind];
+        let write = async { self.ports.flows.create_user_with_token(user, &token, Some(mail)).await.map(|()| true) };
+        self.queue_mail_with(&kinds, write).await?;
         Ok(())
     }
 
@@ -231,7 +264,7 @@ impl AuthService {
         if let Some(user) = self.user_to_mail(email, MailKind::Confirmation).await?
             && user.email_confirmed_at.is_none()
         {
-            self.send_secret(&user, OneTimeKind::Confirmation, MailKind::Confirmation, link).await?;
+            quiet_over_quota(self.send_secret(&user, OneTimeKind::Confirmation, MailKind::Confirmation, link).await)?;
         }
         Ok(())
     }
@@ -241,7 +274,7 @@ impl AuthService {
         if let Some(user) = self.user_to_mail(email, MailKind::Recovery).await?
             && !user.is_banned(self.ports.clock.now())
         {
-            self.send_secret(&user, OneTimeKind::Recovery, MailKind::Recovery, link).await?;
+            quiet_over_quota(self.send_secret(&user, OneTimeKind::Recovery, MailKind::Recovery, link).await)?;
         }
         Ok(())
     }
@@ -270,7 +303,7 @@ impl AuthService {
                     (SignInMail::Code, None) => MailKind::EmailOtp,
                     (SignInMail::Link, _) | (SignInMail::Code, Some(_)) => MailKind::MagicLink,
                 };
-                self.send_secret(&user, OneTimeKind::MagicLink, mail_kind, link).await?;
+                quiet_over_quota(self.send_secret(&user, OneTimeKind::MagicLink, mail_kind, link).await)?;
             }
             return Ok(());
         }
@@ -308,7 +341,7 @@ impl AuthService {
         let (Some(_), Some(to)) = (&user.username, &user.email) else { return Ok(()) };
         let mail = self.render_mail(MailKind::ForgotUsername, to, &user, None, None)?;
         let write = self.ports.flows.queue_mail(MailKind::ForgotUsername, &mail, self.ports.clock.now());
-        self.queue_mail_with(Some(MailKind::ForgotUsername), write).await?;
+        self.queue_mail_with(&[MailKind::ForgotUsername], async { write.await.map(|()| true) }).await?;
         Ok(())
     }
 
@@ -327,19 +360,18 @@ impl AuthService {
     }
 
     /// Uses a reauthentication code of `user`; any failure (none sent, wrong, expired, used
-    /// meanwhile) is `reauthentication_not_valid`.
+    /// meanwhile) is `reauthentication_not_valid`. The attempt is counted before the code is
+    /// compared, so parallel guesses get no more tries.
     pub(super) async fn use_reauthentication(&self, user: &User, nonce: &str) -> Result<(), AuthError> {
-        let now = self.ports.clock.now();
-        let Some(token) = self.ports.flows.find_token(user.id, OneTimeKind::Reauthentication).await? else {
-            return Err(AuthError::ReauthenticationNotValid);
-        };
-        if token.code_digest != code_digest(user.id, token.kind, nonce) || now > token.code_expires_at {
-            self.ports.flows.count_failed_code(user.id, OneTimeKind::Reauthentication).await?;
+        let kind = OneTimeKind::Reauthentication;
+        let guess = [(kind, code_digest(user.id, kind, nonce))];
+        let token = self.ports.flows.try_code(user.id, &guess).await?.ok_or(AuthError::ReauthenticationNotValid)?;
+        if self.ports.clock.now() > token.code_expires_at {
             return Err(AuthError::ReauthenticationNotValid);
         }
-        match self.redeem_token(&token, user, Redemption::Nothing).await {
+        match self.redeem_token(&token, &UserChange::default(), Redemption::Nothing, None).await {
             Err(AuthError::OtpExpired) => Err(AuthError::ReauthenticationNotValid),
-            other => other,
+            other => other.map(drop),
         }
     }
 }

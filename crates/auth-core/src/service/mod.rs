@@ -14,6 +14,7 @@ mod links;
 mod mail_throttle;
 mod password_throttle;
 mod pkce;
+mod pruning;
 mod refresh;
 mod sign_in;
 mod signup;
@@ -40,6 +41,7 @@ pub use delivery::{DeliveryReport, MailDelivery};
 pub use issue::IssuedSession;
 pub use links::{LinkOptions, SignInMail};
 pub use password_throttle::PasswordThrottle;
+pub use pruning::{PrunePolicy, PruneReport, Pruner};
 pub use sign_in::Identifier;
 pub use signup::{SignupOutcome, SignupRequest};
 pub use verification::{Verified, VerifyChannel, VerifyProof, VerifyType};
@@ -126,6 +128,10 @@ pub struct EmailSettings {
     /// [`AuthError::OtpDisabled`], as Supabase Auth does, which tells that the address has no
     /// account; off, it answers as for a known address and sends nothing.
     pub otp_reveals_unknown_addresses: bool,
+    /// Most secrets mailed to one account in a day at its own or anyone's request (an
+    /// operator's generated links do not count); each carries a code, so this bounds the
+    /// guesses at an account's codes across re-issues.
+    pub max_codes_per_day: u32,
 }
 
 impl Default for EmailSettings {
@@ -140,6 +146,7 @@ impl Default for EmailSettings {
             allow_plain_pkce: false,
             auth_code_ttl: Duration::minutes(5),
             otp_reveals_unknown_addresses: false,
+            max_codes_per_day: 10,
         }
     }
 }
@@ -319,18 +326,21 @@ impl AuthService {
         self.ports.audit.record(event).await;
     }
 
-    /// Runs `write`, which queues a mail of `kind` (`None`: no mail) with what it stores, and
-    /// reports the mail to the observer once the write succeeded. Every mail is queued here.
+    /// Runs `write`, which queues a mail of each of `kinds` with what it stores when it answers
+    /// `true`, and reports the mails to the observer once the write succeeded. Every mail is
+    /// queued here.
     async fn queue_mail_with(
         &self,
-        kind: Option<MailKind>,
-        write: impl Future<Output = Result<(), StoreError>>,
-    ) -> Result<(), StoreError> {
-        write.await?;
-        if let Some(kind) = kind {
-            self.observer.mail_queued(kind);
+        kinds: &[MailKind],
+        write: impl Future<Output = Result<bool, StoreError>>,
+    ) -> Result<bool, StoreError> {
+        let queued = write.await?;
+        if queued {
+            for kind in kinds {
+                self.observer.mail_queued(*kind);
+            }
         }
-        Ok(())
+        Ok(queued)
     }
 
     /// The public signing keys as a JWK Set.

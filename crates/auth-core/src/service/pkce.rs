@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{AuthService, ClientInfo, IssuedSession};
-use crate::domain::{Actor, AuditAction, CodeChallenge, auth_code_digest};
+use crate::domain::{Actor, AuditAction, CodeChallenge, UserChange, auth_code_digest};
 use crate::error::{AuthError, MissingRow};
 
 impl AuthService {
@@ -46,11 +46,13 @@ impl AuthService {
         if user.is_banned(now) {
             return Err(AuthError::UserBanned);
         }
-        user.last_sign_in_at = Some(now);
-        user.updated_at = now;
+        // The sign-in time only: a ban or a password set since the user was read stays.
+        let mut change = UserChange::at(now);
+        change.last_sign_in_at = Some(now);
+        change.apply_to(&mut user);
         let (session, refresh) = self.new_session(&user, code.auth_method, client, now)?;
         // Exchanged by a concurrent request meanwhile: a code works once.
-        let redeemed = self.ports.flows.redeem_auth_code(&code, &user, &session, &refresh.digest()).await;
+        let redeemed = self.ports.flows.redeem_auth_code(&code, &change, &session, &refresh.digest()).await;
         redeemed.or_missing(AuthError::FlowStateNotFound)?;
         let details = json!({"method": code.auth_method.as_str(), "session_id": session.id.to_string(), "pkce": true});
         self.audit(AuditAction::Login, Actor::User(user.id), Some(user.id), client, details).await;

@@ -4,7 +4,7 @@ use super::LinkOptions;
 use super::{AuthService, ClientInfo, IssuedSession};
 use crate::domain::{
     Actor, AuditAction, AuthMethod, CodeChallenge, Email, MailKind, Metadata, OneTimeKind, Password, Phone, User,
-    UserId, Username,
+    UserChange, UserId, Username,
 };
 use crate::error::{AuthError, MissingRow};
 use crate::ports::{HashError, PasswordCheck};
@@ -237,17 +237,25 @@ impl AuthService {
             Err(other) => return Err(other.into()),
         };
         if !same_password && (existing.password_hash.is_some() || !existing.user_metadata.is_empty()) {
-            existing.password_hash = None;
-            existing.user_metadata = Metadata::new();
-            existing.updated_at = self.ports.clock.now();
-            self.ports.users.update_user(&existing).await.or_missing(AuthError::UserNotFound)?;
+            // Those two fields only, and only while the password is still the one just checked.
+            let mut change = UserChange::at(self.ports.clock.now());
+            change.password_hash = Some(None);
+            change.user_metadata = Some(Metadata::new());
+            change.only_if_password = Some(existing.password_hash.clone());
+            let cleared =
+                self.ports.users.change_user(existing.id, &change).await.or_missing(AuthError::UserNotFound)?;
+            // `None`: the password changed meanwhile, and whoever changed it decided.
+            if let Some(cleared) = cleared {
+                existing = cleared;
+            }
         }
         // Signing up again is how people ask for the confirmation mail once more.
         if let Some(email) = &existing.email {
             let last = self.ports.flows.last_mail_to(email, MailKind::Confirmation).await?;
             let now = self.ports.clock.now();
             if last.is_none_or(|at| now - at >= self.settings.email.send_interval) {
-                self.send_secret(&existing, OneTimeKind::Confirmation, MailKind::Confirmation, link).await?;
+                let sent = self.send_secret(&existing, OneTimeKind::Confirmation, MailKind::Confirmation, link).await;
+                super::links::quiet_over_quota(sent)?;
             }
         }
         // The answer echoes what was sent, as a first sign-up's would, and never shows what

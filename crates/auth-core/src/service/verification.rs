@@ -5,8 +5,8 @@ use serde_json::json;
 
 use super::{AuthService, ClientInfo, IssuedSession};
 use crate::domain::{
-    Actor, AuditAction, AuthCode, AuthCodeSecret, AuthMethod, CodeChallenge, Email, OneTimeKind, OneTimeToken, User,
-    code_digest, link_digest,
+    Actor, AuditAction, AuthCode, AuthCodeSecret, AuthMethod, CodeChallenge, Email, OneTimeKind, OneTimeToken,
+    UserChange, UserId, code_digest, link_digest,
 };
 use crate::error::AuthError;
 use crate::ports::Redemption;
@@ -136,7 +136,7 @@ pub(super) fn verify_type_for(kind: OneTimeKind) -> VerifyType {
     }
 }
 
-/// The kinds of secret a wrong code for `kind` counts against: both halves of an email change.
+/// The kinds of secret a guess at `kind` counts against: both halves of an email change.
 fn counted_with(kind: OneTimeKind) -> Vec<OneTimeKind> {
     match kind {
         OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew => {
@@ -190,17 +190,22 @@ impl AuthService {
         if user.email.as_ref() != Some(&token.sent_to) {
             return Err(AuthError::OtpExpired);
         }
+        // Only what using the secret changes is written: a ban, a password or a role set since
+        // the user was read stays.
+        let mut change = UserChange::at(now);
+        change.last_sign_in_at = Some(now);
         if user.email_confirmed_at.is_none() {
             // The secret went to this address, so using it proves the address. A password set
             // before anyone proved it may be someone else's (an account made in another's name
-            // before they arrived): unless this is that sign-up's own confirmation, it goes.
+            // before they arrived): unless this is that sign-up's own confirmation, it goes,
+            // and only that password (one set meanwhile makes the use fail, to be tried again).
             if token.kind != OneTimeKind::Confirmation {
-                user.password_hash = None;
+                change.password_hash = Some(None);
+                change.only_if_password = Some(user.password_hash.clone());
             }
-            user.email_confirmed_at = Some(now);
+            change.email_confirmed_at = Some(Some(now));
         }
-        user.last_sign_in_at = Some(now);
-        user.updated_at = now;
+        change.apply_to(&mut user);
         let method = match (token.kind, by_code) {
             (OneTimeKind::Confirmation, _) => AuthMethod::EmailSignup,
             (OneTimeKind::Recovery, _) => AuthMethod::Recovery,
@@ -212,10 +217,10 @@ impl AuthService {
             }
         };
         if let (VerifyChannel::Browser, Some(challenge)) = (channel, &token.pkce) {
-            return self.redeem_for_auth_code(&token, &user, challenge, method).await;
+            return self.redeem_for_auth_code(&token, &change, challenge, method).await;
         }
         let (session, refresh) = self.new_session(&user, method, client, now)?;
-        self.redeem_token(&token, &user, Redemption::Session(session.clone(), refresh.digest())).await?;
+        self.redeem_token(&token, &change, Redemption::Session(session.clone(), refresh.digest()), None).await?;
         let details = json!({"method": method.as_str(), "session_id": session.id.to_string()});
         self.audit(AuditAction::Login, Actor::User(user.id), Some(user.id), client, details).await;
         Ok(Verified::Session(Box::new(self.issue(user, session, refresh, now)?)))
@@ -229,55 +234,55 @@ impl AuthService {
     }
 
     /// The unexpired secret of a type `kind` may redeem whose code, sent to `email`, is `code`.
-    /// A wrong code counts against every secret it was tried on.
+    /// Every guess is counted against each secret it is tried on before it is compared, so
+    /// parallel guesses get no more tries than serial ones.
     async fn token_by_code(&self, kind: VerifyType, email: &str, code: &str) -> Result<OneTimeToken, AuthError> {
         let now = self.ports.clock.now();
         let address = Email::parse(email).map_err(|_| AuthError::OtpExpired)?;
-        let mut candidates = Vec::new();
+        let mut tried: Vec<(UserId, Vec<OneTimeKind>)> = Vec::new();
         if let Some(user) = self.ports.users.find_user_by_email(&address).await? {
-            for kind in kind.kinds() {
-                candidates.extend(self.ports.flows.find_token(user.id, *kind).await?);
+            let mut kinds = Vec::new();
+            for counted in kind.kinds().iter().flat_map(|k| counted_with(*k)) {
+                if !kinds.contains(&counted) {
+                    kinds.push(counted);
+                }
             }
+            tried.push((user.id, kinds));
         }
         if kind == VerifyType::EmailChange {
             // The new address belongs to nobody yet: its code is found by recipient.
-            let pending = self.ports.flows.find_tokens_sent_to(&address, OneTimeKind::EmailChangeNew).await?;
-            candidates.extend(pending);
-        }
-        let matches = |token: &OneTimeToken| {
-            token.code_digest == code_digest(token.user_id, token.kind, code) && now <= token.code_expires_at
-        };
-        if let Some(token) = candidates.iter().find(|t| matches(t)) {
-            return Ok(token.clone());
-        }
-        // Every wrong guess counts against the secrets it was tried on. The two secrets of an
-        // email change count together: had guesses burned the new address's alone, the current
-        // address's would apply the change unproved.
-        let mut counted = Vec::new();
-        for token in &candidates {
-            for kind in counted_with(token.kind) {
-                if !counted.contains(&(token.user_id, kind)) {
-                    counted.push((token.user_id, kind));
-                    self.ports.flows.count_failed_code(token.user_id, kind).await?;
+            for pending in self.ports.flows.find_tokens_sent_to(&address, OneTimeKind::EmailChangeNew).await? {
+                if !tried.iter().any(|(user, _)| *user == pending.user_id) {
+                    tried.push((pending.user_id, counted_with(pending.kind)));
                 }
+            }
+        }
+        for (user, kinds) in tried {
+            let guesses: Vec<_> = kinds.iter().map(|k| (*k, code_digest(user, *k, code))).collect();
+            if let Some(token) = self.ports.flows.try_code(user, &guesses).await?
+                && now <= token.code_expires_at
+                && kind.kinds().contains(&token.kind)
+            {
+                return Ok(token);
             }
         }
         Err(AuthError::OtpExpired)
     }
 
-    /// Uses `token` for a PKCE client: stores `user` and an auth code that `method` signed
-    /// in, for the client holding the verifier to exchange.
-    pub(super) async fn redeem_for_auth_code(
+    /// Uses `token` for a PKCE client: writes `change` and stores an auth code that `method`
+    /// signed in, for the client holding the verifier to exchange.
+    async fn redeem_for_auth_code(
         &self,
         token: &OneTimeToken,
-        user: &User,
+        change: &UserChange,
         challenge: &CodeChallenge,
         method: AuthMethod,
     ) -> Result<Verified, AuthError> {
         let now = self.ports.clock.now();
         let ttl = self.settings.email.auth_code_ttl;
-        let (secret, code) = AuthCode::issue(self.ports.random.as_ref(), user.id, challenge.clone(), method, now, ttl)?;
-        self.redeem_token(token, user, Redemption::AuthCode(code)).await?;
+        let (secret, code) =
+            AuthCode::issue(self.ports.random.as_ref(), token.user_id, challenge.clone(), method, now, ttl)?;
+        self.redeem_token(token, change, Redemption::AuthCode(code), None).await?;
         Ok(Verified::AuthCode(secret))
     }
 }

@@ -90,7 +90,7 @@ async fn halves_naming_different_addresses_cannot_complete_a_change() {
     let user = principal.user.id;
     let mut approval = world.store.find_token(user, OneTimeKind::EmailChangeCurrent).await.unwrap().unwrap();
     approval.relates_to = Some(Email::parse("other@example.com").unwrap());
-    world.store.issue_token(&approval, None).await.unwrap();
+    world.store.issue_tokens(user, &[(approval, None)], &[], None).await.unwrap();
 
     for proof in [code("new@example.com", &to_new), link(&to_current)] {
         assert_eq!(verify(&world, VerifyType::EmailChange, proof).await.unwrap_err(), AuthError::OtpExpired);
@@ -142,20 +142,51 @@ async fn a_resend_replaces_the_pending_halves() {
 }
 
 #[tokio::test]
-async fn withdrawing_a_stale_approval_does_not_swallow_a_database_failure() {
+async fn a_change_without_approval_withdraws_a_pending_one_in_the_same_write() {
     // An approval left pending from when secure change was on.
-    let secure = TestWorld::autoconfirm();
-    let earlier = signed_in(&secure).await;
-    secure.service.request_email_change(&earlier, "new@example.com", &LinkOptions::default()).await.unwrap();
-    let stale = secure.store.find_token(earlier.user.id, OneTimeKind::EmailChangeCurrent).await.unwrap().unwrap();
-
     let world = TestWorld::new(insecure());
     let principal = signed_in(&world).await;
     let mut flows = MockEmailFlowStore::new();
-    flows.expect_find_token().returning(move |_, _| Ok(Some(stale.clone())));
-    flows.expect_redeem_token().times(1).returning(|_, _, _| Err(StoreError::Unavailable("connection reset".into())));
-    flows.expect_issue_token().never();
+    flows.expect_redeem_token().never();
+    flows
+        .expect_issue_tokens()
+        .withf(|_, secrets, withdraw, _| {
+            secrets.len() == 1
+                && secrets[0].0.kind == OneTimeKind::EmailChangeNew
+                && withdraw.contains(&OneTimeKind::EmailChangeCurrent)
+        })
+        .times(1)
+        .returning(|_, _, _, _| Err(StoreError::Unavailable("connection reset".into())));
     let service = world.service_with(|ports| ports.flows = Arc::new(flows));
     let refused = service.request_email_change(&principal, "new@example.com", &LinkOptions::default()).await;
     assert_eq!(refused.unwrap_err(), AuthError::Unavailable("connection reset".into()));
+}
+
+/// Templates that fail for one kind of mail, as a database failing half-way would.
+struct FailingFor(auth_core::domain::MailKind);
+
+impl auth_core::ports::MailTemplates for FailingFor {
+    fn render(
+        &self,
+        context: &auth_core::domain::MailContext,
+    ) -> Result<auth_core::ports::Mail, auth_core::ports::MailError> {
+        if context.kind == self.0 {
+            return Err(auth_core::ports::MailError::Transient("injected".into()));
+        }
+        auth_core::ports::MailTemplates::render(&auth_core::testing::PlainTemplates, context)
+    }
+}
+
+#[tokio::test]
+async fn a_failure_while_issuing_the_halves_leaves_neither() {
+    let world = TestWorld::autoconfirm();
+    let principal = signed_in(&world).await;
+    let failing = world.service_with(|ports| {
+        ports.templates = Some(Arc::new(FailingFor(auth_core::domain::MailKind::EmailChangeCurrent)));
+    });
+    assert!(failing.request_email_change(&principal, "evil@example.com", &LinkOptions::default()).await.is_err());
+
+    let user = principal.user.id;
+    assert_eq!(world.store.find_token(user, OneTimeKind::EmailChangeNew).await.unwrap(), None, "no half alone");
+    assert!(world.take_mail().await.unwrap().is_empty(), "and no mail");
 }

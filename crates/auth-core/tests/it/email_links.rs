@@ -311,3 +311,23 @@ async fn one_mail_of_a_kind_per_address_per_interval_known_or_not() {
         unlimited.service.recover("max@example.com", &none).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn an_account_gets_a_bounded_number_of_codes_a_day() {
+    let world = TestWorld::autoconfirm();
+    let issued = world.signed_in_user("cap@example.com", PASSWORD).await.unwrap();
+    let principal = world.service.authenticate(&issued.access_token).await.unwrap();
+    let allowance = auth_core::service::EmailSettings::default().max_codes_per_day;
+    for _ in 0..allowance {
+        world.service.reauthenticate(&principal).await.unwrap();
+        world.clock.advance(Duration::minutes(1));
+    }
+    let refused = world.service.reauthenticate(&principal).await.unwrap_err();
+    assert!(matches!(refused, AuthError::EmailRateLimited { .. }), "{refused:?}");
+    assert_eq!(refused.code(), "over_email_send_rate_limit");
+    // A stranger asking for the account's recovery mail learns nothing: the answer is alike.
+    world.service.recover("cap@example.com", &LinkOptions::default()).await.unwrap();
+    assert_eq!(world.take_mail().await.unwrap().len(), allowance as usize, "nothing more was mailed");
+    world.clock.advance(Duration::days(1));
+    world.service.reauthenticate(&principal).await.unwrap();
+}

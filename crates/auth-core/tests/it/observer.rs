@@ -48,7 +48,10 @@ async fn a_mail_whose_write_failed_is_not_reported() {
     let (world, recorder) = observed();
     world.sign_up("jane@example.com", "correct horse").await.unwrap();
     let mut flows = MockEmailFlowStore::new();
-    flows.expect_issue_token().times(1).returning(|_, _| Err(StoreError::Unavailable("connection reset".into())));
+    flows
+        .expect_issue_tokens()
+        .times(1)
+        .returning(|_, _, _, _| Err(StoreError::Unavailable("connection reset".into())));
     let service = world.service_with(|ports| ports.flows = Arc::new(flows));
 
     let refused = service.recover("jane@example.com", &LinkOptions::default()).await;

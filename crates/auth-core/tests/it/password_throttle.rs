@@ -124,7 +124,7 @@ async fn passwordless(world: &TestWorld) -> Principal {
     world.signed_in_user("ml@example.com", PASSWORD).await.unwrap();
     let mut user = world.store.find_user_by_email(&Email::parse("ml@example.com").unwrap()).await.unwrap().unwrap();
     user.password_hash = None;
-    world.store.update_user(&user).await.unwrap();
+    world.store.put_user(&user);
     let none = LinkOptions::default();
     world.service.send_magic_link("ml@example.com", SignInMail::Link, false, None, &none).await.unwrap();
     let magic = only_mail(world).await;

@@ -52,11 +52,11 @@ async fn banned_or_deleted_users_lose_their_tokens_at_once() {
     let issued = session(&world).await;
     let mut user = issued.user.clone();
     user.banned_until = Some(issued.session.created_at + Duration::days(1));
-    world.store.update_user(&user).await.unwrap();
+    world.store.put_user(&user);
     assert_eq!(world.service.authenticate(&issued.access_token).await.unwrap_err(), AuthError::UserBanned);
 
     user.banned_until = None;
-    world.store.update_user(&user).await.unwrap();
+    world.store.put_user(&user);
     let principal = world.service.authenticate(&issued.access_token).await.unwrap();
     world.service.delete_own_account(&principal, Some(&Password::new("correct horse")), None).await.unwrap();
     assert_eq!(world.service.authenticate(&issued.access_token).await.unwrap_err(), AuthError::UserNotFound);
@@ -174,16 +174,16 @@ async fn admin_authorisation_reads_the_current_role_and_ban() {
     let first = world.signed_in_user("ops@example.com", "correct horse").await.unwrap();
     let mut user = world.store.find_user(first.user.id).await.unwrap().unwrap();
     user.role = "service_role".into();
-    world.store.update_user(&user).await.unwrap();
+    world.store.put_user(&user);
     let admin = world.sign_in("ops@example.com", "correct horse").await.unwrap();
     world.service.authorize_admin(&admin.access_token).await.unwrap();
 
     user.role = "authenticated".into();
-    world.store.update_user(&user).await.unwrap();
+    world.store.put_user(&user);
     assert_eq!(world.service.authorize_admin(&admin.access_token).await.unwrap_err(), AuthError::NotAdmin);
 
     user.role = "service_role".into();
     user.banned_until = Some(TestWorld::start() + Duration::hours(1));
-    world.store.update_user(&user).await.unwrap();
+    world.store.put_user(&user);
     assert_eq!(world.service.authorize_admin(&admin.access_token).await.unwrap_err(), AuthError::NotAdmin);
 }

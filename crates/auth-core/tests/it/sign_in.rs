@@ -73,7 +73,7 @@ async fn unconfirmed_and_banned_are_revealed_only_after_the_right_password() {
     let mut banned = user.clone();
     banned.email_confirmed_at = Some(user.created_at);
     banned.banned_until = Some(user.created_at + Duration::days(1));
-    world.store.update_user(&banned).await.unwrap();
+    world.store.put_user(&banned);
     let pw = Password::new("correct horse");
     assert_eq!(
         world.service.sign_in_with_password(&login("jane@example.com"), &pw, &test_client()).await.unwrap_err(),
@@ -210,7 +210,7 @@ async fn an_upgrade_writes_only_the_hash_and_yields_to_a_change_made_meanwhile()
         })
         .times(1)
         .returning(|_, _, _| Ok(false));
-    users.expect_update_user().never();
+    users.expect_change_user().never();
     let mut hasher = MockPasswordHasher::new();
     hasher.expect_verify().returning(|_, _| Ok(PasswordCheck::Match { needs_rehash: true }));
     hasher.expect_hash().returning(|_| Ok(PasswordHash::new("$argon2id$v=19$m=256,t=1,p=1$new")));

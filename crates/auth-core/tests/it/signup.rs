@@ -47,7 +47,7 @@ async fn repeat_signup_of_a_confirmed_address_reveals_nothing() {
     };
     let mut confirmed = *first;
     confirmed.email_confirmed_at = Some(confirmed.created_at);
-    world.store.update_user(&confirmed).await.unwrap();
+    world.store.put_user(&confirmed);
 
     let again = world.service.signup(request("JANE@example.com", "other password"), &test_client()).await.unwrap();
     let SignupOutcome::ConfirmationPending(decoy) = again else { panic!("expected a look-alike pending user") };
@@ -73,7 +73,7 @@ async fn a_decoy_shows_nothing_of_the_real_account() {
     boss.aud = "internal".into();
     boss.app_metadata.insert("plan", json!("gold"));
     boss.user_metadata.insert("name", json!("The Boss"));
-    world.store.update_user(&boss).await.unwrap();
+    world.store.put_user(&boss);
 
     let mut again = request("boss@example.com", "other password");
     again.data = Some(json!({"name": "Someone"}));

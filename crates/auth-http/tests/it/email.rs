@@ -735,7 +735,7 @@ async fn halves_of_different_email_changes_cannot_finish_either() {
     let mut approve_x = app.store.find_token(user_id, OneTimeKind::EmailChangeCurrent).await.unwrap().unwrap();
     approve_x.relates_to = Some(Email::parse("x@example.com").unwrap());
     approve_x.link_digest = link_digest("approve-x");
-    app.store.issue_token(&approve_x, None).await.unwrap();
+    app.store.issue_tokens(user_id, &[(approve_x, None)], &[], None).await.unwrap();
 
     let by_new = json!({"type": "email_change", "token_hash": confirm_y.link_token()});
     let (status, _, body) = app.send(post("/verify", by_new)).await;

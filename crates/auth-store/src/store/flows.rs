@@ -2,18 +2,18 @@
 
 use async_trait::async_trait;
 use auth_core::domain::{AuthCode, Email, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, Session, TokenDigest};
-use auth_core::domain::{MAX_CODE_ATTEMPTS, User, UserId};
-use auth_core::ports::{EmailFlowStore, Mail, Redemption, StoreError};
+use auth_core::domain::{MAX_CODE_ATTEMPTS, User, UserChange, UserId};
+use auth_core::ports::{CodeQuota, EmailFlowStore, Mail, Redemption, StoreError};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_async::RunQueryDsl;
 
-use super::super::{Conn, Store, db_uuid};
+use super::super::{Conn, DbUuid, Store, db_uuid};
 use super::rows::{AuthCodeRow, OneTimeRow, OutboxRow, UserRow};
-use super::schema::{auth_codes, mail_outbox, one_time_tokens, users};
+use super::schema::{auth_codes, code_quota, mail_outbox, one_time_tokens, users};
 use super::sessions::{insert_session, session_rows};
-use super::users::overwrite_user;
+use super::users::{lock_user, write_change};
 
 /// Replaces the user's one-time token of the token's kind and queues its mail, inside the
 /// caller's transaction.
@@ -26,12 +26,64 @@ async fn put_one_time(c: &mut Conn, token: &OneTimeRow, mail: Option<&OutboxRow>
     Ok(())
 }
 
+/// Counts one issue against user `id`'s quota, inside the caller's transaction (which holds
+/// the user's lock); `false` when the window's allowance is spent.
+async fn take_quota(c: &mut Conn, id: DbUuid, quota: CodeQuota) -> QueryResult<bool> {
+    let row = code_quota::table.find(id);
+    let window: Option<(DateTime<Utc>, i32)> =
+        row.select((code_quota::window_started_at, code_quota::issued)).first(c).await.optional()?;
+    match window {
+        Some((started, issued)) if started > quota.since => {
+            if i64::from(issued) >= i64::from(quota.max) {
+                return Ok(false);
+            }
+            diesel::update(row).set(code_quota::issued.eq(code_quota::issued + 1)).execute(c).await?;
+        }
+        _ => {
+            // No window yet, or the last one is over: this issue starts one.
+            diesel::delete(row).execute(c).await?;
+            let started = (code_quota::user_id.eq(id), code_quota::window_started_at.eq(quota.now));
+            diesel::insert_into(code_quota::table).values((started, code_quota::issued.eq(1))).execute(c).await?;
+        }
+    }
+    Ok(true)
+}
+
 #[async_trait]
 impl EmailFlowStore for Store {
-    async fn issue_token(&self, token: &OneTimeToken, mail: Option<OutgoingMail>) -> Result<(), StoreError> {
-        let row = OneTimeRow::from(token);
-        let outbox = mail.map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at));
-        self.write("issue_token", async |c| put_one_time(c, &row, outbox.as_ref()).await).await
+    async fn issue_tokens(
+        &self,
+        user: UserId,
+        secrets: &[(OneTimeToken, Option<OutgoingMail>)],
+        withdraw: &[OneTimeKind],
+        quota: Option<CodeQuota>,
+    ) -> Result<bool, StoreError> {
+        let id = db_uuid(user.as_uuid());
+        let rows: Vec<(OneTimeRow, Option<OutboxRow>)> = secrets
+            .iter()
+            .map(|(token, mail)| {
+                (OneTimeRow::from(token), mail.as_ref().map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at)))
+            })
+            .collect();
+        let withdrawn: Vec<&str> = withdraw.iter().map(|k| k.as_str()).collect();
+        let withdrawn = one_time_tokens::table
+            .filter(one_time_tokens::user_id.eq(id))
+            .filter(one_time_tokens::kind.eq_any(withdrawn));
+        self.write("issue_tokens", async |c| {
+            // The user's lock: it must exist, and concurrent issues count against the quota one by one.
+            lock_user(c, id).await?;
+            if let Some(quota) = quota
+                && !take_quota(c, id, quota).await?
+            {
+                return Ok(false);
+            }
+            diesel::delete(withdrawn).execute(c).await?;
+            for (token, mail) in &rows {
+                put_one_time(c, token, mail.as_ref()).await?;
+            }
+            Ok(true)
+        })
+        .await
     }
 
     async fn create_user_with_token(
@@ -65,14 +117,54 @@ impl EmailFlowStore for Store {
         self.find("find_token", key.select(OneTimeRow::as_select())).await
     }
 
-    async fn count_failed_code(&self, user: UserId, kind: OneTimeKind) -> Result<(), StoreError> {
-        let key = one_time_tokens::table.find((db_uuid(user.as_uuid()), kind.as_str()));
+    async fn try_code(
+        &self,
+        user: UserId,
+        guesses: &[(OneTimeKind, TokenDigest)],
+    ) -> Result<Option<OneTimeToken>, StoreError> {
+        let id = db_uuid(user.as_uuid());
         let limit = i32::try_from(MAX_CODE_ATTEMPTS).unwrap_or(i32::MAX);
-        self.write("count_failed_code", async |c| {
-            let failed = one_time_tokens::failed_attempts.eq(one_time_tokens::failed_attempts + 1);
-            diesel::update(key).set(failed).execute(c).await?;
-            diesel::delete(key.filter(one_time_tokens::failed_attempts.ge(limit))).execute(c).await?;
-            Ok(())
+        let found = self
+            .write("try_code", async |c| {
+                let mut matched = None;
+                for (kind, digest) in guesses {
+                    let key = one_time_tokens::table.find((id, kind.as_str()));
+                    // The attempt is taken first, under the row's lock: a token out of attempts
+                    // is never compared, however many guesses arrive at once.
+                    let attempt = one_time_tokens::failed_attempts.eq(one_time_tokens::failed_attempts + 1);
+                    let left = key.filter(one_time_tokens::failed_attempts.lt(limit));
+                    if diesel::update(left).set(attempt).execute(c).await? == 0 {
+                        continue;
+                    }
+                    let (row, attempts): (OneTimeRow, i32) =
+                        key.select((OneTimeRow::as_select(), one_time_tokens::failed_attempts)).first(c).await?;
+                    if row.code_digest == digest.as_bytes() {
+                        matched = matched.or(Some(row));
+                    } else if attempts >= limit {
+                        diesel::delete(key).execute(c).await?;
+                    }
+                }
+                Ok(matched)
+            })
+            .await?;
+        found.map(OneTimeToken::try_from).transpose()
+    }
+
+    async fn prune_flows(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        let expired = one_time_tokens::link_expires_at.lt(before).and(one_time_tokens::code_expires_at.lt(before));
+        let tokens =
+            one_time_tokens::table.filter(expired).select(one_time_tokens::link_digest).limit(i64::from(limit));
+        let codes = auth_codes::table.filter(auth_codes::expires_at.lt(before)).select(auth_codes::code_digest);
+        // Replicas pruning at once pass over each other's rows.
+        let (tokens, codes) = (for_update_skip_locked!(tokens), for_update_skip_locked!(codes.limit(i64::from(limit))));
+        self.write("prune_flows", async |c| {
+            let spent: Vec<Vec<u8>> = tokens.load(c).await?;
+            let gone = diesel::delete(one_time_tokens::table.filter(one_time_tokens::link_digest.eq_any(&spent)));
+            let mut pruned = gone.execute(c).await?;
+            let expired: Vec<Vec<u8>> = codes.load(c).await?;
+            pruned +=
+                diesel::delete(auth_codes::table.filter(auth_codes::code_digest.eq_any(&expired))).execute(c).await?;
+            Ok(pruned as u64)
         })
         .await
     }
@@ -83,21 +175,38 @@ impl EmailFlowStore for Store {
         self.load("find_tokens_sent_to", query).await
     }
 
-    async fn redeem_token(&self, token: &OneTimeToken, user: &User, then: Redemption) -> Result<(), StoreError> {
-        let user_row = UserRow::from(user);
+    async fn redeem_token(
+        &self,
+        token: &OneTimeToken,
+        change: &UserChange,
+        then: Redemption,
+        unless_pending: Option<OneTimeKind>,
+    ) -> Result<bool, StoreError> {
         let (started, code) = match &then {
             Redemption::Nothing => (None, None),
             Redemption::Session(session, first) => (Some(session_rows(session, first)), None),
             Redemption::AuthCode(code) => (None, Some(AuthCodeRow::from(code))),
         };
+        let id = db_uuid(token.user_id.as_uuid());
         let link = token.link_digest.as_bytes().to_vec();
-        let key = one_time_tokens::table.find((db_uuid(token.user_id.as_uuid()), token.kind.as_str()));
-        let unused = key.filter(one_time_tokens::link_digest.eq(&link));
+        let unused =
+            one_time_tokens::table.find((id, token.kind.as_str())).filter(one_time_tokens::link_digest.eq(&link));
+        let pending = unless_pending.map(|kind| one_time_tokens::table.find((id, kind.as_str())).count());
         self.write("redeem_token", async |c| {
+            // Taken before anything is read: of two halves of an email change used at once, the
+            // second waits here and then finds the first gone.
+            let password = lock_user(c, id).await?;
             if diesel::delete(unused).execute(c).await? == 0 {
                 return Err(DieselError::NotFound);
             }
-            overwrite_user(c, &user_row).await?;
+            if let Some(pending) = pending
+                && pending.get_result::<i64>(c).await? > 0
+            {
+                return Ok(false);
+            }
+            if !write_change(c, id, password.as_deref(), change).await? {
+                return Err(DieselError::NotFound);
+            }
             if let Some((session_row, first)) = &started {
                 insert_session(c, session_row, first).await?;
             }
@@ -105,7 +214,7 @@ impl EmailFlowStore for Store {
                 diesel::delete(auth_codes::table.filter(auth_codes::expires_at.lt(code.created_at))).execute(c).await?;
                 diesel::insert_into(auth_codes::table).values(code).execute(c).await?;
             }
-            Ok(())
+            Ok(true)
         })
         .await
     }
@@ -118,19 +227,22 @@ impl EmailFlowStore for Store {
     async fn redeem_auth_code(
         &self,
         code: &AuthCode,
-        user: &User,
+        change: &UserChange,
         session: &Session,
         first_refresh: &TokenDigest,
     ) -> Result<(), StoreError> {
-        let user_row = UserRow::from(user);
+        let id = db_uuid(code.user_id.as_uuid());
         let (session_row, first) = session_rows(session, first_refresh);
         let digest = code.digest.as_bytes().to_vec();
         self.write("redeem_auth_code", async |c| {
+            let password = lock_user(c, id).await?;
             // The delete decides which of two racing exchanges wins.
             if diesel::delete(auth_codes::table.find(&digest)).execute(c).await? == 0 {
                 return Err(DieselError::NotFound);
             }
-            overwrite_user(c, &user_row).await?;
+            if !write_change(c, id, password.as_deref(), change).await? {
+                return Err(DieselError::NotFound);
+            }
             insert_session(c, &session_row, &first).await
         })
         .await

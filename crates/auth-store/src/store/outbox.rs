@@ -55,4 +55,16 @@ impl MailOutbox for Store {
         let failed = (failed_attempt, mail_outbox::failed_at.eq(at), bodies_dropped);
         self.execute("mark_mail_failed", diesel::update(mail_outbox::table.find(id)).set(failed)).await.map(drop)
     }
+
+    async fn prune_mail(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        let done = mail_outbox::sent_at.lt(before).or(mail_outbox::failed_at.lt(before));
+        // Replicas pruning at once pass over each other's rows.
+        let batch =
+            for_update_skip_locked!(mail_outbox::table.filter(done).select(mail_outbox::id).limit(i64::from(limit)));
+        self.write("prune_mail", async |c| {
+            let ids: Vec<i64> = batch.load(c).await?;
+            Ok(diesel::delete(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids))).execute(c).await? as u64)
+        })
+        .await
+    }
 }

@@ -5,7 +5,7 @@ use super::super::{Db, DbUuid, db_uuid, uuid};
 use auth_core::domain::{
     Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Email, KeyMaterial,
     KeyPurpose, MailKind, Metadata, OneTimeKind, OneTimeToken, PasswordHash, Phone, QueuedMail, RefreshTokenRecord,
-    Session, SessionId, StoredKey, TokenDigest, User, UserId, Username,
+    Session, SessionId, StoredKey, TokenDigest, User, UserChange, UserId, Username,
 };
 use auth_core::ports::StoreError;
 use chrono::{DateTime, Utc};
@@ -17,8 +17,8 @@ use super::schema::{
 };
 
 /// A row of `users`.
-#[derive(Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = users, check_for_backend(Db), treat_none_as_null = true)]
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = users, check_for_backend(Db))]
 pub struct UserRow {
     pub id: DbUuid,
     pub aud: String,
@@ -59,6 +59,42 @@ impl From<&User> for UserRow {
             last_sign_in_at: user.last_sign_in_at,
             created_at: user.created_at,
             updated_at: user.updated_at,
+        }
+    }
+}
+
+/// The columns of `users` a [`UserChange`] writes; `None` leaves a column as stored.
+#[derive(AsChangeset)]
+#[diesel(table_name = users, check_for_backend(Db))]
+pub struct UserChangeRow {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub username: Option<Option<String>>,
+    pub encrypted_password: Option<Option<String>>,
+    pub email_confirmed_at: Option<Option<DateTime<Utc>>>,
+    pub raw_app_meta_data: Option<Value>,
+    pub raw_user_meta_data: Option<Value>,
+    pub role: Option<String>,
+    pub banned_until: Option<Option<DateTime<Utc>>>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<&UserChange> for UserChangeRow {
+    fn from(change: &UserChange) -> Self {
+        let text = |s: &str| s.to_owned();
+        Self {
+            email: change.email.as_ref().map(|e| text(e.as_str())),
+            phone: change.phone.as_ref().map(|p| text(p.as_str())),
+            username: change.username.as_ref().map(|u| u.as_ref().map(|u| text(u.as_str()))),
+            encrypted_password: change.password_hash.as_ref().map(|h| h.as_ref().map(|h| text(h.as_str()))),
+            email_confirmed_at: change.email_confirmed_at,
+            raw_app_meta_data: change.app_metadata.as_ref().map(Metadata::to_value),
+            raw_user_meta_data: change.user_metadata.as_ref().map(Metadata::to_value),
+            role: change.role.clone(),
+            banned_until: change.banned_until,
+            last_sign_in_at: change.last_sign_in_at,
+            updated_at: change.updated_at,
         }
     }
 }

@@ -140,6 +140,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use super::sql::*;
+
+    code_quota (user_id) {
+        user_id -> Id,
+        window_started_at -> Instant,
+        issued -> Integer,
+    }
+}
+
 diesel::define_sql_function! {
     /// SQL's `lower()`, for case-insensitive username lookups.
     fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;

@@ -5,7 +5,7 @@ use auth_core::domain::{
     RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId, TokenDigest, User, UserId,
     plan_rotation,
 };
-use auth_core::ports::{SessionStore, StoreError};
+use auth_core::ports::{SessionPrune, SessionStore, StoreError};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -58,7 +58,10 @@ async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcom
     let presented = if LOCKED_FROM_BEGIN {
         found
     } else {
-        refresh_tokens::table.find(found.id).select(TokenRow::as_select()).first(c).await?
+        // Pruned meanwhile (spent long ago): as unknown.
+        let again = refresh_tokens::table.find(found.id).select(TokenRow::as_select()).first(c).await.optional()?;
+        let Some(again) = again else { return Ok(RotationOutcome::NotFound) };
+        again
     };
     let family = refresh_tokens::table.filter(refresh_tokens::session_id.eq(session_row.id));
     let unused = family.filter(refresh_tokens::used_at.is_null()).filter(refresh_tokens::revoked_at.is_null());
@@ -129,6 +132,37 @@ impl SessionStore for Store {
 
     async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<RotationOutcome, StoreError> {
         self.write("rotate_refresh_token", async |c| rotate(c, rotation).await).await
+    }
+
+    async fn prune_sessions(&self, prune: &SessionPrune, limit: u32) -> Result<u64, StoreError> {
+        let ended_before = prune.ended_before;
+        // An absent limit is an instant no session precedes.
+        let created_before = prune.created_before.unwrap_or(DateTime::UNIX_EPOCH);
+        let idle_before = prune.idle_before.unwrap_or(DateTime::UNIX_EPOCH);
+        let idle = sessions::refreshed_at
+            .lt(idle_before)
+            .or(sessions::refreshed_at.is_null().and(sessions::created_at.lt(idle_before)).nullable());
+        let ended = sessions::revoked_at
+            .lt(ended_before)
+            .or(sessions::not_after.lt(ended_before))
+            .or(sessions::created_at.lt(created_before).nullable())
+            .or(idle);
+        let sessions = sessions::table.filter(ended).select(sessions::id).limit(i64::from(limit));
+        let spent =
+            refresh_tokens::used_at.lt(prune.spent_before).or(refresh_tokens::revoked_at.lt(prune.spent_before));
+        let tokens = refresh_tokens::table.filter(spent).select(refresh_tokens::id).limit(i64::from(limit));
+        // Replicas pruning at once, and rotations, hold rows this round passes over.
+        let (sessions, tokens) = (for_update_skip_locked!(sessions), for_update_skip_locked!(tokens));
+        self.write("prune_sessions", async |c| {
+            // A deleted session takes its refresh tokens with it (ON DELETE CASCADE).
+            let ended: Vec<DbUuid> = sessions.load(c).await?;
+            let mut pruned = diesel::delete(sessions::table.filter(sessions::id.eq_any(&ended))).execute(c).await?;
+            let spent: Vec<i64> = tokens.load(c).await?;
+            pruned +=
+                diesel::delete(refresh_tokens::table.filter(refresh_tokens::id.eq_any(&spent))).execute(c).await?;
+            Ok(pruned as u64)
+        })
+        .await
     }
 
     async fn revoke_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<bool, StoreError> {

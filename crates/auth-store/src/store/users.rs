@@ -1,15 +1,14 @@
 //! `UserStore`.
 
 use async_trait::async_trait;
-use auth_core::domain::{Email, PasswordHash, Phone, User, UserId, UserQuery, Username};
+use auth_core::domain::{Email, PasswordHash, Phone, User, UserChange, UserId, UserQuery, Username};
 use auth_core::ports::{StoreError, UniqueField, UserStore};
 use diesel::prelude::*;
-use diesel::result::Error as DieselError;
 use diesel_async::RunQueryDsl;
 
-use super::super::{Conn, Db, Store, db_uuid};
-use super::rows::UserRow;
-use super::schema::{lower, users};
+use super::super::{Conn, Db, DbUuid, Store, db_uuid};
+use super::rows::{UserChangeRow, UserRow};
+use super::schema::{lower, one_time_tokens, users};
 use super::{bound, count};
 
 /// Which unique field of `row` another user holds, in the port's order; after a skipped insert.
@@ -40,10 +39,34 @@ fn filtered_users(query: &UserQuery) -> users::BoxedQuery<'static, Db> {
     boxed
 }
 
-/// Overwrites the user's row (inside the caller's transaction, if any); `NotFound` when it is gone.
-pub(super) async fn overwrite_user(c: &mut Conn, row: &UserRow) -> QueryResult<()> {
-    let updated = diesel::update(users::table.find(row.id)).set(row).execute(c).await?;
-    if updated == 0 { Err(DieselError::NotFound) } else { Ok(()) }
+/// Locks user `id`'s row until the transaction ends (the lock every write of the user's
+/// account takes first); its password hash. `NotFound` when the user is gone.
+pub(super) async fn lock_user(c: &mut Conn, id: DbUuid) -> QueryResult<Option<String>> {
+    for_update!(users::table.find(id).select(users::encrypted_password)).first(c).await
+}
+
+/// Writes `change` to user `id`, locked by [`lock_user`] with `password` as its hash, inside
+/// the caller's transaction; `false`, writing nothing, when the change's guard no longer holds.
+pub(super) async fn write_change(
+    c: &mut Conn,
+    id: DbUuid,
+    password: Option<&str>,
+    change: &UserChange,
+) -> QueryResult<bool> {
+    let expected = change.only_if_password.as_ref().map(|hash| hash.as_ref().map(PasswordHash::as_str));
+    if expected.is_some_and(|expected| expected != password) {
+        return Ok(false);
+    }
+    if !change.writes_nothing() {
+        diesel::update(users::table.find(id)).set(UserChangeRow::from(change)).execute(c).await?;
+    }
+    if !change.voids.is_empty() {
+        let kinds: Vec<&str> = change.voids.iter().map(|k| k.as_str()).collect();
+        let voided =
+            one_time_tokens::table.filter(one_time_tokens::user_id.eq(id)).filter(one_time_tokens::kind.eq_any(kinds));
+        diesel::delete(voided).execute(c).await?;
+    }
+    Ok(true)
 }
 
 #[async_trait]
@@ -97,11 +120,18 @@ impl UserStore for Store {
         self.find("find_user_by_username", query).await
     }
 
-    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
-        let row = UserRow::from(user);
-        // One statement: no transaction, but a write all the same (the writer's turn on SQLite).
-        let _turn = self.writer_turn().await;
-        self.call("update_user", async |c| overwrite_user(c, &row).await).await
+    async fn change_user(&self, id: UserId, change: &UserChange) -> Result<Option<User>, StoreError> {
+        let id = db_uuid(id.as_uuid());
+        let stored = self
+            .write("change_user", async |c| {
+                let password = lock_user(c, id).await?;
+                if !write_change(c, id, password.as_deref(), change).await? {
+                    return Ok(None);
+                }
+                users::table.find(id).select(UserRow::as_select()).first(c).await.map(Some)
+            })
+            .await?;
+        stored.map(User::try_from).transpose()
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {

@@ -77,6 +77,7 @@ async fn migrations_are_idempotent_and_both_backends_agree() {
         [
             "audit_log",
             "auth_codes",
+            "code_quota",
             "mail_outbox",
             "one_time_tokens",
             "refresh_tokens",

@@ -5,10 +5,10 @@ pub(super) use std::sync::Arc;
 pub(super) use auth_core::domain::{
     Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Email, ExpiryReason,
     KeyMaterial, KeyPurpose, MailKind, Metadata, OneTimeKind, OneTimeToken, OutgoingMail, PasswordHash, Phone,
-    RefreshToken, Rotation, RotationOutcome, Session, SessionId, SessionLimits, StoredKey, TokenDigest, User, UserId,
-    UserQuery, Username,
+    RefreshToken, Rotation, RotationOutcome, Session, SessionId, SessionLimits, StoredKey, TokenDigest, User,
+    UserChange, UserId, UserQuery, Username,
 };
-pub(super) use auth_core::ports::{Mail, Redemption, StoreError, UniqueField};
+pub(super) use auth_core::ports::{CodeQuota, Mail, Redemption, SessionPrune, StoreError, UniqueField};
 pub(super) use chrono::{DateTime, Duration, TimeZone, Utc};
 pub(super) use futures_util::future::join_all;
 pub(super) use serde_json::json;
@@ -113,4 +113,30 @@ pub(super) fn mail(to: &str, n: u32) -> Mail {
         text: format!("code {n}"),
         html: format!("<p>code {n}</p>"),
     }
+}
+
+/// Stores one token (and its mail) as the only secret of an issue, without a quota.
+pub(super) async fn issue(
+    store: &Arc<impl Store>,
+    token: &OneTimeToken,
+    mail: Option<OutgoingMail>,
+) -> Result<bool, StoreError> {
+    store.issue_tokens(token.user_id, &[(token.clone(), mail)], &[], None).await
+}
+
+/// The sign-in a used secret writes: confirmed now, signed in now.
+pub(super) fn signed_in_at(at: DateTime<Utc>) -> UserChange {
+    UserChange {
+        email_confirmed_at: Some(Some(at)),
+        last_sign_in_at: Some(at),
+        updated_at: Some(at),
+        ..UserChange::default()
+    }
+}
+
+/// `user` after `change`.
+pub(super) fn after(user: &User, change: &UserChange) -> User {
+    let mut changed = user.clone();
+    change.apply_to(&mut changed);
+    changed
 }

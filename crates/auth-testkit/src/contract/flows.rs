@@ -22,11 +22,11 @@ contract_cases! { $ flow_contract_cases, flows;
         let alice = user(1, Some("alice@example.com"), None);
         store.create_user(&alice).await.unwrap();
         let first = one_time(&alice, OneTimeKind::Recovery, "first", t0());
-        store.issue_token(&first, Some(outgoing(MailKind::Recovery, mail("alice@example.com", 1)))).await.unwrap();
+        issue(&store, &first, Some(outgoing(MailKind::Recovery, mail("alice@example.com", 1)))).await.unwrap();
         let magic = one_time(&alice, OneTimeKind::MagicLink, "magic", t0());
-        store.issue_token(&magic, Some(outgoing(MailKind::MagicLink, mail("alice@example.com", 2)))).await.unwrap();
+        issue(&store, &magic, Some(outgoing(MailKind::MagicLink, mail("alice@example.com", 2)))).await.unwrap();
         let second = one_time(&alice, OneTimeKind::Recovery, "second", t0() + Duration::minutes(1));
-        store.issue_token(&second, Some(outgoing(MailKind::Recovery, mail("alice@example.com", 3)))).await.unwrap();
+        issue(&store, &second, Some(outgoing(MailKind::Recovery, mail("alice@example.com", 3)))).await.unwrap();
 
         assert_eq!(store.find_token_by_link(&first.link_digest).await.unwrap(), None, "replaced");
         assert_eq!(store.find_token_by_link(&second.link_digest).await.unwrap(), Some(second.clone()));
@@ -38,32 +38,29 @@ contract_cases! { $ flow_contract_cases, flows;
         let mut change = one_time(&alice, OneTimeKind::EmailChangeNew, "change", t0());
         change.sent_to = Email::parse("alice.new@example.com").unwrap();
         change.relates_to = Some(change.sent_to.clone());
-        store.issue_token(&change, None).await.unwrap();
+        issue(&store, &change, None).await.unwrap();
         assert_eq!(
             store.find_tokens_sent_to(&change.sent_to, OneTimeKind::EmailChangeNew).await.unwrap(),
             vec![change]
         );
         assert_eq!(
-            store.redeem_token(&first, &alice, Redemption::Nothing).await,
+            store.redeem_token(&first, &UserChange::default(), Redemption::Nothing, None).await,
             Err(StoreError::NotFound),
             "a replaced token"
         );
 
-        let mut confirmed = alice.clone();
-        confirmed.email_confirmed_at = Some(t0() + Duration::minutes(2));
-        confirmed.last_sign_in_at = confirmed.email_confirmed_at;
+        let change = signed_in_at(t0() + Duration::minutes(2));
+        let confirmed = after(&alice, &change);
         let started = session(1, &alice, t0() + Duration::minutes(2));
-        store
-            .redeem_token(&second, &confirmed, Redemption::Session(started.clone(), token("first-refresh").digest()))
-            .await
-            .unwrap();
+        let first_refresh = Redemption::Session(started.clone(), token("first-refresh").digest());
+        assert!(store.redeem_token(&second, &change, first_refresh, None).await.unwrap());
         assert_eq!(store.find_user(alice.id).await.unwrap(), Some(confirmed.clone()));
         assert_eq!(store.find_session(started.id).await.unwrap(), Some(started));
         let at = t0() + Duration::minutes(3);
         rotated(store.rotate_refresh_token(&rotation("first-refresh", "next-refresh", at)).await.unwrap());
 
         assert_eq!(
-            store.redeem_token(&second, &confirmed, Redemption::Nothing).await,
+            store.redeem_token(&second, &change, Redemption::Nothing, None).await,
             Err(StoreError::NotFound),
             "used once"
         );
@@ -72,7 +69,7 @@ contract_cases! { $ flow_contract_cases, flows;
         let ghost = user(9, Some("ghost@example.com"), None);
         let orphan = one_time(&ghost, OneTimeKind::Recovery, "ghost", t0());
         assert_eq!(
-            store.issue_token(&orphan, Some(outgoing(MailKind::Recovery, mail("ghost@example.com", 4)))).await,
+            issue(&store, &orphan, Some(outgoing(MailKind::Recovery, mail("ghost@example.com", 4)))).await,
             Err(StoreError::NotFound)
         );
         assert_eq!(
@@ -86,29 +83,170 @@ contract_cases! { $ flow_contract_cases, flows;
 
         // Deleting the user takes its tokens along.
         let again = one_time(&alice, OneTimeKind::Recovery, "again", at);
-        store.issue_token(&again, Some(outgoing(MailKind::Recovery, mail("alice@example.com", 5)))).await.unwrap();
+        issue(&store, &again, Some(outgoing(MailKind::Recovery, mail("alice@example.com", 5)))).await.unwrap();
         assert!(store.delete_user(alice.id).await.unwrap());
         assert_eq!(store.find_token_by_link(&again.link_digest).await.unwrap(), None);
     }
 
-    /// A token survives fewer than the maximum wrong codes; a new token starts counting afresh.
-    pub async fn wrong_codes_use_up_a_token(store: Arc<impl Store>) {
+    /// Each guess at a code is counted before it is compared: a token survives fewer than the
+    /// maximum wrong codes, a new token starts counting afresh, and a right code is found.
+    pub async fn code_guesses_are_counted_before_they_are_compared(store: Arc<impl Store>) {
         let kim = user(4, Some("kim@example.com"), None);
         store.create_user(&kim).await.unwrap();
         let first = one_time(&kim, OneTimeKind::MagicLink, "first", t0());
-        store.issue_token(&first, None).await.unwrap();
+        issue(&store, &first, None).await.unwrap();
+        let wrong = [(OneTimeKind::MagicLink, TokenDigest::of(b"wrong"))];
         for _ in 1..auth_core::domain::MAX_CODE_ATTEMPTS {
-            store.count_failed_code(kim.id, OneTimeKind::MagicLink).await.unwrap();
+            assert_eq!(store.try_code(kim.id, &wrong).await.unwrap(), None);
         }
         assert!(store.find_token(kim.id, OneTimeKind::MagicLink).await.unwrap().is_some());
-        store.count_failed_code(kim.id, OneTimeKind::MagicLink).await.unwrap();
+        assert_eq!(store.try_code(kim.id, &wrong).await.unwrap(), None);
         assert_eq!(store.find_token(kim.id, OneTimeKind::MagicLink).await.unwrap(), None, "used up");
 
         let second = one_time(&kim, OneTimeKind::MagicLink, "second", t0());
-        store.issue_token(&second, None).await.unwrap();
-        store.count_failed_code(kim.id, OneTimeKind::MagicLink).await.unwrap();
-        assert!(store.find_token(kim.id, OneTimeKind::MagicLink).await.unwrap().is_some(), "counted afresh");
-        store.count_failed_code(kim.id, OneTimeKind::Recovery).await.unwrap();
+        issue(&store, &second, None).await.unwrap();
+        assert_eq!(store.try_code(kim.id, &wrong).await.unwrap(), None);
+        let right = [(OneTimeKind::Recovery, TokenDigest::of(b"none")), (OneTimeKind::MagicLink, second.code_digest)];
+        assert_eq!(store.try_code(kim.id, &right).await.unwrap(), Some(second.clone()), "counted afresh");
+
+        // Guesses arriving together: no more are compared than the token has attempts left.
+        let third = one_time(&kim, OneTimeKind::MagicLink, "third", t0());
+        issue(&store, &third, None).await.unwrap();
+        let right = [(OneTimeKind::MagicLink, third.code_digest)];
+        let guesses = join_all((0..20).map(|_| store.try_code(kim.id, &right))).await;
+        let compared = guesses.into_iter().filter_map(Result::unwrap).count();
+        assert!(compared >= 1 && compared <= auth_core::domain::MAX_CODE_ATTEMPTS as usize, "{compared}");
+    }
+
+    /// The halves of an email change are issued in one write (with their mails, replacing
+    /// withdrawn kinds), and a failure of any part leaves none of it.
+    pub async fn secrets_issued_together_are_stored_together_or_not_at_all(store: Arc<impl Store>) {
+        let (eve, kim) = (user(6, Some("eve@example.com"), None), user(7, Some("kim@example.com"), None));
+        store.create_user(&eve).await.unwrap();
+        store.create_user(&kim).await.unwrap();
+        let stale = one_time(&eve, OneTimeKind::EmailChangeCurrent, "stale", t0());
+        issue(&store, &stale, None).await.unwrap();
+        let mut new_half = one_time(&eve, OneTimeKind::EmailChangeNew, "new", t0());
+        new_half.sent_to = Email::parse("eve.new@example.com").unwrap();
+        let halves = [OneTimeKind::EmailChangeNew, OneTimeKind::EmailChangeCurrent];
+        let secrets = [(new_half.clone(), Some(outgoing(MailKind::EmailChangeNew, mail("eve.new@example.com", 1))))];
+        assert!(store.issue_tokens(eve.id, &secrets, &halves, None).await.unwrap());
+        assert_eq!(store.find_token(eve.id, OneTimeKind::EmailChangeCurrent).await.unwrap(), None, "withdrawn");
+        assert_eq!(store.find_token(eve.id, OneTimeKind::EmailChangeNew).await.unwrap(), Some(new_half.clone()));
+
+        // The second secret clashes (its link digest is taken): neither is stored, nor a mail.
+        let taken = one_time(&kim, OneTimeKind::MagicLink, "taken", t0());
+        issue(&store, &taken, None).await.unwrap();
+        let mut renewed = one_time(&eve, OneTimeKind::EmailChangeNew, "renewed", t0());
+        renewed.sent_to = new_half.sent_to.clone();
+        let mut clash = one_time(&eve, OneTimeKind::EmailChangeCurrent, "clash", t0());
+        clash.link_digest = taken.link_digest;
+        let both = [
+            (renewed.clone(), Some(outgoing(MailKind::EmailChangeNew, mail("eve.new@example.com", 2)))),
+            (clash, Some(outgoing(MailKind::EmailChangeCurrent, mail("eve@example.com", 3)))),
+        ];
+        assert!(store.issue_tokens(eve.id, &both, &halves, None).await.is_err());
+        assert_eq!(store.find_token(eve.id, OneTimeKind::EmailChangeNew).await.unwrap(), Some(new_half), "as before");
+        assert_eq!(store.find_token(eve.id, OneTimeKind::EmailChangeCurrent).await.unwrap(), None);
+        let due = store.claim_due_mail(t0() + Duration::hours(1), t0() + Duration::hours(2), 10).await.unwrap();
+        assert_eq!(due.iter().map(|m| m.mail.subject.as_str()).collect::<Vec<_>>(), ["subject 1"]);
+    }
+
+    /// A quota lets `max` issues through per window, counting concurrent ones one by one; an
+    /// issue over it writes nothing; a window that is over starts afresh.
+    pub async fn issues_beyond_the_quota_are_refused(store: Arc<impl Store>) {
+        let ivy = user(8, Some("ivy@example.com"), None);
+        store.create_user(&ivy).await.unwrap();
+        let quota = |now: DateTime<Utc>| Some(CodeQuota { now, since: now - Duration::days(1), max: 3 });
+        let attempts = (0..8).map(|n| {
+            let token = one_time(&ivy, OneTimeKind::Recovery, &format!("r{n}"), t0());
+            let store = Arc::clone(&store);
+            async move { store.issue_tokens(ivy.id, &[(token, None)], &[], quota(t0())).await }
+        });
+        let issued = join_all(attempts).await.into_iter().map(Result::unwrap).filter(|ok| *ok).count();
+        assert_eq!(issued, 3);
+        let over = one_time(&ivy, OneTimeKind::MagicLink, "over", t0() + Duration::hours(23));
+        assert!(!store.issue_tokens(ivy.id, &[(over.clone(), None)], &[], quota(over.created_at)).await.unwrap());
+        assert_eq!(store.find_token(ivy.id, OneTimeKind::MagicLink).await.unwrap(), None, "nothing written");
+        let next_day = t0() + Duration::hours(24);
+        assert!(store.issue_tokens(ivy.id, &[(over, None)], &[], quota(next_day)).await.unwrap());
+        assert_eq!(store.issue_tokens(user(99, None, None).id, &[], &[], quota(next_day)).await, Err(StoreError::NotFound));
+    }
+
+    /// Using two halves of an email change at once, each waiting for the other, applies the
+    /// change exactly once; a half used alone only waits.
+    pub async fn concurrent_use_of_both_halves_applies_once(store: Arc<impl Store>) {
+        for n in 0..5u128 {
+            let old = format!("old{n}@example.com");
+            let owner = user(20 + n, Some(&old), None);
+            store.create_user(&owner).await.unwrap();
+            let current = one_time(&owner, OneTimeKind::EmailChangeCurrent, &format!("cur{n}"), t0());
+            let mut new_half = one_time(&owner, OneTimeKind::EmailChangeNew, &format!("new{n}"), t0());
+            new_half.sent_to = Email::parse(&format!("new{n}@example.com")).unwrap();
+            let secrets = [(current.clone(), None), (new_half.clone(), None)];
+            store.issue_tokens(owner.id, &secrets, &[], None).await.unwrap();
+            let change = UserChange { email: Some(new_half.sent_to.clone()), ..signed_in_at(t0()) };
+            let uses = join_all([
+                store.redeem_token(&current, &change, Redemption::Nothing, Some(OneTimeKind::EmailChangeNew)),
+                store.redeem_token(&new_half, &change, Redemption::Nothing, Some(OneTimeKind::EmailChangeCurrent)),
+            ])
+            .await;
+            let applied = uses.into_iter().map(Result::unwrap).filter(|done| *done).count();
+            assert_eq!(applied, 1, "round {n}");
+            let stored = store.find_user(owner.id).await.unwrap().unwrap();
+            assert_eq!(stored.email, Some(new_half.sent_to.clone()));
+        }
+    }
+
+    /// A use of a secret writes the fields its change names and nothing else: a ban, a password
+    /// or a role written since the user was read stays; so does an auth-code exchange.
+    pub async fn redeeming_never_writes_back_a_stale_user(store: Arc<impl Store>) {
+        let ned = user(30, Some("ned@example.com"), None);
+        store.create_user(&ned).await.unwrap();
+        let link = one_time(&ned, OneTimeKind::MagicLink, "ned", t0());
+        issue(&store, &link, None).await.unwrap();
+        // Read (stale copy: `ned`), then banned and demoted concurrently.
+        let ban = UserChange {
+            banned_until: Some(Some(t0() + Duration::days(1))),
+            role: Some("demoted".into()),
+            password_hash: Some(Some(PasswordHash::new("reset"))),
+            ..UserChange::default()
+        };
+        store.change_user(ned.id, &ban).await.unwrap();
+        let code = auth_code(&ned, "ned", t0());
+        assert!(store.redeem_token(&link, &signed_in_at(t0()), Redemption::AuthCode(code.clone()), None).await.unwrap());
+        let session = session(30, &ned, t0());
+        let exchange = UserChange { last_sign_in_at: Some(t0()), ..UserChange::default() };
+        store.redeem_auth_code(&code, &exchange, &session, &token("ned-refresh").digest()).await.unwrap();
+        let stored = store.find_user(ned.id).await.unwrap().unwrap();
+        assert_eq!(stored.banned_until, Some(t0() + Duration::days(1)));
+        assert_eq!((stored.role.as_str(), stored.password_hash), ("demoted", Some(PasswordHash::new("reset"))));
+        assert_eq!(stored.email_confirmed_at, Some(t0()));
+    }
+
+    /// Pruning deletes tokens whose link and code both expired, and expired auth codes, in
+    /// batches, and keeps the rest.
+    pub async fn pruning_deletes_expired_secrets_and_auth_codes(store: Arc<impl Store>) {
+        let pat = user(40, Some("pat@example.com"), None);
+        store.create_user(&pat).await.unwrap();
+        let old = one_time(&pat, OneTimeKind::Recovery, "old", t0());
+        let live = one_time(&pat, OneTimeKind::MagicLink, "live", t0() + Duration::hours(2));
+        store.issue_tokens(pat.id, &[(old.clone(), None), (live.clone(), None)], &[], None).await.unwrap();
+        let expired = auth_code(&pat, "expired", t0());
+        let fresh = auth_code(&pat, "fresh", t0() + Duration::hours(2));
+        // The fresh code first: storing a code drops the codes expired before it.
+        for (secret, code, at) in [("b", &fresh, t0() + Duration::hours(2)), ("a", &expired, t0())] {
+            let carrier = one_time(&pat, OneTimeKind::Invite, secret, at);
+            issue(&store, &carrier, None).await.unwrap();
+            store.redeem_token(&carrier, &UserChange::default(), Redemption::AuthCode(code.clone()), None).await.unwrap();
+        }
+        let before = t0() + Duration::hours(2);
+        assert_eq!(store.prune_flows(before, 1).await.unwrap(), 2, "a batch of one per table");
+        assert_eq!(store.prune_flows(before, 1).await.unwrap(), 0);
+        assert_eq!(store.find_token(pat.id, OneTimeKind::Recovery).await.unwrap(), None);
+        assert_eq!(store.find_token(pat.id, OneTimeKind::MagicLink).await.unwrap(), Some(live));
+        assert_eq!(store.find_auth_code(&expired.digest).await.unwrap(), None);
+        assert_eq!(store.find_auth_code(&fresh.digest).await.unwrap(), Some(fresh));
     }
 
     /// A PKCE token and its challenge round-trip; redeeming it in the browser stores an auth
@@ -120,26 +258,26 @@ contract_cases! { $ flow_contract_cases, flows;
         let stale = auth_code(&ann, "stale", t0());
         let mut magic = one_time(&ann, OneTimeKind::MagicLink, "stale-link", t0());
         magic.pkce = Some(stale.challenge.clone());
-        store.issue_token(&magic, None).await.unwrap();
+        issue(&store, &magic, None).await.unwrap();
         assert_eq!(store.find_token_by_link(&magic.link_digest).await.unwrap(), Some(magic.clone()));
-        store.redeem_token(&magic, &ann, Redemption::AuthCode(stale.clone())).await.unwrap();
+        store.redeem_token(&magic, &UserChange::default(), Redemption::AuthCode(stale.clone()), None).await.unwrap();
         assert_eq!(store.find_auth_code(&stale.digest).await.unwrap(), Some(stale.clone()));
 
         let later = t0() + Duration::hours(1);
         let fresh = auth_code(&ann, "fresh", later);
         let again = one_time(&ann, OneTimeKind::MagicLink, "fresh-link", later);
-        store.issue_token(&again, None).await.unwrap();
-        let mut signed_in = ann.clone();
-        signed_in.last_sign_in_at = Some(later);
-        store.redeem_token(&again, &signed_in, Redemption::AuthCode(fresh.clone())).await.unwrap();
+        issue(&store, &again, None).await.unwrap();
+        let change = UserChange { last_sign_in_at: Some(later), ..UserChange::default() };
+        let signed_in = after(&ann, &change);
+        store.redeem_token(&again, &change, Redemption::AuthCode(fresh.clone()), None).await.unwrap();
         assert_eq!(store.find_auth_code(&stale.digest).await.unwrap(), None, "expired codes are dropped");
         assert_eq!(store.find_user(ann.id).await.unwrap(), Some(signed_in.clone()));
 
         let first = session(5, &ann, later);
         let second = session(6, &ann, later);
         let results = join_all([
-            store.redeem_auth_code(&fresh, &signed_in, &first, &token("pkce-a").digest()),
-            store.redeem_auth_code(&fresh, &signed_in, &second, &token("pkce-b").digest()),
+            store.redeem_auth_code(&fresh, &change, &first, &token("pkce-a").digest()),
+            store.redeem_auth_code(&fresh, &change, &second, &token("pkce-b").digest()),
         ])
         .await;
         let (a, b) = (results[0].clone(), results[1].clone());
@@ -151,8 +289,8 @@ contract_cases! { $ flow_contract_cases, flows;
 
         let last = auth_code(&ann, "last", later);
         let link = one_time(&ann, OneTimeKind::MagicLink, "last-link", later);
-        store.issue_token(&link, None).await.unwrap();
-        store.redeem_token(&link, &signed_in, Redemption::AuthCode(last.clone())).await.unwrap();
+        issue(&store, &link, None).await.unwrap();
+        store.redeem_token(&link, &change, Redemption::AuthCode(last.clone()), None).await.unwrap();
         assert!(store.delete_user(ann.id).await.unwrap());
         assert_eq!(store.find_auth_code(&last.digest).await.unwrap(), None);
     }

@@ -52,4 +52,23 @@ contract_cases! { $ outbox_contract_cases, outbox;
         ids.dedup();
         assert_eq!((ids.len(), total), (20, 20), "every message claimed exactly once");
     }
+
+    /// Pruning deletes sent and failed messages older than the cut-off, in batches, and never
+    /// one still waiting for delivery.
+    pub async fn pruning_deletes_delivered_mail_only(store: Arc<impl Store>) {
+        for n in 1..=4 {
+            store.queue_mail(MailKind::Recovery, &mail("pat@example.com", n), t0()).await.unwrap();
+        }
+        let claimed = store.claim_due_mail(t0(), t0() + Duration::minutes(10), 3).await.unwrap();
+        store.mark_mail_sent(claimed[0].id, t0()).await.unwrap();
+        store.mark_mail_failed(claimed[1].id, t0(), "refused").await.unwrap();
+        store.reschedule_mail(claimed[2].id, t0(), "busy").await.unwrap();
+        let before = t0() + Duration::days(1);
+        assert_eq!(store.prune_mail(before, 1).await.unwrap(), 1);
+        assert_eq!(store.prune_mail(before, 10).await.unwrap(), 1);
+        assert_eq!(store.prune_mail(before, 10).await.unwrap(), 0);
+        assert_eq!(store.prune_mail(t0(), 10).await.unwrap(), 0, "nothing before the cut-off");
+        let due = store.claim_due_mail(before, before + Duration::minutes(10), 10).await.unwrap();
+        assert_eq!(due.len(), 2, "the waiting messages stay");
+    }
 }

@@ -188,4 +188,52 @@ contract_cases! { $ session_contract_cases, sessions;
             RotationOutcome::NotFound
         );
     }
+
+    /// Pruning deletes ended sessions (revoked, past `not_after`, the timebox or the inactivity
+    /// timeout before the cut-offs) with their tokens, and tokens used or revoked before the
+    /// spent cut-off, in batches; live sessions and every family's live token stay.
+    pub async fn pruning_deletes_ended_sessions_and_spent_tokens(store: Arc<impl Store>) {
+        let owner = user(1, Some("pat@example.com"), None);
+        store.create_user(&owner).await.unwrap();
+        let at = |minutes: i64| t0() + Duration::minutes(minutes);
+        let mut sessions = Vec::new();
+        for n in 0..5u128 {
+            let s = session(n, &owner, at(0));
+            store.start_session(&s, &token(&format!("first-{n}")).digest()).await.unwrap();
+            sessions.push(s);
+        }
+        let [revoked, live, idle, old, refreshed] = sessions.try_into().unwrap();
+        store.revoke_session(revoked.id, at(1)).await.unwrap();
+        rotated(store.rotate_refresh_token(&rotation("first-1", "second-1", at(2))).await.unwrap());
+        rotated(store.rotate_refresh_token(&rotation("second-1", "third-1", at(50))).await.unwrap());
+        rotated(store.rotate_refresh_token(&rotation("first-4", "second-4", at(50))).await.unwrap());
+        let prune = SessionPrune {
+            ended_before: at(10),
+            created_before: None,
+            idle_before: Some(at(10)),
+            spent_before: at(10),
+        };
+        let mut pruned = 0;
+        loop {
+            match store.prune_sessions(&prune, 1).await.unwrap() {
+                0 => break,
+                n => pruned += n,
+            }
+        }
+        // revoked, idle, old (idle since at(0)) and the token `first-1` (used at 2); the revoked
+        // session's token may go before its session does.
+        assert!(pruned >= 4, "{pruned}");
+        for ended in [&revoked, &idle, &old] {
+            assert_eq!(store.find_session(ended.id).await.unwrap(), None);
+        }
+        assert!(store.find_session(live.id).await.unwrap().is_some());
+        assert!(store.find_session(refreshed.id).await.unwrap().is_some());
+        // The live token still rotates; the pruned one is unknown, not a reuse.
+        rotated(store.rotate_refresh_token(&rotation("third-1", "fourth-1", at(60))).await.unwrap());
+        let gone = store.rotate_refresh_token(&rotation("first-1", "other", at(60))).await.unwrap();
+        assert_eq!(gone, RotationOutcome::NotFound);
+        assert!(store.find_session(live.id).await.unwrap().unwrap().revoked_at.is_none());
+        let timebox = SessionPrune { created_before: Some(at(1)), idle_before: None, ..prune };
+        assert_eq!(store.prune_sessions(&timebox, 10).await.unwrap(), 2, "created before the timebox's cut-off");
+    }
 }

@@ -127,40 +127,97 @@ contract_cases! { $ user_contract_cases, users;
         assert_eq!(store.count_users(&UserQuery::all(0, 0)).await.unwrap(), 1);
     }
 
-    /// An update stores every field and reads back equal.
-    pub async fn update_round_trips_every_field(store: Arc<impl Store>) {
+    /// A change writes every field it names, reads back equal, and answers the stored user.
+    pub async fn change_round_trips_every_field(store: Arc<impl Store>) {
         let mut alice = user(1, Some("alice@example.com"), None);
-        store.create_user(&alice).await.unwrap();
-        alice.email = Some(Email::parse("alice@new.example.org").unwrap());
-        alice.phone = Some(Phone::parse("4930123456").unwrap());
-        alice.username = Some(Username::parse("Alice.W").unwrap());
-        alice.password_hash = None;
-        alice.email_confirmed_at = Some(t0() + Duration::seconds(5));
         alice.phone_confirmed_at = Some(t0() + Duration::seconds(6));
         alice.confirmation_sent_at = Some(t0() + Duration::seconds(4));
-        alice.app_metadata = Metadata::from_value(json!({"provider": "email", "plan": {"tier": 2}}), 1024).unwrap();
-        alice.user_metadata =
-            Metadata::from_value(json!({"first_name": "Alice", "tags": ["x", 1, null]}), 1024).unwrap();
-        alice.banned_until = Some(t0() + Duration::days(365 * 100));
         alice.is_anonymous = true;
-        alice.last_sign_in_at = Some(t0() + Duration::seconds(7));
-        alice.updated_at = t0() + Duration::seconds(8);
-        store.update_user(&alice).await.unwrap();
-        assert_eq!(store.find_user(alice.id).await.unwrap(), Some(alice));
+        store.create_user(&alice).await.unwrap();
+        let change = UserChange {
+            email: Some(Email::parse("alice@new.example.org").unwrap()),
+            phone: Some(Phone::parse("4930123456").unwrap()),
+            username: Some(Some(Username::parse("Alice.W").unwrap())),
+            password_hash: Some(None),
+            email_confirmed_at: Some(Some(t0() + Duration::seconds(5))),
+            app_metadata: Some(Metadata::from_value(json!({"provider": "email", "plan": {"tier": 2}}), 1024).unwrap()),
+            user_metadata: Some(
+                Metadata::from_value(json!({"first_name": "Alice", "tags": ["x", 1, null]}), 1024).unwrap(),
+            ),
+            role: Some("editor".into()),
+            banned_until: Some(Some(t0() + Duration::days(365 * 100))),
+            last_sign_in_at: Some(t0() + Duration::seconds(7)),
+            updated_at: Some(t0() + Duration::seconds(8)),
+            ..UserChange::default()
+        };
+        let changed = after(&alice, &change);
+        assert_eq!(store.change_user(alice.id, &change).await.unwrap(), Some(changed.clone()));
+        assert_eq!(store.find_user(alice.id).await.unwrap(), Some(changed.clone()));
+        let cleared = UserChange { username: Some(None), banned_until: Some(None), ..UserChange::default() };
+        let stored = store.change_user(alice.id, &cleared).await.unwrap().unwrap();
+        assert_eq!((stored.username, stored.banned_until), (None, None));
     }
 
-    /// Updates keep uniqueness and refuse unknown ids.
-    pub async fn update_refuses_conflicts_and_unknown_users(store: Arc<impl Store>) {
+    /// A change written with a stale copy of the user in hand leaves every field it does not
+    /// name as stored now (a ban, a password, a role set meanwhile); its password guard refuses
+    /// a password changed meanwhile, writing nothing; voided secrets go with it.
+    pub async fn changes_never_write_back_a_stale_user(store: Arc<impl Store>) {
+        let eve = user(1, Some("eve@example.com"), None);
+        store.create_user(&eve).await.unwrap();
+        let stale = store.find_user(eve.id).await.unwrap().unwrap();
+        let ban = UserChange { banned_until: Some(Some(t0() + Duration::days(1))), ..UserChange::default() };
+        let demote = UserChange { role: Some("demoted".into()), ..UserChange::default() };
+        let reset = UserChange { password_hash: Some(Some(PasswordHash::new("reset"))), ..UserChange::default() };
+        let mut changes = [ban, demote, reset].into_iter().map(|c| {
+            let store = Arc::clone(&store);
+            async move { store.change_user(eve.id, &c).await }
+        });
+        let written = join_all(changes.by_ref()).await;
+        assert!(written.iter().all(|w| matches!(w, Ok(Some(_)))));
+
+        // The stale request: a profile update, then a password change proved against the old hash.
+        let profile = UserChange {
+            user_metadata: Some(Metadata::from_value(json!({"name": "Eve"}), 1024).unwrap()),
+            ..UserChange::default()
+        };
+        store.change_user(eve.id, &profile).await.unwrap().unwrap();
+        for kind in [OneTimeKind::MagicLink, OneTimeKind::Recovery, OneTimeKind::Invite] {
+            store.issue_tokens(eve.id, &[(one_time(&eve, kind, kind.as_str(), t0()), None)], &[], None).await.unwrap();
+        }
+        let password = UserChange {
+            password_hash: Some(Some(PasswordHash::new("attacker"))),
+            only_if_password: Some(stale.password_hash.clone()),
+            voids: vec![OneTimeKind::MagicLink, OneTimeKind::Recovery],
+            ..UserChange::default()
+        };
+        assert_eq!(store.change_user(eve.id, &password).await.unwrap(), None, "the password changed meanwhile");
+        assert!(store.find_token(eve.id, OneTimeKind::MagicLink).await.unwrap().is_some(), "nothing written");
+
+        let stored = store.find_user(eve.id).await.unwrap().unwrap();
+        assert_eq!(stored.banned_until, Some(t0() + Duration::days(1)), "the ban survives");
+        assert_eq!((stored.role.as_str(), stored.password_hash.clone()), ("demoted", Some(PasswordHash::new("reset"))));
+        assert_eq!(stored.user_metadata.get("name"), Some(&json!("Eve")));
+
+        let current = UserChange { only_if_password: Some(stored.password_hash.clone()), ..password };
+        let changed = store.change_user(eve.id, &current).await.unwrap().unwrap();
+        assert_eq!(changed.password_hash, Some(PasswordHash::new("attacker")));
+        assert_eq!(store.find_token(eve.id, OneTimeKind::MagicLink).await.unwrap(), None, "voided");
+        assert_eq!(store.find_token(eve.id, OneTimeKind::Recovery).await.unwrap(), None, "voided");
+        assert!(store.find_token(eve.id, OneTimeKind::Invite).await.unwrap().is_some(), "not named, kept");
+    }
+
+    /// Changes keep uniqueness and refuse unknown ids.
+    pub async fn change_refuses_conflicts_and_unknown_users(store: Arc<impl Store>) {
         let alice = user(1, Some("alice@example.com"), Some("alice"));
-        let mut bob = user(2, Some("bob@example.com"), Some("bob"));
+        let bob = user(2, Some("bob@example.com"), Some("bob"));
         store.create_user(&alice).await.unwrap();
         store.create_user(&bob).await.unwrap();
-        bob.email = alice.email.clone();
-        assert_eq!(store.update_user(&bob).await, Err(StoreError::Conflict(UniqueField::Email)));
-        bob.email = Some(Email::parse("bob@example.com").unwrap());
-        bob.username = Some(Username::parse("ALICE").unwrap());
-        assert_eq!(store.update_user(&bob).await, Err(StoreError::Conflict(UniqueField::Username)));
-        assert_eq!(store.update_user(&user(3, Some("c@example.com"), None)).await, Err(StoreError::NotFound));
+        let take_email = UserChange { email: alice.email.clone(), ..UserChange::default() };
+        assert_eq!(store.change_user(bob.id, &take_email).await, Err(StoreError::Conflict(UniqueField::Email)));
+        let take_name = UserChange { username: Some(Some(Username::parse("ALICE").unwrap())), ..UserChange::default() };
+        assert_eq!(store.change_user(bob.id, &take_name).await, Err(StoreError::Conflict(UniqueField::Username)));
+        let unknown = user(3, Some("c@example.com"), None).id;
+        assert_eq!(store.change_user(unknown, &UserChange::at(t0())).await, Err(StoreError::NotFound));
         assert_eq!(
             store.find_user_by_email(&Email::parse("bob@example.com").unwrap()).await.unwrap().map(|u| u.username),
             Some(Some(Username::parse("bob").unwrap()))
