@@ -630,26 +630,38 @@ mod tests {
         assert!(kept <= own, "{kept} blocks kept, {own} needed");
     }
 
+    /// Takes the one hashing slot of `hasher` until the sender is used, once it runs.
+    async fn hold_the_only_slot(
+        hasher: &Arc<Argon2Hasher>,
+    ) -> (mpsc::Sender<()>, tokio::task::JoinHandle<Result<bool, HashError>>) {
+        let (release, held) = mpsc::channel::<()>();
+        let busy = {
+            let hasher = Arc::clone(hasher);
+            tokio::spawn(async move { hasher.run(move |_| held.recv().is_ok()).await })
+        };
+        while hasher.stats().running() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        (release, busy)
+    }
+
+    /// A hash request, returned once it waits in the queue.
+    async fn queued_hash(hasher: &Arc<Argon2Hasher>) -> tokio::task::JoinHandle<Result<PasswordHash, HashError>> {
+        let queued = {
+            let hasher = Arc::clone(hasher);
+            tokio::spawn(async move { hasher.hash(&Password::new("correct horse")).await })
+        };
+        while hasher.stats().waiting() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        queued
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_is_refused_at_once() {
         let hasher = Arc::new(Argon2Hasher::new(tiny(), 1).unwrap().with_max_queue(1));
-        let (release, held) = mpsc::channel::<()>();
-        // Holds the only slot until released.
-        let busy = {
-            let hasher = Arc::clone(&hasher);
-            tokio::spawn(async move { hasher.run(move |_| held.recv().is_ok()).await })
-        };
-        let stats = hasher.stats();
-        while stats.running() == 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        let queued = {
-            let hasher = Arc::clone(&hasher);
-            tokio::spawn(async move { hasher.hash(&Password::new("correct horse")).await })
-        };
-        while stats.waiting() == 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let (release, busy) = hold_the_only_slot(&hasher).await;
+        let queued = queued_hash(&hasher).await;
         let shed = hasher.verify(&Password::new("correct horse"), None).await;
         assert_eq!(shed, Err(HashError::Overloaded { retry_after: OVERLOADED_RETRY_AFTER }));
         release.send(()).unwrap();
@@ -660,32 +672,12 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_waiter_that_goes_away_gives_its_place_back() {
         let hasher = Arc::new(Argon2Hasher::new(tiny(), 1).unwrap().with_max_queue(1));
-        let (release, held) = mpsc::channel::<()>();
-        let busy = {
-            let hasher = Arc::clone(&hasher);
-            tokio::spawn(async move { hasher.run(move |_| held.recv().is_ok()).await })
-        };
-        let stats = hasher.stats();
-        while stats.running() == 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        let abandoned = {
-            let hasher = Arc::clone(&hasher);
-            tokio::spawn(async move { hasher.hash(&Password::new("correct horse")).await })
-        };
-        while stats.waiting() == 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let (release, busy) = hold_the_only_slot(&hasher).await;
+        let abandoned = queued_hash(&hasher).await;
         abandoned.abort();
         let _ = abandoned.await;
-        assert_eq!(stats.waiting(), 0, "the dropped request left the queue");
-        let queued = {
-            let hasher = Arc::clone(&hasher);
-            tokio::spawn(async move { hasher.hash(&Password::new("correct horse")).await })
-        };
-        while stats.waiting() == 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        assert_eq!(hasher.stats().waiting(), 0, "the dropped request left the queue");
+        let queued = queued_hash(&hasher).await;
         release.send(()).unwrap();
         assert!(busy.await.unwrap().unwrap());
         assert!(queued.await.unwrap().is_ok(), "the place freed by the dropped request is usable");
