@@ -338,6 +338,9 @@ impl JwtConfig {
 pub struct SessionsConfig {
     /// Seconds during which the previous refresh token may be presented again.
     pub reuse_interval_secs: u64,
+    /// Seconds during which a used refresh token whose successor was never used may be
+    /// presented again and get that successor (an answer lost in an outage); 0 turns it off.
+    pub lost_answer_window_secs: u64,
     /// End every session this many seconds after sign-in; 0 turns it off.
     pub timebox_secs: u64,
     /// End a session not refreshed for this many seconds; 0 turns it off.
@@ -346,7 +349,7 @@ pub struct SessionsConfig {
 
 impl Default for SessionsConfig {
     fn default() -> Self {
-        Self { reuse_interval_secs: 10, timebox_secs: 0, inactivity_timeout_secs: 0 }
+        Self { reuse_interval_secs: 10, lost_answer_window_secs: 86_400, timebox_secs: 0, inactivity_timeout_secs: 0 }
     }
 }
 

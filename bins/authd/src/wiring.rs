@@ -388,7 +388,7 @@ fn spawn_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) ->
     }
     let policy = PrunePolicy {
         retention: seconds(config.prune.retention_secs),
-        reuse_interval: seconds(config.sessions.reuse_interval_secs),
+        replay_window: seconds(config.sessions.reuse_interval_secs.max(config.sessions.lost_answer_window_secs)),
         session_limits: settings(config)?.session_limits,
         batch: config.prune.batch_size,
     };
@@ -421,6 +421,7 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
         },
         access_token_ttl: seconds(config.jwt.expiry_secs),
         reuse_interval: seconds(config.sessions.reuse_interval_secs),
+        lost_answer_window: seconds(config.sessions.lost_answer_window_secs),
         session_limits: SessionLimits {
             timebox: optional(config.sessions.timebox_secs),
             inactivity_timeout: optional(config.sessions.inactivity_timeout_secs),
