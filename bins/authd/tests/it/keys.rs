@@ -224,6 +224,40 @@ fn a_configured_secret_signs_the_api_keys_and_they_cannot_be_rotated_apart_from_
     assert_eq!(status, 200);
 }
 
+#[test]
+fn keys_api_supabase_prints_keys_as_supabases_tooling_makes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let configured = |command: &mut Command| {
+        command.env("AUTHD_JWT__ALGORITHM", "HS256").env("AUTHD_JWT__SECRET", "an operator secret of 32 bytes or more");
+    };
+    let mut print = authd(dir.path());
+    configured(print.args(["keys", "api", "--supabase", "--ref", "abcdefghijklmnopqrst", "--json"]));
+    let keys = api_keys(&mut print);
+    let (anon, service) = (keys["anon_key"].as_str().unwrap(), keys["service_role_key"].as_str().unwrap());
+    assert_eq!(jwt_header(anon), json!({"alg": "HS256", "typ": "JWT"}), "no kid, as Supabase's keys");
+    let stock = claims(service);
+    assert_eq!((stock["iss"].as_str(), stock["ref"].as_str()), (Some("supabase"), Some("abcdefghijklmnopqrst")));
+    assert_eq!(stock["role"], "service_role");
+    assert!(stock.get("aud").is_none(), "{stock}");
+    assert_eq!(stock["exp"].as_i64().unwrap() - stock["iat"].as_i64().unwrap(), 5 * 365 * 86_400);
+
+    let mut command = authd(dir.path());
+    configured(command.env("AUTHD_API__REQUIRE_KEY", "true"));
+    let server = Server::start(command);
+    let (status, body) = server.call_with("GET", "/settings", None, &[("apikey", anon)]);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server.call("GET", "/admin/users", None, Some(service));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server.call("GET", "/admin/users", None, Some(anon));
+    assert_eq!((status, body["error_code"].as_str()), (403, Some("not_admin")));
+
+    // Database-managed ES256 keys cannot make them: only the shared secret signs without a kid.
+    let other = tempfile::tempdir().unwrap();
+    let output = run(authd(other.path()).args(["keys", "api", "--supabase"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).1.contains("set jwt.secret"), "{:?}", text(&output));
+}
+
 /// A key-encryption key for tests (32 random bytes, as `openssl rand -base64 32` prints them).
 const KEK: &str = "FiFwraL5Cf0pQvTov6D9d+uIAuGb9KvQfvFQ0ESj458=";
 /// Another one, standing for a wrong key.
