@@ -20,6 +20,7 @@ use auth_store::{Database, PoolOptions};
 use crate::config::{Config, seconds};
 use crate::keys::Keys;
 
+pub use key_settings::key_settings;
 pub use postgrest::{postgrest_settings, postgrest_sync};
 
 /// Opens the configured database (the store creates the folder of an embedded SQLite file).

@@ -14,3 +14,4 @@ mod harness;
 mod limits;
 mod observability;
 mod skeleton;
+mod stock_keys;
