@@ -7,6 +7,7 @@
 //! for an imported one) go straight to the database, as the review's own probes do.
 
 mod high;
+mod hostile;
 mod low;
 mod medium;
 
