@@ -15,4 +15,5 @@ mod outage;
 mod postgrest;
 mod process;
 mod retire;
+mod review_probes;
 mod serve;

@@ -11,6 +11,7 @@ mod docs;
 mod email;
 mod forgery;
 mod harness;
+mod hostile;
 mod limits;
 mod observability;
 mod skeleton;
