@@ -12,7 +12,7 @@ use anyhow::Context;
 use auth_core::domain::SessionLimits;
 use auth_core::ports::{Clock, Observer, Random};
 use auth_core::service::{AuthService, AuthSettings, MailDelivery, Ports, PrunePolicy, Pruner, RoleNames};
-use auth_crypto::{Argon2Hasher, Argon2Params, InProcessLimiter, OsRandom, SystemClock};
+use auth_crypto::{Argon2Hasher, Argon2Params, InProcessLimiter, OsRandom, SystemClock, TotpFactors};
 use auth_http::{AppState, HttpSettings, MetricsEndpoint, RateLimits, ServerInfo};
 use auth_metrics::{DbPoolSample, HashPoolSample, Metrics};
 use auth_store::{Database, PoolOptions};
@@ -258,8 +258,11 @@ fn service(
         let waits = Arc::clone(metrics);
         hasher = hasher.observe_wait(Arc::new(move |wait| waits.hash_waited(wait)));
     }
+    let kek = config.jwt.keys_encryption_key().context("jwt.keys_encryption_key")?;
+    let totp = Arc::new(TotpFactors::new(kek, Arc::new(OsRandom)));
     let ports = Ports::new(&database.ports(), Arc::new(hasher), signer, Arc::new(chain), clock, Arc::new(OsRandom))
-        .with_templates(templates);
+        .with_templates(templates)
+        .with_totp(totp);
     // The per-account password throttle and the HTTP layer's per-IP limits count here.
     let limiter = Arc::new(InProcessLimiter::new(Arc::clone(&ports.clock)));
     let service = AuthService::new(ports, settings(config)?).with_limiter(limiter);
@@ -392,7 +395,8 @@ fn spawn_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) ->
         session_limits: settings(config)?.session_limits,
         batch: config.prune.batch_size,
     };
-    let pruner = Pruner::new(database.sessions(), database.flows(), database.outbox(), clock, policy);
+    let pruner = Pruner::new(database.sessions(), database.flows(), database.outbox(), clock, policy)
+        .with_factors(database.factors());
     let every = Duration::from_secs(config.prune.interval_secs);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
@@ -455,5 +459,19 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
             otp_reveals_unknown_addresses: config.compat.otp_reveals_unknown_addresses(),
             max_codes_per_day: config.otp.max_codes_per_day,
         },
+        mfa: auth_core::service::MfaSettings { issuer: site_host(&config.site.url), ..Default::default() },
     })
+}
+
+/// The host of the site's URL: the issuer authenticator apps show for TOTP factors, as
+/// Supabase Auth names it.
+fn site_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host.split(':').next().unwrap_or(host),
+    };
+    if host.is_empty() { "authd".into() } else { host.to_owned() }
 }

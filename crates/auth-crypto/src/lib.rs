@@ -17,6 +17,7 @@ mod sealed_key_store;
 mod stored_keys;
 mod token_chain;
 mod token_lifetimes;
+mod totp_factors;
 
 pub use argon2_hasher::{Argon2Hasher, Argon2Params, InvalidParams, PoolStats, WaitObserver};
 pub use clock::SystemClock;
@@ -30,3 +31,4 @@ pub use sealed_key_store::{SealError, SealedKeyStore};
 pub use stored_keys::{InitialKeys, KeyRing, StoredKeys, StoredKeysError};
 pub use token_chain::{HmacTokenChain, ShortKey, TOKEN_CHAIN_KEY_MIN_LEN};
 pub use token_lifetimes::{CLOCK_SKEW_SECS, TokenLifetimes};
+pub use totp_factors::TotpFactors;

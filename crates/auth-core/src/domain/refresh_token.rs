@@ -215,6 +215,7 @@ mod tests {
             user_agent: None,
             ip: None,
             revoked_at: None,
+            mfa: None,
         }
     }
 

@@ -150,7 +150,9 @@ impl AuthService {
             .await;
         match first_session {
             None => Ok(SignupOutcome::ConfirmationPending(Box::new(user))),
-            Some((session, token)) => Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now)?))),
+            Some((session, token)) => {
+                Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now).await?)))
+            }
         }
     }
 
@@ -182,7 +184,7 @@ impl AuthService {
         self.ports.sessions.create_user_with_session(&user, &session, &token.digest()).await?;
         self.audit(AuditAction::Signup, Actor::User(user.id), Some(user.id), client, json!({"provider": "anonymous"}))
             .await;
-        Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now)?)))
+        Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now).await?)))
     }
 
     /// Sign-up of an address that already has an account.
