@@ -459,19 +459,6 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
             otp_reveals_unknown_addresses: config.compat.otp_reveals_unknown_addresses(),
             max_codes_per_day: config.otp.max_codes_per_day,
         },
-        mfa: auth_core::service::MfaSettings { issuer: site_host(&config.site.url), ..Default::default() },
+        mfa: config.mfa.settings(&config.site.url),
     })
-}
-
-/// The host of the site's URL: the issuer authenticator apps show for TOTP factors, as
-/// Supabase Auth names it.
-fn site_host(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(v6),
-        None => host.split(':').next().unwrap_or(host),
-    };
-    if host.is_empty() { "authd".into() } else { host.to_owned() }
 }

@@ -12,5 +12,6 @@ mod email;
 mod forgery;
 mod harness;
 mod limits;
+mod mfa;
 mod observability;
 mod skeleton;
