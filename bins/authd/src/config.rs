@@ -68,6 +68,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Deleting spent sessions, tokens, secrets and mail.
     pub prune: PruneConfig,
+    /// Second factors (TOTP).
+    pub mfa: crate::mfa_config::MfaConfig,
     /// Outgoing mail server; without a host, mail goes to files.
     pub smtp: SmtpConfig,
     /// What mails say and where unsent ones are kept.
@@ -812,6 +814,9 @@ impl Config {
         }
         if self.prune.retention_secs < 3600 {
             return invalid("prune.retention_secs must be at least 3600 (one hour)");
+        }
+        if let Some(problem) = self.mfa.problem() {
+            return invalid(problem);
         }
         let is_http = |url: &str| url.starts_with("http://") || url.starts_with("https://");
         if !is_http(&self.site.url) {

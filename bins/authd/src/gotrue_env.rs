@@ -81,6 +81,12 @@ pub const MAPPINGS: &[(&[&str], &[&str])] = &[
     (&["GOTRUE_RATE_LIMIT_TOKEN_REFRESH"], &["rate_limits.refresh_per_minute", "rate_limits.password_per_minute"]),
     (&["GOTRUE_RATE_LIMIT_OTP"], &["rate_limits.email_per_minute", "rate_limits.signup_per_minute"]),
     (&["GOTRUE_RATE_LIMIT_VERIFY"], &["rate_limits.verify_per_minute"]),
+    (&["GOTRUE_MFA_TOTP_ENROLL_ENABLED"], &["mfa.totp_enroll_enabled"]),
+    (&["GOTRUE_MFA_TOTP_VERIFY_ENABLED"], &["mfa.totp_verify_enabled"]),
+    (&["GOTRUE_MFA_MAX_ENROLLED_FACTORS"], &["mfa.max_enrolled_factors"]),
+    (&["GOTRUE_MFA_MAX_VERIFIED_FACTORS"], &["mfa.max_verified_factors"]),
+    (&["GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION"], &["mfa.challenge_expiry_secs"]),
+    (&["GOTRUE_MFA_FACTOR_EXPIRY_DURATION"], &["mfa.factor_expiry_secs"]),
 ];
 
 /// GoTrue variables read without being mapped one to one: the link paths shape
@@ -304,6 +310,7 @@ impl GotrueEnv {
         if let Some((name, v)) = self.first(&["GOTRUE_RATE_LIMIT_VERIFY"]) {
             put("rate_limits.verify_per_minute", json!(per_minute(name, v)?));
         }
+        self.translate_mfa(&mut put)?;
         if self.vars.keys().any(|name| name.starts_with(PREFIX)) {
             // A GoTrue environment means an application written against Supabase Auth.
             put("compat.supabase", json!(true));
@@ -397,6 +404,44 @@ fn insert(root: &mut serde_json::Map<String, serde_json::Value>, key: &str, valu
 /// A non-negative whole number.
 fn whole(name: &str, value: &str) -> Result<u64, String> {
     value.parse().map_err(|_| format!("{name} must be a whole number of at least 0"))
+}
+
+impl GotrueEnv {
+    /// `GOTRUE_MFA_*`: GoTrue raises challenge and factor lifetimes under 300 seconds to 300.
+    fn translate_mfa(&self, put: &mut impl FnMut(&str, serde_json::Value)) -> Result<(), String> {
+        for (var, key) in [
+            ("GOTRUE_MFA_TOTP_ENROLL_ENABLED", "mfa.totp_enroll_enabled"),
+            ("GOTRUE_MFA_TOTP_VERIFY_ENABLED", "mfa.totp_verify_enabled"),
+        ] {
+            if let Some((name, v)) = self.first(&[var]) {
+                put(key, json!(go_bool(name, v)?));
+            }
+        }
+        for (var, key) in [
+            ("GOTRUE_MFA_MAX_ENROLLED_FACTORS", "mfa.max_enrolled_factors"),
+            ("GOTRUE_MFA_MAX_VERIFIED_FACTORS", "mfa.max_verified_factors"),
+        ] {
+            if let Some((name, v)) = self.first(&[var]) {
+                // GoTrue reads the first as a float.
+                let n: f64 = v.parse().map_err(|_| format!("{name} must be a number"))?;
+                if !n.is_finite() || !(0.0..=1e6).contains(&n) {
+                    return Err(format!("{name} must be a number"));
+                }
+                put(key, json!(n.floor() as u64));
+            }
+        }
+        if let Some((name, v)) = self.first(&["GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION"]) {
+            let secs: f64 = v.parse().map_err(|_| format!("{name} must be a number of seconds"))?;
+            if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+                return Err(format!("{name} must be a number of seconds"));
+            }
+            put("mfa.challenge_expiry_secs", json!((secs.ceil() as u64).max(300)));
+        }
+        if let Some((name, v)) = self.first(&["GOTRUE_MFA_FACTOR_EXPIRY_DURATION"]) {
+            put("mfa.factor_expiry_secs", json!(go_duration_secs(name, v)?.max(300)));
+        }
+        Ok(())
+    }
 }
 
 /// Go's `strconv.ParseBool`.
@@ -800,5 +845,21 @@ mod tests {
         let names = gotrue.uncarried();
         assert_eq!(names, vec!["GOTRUE_EXTERNAL_GITHUB_ENABLED", "GOTRUE_EXTERNAL_GITHUB_SECRET"]);
         assert!(!format!("{gotrue:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn mfa_variables_map_with_gotrue_floors() {
+        let out = env(&[
+            ("GOTRUE_MFA_TOTP_ENROLL_ENABLED", "false"),
+            ("GOTRUE_MFA_MAX_ENROLLED_FACTORS", "3"),
+            ("GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION", "60"),
+            ("GOTRUE_MFA_FACTOR_EXPIRY_DURATION", "10m"),
+        ])
+        .translate()
+        .unwrap();
+        assert_eq!(out["mfa"]["totp_enroll_enabled"], false);
+        assert_eq!(out["mfa"]["max_enrolled_factors"], 3);
+        assert_eq!(out["mfa"]["challenge_expiry_secs"], 300, "GoTrue raises it to 300");
+        assert_eq!(out["mfa"]["factor_expiry_secs"], 600);
     }
 }

@@ -12,7 +12,7 @@ use anyhow::Context;
 use auth_core::domain::SessionLimits;
 use auth_core::ports::{Clock, Observer, Random};
 use auth_core::service::{AuthService, AuthSettings, MailDelivery, Ports, PrunePolicy, Pruner, RoleNames};
-use auth_crypto::{Argon2Hasher, Argon2Params, InProcessLimiter, OsRandom, SystemClock};
+use auth_crypto::{Argon2Hasher, Argon2Params, InProcessLimiter, OsRandom, SystemClock, TotpFactors};
 use auth_http::{AppState, HttpSettings, MetricsEndpoint, RateLimits, ServerInfo};
 use auth_metrics::{DbPoolSample, HashPoolSample, Metrics};
 use auth_store::{Database, PoolOptions};
@@ -259,8 +259,11 @@ fn service(
         let waits = Arc::clone(metrics);
         hasher = hasher.observe_wait(Arc::new(move |wait| waits.hash_waited(wait)));
     }
+    let kek = config.jwt.keys_encryption_key().context("jwt.keys_encryption_key")?;
+    let totp = Arc::new(TotpFactors::new(kek, Arc::new(OsRandom)));
     let ports = Ports::new(&database.ports(), Arc::new(hasher), signer, Arc::new(chain), clock, Arc::new(OsRandom))
-        .with_templates(templates);
+        .with_templates(templates)
+        .with_totp(totp);
     // The per-account password throttle and the HTTP layer's per-IP limits count here.
     let limiter = Arc::new(InProcessLimiter::new(Arc::clone(&ports.clock)));
     let service = AuthService::new(ports, settings(config)?).with_limiter(limiter);
@@ -393,7 +396,8 @@ fn spawn_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) ->
         session_limits: settings(config)?.session_limits,
         batch: config.prune.batch_size,
     };
-    let pruner = Pruner::new(database.sessions(), database.flows(), database.outbox(), clock, policy);
+    let pruner = Pruner::new(database.sessions(), database.flows(), database.outbox(), clock, policy)
+        .with_factors(database.factors());
     let every = Duration::from_secs(config.prune.interval_secs);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
@@ -457,5 +461,6 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
             otp_reveals_unknown_addresses: config.compat.otp_reveals_unknown_addresses(),
             max_codes_per_day: config.otp.max_codes_per_day,
         },
+        mfa: config.mfa.settings(&config.site.url),
     })
 }

@@ -8,6 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+mod factors;
+
 use crate::domain::{
     AuditAction, AuditEvent, AuthCode, MAX_CODE_ATTEMPTS, MailKind, OneTimeKind, OneTimeToken, OutgoingMail,
     QueuedMail, UserChange, UserQuery,
@@ -16,6 +18,7 @@ use crate::domain::{
     Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Renewal, Rotation, RotationOutcome,
     RotationPlan, Session, SessionId, StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
+use crate::domain::{Factor, FactorChallenge};
 use crate::ports::{
     AuditLog, CodeQuota, EmailFlowStore, KeyStore, Mail, MailOutbox, Redemption, SessionPrune, SessionStore,
     StoreError, UniqueField, UserStore,
@@ -41,6 +44,8 @@ struct State {
     /// Each user's quota window: when it started and how many secrets it issued.
     quotas: HashMap<UserId, (DateTime<Utc>, u32)>,
     outbox: Vec<OutboxRow>,
+    factors: Vec<Factor>,
+    challenges: Vec<FactorChallenge>,
 }
 
 /// A message in the memory outbox.
@@ -259,6 +264,7 @@ impl UserStore for MemoryStore {
         state.tokens.retain(|t| !doomed.contains(&t.session_id));
         state.one_time.retain(|t| t.user_id != id);
         state.auth_codes.retain(|c| c.user_id != id);
+        state.delete_factors_where(|f| f.user_id == id);
         Ok(true)
     }
 

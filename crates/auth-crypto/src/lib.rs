@@ -19,6 +19,7 @@ mod stored_keys;
 mod token_chain;
 mod token_lifetimes;
 mod verified_claims;
+mod totp_factors;
 
 pub use argon2_hasher::{Argon2Hasher, Argon2Params, InvalidParams, PoolStats, WaitObserver};
 pub use clock::SystemClock;
@@ -33,3 +34,4 @@ pub use sealed_key_store::{SealError, SealedKeyStore};
 pub use stored_keys::{InitialKeys, KeyRing, StoredKeys, StoredKeysError};
 pub use token_chain::{HmacTokenChain, ShortKey, TOKEN_CHAIN_KEY_MIN_LEN};
 pub use token_lifetimes::{CLOCK_SKEW_SECS, TokenLifetimes};
+pub use totp_factors::TotpFactors;

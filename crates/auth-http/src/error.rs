@@ -1,7 +1,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use auth_core::AuthError;
+use auth_core::{AuthError, MfaError};
 use serde_json::{Value, json};
 
 /// An error answered to a client: a status, a stable snake_case code and a message.
@@ -220,6 +220,7 @@ impl From<AuthError> for ApiError {
             | AuthError::FlowStateExpired => StatusCode::UNPROCESSABLE_ENTITY,
             AuthError::Unavailable(_) | AuthError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::Mfa(mfa) => mfa_status(mfa),
         };
         let message = match &error {
             // Details of failures stay in the log; the client gets a stable sentence.
@@ -248,6 +249,24 @@ impl From<AuthError> for ApiError {
             _ => None,
         };
         Self { status, code: error.code(), message, extra, retry_after }
+    }
+}
+
+/// Supabase Auth's statuses for the multi-factor refusals (its three `insufficient_aal`s differ).
+fn mfa_status(error: &MfaError) -> StatusCode {
+    match error {
+        MfaError::FactorNotFound => StatusCode::NOT_FOUND,
+        MfaError::EnrollNeedsAal2 | MfaError::AnonymousUser => StatusCode::FORBIDDEN,
+        MfaError::UpdateNeedsAal2 => StatusCode::UNAUTHORIZED,
+        MfaError::ChallengeNotFound
+        | MfaError::NameConflict(_)
+        | MfaError::TooManyFactors
+        | MfaError::UnenrollNeedsAal2
+        | MfaError::ChallengeMismatch
+        | MfaError::ChallengeExpired(_)
+        | MfaError::VerificationFailed
+        | MfaError::TotpEnrollDisabled
+        | MfaError::TotpVerifyDisabled => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 

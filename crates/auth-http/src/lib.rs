@@ -263,6 +263,10 @@ pub fn app(
                     .route(web::delete().to(routes::user::delete_user)),
             )
             .service(resource("/logout").route(web::post().to(routes::logout::logout)))
+            .service(resource("/factors").route(web::post().to(routes::factors::enroll)))
+            .service(resource("/factors/{id}").route(web::delete().to(routes::factors::unenroll)))
+            .service(resource("/factors/{id}/challenge").route(web::post().to(routes::factors::challenge)))
+            .service(resource("/factors/{id}/verify").route(web::post().to(routes::factors::verify)))
             .service(resource("/reauthenticate").route(web::get().to(routes::user::reauthenticate)))
             .service(public(resource("/recover").route(web::post().to(routes::email::recover))))
             .service(public(resource("/recover/username").route(web::post().to(routes::email::forgot_username))))
@@ -286,6 +290,11 @@ pub fn app(
                     .route(web::delete().to(routes::admin::delete_user)),
             )
             .service(resource("/admin/users/{id}/logout").route(web::post().to(routes::admin::logout_user)))
+            .service(resource("/admin/users/{id}/factors").route(web::get().to(routes::factors::admin_list)))
+            .service(
+                resource("/admin/users/{id}/factors/{factor_id}")
+                    .route(web::delete().to(routes::factors::admin_delete)),
+            )
             .service(resource("/admin/audit").route(web::get().to(routes::admin::audit)))
             .service(resource("/admin/generate_link").route(web::post().to(routes::admin::generate_link)))
             .service(resource("/invite").route(web::post().to(routes::admin::invite))),

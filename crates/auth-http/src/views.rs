@@ -1,9 +1,32 @@
 //! The JSON shapes of Supabase Auth: the user object and the session (token) response. (An
 //! audit event's shape is its own serialisation, in auth-core.)
 
-use auth_core::domain::User;
+use auth_core::domain::{Factor, User};
 use auth_core::service::IssuedSession;
 use serde_json::{Map, Value, json};
+
+/// A user with its factors (`factors`, left out when there are none, as Supabase Auth does).
+pub fn user_with_factors(user: &User, factors: &[Factor]) -> Value {
+    let mut out = self::user(user);
+    if let (Some(map), false) = (out.as_object_mut(), factors.is_empty()) {
+        map.insert("factors".into(), Value::Array(factors.iter().map(factor).collect()));
+    }
+    out
+}
+
+/// A factor in Supabase Auth's shape (its secret never leaves the server).
+pub fn factor(factor: &Factor) -> Value {
+    json!({
+        "id": factor.id.to_string(),
+        "friendly_name": factor.friendly_name,
+        "factor_type": factor.factor_type.as_str(),
+        "status": factor.status.as_str(),
+        "created_at": factor.created_at,
+        "updated_at": factor.updated_at,
+        "last_challenged_at": factor.last_challenged_at,
+        "phone": "",
+    })
+}
 
 /// A user in Supabase Auth's shape: `email` and `phone` are `""` when unset, optional
 /// timestamps are left out when null, and `identities` lists the email identity.
@@ -41,7 +64,7 @@ pub fn session(issued: &IssuedSession) -> Value {
         "expires_in": issued.expires_in,
         "expires_at": issued.expires_at,
         "refresh_token": issued.refresh_token.expose(),
-        "user": user(&issued.user),
+        "user": user_with_factors(&issued.user, &issued.factors),
     })
 }
 

@@ -4,6 +4,7 @@ mod audit;
 mod ban;
 mod claims;
 mod email;
+mod factor;
 mod ids;
 mod mail_kind;
 mod metadata;
@@ -26,7 +27,11 @@ pub use audit::{Actor, AuditAction, AuditEvent};
 pub use ban::{BanDuration, BanDurationError};
 pub use claims::{AccessClaims, AmrEntry, ApiKeyRole};
 pub use email::{EMAIL_MAX_LEN, Email, EmailError};
-pub use ids::{InvalidId, SessionId, UserId};
+pub use factor::{
+    EnrollRules, Enrollment, FRIENDLY_NAME_MAX_LEN, Factor, FactorChallenge, FactorStatus, FactorType,
+    FactorVerification, MfaProof, SealedSecret, VerificationOutcome,
+};
+pub use ids::{ChallengeId, FactorId, InvalidId, SessionId, UserId};
 pub use mail_kind::{MailContext, MailKind};
 pub use metadata::{METADATA_DEFAULT_MAX_BYTES, Metadata, MetadataError};
 pub use one_time::{

@@ -255,6 +255,7 @@ mod tests {
             user_agent: None,
             ip: None,
             revoked_at: None,
+            mfa: None,
         }
     }
 

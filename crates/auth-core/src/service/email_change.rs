@@ -136,7 +136,7 @@ impl AuthService {
                 return Ok(Verified::AwaitingOtherAddress);
             }
             let details = json!({"fields": ["email"], "session_id": session.id.to_string()});
-            (Verified::Session(Box::new(self.issue(changed, session, refresh, now)?)), details)
+            (Verified::Session(Box::new(self.issue(changed, session, refresh, now).await?)), details)
         };
         let (verified, details) = confirmed;
         self.audit(AuditAction::UserUpdated, Actor::User(user.id), Some(user.id), client, details).await;

@@ -12,6 +12,7 @@ mod email_change;
 mod issue;
 mod links;
 mod mail_throttle;
+mod mfa;
 mod password_throttle;
 mod pkce;
 mod pruning;
@@ -29,8 +30,8 @@ use crate::domain::{Actor, AuditAction, AuditEvent, MailKind, RedirectPolicy, Us
 use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
 use crate::error::AuthError;
 use crate::ports::{
-    AuditLog, Clock, EmailFlowStore, MailTemplates, NoLimits, NoObserver, Observer, PasswordHasher, Random,
-    RateLimiter, SessionStore, StoreError, StorePorts, TokenChain, TokenSigner, UserStore,
+    AuditLog, Clock, EmailFlowStore, FactorStore, MailTemplates, NoLimits, NoObserver, Observer, PasswordHasher,
+    Random, RateLimiter, SessionStore, StoreError, StorePorts, TokenChain, TokenSigner, Totp, UserStore,
 };
 
 pub use account::{LogoutScope, UserChanges};
@@ -40,6 +41,7 @@ pub use authenticate::Principal;
 pub use delivery::{DeliveryReport, MailDelivery};
 pub use issue::IssuedSession;
 pub use links::{LinkOptions, SignInMail};
+pub use mfa::{MfaSettings, TotpEnrollment};
 pub use password_throttle::PasswordThrottle;
 pub use pruning::{PrunePolicy, PruneReport, Pruner};
 pub use sign_in::Identifier;
@@ -70,6 +72,11 @@ pub struct Ports {
     /// Mail rendering; `None` for a service that sends no mail, whose use cases that would
     /// queue one refuse with [`AuthError::MailDisabled`] before writing anything.
     pub templates: Option<Arc<dyn MailTemplates>>,
+    /// Second factors and their challenges.
+    pub factors: Arc<dyn FactorStore>,
+    /// TOTP codes and sealed secrets; `None` for a service without TOTP factors, whose
+    /// enrollments and verifications refuse as turned off.
+    pub totp: Option<Arc<dyn Totp>>,
 }
 
 impl Ports {
@@ -94,7 +101,16 @@ impl Ports {
             audit: Arc::clone(&stores.audit),
             flows: Arc::clone(&stores.flows),
             templates: None,
+            factors: Arc::clone(&stores.factors),
+            totp: None,
         }
+    }
+
+    /// These ports, with TOTP factors computed and sealed by `totp` (auth-crypto's
+    /// `TotpFactors`, or your own).
+    pub fn with_totp(mut self, totp: Arc<dyn Totp>) -> Self {
+        self.totp = Some(totp);
+        self
     }
 
     /// These ports, rendering mail with `templates` (auth-mail's `Templates`, or your own), so
@@ -207,6 +223,8 @@ pub struct AuthSettings {
     pub reauthentication_window: Duration,
     /// Emailed links and codes.
     pub email: EmailSettings,
+    /// Second factors.
+    pub mfa: MfaSettings,
 }
 
 impl Default for AuthSettings {
@@ -229,6 +247,7 @@ impl Default for AuthSettings {
             password_throttle: PasswordThrottle::default(),
             reauthentication_window: Duration::minutes(5),
             email: EmailSettings::default(),
+            mfa: MfaSettings::default(),
         }
     }
 }

@@ -8,7 +8,7 @@ use chrono::Duration;
 
 use crate::domain::SessionLimits;
 use crate::error::AuthError;
-use crate::ports::{Clock, EmailFlowStore, MailOutbox, SessionPrune, SessionStore};
+use crate::ports::{Clock, EmailFlowStore, FactorStore, MailOutbox, SessionPrune, SessionStore};
 
 /// What pruning keeps, and how much one statement deletes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +35,14 @@ pub struct PruneReport {
     pub flows: u64,
     /// Delivered or abandoned mail.
     pub mail: u64,
+    /// Expired factor challenges and abandoned factor enrollments.
+    pub factors: u64,
 }
 
 impl PruneReport {
     /// Rows deleted in all.
     pub fn total(&self) -> u64 {
-        self.sessions + self.flows + self.mail
+        self.sessions + self.flows + self.mail + self.factors
     }
 }
 
@@ -50,6 +52,7 @@ pub struct Pruner {
     sessions: Arc<dyn SessionStore>,
     flows: Arc<dyn EmailFlowStore>,
     outbox: Arc<dyn MailOutbox>,
+    factors: Option<Arc<dyn FactorStore>>,
     clock: Arc<dyn Clock>,
     policy: PrunePolicy,
 }
@@ -63,7 +66,14 @@ impl Pruner {
         clock: Arc<dyn Clock>,
         policy: PrunePolicy,
     ) -> Self {
-        Self { sessions, flows, outbox, clock, policy }
+        Self { sessions, flows, outbox, factors: None, clock, policy }
+    }
+
+    /// This pruner, also deleting expired factor challenges and enrollments abandoned for
+    /// longer than the retention.
+    pub fn with_factors(mut self, factors: Arc<dyn FactorStore>) -> Self {
+        self.factors = Some(factors);
+        self
     }
 
     /// One pass: batch after batch of each kind of row until a batch comes back short.
@@ -83,6 +93,10 @@ impl Pruner {
             sessions: drain(|| self.sessions.prune_sessions(&sessions, batch)).await?,
             flows: drain(|| self.flows.prune_flows(cutoff, batch)).await?,
             mail: drain(|| self.outbox.prune_mail(cutoff, batch)).await?,
+            factors: match &self.factors {
+                Some(factors) => drain(|| factors.prune_factors(cutoff, batch)).await?,
+                None => 0,
+            },
         })
     }
 }

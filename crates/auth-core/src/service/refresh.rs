@@ -39,6 +39,6 @@ impl AuthService {
         if user.is_banned(now) {
             return Err(AuthError::UserBanned);
         }
-        self.issue(user, session, successor, now)
+        self.issue(user, session, successor, now).await
     }
 }

@@ -154,7 +154,9 @@ impl AuthService {
         }
         match first_session {
             None => Ok(SignupOutcome::ConfirmationPending(Box::new(user))),
-            Some((session, token)) => Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now)?))),
+            Some((session, token)) => {
+                Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now).await?)))
+            }
         }
     }
 
@@ -190,7 +192,7 @@ impl AuthService {
             .create_user_with_session(&user, &session, &token.digest(), std::slice::from_ref(&event))
             .await?;
         self.observed(std::slice::from_ref(&event));
-        Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now)?)))
+        Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now).await?)))
     }
 
     /// Sign-up of an address that already has an account.

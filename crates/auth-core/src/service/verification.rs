@@ -223,7 +223,7 @@ impl AuthService {
         self.redeem_token(&token, &change, Redemption::Session(session.clone(), refresh.digest()), None).await?;
         let details = json!({"method": method.as_str(), "session_id": session.id.to_string()});
         self.audit(AuditAction::Login, Actor::User(user.id), Some(user.id), client, details).await;
-        Ok(Verified::Session(Box::new(self.issue(user, session, refresh, now)?)))
+        Ok(Verified::Session(Box::new(self.issue(user, session, refresh, now).await?)))
     }
 
     /// The unexpired secret of a type `kind` may redeem whose link token was `presented`.

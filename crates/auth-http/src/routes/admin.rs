@@ -172,7 +172,7 @@ pub(crate) async fn create_user(
     Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
 }
 
-fn user_id(path: &str) -> Result<UserId, AuthError> {
+pub(crate) fn user_id(path: &str) -> Result<UserId, AuthError> {
     path.parse().map_err(|_| AuthError::Validation { field: "user_id", message: "user_id must be a UUID".into() })
 }
 

@@ -13,6 +13,7 @@ mod forgery;
 mod harness;
 mod hostile;
 mod limits;
+mod mfa;
 mod observability;
 mod skeleton;
 mod stock_keys;

@@ -3,9 +3,9 @@
 
 use super::super::{Db, DbUuid, db_uuid, uuid};
 use auth_core::domain::{
-    Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Email, KeyMaterial,
-    KeyPurpose, MailKind, Metadata, OneTimeKind, OneTimeToken, PasswordHash, Phone, QueuedMail, RefreshTokenRecord,
-    Session, SessionId, StoredKey, TokenDigest, User, UserChange, UserId, Username,
+    Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Email, FactorId,
+    FactorType, KeyMaterial, KeyPurpose, MailKind, Metadata, MfaProof, OneTimeKind, OneTimeToken, PasswordHash, Phone,
+    QueuedMail, RefreshTokenRecord, Session, SessionId, StoredKey, TokenDigest, User, UserChange, UserId, Username,
 };
 use auth_core::ports::StoreError;
 use chrono::{DateTime, Utc};
@@ -139,6 +139,9 @@ pub struct SessionRow {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub mfa_factor_id: Option<DbUuid>,
+    pub mfa_factor_type: Option<String>,
+    pub mfa_verified_at: Option<DateTime<Utc>>,
 }
 
 impl From<&Session> for SessionRow {
@@ -154,6 +157,9 @@ impl From<&Session> for SessionRow {
             user_agent: s.user_agent.clone(),
             ip: s.ip.clone(),
             revoked_at: s.revoked_at,
+            mfa_factor_id: s.mfa.as_ref().map(|m| db_uuid(m.factor_id.as_uuid())),
+            mfa_factor_type: s.mfa.as_ref().map(|m| m.factor_type.as_str().to_owned()),
+            mfa_verified_at: s.mfa.as_ref().map(|m| m.verified_at),
         }
     }
 }
@@ -173,6 +179,14 @@ impl TryFrom<SessionRow> for Session {
             user_agent: row.user_agent,
             ip: row.ip,
             revoked_at: row.revoked_at,
+            mfa: match (row.mfa_factor_id, row.mfa_factor_type, row.mfa_verified_at) {
+                (Some(id), Some(kind), Some(at)) => Some(MfaProof {
+                    factor_id: FactorId::from_uuid(uuid(id)),
+                    factor_type: parsed(&kind, FactorType::parse, "mfa factor type")?,
+                    verified_at: at,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -222,7 +236,7 @@ fn corrupt<E: std::fmt::Display>(column: &'static str) -> impl Fn(E) -> StoreErr
 }
 
 /// A stored name of one of the domain's enums (`parse` is its parser).
-fn parsed<T>(value: &str, parse: fn(&str) -> Option<T>, column: &'static str) -> Result<T, StoreError> {
+pub(super) fn parsed<T>(value: &str, parse: fn(&str) -> Option<T>, column: &'static str) -> Result<T, StoreError> {
     parse(value).ok_or_else(|| corrupt(column)(value))
 }
 

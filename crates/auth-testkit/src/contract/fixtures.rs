@@ -76,6 +76,7 @@ pub(super) fn session(n: u128, user: &User, created_at: DateTime<Utc>) -> Sessio
         user_agent: Some("contract-suite/1.0".into()),
         ip: Some("203.0.113.7".into()),
         revoked_at: None,
+        mfa: None,
     }
 }
 
