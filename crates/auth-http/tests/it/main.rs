@@ -14,3 +14,5 @@ mod harness;
 mod limits;
 mod observability;
 mod skeleton;
+mod supabase_links;
+mod supabase_users;
