@@ -16,3 +16,4 @@ mod postgrest;
 mod process;
 mod retire;
 mod serve;
+mod supabase_schema;
