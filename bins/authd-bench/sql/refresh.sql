@@ -1,6 +1,7 @@
 -- One refresh-token rotation as authd's PostgreSQL store runs it (statements copied from its
 -- statement log, pool pings aside), along the client's own chain: the transaction that locks
--- the session and rotates the token, the audit row, and the user read for the new access token.
+-- the session, rotates the token and writes the audit row, then the user read for the new
+-- access token.
 \set one 1
 \if :ready = 0
 SELECT id AS sid, user_id AS uid, json_build_object('session_id', id)::text AS details
@@ -18,6 +19,6 @@ SELECT "auth"."refresh_tokens"."id", "auth"."refresh_tokens"."session_id", "auth
 UPDATE "auth"."refresh_tokens" SET "used_at" = :at WHERE ("auth"."refresh_tokens"."id" = :token_id);
 INSERT INTO "auth"."refresh_tokens" ("session_id", "token_digest", "parent", "created_at") VALUES (:token_session_id, :successor, :token_id, :at);
 UPDATE "auth"."sessions" SET "refreshed_at" = :at WHERE ("auth"."sessions"."id" = :token_session_id);
-COMMIT;
 INSERT INTO "auth"."audit_log" ("created_at", "action", "actor", "target_id", "ip", "user_agent", "details") VALUES (:at, 'token_refreshed', :uid, :uid, '127.0.0.1', NULL, :details);
+COMMIT;
 SELECT "auth"."users"."id", "auth"."users"."aud", "auth"."users"."role", "auth"."users"."email", "auth"."users"."phone", "auth"."users"."username", "auth"."users"."encrypted_password", "auth"."users"."email_confirmed_at", "auth"."users"."phone_confirmed_at", "auth"."users"."confirmation_sent_at", "auth"."users"."raw_app_meta_data", "auth"."users"."raw_user_meta_data", "auth"."users"."banned_until", "auth"."users"."is_anonymous", "auth"."users"."last_sign_in_at", "auth"."users"."created_at", "auth"."users"."updated_at" FROM "auth"."users" WHERE ("auth"."users"."id" = :uid) LIMIT :one;

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    AuditEvent, AuthCode, MAX_CODE_ATTEMPTS, MailKind, Metadata, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail,
-    UserChange, UserQuery,
+    AuditAction, AuditEvent, AuthCode, MAX_CODE_ATTEMPTS, MailKind, Metadata, OneTimeKind, OneTimeToken, OutgoingMail,
+    QueuedMail, UserChange, UserQuery,
 };
 use crate::domain::{
     Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan,
@@ -67,6 +67,21 @@ impl State {
         self.one_time.push(token.clone());
         if let Some(user) = self.users.get_mut(&token.user_id) {
             UserChange::issued(token).apply_to(user);
+        }
+    }
+
+    /// Appends `event` to the audit log, numbering it.
+    fn record(&mut self, event: Option<AuditEvent>) {
+        if let Some(mut event) = event {
+            event.id = i64::try_from(self.audit.len()).unwrap_or(i64::MAX) + 1;
+            self.audit.push(event);
+        }
+    }
+
+    /// Appends `events` to the audit log.
+    fn record_all(&mut self, events: &[AuditEvent]) {
+        for event in events {
+            self.record(Some(event.clone()));
         }
     }
 
@@ -288,13 +303,19 @@ impl UserStore for MemoryStore {
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError> {
+    async fn start_session(
+        &self,
+        session: &Session,
+        first_token: &TokenDigest,
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         let Some(user) = state.users.get_mut(&session.user_id) else {
             return Err(StoreError::NotFound);
         };
         user.last_sign_in_at = Some(session.created_at);
         state.start_session_unchecked(session, first_token);
+        state.record_all(events);
         Ok(())
     }
 
@@ -303,6 +324,7 @@ impl SessionStore for MemoryStore {
         user: &User,
         session: &Session,
         first_token: &TokenDigest,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if state.users.contains_key(&user.id) {
@@ -313,6 +335,7 @@ impl SessionStore for MemoryStore {
         }
         state.users.insert(user.id, user.clone());
         state.start_session_unchecked(session, first_token);
+        state.record_all(events);
         Ok(())
     }
 
@@ -355,12 +378,15 @@ impl SessionStore for MemoryStore {
                 });
                 let stored = state.sessions.get_mut(&session.id).ok_or(StoreError::NotFound)?;
                 stored.refreshed_at = Some(rotation.now);
-                Ok(RotationOutcome::Rotated(stored.clone()))
+                let rotated = stored.clone();
+                state.record(rotation.event(AuditAction::TokenRefreshed, &rotated));
+                Ok(RotationOutcome::Rotated(rotated))
             }
             RotationPlan::Replay => Ok(RotationOutcome::Replayed(session)),
             RotationPlan::RevokeFamily => {
                 state.revoke_family(session.id, rotation.now);
-                Ok(RotationOutcome::ReuseDetected(session.id))
+                state.record(rotation.event(AuditAction::TokenReuseDetected, &session));
+                Ok(RotationOutcome::ReuseDetected(session))
             }
             RotationPlan::Expired(reason) => Ok(RotationOutcome::Expired(session.id, reason)),
             RotationPlan::Dead => Ok(RotationOutcome::NotFound),
@@ -461,11 +487,10 @@ fn matches(query: &UserQuery, user: &User) -> bool {
 
 #[async_trait]
 impl AuditLog for MemoryStore {
-    async fn record(&self, mut event: AuditEvent) {
+    async fn record(&self, event: AuditEvent) {
         // A poisoned lock loses the event; the memory store is for tests and embedding.
         if let Ok(mut state) = self.state() {
-            event.id = i64::try_from(state.audit.len()).unwrap_or(i64::MAX) + 1;
-            state.audit.push(event);
+            state.record(Some(event));
         }
     }
 
@@ -531,6 +556,7 @@ impl EmailFlowStore for MemoryStore {
         user: &User,
         token: &OneTimeToken,
         mail: Option<OutgoingMail>,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if state.users.contains_key(&user.id) {
@@ -544,6 +570,7 @@ impl EmailFlowStore for MemoryStore {
         if let Some(outgoing) = &mail {
             state.enqueue(outgoing.kind, &outgoing.mail, token.created_at);
         }
+        state.record_all(events);
         Ok(())
     }
 

@@ -111,7 +111,7 @@ pub enum Actor {
 }
 
 /// One entry of the append-only audit log. It never holds a password, token or key.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     /// Assigned by the store; 0 before the event is stored.
     pub id: i64,

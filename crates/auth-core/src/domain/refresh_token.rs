@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{ExpiryReason, Session, SessionId, SessionLimits};
+use super::{Actor, AuditAction, AuditEvent, ExpiryReason, Session, SessionId, SessionLimits};
 use crate::ports::{Random, RandomError};
 
 /// Random bytes in a freshly started token family's first token (256 bits).
@@ -123,6 +123,26 @@ pub struct Rotation {
     pub reuse_interval: Duration,
     /// Session lifetime limits in force.
     pub limits: SessionLimits,
+    /// Who asked and when, for the audit event a store records in the rotation's own transaction
+    /// (see [`Rotation::event`]); `None` records nothing. Its action, actor, target and details
+    /// are replaced.
+    pub audit: Option<AuditEvent>,
+}
+
+impl Rotation {
+    /// The audit event a store MUST record, in the same transaction, when it rotates
+    /// ([`AuditAction::TokenRefreshed`]) or revokes a family on reuse
+    /// ([`AuditAction::TokenReuseDetected`]): the session's user acting on their own account.
+    pub fn event(&self, action: AuditAction, session: &Session) -> Option<AuditEvent> {
+        let template = self.audit.clone()?;
+        Some(AuditEvent {
+            action,
+            actor: Actor::User(session.user_id),
+            target: Some(session.user_id),
+            details: serde_json::json!({"session_id": session.id.to_string()}),
+            ..template
+        })
+    }
 }
 
 /// What a session store does with a rotation once it holds the family's lock.
@@ -179,8 +199,8 @@ pub enum RotationOutcome {
     /// (a lost response, or tabs refreshing at once); its successor, already live, is the answer.
     Replayed(Session),
     /// The presented token had been used before and is not a permitted retry: the whole session
-    /// has been revoked.
-    ReuseDetected(SessionId),
+    /// has been revoked. Carries the session as it was before.
+    ReuseDetected(Session),
     /// No live family knows the token.
     NotFound,
     /// The session is past one of its limits.
@@ -237,6 +257,7 @@ mod tests {
             now,
             reuse_interval: Duration::seconds(10),
             limits: SessionLimits::default(),
+            audit: None,
         }
     }
 

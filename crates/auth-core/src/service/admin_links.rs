@@ -87,10 +87,12 @@ impl AuthService {
         let sent = UserChange::issued(&token);
         if created {
             let kinds = [mail.kind];
-            let write = self.ports.flows.create_user_with_token(&user, &token, Some(mail));
-            self.queue_mail_with(&kinds, async { write.await.map(|()| true) }).await?;
             let details = json!({"fields": ["email"], "via": "invite"});
-            self.audit(AuditAction::AdminUserCreated, Actor::Admin, Some(user.id), client, details).await;
+            let event = self.event(AuditAction::AdminUserCreated, Actor::Admin, Some(user.id), client, details);
+            let write =
+                self.ports.flows.create_user_with_token(&user, &token, Some(mail), std::slice::from_ref(&event));
+            self.queue_mail_with(&kinds, async { write.await.map(|()| true) }).await?;
+            self.observed(std::slice::from_ref(&event));
         } else {
             // An operator's invitation is not counted against the account's allowance.
             self.issue_secrets(user.id, &[(token, Some(mail))], &[], false).await?;
@@ -160,9 +162,10 @@ impl AuthService {
         let drawn = self.draw_secret(&user, &address, secret_kind, &LinkOptions::redirect(redirect_to))?;
         let sent = UserChange::issued(&drawn.token);
         if create {
-            self.ports.flows.create_user_with_token(&user, &drawn.token, None).await?;
             let details = json!({"fields": ["email"], "via": "generate_link"});
-            self.audit(AuditAction::AdminUserCreated, Actor::Admin, Some(user.id), client, details).await;
+            let event = self.event(AuditAction::AdminUserCreated, Actor::Admin, Some(user.id), client, details);
+            self.ports.flows.create_user_with_token(&user, &drawn.token, None, std::slice::from_ref(&event)).await?;
+            self.observed(std::slice::from_ref(&event));
         } else {
             self.issue_secrets(user.id, &[(drawn.token, None)], &[], false).await?;
         }

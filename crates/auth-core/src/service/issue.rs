@@ -1,7 +1,10 @@
 use chrono::{DateTime, Utc};
+use serde_json::json;
 
 use super::{AuthService, ClientInfo};
-use crate::domain::{Aal, AccessClaims, AmrEntry, AuthMethod, RefreshToken, Session, SessionId, User};
+use crate::domain::{
+    Aal, AccessClaims, Actor, AmrEntry, AuditAction, AuthMethod, RefreshToken, Session, SessionId, User,
+};
 use crate::error::{AuthError, MissingRow};
 
 /// A session handed to a client: an access token, its refresh token and the user.
@@ -22,7 +25,8 @@ pub struct IssuedSession {
 }
 
 impl AuthService {
-    /// Starts a new session for `user` and issues its first tokens.
+    /// Starts a new session for `user`, audited as an [`AuditAction::Login`] by `method` in the
+    /// same transaction, and issues its first tokens.
     pub(super) async fn start_session(
         &self,
         mut user: User,
@@ -31,12 +35,15 @@ impl AuthService {
     ) -> Result<IssuedSession, AuthError> {
         let now = self.ports.clock.now();
         let (session, refresh_token) = self.new_session(&user, method, client, now)?;
+        let details = json!({"method": method.as_str(), "session_id": session.id.to_string()});
+        let event = self.event(AuditAction::Login, Actor::User(user.id), Some(user.id), client, details);
         // Deleted since it was read: nobody left to sign in.
         self.ports
             .sessions
-            .start_session(&session, &refresh_token.digest())
+            .start_session(&session, &refresh_token.digest(), std::slice::from_ref(&event))
             .await
             .or_missing(AuthError::UserNotFound)?;
+        self.observed(std::slice::from_ref(&event));
         user.last_sign_in_at = Some(now);
         self.issue(user, session, refresh_token, now)
     }

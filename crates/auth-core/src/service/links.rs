@@ -7,7 +7,7 @@ use serde_json::json;
 use super::verification::verify_type_for;
 use super::{AuthService, ClientInfo, Principal};
 use crate::domain::{
-    Actor, AuditAction, CodeChallenge, Email, MailContext, MailKind, Metadata, OneTimeKind, OneTimeSecret,
+    Actor, AuditAction, AuditEvent, CodeChallenge, Email, MailContext, MailKind, Metadata, OneTimeKind, OneTimeSecret,
     OneTimeToken, OutgoingMail, PKCE_LINK_PREFIX, PasswordHash, User, UserChange, UserId, code_digest,
     encode_query_value, link_digest,
 };
@@ -200,7 +200,12 @@ impl AuthService {
     }
 
     /// Creates an unconfirmed user together with its confirmation secret and mail.
-    pub(super) async fn create_unconfirmed(&self, user: &User, link: &LinkOptions) -> Result<(), AuthError> {
+    pub(super) async fn create_unconfirmed(
+        &self,
+        user: &User,
+        link: &LinkOptions,
+        event: &AuditEvent,
+    ) -> Result<(), AuthError> {
         let to = user
             .email
             .as_ref()
@@ -208,8 +213,15 @@ impl AuthService {
         let (token, mail) =
             self.prepare_secret(user, to, OneTimeKind::Confirmation, MailKind::Confirmation, link, None)?;
         let kinds = [mail.kind];
-        let write = async { self.ports.flows.create_user_with_token(user, &token, Some(mail)).await.map(|()| true) };
+        let write = async {
+            self.ports
+                .flows
+                .create_user_with_token(user, &token, Some(mail), std::slice::from_ref(event))
+                .await
+                .map(|()| true)
+        };
         self.queue_mail_with(&kinds, write).await?;
+        self.observed(std::slice::from_ref(event));
         Ok(())
     }
 
@@ -329,17 +341,13 @@ impl AuthService {
             return Ok(());
         }
         let user = self.new_email_user(address, None, data, false)?;
-        match self.create_unconfirmed(&user, link).await {
+        let details = json!({"provider": "email", "via": "magiclink"});
+        let event =
+            self.event(AuditAction::Signup, Actor::User(user.id), Some(user.id), &ClientInfo::default(), details);
+        match self.create_unconfirmed(&user, link, &event).await {
             // Created by a concurrent request a moment ago: that one sent the mail.
             Err(AuthError::EmailExists | AuthError::UserAlreadyExists) => Ok(()),
-            other => {
-                if other.is_ok() {
-                    let details = json!({"provider": "email", "via": "magiclink"});
-                    let client = ClientInfo::default();
-                    self.audit(AuditAction::Signup, Actor::User(user.id), Some(user.id), &client, details).await;
-                }
-                other
-            }
+            other => other,
         }
     }
 

@@ -311,7 +311,23 @@ impl AuthService {
         client: &ClientInfo,
         details: serde_json::Value,
     ) {
-        let event = AuditEvent {
+        let event = self.event(action, actor, target, client, details);
+        // Observed as it is recorded: the event happened even if the log cannot keep it.
+        self.observer.recorded(&event);
+        self.ports.audit.record(event).await;
+    }
+
+    /// An audit event happening now, for a write that records it in its own transaction (and
+    /// reports it with [`Self::observed`] once it committed).
+    fn event(
+        &self,
+        action: AuditAction,
+        actor: Actor,
+        target: Option<UserId>,
+        client: &ClientInfo,
+        details: serde_json::Value,
+    ) -> AuditEvent {
+        AuditEvent {
             id: 0,
             at: self.ports.clock.now(),
             action,
@@ -320,10 +336,14 @@ impl AuthService {
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
             details,
-        };
-        // Observed as it is recorded: the event happened even if the log cannot keep it.
-        self.observer.recorded(&event);
-        self.ports.audit.record(event).await;
+        }
+    }
+
+    /// Reports the events that a committed write recorded.
+    fn observed(&self, events: &[AuditEvent]) {
+        for event in events {
+            self.observer.recorded(event);
+        }
     }
 
     /// Runs `write`, which queues a mail of each of `kinds` with what it stores when it answers

@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::Value;
 
 use super::{AuthService, ClientInfo, IssuedSession};
 use crate::domain::{Actor, AuditAction, RefreshToken, Rotation, RotationOutcome};
@@ -19,22 +19,17 @@ impl AuthService {
             now,
             reuse_interval: self.settings.reuse_interval,
             limits: self.settings.session_limits,
+            // The store fills in whose session it was, and records the event with the rotation.
+            audit: Some(self.event(AuditAction::TokenRefreshed, Actor::Anonymous, None, client, Value::Null)),
         };
         let session = match self.ports.sessions.rotate_refresh_token(&rotation).await? {
             RotationOutcome::Rotated(session) => {
-                let details = json!({"session_id": session.id.to_string()});
-                let user = session.user_id;
-                self.audit(AuditAction::TokenRefreshed, Actor::User(user), Some(user), client, details).await;
+                self.observed(rotation.event(AuditAction::TokenRefreshed, &session).as_slice());
                 session
             }
             RotationOutcome::Replayed(session) => session,
-            RotationOutcome::ReuseDetected(session_id) => {
-                // The session is already revoked; reading it only names its user in the log.
-                if let Ok(Some(session)) = self.ports.sessions.find_session(session_id).await {
-                    let details = json!({"session_id": session_id.to_string()});
-                    let user = session.user_id;
-                    self.audit(AuditAction::TokenReuseDetected, Actor::User(user), Some(user), client, details).await;
-                }
+            RotationOutcome::ReuseDetected(session) => {
+                self.observed(rotation.event(AuditAction::TokenReuseDetected, &session).as_slice());
                 return Err(AuthError::RefreshTokenAlreadyUsed);
             }
             RotationOutcome::NotFound => return Err(AuthError::RefreshTokenNotFound),

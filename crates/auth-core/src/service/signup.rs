@@ -126,8 +126,10 @@ impl AuthService {
         if needs_confirmation {
             user.confirmation_sent_at = Some(now);
         }
+        let details = json!({"provider": "email"});
+        let event = self.event(AuditAction::Signup, Actor::User(user.id), Some(user.id), client, details);
         let created = match &first_session {
-            None => match self.create_unconfirmed(&user, &link).await {
+            None => match self.create_unconfirmed(&user, &link, &event).await {
                 Err(AuthError::EmailExists) => {
                     Err(crate::ports::StoreError::Conflict(crate::ports::UniqueField::Email))
                 }
@@ -137,9 +139,13 @@ impl AuthService {
                 Err(other) => return Err(other),
                 Ok(()) => Ok(()),
             },
-            Some((session, token)) => {
-                self.ports.sessions.create_user_with_session(&user, session, &token.digest()).await
-            }
+            // `create_unconfirmed` reports its event itself once it committed.
+            Some((session, token)) => self
+                .ports
+                .sessions
+                .create_user_with_session(&user, session, &token.digest(), std::slice::from_ref(&event))
+                .await
+                .map(|()| self.observed(std::slice::from_ref(&event))),
         };
         match created {
             Ok(()) => {}
@@ -154,8 +160,6 @@ impl AuthService {
             }
             Err(other) => return Err(other.into()),
         }
-        self.audit(AuditAction::Signup, Actor::User(user.id), Some(user.id), client, json!({"provider": "email"}))
-            .await;
         match first_session {
             None => Ok(SignupOutcome::ConfirmationPending(Box::new(user))),
             Some((session, token)) => Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now)?))),
@@ -189,9 +193,13 @@ impl AuthService {
             deleted_at: None,
         };
         let (session, token) = self.new_session(&user, AuthMethod::Anonymous, client, now)?;
-        self.ports.sessions.create_user_with_session(&user, &session, &token.digest()).await?;
-        self.audit(AuditAction::Signup, Actor::User(user.id), Some(user.id), client, json!({"provider": "anonymous"}))
-            .await;
+        let details = json!({"provider": "anonymous"});
+        let event = self.event(AuditAction::Signup, Actor::User(user.id), Some(user.id), client, details);
+        self.ports
+            .sessions
+            .create_user_with_session(&user, &session, &token.digest(), std::slice::from_ref(&event))
+            .await?;
+        self.observed(std::slice::from_ref(&event));
         Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now)?)))
     }
 

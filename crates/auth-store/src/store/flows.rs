@@ -1,8 +1,8 @@
 //! `EmailFlowStore`: one-time tokens, PKCE auth codes and the mails queued with them.
 
 use async_trait::async_trait;
+use auth_core::domain::{AuditEvent, MAX_CODE_ATTEMPTS, User, UserChange, UserId};
 use auth_core::domain::{AuthCode, Email, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, Session, TokenDigest};
-use auth_core::domain::{MAX_CODE_ATTEMPTS, User, UserChange, UserId};
 use auth_core::ports::{CodeQuota, EmailFlowStore, Mail, Redemption, StoreError};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -102,6 +102,7 @@ impl EmailFlowStore for Store {
         user: &User,
         token: &OneTimeToken,
         mail: Option<OutgoingMail>,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let user_row = UserRow::from(user);
         let row = OneTimeRow::from(token);
@@ -109,7 +110,8 @@ impl EmailFlowStore for Store {
         let outbox = mail.map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at));
         self.write("create_user_with_token", async |c| {
             diesel::insert_into(users::table).values(&user_row).execute(c).await?;
-            put_one_time(c, &row, &stamp, outbox.as_ref()).await
+            put_one_time(c, &row, &stamp, outbox.as_ref()).await?;
+            super::audit::insert_events(c, events).await
         })
         .await
     }

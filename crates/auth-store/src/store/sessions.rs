@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use auth_core::domain::{
-    RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId, TokenDigest, User, UserId,
-    plan_rotation,
+    AuditAction, AuditEvent, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
+    TokenDigest, User, UserId, plan_rotation,
 };
 use auth_core::ports::{SessionPrune, SessionStore, StoreError};
 use chrono::{DateTime, Utc};
@@ -12,6 +12,7 @@ use diesel::result::Error as DieselError;
 use diesel_async::RunQueryDsl;
 
 use super::super::{Conn, DbUuid, LOCKED_FROM_BEGIN, Store, db_uuid};
+use super::audit::insert_events;
 use super::internal;
 use super::rows::{SessionRow, TokenRow, UserRow};
 use super::schema::{refresh_tokens, sessions, users};
@@ -77,12 +78,15 @@ async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcom
             let successor = TokenRow::new(id, &rotation.successor, Some(presented.id), rotation.now);
             diesel::insert_into(refresh_tokens::table).values(&successor).execute(c).await?;
             diesel::update(sessions::table.find(id)).set(sessions::refreshed_at.eq(rotation.now)).execute(c).await?;
-            Ok(RotationOutcome::Rotated(Session { refreshed_at: Some(rotation.now), ..session }))
+            let rotated = Session { refreshed_at: Some(rotation.now), ..session };
+            insert_events(c, rotation.event(AuditAction::TokenRefreshed, &rotated).as_slice()).await?;
+            Ok(RotationOutcome::Rotated(rotated))
         }
         RotationPlan::Replay => Ok(RotationOutcome::Replayed(session)),
         RotationPlan::RevokeFamily => {
             revoke_families(c, &[id], rotation.now).await?;
-            Ok(RotationOutcome::ReuseDetected(session.id))
+            insert_events(c, rotation.event(AuditAction::TokenReuseDetected, &session).as_slice()).await?;
+            Ok(RotationOutcome::ReuseDetected(session))
         }
         RotationPlan::Expired(reason) => Ok(RotationOutcome::Expired(session.id, reason)),
         RotationPlan::Dead => Ok(RotationOutcome::NotFound),
@@ -91,7 +95,12 @@ async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcom
 
 #[async_trait]
 impl SessionStore for Store {
-    async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError> {
+    async fn start_session(
+        &self,
+        session: &Session,
+        first_token: &TokenDigest,
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let (row, token) = session_rows(session, first_token);
         let user = users::table.find(db_uuid(session.user_id.as_uuid()));
         let signed_in = diesel::update(user).set(users::last_sign_in_at.eq(session.created_at));
@@ -99,7 +108,8 @@ impl SessionStore for Store {
             if signed_in.execute(c).await? == 0 {
                 return Err(DieselError::NotFound);
             }
-            insert_session(c, &row, &token).await
+            insert_session(c, &row, &token).await?;
+            insert_events(c, events).await
         })
         .await
     }
@@ -109,12 +119,14 @@ impl SessionStore for Store {
         user: &User,
         session: &Session,
         first_token: &TokenDigest,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let user_row = UserRow::from(user);
         let (session_row, token) = session_rows(session, first_token);
         self.write("create_user_with_session", async |c| {
             diesel::insert_into(users::table).values(&user_row).execute(c).await?;
-            insert_session(c, &session_row, &token).await
+            insert_session(c, &session_row, &token).await?;
+            insert_events(c, events).await
         })
         .await
     }

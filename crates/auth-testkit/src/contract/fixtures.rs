@@ -16,6 +16,28 @@ pub(super) use uuid::Uuid;
 
 pub(super) use super::Store;
 
+/// An audit event of `user` acting on their own account at [`t0`], as a use case hands it to a
+/// write that records it.
+pub(super) fn event_by(user: &User, action: AuditAction) -> AuditEvent {
+    AuditEvent {
+        id: 0,
+        at: t0(),
+        action,
+        actor: Actor::User(user.id),
+        target: Some(user.id),
+        ip: Some("192.0.2.7".into()),
+        user_agent: Some("contract".into()),
+        details: json!({"provider": "email"}),
+    }
+}
+
+/// The actions in the audit log, oldest first.
+pub(super) async fn audited(store: &Arc<impl Store>) -> Vec<AuditAction> {
+    let mut events = store.list_events(0, 100).await.unwrap();
+    events.reverse();
+    events.into_iter().map(|e| e.action).collect()
+}
+
 pub(super) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().unwrap_or_default()
 }
@@ -70,6 +92,7 @@ pub(super) fn rotation(presented: &str, successor: &str, now: DateTime<Utc>) -> 
         now,
         reuse_interval: Duration::seconds(10),
         limits: SessionLimits::default(),
+        audit: None,
     }
 }
 
@@ -78,7 +101,7 @@ pub(super) async fn signed_in(store: &Arc<impl Store>) -> (User, Session) {
     let user = user(1, Some("alice@example.com"), Some("alice"));
     store.create_user(&user).await.unwrap();
     let session = session(1, &user, t0());
-    store.start_session(&session, &token("t0-token").digest()).await.unwrap();
+    store.start_session(&session, &token("t0-token").digest(), &[]).await.unwrap();
     (user, session)
 }
 

@@ -308,10 +308,10 @@ contract_cases! { $ flow_contract_cases, flows;
     pub async fn user_with_token_is_stored_whole_or_not_at_all(store: Arc<impl Store>) {
         let bob = user(2, Some("bob@example.com"), None);
         let token = one_time(&bob, OneTimeKind::Confirmation, "bob", t0());
-        store
-            .create_user_with_token(&bob, &token, Some(outgoing(MailKind::Confirmation, mail("bob@example.com", 1))))
-            .await
-            .unwrap();
+        let first_mail = Some(outgoing(MailKind::Confirmation, mail("bob@example.com", 1)));
+        let signup = event_by(&bob, AuditAction::Signup);
+        store.create_user_with_token(&bob, &token, first_mail, &[signup]).await.unwrap();
+        assert_eq!(audited(&store).await, [AuditAction::Signup]);
         let sent = after(&bob, &UserChange::issued(&token));
         assert_eq!(sent.confirmation_sent_at, Some(t0()), "the confirmation's time is recorded with it");
         assert_eq!(store.find_user(bob.id).await.unwrap(), Some(sent));
@@ -324,9 +324,11 @@ contract_cases! { $ flow_contract_cases, flows;
                 &twin,
                 &twin_token,
                 Some(outgoing(MailKind::Confirmation, mail("bob@example.com", 2))),
+                &[event_by(&twin, AuditAction::Signup)],
             )
             .await;
         assert_eq!(result, Err(StoreError::Conflict(UniqueField::Email)));
+        assert_eq!(audited(&store).await, [AuditAction::Signup], "the refused sign-up recorded nothing");
         assert_eq!(store.find_token_by_link(&twin_token.link_digest).await.unwrap(), None);
         let due = store.claim_due_mail(t0() + Duration::hours(1), t0() + Duration::hours(2), 10).await.unwrap();
         assert_eq!(due.len(), 1, "only the first sign-up's mail was queued");

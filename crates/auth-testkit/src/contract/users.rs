@@ -320,7 +320,7 @@ contract_cases! { $ user_contract_cases, users;
         let bystander = self::user(2, Some("bob@example.com"), None);
         store.create_user(&bystander).await.unwrap();
         let theirs = self::session(2, &bystander, t0());
-        store.start_session(&theirs, &token("bob-0").digest()).await.unwrap();
+        store.start_session(&theirs, &token("bob-0").digest(), &[]).await.unwrap();
 
         assert!(store.delete_user(user.id).await.unwrap());
         assert!(!store.delete_user(user.id).await.unwrap());
