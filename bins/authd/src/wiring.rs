@@ -153,6 +153,7 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         require_api_key: config.api.require_key,
         mail_answer_floor: Duration::from_millis(config.otp.answer_floor_ms),
         request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+        verify_links_at_once: config.compat.verify_links_at_once(),
     };
     let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };
     let mut state = AppState::new(service, random, info, http).with_readiness(database.ports().readiness);

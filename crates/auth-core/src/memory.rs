@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 mod factors;
 
 use crate::domain::{
-    AuditAction, AuditEvent, AuthCode, MAX_CODE_ATTEMPTS, MailKind, OneTimeKind, OneTimeToken, OutgoingMail,
+    AuditAction, AuditEvent, AuthCode, MAX_CODE_ATTEMPTS, MailKind, Metadata, OneTimeKind, OneTimeToken, OutgoingMail,
     QueuedMail, UserChange, UserQuery,
 };
 use crate::domain::{
@@ -70,6 +70,9 @@ impl State {
         self.failed_codes.remove(&(token.user_id, token.kind));
         self.one_time.retain(|t| !(t.user_id == token.user_id && t.kind == token.kind));
         self.one_time.push(token.clone());
+        if let Some(user) = self.users.get_mut(&token.user_id) {
+            UserChange::issued(token).apply_to(user);
+        }
     }
 
     /// Appends `event` to the audit log, numbering it.
@@ -265,6 +268,25 @@ impl UserStore for MemoryStore {
         state.one_time.retain(|t| t.user_id != id);
         state.auth_codes.retain(|c| c.user_id != id);
         state.delete_factors_where(|f| f.user_id == id);
+        Ok(true)
+    }
+
+    async fn soft_delete_user(&self, id: UserId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        let Some(user) = state.users.get_mut(&id).filter(|u| u.deleted_at.is_none()) else { return Ok(false) };
+        user.email = None;
+        user.phone = None;
+        user.username = None;
+        user.password_hash = None;
+        user.mail.email_change = None;
+        user.app_metadata = Metadata::new();
+        user.user_metadata = Metadata::new();
+        user.deleted_at = Some(at);
+        let sessions: Vec<SessionId> = state.sessions.values().filter(|s| s.user_id == id).map(|s| s.id).collect();
+        state.sessions.retain(|_, s| s.user_id != id);
+        state.tokens.retain(|t| !sessions.contains(&t.session_id));
+        state.one_time.retain(|t| t.user_id != id);
+        state.auth_codes.retain(|c| c.user_id != id);
         Ok(true)
     }
 
@@ -468,6 +490,7 @@ fn matches(query: &UserQuery, user: &User) -> bool {
     query.filter.is_none()
         || user.email.as_ref().is_some_and(|e| query.matches(e.as_str()))
         || user.username.as_ref().is_some_and(|u| query.matches(u.as_str()))
+        || user.user_metadata.get("full_name").and_then(|n| n.as_str()).is_some_and(|n| query.matches(n))
 }
 
 #[async_trait]

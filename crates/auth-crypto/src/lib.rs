@@ -18,8 +18,8 @@ mod sealed_key_store;
 mod stored_keys;
 mod token_chain;
 mod token_lifetimes;
-mod verified_claims;
 mod totp_factors;
+mod verified_claims;
 
 pub use argon2_hasher::{Argon2Hasher, Argon2Params, InvalidParams, PoolStats, WaitObserver};
 pub use clock::SystemClock;

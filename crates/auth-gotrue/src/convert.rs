@@ -1,6 +1,6 @@
 //! One GoTrue row as an authd user.
 
-use auth_core::domain::{Email, Metadata, PasswordHash, Phone, User, UserId};
+use auth_core::domain::{Email, MailState, Metadata, PasswordHash, Phone, User, UserId};
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
@@ -78,6 +78,14 @@ pub(crate) fn convert(row: &Row, defaults: &Defaults, admit: &HashAdmission) -> 
         last_sign_in_at: time("last_sign_in_at"),
         created_at,
         updated_at: time("updated_at").unwrap_or(created_at),
+        // A pending email change is not carried (its secrets are GoTrue's), so neither is its time.
+        mail: MailState {
+            invited_at: time("invited_at"),
+            recovery_sent_at: time("recovery_sent_at"),
+            reauthentication_sent_at: time("reauthentication_sent_at"),
+            ..MailState::default()
+        },
+        deleted_at: None,
     };
     Ok(Converted::User { user: Box::new(user), dropped })
 }

@@ -61,6 +61,10 @@ pub struct HttpSettings {
     /// Longest time a request may take before it is answered `504 request_timeout`; zero for
     /// no deadline.
     pub request_timeout: std::time::Duration,
+    /// `GET /verify` (the link a mail carries) redeems the link at once and redirects, as
+    /// Supabase Auth does. Off, it answers a page whose button redeems it, so a mail scanner
+    /// that fetches every link does not use it up.
+    pub verify_links_at_once: bool,
 }
 
 impl Default for HttpSettings {
@@ -74,6 +78,7 @@ impl Default for HttpSettings {
             require_api_key: false,
             mail_answer_floor: std::time::Duration::from_millis(200),
             request_timeout: std::time::Duration::from_secs(30),
+            verify_links_at_once: false,
         }
     }
 }
@@ -275,7 +280,7 @@ pub fn app(
             .service(public(resource("/otp").route(web::post().to(routes::email::otp))))
             .service(
                 resource("/verify")
-                    .route(web::get().to(routes::email::verify_page))
+                    .route(web::get().to(routes::email::verify_link))
                     .route(web::post().to(routes::email::verify)),
             )
             .service(

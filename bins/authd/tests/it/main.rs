@@ -17,3 +17,4 @@ mod process;
 mod retire;
 mod review_probes;
 mod serve;
+mod supabase_schema;

@@ -88,6 +88,27 @@ impl Metadata {
         self.0.get(key)
     }
 
+    /// `user_metadata` as Supabase Auth seeds it for a new email user: the data given, with the
+    /// email identity's `sub`, `email`, `email_verified` and `phone_verified` over it (data never
+    /// overrides those four).
+    pub fn seeded_for_email(mut self, sub: &str, email: &str, email_verified: bool) -> Self {
+        self.0.insert("sub".into(), Value::from(sub));
+        self.0.insert("email".into(), Value::from(email));
+        self.0.insert("email_verified".into(), Value::from(email_verified));
+        self.0.insert("phone_verified".into(), Value::from(false));
+        self
+    }
+
+    /// The metadata once the email address is confirmed: `email_verified` turns true where the
+    /// seeding put it (`None`: nothing to change).
+    pub fn email_verified(&self) -> Option<Self> {
+        (self.0.get("email_verified") == Some(&Value::Bool(false))).then(|| {
+            let mut verified = self.clone();
+            verified.0.insert("email_verified".into(), Value::Bool(true));
+            verified
+        })
+    }
+
     /// The object as a JSON value.
     pub fn to_value(&self) -> Value {
         Value::Object(self.0.clone())
@@ -150,6 +171,18 @@ mod tests {
         let mut m = Metadata::from_value(json!({"a": 1, "b": 2}), 100).unwrap();
         m.merge(Metadata::from_value(json!({"b": null, "c": 3}), 100).unwrap(), 100).unwrap();
         assert_eq!(m.to_value(), json!({"a": 1, "c": 3}));
+    }
+
+    #[test]
+    fn seeding_puts_the_identitys_fields_over_the_data() {
+        let data = Metadata::from_value(json!({"full_name": "Ann", "email": "spoof@example.com"}), 100).unwrap();
+        let seeded = data.seeded_for_email("u1", "ann@example.com", false);
+        let expected = json!({"full_name": "Ann", "sub": "u1", "email": "ann@example.com", "email_verified": false, "phone_verified": false});
+        assert_eq!(seeded.to_value(), expected);
+        let verified = seeded.email_verified().unwrap();
+        assert_eq!(verified.get("email_verified"), Some(&json!(true)));
+        assert_eq!(verified.email_verified(), None, "already verified");
+        assert_eq!(Metadata::new().email_verified(), None, "not seeded: left alone");
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub use refresh_token::{
 };
 pub use session::{Aal, AuthMethod, ExpiryReason, Session, SessionLimits};
 pub use signing_key::{KeyMaterial, KeyPurpose, KeyStatus, StoredKey, key_statuses};
-pub use user::{PasswordHash, User};
+pub use user::{MailState, PasswordHash, User};
 pub use user_change::UserChange;
 pub use user_query::UserQuery;
 pub use username::{USERNAME_MAX_LEN, USERNAME_MIN_LEN, Username, UsernameError};

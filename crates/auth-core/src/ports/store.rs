@@ -92,10 +92,21 @@ pub trait UserStore: Send + Sync {
     /// - MUST delete, in the same transaction, every session and refresh token of the user.
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
 
+    /// Soft-deletes a user, as Supabase Auth's `should_soft_delete` does: in one transaction,
+    /// clears its email address, phone number, username, password, pending email change and
+    /// both metadata objects, sets `deleted_at` to `at`, and deletes its sessions (with their
+    /// refresh tokens), one-time tokens and auth codes. The row stays, so rows of the
+    /// application that refer to it stay too. Returns whether a user not deleted before existed.
+    ///
+    /// - MUST free the address, number and username for other users at once.
+    /// - MUST change nothing and answer `false` for a user already soft-deleted, or none.
+    async fn soft_delete_user(&self, id: UserId, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
     /// The users matching `query`, ordered by creation time (then id) in its direction, its
     /// `offset` rows skipped, at most its `limit`.
     ///
-    /// - The filter MUST match a substring of the email or the username, ignoring letter case,
+    /// - The filter MUST match a substring of the email, the username or the `full_name` of
+    ///   `user_metadata` (when it is a string), ignoring letter case,
     ///   with `%`, `_` and `\` taken literally.
     async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>, StoreError>;
 

@@ -136,6 +136,14 @@ impl AuthService {
             }
             None => false,
         };
+        // An anonymous account that now has a username and a password can be signed in to:
+        // it is anonymous no longer (an email address stops it being so once confirmed).
+        if principal.user.is_anonymous
+            && preview.username.is_some()
+            && (password_changed || preview.password_hash.is_some())
+        {
+            change.is_anonymous = Some(false);
+        }
         // Deleted since this request authenticated.
         let stored =
             self.ports.users.change_user(principal.user.id, &change).await.or_missing(AuthError::UserNotFound)?;

@@ -225,19 +225,26 @@ impl AuthService {
         Ok(())
     }
 
-    /// A new, unconfirmed email user (no password unless given), not yet stored.
+    /// A new, unconfirmed email user (no password unless given), not yet stored. Its
+    /// `user_metadata` is seeded as a sign-up's (Supabase Auth), unless it is `invited`.
     pub(super) fn new_email_user(
         &self,
         address: Email,
         password_hash: Option<PasswordHash>,
         data: Option<serde_json::Value>,
+        invited: bool,
     ) -> Result<User, AuthError> {
         let now = self.ports.clock.now();
+        let id = UserId::generate(self.ports.random.as_ref())?;
+        let mut user_metadata = Metadata::from_value(data.unwrap_or_default(), self.settings.metadata_max_bytes)?;
+        if !invited {
+            user_metadata = user_metadata.seeded_for_email(&id.to_string(), address.as_str(), false);
+        }
         let mut app_metadata = Metadata::new();
         app_metadata.insert("provider", "email".into());
         app_metadata.insert("providers", vec!["email"].into());
         Ok(User {
-            id: UserId::generate(self.ports.random.as_ref())?,
+            id,
             aud: self.settings.audience.clone(),
             role: self.settings.roles.authenticated.clone(),
             email: Some(address),
@@ -248,12 +255,14 @@ impl AuthService {
             phone_confirmed_at: None,
             confirmation_sent_at: Some(now),
             app_metadata,
-            user_metadata: Metadata::from_value(data.unwrap_or_default(), self.settings.metadata_max_bytes)?,
+            user_metadata,
             banned_until: None,
             is_anonymous: false,
             last_sign_in_at: None,
             created_at: now,
             updated_at: now,
+            mail: Default::default(),
+            deleted_at: None,
         })
     }
 
@@ -331,7 +340,7 @@ impl AuthService {
             // Refusing here would tell which addresses have accounts: answer alike, send nothing.
             return Ok(());
         }
-        let user = self.new_email_user(address, None, data)?;
+        let user = self.new_email_user(address, None, data, false)?;
         let details = json!({"provider": "email", "via": "magiclink"});
         let event =
             self.event(AuditAction::Signup, Actor::User(user.id), Some(user.id), &ClientInfo::default(), details);

@@ -204,6 +204,7 @@ impl AuthService {
                 change.only_if_password = Some(user.password_hash.clone());
             }
             change.email_confirmed_at = Some(Some(now));
+            change.user_metadata = user.user_metadata.email_verified();
         }
         change.apply_to(&mut user);
         let method = match (token.kind, by_code) {

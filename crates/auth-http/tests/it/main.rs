@@ -17,3 +17,5 @@ mod mfa;
 mod observability;
 mod skeleton;
 mod stock_keys;
+mod supabase_links;
+mod supabase_users;

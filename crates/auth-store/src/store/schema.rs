@@ -25,6 +25,12 @@ diesel::table! {
         last_sign_in_at -> Nullable<Instant>,
         created_at -> Instant,
         updated_at -> Instant,
+        invited_at -> Nullable<Instant>,
+        recovery_sent_at -> Nullable<Instant>,
+        email_change -> Nullable<Text>,
+        email_change_sent_at -> Nullable<Instant>,
+        reauthentication_sent_at -> Nullable<Instant>,
+        deleted_at -> Nullable<Instant>,
     }
 }
 

@@ -37,6 +37,8 @@ async fn a_query_cut_by_a_terminated_connection_is_unavailable() {
         last_sign_in_at: None,
         created_at: now,
         updated_at: now,
+        mail: Default::default(),
+        deleted_at: None,
     };
     users.create_user(&user).await.unwrap();
 

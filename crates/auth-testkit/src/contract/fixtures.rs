@@ -61,6 +61,8 @@ pub(super) fn user(n: u128, email: Option<&str>, username: Option<&str>) -> User
         last_sign_in_at: None,
         created_at: t0() + Duration::seconds(n as i64),
         updated_at: t0() + Duration::seconds(n as i64),
+        mail: Default::default(),
+        deleted_at: None,
     }
 }
 
