@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { after, before, describe, it } from 'node:test';
 import {
   AuthApiError,
@@ -951,6 +952,73 @@ for (const backend of backends()) {
         assertApiError((await asUser.createUser({ email: freshEmail() })).error, { code: 'not_admin', status: 403 });
         const bare = client(open).admin;
         assertApiError((await bare.listUsers()).error, { code: 'no_authorization', status: 401 });
+      });
+    });
+
+    describe('a project moved from Supabase keeps its JWT secret and API keys', () => {
+      const JWT_SECRET = 'Vd3kq8ZxP0mW5tLr2Yc7NfB1sJ9hG4uQ6eA8oK3iR0vT5wE2yU7pM1nX4zC9bH6j';
+
+      /** `ANON_KEY` / `SERVICE_ROLE_KEY` as Supabase's self-hosting guide makes them. */
+      function stockKey(role) {
+        const iat = nowSecs() - 3600;
+        return new SignJWT({ role, iss: 'supabase', iat, exp: iat + 5 * 365 * 86_400 })
+          .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+          .sign(new TextEncoder().encode(JWT_SECRET));
+      }
+
+      it('the anon key and the service-role key work through auth-js, as with Supabase Auth', async () => {
+        const server = await startAuthd(backend, {
+          SIGNUP__AUTOCONFIRM: 'true',
+          API__REQUIRE_KEY: 'true',
+          JWT__ALGORITHM: 'HS256',
+          JWT__SECRET: JWT_SECRET,
+          // An issuer of its own: the stock keys say `supabase`, which Supabase Auth never checks.
+          JWT__ISSUER: 'https://auth.example.com/auth/v1',
+          ...NO_LIMITS,
+        });
+        try {
+          const [anonKey, serviceKey] = await Promise.all([stockKey('anon'), stockKey('service_role')]);
+          const { auth, user } = await signedUp(server, { headers: { apikey: anonKey } });
+          assert.equal((await auth.getUser()).error, null, "the user's own token still works");
+
+          // supabase-js sends a service-role key as both apikey and bearer.
+          const headers = { apikey: serviceKey, Authorization: `Bearer ${serviceKey}` };
+          const admin = client(server, { headers }).admin;
+          const listed = await admin.listUsers();
+          assert.equal(listed.error, null);
+          assert.ok(listed.data.users.some((u) => u.id === user.id));
+          const created = await admin.createUser({ email: freshEmail('stock'), email_confirm: true });
+          assert.equal(created.error, null);
+          assert.equal((await admin.deleteUser(created.data.user.id)).error, null);
+
+          // auth-js's own integration tests sign `{ role: 'service_role' }` alone: no exp, no aud.
+          const bare = await new SignJWT({ role: 'service_role' })
+            .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+            .setIssuedAt()
+            .sign(new TextEncoder().encode(JWT_SECRET));
+          const bareAdmin = client(server, { headers: { apikey: anonKey, Authorization: `Bearer ${bare}` } }).admin;
+          assert.equal((await bareAdmin.getUserById(user.id)).error, null);
+
+          // The anon key is no admin key, and a key made with another secret says what is wrong.
+          const anonAdmin = client(server, { headers: { apikey: anonKey, Authorization: `Bearer ${anonKey}` } }).admin;
+          assertApiError((await anonAdmin.listUsers()).error, { code: 'not_admin', status: 403 });
+          const forged = await new SignJWT({ role: 'service_role' })
+            .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+            .sign(new TextEncoder().encode('another secret that is long enough to pass'));
+          const refused = await call(server, 'GET', '/admin/users', { token: forged });
+          assert.equal(refused.status, 403);
+          assert.equal(refused.body.error_code, 'bad_jwt');
+          assert.equal(refused.body.token_error, 'bad_signature');
+
+          // `authd keys api --supabase` prints keys of the same shape.
+          const printed = JSON.parse(server.cli(['keys', 'api', '--supabase', '--json']));
+          const printedAdmin = client(server, {
+            headers: { apikey: printed.service_role_key, Authorization: `Bearer ${printed.service_role_key}` },
+          }).admin;
+          assert.equal((await printedAdmin.getUserById(user.id)).error, null);
+        } finally {
+          await server.stop();
+        }
       });
     });
 

@@ -53,6 +53,8 @@ pub const MAPPINGS: &[(&[&str], &[&str])] = &[
     (&["GOTRUE_API_PORT", "PORT"], &["server.port"]),
     (&["GOTRUE_LOG_LEVEL"], &["log.level"]),
     (&["GOTRUE_JWT_SECRET"], &["jwt.secret", "jwt.algorithm"]),
+    (&["GOTRUE_JWT_KEY_ID"], &["jwt.key_id"]),
+    (&["GOTRUE_JWT_KEYS"], &["jwt.keys"]),
     (&["GOTRUE_JWT_EXP"], &["jwt.expiry_secs"]),
     (&["GOTRUE_JWT_AUD"], &["jwt.audience"]),
     (&["GOTRUE_JWT_ISSUER"], &["jwt.issuer"]),
@@ -203,6 +205,14 @@ impl GotrueEnv {
             // tokens made with it, so authd must use the same algorithm to accept them.
             put("jwt.secret", v);
             put("jwt.algorithm", json!("HS256"));
+        }
+        if let Some(v) = text(&["GOTRUE_JWT_KEY_ID"]) {
+            put("jwt.key_id", v);
+        }
+        if let Some(v) = text(&["GOTRUE_JWT_KEYS"]) {
+            // GoTrue's own set of signing and verifying keys; it decides the algorithms, and
+            // JWT_SECRET then only checks HS256 tokens without a kid (see `jwt.keys`).
+            put("jwt.keys", v);
         }
         if let Some((name, v)) = self.first(&["GOTRUE_JWT_EXP"]) {
             put("jwt.expiry_secs", json!(whole(name, v)?));
@@ -623,6 +633,49 @@ mod tests {
             assert!(refused.contains("jwt.secret") && refused.contains("published"), "{refused}");
             let names = GotrueEnv::from_process().uncarried();
             assert!(names.contains(&"GOTRUE_EXTERNAL_PHONE_ENABLED".to_owned()), "{names:?}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn gotrue_jwt_keys_are_read_as_gotrue_reads_them_beside_the_secret() {
+        use base64::Engine;
+        const SECRET: &str = "q0mO6pXk1x5yV4+7Qq1B0jv7dFmVQ3nT8yH2s9cRkZl1a5wE3uJ6pY0tGiX4oN2b";
+        let es256 = auth_crypto::SigningKey::generate(auth_crypto::JwtAlgorithm::ES256).unwrap();
+        let mut signing_jwk: serde_json::Value = serde_json::from_str(&es256.to_private_jwk_json()).unwrap();
+        signing_jwk["kid"] = json!("asymmetric-1");
+        signing_jwk["key_ops"] = json!(["sign", "verify"]);
+        let oct = |secret: &str| {
+            json!({"kty": "oct", "kid": "legacy", "key_ops": ["verify"],
+                   "k": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)})
+        };
+        Jail::expect_with(|jail| {
+            jail.set_env("GOTRUE_JWT_SECRET", SECRET);
+            jail.set_env("GOTRUE_JWT_KEY_ID", "legacy");
+            jail.set_env("GOTRUE_JWT_KEYS", json!([oct(SECRET), signing_jwk]).to_string());
+            let config = Config::load(None).unwrap();
+            config.validate().unwrap();
+            assert_eq!(config.jwt.key_id, "legacy");
+            let settings = crate::wiring::key_settings(&config).unwrap();
+            let crate::keys::AccessKeySource::Configured { signing, verify_only } = settings.access else {
+                panic!("the key set is the configured ring");
+            };
+            assert_eq!((signing.kid(), signing.alg()), ("asymmetric-1", auth_crypto::JwtAlgorithm::ES256));
+            assert_eq!(verify_only.iter().map(|k| k.kid()).collect::<Vec<_>>(), ["legacy"]);
+            assert!(!config.to_redacted_toml().unwrap().contains("asymmetric-1"), "the set is a secret");
+
+            // GoTrue checks kid-less HS256 tokens with JWT_SECRET, authd with the set's HS256 key.
+            jail.set_env(
+                "GOTRUE_JWT_KEYS",
+                json!([oct("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), signing_jwk])
+                    .to_string(),
+            );
+            let refused = Config::load(None).unwrap().validate().unwrap_err().to_string();
+            assert!(refused.contains("jwt.secret differs from the HS256 key of jwt.keys"), "{refused}");
+            assert!(!refused.contains(SECRET));
+            jail.set_env("GOTRUE_JWT_KEYS", json!([oct(SECRET)]).to_string());
+            let refused = Config::load(None).unwrap().validate().unwrap_err().to_string();
+            assert!(refused.contains("no key has sign"), "{refused}");
             Ok(())
         });
     }

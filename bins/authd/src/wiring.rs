@@ -20,6 +20,7 @@ use auth_store::{Database, PoolOptions};
 use crate::config::{Config, seconds};
 use crate::keys::Keys;
 
+pub use key_settings::key_settings;
 pub use postgrest::{postgrest_settings, postgrest_sync};
 
 /// Opens the configured database (the store creates the folder of an embedded SQLite file).
@@ -389,7 +390,7 @@ fn spawn_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) ->
     }
     let policy = PrunePolicy {
         retention: seconds(config.prune.retention_secs),
-        reuse_interval: seconds(config.sessions.reuse_interval_secs),
+        replay_window: seconds(config.sessions.reuse_interval_secs.max(config.sessions.lost_answer_window_secs)),
         session_limits: settings(config)?.session_limits,
         batch: config.prune.batch_size,
     };
@@ -422,6 +423,7 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
         },
         access_token_ttl: seconds(config.jwt.expiry_secs),
         reuse_interval: seconds(config.sessions.reuse_interval_secs),
+        lost_answer_window: seconds(config.sessions.lost_answer_window_secs),
         session_limits: SessionLimits {
             timebox: optional(config.sessions.timebox_secs),
             inactivity_timeout: optional(config.sessions.inactivity_timeout_secs),

@@ -129,6 +129,9 @@ pub enum AuthError {
     /// The API key given is not one of this server's anon or service-role keys.
     #[error("Invalid API key")]
     InvalidApiKey,
+    /// The API key given is not a token this server accepts; the [`TokenError`] says why.
+    #[error("Invalid API key: {0}")]
+    BadApiKey(TokenError),
     /// The user does not exist.
     #[error("User not found")]
     UserNotFound,
@@ -183,7 +186,7 @@ impl AuthError {
             Self::OtpDisabled => "otp_disabled",
             Self::Overloaded { .. } => "server_busy",
             Self::NoApiKey => "no_api_key",
-            Self::InvalidApiKey => "invalid_api_key",
+            Self::InvalidApiKey | Self::BadApiKey(_) => "invalid_api_key",
             Self::UserNotFound => "user_not_found",
             Self::MailDisabled => "email_provider_disabled",
             Self::FeatureDisabled(_) => "feature_disabled",

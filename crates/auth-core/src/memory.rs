@@ -13,8 +13,8 @@ use crate::domain::{
     QueuedMail, UserChange, UserQuery,
 };
 use crate::domain::{
-    Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan,
-    Session, SessionId, StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
+    Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Renewal, Rotation, RotationOutcome,
+    RotationPlan, Session, SessionId, StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
 use crate::ports::{
     AuditLog, CodeQuota, EmailFlowStore, KeyStore, Mail, MailOutbox, Redemption, SessionPrune, SessionStore,
@@ -360,6 +360,8 @@ impl SessionStore for MemoryStore {
             return Ok(RotationOutcome::NotFound);
         };
         let live = state.tokens.iter().find(|t| t.session_id == session.id && t.used_at.is_none()).cloned();
+        // Sessions go with their user, so a session's user is always there.
+        let user = state.users.get(&session.user_id).cloned().ok_or(StoreError::NotFound)?;
         match plan_rotation(&presented, &session, live.as_ref(), rotation) {
             RotationPlan::Rotate => {
                 state.next_token_id += 1;
@@ -380,9 +382,9 @@ impl SessionStore for MemoryStore {
                 stored.refreshed_at = Some(rotation.now);
                 let rotated = stored.clone();
                 state.record(rotation.event(AuditAction::TokenRefreshed, &rotated));
-                Ok(RotationOutcome::Rotated(rotated))
+                Ok(RotationOutcome::Rotated(Box::new(Renewal { session: rotated, user })))
             }
-            RotationPlan::Replay => Ok(RotationOutcome::Replayed(session)),
+            RotationPlan::Replay => Ok(RotationOutcome::Replayed(Box::new(Renewal { session, user }))),
             RotationPlan::RevokeFamily => {
                 state.revoke_family(session.id, rotation.now);
                 state.record(rotation.event(AuditAction::TokenReuseDetected, &session));
@@ -719,6 +721,8 @@ impl MailOutbox for MemoryStore {
         let mut state = self.state()?;
         let row = state.outbox_row(id)?;
         row.sent_at = Some(at);
+        row.queued.attempts += 1;
+        row.last_error = None;
         row.queued.mail.text.clear();
         row.queued.mail.html.clear();
         Ok(())

@@ -193,7 +193,9 @@ impl From<AuthError> for ApiError {
             | AuthError::RefreshTokenAlreadyUsed
             | AuthError::SessionExpired
             | AuthError::BadCodeVerifier => StatusCode::BAD_REQUEST,
-            AuthError::NoAuthorization | AuthError::NoApiKey | AuthError::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            AuthError::NoAuthorization | AuthError::NoApiKey | AuthError::InvalidApiKey | AuthError::BadApiKey(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             AuthError::BadJwt(_)
             | AuthError::SessionNotFound
             | AuthError::NotAdmin
@@ -233,6 +235,10 @@ impl From<AuthError> for ApiError {
         };
         let extra = match &error {
             AuthError::WeakPassword(weak) => Some(Box::new(("weak_password", json!({ "reasons": weak.reasons })))),
+            // Which problem the token had, as a stable code next to Supabase Auth's `bad_jwt`.
+            AuthError::BadJwt(problem) | AuthError::BadApiKey(problem) => {
+                Some(Box::new(("token_error", json!(problem.code()))))
+            }
             _ => None,
         };
         let retry_after = match &error {

@@ -15,5 +15,6 @@ mod outage;
 mod postgrest;
 mod process;
 mod retire;
+mod review_probes;
 mod serve;
 mod supabase_schema;

@@ -16,6 +16,10 @@ pub enum MetadataError {
         /// The limit that was exceeded, in bytes.
         limit: usize,
     },
+    /// A key or a string holds U+0000, which PostgreSQL cannot store in `jsonb` (and which no
+    /// client means to send).
+    #[error("metadata may not contain the NUL character (\\u0000)")]
+    NulCharacter,
 }
 
 /// A JSON object attached to a user (`user_metadata` or `app_metadata`), bounded in size.
@@ -41,6 +45,9 @@ impl Metadata {
             Value::Object(map) => map,
             _ => return Err(MetadataError::NotAnObject),
         };
+        if map.iter().any(|(key, value)| key.contains('\0') || holds_nul(value)) {
+            return Err(MetadataError::NulCharacter);
+        }
         let metadata = Self(map);
         metadata.check_size(max_bytes)?;
         Ok(metadata)
@@ -116,6 +123,16 @@ impl Metadata {
     }
 }
 
+/// Whether a JSON value has U+0000 in any string or key, at any depth.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -134,6 +151,19 @@ mod tests {
         assert_eq!(Metadata::from_value(json!("x"), 100), Err(MetadataError::NotAnObject));
         let big = json!({"k": "x".repeat(200)});
         assert_eq!(Metadata::from_value(big, 100), Err(MetadataError::TooLarge { limit: 100 }));
+    }
+
+    #[test]
+    fn refuses_nul_characters_anywhere() {
+        for value in [
+            json!({"a\u{0}b": 1}),
+            json!({"k": "a\u{0}b"}),
+            json!({"k": [1, {"deep": ["\u{0}"]}]}),
+            json!({"k": {"x\u{0}": null}}),
+        ] {
+            assert_eq!(Metadata::from_value(value.clone(), 1000), Err(MetadataError::NulCharacter), "{value}");
+        }
+        assert!(Metadata::from_value(json!({"k": "tab\tand\u{1}controls are fine"}), 1000).is_ok());
     }
 
     #[test]

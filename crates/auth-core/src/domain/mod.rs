@@ -41,7 +41,7 @@ pub use pkce::{
 pub use rate_limit::{LimitKey, Quota, client_network, gcra};
 pub use redirect::{RedirectPolicy, RedirectPolicyError, encode_query_value};
 pub use refresh_token::{
-    RefreshToken, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, TokenDigest, plan_rotation,
+    RefreshToken, RefreshTokenRecord, Renewal, Rotation, RotationOutcome, RotationPlan, TokenDigest, plan_rotation,
 };
 pub use session::{Aal, AuthMethod, ExpiryReason, Session, SessionLimits};
 pub use signing_key::{KeyMaterial, KeyPurpose, KeyStatus, StoredKey, key_statuses};

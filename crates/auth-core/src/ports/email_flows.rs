@@ -152,7 +152,8 @@ pub trait MailOutbox: Send + Sync {
         limit: u32,
     ) -> Result<Vec<QueuedMail>, StoreError>;
 
-    /// Delivered: marks the message sent and erases its bodies, which hold one-time secrets.
+    /// Delivered: marks the message sent, counts the successful try in its attempts, clears the
+    /// error of any earlier try, and erases its bodies, which hold one-time secrets.
     async fn mark_mail_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Failed for now: counts the attempt, keeps `error` and makes it due at `next_attempt`.

@@ -27,7 +27,7 @@ pub use readiness::{NotReady, Readiness};
 pub use store::{KeyStore, SessionPrune, SessionStore, StoreError, UniqueField, UserStore};
 pub use store_ports::StorePorts;
 pub use token_chain::TokenChain;
-pub use token_signer::{TokenError, TokenSigner};
+pub use token_signer::{Claim, TokenError, TokenSigner};
 
 #[cfg(any(test, feature = "mock"))]
 pub use audit_log::MockAuditLog;

@@ -181,6 +181,9 @@ pub struct AuthSettings {
     pub access_token_ttl: Duration,
     /// How long a used refresh token may be presented again without counting as reuse.
     pub reuse_interval: Duration,
+    /// How long a used refresh token whose successor was never used may be presented again
+    /// and get that successor (see [`crate::domain::Rotation::lost_answer_window`]).
+    pub lost_answer_window: Duration,
     /// Session timebox and inactivity timeout.
     pub session_limits: SessionLimits,
     /// Rules for new passwords.
@@ -214,6 +217,7 @@ impl Default for AuthSettings {
             roles: RoleNames::default(),
             access_token_ttl: Duration::seconds(3600),
             reuse_interval: Duration::seconds(10),
+            lost_answer_window: Duration::hours(24),
             session_limits: SessionLimits::default(),
             password_policy: PasswordPolicy::default(),
             metadata_max_bytes: METADATA_DEFAULT_MAX_BYTES,

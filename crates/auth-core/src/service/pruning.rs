@@ -15,9 +15,10 @@ use crate::ports::{Clock, EmailFlowStore, MailOutbox, SessionPrune, SessionStore
 pub struct PrunePolicy {
     /// How long a row is kept once it is spent (used, revoked, ended, delivered, expired).
     pub retention: Duration,
-    /// The refresh-token reuse interval: a used token is kept at least this long, whatever the
-    /// retention, since until then presenting it again is a replay, not a reuse.
-    pub reuse_interval: Duration,
+    /// The longest a used refresh token may be replayed (the larger of the reuse interval and the
+    /// lost-answer window): it is kept at least this long, whatever the retention, since until
+    /// then presenting it again is a replay, not a reuse.
+    pub replay_window: Duration,
     /// The session limits that end sessions without a revocation.
     pub session_limits: SessionLimits,
     /// Most rows one transaction deletes from one table, so a large backlog never holds long
@@ -75,7 +76,7 @@ impl Pruner {
             ended_before: cutoff,
             created_before: limits.timebox.map(|timebox| cutoff - timebox),
             idle_before: limits.inactivity_timeout.map(|idle| cutoff - idle),
-            spent_before: now - policy.retention.max(policy.reuse_interval),
+            spent_before: now - policy.retention.max(policy.replay_window),
         };
         let batch = policy.batch.max(1);
         Ok(PruneReport {

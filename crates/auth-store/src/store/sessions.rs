@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use auth_core::domain::{
-    AuditAction, AuditEvent, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
+    AuditAction, AuditEvent, RefreshTokenRecord, Renewal, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
     TokenDigest, User, UserId, plan_rotation,
 };
 use auth_core::ports::{SessionPrune, SessionStore, StoreError};
@@ -65,14 +65,25 @@ async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcom
         again
     };
     let family = refresh_tokens::table.filter(refresh_tokens::session_id.eq(session_row.id));
+    let session_row_user = session_row.user_id;
     let unused = family.filter(refresh_tokens::used_at.is_null()).filter(refresh_tokens::revoked_at.is_null());
     let live = unused.select(TokenRow::as_select()).first(c).await.optional()?;
     let session = Session::try_from(session_row).map_err(internal)?;
     let presented = RefreshTokenRecord::try_from(presented).map_err(internal)?;
     let live = live.map(RefreshTokenRecord::try_from).transpose().map_err(internal)?;
     let id = db_uuid(session.id.as_uuid());
-    match plan_rotation(&presented, &session, live.as_ref(), rotation) {
-        RotationPlan::Rotate => {
+    let plan = plan_rotation(&presented, &session, live.as_ref(), rotation);
+    // The user for the answer is read in this transaction too, so a rotation that committed is
+    // never answered with an error because a later read failed.
+    let user = match plan {
+        RotationPlan::Rotate | RotationPlan::Replay => {
+            let row = users::table.find(session_row_user).select(UserRow::as_select()).first(c).await?;
+            Some(User::try_from(row).map_err(internal)?)
+        }
+        _ => None,
+    };
+    match (plan, user) {
+        (RotationPlan::Rotate, Some(user)) => {
             let used = refresh_tokens::used_at.eq(rotation.now);
             diesel::update(refresh_tokens::table.find(presented.id)).set(used).execute(c).await?;
             let successor = TokenRow::new(id, &rotation.successor, Some(presented.id), rotation.now);
@@ -80,16 +91,17 @@ async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcom
             diesel::update(sessions::table.find(id)).set(sessions::refreshed_at.eq(rotation.now)).execute(c).await?;
             let rotated = Session { refreshed_at: Some(rotation.now), ..session };
             insert_events(c, rotation.event(AuditAction::TokenRefreshed, &rotated).as_slice()).await?;
-            Ok(RotationOutcome::Rotated(rotated))
+            Ok(RotationOutcome::Rotated(Box::new(Renewal { session: rotated, user })))
         }
-        RotationPlan::Replay => Ok(RotationOutcome::Replayed(session)),
-        RotationPlan::RevokeFamily => {
+        (RotationPlan::Replay, Some(user)) => Ok(RotationOutcome::Replayed(Box::new(Renewal { session, user }))),
+        (RotationPlan::Rotate | RotationPlan::Replay, None) => Ok(RotationOutcome::NotFound),
+        (RotationPlan::RevokeFamily, _) => {
             revoke_families(c, &[id], rotation.now).await?;
             insert_events(c, rotation.event(AuditAction::TokenReuseDetected, &session).as_slice()).await?;
             Ok(RotationOutcome::ReuseDetected(session))
         }
-        RotationPlan::Expired(reason) => Ok(RotationOutcome::Expired(session.id, reason)),
-        RotationPlan::Dead => Ok(RotationOutcome::NotFound),
+        (RotationPlan::Expired(reason), _) => Ok(RotationOutcome::Expired(session.id, reason)),
+        (RotationPlan::Dead, _) => Ok(RotationOutcome::NotFound),
     }
 }
 

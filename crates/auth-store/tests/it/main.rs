@@ -7,4 +7,5 @@
 mod contract;
 mod migrations;
 mod open;
+mod outage;
 mod tls;

@@ -91,6 +91,7 @@ pub(super) fn rotation(presented: &str, successor: &str, now: DateTime<Utc>) -> 
         successor: token(successor).digest(),
         now,
         reuse_interval: Duration::seconds(10),
+        lost_answer_window: Duration::zero(),
         limits: SessionLimits::default(),
         audit: None,
     }
@@ -107,7 +108,7 @@ pub(super) async fn signed_in(store: &Arc<impl Store>) -> (User, Session) {
 
 pub(super) fn rotated(outcome: RotationOutcome) -> Session {
     match outcome {
-        RotationOutcome::Rotated(session) => session,
+        RotationOutcome::Rotated(renewal) => renewal.session,
         other => panic!("expected Rotated, got {other:?}"),
     }
 }

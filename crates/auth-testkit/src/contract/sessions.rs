@@ -75,11 +75,31 @@ contract_cases! { $ session_contract_cases, sessions;
         rotated(store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0())).await.unwrap());
         let retry =
             store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0() + Duration::seconds(10))).await.unwrap();
-        assert!(matches!(retry, RotationOutcome::Replayed(ref s) if s.id == session.id), "got {retry:?}");
+        assert!(matches!(retry, RotationOutcome::Replayed(ref s) if s.session.id == session.id && s.user.id == session.user_id), "got {retry:?}");
         // The successor is still the one live token.
         rotated(
             store.rotate_refresh_token(&rotation("t1-token", "t2-token", t0() + Duration::seconds(11))).await.unwrap(),
         );
+    }
+
+    /// A lost answer: within the lost-answer window the previous token, whose successor was
+    /// never used, answers that successor with the session's user; once the successor is used,
+    /// the previous token is reuse.
+    pub async fn lost_answer_replays_until_the_successor_is_used(store: Arc<impl Store>) {
+        let (user, session) = signed_in(&store).await;
+        let windowed = |presented: &str, successor: &str, now: DateTime<Utc>| Rotation {
+            lost_answer_window: Duration::hours(24),
+            ..rotation(presented, successor, now)
+        };
+        rotated(store.rotate_refresh_token(&windowed("t0-token", "t1-token", t0())).await.unwrap());
+        let after_outage = t0() + Duration::hours(2);
+        match store.rotate_refresh_token(&windowed("t0-token", "t1-token", after_outage)).await.unwrap() {
+            RotationOutcome::Replayed(renewal) => assert_eq!((renewal.session.id, renewal.user.id), (session.id, user.id)),
+            other => panic!("expected a replay, got {other:?}"),
+        }
+        rotated(store.rotate_refresh_token(&windowed("t1-token", "t2-token", after_outage)).await.unwrap());
+        let again = store.rotate_refresh_token(&windowed("t0-token", "t1-token", after_outage)).await.unwrap();
+        assert!(matches!(&again, RotationOutcome::ReuseDetected(s) if s.id == session.id), "{again:?}");
     }
 
     /// The previous token after the interval is reuse: the family dies.
