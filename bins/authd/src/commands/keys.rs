@@ -34,7 +34,8 @@ pub enum KeysCommand {
     /// verifying with it within `jwt.key_reload_secs`, so tokens it signed are refused. The key
     /// signing now can only be retired with `--rotate`.
     Retire {
-        /// The key id (`authd keys list`).
+        /// The key id (`authd keys list`). Key ids are base64url, so one may begin with `-`.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// First add a new key of the same purpose that signs at once (for the key signing now).
         #[arg(long)]

@@ -100,12 +100,13 @@ async fn every_route_answers_hostile_bodies_with_json_client_errors() {
         let uri = format!("/auth/v1{}", path.replace("{id}", "00000000-0000-4000-8000-000000000000"));
         for body in bodies() {
             // A fresh session each time: a logout with any body ends the one it is sent with.
-            let user_token = if ["/user", "/logout", "/reauthenticate"].contains(&path.as_str()) {
-                let (_, _, session) = app.sign_in("jane@example.com", "correct horse").await;
-                session["access_token"].as_str().map(str::to_owned)
-            } else {
-                None
-            };
+            let user_token =
+                if ["/user", "/logout", "/reauthenticate"].contains(&path.as_str()) || path.starts_with("/factors") {
+                    let (_, _, session) = app.sign_in("jane@example.com", "correct horse").await;
+                    session["access_token"].as_str().map(str::to_owned)
+                } else {
+                    None
+                };
             let token =
                 if path.starts_with("/admin") || path == "/invite" { Some(service.clone()) } else { user_token };
             let what = format!("{method} {path} with {}", body.name);
