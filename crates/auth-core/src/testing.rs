@@ -358,6 +358,7 @@ impl crate::ports::MailTemplates for PlainTemplates {
             subject: context.kind.as_str().into(),
             html: text.clone(),
             text,
+            reference: None,
         })
     }
 }
