@@ -14,10 +14,8 @@ fuzz_target!(|body: &[u8]| {
     if let Some(email) = get("email") {
         let _ = Email::parse(email);
     }
-    let policy = RedirectPolicy {
-        site_url: "https://app.example.com".into(),
-        allow_list: vec!["https://*.example.com/**".into()],
-    };
+    let policy = RedirectPolicy::new("https://app.example.com", vec!["https://*.example.com/**".into()])
+        .expect("a valid policy");
     let _ = policy.resolve(get("redirect_to"));
     if let Some(token) = get("token_hash").or(get("token")) {
         let _ = RefreshToken::presented(token);

@@ -9,15 +9,13 @@ use libfuzzer_sys::fuzz_target;
 const SITE: &str = "https://app.example.com";
 
 fn policy() -> RedirectPolicy {
-    RedirectPolicy {
-        site_url: SITE.into(),
-        allow_list: vec![
-            "https://*.example.com/**".into(),
-            "http://localhost:3000/**".into(),
-            "https://preview-*.example.net/callback?next=*".into(),
-            "myapp://auth/**".into(),
-        ],
-    }
+    let allow_list = vec![
+        "https://*.example.com/**".into(),
+        "http://localhost:3000/**".into(),
+        "https://preview-*.example.net/callback?next=*".into(),
+        "myapp://auth/**".into(),
+    ];
+    RedirectPolicy::new(SITE, allow_list).expect("a valid policy")
 }
 
 fn allowed_host(host: &str) -> bool {

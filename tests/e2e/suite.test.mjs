@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { after, before, describe, it } from 'node:test';
 import {
   AuthApiError,
@@ -98,7 +99,10 @@ for (const backend of backends()) {
         assert.equal(user.is_anonymous, false);
         assert.ok(user.email_confirmed_at);
         assert.ok(user.created_at && user.updated_at);
-        assert.deepEqual(user.user_metadata, { first_name: 'Ada', last_name: 'Lovelace' });
+        // Seeded as Supabase Auth seeds it: the email identity's fields over the data.
+        assert.deepEqual(user.user_metadata, {
+          first_name: 'Ada', last_name: 'Lovelace', sub: user.id, email, email_verified: true, phone_verified: false,
+        });
         assert.equal(user.app_metadata.provider, 'email');
         assert.deepEqual(user.app_metadata.providers, ['email']);
         assert.equal(user.identities.length, 1);
@@ -263,10 +267,13 @@ for (const backend of backends()) {
       });
 
       it('updateUser merges data into user_metadata', async () => {
-        const { auth } = await signedUp(open, { data: { first_name: 'Ada', last_name: 'Lovelace' } });
+        const { auth, email, user } = await signedUp(open, { data: { first_name: 'Ada', last_name: 'Lovelace' } });
         const { data, error } = await auth.updateUser({ data: { last_name: 'King', title: 'Countess' } });
         assert.equal(error, null);
-        assert.deepEqual(data.user.user_metadata, { first_name: 'Ada', last_name: 'King', title: 'Countess' });
+        assert.deepEqual(data.user.user_metadata, {
+          first_name: 'Ada', last_name: 'King', sub: user.id, email, email_verified: true, phone_verified: false,
+          title: 'Countess',
+        });
         const fetched = await auth.getUser();
         assert.deepEqual(fetched.data.user.user_metadata, data.user.user_metadata);
         // New access tokens carry the new metadata.
@@ -581,6 +588,71 @@ for (const backend of backends()) {
         assertApiError(missing.error, { code: 'user_not_found', status: 404 });
       });
 
+      it('admin generateLink makes email change links; the user shows new_email until verifyOtp confirms', async () => {
+        const keys = JSON.parse(mailing.cli(['keys', 'api', '--json']));
+        const headers = { apikey: keys.service_role_key, Authorization: `Bearer ${keys.service_role_key}` };
+        const admin = client(mailing, { headers }).admin;
+        const email = freshEmail('changing');
+        const created = await admin.createUser({ email, password: PASSWORD, email_confirm: true });
+        assert.equal(created.error, null);
+        const newEmail = freshEmail('changed');
+        const { data, error } = await admin.generateLink({ type: 'email_change_new', email, newEmail });
+        assert.equal(error, null);
+        assert.equal(data.properties.verification_type, 'email_change_new');
+        assert.match(data.properties.action_link, /type=email_change/);
+        assert.equal(data.user.new_email, newEmail);
+        assert.ok(data.user.email_change_sent_at);
+        const verified = await client(mailing).verifyOtp({ token_hash: data.properties.hashed_token, type: 'email_change' });
+        assert.equal(verified.error, null);
+        assert.equal(verified.data.user.email, newEmail);
+        assert.equal(verified.data.user.new_email, undefined);
+      });
+
+      it('the user object carries the fields Supabase Auth sends', async () => {
+        const email = freshEmail('fields');
+        const auth = client(mailing);
+        const { data, error } = await auth.signUp({ email, password: PASSWORD, options: { data: { full_name: 'Ada' } } });
+        assert.equal(error, null);
+        const { user } = data;
+        assert.deepEqual(user.user_metadata, {
+          full_name: 'Ada', sub: user.id, email, email_verified: false, phone_verified: false,
+        });
+        assert.equal(user.identities[0].identity_id, user.id);
+        assert.equal(user.identities[0].identity_data.email, email);
+        assert.ok(user.confirmation_sent_at);
+        const mail = await mailing.mail(email);
+        const verified = await auth.verifyOtp({ email, token: mail.code, type: 'signup' });
+        assert.equal(verified.error, null);
+        assert.equal(verified.data.user.user_metadata.email_verified, true);
+        assert.equal((await client(mailing).resetPasswordForEmail(email)).error, null);
+        assert.equal((await auth.reauthenticate()).error, null);
+        const { data: current } = await auth.getUser();
+        assert.ok(current.user.recovery_sent_at && current.user.reauthentication_sent_at, JSON.stringify(current.user));
+      });
+
+      it('with compat.verify_links_at_once, following a link redeems it and lands with the session', async () => {
+        const server = await startAuthd(backend, { ...NO_LIMITS, COMPAT__VERIFY_LINKS_AT_ONCE: 'true' });
+        try {
+          const email = freshEmail('at-once');
+          assert.equal((await client(server).signUp({ email, password: PASSWORD })).error, null);
+          const followed = await fetch((await server.mail(email)).link, { redirect: 'manual' });
+          assert.equal(followed.status, 303);
+          const landing = new URL(followed.headers.get('location'));
+          const fragment = new URLSearchParams(landing.hash.slice(1));
+          assert.equal(fragment.get('type'), 'signup');
+          const auth = client(server);
+          const set = await auth.setSession({
+            access_token: fragment.get('access_token'),
+            refresh_token: fragment.get('refresh_token'),
+          });
+          assert.equal(set.error, null);
+          assert.equal(set.data.user.email, email);
+          assert.ok(set.data.user.email_confirmed_at);
+        } finally {
+          await server.stop();
+        }
+      });
+
       it('reauthenticate mails a code that updateUser takes once as nonce', async () => {
         const email = freshEmail('reauth');
         await client(mailing).signUp({ email, password: PASSWORD });
@@ -746,6 +818,34 @@ for (const backend of backends()) {
         return client(server, { headers }).admin;
       }
 
+      it('deleteUser(id, true) soft-deletes: the row stays with deleted_at and the address is free', async () => {
+        const admin = adminClient(open);
+        const email = freshEmail('soft');
+        const id = '0b9d7c51-2f4e-4a8b-9c3d-' + String(Date.now()).slice(-12).padStart(12, '0');
+        const created = await admin.createUser({ id, email, password: PASSWORD, email_confirm: true });
+        assert.equal(created.error, null);
+        assert.equal(created.data.user.id, id, 'createUser takes the id given');
+        assert.equal((await admin.deleteUser(id, true)).error, null);
+        const { data, error } = await admin.getUserById(id);
+        assert.equal(error, null);
+        assert.ok(data.user.deleted_at);
+        assert.equal(data.user.email, '');
+        assert.deepEqual(data.user.identities, []);
+        const signIn = await client(open).signInWithPassword({ email, password: PASSWORD });
+        assertApiError(signIn.error, { code: 'invalid_credentials', status: 400 });
+        assert.equal((await admin.createUser({ email, password: PASSWORD })).error, null, 'the address is free');
+        assertApiError((await admin.deleteUser(id, true)).error, { code: 'user_not_found', status: 404 });
+      });
+
+      it('an anonymous user who adds a username and a password is anonymous no longer', async () => {
+        const auth = client(open);
+        const { error } = await auth.signInAnonymously();
+        assert.equal(error, null);
+        const updated = await auth.updateUser({ username: freshUsername('anon'), password: PASSWORD });
+        assert.equal(updated.error, null);
+        assert.equal(updated.data.user.is_anonymous, false);
+      });
+
       it('createUser, getUserById, updateUserById, listUsers and deleteUser', async () => {
         const admin = adminClient(open);
         const email = freshEmail('admin-made');
@@ -852,6 +952,73 @@ for (const backend of backends()) {
         assertApiError((await asUser.createUser({ email: freshEmail() })).error, { code: 'not_admin', status: 403 });
         const bare = client(open).admin;
         assertApiError((await bare.listUsers()).error, { code: 'no_authorization', status: 401 });
+      });
+    });
+
+    describe('a project moved from Supabase keeps its JWT secret and API keys', () => {
+      const JWT_SECRET = 'Vd3kq8ZxP0mW5tLr2Yc7NfB1sJ9hG4uQ6eA8oK3iR0vT5wE2yU7pM1nX4zC9bH6j';
+
+      /** `ANON_KEY` / `SERVICE_ROLE_KEY` as Supabase's self-hosting guide makes them. */
+      function stockKey(role) {
+        const iat = nowSecs() - 3600;
+        return new SignJWT({ role, iss: 'supabase', iat, exp: iat + 5 * 365 * 86_400 })
+          .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+          .sign(new TextEncoder().encode(JWT_SECRET));
+      }
+
+      it('the anon key and the service-role key work through auth-js, as with Supabase Auth', async () => {
+        const server = await startAuthd(backend, {
+          SIGNUP__AUTOCONFIRM: 'true',
+          API__REQUIRE_KEY: 'true',
+          JWT__ALGORITHM: 'HS256',
+          JWT__SECRET: JWT_SECRET,
+          // An issuer of its own: the stock keys say `supabase`, which Supabase Auth never checks.
+          JWT__ISSUER: 'https://auth.example.com/auth/v1',
+          ...NO_LIMITS,
+        });
+        try {
+          const [anonKey, serviceKey] = await Promise.all([stockKey('anon'), stockKey('service_role')]);
+          const { auth, user } = await signedUp(server, { headers: { apikey: anonKey } });
+          assert.equal((await auth.getUser()).error, null, "the user's own token still works");
+
+          // supabase-js sends a service-role key as both apikey and bearer.
+          const headers = { apikey: serviceKey, Authorization: `Bearer ${serviceKey}` };
+          const admin = client(server, { headers }).admin;
+          const listed = await admin.listUsers();
+          assert.equal(listed.error, null);
+          assert.ok(listed.data.users.some((u) => u.id === user.id));
+          const created = await admin.createUser({ email: freshEmail('stock'), email_confirm: true });
+          assert.equal(created.error, null);
+          assert.equal((await admin.deleteUser(created.data.user.id)).error, null);
+
+          // auth-js's own integration tests sign `{ role: 'service_role' }` alone: no exp, no aud.
+          const bare = await new SignJWT({ role: 'service_role' })
+            .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+            .setIssuedAt()
+            .sign(new TextEncoder().encode(JWT_SECRET));
+          const bareAdmin = client(server, { headers: { apikey: anonKey, Authorization: `Bearer ${bare}` } }).admin;
+          assert.equal((await bareAdmin.getUserById(user.id)).error, null);
+
+          // The anon key is no admin key, and a key made with another secret says what is wrong.
+          const anonAdmin = client(server, { headers: { apikey: anonKey, Authorization: `Bearer ${anonKey}` } }).admin;
+          assertApiError((await anonAdmin.listUsers()).error, { code: 'not_admin', status: 403 });
+          const forged = await new SignJWT({ role: 'service_role' })
+            .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+            .sign(new TextEncoder().encode('another secret that is long enough to pass'));
+          const refused = await call(server, 'GET', '/admin/users', { token: forged });
+          assert.equal(refused.status, 403);
+          assert.equal(refused.body.error_code, 'bad_jwt');
+          assert.equal(refused.body.token_error, 'bad_signature');
+
+          // `authd keys api --supabase` prints keys of the same shape.
+          const printed = JSON.parse(server.cli(['keys', 'api', '--supabase', '--json']));
+          const printedAdmin = client(server, {
+            headers: { apikey: printed.service_role_key, Authorization: `Bearer ${printed.service_role_key}` },
+          }).admin;
+          assert.equal((await printedAdmin.getUserById(user.id)).error, null);
+        } finally {
+          await server.stop();
+        }
       });
     });
 

@@ -14,12 +14,25 @@ pub struct CompatConfig {
     /// `POST /otp` with `create_user: false` for an address without an account answers
     /// `422 otp_disabled` (Supabase Auth) instead of `200 {}` (which reveals nothing).
     pub otp_reveals_unknown_addresses: Option<bool>,
+    /// `GET /verify` (the link in a mail) redeems the link at once and redirects to the app
+    /// (Supabase Auth) instead of answering a page whose button does it. The page keeps mail
+    /// scanners that open every link (Microsoft Defender's Safe Links, Proofpoint, …) from using
+    /// links up; redeem at once when the app's own tests or server-side callbacks follow the
+    /// link without a browser, or when users' mail is not scanned.
+    pub verify_links_at_once: Option<bool>,
 }
 
 impl CompatConfig {
     /// Whether `POST /otp` tells an unknown address by `otp_disabled`.
     pub fn otp_reveals_unknown_addresses(&self) -> bool {
         self.otp_reveals_unknown_addresses.unwrap_or(self.supabase)
+    }
+}
+
+impl CompatConfig {
+    /// Whether `GET /verify` redeems the link at once.
+    pub fn verify_links_at_once(&self) -> bool {
+        self.verify_links_at_once.unwrap_or(self.supabase)
     }
 }
 
@@ -59,11 +72,13 @@ mod tests {
         Jail::expect_with(|jail| {
             let safer = Config::load(None).unwrap();
             assert!(!safer.compat.otp_reveals_unknown_addresses());
+            assert!(!safer.compat.verify_links_at_once(), "authd's own default: the link page");
             assert!(per_ip(&safer).iter().all(|n| *n > 0), "authd's own defaults limit per IP");
 
             jail.create_file("authd.toml", "[compat]\nsupabase = true\n")?;
             let supabase = Config::load(Some(Path::new("authd.toml"))).unwrap();
             assert!(supabase.compat.otp_reveals_unknown_addresses());
+            assert!(supabase.compat.verify_links_at_once());
             assert_eq!(per_ip(&supabase), [0; 5], "Supabase Auth: no per-IP limit without a header");
             assert_eq!(
                 supabase.rate_limits.password_failures_per_client,
@@ -73,10 +88,11 @@ mod tests {
 
             jail.create_file(
                 "authd.toml",
-                "[compat]\nsupabase = true\notp_reveals_unknown_addresses = false\n[rate_limits]\nsignup_per_minute = 5\n",
+                "[compat]\nsupabase = true\notp_reveals_unknown_addresses = false\nverify_links_at_once = false\n[rate_limits]\nsignup_per_minute = 5\n",
             )?;
             let chosen = Config::load(Some(Path::new("authd.toml"))).unwrap();
             assert!(!chosen.compat.otp_reveals_unknown_addresses(), "an explicit choice wins");
+            assert!(!chosen.compat.verify_links_at_once(), "an explicit choice wins");
             assert_eq!(per_ip(&chosen), [5, 0, 0, 0, 0], "a limit set explicitly stays");
             Ok(())
         });

@@ -68,6 +68,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Deleting spent sessions, tokens, secrets and mail.
     pub prune: PruneConfig,
+    /// Second factors (TOTP).
+    pub mfa: crate::mfa_config::MfaConfig,
     /// Outgoing mail server; without a host, mail goes to files.
     pub smtp: SmtpConfig,
     /// What mails say and where unsent ones are kept.
@@ -284,6 +286,15 @@ pub struct JwtConfig {
     pub secret: Option<Secret>,
     /// File holding the HS256 secret instead.
     pub secret_file: Option<PathBuf>,
+    /// Key id of the HS256 secret (Supabase Auth's `GOTRUE_JWT_KEY_ID`); empty derives one from
+    /// the secret. Tokens without a `kid` are checked with the secret either way.
+    pub key_id: String,
+    /// Supabase Auth's set of signing and verifying keys (`GOTRUE_JWT_KEYS`): a JSON array of
+    /// private JWKs, exactly one with `sign` in its `key_ops`. Replaces `jwt.algorithm`,
+    /// `jwt.private_key` and database keys; an HS256 key in it checks tokens without a `kid`.
+    pub keys: Option<Secret>,
+    /// File holding the key set instead.
+    pub keys_file: Option<PathBuf>,
     /// ES256/RS256 private key (PEM, or a private JWK in JSON). When unset, authd generates keys
     /// and keeps them in the database, shared by every replica.
     pub private_key: Option<Secret>,
@@ -309,6 +320,9 @@ impl Default for JwtConfig {
             algorithm: JwtAlgorithm::ES256,
             secret: None,
             secret_file: None,
+            key_id: String::new(),
+            keys: None,
+            keys_file: None,
             private_key: None,
             private_key_file: None,
             keys_encryption_key: None,
@@ -338,6 +352,9 @@ impl JwtConfig {
 pub struct SessionsConfig {
     /// Seconds during which the previous refresh token may be presented again.
     pub reuse_interval_secs: u64,
+    /// Seconds during which a used refresh token whose successor was never used may be
+    /// presented again and get that successor (an answer lost in an outage); 0 turns it off.
+    pub lost_answer_window_secs: u64,
     /// End every session this many seconds after sign-in; 0 turns it off.
     pub timebox_secs: u64,
     /// End a session not refreshed for this many seconds; 0 turns it off.
@@ -346,7 +363,7 @@ pub struct SessionsConfig {
 
 impl Default for SessionsConfig {
     fn default() -> Self {
-        Self { reuse_interval_secs: 10, timebox_secs: 0, inactivity_timeout_secs: 0 }
+        Self { reuse_interval_secs: 10, lost_answer_window_secs: 86_400, timebox_secs: 0, inactivity_timeout_secs: 0 }
     }
 }
 
@@ -767,6 +784,9 @@ impl Config {
         if let Some(path) = &self.jwt.secret_file {
             self.jwt.secret = Some(Secret(read_secret("jwt.secret_file", path)?));
         }
+        if let Some(path) = &self.jwt.keys_file {
+            self.jwt.keys = Some(Secret(read_secret("jwt.keys_file", path)?));
+        }
         if let Some(path) = &self.jwt.private_key_file {
             self.jwt.private_key = Some(Secret(read_secret("jwt.private_key_file", path)?));
         }
@@ -827,6 +847,9 @@ impl Config {
         if self.prune.retention_secs < 3600 {
             return invalid("prune.retention_secs must be at least 3600 (one hour)");
         }
+        if let Some(problem) = self.mfa.problem() {
+            return invalid(problem);
+        }
         let is_http = |url: &str| url.starts_with("http://") || url.starts_with("https://");
         if !is_http(&self.site.url) {
             return invalid("site.url must be an http:// or https:// URL");
@@ -845,22 +868,33 @@ impl Config {
         if self.jwt.audience.trim().is_empty() {
             return invalid("jwt.audience must not be empty");
         }
-        match (&self.jwt.algorithm, &self.jwt.secret) {
-            (JwtAlgorithm::HS256, None) => return invalid("jwt.algorithm HS256 needs jwt.secret (or jwt.secret_file)"),
-            (JwtAlgorithm::HS256, Some(secret)) => {
-                // Too short, a published example (Supabase's placeholder) or not random: refused,
-                // with how to make a good one; the message never quotes the secret.
-                if let Err(weak) = auth_crypto::HmacSecret::new(secret.expose().as_bytes()) {
-                    return Err(ConfigError::Invalid(format!("jwt.secret: {weak}")));
-                }
+        if let Some(secret) = &self.jwt.secret {
+            // Too short, a published example (Supabase's placeholder) or not random: refused,
+            // with how to make a good one; the message never quotes the secret.
+            if let Err(weak) = auth_crypto::HmacSecret::new(secret.expose().as_bytes()) {
+                return Err(ConfigError::Invalid(format!("jwt.secret: {weak}")));
             }
-            (JwtAlgorithm::ES256 | JwtAlgorithm::RS256, Some(_)) => {
-                return invalid("jwt.secret is only used with jwt.algorithm = \"HS256\"");
-            }
-            _ => {}
         }
-        if self.jwt.algorithm == JwtAlgorithm::HS256 && self.jwt.private_key.is_some() {
-            return invalid("jwt.private_key is only used with jwt.algorithm = \"ES256\" or \"RS256\"");
+        if let Some(keys) = &self.jwt.keys {
+            // Supabase Auth's key set decides the algorithms; jwt.secret may stand beside it.
+            crate::keys::key_set(keys.expose(), self.jwt.secret.as_ref().map(|s| s.expose()))
+                .map_err(|e| ConfigError::Invalid(format!("{e:#}")))?;
+            if self.jwt.private_key.is_some() {
+                return invalid("jwt.keys and jwt.private_key cannot both be set: put the private key in jwt.keys");
+            }
+        } else {
+            match (&self.jwt.algorithm, &self.jwt.secret) {
+                (JwtAlgorithm::HS256, None) => {
+                    return invalid("jwt.algorithm HS256 needs jwt.secret (or jwt.secret_file)");
+                }
+                (JwtAlgorithm::ES256 | JwtAlgorithm::RS256, Some(_)) => {
+                    return invalid("jwt.secret is only used with jwt.algorithm = \"HS256\" (or beside jwt.keys)");
+                }
+                _ => {}
+            }
+            if self.jwt.algorithm == JwtAlgorithm::HS256 && self.jwt.private_key.is_some() {
+                return invalid("jwt.private_key is only used with jwt.algorithm = \"ES256\" or \"RS256\"");
+            }
         }
         if let Err(bad) = self.jwt.keys_encryption_key() {
             return Err(ConfigError::Invalid(format!("jwt.keys_encryption_key: {bad}")));
@@ -989,6 +1023,9 @@ impl Config {
         }
         if shown.jwt.private_key.is_some() {
             shown.jwt.private_key = Some(Secret("<redacted>".into()));
+        }
+        if shown.jwt.keys.is_some() {
+            shown.jwt.keys = Some(Secret("<redacted>".into()));
         }
         if shown.jwt.keys_encryption_key.is_some() {
             shown.jwt.keys_encryption_key = Some(Secret("<redacted>".into()));

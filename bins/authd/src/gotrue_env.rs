@@ -53,6 +53,8 @@ pub const MAPPINGS: &[(&[&str], &[&str])] = &[
     (&["GOTRUE_API_PORT", "PORT"], &["server.port"]),
     (&["GOTRUE_LOG_LEVEL"], &["log.level"]),
     (&["GOTRUE_JWT_SECRET"], &["jwt.secret", "jwt.algorithm"]),
+    (&["GOTRUE_JWT_KEY_ID"], &["jwt.key_id"]),
+    (&["GOTRUE_JWT_KEYS"], &["jwt.keys"]),
     (&["GOTRUE_JWT_EXP"], &["jwt.expiry_secs"]),
     (&["GOTRUE_JWT_AUD"], &["jwt.audience"]),
     (&["GOTRUE_JWT_ISSUER"], &["jwt.issuer"]),
@@ -79,6 +81,12 @@ pub const MAPPINGS: &[(&[&str], &[&str])] = &[
     (&["GOTRUE_RATE_LIMIT_TOKEN_REFRESH"], &["rate_limits.refresh_per_minute", "rate_limits.password_per_minute"]),
     (&["GOTRUE_RATE_LIMIT_OTP"], &["rate_limits.email_per_minute", "rate_limits.signup_per_minute"]),
     (&["GOTRUE_RATE_LIMIT_VERIFY"], &["rate_limits.verify_per_minute"]),
+    (&["GOTRUE_MFA_TOTP_ENROLL_ENABLED"], &["mfa.totp_enroll_enabled"]),
+    (&["GOTRUE_MFA_TOTP_VERIFY_ENABLED"], &["mfa.totp_verify_enabled"]),
+    (&["GOTRUE_MFA_MAX_ENROLLED_FACTORS"], &["mfa.max_enrolled_factors"]),
+    (&["GOTRUE_MFA_MAX_VERIFIED_FACTORS"], &["mfa.max_verified_factors"]),
+    (&["GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION"], &["mfa.challenge_expiry_secs"]),
+    (&["GOTRUE_MFA_FACTOR_EXPIRY_DURATION"], &["mfa.factor_expiry_secs"]),
 ];
 
 /// GoTrue variables read without being mapped one to one: the link paths shape
@@ -204,6 +212,14 @@ impl GotrueEnv {
             put("jwt.secret", v);
             put("jwt.algorithm", json!("HS256"));
         }
+        if let Some(v) = text(&["GOTRUE_JWT_KEY_ID"]) {
+            put("jwt.key_id", v);
+        }
+        if let Some(v) = text(&["GOTRUE_JWT_KEYS"]) {
+            // GoTrue's own set of signing and verifying keys; it decides the algorithms, and
+            // JWT_SECRET then only checks HS256 tokens without a kid (see `jwt.keys`).
+            put("jwt.keys", v);
+        }
         if let Some((name, v)) = self.first(&["GOTRUE_JWT_EXP"]) {
             put("jwt.expiry_secs", json!(whole(name, v)?));
         }
@@ -294,6 +310,7 @@ impl GotrueEnv {
         if let Some((name, v)) = self.first(&["GOTRUE_RATE_LIMIT_VERIFY"]) {
             put("rate_limits.verify_per_minute", json!(per_minute(name, v)?));
         }
+        self.translate_mfa(&mut put)?;
         if self.vars.keys().any(|name| name.starts_with(PREFIX)) {
             // A GoTrue environment means an application written against Supabase Auth.
             put("compat.supabase", json!(true));
@@ -387,6 +404,44 @@ fn insert(root: &mut serde_json::Map<String, serde_json::Value>, key: &str, valu
 /// A non-negative whole number.
 fn whole(name: &str, value: &str) -> Result<u64, String> {
     value.parse().map_err(|_| format!("{name} must be a whole number of at least 0"))
+}
+
+impl GotrueEnv {
+    /// `GOTRUE_MFA_*`: GoTrue raises challenge and factor lifetimes under 300 seconds to 300.
+    fn translate_mfa(&self, put: &mut impl FnMut(&str, serde_json::Value)) -> Result<(), String> {
+        for (var, key) in [
+            ("GOTRUE_MFA_TOTP_ENROLL_ENABLED", "mfa.totp_enroll_enabled"),
+            ("GOTRUE_MFA_TOTP_VERIFY_ENABLED", "mfa.totp_verify_enabled"),
+        ] {
+            if let Some((name, v)) = self.first(&[var]) {
+                put(key, json!(go_bool(name, v)?));
+            }
+        }
+        for (var, key) in [
+            ("GOTRUE_MFA_MAX_ENROLLED_FACTORS", "mfa.max_enrolled_factors"),
+            ("GOTRUE_MFA_MAX_VERIFIED_FACTORS", "mfa.max_verified_factors"),
+        ] {
+            if let Some((name, v)) = self.first(&[var]) {
+                // GoTrue reads the first as a float.
+                let n: f64 = v.parse().map_err(|_| format!("{name} must be a number"))?;
+                if !n.is_finite() || !(0.0..=1e6).contains(&n) {
+                    return Err(format!("{name} must be a number"));
+                }
+                put(key, json!(n.floor() as u64));
+            }
+        }
+        if let Some((name, v)) = self.first(&["GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION"]) {
+            let secs: f64 = v.parse().map_err(|_| format!("{name} must be a number of seconds"))?;
+            if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+                return Err(format!("{name} must be a number of seconds"));
+            }
+            put("mfa.challenge_expiry_secs", json!((secs.ceil() as u64).max(300)));
+        }
+        if let Some((name, v)) = self.first(&["GOTRUE_MFA_FACTOR_EXPIRY_DURATION"]) {
+            put("mfa.factor_expiry_secs", json!(go_duration_secs(name, v)?.max(300)));
+        }
+        Ok(())
+    }
 }
 
 /// Go's `strconv.ParseBool`.
@@ -627,6 +682,49 @@ mod tests {
         });
     }
 
+    #[test]
+    fn gotrue_jwt_keys_are_read_as_gotrue_reads_them_beside_the_secret() {
+        use base64::Engine;
+        const SECRET: &str = "q0mO6pXk1x5yV4+7Qq1B0jv7dFmVQ3nT8yH2s9cRkZl1a5wE3uJ6pY0tGiX4oN2b";
+        let es256 = auth_crypto::SigningKey::generate(auth_crypto::JwtAlgorithm::ES256).unwrap();
+        let mut signing_jwk: serde_json::Value = serde_json::from_str(&es256.to_private_jwk_json()).unwrap();
+        signing_jwk["kid"] = json!("asymmetric-1");
+        signing_jwk["key_ops"] = json!(["sign", "verify"]);
+        let oct = |secret: &str| {
+            json!({"kty": "oct", "kid": "legacy", "key_ops": ["verify"],
+                   "k": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)})
+        };
+        Jail::expect_with(|jail| {
+            jail.set_env("GOTRUE_JWT_SECRET", SECRET);
+            jail.set_env("GOTRUE_JWT_KEY_ID", "legacy");
+            jail.set_env("GOTRUE_JWT_KEYS", json!([oct(SECRET), signing_jwk]).to_string());
+            let config = Config::load(None).unwrap();
+            config.validate().unwrap();
+            assert_eq!(config.jwt.key_id, "legacy");
+            let settings = crate::wiring::key_settings(&config).unwrap();
+            let crate::keys::AccessKeySource::Configured { signing, verify_only } = settings.access else {
+                panic!("the key set is the configured ring");
+            };
+            assert_eq!((signing.kid(), signing.alg()), ("asymmetric-1", auth_crypto::JwtAlgorithm::ES256));
+            assert_eq!(verify_only.iter().map(|k| k.kid()).collect::<Vec<_>>(), ["legacy"]);
+            assert!(!config.to_redacted_toml().unwrap().contains("asymmetric-1"), "the set is a secret");
+
+            // GoTrue checks kid-less HS256 tokens with JWT_SECRET, authd with the set's HS256 key.
+            jail.set_env(
+                "GOTRUE_JWT_KEYS",
+                json!([oct("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), signing_jwk])
+                    .to_string(),
+            );
+            let refused = Config::load(None).unwrap().validate().unwrap_err().to_string();
+            assert!(refused.contains("jwt.secret differs from the HS256 key of jwt.keys"), "{refused}");
+            assert!(!refused.contains(SECRET));
+            jail.set_env("GOTRUE_JWT_KEYS", json!([oct(SECRET)]).to_string());
+            let refused = Config::load(None).unwrap().validate().unwrap_err().to_string();
+            assert!(refused.contains("no key has sign"), "{refused}");
+            Ok(())
+        });
+    }
+
     fn env(pairs: &[(&str, &str)]) -> GotrueEnv {
         GotrueEnv::from_vars(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
     }
@@ -747,5 +845,21 @@ mod tests {
         let names = gotrue.uncarried();
         assert_eq!(names, vec!["GOTRUE_EXTERNAL_GITHUB_ENABLED", "GOTRUE_EXTERNAL_GITHUB_SECRET"]);
         assert!(!format!("{gotrue:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn mfa_variables_map_with_gotrue_floors() {
+        let out = env(&[
+            ("GOTRUE_MFA_TOTP_ENROLL_ENABLED", "false"),
+            ("GOTRUE_MFA_MAX_ENROLLED_FACTORS", "3"),
+            ("GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION", "60"),
+            ("GOTRUE_MFA_FACTOR_EXPIRY_DURATION", "10m"),
+        ])
+        .translate()
+        .unwrap();
+        assert_eq!(out["mfa"]["totp_enroll_enabled"], false);
+        assert_eq!(out["mfa"]["max_enrolled_factors"], 3);
+        assert_eq!(out["mfa"]["challenge_expiry_secs"], 300, "GoTrue raises it to 300");
+        assert_eq!(out["mfa"]["factor_expiry_secs"], 600);
     }
 }

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use auth_core::domain::{KeyPurpose, KeyStatus, StoredKey};
 use auth_core::ports::{Clock, KeyStore, Random, TokenSigner};
 use auth_crypto::{
-    CLOCK_SKEW_SECS, HmacTokenChain, JwtAlgorithm, JwtSigner, KeyEncryptionKey, SigningKey, StoredKeys,
+    CLOCK_SKEW_SECS, HmacTokenChain, JwkSetKeys, JwtAlgorithm, JwtSigner, KeyEncryptionKey, SigningKey, StoredKeys,
     StoredKeysError, TokenLifetimes,
 };
 use chrono::{DateTime, TimeDelta, Utc};
@@ -21,8 +21,14 @@ use serde::Serialize;
 
 /// Where access-token keys come from.
 pub enum AccessKeySource {
-    /// One key fixed by the configuration (an HS256 secret or a private key).
-    Configured(SigningKey),
+    /// Keys fixed by the configuration: an HS256 secret or a private key, which signs alone, or
+    /// Supabase Auth's key set (`jwt.keys`), whose other keys only verify.
+    Configured {
+        /// Signs access tokens and API keys.
+        signing: SigningKey,
+        /// Verifies only.
+        verify_only: Vec<SigningKey>,
+    },
     /// Generated keys of this algorithm kept in the database, rotated with `authd keys rotate`.
     Database(JwtAlgorithm),
 }
@@ -75,6 +81,10 @@ pub struct ApiKeys {
 
 /// How long an API key is valid: until its signing key is replaced, in practice.
 const API_KEY_LIFETIME: TimeDelta = TimeDelta::days(3653);
+/// `iss` of the API keys Supabase's tooling makes.
+const STOCK_KEY_ISSUER: &str = "supabase";
+/// Lifetime of the API keys Supabase's self-hosting guide makes: five years.
+const STOCK_KEY_LIFETIME: TimeDelta = TimeDelta::days(5 * 365);
 
 /// One row of `authd keys list`; never the material.
 #[derive(Debug, Clone, Serialize)]
@@ -106,7 +116,7 @@ impl Keys {
         random: Arc<dyn Random>,
     ) -> Self {
         let mut stored = match &settings.access {
-            AccessKeySource::Configured(_) => StoredKeys::chain_only(store),
+            AccessKeySource::Configured { .. } => StoredKeys::chain_only(store),
             AccessKeySource::Database(alg) => StoredKeys::new(store, *alg).with_api_key_signing(),
         }
         .with_clock(Arc::clone(&clock))
@@ -158,8 +168,8 @@ impl Keys {
     /// The key that signs API keys, and when it started: the configured key, or the newest
     /// API-key key in the database (replacing it revokes the keys the previous one signed).
     async fn api_key_signer(&self) -> anyhow::Result<(SigningKey, Option<DateTime<Utc>>)> {
-        if let AccessKeySource::Configured(key) = &self.settings.access {
-            return Ok((key.clone(), None));
+        if let AccessKeySource::Configured { signing, .. } = &self.settings.access {
+            return Ok((signing.clone(), None));
         }
         let (key, since) = self.stored.api_key_signer().await.map_err(|e| missing(e, "API-key signing key"))?;
         Ok((key, Some(since)))
@@ -190,10 +200,41 @@ impl Keys {
         Ok(ApiKeys { anon_key: sign(anon)?, service_role_key: sign(service)?, kid })
     }
 
+    /// The anon and service-role keys as Supabase's self-hosting tooling makes them: signed with
+    /// the configured HS256 secret and no `kid`, claims `iss: supabase`, `role`, `iat`, `exp`
+    /// (five years on) and `ref` when given, no `aud`. Such keys verify only where that secret
+    /// does (authd, and PostgREST or other Supabase services sharing `JWT_SECRET`).
+    pub async fn stock_api_keys(&self, project_ref: Option<&str>) -> anyhow::Result<ApiKeys> {
+        let (key, _) = self.api_key_signer().await?;
+        if key.alg() != JwtAlgorithm::HS256 {
+            bail!(
+                "Supabase-shaped API keys are HS256 tokens signed with the JWT secret: set jwt.secret \
+                 (jwt.algorithm = \"HS256\") to print them"
+            );
+        }
+        let kid = key.kid().to_owned();
+        let signer = JwtSigner::new(key, Vec::new(), self.settings.audience.clone(), String::new())?;
+        let issued = self.clock.now();
+        let sign = |role: &str| -> anyhow::Result<String> {
+            let mut claims = serde_json::json!({
+                "iss": STOCK_KEY_ISSUER,
+                "role": role,
+                "iat": issued.timestamp(),
+                "exp": (issued + STOCK_KEY_LIFETIME).timestamp(),
+            });
+            if let Some(project_ref) = project_ref {
+                claims["ref"] = project_ref.into();
+            }
+            Ok(signer.sign_claims_without_kid(&claims)?)
+        };
+        let (anon, service) = (&self.settings.anonymous_role, &self.settings.service_role);
+        Ok(ApiKeys { anon_key: sign(anon)?, service_role_key: sign(service)?, kid })
+    }
+
     /// Replaces the API-key signing key: keys printed before stop working, on running servers
     /// once they reload their keys.
     pub async fn rotate_api_keys(&self) -> anyhow::Result<ApiKeys> {
-        if let AccessKeySource::Configured(_) = self.settings.access {
+        if let AccessKeySource::Configured { .. } = self.settings.access {
             bail!(
                 "API keys are signed with the configured key (jwt.secret or jwt.private_key); replace that key to revoke them"
             );
@@ -211,8 +252,8 @@ impl Keys {
     /// The current ring: the signing key, and the keys that only verify (pending and replaced
     /// ones, and the API-key signing key).
     async fn ring(&self) -> anyhow::Result<(SigningKey, Vec<SigningKey>)> {
-        if let AccessKeySource::Configured(key) = &self.settings.access {
-            return Ok((key.clone(), Vec::new()));
+        if let AccessKeySource::Configured { signing, verify_only } = &self.settings.access {
+            return Ok((signing.clone(), verify_only.clone()));
         }
         let ring = self.stored.ring().await.map_err(|e| missing(e, "signing key"))?;
         Ok((ring.signing, ring.verify_only))
@@ -244,7 +285,7 @@ impl Keys {
     /// retire, a key retired by an operator is dropped. On a change it logs and runs the hook;
     /// on an error `signer` keeps its ring. Returns whether the ring changed.
     pub async fn reload(&self, signer: &JwtSigner) -> anyhow::Result<bool> {
-        if let AccessKeySource::Configured(_) = self.settings.access {
+        if let AccessKeySource::Configured { .. } = self.settings.access {
             return Ok(false);
         }
         if !self.stored.reload(signer).await.context("cannot reload the keys")? {
@@ -262,7 +303,7 @@ impl Keys {
     /// Reloads the keys every `jwt.key_reload_secs` (see [`Keys::reload`]), and at once when
     /// `changes` (PostgreSQL's notifications) hears that another process changed them.
     pub fn spawn_reload(self: Arc<Self>, signer: Arc<JwtSigner>, changes: Option<auth_store::KeyChanges>) {
-        if matches!(self.settings.access, AccessKeySource::Configured(_)) {
+        if matches!(self.settings.access, AccessKeySource::Configured { .. }) {
             return;
         }
         tokio::spawn(async move {
@@ -288,7 +329,7 @@ impl Keys {
     /// Adds a new signing key of the configured algorithm; it signs after the publish delay,
     /// or at once with `immediately`.
     pub async fn rotate(&self, immediately: bool) -> anyhow::Result<KeyListing> {
-        if let AccessKeySource::Configured(_) = self.settings.access {
+        if let AccessKeySource::Configured { .. } = self.settings.access {
             bail!(
                 "the signing key comes from the configuration (jwt.secret or jwt.private_key); rotate it there, or unset it to let authd manage keys"
             );
@@ -320,10 +361,10 @@ impl Keys {
     /// Retires key `kid` at once: no replica signs or verifies with it after its next reload.
     /// The key signing now is refused (see [`Keys::rotate_for`]).
     pub async fn retire(&self, kid: &str) -> anyhow::Result<KeyListing> {
-        if let AccessKeySource::Configured(key) = &self.settings.access
-            && key.kid() == kid
+        if let AccessKeySource::Configured { signing, verify_only } = &self.settings.access
+            && std::iter::once(signing).chain(verify_only).any(|key| key.kid() == kid)
         {
-            bail!("key {kid} comes from the configuration (jwt.secret or jwt.private_key); replace it there");
+            bail!("key {kid} comes from the configuration (jwt.secret, jwt.private_key or jwt.keys); replace it there");
         }
         let (key, _) = match self.stored.retire(kid).await {
             Ok(retired) => retired,
@@ -345,16 +386,20 @@ impl Keys {
         let mut rows = Vec::new();
         let mut purposes = vec![KeyPurpose::RefreshChain];
         match &self.settings.access {
-            AccessKeySource::Configured(key) => rows.push(KeyListing {
-                kid: key.kid().to_owned(),
-                purpose: KeyPurpose::AccessToken.as_str(),
-                algorithm: key.alg().name().to_owned(),
-                status: KeyStatus::Signing.as_str(),
-                source: "config",
-                created_at: None,
-                activates_at: None,
-                retired_at: None,
-            }),
+            AccessKeySource::Configured { signing, verify_only } => {
+                let configured = |key: &SigningKey, status: KeyStatus| KeyListing {
+                    kid: key.kid().to_owned(),
+                    purpose: KeyPurpose::AccessToken.as_str(),
+                    algorithm: key.alg().name().to_owned(),
+                    status: status.as_str(),
+                    source: "config",
+                    created_at: None,
+                    activates_at: None,
+                    retired_at: None,
+                };
+                rows.push(configured(signing, KeyStatus::Signing));
+                rows.extend(verify_only.iter().map(|key| configured(key, KeyStatus::Verifying)));
+            }
             AccessKeySource::Database(_) => {
                 purposes = vec![KeyPurpose::AccessToken, KeyPurpose::ApiKey, KeyPurpose::RefreshChain]
             }
@@ -365,6 +410,25 @@ impl Keys {
         }
         Ok(rows)
     }
+}
+
+/// Supabase Auth's key set (`jwt.keys`), read as Supabase Auth reads `GOTRUE_JWT_KEYS`. Beside it,
+/// `jwt.secret` is Supabase Auth's `JWT_SECRET`, which checks HS256 tokens without a `kid` only
+/// while the set holds an HS256 key (otherwise Supabase Auth accepts no HS256 token at all); authd
+/// checks them with that key, so the two must be the same secret.
+pub fn key_set(json: &str, secret: Option<&str>) -> anyhow::Result<JwkSetKeys> {
+    let set = JwkSetKeys::parse(json).context("jwt.keys")?;
+    let hs256 = std::iter::once(&set.signing).chain(&set.verify_only).find(|k| k.alg() == JwtAlgorithm::HS256);
+    if let (Some(key), Some(secret)) = (hs256, secret)
+        && !key.has_secret(secret.as_bytes())
+    {
+        bail!(
+            "jwt.secret differs from the HS256 key of jwt.keys ({}); Supabase Auth checks tokens without a kid with \
+             jwt.secret and authd with that key, so make them the same secret",
+            key.kid()
+        );
+    }
+    Ok(set)
 }
 
 /// A missing key said in authd's words; other failures keep their cause.

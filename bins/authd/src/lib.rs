@@ -10,6 +10,7 @@ pub mod compat;
 pub mod config;
 pub mod gotrue_env;
 pub mod keys;
+pub mod mfa_config;
 pub mod output;
 pub mod postgrest_auth;
 pub mod telemetry;

@@ -13,7 +13,7 @@ use anyhow::Context;
 use auth_core::domain::SessionLimits;
 use auth_core::ports::{Clock, Observer, Random};
 use auth_core::service::{AuthService, AuthSettings, MailDelivery, Ports, PrunePolicy, Pruner, RoleNames};
-use auth_crypto::{Argon2Hasher, Argon2Params, OsRandom, SystemClock};
+use auth_crypto::{Argon2Hasher, Argon2Params, OsRandom, SystemClock, TotpFactors};
 use auth_http::{AppState, HttpSettings, MetricsEndpoint, RateLimits, ServerInfo};
 use auth_metrics::{DbPoolSample, HashPoolSample, Metrics};
 use auth_store::{Database, PoolOptions};
@@ -21,6 +21,7 @@ use auth_store::{Database, PoolOptions};
 use crate::config::{Config, seconds};
 use crate::keys::Keys;
 
+pub use key_settings::key_settings;
 pub use postgrest::{postgrest_settings, postgrest_sync};
 
 /// Opens the configured database (the store creates the folder of an embedded SQLite file).
@@ -155,6 +156,7 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         require_api_key: config.api.require_key,
         mail_answer_floor: Duration::from_millis(config.otp.answer_floor_ms),
         request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+        verify_links_at_once: config.compat.verify_links_at_once(),
     };
     let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };
     let mut state = AppState::new(service, random, info, http).with_readiness(database.ports().readiness);
@@ -262,8 +264,11 @@ fn service(
         let waits = Arc::clone(metrics);
         hasher = hasher.observe_wait(Arc::new(move |wait| waits.hash_waited(wait)));
     }
+    let kek = config.jwt.keys_encryption_key().context("jwt.keys_encryption_key")?;
+    let totp = Arc::new(TotpFactors::new(kek, Arc::new(OsRandom)));
     let ports = Ports::new(&database.ports(), Arc::new(hasher), signer, Arc::new(chain), clock, Arc::new(OsRandom))
-        .with_templates(templates);
+        .with_templates(templates)
+        .with_totp(totp);
     // The per-account password throttle, the per-address mail throttle and the HTTP layer's
     // per-IP limits count here.
     let limiter = limits::limiter(config, database, Arc::clone(&ports.clock))?;
@@ -393,11 +398,12 @@ fn spawn_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) ->
     }
     let policy = PrunePolicy {
         retention: seconds(config.prune.retention_secs),
-        reuse_interval: seconds(config.sessions.reuse_interval_secs),
+        replay_window: seconds(config.sessions.reuse_interval_secs.max(config.sessions.lost_answer_window_secs)),
         session_limits: settings(config)?.session_limits,
         batch: config.prune.batch_size,
     };
-    let pruner = Pruner::new(database.sessions(), database.flows(), database.outbox(), clock, policy);
+    let pruner = Pruner::new(database.sessions(), database.flows(), database.outbox(), clock, policy)
+        .with_factors(database.factors());
     let every = Duration::from_secs(config.prune.interval_secs);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
@@ -426,6 +432,7 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
         },
         access_token_ttl: seconds(config.jwt.expiry_secs),
         reuse_interval: seconds(config.sessions.reuse_interval_secs),
+        lost_answer_window: seconds(config.sessions.lost_answer_window_secs),
         session_limits: SessionLimits {
             timebox: optional(config.sessions.timebox_secs),
             inactivity_timeout: optional(config.sessions.inactivity_timeout_secs),
@@ -460,5 +467,6 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
             otp_reveals_unknown_addresses: config.compat.otp_reveals_unknown_addresses(),
             max_codes_per_day: config.otp.max_codes_per_day,
         },
+        mfa: config.mfa.settings(&config.site.url),
     })
 }

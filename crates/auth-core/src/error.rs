@@ -1,4 +1,4 @@
-use crate::domain::{ChallengeError, EmailError, MetadataError, PhoneError, UsernameError, WeakPassword};
+use crate::domain::{ChallengeError, ChallengeId, EmailError, MetadataError, PhoneError, UsernameError, WeakPassword};
 use crate::ports::{HashError, RandomError, StoreError, TokenError, UniqueField};
 
 /// Everything a use case can refuse or fail with. Each variant has a stable snake_case
@@ -129,6 +129,9 @@ pub enum AuthError {
     /// The API key given is not one of this server's anon or service-role keys.
     #[error("Invalid API key")]
     InvalidApiKey,
+    /// The API key given is not a token this server accepts; the [`TokenError`] says why.
+    #[error("Invalid API key: {0}")]
+    BadApiKey(TokenError),
     /// The user does not exist.
     #[error("User not found")]
     UserNotFound,
@@ -138,6 +141,9 @@ pub enum AuthError {
     /// The operation is turned off by configuration.
     #[error("{0} is disabled")]
     FeatureDisabled(&'static str),
+    /// A refusal of the multi-factor use cases.
+    #[error("{0}")]
+    Mfa(MfaError),
     /// A dependency (database, hashing pool) is unavailable; retrying later may work.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -183,10 +189,11 @@ impl AuthError {
             Self::OtpDisabled => "otp_disabled",
             Self::Overloaded { .. } => "server_busy",
             Self::NoApiKey => "no_api_key",
-            Self::InvalidApiKey => "invalid_api_key",
+            Self::InvalidApiKey | Self::BadApiKey(_) => "invalid_api_key",
             Self::UserNotFound => "user_not_found",
             Self::MailDisabled => "email_provider_disabled",
             Self::FeatureDisabled(_) => "feature_disabled",
+            Self::Mfa(mfa) => mfa.code(),
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "unexpected_failure",
         }
@@ -194,6 +201,75 @@ impl AuthError {
 
     pub(crate) fn invalid(field: &'static str, error: impl std::fmt::Display) -> Self {
         Self::Validation { field, message: error.to_string() }
+    }
+}
+
+/// Why a multi-factor use case refused; each has Supabase Auth's code and sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MfaError {
+    /// The caller has no factor with this id.
+    #[error("Factor not found")]
+    FactorNotFound,
+    /// The factor has no challenge with this id.
+    #[error("MFA factor with the provided challenge ID not found")]
+    ChallengeNotFound,
+    /// Another factor of the user has this friendly name.
+    #[error("A factor with the friendly name \"{0}\" for this user already exists")]
+    NameConflict(String),
+    /// The user has as many factors as allowed.
+    #[error("Maximum number of verified factors reached, unenroll to continue")]
+    TooManyFactors,
+    /// Enrolling another factor once one is verified needs an aal2 session.
+    #[error("AAL2 required to enroll a new factor")]
+    EnrollNeedsAal2,
+    /// Unenrolling a verified factor needs an aal2 session.
+    #[error("AAL2 required to unenroll verified factor")]
+    UnenrollNeedsAal2,
+    /// Changing the email address or password of a user with a verified factor needs an aal2
+    /// session.
+    #[error("AAL2 session is required to update email or password when MFA is enabled.")]
+    UpdateNeedsAal2,
+    /// The challenge was used already, or is answered from another address than it was issued to.
+    #[error("Challenge and verify IP addresses mismatch.")]
+    ChallengeMismatch,
+    /// The challenge expired.
+    #[error("MFA challenge {0} has expired, verify against another challenge or create a new challenge.")]
+    ChallengeExpired(ChallengeId),
+    /// The code is wrong, or was accepted before.
+    #[error("Invalid TOTP code entered")]
+    VerificationFailed,
+    /// TOTP enrollment is turned off.
+    #[error("MFA enroll is disabled for TOTP")]
+    TotpEnrollDisabled,
+    /// TOTP verification is turned off.
+    #[error("MFA verification is disabled for TOTP")]
+    TotpVerifyDisabled,
+    /// Anonymous users have no factors.
+    #[error("Anonymous user not allowed to perform these actions")]
+    AnonymousUser,
+}
+
+impl MfaError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::FactorNotFound | Self::ChallengeNotFound => "mfa_factor_not_found",
+            Self::NameConflict(_) => "mfa_factor_name_conflict",
+            Self::TooManyFactors => "too_many_enrolled_mfa_factors",
+            Self::EnrollNeedsAal2 | Self::UnenrollNeedsAal2 | Self::UpdateNeedsAal2 => "insufficient_aal",
+            Self::ChallengeMismatch => "mfa_ip_address_mismatch",
+            Self::ChallengeExpired(_) => "mfa_challenge_expired",
+            Self::VerificationFailed => "mfa_verification_failed",
+            Self::TotpEnrollDisabled => "mfa_totp_enroll_not_enabled",
+            Self::TotpVerifyDisabled => "mfa_totp_verify_not_enabled",
+            Self::AnonymousUser => "no_authorization",
+        }
+    }
+}
+
+impl From<MfaError> for AuthError {
+    fn from(error: MfaError) -> Self {
+        Self::Mfa(error)
     }
 }
 

@@ -8,14 +8,17 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+mod factors;
+
 use crate::domain::{
-    AuditEvent, AuthCode, MAX_CODE_ATTEMPTS, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, UserChange,
-    UserQuery,
+    AuditAction, AuditEvent, AuthCode, MAX_CODE_ATTEMPTS, MailKind, Metadata, OneTimeKind, OneTimeToken, OutgoingMail,
+    QueuedMail, UserChange, UserQuery,
 };
 use crate::domain::{
-    Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan,
-    Session, SessionId, StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
+    Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Renewal, Rotation, RotationOutcome,
+    RotationPlan, Session, SessionId, StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
+use crate::domain::{Factor, FactorChallenge};
 use crate::ports::{
     AuditLog, CodeQuota, EmailFlowStore, KeyStore, Mail, MailOutbox, Redemption, SessionPrune, SessionStore,
     StoreError, UniqueField, UserStore,
@@ -41,6 +44,8 @@ struct State {
     /// Each user's quota window: when it started and how many secrets it issued.
     quotas: HashMap<UserId, (DateTime<Utc>, u32)>,
     outbox: Vec<OutboxRow>,
+    factors: Vec<Factor>,
+    challenges: Vec<FactorChallenge>,
 }
 
 /// A message in the memory outbox.
@@ -65,6 +70,24 @@ impl State {
         self.failed_codes.remove(&(token.user_id, token.kind));
         self.one_time.retain(|t| !(t.user_id == token.user_id && t.kind == token.kind));
         self.one_time.push(token.clone());
+        if let Some(user) = self.users.get_mut(&token.user_id) {
+            UserChange::issued(token).apply_to(user);
+        }
+    }
+
+    /// Appends `event` to the audit log, numbering it.
+    fn record(&mut self, event: Option<AuditEvent>) {
+        if let Some(mut event) = event {
+            event.id = i64::try_from(self.audit.len()).unwrap_or(i64::MAX) + 1;
+            self.audit.push(event);
+        }
+    }
+
+    /// Appends `events` to the audit log.
+    fn record_all(&mut self, events: &[AuditEvent]) {
+        for event in events {
+            self.record(Some(event.clone()));
+        }
     }
 
     fn start_session_unchecked(&mut self, session: &Session, first_token: &TokenDigest) {
@@ -244,6 +267,26 @@ impl UserStore for MemoryStore {
         state.tokens.retain(|t| !doomed.contains(&t.session_id));
         state.one_time.retain(|t| t.user_id != id);
         state.auth_codes.retain(|c| c.user_id != id);
+        state.delete_factors_where(|f| f.user_id == id);
+        Ok(true)
+    }
+
+    async fn soft_delete_user(&self, id: UserId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        let Some(user) = state.users.get_mut(&id).filter(|u| u.deleted_at.is_none()) else { return Ok(false) };
+        user.email = None;
+        user.phone = None;
+        user.username = None;
+        user.password_hash = None;
+        user.mail.email_change = None;
+        user.app_metadata = Metadata::new();
+        user.user_metadata = Metadata::new();
+        user.deleted_at = Some(at);
+        let sessions: Vec<SessionId> = state.sessions.values().filter(|s| s.user_id == id).map(|s| s.id).collect();
+        state.sessions.retain(|_, s| s.user_id != id);
+        state.tokens.retain(|t| !sessions.contains(&t.session_id));
+        state.one_time.retain(|t| t.user_id != id);
+        state.auth_codes.retain(|c| c.user_id != id);
         Ok(true)
     }
 
@@ -266,13 +309,19 @@ impl UserStore for MemoryStore {
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError> {
+    async fn start_session(
+        &self,
+        session: &Session,
+        first_token: &TokenDigest,
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         let Some(user) = state.users.get_mut(&session.user_id) else {
             return Err(StoreError::NotFound);
         };
         user.last_sign_in_at = Some(session.created_at);
         state.start_session_unchecked(session, first_token);
+        state.record_all(events);
         Ok(())
     }
 
@@ -281,6 +330,7 @@ impl SessionStore for MemoryStore {
         user: &User,
         session: &Session,
         first_token: &TokenDigest,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if state.users.contains_key(&user.id) {
@@ -291,6 +341,7 @@ impl SessionStore for MemoryStore {
         }
         state.users.insert(user.id, user.clone());
         state.start_session_unchecked(session, first_token);
+        state.record_all(events);
         Ok(())
     }
 
@@ -315,6 +366,8 @@ impl SessionStore for MemoryStore {
             return Ok(RotationOutcome::NotFound);
         };
         let live = state.tokens.iter().find(|t| t.session_id == session.id && t.used_at.is_none()).cloned();
+        // Sessions go with their user, so a session's user is always there.
+        let user = state.users.get(&session.user_id).cloned().ok_or(StoreError::NotFound)?;
         match plan_rotation(&presented, &session, live.as_ref(), rotation) {
             RotationPlan::Rotate => {
                 state.next_token_id += 1;
@@ -333,12 +386,15 @@ impl SessionStore for MemoryStore {
                 });
                 let stored = state.sessions.get_mut(&session.id).ok_or(StoreError::NotFound)?;
                 stored.refreshed_at = Some(rotation.now);
-                Ok(RotationOutcome::Rotated(stored.clone()))
+                let rotated = stored.clone();
+                state.record(rotation.event(AuditAction::TokenRefreshed, &rotated));
+                Ok(RotationOutcome::Rotated(Box::new(Renewal { session: rotated, user })))
             }
-            RotationPlan::Replay => Ok(RotationOutcome::Replayed(session)),
+            RotationPlan::Replay => Ok(RotationOutcome::Replayed(Box::new(Renewal { session, user }))),
             RotationPlan::RevokeFamily => {
                 state.revoke_family(session.id, rotation.now);
-                Ok(RotationOutcome::ReuseDetected(session.id))
+                state.record(rotation.event(AuditAction::TokenReuseDetected, &session));
+                Ok(RotationOutcome::ReuseDetected(session))
             }
             RotationPlan::Expired(reason) => Ok(RotationOutcome::Expired(session.id, reason)),
             RotationPlan::Dead => Ok(RotationOutcome::NotFound),
@@ -434,15 +490,15 @@ fn matches(query: &UserQuery, user: &User) -> bool {
     query.filter.is_none()
         || user.email.as_ref().is_some_and(|e| query.matches(e.as_str()))
         || user.username.as_ref().is_some_and(|u| query.matches(u.as_str()))
+        || user.user_metadata.get("full_name").and_then(|n| n.as_str()).is_some_and(|n| query.matches(n))
 }
 
 #[async_trait]
 impl AuditLog for MemoryStore {
-    async fn record(&self, mut event: AuditEvent) {
+    async fn record(&self, event: AuditEvent) {
         // A poisoned lock loses the event; the memory store is for tests and embedding.
         if let Ok(mut state) = self.state() {
-            event.id = i64::try_from(state.audit.len()).unwrap_or(i64::MAX) + 1;
-            state.audit.push(event);
+            state.record(Some(event));
         }
     }
 
@@ -508,6 +564,7 @@ impl EmailFlowStore for MemoryStore {
         user: &User,
         token: &OneTimeToken,
         mail: Option<OutgoingMail>,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if state.users.contains_key(&user.id) {
@@ -521,6 +578,7 @@ impl EmailFlowStore for MemoryStore {
         if let Some(outgoing) = &mail {
             state.enqueue(outgoing.kind, &outgoing.mail, token.created_at);
         }
+        state.record_all(events);
         Ok(())
     }
 
@@ -669,6 +727,8 @@ impl MailOutbox for MemoryStore {
         let mut state = self.state()?;
         let row = state.outbox_row(id)?;
         row.sent_at = Some(at);
+        row.queued.attempts += 1;
+        row.last_error = None;
         row.queued.mail.text.clear();
         row.queued.mail.html.clear();
         Ok(())

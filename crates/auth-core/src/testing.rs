@@ -3,6 +3,10 @@
 //! unsigned tokens and an unkeyed token chain, with typed helpers for the common steps. They
 //! make use-case and HTTP tests fast and deterministic; never wire them in production.
 
+mod totp;
+
+pub use totp::FakeTotp;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -66,6 +70,8 @@ impl TestWorld {
             audit: store.clone(),
             flows: store.clone(),
             templates: Some(Arc::new(PlainTemplates)),
+            factors: store.clone(),
+            totp: Some(Arc::new(FakeTotp::new(random.clone()))),
         };
         let limiter = Arc::new(MemoryLimiter::new(clock.clone()));
         let service = AuthService::new(ports.clone(), settings.clone()).with_limiter(limiter.clone());
@@ -303,6 +309,10 @@ impl PasswordHasher for PlainHasher {
         } else {
             Ok(PasswordCheck::Mismatch)
         }
+    }
+
+    fn check_stored(&self, hash: &PasswordHash) -> Result<(), String> {
+        if hash.as_str().starts_with("fake$") { Ok(()) } else { Err("not a fake$ hash".into()) }
     }
 }
 

@@ -332,6 +332,16 @@ fn is_bcrypt(stored: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"].iter().any(|prefix| stored.starts_with(prefix))
 }
 
+/// Whether a bcrypt hash has bcrypt's shape: `$2?$`, a two-digit cost, `$`, then 53 characters
+/// of its base64 alphabet (salt and digest).
+fn well_formed_bcrypt(stored: &str) -> bool {
+    let bytes = stored.as_bytes();
+    bytes.len() == 60
+        && bytes[4..6].iter().all(u8::is_ascii_digit)
+        && bytes[6] == b'$'
+        && bytes[7..].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'/')
+}
+
 /// The longest password bcrypt reads in full.
 const BCRYPT_MAX_BYTES: usize = 72;
 
@@ -361,6 +371,19 @@ impl PasswordHasher for Argon2Hasher {
             .await?
             .map_err(HashError::Unavailable)?;
         Ok(PasswordHash::new(phc))
+    }
+
+    fn check_stored(&self, hash: &PasswordHash) -> Result<(), String> {
+        let stored = hash.as_str();
+        let readable = if is_bcrypt(stored) {
+            well_formed_bcrypt(stored)
+        } else {
+            stored.starts_with("$argon2") && Phc::new(stored).is_ok_and(|phc| Params::try_from(&phc).is_ok())
+        };
+        if !readable {
+            return Err("password_hash must be a bcrypt ($2a$, $2b$, $2y$) or argon2 PHC hash".into());
+        }
+        self.bounds.check(stored).map_err(|unsafe_hash| unsafe_hash.to_string())
     }
 
     #[tracing::instrument(name = "password.verify", skip_all)]

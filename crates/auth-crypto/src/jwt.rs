@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::hmac_secret::{HmacSecret, WeakSecret};
-use crate::token_lifetimes::{TimeClaims, TokenLifetimes};
+use crate::token_lifetimes::{TokenKind, TokenLifetimes};
+use crate::verified_claims::Verified;
 
 /// RSA modulus size for generated keys.
 const RSA_BITS: u32 = 2048;
@@ -169,6 +170,11 @@ impl SigningKey {
         self.alg
     }
 
+    /// Whether this is an HS256 key made from exactly this secret (to compare configured secrets).
+    pub fn has_secret(&self, secret: &[u8]) -> bool {
+        self.alg == JwtAlgorithm::HS256 && self.jwk.key_value().as_deref() == Some(secret)
+    }
+
     /// The private JWK as JSON, for storage; it is a secret.
     pub fn to_private_jwk_json(&self) -> String {
         self.jwk.to_string()
@@ -188,21 +194,33 @@ impl SigningKey {
         Some(Value::Object(map))
     }
 
+    /// The JWK without its `kid`, for josekit: the ring matches a token's `kid` to its key itself
+    /// (a token without one included, as Supabase's stock keys are), and the header of a token
+    /// signed here names the key only when asked. A josekit signer or verifier made from a JWK
+    /// with a `kid` would write it into every header and refuse every token without it.
+    fn unnamed_jwk(&self) -> Result<Jwk, KeyError> {
+        let mut map = self.jwk.as_ref().clone();
+        map.remove("kid");
+        Jwk::from_map(map).map_err(invalid(self.alg))
+    }
+
     fn signer(&self) -> Result<Box<dyn JwsSigner>, KeyError> {
         let err = invalid(self.alg);
+        let jwk = self.unnamed_jwk()?;
         Ok(match self.alg {
-            JwtAlgorithm::ES256 => Box::new(ES256.signer_from_jwk(&self.jwk).map_err(err)?),
-            JwtAlgorithm::RS256 => Box::new(RS256.signer_from_jwk(&self.jwk).map_err(err)?),
-            JwtAlgorithm::HS256 => Box::new(HS256.signer_from_jwk(&self.jwk).map_err(err)?),
+            JwtAlgorithm::ES256 => Box::new(ES256.signer_from_jwk(&jwk).map_err(err)?),
+            JwtAlgorithm::RS256 => Box::new(RS256.signer_from_jwk(&jwk).map_err(err)?),
+            JwtAlgorithm::HS256 => Box::new(HS256.signer_from_jwk(&jwk).map_err(err)?),
         })
     }
 
     fn verifier(&self) -> Result<Box<dyn JwsVerifier>, KeyError> {
         let err = invalid(self.alg);
+        let jwk = self.unnamed_jwk()?;
         Ok(match self.alg {
-            JwtAlgorithm::ES256 => Box::new(ES256.verifier_from_jwk(&self.jwk).map_err(err)?),
-            JwtAlgorithm::RS256 => Box::new(RS256.verifier_from_jwk(&self.jwk).map_err(err)?),
-            JwtAlgorithm::HS256 => Box::new(HS256.verifier_from_jwk(&self.jwk).map_err(err)?),
+            JwtAlgorithm::ES256 => Box::new(ES256.verifier_from_jwk(&jwk).map_err(err)?),
+            JwtAlgorithm::RS256 => Box::new(RS256.verifier_from_jwk(&jwk).map_err(err)?),
+            JwtAlgorithm::HS256 => Box::new(HS256.verifier_from_jwk(&jwk).map_err(err)?),
         })
     }
 }
@@ -236,13 +254,6 @@ struct LoadedKey {
     verifier: Box<dyn JwsVerifier>,
 }
 
-/// The claims of a token whose signature verified, with the time claims checked on every use.
-#[derive(Clone)]
-struct Verified {
-    claims: AccessClaims,
-    times: TimeClaims,
-}
-
 /// A key ring: the signing key first, then keys that only verify.
 struct Ring {
     keys: Vec<LoadedKey>,
@@ -273,22 +284,12 @@ impl Ring {
             return Ok(claims);
         }
         let key = self.key_for(token)?;
-        let (payload, _) =
-            jwt::decode_with_verifier(token, key.verifier.as_ref()).map_err(|_| TokenError::BadSignature)?;
-        let claims: AccessClaims =
-            serde_json::from_value(Value::Object(payload.claims_set().clone())).map_err(|_| TokenError::Malformed)?;
-        // authd never writes `nbf`, but a token that carries one is held to it.
-        let not_before = match payload.claim("nbf") {
-            None => None,
-            Some(nbf) => Some(nbf.as_i64().ok_or(TokenError::Malformed)?),
-        };
-        let times = TimeClaims {
-            issued_at: claims.iat,
-            expires_at: claims.exp,
-            not_before,
-            api_key: claims.sub.is_empty() && claims.session_id.is_none(),
-        };
-        let token = Verified { claims, times };
+        let (payload, _) = jwt::decode_with_verifier(token, key.verifier.as_ref()).map_err(|e| match e {
+            josekit::JoseError::InvalidSignature(_) => TokenError::BadSignature,
+            // Not a JWS, or a payload that is not a JSON object of well-typed registered claims.
+            _ => TokenError::Malformed,
+        })?;
+        let token = Verified::read(payload.claims_set().clone(), key.key.alg)?;
         let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
         if verified.len() >= VERIFIED_CAPACITY {
             verified.clear();
@@ -297,19 +298,29 @@ impl Ring {
         Ok(token)
     }
 
+    /// The key that must have signed `token`: the one its `kid` names; without a `kid`, the only
+    /// key of a one-key ring, or else the ring's one HS256 secret for an HS256 token (Supabase
+    /// Auth's rule: tokens without a `kid` were signed with `JWT_SECRET`).
     fn key_for(&self, token: &str) -> Result<&LoadedKey, TokenError> {
         let header = jwt::decode_header(token).map_err(|_| TokenError::Malformed)?;
         let alg = header.claim("alg").and_then(Value::as_str).ok_or(TokenError::Malformed)?;
-        let key = match header.claim("kid").and_then(Value::as_str) {
-            Some(kid) => self.keys.iter().find(|k| k.key.kid == kid),
-            // Tokens without a kid are only accepted by a ring of one key (e.g. a lone HS256 secret).
-            None if self.keys.len() == 1 => self.keys.first(),
-            None => None,
+        let key = match header.claim("kid") {
+            Some(Value::String(kid)) => self.keys.iter().find(|k| k.key.kid == *kid).ok_or(TokenError::UnknownKid)?,
+            Some(_) => return Err(TokenError::UnknownKid),
+            None => match self.keys.as_slice() {
+                [only] => only,
+                keys => {
+                    let mut secrets = keys.iter().filter(|k| k.key.alg == JwtAlgorithm::HS256);
+                    match (alg == JwtAlgorithm::HS256.name(), secrets.next(), secrets.next()) {
+                        (true, Some(secret), None) => secret,
+                        _ => return Err(TokenError::MissingKid),
+                    }
+                }
+            },
         };
-        let key = key.ok_or(TokenError::BadSignature)?;
         // The key decides the algorithm, never the token: no `none`, no algorithm confusion.
         if alg != key.key.alg.name() {
-            return Err(TokenError::BadSignature);
+            return Err(TokenError::AlgorithmNotAllowed);
         }
         Ok(key)
     }
@@ -380,9 +391,8 @@ impl fmt::Debug for JwtSigner {
 }
 
 impl JwtSigner {
-    /// Signs any claims object with the signing key: for tokens that are not access tokens,
-    /// such as API keys.
-    pub fn sign_claims(&self, claims: &Value) -> Result<String, TokenError> {
+    /// Signs a claims object with the signing key, naming it in the header when `named`.
+    fn sign_with(&self, claims: &Value, named: bool) -> Result<String, TokenError> {
         let ring = self.ring();
         let key = ring.keys.first().ok_or_else(|| TokenError::Signing("no signing key".into()))?;
         let Value::Object(map) = claims.clone() else {
@@ -392,8 +402,26 @@ impl JwtSigner {
         let payload = JwtPayload::from_map(map).map_err(|e| TokenError::Signing(e.to_string()))?;
         let mut header = JwsHeader::new();
         header.set_token_type("JWT");
-        header.set_key_id(key.key.kid.clone());
+        if named {
+            header.set_key_id(key.key.kid.clone());
+        }
         jwt::encode_with_signer(&payload, &header, key.signer.as_ref()).map_err(|e| TokenError::Signing(e.to_string()))
+    }
+
+    /// Signs any claims object with the signing key: for tokens that are not access tokens,
+    /// such as API keys.
+    pub fn sign_claims(&self, claims: &Value) -> Result<String, TokenError> {
+        self.sign_with(claims, true)
+    }
+
+    /// Signs claims with the HS256 secret and no `kid` in the header, as Supabase's tooling
+    /// makes API keys (`authd keys api --supabase`). Refused when the signing key is not an
+    /// HS256 secret: a token without a `kid` is matched to the HS256 secret only.
+    pub fn sign_claims_without_kid(&self, claims: &Value) -> Result<String, TokenError> {
+        if self.keys().first().map(|k| k.alg) != Some(JwtAlgorithm::HS256) {
+            return Err(TokenError::Signing("only an HS256 secret signs tokens without a kid".into()));
+        }
+        self.sign_with(claims, false)
     }
 }
 
@@ -403,10 +431,19 @@ impl TokenSigner for JwtSigner {
     }
 
     fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
-        let Verified { claims, times } = self.ring().verified_claims(token)?;
+        let Verified { mut claims, times, audiences } = self.ring().verified_claims(token)?;
         self.lifetimes.check(times, now)?;
-        if claims.aud != self.audience || (!self.issuer.is_empty() && claims.iss != self.issuer) {
-            return Err(TokenError::WrongAudience);
+        // Only API keys get here without an audience (see `read_claims`); one named must be ours.
+        if !audiences.is_empty() {
+            if !audiences.contains(&self.audience) {
+                return Err(TokenError::WrongAudience);
+            }
+            claims.aud = self.audience.clone();
+        }
+        // Supabase Auth checks no issuer; Supabase's stock keys say `supabase` whatever the
+        // server's issuer is. Every other token must name ours, when we have one.
+        if times.kind != TokenKind::StockApiKey && !self.issuer.is_empty() && claims.iss != self.issuer {
+            return Err(TokenError::WrongIssuer);
         }
         Ok(claims)
     }
@@ -481,7 +518,7 @@ mod tests {
         let other_aud =
             JwtSigner::new(SigningKey::generate(JwtAlgorithm::ES256).unwrap(), vec![], "other", "").unwrap();
         let theirs = other_aud.sign(&claims()).unwrap();
-        assert_eq!(signer.verify(&theirs, NOW), Err(TokenError::BadSignature), "a key not in the ring");
+        assert_eq!(signer.verify(&theirs, NOW), Err(TokenError::UnknownKid), "a key not in the ring");
         assert_eq!(signer.verify("not.a.jwt", NOW), Err(TokenError::Malformed));
         let strict = JwtSigner::new(SigningKey::hmac(SECRET, None).unwrap(), vec![], "elsewhere", "").unwrap();
         let token = strict.sign(&claims()).unwrap();
@@ -497,13 +534,13 @@ mod tests {
 
         let header = URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "JWT", "kid": kid}).to_string());
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims()).unwrap());
-        assert_eq!(signer.verify(&format!("{header}.{body}."), NOW), Err(TokenError::BadSignature));
+        assert_eq!(signer.verify(&format!("{header}.{body}."), NOW), Err(TokenError::AlgorithmNotAllowed));
 
         // HS256 "signed" with the public key as the HMAC secret must not pass as RS256.
         let secret = public.to_string();
         let confused_key = SigningKey::hmac(secret.as_bytes(), Some(kid)).unwrap();
         let confused = JwtSigner::new(confused_key, vec![], "authenticated", "").unwrap().sign(&claims()).unwrap();
-        assert_eq!(signer.verify(&confused, NOW), Err(TokenError::BadSignature));
+        assert_eq!(signer.verify(&confused, NOW), Err(TokenError::AlgorithmNotAllowed));
     }
 
     #[test]
@@ -550,7 +587,22 @@ mod tests {
         assert_eq!(signer.verify(&token, NOW + 3600), Err(TokenError::Expired));
         // The old key retired: its tokens stop verifying at once, remembered or not.
         signer.replace_keys(SigningKey::generate(JwtAlgorithm::ES256).unwrap(), vec![]).unwrap();
-        assert_eq!(signer.verify(&token, NOW), Err(TokenError::BadSignature));
+        assert_eq!(signer.verify(&token, NOW), Err(TokenError::UnknownKid));
+    }
+
+    #[test]
+    fn only_the_hs256_secret_signs_tokens_without_a_kid_and_it_verifies_them() {
+        let header_of = |token: &str| -> Value {
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap()
+        };
+        let stock = json!({"role": "anon", "iss": "supabase", "iat": NOW, "exp": NOW + 3600});
+        let hmac = ring(JwtAlgorithm::HS256);
+        let unnamed = hmac.sign_claims_without_kid(&stock).unwrap();
+        assert_eq!(header_of(&unnamed), json!({"alg": "HS256", "typ": "JWT"}));
+        assert_eq!(hmac.verify(&unnamed, NOW).unwrap().role, "anon");
+        let named = hmac.sign_claims(&stock).unwrap();
+        assert_eq!(header_of(&named)["kid"], hmac.keys()[0].kid);
+        assert!(ring(JwtAlgorithm::ES256).sign_claims_without_kid(&stock).is_err());
     }
 
     #[test]

@@ -83,38 +83,51 @@ impl KeyEncryptionKey {
         material: &KeyMaterial,
         random: &dyn Random,
     ) -> Result<KeyMaterial, KeyEncryptionError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        random.fill(&mut nonce)?;
-        let aad = associated_data(kid);
-        let sealed = self
-            .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: material.expose().as_bytes(), aad: &aad })
-            // Encryption fails only for inputs of gigabytes; say so without the material.
-            .map_err(|_| KeyEncryptionError::Undecryptable(kid.to_owned()))?;
-        let mut blob = Vec::with_capacity(NONCE_LEN + sealed.len());
-        blob.extend_from_slice(&nonce);
-        blob.extend_from_slice(&sealed);
-        Ok(KeyMaterial::new(format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode(blob))))
+        // Encryption fails only for inputs of gigabytes; say so without the material.
+        let sealed = self.seal_text(&associated_data(kid), material.expose(), random)?;
+        sealed.map(KeyMaterial::new).ok_or_else(|| KeyEncryptionError::Undecryptable(kid.to_owned()))
     }
 
     /// Decrypts the material of key `kid`; material stored before encryption (not sealed) is
     /// given back as it is.
     pub fn open(&self, kid: &str, material: &KeyMaterial) -> Result<KeyMaterial, KeyEncryptionError> {
-        let Some(encoded) = material.expose().strip_prefix(SEALED_PREFIX) else {
+        if !is_sealed(material) {
             return Ok(material.clone());
+        }
+        let plain = self.open_text(&associated_data(kid), material.expose());
+        plain.map(KeyMaterial::new).ok_or_else(|| KeyEncryptionError::Undecryptable(kid.to_owned()))
+    }
+
+    /// `plain` encrypted with `aad` as associated data under a fresh nonce, in the sealed
+    /// form (`enc:v1:` and base64url of nonce and ciphertext); `None` when the cipher refuses.
+    pub(crate) fn seal_text(
+        &self,
+        aad: &[u8],
+        plain: &str,
+        random: &dyn Random,
+    ) -> Result<Option<String>, KeyEncryptionError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        random.fill(&mut nonce)?;
+        let Ok(sealed) = self.cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: plain.as_bytes(), aad }) else {
+            return Ok(None);
         };
-        let undecryptable = || KeyEncryptionError::Undecryptable(kid.to_owned());
-        let blob = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| undecryptable())?;
+        let mut blob = Vec::with_capacity(NONCE_LEN + sealed.len());
+        blob.extend_from_slice(&nonce);
+        blob.extend_from_slice(&sealed);
+        Ok(Some(format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode(blob))))
+    }
+
+    /// The plaintext of a sealed `stored` value written with `aad`; `None` when it is not
+    /// sealed, or does not open (another KEK, other associated data, altered).
+    pub(crate) fn open_text(&self, aad: &[u8], stored: &str) -> Option<String> {
+        let encoded = stored.strip_prefix(SEALED_PREFIX)?;
+        let blob = URL_SAFE_NO_PAD.decode(encoded).ok()?;
         if blob.len() < NONCE_LEN {
-            return Err(undecryptable());
+            return None;
         }
         let (nonce, sealed) = blob.split_at(NONCE_LEN);
-        let aad = associated_data(kid);
-        let plain = self
-            .cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: &aad })
-            .map_err(|_| undecryptable())?;
-        String::from_utf8(plain).map(KeyMaterial::new).map_err(|_| undecryptable())
+        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad }).ok()?;
+        String::from_utf8(plain).ok()
     }
 }
 
@@ -126,7 +139,12 @@ impl std::fmt::Debug for KeyEncryptionKey {
 
 /// Whether `material` is encrypted (written under a KEK), without decrypting it.
 pub fn is_sealed(material: &KeyMaterial) -> bool {
-    material.expose().starts_with(SEALED_PREFIX)
+    is_sealed_text(material.expose())
+}
+
+/// Whether a stored value is in the sealed form.
+pub(crate) fn is_sealed_text(stored: &str) -> bool {
+    stored.starts_with(SEALED_PREFIX)
 }
 
 /// Material read without a KEK: plaintext passes, encrypted material is refused by key id.

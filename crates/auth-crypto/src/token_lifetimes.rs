@@ -1,4 +1,4 @@
-use auth_core::ports::TokenError;
+use auth_core::ports::{Claim, TokenError};
 
 /// Clock disagreement tolerated between the signer and the verifier, in seconds.
 pub const CLOCK_SKEW_SECS: i64 = 60;
@@ -30,34 +30,61 @@ impl Default for TokenLifetimes {
     }
 }
 
+/// Which bound a token's lifetime is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    /// A user's access token (one with a subject or a session).
+    Access,
+    /// An API key (no subject, no session).
+    ApiKey,
+    /// An API key signed by a configured HS256 secret, as Supabase's tooling makes them: `exp`
+    /// and `iat` are optional and the lifetime is not bounded, as Supabase Auth accepts them.
+    /// Bounding it would protect nothing: such a secret cannot be retired without ending every
+    /// token it signed, and its holder could leave `exp` out.
+    StockApiKey,
+}
+
 /// The time claims of a token whose signature verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TimeClaims {
-    /// `iat`, unix seconds.
-    pub issued_at: i64,
-    /// `exp`, unix seconds.
-    pub expires_at: i64,
+    /// `iat`, unix seconds, when the token has one.
+    pub issued_at: Option<i64>,
+    /// `exp`, unix seconds, when the token has one.
+    pub expires_at: Option<i64>,
     /// `nbf`, unix seconds, when the token has one.
     pub not_before: Option<i64>,
-    /// Whether the token is an API key (no subject, no session) rather than a user's token.
-    pub api_key: bool,
+    /// The bound the token is held to.
+    pub kind: TokenKind,
 }
 
 impl TokenLifetimes {
-    /// Checks a token's time claims at `now` (unix seconds): not expired, not issued or valid
-    /// only in the future, and not issued for longer than its kind's lifetime.
+    /// Checks a token's time claims at `now` (unix seconds): `exp` and `iat` present (except on
+    /// a stock API key), not expired, not issued or valid only in the future, and not issued for
+    /// longer than its kind's lifetime.
     pub(crate) fn check(&self, times: TimeClaims, now: i64) -> Result<(), TokenError> {
-        if times.expires_at <= now {
+        let longest = match times.kind {
+            TokenKind::Access => Some(self.access_secs),
+            TokenKind::ApiKey => Some(self.api_key_secs),
+            TokenKind::StockApiKey => None,
+        };
+        if longest.is_some() {
+            times.expires_at.ok_or(TokenError::MissingClaim(Claim::Exp))?;
+            times.issued_at.ok_or(TokenError::MissingClaim(Claim::Iat))?;
+        }
+        if times.expires_at.is_some_and(|exp| exp <= now) {
             return Err(TokenError::Expired);
         }
         let latest_start = now.saturating_add(self.skew_secs);
-        if times.issued_at > latest_start || times.not_before.is_some_and(|nbf| nbf > latest_start) {
+        if times.issued_at.is_some_and(|iat| iat > latest_start)
+            || times.not_before.is_some_and(|nbf| nbf > latest_start)
+        {
             return Err(TokenError::NotYetValid);
         }
-        let longest = if times.api_key { self.api_key_secs } else { self.access_secs };
-        // Saturating: an `iat` of i64::MIN must not wrap into a short lifetime.
-        if times.expires_at.saturating_sub(times.issued_at) > longest.saturating_add(self.skew_secs) {
-            return Err(TokenError::LifetimeTooLong);
+        if let (Some(longest), Some(exp), Some(iat)) = (longest, times.expires_at, times.issued_at) {
+            // Saturating: an `iat` of i64::MIN must not wrap into a short lifetime.
+            if exp.saturating_sub(iat) > longest.saturating_add(self.skew_secs) {
+                return Err(TokenError::LifetimeTooLong);
+            }
         }
         Ok(())
     }
@@ -74,7 +101,12 @@ mod tests {
     }
 
     fn user(issued_at: i64, expires_at: i64) -> TimeClaims {
-        TimeClaims { issued_at, expires_at, not_before: None, api_key: false }
+        TimeClaims {
+            issued_at: Some(issued_at),
+            expires_at: Some(expires_at),
+            not_before: None,
+            kind: TokenKind::Access,
+        }
     }
 
     #[test]
@@ -90,10 +122,30 @@ mod tests {
         assert_eq!(lifetimes().check(user(NOW, NOW + 3661), NOW), Err(TokenError::LifetimeTooLong));
         assert_eq!(lifetimes().check(user(NOW, 4_102_444_800), NOW), Err(TokenError::LifetimeTooLong));
         assert_eq!(lifetimes().check(user(i64::MIN, NOW + 10), NOW), Err(TokenError::LifetimeTooLong));
-        let api_key = TimeClaims { api_key: true, ..user(NOW, NOW + 86_400) };
+        let api_key = TimeClaims { kind: TokenKind::ApiKey, ..user(NOW, NOW + 86_400) };
         assert_eq!(lifetimes().check(api_key, NOW), Ok(()), "API keys have their own bound");
-        let api_key = TimeClaims { api_key: true, ..user(NOW, NOW + 86_461) };
+        let api_key = TimeClaims { kind: TokenKind::ApiKey, ..user(NOW, NOW + 86_461) };
         assert_eq!(lifetimes().check(api_key, NOW), Err(TokenError::LifetimeTooLong));
+    }
+
+    #[test]
+    fn only_stock_api_keys_may_lack_exp_and_iat_or_live_long() {
+        let no_exp = TimeClaims { expires_at: None, ..user(NOW, 0) };
+        let no_iat = TimeClaims { issued_at: None, ..user(0, NOW + 60) };
+        for kind in [TokenKind::Access, TokenKind::ApiKey] {
+            let check = |times: TimeClaims| lifetimes().check(TimeClaims { kind, ..times }, NOW);
+            assert_eq!(check(no_exp), Err(TokenError::MissingClaim(Claim::Exp)), "{kind:?}");
+            assert_eq!(check(no_iat), Err(TokenError::MissingClaim(Claim::Iat)), "{kind:?}");
+        }
+        let stock = |times: TimeClaims| lifetimes().check(TimeClaims { kind: TokenKind::StockApiKey, ..times }, NOW);
+        assert_eq!(stock(no_exp), Ok(()), "Supabase's stock keys may have no exp");
+        assert_eq!(stock(TimeClaims { issued_at: None, expires_at: None, ..user(0, 0) }), Ok(()));
+        assert_eq!(stock(user(NOW - 86_400, NOW + 100 * 365 * 86_400)), Ok(()), "nor a bounded lifetime");
+        // What they carry is still held to: expiry, and no start in the future.
+        assert_eq!(stock(user(NOW - 86_400, NOW)), Err(TokenError::Expired));
+        assert_eq!(stock(TimeClaims { expires_at: None, ..user(NOW + 61, 0) }), Err(TokenError::NotYetValid));
+        let nbf = TimeClaims { not_before: Some(NOW + 61), expires_at: None, issued_at: None, ..user(0, 0) };
+        assert_eq!(stock(nbf), Err(TokenError::NotYetValid));
     }
 
     #[test]

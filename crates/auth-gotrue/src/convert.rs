@@ -1,16 +1,24 @@
 //! One GoTrue row as an authd user.
 
-use auth_core::domain::{Email, Metadata, PasswordHash, Phone, User, UserId};
+use auth_core::domain::{Email, MailState, Metadata, PasswordHash, Phone, User, UserId};
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
-use crate::Defaults;
+use crate::{Defaults, HashAdmission};
 
 /// One GoTrue row, read.
 pub(crate) enum Converted {
-    User { user: Box<User>, password_dropped: bool },
+    User { user: Box<User>, dropped: Option<Dropped> },
     Deleted,
     Sso,
+}
+
+/// Why a user's password hash was not carried over.
+pub(crate) enum Dropped {
+    /// A scheme authd does not read.
+    Unreadable,
+    /// More work than a sign-in may cost; the reason.
+    TooCostly(String),
 }
 
 /// Whether authd's hasher reads a GoTrue hash: bcrypt (what GoTrue writes) and argon2 (what it
@@ -20,7 +28,7 @@ pub(crate) fn readable_hash(hash: &str) -> bool {
 }
 
 /// A GoTrue row as an authd user, or why not (`(id, reason)`).
-pub(crate) fn convert(row: &Row, defaults: &Defaults) -> Result<Converted, (String, String)> {
+pub(crate) fn convert(row: &Row, defaults: &Defaults, admit: &HashAdmission) -> Result<Converted, (String, String)> {
     let id: uuid::Uuid = row.get("id");
     let refuse = |reason: String| (id.to_string(), reason);
     if row.get::<_, Option<DateTime<Utc>>>("deleted_at").is_some() {
@@ -38,9 +46,14 @@ pub(crate) fn convert(row: &Row, defaults: &Defaults) -> Result<Converted, (Stri
         .map(|p| Phone::parse(&p))
         .transpose()
         .map_err(|e| refuse(format!("authd does not accept its phone number: {e}")))?;
-    let stored_hash = text("encrypted_password");
-    let password_dropped = stored_hash.as_deref().is_some_and(|h| !readable_hash(h));
-    let password_hash = stored_hash.filter(|h| readable_hash(h)).map(PasswordHash::new);
+    let (password_hash, dropped) = match text("encrypted_password") {
+        None => (None, None),
+        Some(hash) if !readable_hash(&hash) => (None, Some(Dropped::Unreadable)),
+        Some(hash) => match admit.check(&hash) {
+            Ok(()) => (Some(PasswordHash::new(hash)), None),
+            Err(why) => (None, Some(Dropped::TooCostly(why))),
+        },
+    };
     let metadata = |name: &str| match row.get::<_, Option<serde_json::Value>>(name) {
         Some(value @ serde_json::Value::Object(_)) => Metadata::from_stored(value),
         _ => Metadata::new(),
@@ -65,8 +78,16 @@ pub(crate) fn convert(row: &Row, defaults: &Defaults) -> Result<Converted, (Stri
         last_sign_in_at: time("last_sign_in_at"),
         created_at,
         updated_at: time("updated_at").unwrap_or(created_at),
+        // A pending email change is not carried (its secrets are GoTrue's), so neither is its time.
+        mail: MailState {
+            invited_at: time("invited_at"),
+            recovery_sent_at: time("recovery_sent_at"),
+            reauthentication_sent_at: time("reauthentication_sent_at"),
+            ..MailState::default()
+        },
+        deleted_at: None,
     };
-    Ok(Converted::User { user: Box::new(user), password_dropped })
+    Ok(Converted::User { user: Box::new(user), dropped })
 }
 
 #[cfg(test)]

@@ -13,13 +13,14 @@ mod reader;
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use auth_core::ports::{StoreError, UniqueField, UserStore};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use crate::convert::{Converted, convert};
+use crate::convert::{Converted, Dropped, convert};
 use crate::reader::Reader;
 
 /// The schema GoTrue's tables are in (its `DB_NAMESPACE`): a plain PostgreSQL name, because it
@@ -50,6 +51,40 @@ pub struct ImportOptions {
     pub schema: SchemaName,
     /// Users per transaction.
     pub batch_size: NonZeroU32,
+    /// Which readable hashes are kept.
+    pub admit_hash: HashAdmission,
+}
+
+/// Decides whether a password hash in a scheme authd reads may be kept: the caller's cost
+/// bounds (authd passes its hasher's), so that a hash asking for more work than a sign-in may
+/// spend (bcrypt cost 31, argon2 with gigabytes) is dropped at import with its reason instead
+/// of being refused at every sign-in. `Err` carries the reason.
+#[derive(Clone)]
+pub struct HashAdmission(Arc<AdmitFn>);
+
+/// The test a [`HashAdmission`] applies.
+type AdmitFn = dyn Fn(&str) -> Result<(), String> + Send + Sync;
+
+impl HashAdmission {
+    /// Keeps a hash when `admit` says so.
+    pub fn new(admit: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(admit))
+    }
+
+    /// Keeps every readable hash.
+    pub fn any() -> Self {
+        Self::new(|_| Ok(()))
+    }
+
+    pub(crate) fn check(&self, hash: &str) -> Result<(), String> {
+        (self.0)(hash)
+    }
+}
+
+impl std::fmt::Debug for HashAdmission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HashAdmission")
+    }
 }
 
 /// What a GoTrue row may leave out, and the time taken for a row without any.
@@ -80,6 +115,9 @@ pub struct Summary {
     pub refused: BTreeMap<String, String>,
     /// Users copied without their password hash, which is in a scheme authd does not read.
     pub without_password: Vec<String>,
+    /// Users copied without their password hash, which asks for more work than a sign-in may
+    /// cost, with the reason, by id.
+    pub too_costly: BTreeMap<String, String>,
     /// Users per external provider (github, google, ...) whose identities were not carried.
     pub external_identities: BTreeMap<String, i64>,
 }
@@ -141,10 +179,14 @@ pub async fn import_users(
         let mut batch = Vec::with_capacity(rows.len());
         for row in &rows {
             summary.read += 1;
-            match convert(row, defaults) {
-                Ok(Converted::User { user, password_dropped }) => {
-                    if password_dropped {
-                        summary.without_password.push(user.id.to_string());
+            match convert(row, defaults, &options.admit_hash) {
+                Ok(Converted::User { user, dropped }) => {
+                    match dropped {
+                        Some(Dropped::Unreadable) => summary.without_password.push(user.id.to_string()),
+                        Some(Dropped::TooCostly(why)) => {
+                            summary.too_costly.insert(user.id.to_string(), why);
+                        }
+                        None => {}
                     }
                     batch.push(*user);
                 }
@@ -162,6 +204,7 @@ pub async fn import_users(
                 Some(UniqueField::Id) => {
                     summary.already_present += 1;
                     summary.without_password.retain(|id| *id != user.id.to_string());
+                    summary.too_costly.remove(&user.id.to_string());
                 }
                 Some(field) => {
                     let what = match field {
@@ -171,6 +214,7 @@ pub async fn import_users(
                     };
                     summary.refused.insert(user.id.to_string(), format!("another authd user has {what}"));
                     summary.without_password.retain(|id| *id != user.id.to_string());
+                    summary.too_costly.remove(&user.id.to_string());
                 }
             }
         }

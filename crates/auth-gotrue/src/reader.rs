@@ -42,6 +42,9 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     ("is_anonymous", "coalesce(is_anonymous, false)", "false"),
     ("is_sso_user", "coalesce(is_sso_user, false)", "false"),
     ("deleted_at", "deleted_at::timestamptz", "NULL::timestamptz"),
+    ("invited_at", "invited_at::timestamptz", "NULL::timestamptz"),
+    ("recovery_sent_at", "recovery_sent_at::timestamptz", "NULL::timestamptz"),
+    ("reauthentication_sent_at", "reauthentication_sent_at::timestamptz", "NULL::timestamptz"),
 ];
 
 impl<'a> Reader<'a> {

@@ -1,7 +1,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use auth_core::AuthError;
+use auth_core::{AuthError, MfaError};
 use serde_json::{Value, json};
 
 /// An error answered to a client: a status, a stable snake_case code and a message.
@@ -193,7 +193,9 @@ impl From<AuthError> for ApiError {
             | AuthError::RefreshTokenAlreadyUsed
             | AuthError::SessionExpired
             | AuthError::BadCodeVerifier => StatusCode::BAD_REQUEST,
-            AuthError::NoAuthorization | AuthError::NoApiKey | AuthError::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            AuthError::NoAuthorization | AuthError::NoApiKey | AuthError::InvalidApiKey | AuthError::BadApiKey(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             AuthError::BadJwt(_)
             | AuthError::SessionNotFound
             | AuthError::NotAdmin
@@ -218,6 +220,7 @@ impl From<AuthError> for ApiError {
             | AuthError::FlowStateExpired => StatusCode::UNPROCESSABLE_ENTITY,
             AuthError::Unavailable(_) | AuthError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::Mfa(mfa) => mfa_status(mfa),
         };
         let message = match &error {
             // Details of failures stay in the log; the client gets a stable sentence.
@@ -233,6 +236,10 @@ impl From<AuthError> for ApiError {
         };
         let extra = match &error {
             AuthError::WeakPassword(weak) => Some(Box::new(("weak_password", json!({ "reasons": weak.reasons })))),
+            // Which problem the token had, as a stable code next to Supabase Auth's `bad_jwt`.
+            AuthError::BadJwt(problem) | AuthError::BadApiKey(problem) => {
+                Some(Box::new(("token_error", json!(problem.code()))))
+            }
             _ => None,
         };
         let retry_after = match &error {
@@ -242,6 +249,24 @@ impl From<AuthError> for ApiError {
             _ => None,
         };
         Self { status, code: error.code(), message, extra, retry_after }
+    }
+}
+
+/// Supabase Auth's statuses for the multi-factor refusals (its three `insufficient_aal`s differ).
+fn mfa_status(error: &MfaError) -> StatusCode {
+    match error {
+        MfaError::FactorNotFound => StatusCode::NOT_FOUND,
+        MfaError::EnrollNeedsAal2 | MfaError::AnonymousUser => StatusCode::FORBIDDEN,
+        MfaError::UpdateNeedsAal2 => StatusCode::UNAUTHORIZED,
+        MfaError::ChallengeNotFound
+        | MfaError::NameConflict(_)
+        | MfaError::TooManyFactors
+        | MfaError::UnenrollNeedsAal2
+        | MfaError::ChallengeMismatch
+        | MfaError::ChallengeExpired(_)
+        | MfaError::VerificationFailed
+        | MfaError::TotpEnrollDisabled
+        | MfaError::TotpVerifyDisabled => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 

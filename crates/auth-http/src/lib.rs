@@ -61,6 +61,10 @@ pub struct HttpSettings {
     /// Longest time a request may take before it is answered `504 request_timeout`; zero for
     /// no deadline.
     pub request_timeout: std::time::Duration,
+    /// `GET /verify` (the link a mail carries) redeems the link at once and redirects, as
+    /// Supabase Auth does. Off, it answers a page whose button redeems it, so a mail scanner
+    /// that fetches every link does not use it up.
+    pub verify_links_at_once: bool,
 }
 
 impl Default for HttpSettings {
@@ -74,6 +78,7 @@ impl Default for HttpSettings {
             require_api_key: false,
             mail_answer_floor: std::time::Duration::from_millis(200),
             request_timeout: std::time::Duration::from_secs(30),
+            verify_links_at_once: false,
         }
     }
 }
@@ -263,6 +268,10 @@ pub fn app(
                     .route(web::delete().to(routes::user::delete_user)),
             )
             .service(resource("/logout").route(web::post().to(routes::logout::logout)))
+            .service(resource("/factors").route(web::post().to(routes::factors::enroll)))
+            .service(resource("/factors/{id}").route(web::delete().to(routes::factors::unenroll)))
+            .service(resource("/factors/{id}/challenge").route(web::post().to(routes::factors::challenge)))
+            .service(resource("/factors/{id}/verify").route(web::post().to(routes::factors::verify)))
             .service(resource("/reauthenticate").route(web::get().to(routes::user::reauthenticate)))
             .service(public(resource("/recover").route(web::post().to(routes::email::recover))))
             .service(public(resource("/recover/username").route(web::post().to(routes::email::forgot_username))))
@@ -271,7 +280,7 @@ pub fn app(
             .service(public(resource("/otp").route(web::post().to(routes::email::otp))))
             .service(
                 resource("/verify")
-                    .route(web::get().to(routes::email::verify_page))
+                    .route(web::get().to(routes::email::verify_link))
                     .route(web::post().to(routes::email::verify)),
             )
             .service(
@@ -286,6 +295,11 @@ pub fn app(
                     .route(web::delete().to(routes::admin::delete_user)),
             )
             .service(resource("/admin/users/{id}/logout").route(web::post().to(routes::admin::logout_user)))
+            .service(resource("/admin/users/{id}/factors").route(web::get().to(routes::factors::admin_list)))
+            .service(
+                resource("/admin/users/{id}/factors/{factor_id}")
+                    .route(web::delete().to(routes::factors::admin_delete)),
+            )
             .service(resource("/admin/audit").route(web::get().to(routes::admin::audit)))
             .service(resource("/admin/generate_link").route(web::post().to(routes::admin::generate_link)))
             .service(resource("/invite").route(web::post().to(routes::admin::invite))),

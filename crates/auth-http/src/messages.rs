@@ -4,7 +4,7 @@
 
 use auth_core::AuthError;
 use auth_core::domain::EmailError;
-use auth_core::ports::TokenError;
+use auth_core::ports::{Claim, TokenError};
 
 /// Supabase Auth's message for `error`, when it differs from the use case's own wording.
 pub(crate) fn gotrue_message(error: &AuthError) -> Option<String> {
@@ -13,6 +13,7 @@ pub(crate) fn gotrue_message(error: &AuthError) -> Option<String> {
         AuthError::BadJwt(detail) => {
             return Some(format!("invalid JWT: unable to parse or verify signature, {}", jwt_detail(detail)));
         }
+        AuthError::BadApiKey(detail) => return Some(format!("Invalid API key: {}", jwt_detail(detail))),
         // Supabase Auth answers a wrong current password with the same sentence as a missing one.
         AuthError::CurrentPasswordInvalid => "Current password required when setting new password.",
         AuthError::FlowStateExpired => "invalid flow state, flow state has expired",
@@ -48,14 +49,28 @@ fn validation_message(field: &str, message: &str) -> Option<String> {
     None
 }
 
-/// What the JWT library under Supabase Auth says about the same fault.
-fn jwt_detail(error: &TokenError) -> String {
+/// What the JWT library under Supabase Auth says about the same fault, and authd's own words for
+/// the faults Supabase Auth does not refuse (a missing `aud`, an unbounded lifetime).
+pub(crate) fn jwt_detail(error: &TokenError) -> String {
     match error {
         TokenError::Malformed => "token is malformed".into(),
+        TokenError::MissingKid => "token is unverifiable: the token has no kid and this server has several keys".into(),
+        TokenError::UnknownKid => "token is unverifiable: unrecognized JWT kid".into(),
+        TokenError::AlgorithmNotAllowed => "token signature is invalid: signing method is invalid".into(),
         TokenError::BadSignature => "token signature is invalid".into(),
+        TokenError::MissingClaim(Claim::Sub) => "invalid claim: missing sub claim".into(),
+        TokenError::MissingClaim(claim) => {
+            format!("token has invalid claims: token is missing required claim: {claim} claim is required")
+        }
+        TokenError::InvalidClaim("sub") => "invalid claim: sub claim must be a UUID".into(),
+        TokenError::InvalidClaim(claim) => format!("token is malformed: the {claim} claim has the wrong type"),
         TokenError::Expired => "token has invalid claims: token is expired".into(),
         TokenError::NotYetValid => "token has invalid claims: token used before issued".into(),
+        TokenError::LifetimeTooLong => {
+            "token has invalid claims: token lifetime exceeds the longest this server issues".into()
+        }
         TokenError::WrongAudience => "token has invalid claims: token has invalid audience".into(),
+        TokenError::WrongIssuer => "token has invalid claims: token has invalid issuer".into(),
         other => other.to_string(),
     }
 }

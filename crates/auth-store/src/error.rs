@@ -18,10 +18,14 @@ pub fn store_error(error: DieselError) -> StoreError {
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
             info,
         ) => StoreError::Unavailable(info.message().to_owned()),
-        DieselError::DatabaseError(_, info) if is_busy(info.message()) || is_timeout(info.message()) => {
+        DieselError::DatabaseError(_, info)
+            if is_busy(info.message()) || is_timeout(info.message()) || is_outage(info.message()) =>
+        {
             StoreError::Unavailable(info.message().to_owned())
         }
         DieselError::BrokenTransactionManager => StoreError::Unavailable("connection lost mid-transaction".into()),
+        // A commit cut by an outage, whose rollback failed too: the commit's error says why.
+        DieselError::RollbackErrorOnCommit { commit_error, .. } => store_error(*commit_error),
         other => StoreError::Internal(other.to_string()),
     }
 }
@@ -52,6 +56,19 @@ fn is_timeout(message: &str) -> bool {
         || message.contains("idle-in-transaction timeout")
 }
 
+/// PostgreSQL's answers while it shuts down, restarts or recovers (SQLSTATE 57P01, 57P02,
+/// 57P03, and a connection the server closed): the request meets an outage, not a fault of its
+/// own, and answers like the rest of the outage.
+fn is_outage(message: &str) -> bool {
+    message.contains("terminating connection due to administrator command")
+        || message.contains("terminating connection due to crash of another server process")
+        || message.contains("the database system is shutting down")
+        || message.contains("the database system is starting up")
+        || message.contains("the database system is in recovery mode")
+        || message.contains("server closed the connection unexpectedly")
+        || message.contains("connection closed")
+}
+
 /// SQLite's answer when the write lock stayed busy past the busy timeout.
 fn is_busy(message: &str) -> bool {
     message.contains("database is locked") || message.contains("database is busy")
@@ -79,5 +96,13 @@ mod tests {
         assert!(is_timeout("canceling statement due to statement timeout"));
         assert!(is_timeout("terminating connection due to idle-in-transaction timeout"));
         assert!(!is_timeout("relation \"users\" does not exist"));
+    }
+
+    #[test]
+    fn postgres_shutdowns_are_unavailability() {
+        assert!(is_outage("terminating connection due to administrator command"));
+        assert!(is_outage("the database system is shutting down"));
+        assert!(is_outage("the database system is starting up"));
+        assert!(!is_outage("duplicate key value violates unique constraint"));
     }
 }

@@ -19,7 +19,8 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolableConn
 use std::time::Duration;
 
 use auth_core::ports::{
-    AuditLog, EmailFlowStore, KeyStore, MailOutbox, Readiness, SessionStore, StoreError, StorePorts, UserStore,
+    AuditLog, EmailFlowStore, FactorStore, KeyStore, MailOutbox, Readiness, SessionStore, StoreError, StorePorts,
+    UserStore,
 };
 
 pub use postgres::{KeyChanges, PgLimiter, PgStore};
@@ -163,6 +164,11 @@ impl Database {
         self.store()
     }
 
+    /// Second factors and their challenges.
+    pub fn factors(&self) -> Arc<dyn FactorStore> {
+        self.store()
+    }
+
     /// The outbox, as the delivery worker sees it.
     pub fn outbox(&self) -> Arc<dyn MailOutbox> {
         self.store()
@@ -222,6 +228,12 @@ impl Database {
 }
 
 /// Every port a store implements, so that one value can be handed out as any of them.
-trait Ports: UserStore + SessionStore + KeyStore + EmailFlowStore + MailOutbox + Readiness + AuditLog {}
+trait Ports:
+    UserStore + SessionStore + KeyStore + EmailFlowStore + FactorStore + MailOutbox + Readiness + AuditLog
+{
+}
 
-impl<S: UserStore + SessionStore + KeyStore + EmailFlowStore + MailOutbox + Readiness + AuditLog> Ports for S {}
+impl<S> Ports for S where
+    S: UserStore + SessionStore + KeyStore + EmailFlowStore + FactorStore + MailOutbox + Readiness + AuditLog
+{
+}

@@ -245,7 +245,7 @@ pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()>
         }
         UsersCommand::Delete { user } => {
             let id = service.admin_find_user(&user).await?.id;
-            let deleted = service.admin_delete_user(id, &client).await?;
+            let deleted = service.admin_delete_user(id, false, &client).await?;
             say(&format!("deleted user {}", deleted.id));
         }
         UsersCommand::Ban { user, duration } => {

@@ -5,7 +5,8 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use auth_gotrue::{Defaults, ImportOptions, SchemaName, Summary};
+use auth_crypto::{Argon2Params, CostBounds};
+use auth_gotrue::{Defaults, HashAdmission, ImportOptions, SchemaName, Summary};
 use clap::{Args, Subcommand};
 
 use crate::config::Config;
@@ -65,7 +66,15 @@ pub async fn run(config: &Config, command: ImportCommand) -> anyhow::Result<()> 
         role: config.roles.authenticated.clone(),
         now: operator.clock.now(),
     };
-    let options = ImportOptions { schema, batch_size };
+    // The bounds the hasher verifies within: a hash beyond them would be refused at every
+    // sign-in, so it is dropped here, with the reason, and its owner resets the password.
+    let bounds = CostBounds::admitting(Argon2Params {
+        memory_kib: config.password.hash.memory_kib,
+        iterations: config.password.hash.iterations,
+        parallelism: config.password.hash.parallelism,
+    });
+    let admit_hash = HashAdmission::new(move |hash| bounds.check(hash).map_err(|unsafe_hash| unsafe_hash.to_string()));
+    let options = ImportOptions { schema, batch_size, admit_hash };
     let users = operator.database.ports().users;
     let summary = auth_gotrue::import_users(&url, &options, &defaults, users.as_ref()).await?;
     report(&summary, args.json)
@@ -99,6 +108,16 @@ fn report(summary: &Summary, json: bool) -> anyhow::Result<()> {
         ));
         for id in &summary.without_password {
             say(&format!("  {id}"));
+        }
+    }
+    if !summary.too_costly.is_empty() {
+        say(&format!(
+            "imported {} user(s) without a password: their hash asks for more work than a sign-in may \
+             cost; they can set one through password recovery:",
+            summary.too_costly.len()
+        ));
+        for (id, reason) in &summary.too_costly {
+            say(&format!("  {id}: {reason}"));
         }
     }
     if !summary.external_identities.is_empty() {

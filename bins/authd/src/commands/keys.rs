@@ -46,8 +46,15 @@ pub enum KeysCommand {
     /// Print the anon and service-role API keys (for supabase-js, PostgREST and `api.require_key`).
     Api {
         /// Replace the key that signs them first: every API key printed before stops working.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "supabase")]
         rotate: bool,
+        /// Make them as Supabase's self-hosting tooling does (`ANON_KEY`, `SERVICE_ROLE_KEY`):
+        /// HS256 with jwt.secret, no kid, `iss: supabase`, no `aud`, five years. Needs jwt.secret.
+        #[arg(long)]
+        supabase: bool,
+        /// The project reference to write in their `ref` claim (with `--supabase`).
+        #[arg(long = "ref", value_name = "PROJECT_REF", requires = "supabase")]
+        project_ref: Option<String>,
         /// Print them as JSON.
         #[arg(long)]
         json: bool,
@@ -91,8 +98,10 @@ pub async fn run(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                 ));
             }
         }
-        KeysCommand::Api { rotate, json } => {
-            let api = if rotate {
+        KeysCommand::Api { rotate, json, supabase, project_ref } => {
+            let api = if supabase {
+                keys.stock_api_keys(project_ref.as_deref()).await?
+            } else if rotate {
                 let audit = Audit::ready(&operator, config).await?;
                 let api = keys.rotate_api_keys().await?;
                 audit.rotated(json!({"kid": api.kid, "purpose": "api_key"})).await;

@@ -34,9 +34,9 @@ pub async fn run(config: &Config, command: PostgrestCommand) -> anyhow::Result<(
             let operator = wiring::operator(config).await?;
             let jwks = operator.keys.signer().await?.jwks();
             // With HS256 PostgREST verifies with the shared secret, otherwise with the JWKS.
-            let secret = match (&config.jwt.algorithm, &config.jwt.secret) {
-                (JwtAlgorithm::HS256, Some(secret)) => secret.expose().to_owned(),
-                _ => jwks.to_string(),
+            let secret = match shared_secret(config) {
+                Some(secret) => secret.to_owned(),
+                None => jwks.to_string(),
             };
             let settings = server_settings(&settings, secret);
             if json {
@@ -88,6 +88,19 @@ fn printed_role_sql(settings: &PostgrestSettings) -> String {
     )
 }
 
+/// The HS256 secret authd signs with, when it signs with one: `jwt.secret` with
+/// `jwt.algorithm = "HS256"`, or with a `jwt.keys` whose signing key is that secret. Otherwise
+/// PostgREST verifies with the JWKS, which never holds a secret.
+fn shared_secret(config: &Config) -> Option<&str> {
+    let secret = config.jwt.secret.as_ref()?.expose();
+    let signs = match &config.jwt.keys {
+        None => config.jwt.algorithm == JwtAlgorithm::HS256,
+        Some(keys) => crate::keys::key_set(keys.expose(), Some(secret))
+            .is_ok_and(|set| set.signing.alg() == auth_crypto::JwtAlgorithm::HS256),
+    };
+    signs.then_some(secret)
+}
+
 /// `authd postgrest config`: a postgrest.conf fragment.
 fn render_conf(config: &Config, settings: &[(&'static str, String)]) -> String {
     let mut text = format!(
@@ -95,7 +108,7 @@ fn render_conf(config: &Config, settings: &[(&'static str, String)]) -> String {
          # Add db-uri (log in as the role {auth}) and db-schemas (your API schema; never \"auth\").\n",
         auth = config.postgrest.authenticator
     );
-    if config.jwt.algorithm == JwtAlgorithm::HS256 {
+    if shared_secret(config).is_some() {
         text.push_str("# jwt-secret is authd's HS256 secret: keep this file private.\n");
     } else {
         text.push_str(

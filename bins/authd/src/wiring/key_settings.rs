@@ -9,15 +9,22 @@ use auth_crypto::SigningKey;
 use crate::config::{Config, JwtAlgorithm, seconds};
 use crate::keys::{AccessKeySource, KeySettings};
 
-/// Reads `jwt.*` and the role names; a configured secret, private key or key-encryption key is
-/// loaded and checked here.
+/// Reads `jwt.*` and the role names; a configured secret, private key, key set or key-encryption
+/// key is loaded and checked here.
 pub fn key_settings(config: &Config) -> anyhow::Result<KeySettings> {
+    let configured = |signing| AccessKeySource::Configured { signing, verify_only: Vec::new() };
     let access = match (config.jwt.algorithm, &config.jwt.secret, &config.jwt.private_key) {
+        _ if config.jwt.keys.is_some() => {
+            let keys = config.jwt.keys.as_ref().map(|k| k.expose()).unwrap_or_default();
+            let set = crate::keys::key_set(keys, config.jwt.secret.as_ref().map(|s| s.expose()))?;
+            AccessKeySource::Configured { signing: set.signing, verify_only: set.verify_only }
+        }
         (JwtAlgorithm::HS256, Some(secret), _) => {
-            AccessKeySource::Configured(SigningKey::hmac(secret.expose().as_bytes(), None)?)
+            let kid = Some(config.jwt.key_id.trim().to_owned()).filter(|kid| !kid.is_empty());
+            configured(SigningKey::hmac(secret.expose().as_bytes(), kid)?)
         }
         (JwtAlgorithm::HS256, None, _) => bail!("jwt.algorithm HS256 needs jwt.secret"),
-        (alg, _, Some(key)) => AccessKeySource::Configured(configured_key(crypto_alg(alg), key.expose())?),
+        (alg, _, Some(key)) => configured(configured_key(crypto_alg(alg), key.expose())?),
         (alg, _, None) => AccessKeySource::Database(crypto_alg(alg)),
     };
     Ok(KeySettings {

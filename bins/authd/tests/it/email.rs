@@ -19,7 +19,7 @@ use crate::process::PASSWORD;
 const SITE: &str = "http://app.example.test";
 
 /// Status and error code of every failed verification: `403 otp_expired`.
-fn expired() -> (u16, Option<String>) {
+pub(crate) fn expired() -> (u16, Option<String>) {
     (403, Some("otp_expired".into()))
 }
 
@@ -30,21 +30,21 @@ fn nonce_refused() -> (u16, Option<String>) {
 
 /// The database a test runs on.
 #[derive(Debug, Clone, Copy)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
 
 /// A fresh database and working folder for one test, removed when dropped.
-struct TestStore {
-    dir: tempfile::TempDir,
-    url: String,
+pub(crate) struct TestStore {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) url: String,
     _postgres: Option<TestDatabase>,
 }
 
 impl TestStore {
     /// `None` when PostgreSQL is asked for and not available (a failure when CI requires it).
-    async fn new(backend: Backend, name: &str) -> Option<Self> {
+    pub(crate) async fn new(backend: Backend, name: &str) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         Some(match backend {
             Backend::Sqlite => {
@@ -60,28 +60,28 @@ impl TestStore {
 }
 
 /// A delivered message: its subject and plain-text body, and the code and link in it.
-struct Delivered {
-    subject: String,
-    text: String,
+pub(crate) struct Delivered {
+    pub(crate) subject: String,
+    pub(crate) text: String,
 }
 
 impl Delivered {
-    fn code(&self) -> String {
+    pub(crate) fn code(&self) -> String {
         let line =
             self.text.lines().find(|l| l.contains("code:")).unwrap_or_else(|| panic!("no code in {}", self.text));
         line.rsplit(": ").next().unwrap().trim().to_owned()
     }
 
     /// A six-digit code that is not this message's.
-    fn wrong_code(&self) -> &'static str {
+    pub(crate) fn wrong_code(&self) -> &'static str {
         if self.code() == "000000" { "111111" } else { "000000" }
     }
 
-    fn has_link(&self) -> bool {
+    pub(crate) fn has_link(&self) -> bool {
         self.text.contains("/verify?token=")
     }
 
-    fn link(&self) -> String {
+    pub(crate) fn link(&self) -> String {
         self.text
             .lines()
             .find(|l| l.contains("/verify?token="))
@@ -91,30 +91,30 @@ impl Delivered {
     }
 
     /// The link's path from the base path on, as the server routes it.
-    fn link_path(&self) -> String {
+    pub(crate) fn link_path(&self) -> String {
         let link = self.link();
         format!("/auth/v1{}", link.split_once("/auth/v1").unwrap().1)
     }
 
     /// The link's query: `token`, `type` and `redirect_to`, the fields the link page posts.
-    fn link_query(&self) -> String {
+    pub(crate) fn link_query(&self) -> String {
         self.link().split_once('?').unwrap().1.to_owned()
     }
 
     /// The link's token, as `/verify` takes it in `token_hash`.
-    fn link_token(&self) -> String {
+    pub(crate) fn link_token(&self) -> String {
         self.link_query().split('&').find_map(|p| p.strip_prefix("token=")).unwrap().to_owned()
     }
 }
 
 /// What the sink received, read one address at a time in the order it arrived.
-struct Mailbox<'a> {
+pub(crate) struct Mailbox<'a> {
     sink: &'a Sink,
     read: HashMap<String, usize>,
 }
 
 impl<'a> Mailbox<'a> {
-    fn new(sink: &'a Sink) -> Self {
+    pub(crate) fn new(sink: &'a Sink) -> Self {
         Mailbox { sink, read: HashMap::new() }
     }
 
@@ -123,7 +123,7 @@ impl<'a> Mailbox<'a> {
     }
 
     /// The next unread message to `to`, waiting for it as long as a retried delivery may take.
-    fn next(&mut self, to: &str) -> Delivered {
+    pub(crate) fn next(&mut self, to: &str) -> Delivered {
         let within = Duration::from_secs(60);
         let deadline = Instant::now() + within;
         let read = self.read.entry(to.to_owned()).or_default();
@@ -142,7 +142,7 @@ impl<'a> Mailbox<'a> {
     }
 
     /// Asserts that everything sent to `to` has been read.
-    fn is_read(&self, to: &str) {
+    pub(crate) fn is_read(&self, to: &str) {
         let read = self.read.get(to).copied().unwrap_or_default();
         assert_eq!(Self::to(self.sink, to).len(), read, "unexpected mail to {to}");
     }
@@ -155,7 +155,7 @@ fn query_param(url: &str, key: &str) -> Option<String> {
 }
 
 /// The value of `key` in a URL's fragment, as written.
-fn fragment_value(url: &str, key: &str) -> Option<String> {
+pub(crate) fn fragment_value(url: &str, key: &str) -> Option<String> {
     let fragment = url.split_once('#')?.1;
     fragment.split('&').find_map(|pair| pair.strip_prefix(key)?.strip_prefix('=').map(str::to_owned))
 }

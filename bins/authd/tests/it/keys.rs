@@ -224,6 +224,95 @@ fn a_configured_secret_signs_the_api_keys_and_they_cannot_be_rotated_apart_from_
     assert_eq!(status, 200);
 }
 
+#[test]
+fn keys_api_supabase_prints_keys_as_supabases_tooling_makes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let configured = |command: &mut Command| {
+        command.env("AUTHD_JWT__ALGORITHM", "HS256").env("AUTHD_JWT__SECRET", "an operator secret of 32 bytes or more");
+    };
+    let mut print = authd(dir.path());
+    configured(print.args(["keys", "api", "--supabase", "--ref", "abcdefghijklmnopqrst", "--json"]));
+    let keys = api_keys(&mut print);
+    let (anon, service) = (keys["anon_key"].as_str().unwrap(), keys["service_role_key"].as_str().unwrap());
+    assert_eq!(jwt_header(anon), json!({"alg": "HS256", "typ": "JWT"}), "no kid, as Supabase's keys");
+    let stock = claims(service);
+    assert_eq!((stock["iss"].as_str(), stock["ref"].as_str()), (Some("supabase"), Some("abcdefghijklmnopqrst")));
+    assert_eq!(stock["role"], "service_role");
+    assert!(stock.get("aud").is_none(), "{stock}");
+    assert_eq!(stock["exp"].as_i64().unwrap() - stock["iat"].as_i64().unwrap(), 5 * 365 * 86_400);
+
+    let mut command = authd(dir.path());
+    configured(command.env("AUTHD_API__REQUIRE_KEY", "true"));
+    let server = Server::start(command);
+    let (status, body) = server.call_with("GET", "/settings", None, &[("apikey", anon)]);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server.call("GET", "/admin/users", None, Some(service));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server.call("GET", "/admin/users", None, Some(anon));
+    assert_eq!((status, body["error_code"].as_str()), (403, Some("not_admin")));
+
+    // Database-managed ES256 keys cannot make them: only the shared secret signs without a kid.
+    let other = tempfile::tempdir().unwrap();
+    let output = run(authd(other.path()).args(["keys", "api", "--supabase"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).1.contains("set jwt.secret"), "{:?}", text(&output));
+}
+
+#[test]
+fn gotrue_jwt_keys_sign_and_verify_and_the_legacy_secret_keeps_the_stock_keys() {
+    use auth_crypto::{JwtAlgorithm, JwtSigner, SigningKey};
+    use base64::Engine;
+    const SECRET: &str = "Vd3kq8ZxP0mW5tLr2Yc7NfB1sJ9hG4uQ6eA8oK3iR0vT5wE2yU7pM1nX4zC9bH6j";
+    let es256 = SigningKey::generate(JwtAlgorithm::ES256).unwrap();
+    let mut signing: Value = serde_json::from_str(&es256.to_private_jwk_json()).unwrap();
+    signing["kid"] = json!("asymmetric-1");
+    signing["key_ops"] = json!(["sign", "verify"]);
+    let legacy = json!({"kty": "oct", "kid": "legacy", "key_ops": ["verify"],
+                        "k": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(SECRET)});
+    let dir = tempfile::tempdir().unwrap();
+    let configured = |mut command: Command| {
+        command
+            .env("GOTRUE_JWT_SECRET", SECRET)
+            .env("GOTRUE_JWT_KEYS", json!([legacy, signing]).to_string())
+            .env("GOTRUE_MAILER_AUTOCONFIRM", "true")
+            .env("AUTHD_API__REQUIRE_KEY", "true");
+        command
+    };
+    let keys = keys_json(configured(authd(dir.path())).args(["keys", "list", "--json"]));
+    let listed: Vec<(&str, &str, &str)> = keys
+        .iter()
+        .filter(|k| k["source"] == "config")
+        .map(|k| (k["kid"].as_str().unwrap(), k["algorithm"].as_str().unwrap(), k["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, [("asymmetric-1", "ES256", "signing"), ("legacy", "HS256", "verifying")]);
+
+    // The project's stock keys, as Supabase's self-hosting guide makes them with JWT_SECRET.
+    let hmac = JwtSigner::new(SigningKey::hmac(SECRET.as_bytes(), None).unwrap(), vec![], "", "").unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let stock = |role: &str| {
+        let claims = json!({"role": role, "iss": "supabase", "iat": now - 60, "exp": now + 5 * 365 * 86_400});
+        hmac.sign_claims_without_kid(&claims).unwrap()
+    };
+    let (anon, service) = (stock("anon"), stock("service_role"));
+
+    let server = Server::start(configured(authd(dir.path())));
+    let signup = json!({"email": "keyset@example.com", "password": PASSWORD});
+    let (status, body) = server.call_with("POST", "/signup", Some(signup), &[("apikey", &anon)]);
+    assert_eq!(status, 200, "{body}");
+    let token = access_token(&body);
+    assert_eq!((jwt_header(&token)["alg"].as_str(), kid(&token).as_str()), (Some("ES256"), "asymmetric-1"));
+    assert_eq!(server.get_user(&token).0, 200);
+    let (status, body) = server.call("GET", "/admin/users", None, Some(&service));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(jwks_kids(&server), ["asymmetric-1"], "the secret is never published");
+    drop(server);
+
+    // PostgREST verifies with the JWKS then: the signing key is not the secret.
+    let printed = json_output(&run(configured(authd(dir.path())).args(["postgrest", "config", "--json"])));
+    let jwt_secret = printed["jwt-secret"].as_str().unwrap();
+    assert!(jwt_secret.contains("asymmetric-1") && !jwt_secret.contains(SECRET), "{jwt_secret}");
+}
+
 /// A key-encryption key for tests (32 random bytes, as `openssl rand -base64 32` prints them).
 const KEK: &str = "FiFwraL5Cf0pQvTov6D9d+uIAuGb9KvQfvFQ0ESj458=";
 /// Another one, standing for a wrong key.

@@ -16,5 +16,7 @@ mod outbox_replicas;
 mod postgrest;
 mod process;
 mod retire;
+mod review_probes;
 mod scale_out;
 mod serve;
+mod supabase_schema;

@@ -195,8 +195,7 @@ async fn requests_fail_fast_with_503_while_postgres_is_down_and_recover_after() 
         assert_eq!(server.get("/auth/v1/ready").unwrap().0, 200, "ready again once PostgreSQL is back");
 
         // The refresh that failed consumed nothing: the token from before the outage is still
-        // the live one and rotates (a used token would answer its successor only within the
-        // reuse interval and revoke the session after it; an unused one simply rotates).
+        // the live one and rotates (an unused token simply rotates).
         let (status, rotated) = server.refresh(&refresh_token);
         assert_eq!(status, 200, "the refresh token from before the outage still rotates: {rotated}");
         let successor = rotated["refresh_token"].as_str().unwrap();

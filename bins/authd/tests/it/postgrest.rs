@@ -21,14 +21,14 @@ use crate::process::{PASSWORD, Server, access_token, authd, claims, json, json_o
 
 const REQUIRE_E2E_ENV: &str = "AUTHD_TEST_REQUIRE_E2E";
 
-async fn connect(url: &str) -> Client {
+pub(crate) async fn connect(url: &str) -> Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
     tokio::spawn(connection);
     client
 }
 
 /// A connection as `user` (trust authentication, as the test servers use).
-async fn connect_as(url: &str, user: &str) -> Client {
+pub(crate) async fn connect_as(url: &str, user: &str) -> Client {
     let mut config: tokio_postgres::Config = url.parse().unwrap();
     config.user(user);
     let (client, connection) = config.connect(NoTls).await.unwrap();
@@ -37,7 +37,7 @@ async fn connect_as(url: &str, user: &str) -> Client {
 }
 
 /// The login role PostgREST would use. Roles are cluster-wide, so tests share it.
-async fn ensure_authenticator(admin: &Client) {
+pub(crate) async fn ensure_authenticator(admin: &Client) {
     admin
         .batch_execute(
             "DO $$ BEGIN CREATE ROLE authenticator LOGIN NOINHERIT; \
@@ -49,7 +49,7 @@ async fn ensure_authenticator(admin: &Client) {
 
 /// One PostgREST request: the role from the token (or the anonymous role), the claims, the
 /// pre-request check, then `query`. Err is the SQLSTATE and message of the first failure.
-async fn postgrest(
+pub(crate) async fn postgrest(
     client: &mut Client,
     token: Option<&str>,
     anon_role: &str,

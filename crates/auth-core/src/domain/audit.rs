@@ -44,11 +44,23 @@ pub enum AuditAction {
     KeyRotated,
     /// A key was retired by an operator: it no longer signs or verifies.
     KeyRetired,
+    /// A user began enrolling a second factor.
+    FactorEnrolled,
+    /// A factor was challenged.
+    FactorChallenged,
+    /// A factor was verified (the session is aal2 now).
+    FactorVerified,
+    /// A factor verification failed (wrong, replayed or expired code, used challenge).
+    FactorVerificationFailed,
+    /// A user removed one of their factors.
+    FactorUnenrolled,
+    /// An operator removed a user's factor.
+    AdminFactorDeleted,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 24] = [
         Self::Signup,
         Self::Login,
         Self::LoginFailed,
@@ -67,6 +79,12 @@ impl AuditAction {
         Self::AdminSessionsRevoked,
         Self::KeyRotated,
         Self::KeyRetired,
+        Self::FactorEnrolled,
+        Self::FactorChallenged,
+        Self::FactorVerified,
+        Self::FactorVerificationFailed,
+        Self::FactorUnenrolled,
+        Self::AdminFactorDeleted,
     ];
 
     /// The stored name.
@@ -90,6 +108,12 @@ impl AuditAction {
             Self::AdminSessionsRevoked => "sessions_revoked_by_admin",
             Self::KeyRotated => "key_rotated",
             Self::KeyRetired => "key_retired",
+            Self::FactorEnrolled => "factor_in_progress",
+            Self::FactorChallenged => "challenge_created",
+            Self::FactorVerified => "verification_attempted",
+            Self::FactorVerificationFailed => "mfa_verification_failed",
+            Self::FactorUnenrolled => "factor_unenrolled",
+            Self::AdminFactorDeleted => "factor_deleted",
         }
     }
 
@@ -111,7 +135,7 @@ pub enum Actor {
 }
 
 /// One entry of the append-only audit log. It never holds a password, token or key.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     /// Assigned by the store; 0 before the event is stored.
     pub id: i64,

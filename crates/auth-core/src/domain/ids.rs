@@ -61,3 +61,11 @@ uuid_id!(
     /// The identifier of a session (one refresh-token family); the `session_id` claim.
     SessionId
 );
+uuid_id!(
+    /// The identifier of a user's second factor.
+    FactorId
+);
+uuid_id!(
+    /// The identifier of a challenge issued against a factor.
+    ChallengeId
+);

@@ -16,6 +16,10 @@ pub enum MetadataError {
         /// The limit that was exceeded, in bytes.
         limit: usize,
     },
+    /// A key or a string holds U+0000, which PostgreSQL cannot store in `jsonb` (and which no
+    /// client means to send).
+    #[error("metadata may not contain the NUL character (\\u0000)")]
+    NulCharacter,
 }
 
 /// A JSON object attached to a user (`user_metadata` or `app_metadata`), bounded in size.
@@ -41,6 +45,9 @@ impl Metadata {
             Value::Object(map) => map,
             _ => return Err(MetadataError::NotAnObject),
         };
+        if map.iter().any(|(key, value)| key.contains('\0') || holds_nul(value)) {
+            return Err(MetadataError::NulCharacter);
+        }
         let metadata = Self(map);
         metadata.check_size(max_bytes)?;
         Ok(metadata)
@@ -81,6 +88,27 @@ impl Metadata {
         self.0.get(key)
     }
 
+    /// `user_metadata` as Supabase Auth seeds it for a new email user: the data given, with the
+    /// email identity's `sub`, `email`, `email_verified` and `phone_verified` over it (data never
+    /// overrides those four).
+    pub fn seeded_for_email(mut self, sub: &str, email: &str, email_verified: bool) -> Self {
+        self.0.insert("sub".into(), Value::from(sub));
+        self.0.insert("email".into(), Value::from(email));
+        self.0.insert("email_verified".into(), Value::from(email_verified));
+        self.0.insert("phone_verified".into(), Value::from(false));
+        self
+    }
+
+    /// The metadata once the email address is confirmed: `email_verified` turns true where the
+    /// seeding put it (`None`: nothing to change).
+    pub fn email_verified(&self) -> Option<Self> {
+        (self.0.get("email_verified") == Some(&Value::Bool(false))).then(|| {
+            let mut verified = self.clone();
+            verified.0.insert("email_verified".into(), Value::Bool(true));
+            verified
+        })
+    }
+
     /// The object as a JSON value.
     pub fn to_value(&self) -> Value {
         Value::Object(self.0.clone())
@@ -92,6 +120,16 @@ impl Metadata {
             return Err(MetadataError::TooLarge { limit });
         }
         Ok(())
+    }
+}
+
+/// Whether a JSON value has U+0000 in any string or key, at any depth.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 
@@ -116,10 +154,35 @@ mod tests {
     }
 
     #[test]
+    fn refuses_nul_characters_anywhere() {
+        for value in [
+            json!({"a\u{0}b": 1}),
+            json!({"k": "a\u{0}b"}),
+            json!({"k": [1, {"deep": ["\u{0}"]}]}),
+            json!({"k": {"x\u{0}": null}}),
+        ] {
+            assert_eq!(Metadata::from_value(value.clone(), 1000), Err(MetadataError::NulCharacter), "{value}");
+        }
+        assert!(Metadata::from_value(json!({"k": "tab\tand\u{1}controls are fine"}), 1000).is_ok());
+    }
+
+    #[test]
     fn merge_replaces_keys_and_null_removes() {
         let mut m = Metadata::from_value(json!({"a": 1, "b": 2}), 100).unwrap();
         m.merge(Metadata::from_value(json!({"b": null, "c": 3}), 100).unwrap(), 100).unwrap();
         assert_eq!(m.to_value(), json!({"a": 1, "c": 3}));
+    }
+
+    #[test]
+    fn seeding_puts_the_identitys_fields_over_the_data() {
+        let data = Metadata::from_value(json!({"full_name": "Ann", "email": "spoof@example.com"}), 100).unwrap();
+        let seeded = data.seeded_for_email("u1", "ann@example.com", false);
+        let expected = json!({"full_name": "Ann", "sub": "u1", "email": "ann@example.com", "email_verified": false, "phone_verified": false});
+        assert_eq!(seeded.to_value(), expected);
+        let verified = seeded.email_verified().unwrap();
+        assert_eq!(verified.get("email_verified"), Some(&json!(true)));
+        assert_eq!(verified.email_verified(), None, "already verified");
+        assert_eq!(Metadata::new().email_verified(), None, "not seeded: left alone");
     }
 
     #[test]

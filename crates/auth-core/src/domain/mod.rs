@@ -4,6 +4,7 @@ mod audit;
 mod ban;
 mod claims;
 mod email;
+mod factor;
 mod ids;
 mod mail_kind;
 mod metadata;
@@ -26,7 +27,11 @@ pub use audit::{Actor, AuditAction, AuditEvent};
 pub use ban::{BanDuration, BanDurationError};
 pub use claims::{AccessClaims, AmrEntry, ApiKeyRole};
 pub use email::{EMAIL_MAX_LEN, Email, EmailError};
-pub use ids::{InvalidId, SessionId, UserId};
+pub use factor::{
+    EnrollRules, Enrollment, FRIENDLY_NAME_MAX_LEN, Factor, FactorChallenge, FactorStatus, FactorType,
+    FactorVerification, MfaProof, SealedSecret, VerificationOutcome,
+};
+pub use ids::{ChallengeId, FactorId, InvalidId, SessionId, UserId};
 pub use mail_kind::{MailContext, MailKind};
 pub use metadata::{METADATA_DEFAULT_MAX_BYTES, Metadata, MetadataError};
 pub use one_time::{
@@ -41,11 +46,11 @@ pub use pkce::{
 pub use rate_limit::{LimitKey, Quota, client_network, gcra};
 pub use redirect::{RedirectPolicy, RedirectPolicyError, encode_query_value};
 pub use refresh_token::{
-    RefreshToken, RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, TokenDigest, plan_rotation,
+    RefreshToken, RefreshTokenRecord, Renewal, Rotation, RotationOutcome, RotationPlan, TokenDigest, plan_rotation,
 };
 pub use session::{Aal, AuthMethod, ExpiryReason, Session, SessionLimits};
 pub use signing_key::{KeyMaterial, KeyPurpose, KeyStatus, StoredKey, key_statuses};
-pub use user::{PasswordHash, User};
+pub use user::{MailState, PasswordHash, User};
 pub use user_change::UserChange;
 pub use user_query::UserQuery;
 pub use username::{USERNAME_MAX_LEN, USERNAME_MIN_LEN, Username, UsernameError};

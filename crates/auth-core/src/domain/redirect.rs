@@ -114,8 +114,41 @@ fn is_browser_scheme(scheme: &str) -> bool {
 fn plain_url(url: &str) -> bool {
     let Some((scheme, rest)) = split_scheme(url) else { return false };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let scheme_ok = if is_web(scheme) { !authority.is_empty() } else { !is_browser_scheme(scheme) };
+    let scheme_ok = if is_web(scheme) { web_authority(authority) } else { !is_browser_scheme(scheme) };
     scheme_ok && !authority.contains('@') && !url.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+}
+
+/// Whether an http(s) authority is `host[:port]` as every browser parses it: a bracketed IPv6
+/// literal, or a name of non-empty labels of ASCII letters, digits, `-` and `_`; then at most one port of
+/// digits. Anything else (`[` inside a name, `%`, `<`, `|`, non-ASCII) a WHATWG parser refuses
+/// or rewrites, so such a URL is never a redirect target.
+fn web_authority(authority: &str) -> bool {
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let Some((literal, after)) = rest.split_once(']') else { return false };
+            let literal_ok =
+                !literal.is_empty() && literal.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.'));
+            let port = match after.strip_prefix(':') {
+                Some(port) => Some(port),
+                None if after.is_empty() => None,
+                None => return false,
+            };
+            (literal_ok, port)
+        }
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            };
+            // Labels are not empty (a final dot, as in `example.com.`, is the root's).
+            let labels = host.strip_suffix('.').unwrap_or(host);
+            let name_ok = !labels.is_empty()
+                && labels.split('.').all(|label| !label.is_empty())
+                && labels.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            (name_ok, port)
+        }
+    };
+    host_ok && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A plain http(s) URL: the only kind a site URL may be.
@@ -267,6 +300,35 @@ mod tests {
         }
         assert_eq!(p.resolve(Some("https://pr-1.preview.example.com/a?b=c")), "https://pr-1.preview.example.com/a?b=c");
         assert_eq!(p.resolve(Some("https://app.example.com@attacker.test/")), "https://app.example.com");
+    }
+
+    #[test]
+    fn a_web_url_names_a_host_a_browser_can_parse() {
+        // Found by fuzz/fuzz_targets/redirect.rs: `*` took `[` into the host, which browsers
+        // refuse to parse (so the redirect was allowed yet could never be followed).
+        let p = policy(&["https://*.example.com/**", "http://localhost:3000/**"]);
+        for odd in [
+            "https://OOOO[Oa.example.com/pp",
+            "https://a]b.example.com/",
+            "https://a%2fb.example.com/",
+            "https://a<b.example.com/",
+            "https://a|b.example.com/",
+            "https://a^b.example.com/",
+            "https://a\u{e9}.example.com/",
+            "https://x.example.com:80:80/",
+            "https://x.example.com:8x/",
+            "http://localhost:3000:1/",
+            // Also found by the fuzzer: `*` matching an empty label.
+            "https://.example.com/pp",
+            "https://a..example.com/",
+        ] {
+            assert_eq!(p.resolve(Some(odd)), "https://app.example.com", "{odd}");
+        }
+        for fine in ["https://a-b_c.example.com/", "https://x.example.com/p?q=[1]", "http://localhost:3000/a"] {
+            assert_eq!(p.resolve(Some(fine)), fine);
+        }
+        let ipv6 = RedirectPolicy::new("http://[::1]:3000", Vec::new()).unwrap();
+        assert_eq!(ipv6.resolve(Some("http://[::1]:3000/cb")), "http://[::1]:3000/cb");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{ExpiryReason, Session, SessionId, SessionLimits};
+use super::{Actor, AuditAction, AuditEvent, ExpiryReason, Session, SessionId, SessionLimits, User};
 use crate::ports::{Random, RandomError};
 
 /// Random bytes in a freshly started token family's first token (256 bits).
@@ -121,8 +121,34 @@ pub struct Rotation {
     pub now: DateTime<Utc>,
     /// How long after its use the previous token may be presented again without counting as reuse.
     pub reuse_interval: Duration,
+    /// How long after its use the previous token may still be presented again while its
+    /// successor has never been used: a client whose answer was lost (an outage longer than the
+    /// reuse interval) gets the same successor instead of being signed out. Reuse detection
+    /// still fires once the successor is used and the previous token comes back. A window
+    /// shorter than `reuse_interval` changes nothing.
+    pub lost_answer_window: Duration,
     /// Session lifetime limits in force.
     pub limits: SessionLimits,
+    /// Who asked and when, for the audit event a store records in the rotation's own transaction
+    /// (see [`Rotation::event`]); `None` records nothing. Its action, actor, target and details
+    /// are replaced.
+    pub audit: Option<AuditEvent>,
+}
+
+impl Rotation {
+    /// The audit event a store MUST record, in the same transaction, when it rotates
+    /// ([`AuditAction::TokenRefreshed`]) or revokes a family on reuse
+    /// ([`AuditAction::TokenReuseDetected`]): the session's user acting on their own account.
+    pub fn event(&self, action: AuditAction, session: &Session) -> Option<AuditEvent> {
+        let template = self.audit.clone()?;
+        Some(AuditEvent {
+            action,
+            actor: Actor::User(session.user_id),
+            target: Some(session.user_id),
+            details: serde_json::json!({"session_id": session.id.to_string()}),
+            ..template
+        })
+    }
 }
 
 /// What a session store does with a rotation once it holds the family's lock.
@@ -163,24 +189,38 @@ pub fn plan_rotation(
     };
     let is_retry_of_last_rotation =
         live.is_some_and(|live| live.parent == Some(presented.id) && live.digest == rotation.successor);
-    if is_retry_of_last_rotation && rotation.now <= used_at + rotation.reuse_interval {
+    // The live token is never used, so a retry of the last rotation is always a lost answer;
+    // within the reuse interval it may also be a second tab.
+    let window = rotation.reuse_interval.max(rotation.lost_answer_window);
+    if is_retry_of_last_rotation && rotation.now <= used_at + window {
         RotationPlan::Replay
     } else {
         RotationPlan::RevokeFamily
     }
 }
 
+/// A session that goes on after a rotation, with its user as read in the rotation's own
+/// transaction (so the answer matches what was committed, and no second read can fail after it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Renewal {
+    /// The session, as stored after the rotation.
+    pub session: Session,
+    /// The session's user.
+    pub user: User,
+}
+
 /// The result of [`Rotation`], as reported by a session store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RotationOutcome {
     /// The presented token was live; its successor is now live. Carries the updated session.
-    Rotated(Session),
-    /// The presented token was the previous one, presented again within the reuse interval
-    /// (a lost response, or tabs refreshing at once); its successor, already live, is the answer.
-    Replayed(Session),
+    Rotated(Box<Renewal>),
+    /// The presented token was the previous one, presented again while its successor is still
+    /// unused and within [`Rotation::replay_window`] (a lost response, or tabs refreshing at
+    /// once); its successor, already live, is the answer.
+    Replayed(Box<Renewal>),
     /// The presented token had been used before and is not a permitted retry: the whole session
-    /// has been revoked.
-    ReuseDetected(SessionId),
+    /// has been revoked. Carries the session as it was before.
+    ReuseDetected(Session),
     /// No live family knows the token.
     NotFound,
     /// The session is past one of its limits.
@@ -215,6 +255,7 @@ mod tests {
             user_agent: None,
             ip: None,
             revoked_at: None,
+            mfa: None,
         }
     }
 
@@ -236,7 +277,9 @@ mod tests {
             successor: digest(successor),
             now,
             reuse_interval: Duration::seconds(10),
+            lost_answer_window: Duration::zero(),
             limits: SessionLimits::default(),
+            audit: None,
         }
     }
 
@@ -262,6 +305,21 @@ mod tests {
         let live = record(2, "b", Some(1), None);
         let r = rotation("a", "b", used + Duration::seconds(11));
         assert_eq!(plan_rotation(&old, &session(), Some(&live), &r), RotationPlan::RevokeFamily);
+    }
+
+    #[test]
+    fn lost_answer_replays_until_the_successor_is_used_or_the_window_ends() {
+        let used = t0();
+        let old = record(1, "a", None, Some(used));
+        let window =
+            Rotation { lost_answer_window: Duration::hours(24), ..rotation("a", "b", used + Duration::hours(23)) };
+        let unused_successor = record(2, "b", Some(1), None);
+        assert_eq!(plan_rotation(&old, &session(), Some(&unused_successor), &window), RotationPlan::Replay);
+        let late = Rotation { now: used + Duration::hours(25), ..window.clone() };
+        assert_eq!(plan_rotation(&old, &session(), Some(&unused_successor), &late), RotationPlan::RevokeFamily);
+        // Once the successor was used, the old token coming back is reuse at once.
+        let grandchild = record(3, "c", Some(2), None);
+        assert_eq!(plan_rotation(&old, &session(), Some(&grandchild), &window), RotationPlan::RevokeFamily);
     }
 
     #[test]

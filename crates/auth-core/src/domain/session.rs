@@ -1,7 +1,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{SessionId, UserId};
+use super::{MfaProof, SessionId, UserId};
 
 /// Authenticator assurance level of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +130,8 @@ pub struct Session {
     pub ip: Option<String>,
     /// When it was ended by logout, reuse detection or an operator; `None` while it lives.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The second factor verified in it (then `aal` is `Aal2`); `None` at aal1.
+    pub mfa: Option<MfaProof>,
 }
 
 impl Session {
@@ -174,6 +176,7 @@ mod tests {
             user_agent: None,
             ip: None,
             revoked_at: None,
+            mfa: None,
         }
     }
 

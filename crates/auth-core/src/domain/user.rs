@@ -63,6 +63,28 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Last change to any field.
     pub updated_at: DateTime<Utc>,
+    /// When its emailed secrets were last sent, and the pending email change.
+    pub mail: MailState,
+    /// When an operator soft-deleted the account (its contacts, password, metadata and
+    /// sessions are gone; the row stays, so rows referring to it stay too).
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// When a user's emailed secrets were last sent, and the address a pending email change goes
+/// to: Supabase Auth's columns of the same names, which its user object shows. (The
+/// confirmation's time is [`User::confirmation_sent_at`].)
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MailState {
+    /// The last invitation.
+    pub invited_at: Option<DateTime<Utc>>,
+    /// The last recovery link or magic link (Supabase Auth sends both as recovery secrets).
+    pub recovery_sent_at: Option<DateTime<Utc>>,
+    /// The address a pending email change goes to (`new_email`).
+    pub email_change: Option<Email>,
+    /// The last email-change mail.
+    pub email_change_sent_at: Option<DateTime<Utc>>,
+    /// The last reauthentication code.
+    pub reauthentication_sent_at: Option<DateTime<Utc>>,
 }
 
 impl User {

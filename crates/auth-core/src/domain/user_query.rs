@@ -1,7 +1,8 @@
 /// Which users to list, and which page of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserQuery {
-    /// Keep users whose email or username contains this text, ignoring letter case.
+    /// Keep users whose email, username or `user_metadata.full_name` contains this text,
+    /// ignoring letter case.
     pub filter: Option<String>,
     /// Newest first (the admin API's default) rather than oldest first.
     pub newest_first: bool,

@@ -3,8 +3,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Mail, StoreError};
 use crate::domain::{
-    AuthCode, Email, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, Session, TokenDigest, User,
-    UserChange, UserId,
+    AuditEvent, AuthCode, Email, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, Session, TokenDigest,
+    User, UserChange, UserId,
 };
 
 /// What using a one-time token starts, in the same transaction.
@@ -55,12 +55,13 @@ pub trait EmailFlowStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Creates `user` (as [`super::UserStore::create_user`] does, conflicts included), stores
-    /// `token` and queues `mail`, all or nothing.
+    /// `token`, queues `mail` and records `event` in the audit log, all or nothing.
     async fn create_user_with_token(
         &self,
         user: &User,
         token: &OneTimeToken,
         mail: Option<OutgoingMail>,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError>;
 
     /// Queues a mail that carries no secret of ours (forgot-username), due at `at`.
@@ -151,7 +152,8 @@ pub trait MailOutbox: Send + Sync {
         limit: u32,
     ) -> Result<Vec<QueuedMail>, StoreError>;
 
-    /// Delivered: marks the message sent and erases its bodies, which hold one-time secrets.
+    /// Delivered: marks the message sent, counts the successful try in its attempts, clears the
+    /// error of any earlier try, and erases its bodies, which hold one-time secrets.
     async fn mark_mail_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Failed for now: counts the attempt, keeps `error` and makes it due at `next_attempt`.

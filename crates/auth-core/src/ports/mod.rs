@@ -4,6 +4,7 @@
 mod audit_log;
 mod clock;
 mod email_flows;
+mod factors;
 mod mailer;
 mod observer;
 mod password_hasher;
@@ -14,10 +15,12 @@ mod store;
 mod store_ports;
 mod token_chain;
 mod token_signer;
+mod totp;
 
 pub use audit_log::AuditLog;
 pub use clock::Clock;
 pub use email_flows::{CodeQuota, EmailFlowStore, MailOutbox, Redemption};
+pub use factors::FactorStore;
 pub use mailer::{Mail, MailError, MailTemplates, Mailer};
 pub use observer::{NoObserver, Observer};
 pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
@@ -27,7 +30,8 @@ pub use readiness::{NotReady, Readiness};
 pub use store::{KeyStore, SessionPrune, SessionStore, StoreError, UniqueField, UserStore};
 pub use store_ports::StorePorts;
 pub use token_chain::TokenChain;
-pub use token_signer::{TokenError, TokenSigner};
+pub use token_signer::{Claim, TokenError, TokenSigner};
+pub use totp::{Totp, TotpError, TotpProvisioning, TotpSecret};
 
 #[cfg(any(test, feature = "mock"))]
 pub use audit_log::MockAuditLog;
@@ -35,6 +39,8 @@ pub use audit_log::MockAuditLog;
 pub use clock::MockClock;
 #[cfg(any(test, feature = "mock"))]
 pub use email_flows::{MockEmailFlowStore, MockMailOutbox};
+#[cfg(any(test, feature = "mock"))]
+pub use factors::MockFactorStore;
 #[cfg(any(test, feature = "mock"))]
 pub use mailer::{MockMailTemplates, MockMailer};
 #[cfg(any(test, feature = "mock"))]
@@ -51,3 +57,5 @@ pub use store::{MockKeyStore, MockSessionStore, MockUserStore};
 pub use token_chain::MockTokenChain;
 #[cfg(any(test, feature = "mock"))]
 pub use token_signer::MockTokenSigner;
+#[cfg(any(test, feature = "mock"))]
+pub use totp::MockTotp;

@@ -58,4 +58,15 @@ pub trait PasswordHasher: Send + Sync {
     /// - A stored hash in no scheme it reads is [`HashError::UnreadableHash`], never a mismatch.
     async fn verify<'a>(&self, password: &Password, hash: Option<&'a PasswordHash>)
     -> Result<PasswordCheck, HashError>;
+
+    /// Whether a hash made elsewhere (an operator's `password_hash`) may be stored as a user's:
+    /// `Err` with the reason, for the operator, unless `verify` reads its scheme and its cost is
+    /// within what a sign-in may spend. Does no hashing.
+    ///
+    /// - MUST refuse every hash `verify` would answer [`HashError::UnreadableHash`] for, or
+    ///   would refuse to verify for its cost.
+    fn check_stored(&self, hash: &PasswordHash) -> Result<(), String> {
+        let _ = hash;
+        Err("this server stores no password hash made elsewhere".into())
+    }
 }

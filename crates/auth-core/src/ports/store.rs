@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, Rotation, RotationOutcome, Session, SessionId, StoredKey,
-    TokenDigest, User, UserChange, UserId, UserQuery, Username,
+    AuditEvent, Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, Rotation, RotationOutcome, Session, SessionId,
+    StoredKey, TokenDigest, User, UserChange, UserId, UserQuery, Username,
 };
 
 /// A uniqueness rule that a write would break.
@@ -92,10 +92,21 @@ pub trait UserStore: Send + Sync {
     /// - MUST delete, in the same transaction, every session and refresh token of the user.
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
 
+    /// Soft-deletes a user, as Supabase Auth's `should_soft_delete` does: in one transaction,
+    /// clears its email address, phone number, username, password, pending email change and
+    /// both metadata objects, sets `deleted_at` to `at`, and deletes its sessions (with their
+    /// refresh tokens), one-time tokens and auth codes. The row stays, so rows of the
+    /// application that refer to it stay too. Returns whether a user not deleted before existed.
+    ///
+    /// - MUST free the address, number and username for other users at once.
+    /// - MUST change nothing and answer `false` for a user already soft-deleted, or none.
+    async fn soft_delete_user(&self, id: UserId, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
     /// The users matching `query`, ordered by creation time (then id) in its direction, its
     /// `offset` rows skipped, at most its `limit`.
     ///
-    /// - The filter MUST match a substring of the email or the username, ignoring letter case,
+    /// - The filter MUST match a substring of the email, the username or the `full_name` of
+    ///   `user_metadata` (when it is a string), ignoring letter case,
     ///   with `%`, `_` and `\` taken literally.
     async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>, StoreError>;
 
@@ -149,15 +160,21 @@ impl SessionPrune {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Stores a new session with its first refresh token, and sets the user's `last_sign_in_at`
-    /// to the session's `created_at`.
+    /// Stores a new session with its first refresh token, sets the user's `last_sign_in_at`
+    /// to the session's `created_at`, and records `event` in the audit log: one transaction.
     ///
     /// - MUST fail with [`StoreError::NotFound`] when the user does not exist, writing nothing.
     /// - MUST store only the digest of the token.
-    async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError>;
+    async fn start_session(
+        &self,
+        session: &Session,
+        first_token: &TokenDigest,
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError>;
 
-    /// Creates `user`, as given, together with its first session and refresh token: all of it
-    /// is stored or none of it, so a sign-up that fails half-way leaves no account behind.
+    /// Creates `user`, as given, together with its first session and refresh token, and records
+    /// `event` in the audit log: all of it is stored or none of it, so a sign-up that fails
+    /// half-way leaves no account behind.
     ///
     /// - MUST refuse a user whose id, email, phone or username is taken exactly as
     ///   [`UserStore::create_user`] does, writing nothing.
@@ -167,6 +184,7 @@ pub trait SessionStore: Send + Sync {
         user: &User,
         session: &Session,
         first_token: &TokenDigest,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError>;
 
     /// The session with this id, revoked or not.
@@ -185,7 +203,8 @@ pub trait SessionStore: Send + Sync {
     ///   used, inserts `successor` as the live token with the presented one as parent, and sets the
     ///   session's `refreshed_at` ([`RotationOutcome::Rotated`] with the updated session);
     ///   `Replay` writes nothing ([`RotationOutcome::Replayed`]); `RevokeFamily` sets `revoked_at`
-    ///   on the session and all its tokens ([`RotationOutcome::ReuseDetected`]); `Expired`
+    ///   on the session and all its tokens ([`RotationOutcome::ReuseDetected`]); `Rotate` and
+    ///   `RevokeFamily` also record [`Rotation::event`] in the audit log; `Expired`
     ///   writes nothing ([`RotationOutcome::Expired`]); `Dead` writes nothing
     ///   ([`RotationOutcome::NotFound`]).
     /// - Of N concurrent rotations of one live token, exactly one MUST rotate; the family MUST

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{AuditLog, EmailFlowStore, KeyStore, MailOutbox, Readiness, SessionStore, UserStore};
+use super::{AuditLog, EmailFlowStore, FactorStore, KeyStore, MailOutbox, Readiness, SessionStore, UserStore};
 
 /// The storage ports of one store, each as a shared trait object. Cloning shares the store.
 #[derive(Clone)]
@@ -18,6 +18,8 @@ pub struct StorePorts {
     pub audit: Arc<dyn AuditLog>,
     /// Emailed one-time secrets and auth codes.
     pub flows: Arc<dyn EmailFlowStore>,
+    /// Second factors and their challenges.
+    pub factors: Arc<dyn FactorStore>,
     /// Queued mail, for delivery.
     pub outbox: Arc<dyn MailOutbox>,
     /// Whether the store answers and its schema is current.
@@ -29,7 +31,15 @@ impl StorePorts {
     /// store of your own).
     pub fn all<S>(store: Arc<S>) -> Self
     where
-        S: UserStore + SessionStore + KeyStore + AuditLog + EmailFlowStore + MailOutbox + Readiness + 'static,
+        S: UserStore
+            + SessionStore
+            + KeyStore
+            + AuditLog
+            + EmailFlowStore
+            + FactorStore
+            + MailOutbox
+            + Readiness
+            + 'static,
     {
         Self {
             users: store.clone(),
@@ -37,6 +47,7 @@ impl StorePorts {
             keys: store.clone(),
             audit: store.clone(),
             flows: store.clone(),
+            factors: store.clone(),
             outbox: store.clone(),
             readiness: store,
         }

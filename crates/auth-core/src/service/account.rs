@@ -46,6 +46,26 @@ pub struct UserChanges {
 }
 
 impl AuthService {
+    /// A new password or email address for a user with a verified factor needs an aal2
+    /// session, as Supabase Auth requires; metadata and username changes do not.
+    async fn require_aal2_for_credentials(
+        &self,
+        principal: &Principal,
+        changes: &UserChanges,
+    ) -> Result<(), AuthError> {
+        let new_password = changes.password.as_ref().is_some_and(|p| !p.expose().is_empty());
+        let current = principal.user.email.as_ref().map(|e| e.as_str());
+        let new_email = changes.email.as_deref().is_some_and(|e| !e.trim().is_empty() && Some(e.trim()) != current);
+        if !(new_password || new_email) || principal.session.aal == crate::domain::Aal::Aal2 {
+            return Ok(());
+        }
+        let factors = self.ports.factors.list_factors(principal.user.id).await?;
+        if factors.iter().any(crate::domain::Factor::is_verified) {
+            return Err(crate::MfaError::UpdateNeedsAal2.into());
+        }
+        Ok(())
+    }
+
     /// The caller's user as stored now.
     pub fn current_user(&self, principal: &Principal) -> User {
         principal.user.clone()
@@ -57,6 +77,7 @@ impl AuthService {
         if !phone_unchanged(&principal.user, changes.phone.as_deref()) {
             return Err(AuthError::PhoneProviderDisabled);
         }
+        self.require_aal2_for_credentials(principal, &changes).await?;
         if let Some(email) = changes.email.as_deref().filter(|e| !e.trim().is_empty()) {
             match self.request_email_change(principal, email, &changes.email_link).await {
                 // A taken address answers like a free one (nothing is mailed), so this is no
@@ -115,6 +136,14 @@ impl AuthService {
             }
             None => false,
         };
+        // An anonymous account that now has a username and a password can be signed in to:
+        // it is anonymous no longer (an email address stops it being so once confirmed).
+        if principal.user.is_anonymous
+            && preview.username.is_some()
+            && (password_changed || preview.password_hash.is_some())
+        {
+            change.is_anonymous = Some(false);
+        }
         // Deleted since this request authenticated.
         let stored =
             self.ports.users.change_user(principal.user.id, &change).await.or_missing(AuthError::UserNotFound)?;

@@ -2,8 +2,8 @@ use serde_json::{Value, json};
 
 use super::{AuthService, ClientInfo};
 use crate::domain::{
-    Actor, AuditAction, AuditEvent, BanDuration, Email, Metadata, Password, Phone, Session, SessionId, User,
-    UserChange, UserId, UserQuery, Username,
+    Actor, AuditAction, AuditEvent, BanDuration, Email, Metadata, Password, PasswordHash, Phone, Session, SessionId,
+    User, UserChange, UserId, UserQuery, Username,
 };
 use crate::error::{AuthError, MissingRow};
 
@@ -11,6 +11,8 @@ use crate::error::{AuthError, MissingRow};
 /// creation).
 #[derive(Debug, Clone, Default)]
 pub struct AdminUserAttributes {
+    /// The new user's id (creation only); generated when absent.
+    pub id: Option<UserId>,
     /// Email address, applied directly (no confirmation mail).
     pub email: Option<String>,
     /// Phone number, applied directly.
@@ -19,8 +21,13 @@ pub struct AdminUserAttributes {
     pub username: Option<String>,
     /// A new password (the policy applies); every session of the user ends.
     pub password: Option<Password>,
+    /// A password hash made elsewhere (bcrypt or argon2, within the hasher's cost bounds),
+    /// stored as it is, instead of `password`.
+    pub password_hash: Option<PasswordHash>,
     /// `true` marks the email address confirmed now.
     pub email_confirm: Option<bool>,
+    /// `true` marks the phone number confirmed now.
+    pub phone_confirm: Option<bool>,
     /// Merged into `user_metadata` (a key set to null is removed).
     pub user_metadata: Option<Value>,
     /// Merged into `app_metadata`.
@@ -111,8 +118,15 @@ impl AuthService {
         let mut app_metadata = Metadata::new();
         app_metadata.insert("provider", Value::from(provider));
         app_metadata.insert("providers", Value::from(vec![provider]));
+        let id = match attributes.id {
+            Some(id) if id.as_uuid().is_nil() => {
+                return Err(AuthError::Validation { field: "id", message: "id cannot be a nil UUID".into() });
+            }
+            Some(id) => id,
+            None => UserId::generate(self.ports.random.as_ref())?,
+        };
         let mut user = User {
-            id: UserId::generate(self.ports.random.as_ref())?,
+            id,
             aud: self.settings.audience.clone(),
             role: self.settings.roles.authenticated.clone(),
             email_confirmed_at: None,
@@ -129,9 +143,17 @@ impl AuthService {
             last_sign_in_at: None,
             created_at: now,
             updated_at: now,
+            mail: Default::default(),
+            deleted_at: None,
         };
         let changes = self.apply(&mut user, &mut UserChange::default(), attributes, now).await?;
-        self.ports.users.create_user(&user).await?;
+        match self.ports.users.create_user(&user).await {
+            // Only an id the operator chose can be taken.
+            Err(crate::ports::StoreError::Conflict(crate::ports::UniqueField::Id)) => {
+                return Err(AuthError::UserAlreadyExists);
+            }
+            other => other?,
+        }
         let details = json!({ "fields": changes.fields });
         self.audit(AuditAction::AdminUserCreated, Actor::Admin, Some(user.id), client, details).await;
         if changes.banned == Some(true) {
@@ -180,13 +202,22 @@ impl AuthService {
         Ok(user)
     }
 
-    /// Deletes a user with every session and token, returning the user as it was.
-    pub async fn admin_delete_user(&self, id: UserId, client: &ClientInfo) -> Result<User, AuthError> {
+    /// Deletes a user with every session and token, returning the user as it was. A `soft`
+    /// deletion keeps the row, emptied and marked `deleted_at` (Supabase Auth's
+    /// `should_soft_delete`), so the application's rows that refer to it stay; a user already
+    /// soft-deleted is not found for another one.
+    pub async fn admin_delete_user(&self, id: UserId, soft: bool, client: &ClientInfo) -> Result<User, AuthError> {
         let user = self.admin_get_user(id).await?;
-        if !self.ports.users.delete_user(id).await? {
+        let deleted = if soft {
+            self.ports.users.soft_delete_user(id, self.ports.clock.now()).await?
+        } else {
+            self.ports.users.delete_user(id).await?
+        };
+        if !deleted {
             return Err(AuthError::UserNotFound);
         }
-        self.audit(AuditAction::AdminUserDeleted, Actor::Admin, Some(id), client, json!({})).await;
+        let details = json!({ "soft": soft });
+        self.audit(AuditAction::AdminUserDeleted, Actor::Admin, Some(id), client, details).await;
         Ok(user)
     }
 
@@ -267,7 +298,21 @@ impl AuthService {
         if attributes.email_confirm == Some(true) && user.email.is_some() && user.email_confirmed_at.is_none() {
             user.email_confirmed_at = Some(now);
             change.email_confirmed_at = Some(Some(now));
+            if let Some(verified) = user.user_metadata.email_verified() {
+                user.user_metadata = verified;
+                change.user_metadata = Some(user.user_metadata.clone());
+            }
             applied.fields.push("email_confirmed_at");
+        }
+        // An anonymous account given a confirmed address is anonymous no longer.
+        if user.is_anonymous && user.email.is_some() && user.email_confirmed_at.is_some() {
+            user.is_anonymous = false;
+            change.is_anonymous = Some(false);
+        }
+        if attributes.phone_confirm == Some(true) && user.phone.is_some() && user.phone_confirmed_at.is_none() {
+            user.phone_confirmed_at = Some(now);
+            change.phone_confirmed_at = Some(Some(now));
+            applied.fields.push("phone_confirmed_at");
         }
         if let Some(data) = attributes.user_metadata {
             user.user_metadata.merge(Metadata::from_value(data, max)?, max)?;
@@ -314,6 +359,23 @@ impl AuthService {
                 }
             }
             change.banned_until = Some(user.banned_until);
+        }
+        if attributes.password.is_some() && attributes.password_hash.is_some() {
+            return Err(AuthError::Validation {
+                field: "password_hash",
+                message: "Only a password or a password hash should be provided".into(),
+            });
+        }
+        if let Some(hash) = attributes.password_hash {
+            super::account::may_have_password(user)?;
+            self.ports
+                .hasher
+                .check_stored(&hash)
+                .map_err(|message| AuthError::Validation { field: "password_hash", message })?;
+            user.password_hash = Some(hash);
+            change.password_hash = Some(user.password_hash.clone());
+            change.voids = super::account::VOIDED_BY_PASSWORD.to_vec();
+            applied.password = true;
         }
         if let Some(password) = attributes.password {
             super::account::may_have_password(user)?;

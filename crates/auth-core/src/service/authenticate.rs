@@ -3,6 +3,7 @@
 use super::AuthService;
 use crate::domain::{AccessClaims, ApiKeyRole, Session, SessionId, User, UserId};
 use crate::error::AuthError;
+use crate::ports::{Claim, TokenError};
 
 /// An authenticated caller: the verified claims, the user as stored now, and its session.
 #[derive(Debug, Clone)]
@@ -26,7 +27,11 @@ impl AuthService {
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
         let now = self.ports.clock.now();
         let claims = self.ports.signer.verify(access_token, now.timestamp()).map_err(AuthError::BadJwt)?;
-        let user_id: UserId = claims.sub.parse().map_err(|_| AuthError::BadJwt(crate::ports::TokenError::Malformed))?;
+        if claims.sub.is_empty() {
+            // An API key, or another token naming no user, is not a user's access token.
+            return Err(AuthError::BadJwt(TokenError::MissingClaim(Claim::Sub)));
+        }
+        let user_id: UserId = claims.sub.parse().map_err(|_| AuthError::BadJwt(TokenError::InvalidClaim("sub")))?;
         let user = self.ports.users.find_user(user_id).await?.ok_or(AuthError::UserNotFound)?;
         if user.is_banned(now) {
             return Err(AuthError::UserBanned);
@@ -40,10 +45,11 @@ impl AuthService {
     }
 
     /// Checks an API key: a token this server signed that names the anon or the service role
-    /// and belongs to no user or session. A user's access token is not an API key.
+    /// and belongs to no user or session. A user's access token is not an API key. A token the
+    /// signer refuses is [`AuthError::BadApiKey`], naming why.
     pub fn api_key(&self, token: &str) -> Result<ApiKeyRole, AuthError> {
         let now = self.ports.clock.now().timestamp();
-        let claims = self.ports.signer.verify(token, now).map_err(|_| AuthError::InvalidApiKey)?;
+        let claims = self.ports.signer.verify(token, now).map_err(AuthError::BadApiKey)?;
         if !claims.sub.is_empty() || claims.session_id.is_some() {
             return Err(AuthError::InvalidApiKey);
         }

@@ -35,6 +35,16 @@ impl AuthService {
         if self.ports.users.find_user_by_email(&new_email).await?.is_some() {
             return Err(AuthError::EmailExists);
         }
+        if user.is_anonymous && self.settings.autoconfirm {
+            // As a sign-up would with autoconfirm (Supabase Auth does the same): the address
+            // applies at once and the account is anonymous no longer.
+            let mut change = UserChange::at(self.ports.clock.now());
+            change.email_confirmed_at = Some(change.updated_at);
+            change.email = Some(new_email);
+            change.is_anonymous = Some(false);
+            self.ports.users.change_user(user.id, &change).await?;
+            return Ok(());
+        }
         let mut sends = vec![(new_email.clone(), OneTimeKind::EmailChangeNew, MailKind::EmailChangeNew)];
         if let Some(current) = &user.email
             && self.settings.email.secure_email_change
@@ -108,7 +118,12 @@ impl AuthService {
         let mut change = UserChange::at(now);
         change.email = Some(new_email);
         change.email_confirmed_at = Some(Some(now));
+        change.email_change = Some(None);
         change.last_sign_in_at = Some(now);
+        // A confirmed address is a way to sign in: the account is anonymous no longer.
+        if user.is_anonymous {
+            change.is_anonymous = Some(false);
+        }
         let mut changed = user.clone();
         change.apply_to(&mut changed);
         // One write decides, under the user's lock: this half is used and, when no other half
@@ -136,7 +151,7 @@ impl AuthService {
                 return Ok(Verified::AwaitingOtherAddress);
             }
             let details = json!({"fields": ["email"], "session_id": session.id.to_string()});
-            (Verified::Session(Box::new(self.issue(changed, session, refresh, now)?)), details)
+            (Verified::Session(Box::new(self.issue(changed, session, refresh, now).await?)), details)
         };
         let (verified, details) = confirmed;
         self.audit(AuditAction::UserUpdated, Actor::User(user.id), Some(user.id), client, details).await;

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::verification::verify_type_for;
 use super::{AuthService, ClientInfo, Principal};
 use crate::domain::{
-    Actor, AuditAction, CodeChallenge, Email, MailContext, MailKind, Metadata, OneTimeKind, OneTimeSecret,
+    Actor, AuditAction, AuditEvent, CodeChallenge, Email, MailContext, MailKind, Metadata, OneTimeKind, OneTimeSecret,
     OneTimeToken, OutgoingMail, PKCE_LINK_PREFIX, PasswordHash, User, UserChange, UserId, code_digest,
     encode_query_value, link_digest,
 };
@@ -200,7 +200,12 @@ impl AuthService {
     }
 
     /// Creates an unconfirmed user together with its confirmation secret and mail.
-    pub(super) async fn create_unconfirmed(&self, user: &User, link: &LinkOptions) -> Result<(), AuthError> {
+    pub(super) async fn create_unconfirmed(
+        &self,
+        user: &User,
+        link: &LinkOptions,
+        event: &AuditEvent,
+    ) -> Result<(), AuthError> {
         let to = user
             .email
             .as_ref()
@@ -208,24 +213,38 @@ impl AuthService {
         let (token, mail) =
             self.prepare_secret(user, to, OneTimeKind::Confirmation, MailKind::Confirmation, link, None)?;
         let kinds = [mail.kind];
-        let write = async { self.ports.flows.create_user_with_token(user, &token, Some(mail)).await.map(|()| true) };
+        let write = async {
+            self.ports
+                .flows
+                .create_user_with_token(user, &token, Some(mail), std::slice::from_ref(event))
+                .await
+                .map(|()| true)
+        };
         self.queue_mail_with(&kinds, write).await?;
+        self.observed(std::slice::from_ref(event));
         Ok(())
     }
 
-    /// A new, unconfirmed email user (no password unless given), not yet stored.
+    /// A new, unconfirmed email user (no password unless given), not yet stored. Its
+    /// `user_metadata` is seeded as a sign-up's (Supabase Auth), unless it is `invited`.
     pub(super) fn new_email_user(
         &self,
         address: Email,
         password_hash: Option<PasswordHash>,
         data: Option<serde_json::Value>,
+        invited: bool,
     ) -> Result<User, AuthError> {
         let now = self.ports.clock.now();
+        let id = UserId::generate(self.ports.random.as_ref())?;
+        let mut user_metadata = Metadata::from_value(data.unwrap_or_default(), self.settings.metadata_max_bytes)?;
+        if !invited {
+            user_metadata = user_metadata.seeded_for_email(&id.to_string(), address.as_str(), false);
+        }
         let mut app_metadata = Metadata::new();
         app_metadata.insert("provider", "email".into());
         app_metadata.insert("providers", vec!["email"].into());
         Ok(User {
-            id: UserId::generate(self.ports.random.as_ref())?,
+            id,
             aud: self.settings.audience.clone(),
             role: self.settings.roles.authenticated.clone(),
             email: Some(address),
@@ -236,12 +255,14 @@ impl AuthService {
             phone_confirmed_at: None,
             confirmation_sent_at: Some(now),
             app_metadata,
-            user_metadata: Metadata::from_value(data.unwrap_or_default(), self.settings.metadata_max_bytes)?,
+            user_metadata,
             banned_until: None,
             is_anonymous: false,
             last_sign_in_at: None,
             created_at: now,
             updated_at: now,
+            mail: Default::default(),
+            deleted_at: None,
         })
     }
 
@@ -319,18 +340,14 @@ impl AuthService {
             // Refusing here would tell which addresses have accounts: answer alike, send nothing.
             return Ok(());
         }
-        let user = self.new_email_user(address, None, data)?;
-        match self.create_unconfirmed(&user, link).await {
+        let user = self.new_email_user(address, None, data, false)?;
+        let details = json!({"provider": "email", "via": "magiclink"});
+        let event =
+            self.event(AuditAction::Signup, Actor::User(user.id), Some(user.id), &ClientInfo::default(), details);
+        match self.create_unconfirmed(&user, link, &event).await {
             // Created by a concurrent request a moment ago: that one sent the mail.
             Err(AuthError::EmailExists | AuthError::UserAlreadyExists) => Ok(()),
-            other => {
-                if other.is_ok() {
-                    let details = json!({"provider": "email", "via": "magiclink"});
-                    let client = ClientInfo::default();
-                    self.audit(AuditAction::Signup, Actor::User(user.id), Some(user.id), &client, details).await;
-                }
-                other
-            }
+            other => other,
         }
     }
 

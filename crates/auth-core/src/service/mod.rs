@@ -12,6 +12,7 @@ mod email_change;
 mod issue;
 mod links;
 mod mail_throttle;
+mod mfa;
 mod password_throttle;
 mod pkce;
 mod pruning;
@@ -28,8 +29,8 @@ use crate::domain::{Actor, AuditAction, AuditEvent, MailKind, RedirectPolicy, Us
 use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
 use crate::error::AuthError;
 use crate::ports::{
-    AuditLog, Clock, EmailFlowStore, MailTemplates, NoLimits, NoObserver, Observer, PasswordHasher, Random,
-    RateLimiter, SessionStore, StoreError, StorePorts, TokenChain, TokenSigner, UserStore,
+    AuditLog, Clock, EmailFlowStore, FactorStore, MailTemplates, NoLimits, NoObserver, Observer, PasswordHasher,
+    Random, RateLimiter, SessionStore, StoreError, StorePorts, TokenChain, TokenSigner, Totp, UserStore,
 };
 
 pub use account::{LogoutScope, UserChanges};
@@ -39,6 +40,7 @@ pub use authenticate::Principal;
 pub use delivery::{DeliveryReport, MailDelivery};
 pub use issue::IssuedSession;
 pub use links::{LinkOptions, SignInMail};
+pub use mfa::{MfaSettings, TotpEnrollment};
 pub use password_throttle::PasswordThrottle;
 pub use pruning::{PrunePolicy, PruneReport, Pruner};
 pub use sign_in::Identifier;
@@ -69,6 +71,11 @@ pub struct Ports {
     /// Mail rendering; `None` for a service that sends no mail, whose use cases that would
     /// queue one refuse with [`AuthError::MailDisabled`] before writing anything.
     pub templates: Option<Arc<dyn MailTemplates>>,
+    /// Second factors and their challenges.
+    pub factors: Arc<dyn FactorStore>,
+    /// TOTP codes and sealed secrets; `None` for a service without TOTP factors, whose
+    /// enrollments and verifications refuse as turned off.
+    pub totp: Option<Arc<dyn Totp>>,
 }
 
 impl Ports {
@@ -93,7 +100,16 @@ impl Ports {
             audit: Arc::clone(&stores.audit),
             flows: Arc::clone(&stores.flows),
             templates: None,
+            factors: Arc::clone(&stores.factors),
+            totp: None,
         }
+    }
+
+    /// These ports, with TOTP factors computed and sealed by `totp` (auth-crypto's
+    /// `TotpFactors`, or your own).
+    pub fn with_totp(mut self, totp: Arc<dyn Totp>) -> Self {
+        self.totp = Some(totp);
+        self
     }
 
     /// These ports, rendering mail with `templates` (auth-mail's `Templates`, or your own), so
@@ -180,6 +196,9 @@ pub struct AuthSettings {
     pub access_token_ttl: Duration,
     /// How long a used refresh token may be presented again without counting as reuse.
     pub reuse_interval: Duration,
+    /// How long a used refresh token whose successor was never used may be presented again
+    /// and get that successor (see [`crate::domain::Rotation::lost_answer_window`]).
+    pub lost_answer_window: Duration,
     /// Session timebox and inactivity timeout.
     pub session_limits: SessionLimits,
     /// Rules for new passwords.
@@ -203,6 +222,8 @@ pub struct AuthSettings {
     pub reauthentication_window: Duration,
     /// Emailed links and codes.
     pub email: EmailSettings,
+    /// Second factors.
+    pub mfa: MfaSettings,
 }
 
 impl Default for AuthSettings {
@@ -213,6 +234,7 @@ impl Default for AuthSettings {
             roles: RoleNames::default(),
             access_token_ttl: Duration::seconds(3600),
             reuse_interval: Duration::seconds(10),
+            lost_answer_window: Duration::hours(24),
             session_limits: SessionLimits::default(),
             password_policy: PasswordPolicy::default(),
             metadata_max_bytes: METADATA_DEFAULT_MAX_BYTES,
@@ -224,6 +246,7 @@ impl Default for AuthSettings {
             password_throttle: PasswordThrottle::default(),
             reauthentication_window: Duration::minutes(5),
             email: EmailSettings::default(),
+            mfa: MfaSettings::default(),
         }
     }
 }
@@ -294,7 +317,23 @@ impl AuthService {
         client: &ClientInfo,
         details: serde_json::Value,
     ) {
-        let event = AuditEvent {
+        let event = self.event(action, actor, target, client, details);
+        // Observed as it is recorded: the event happened even if the log cannot keep it.
+        self.observer.recorded(&event);
+        self.ports.audit.record(event).await;
+    }
+
+    /// An audit event happening now, for a write that records it in its own transaction (and
+    /// reports it with [`Self::observed`] once it committed).
+    fn event(
+        &self,
+        action: AuditAction,
+        actor: Actor,
+        target: Option<UserId>,
+        client: &ClientInfo,
+        details: serde_json::Value,
+    ) -> AuditEvent {
+        AuditEvent {
             id: 0,
             at: self.ports.clock.now(),
             action,
@@ -303,10 +342,14 @@ impl AuthService {
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
             details,
-        };
-        // Observed as it is recorded: the event happened even if the log cannot keep it.
-        self.observer.recorded(&event);
-        self.ports.audit.record(event).await;
+        }
+    }
+
+    /// Reports the events that a committed write recorded.
+    fn observed(&self, events: &[AuditEvent]) {
+        for event in events {
+            self.observer.recorded(event);
+        }
     }
 
     /// Runs `write`, which queues a mail of each of `kinds` with what it stores when it answers

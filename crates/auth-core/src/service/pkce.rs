@@ -56,6 +56,6 @@ impl AuthService {
         redeemed.or_missing(AuthError::FlowStateNotFound)?;
         let details = json!({"method": code.auth_method.as_str(), "session_id": session.id.to_string(), "pkce": true});
         self.audit(AuditAction::Login, Actor::User(user.id), Some(user.id), client, details).await;
-        self.issue(user, session, refresh, now)
+        self.issue(user, session, refresh, now).await
     }
 }

@@ -8,16 +8,17 @@ use chrono::Duration;
 
 use crate::domain::SessionLimits;
 use crate::error::AuthError;
-use crate::ports::{Clock, EmailFlowStore, MailOutbox, SessionPrune, SessionStore};
+use crate::ports::{Clock, EmailFlowStore, FactorStore, MailOutbox, SessionPrune, SessionStore};
 
 /// What pruning keeps, and how much one statement deletes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PrunePolicy {
     /// How long a row is kept once it is spent (used, revoked, ended, delivered, expired).
     pub retention: Duration,
-    /// The refresh-token reuse interval: a used token is kept at least this long, whatever the
-    /// retention, since until then presenting it again is a replay, not a reuse.
-    pub reuse_interval: Duration,
+    /// The longest a used refresh token may be replayed (the larger of the reuse interval and the
+    /// lost-answer window): it is kept at least this long, whatever the retention, since until
+    /// then presenting it again is a replay, not a reuse.
+    pub replay_window: Duration,
     /// The session limits that end sessions without a revocation.
     pub session_limits: SessionLimits,
     /// Most rows one transaction deletes from one table, so a large backlog never holds long
@@ -34,12 +35,14 @@ pub struct PruneReport {
     pub flows: u64,
     /// Delivered or abandoned mail.
     pub mail: u64,
+    /// Expired factor challenges and abandoned factor enrollments.
+    pub factors: u64,
 }
 
 impl PruneReport {
     /// Rows deleted in all.
     pub fn total(&self) -> u64 {
-        self.sessions + self.flows + self.mail
+        self.sessions + self.flows + self.mail + self.factors
     }
 }
 
@@ -49,6 +52,7 @@ pub struct Pruner {
     sessions: Arc<dyn SessionStore>,
     flows: Arc<dyn EmailFlowStore>,
     outbox: Arc<dyn MailOutbox>,
+    factors: Option<Arc<dyn FactorStore>>,
     clock: Arc<dyn Clock>,
     policy: PrunePolicy,
 }
@@ -62,7 +66,14 @@ impl Pruner {
         clock: Arc<dyn Clock>,
         policy: PrunePolicy,
     ) -> Self {
-        Self { sessions, flows, outbox, clock, policy }
+        Self { sessions, flows, outbox, factors: None, clock, policy }
+    }
+
+    /// This pruner, also deleting expired factor challenges and enrollments abandoned for
+    /// longer than the retention.
+    pub fn with_factors(mut self, factors: Arc<dyn FactorStore>) -> Self {
+        self.factors = Some(factors);
+        self
     }
 
     /// One pass: batch after batch of each kind of row until a batch comes back short.
@@ -75,13 +86,17 @@ impl Pruner {
             ended_before: cutoff,
             created_before: limits.timebox.map(|timebox| cutoff - timebox),
             idle_before: limits.inactivity_timeout.map(|idle| cutoff - idle),
-            spent_before: now - policy.retention.max(policy.reuse_interval),
+            spent_before: now - policy.retention.max(policy.replay_window),
         };
         let batch = policy.batch.max(1);
         Ok(PruneReport {
             sessions: drain(|| self.sessions.prune_sessions(&sessions, batch)).await?,
             flows: drain(|| self.flows.prune_flows(cutoff, batch)).await?,
             mail: drain(|| self.outbox.prune_mail(cutoff, batch)).await?,
+            factors: match &self.factors {
+                Some(factors) => drain(|| factors.prune_factors(cutoff, batch)).await?,
+                None => 0,
+            },
         })
     }
 }

@@ -1,7 +1,7 @@
-use serde_json::json;
+use serde_json::Value;
 
 use super::{AuthService, ClientInfo, IssuedSession};
-use crate::domain::{Actor, AuditAction, RefreshToken, Rotation, RotationOutcome};
+use crate::domain::{Actor, AuditAction, RefreshToken, Renewal, Rotation, RotationOutcome};
 use crate::error::AuthError;
 
 impl AuthService {
@@ -18,32 +18,27 @@ impl AuthService {
             successor: successor.digest(),
             now,
             reuse_interval: self.settings.reuse_interval,
+            lost_answer_window: self.settings.lost_answer_window,
             limits: self.settings.session_limits,
+            // The store fills in whose session it was, and records the event with the rotation.
+            audit: Some(self.event(AuditAction::TokenRefreshed, Actor::Anonymous, None, client, Value::Null)),
         };
-        let session = match self.ports.sessions.rotate_refresh_token(&rotation).await? {
-            RotationOutcome::Rotated(session) => {
-                let details = json!({"session_id": session.id.to_string()});
-                let user = session.user_id;
-                self.audit(AuditAction::TokenRefreshed, Actor::User(user), Some(user), client, details).await;
-                session
+        let Renewal { session, user } = match self.ports.sessions.rotate_refresh_token(&rotation).await? {
+            RotationOutcome::Rotated(renewal) => {
+                self.observed(rotation.event(AuditAction::TokenRefreshed, &renewal.session).as_slice());
+                *renewal
             }
-            RotationOutcome::Replayed(session) => session,
-            RotationOutcome::ReuseDetected(session_id) => {
-                // The session is already revoked; reading it only names its user in the log.
-                if let Ok(Some(session)) = self.ports.sessions.find_session(session_id).await {
-                    let details = json!({"session_id": session_id.to_string()});
-                    let user = session.user_id;
-                    self.audit(AuditAction::TokenReuseDetected, Actor::User(user), Some(user), client, details).await;
-                }
+            RotationOutcome::Replayed(renewal) => *renewal,
+            RotationOutcome::ReuseDetected(session) => {
+                self.observed(rotation.event(AuditAction::TokenReuseDetected, &session).as_slice());
                 return Err(AuthError::RefreshTokenAlreadyUsed);
             }
             RotationOutcome::NotFound => return Err(AuthError::RefreshTokenNotFound),
             RotationOutcome::Expired(..) => return Err(AuthError::SessionExpired),
         };
-        let user = self.ports.users.find_user(session.user_id).await?.ok_or(AuthError::RefreshTokenNotFound)?;
         if user.is_banned(now) {
             return Err(AuthError::UserBanned);
         }
-        self.issue(user, session, successor, now)
+        self.issue(user, session, successor, now).await
     }
 }

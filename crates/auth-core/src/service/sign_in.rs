@@ -69,10 +69,7 @@ impl AuthService {
             return Err(self.sign_in_failed(Some(&user), AuthError::EmailNotConfirmed, client).await);
         }
         let user = if needs_rehash { self.rehash(user, password).await } else { user };
-        let issued = self.start_session(user, AuthMethod::Password, client).await?;
-        let details = json!({"method": "password", "session_id": issued.session.id.to_string()});
-        self.audit(AuditAction::Login, Actor::User(issued.user.id), Some(issued.user.id), client, details).await;
-        Ok(issued)
+        self.start_session(user, AuthMethod::Password, client).await
     }
 
     /// Records a refused sign-in and hands back the error. An unknown account is recorded

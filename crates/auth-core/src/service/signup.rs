@@ -87,8 +87,14 @@ impl AuthService {
         let now = self.ports.clock.now();
         let hash = self.ports.hasher.hash(&password).await?;
         let needs_confirmation = email.is_some() && !self.settings.autoconfirm;
+        let id = UserId::generate(self.ports.random.as_ref())?;
+        // Seeded with the email identity's fields, as Supabase Auth seeds it.
+        let user_metadata = match &email {
+            Some(email) => metadata.clone().seeded_for_email(&id.to_string(), email.as_str(), !needs_confirmation),
+            None => metadata.clone(),
+        };
         let user = User {
-            id: UserId::generate(self.ports.random.as_ref())?,
+            id,
             aud: self.settings.audience.clone(),
             role: self.settings.roles.authenticated.clone(),
             email_confirmed_at: (email.is_some() && !needs_confirmation).then_some(now),
@@ -99,12 +105,14 @@ impl AuthService {
             phone_confirmed_at: None,
             confirmation_sent_at: None,
             app_metadata: self.app_metadata_for("email"),
-            user_metadata: metadata.clone(),
+            user_metadata,
             banned_until: None,
             is_anonymous: false,
             last_sign_in_at: None,
             created_at: now,
             updated_at: now,
+            mail: Default::default(),
+            deleted_at: None,
         };
         let mut user = user;
         // A usable account is stored together with its first session, so a failure half-way
@@ -118,8 +126,10 @@ impl AuthService {
         if needs_confirmation {
             user.confirmation_sent_at = Some(now);
         }
+        let details = json!({"provider": "email"});
+        let event = self.event(AuditAction::Signup, Actor::User(user.id), Some(user.id), client, details);
         let created = match &first_session {
-            None => match self.create_unconfirmed(&user, &link).await {
+            None => match self.create_unconfirmed(&user, &link, &event).await {
                 Err(AuthError::EmailExists) => {
                     Err(crate::ports::StoreError::Conflict(crate::ports::UniqueField::Email))
                 }
@@ -129,9 +139,13 @@ impl AuthService {
                 Err(other) => return Err(other),
                 Ok(()) => Ok(()),
             },
-            Some((session, token)) => {
-                self.ports.sessions.create_user_with_session(&user, session, &token.digest()).await
-            }
+            // `create_unconfirmed` reports its event itself once it committed.
+            Some((session, token)) => self
+                .ports
+                .sessions
+                .create_user_with_session(&user, session, &token.digest(), std::slice::from_ref(&event))
+                .await
+                .map(|()| self.observed(std::slice::from_ref(&event))),
         };
         match created {
             Ok(()) => {}
@@ -146,11 +160,11 @@ impl AuthService {
             }
             Err(other) => return Err(other.into()),
         }
-        self.audit(AuditAction::Signup, Actor::User(user.id), Some(user.id), client, json!({"provider": "email"}))
-            .await;
         match first_session {
             None => Ok(SignupOutcome::ConfirmationPending(Box::new(user))),
-            Some((session, token)) => Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now)?))),
+            Some((session, token)) => {
+                Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now).await?)))
+            }
         }
     }
 
@@ -177,12 +191,18 @@ impl AuthService {
             last_sign_in_at: Some(now),
             created_at: now,
             updated_at: now,
+            mail: Default::default(),
+            deleted_at: None,
         };
         let (session, token) = self.new_session(&user, AuthMethod::Anonymous, client, now)?;
-        self.ports.sessions.create_user_with_session(&user, &session, &token.digest()).await?;
-        self.audit(AuditAction::Signup, Actor::User(user.id), Some(user.id), client, json!({"provider": "anonymous"}))
-            .await;
-        Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now)?)))
+        let details = json!({"provider": "anonymous"});
+        let event = self.event(AuditAction::Signup, Actor::User(user.id), Some(user.id), client, details);
+        self.ports
+            .sessions
+            .create_user_with_session(&user, &session, &token.digest(), std::slice::from_ref(&event))
+            .await?;
+        self.observed(std::slice::from_ref(&event));
+        Ok(SignupOutcome::Session(Box::new(self.issue(user, session, token, now).await?)))
     }
 
     /// Sign-up of an address that already has an account.
@@ -275,6 +295,10 @@ impl AuthService {
         metadata: Metadata,
         created_at: chrono::DateTime<chrono::Utc>,
     ) -> User {
+        let user_metadata = match &email {
+            Some(address) => metadata.seeded_for_email(&id.to_string(), address.as_str(), false),
+            None => metadata,
+        };
         User {
             id,
             aud: self.settings.audience.clone(),
@@ -287,12 +311,14 @@ impl AuthService {
             phone_confirmed_at: None,
             confirmation_sent_at: Some(created_at),
             app_metadata: self.app_metadata_for("email"),
-            user_metadata: metadata,
+            user_metadata,
             banned_until: None,
             is_anonymous: false,
             last_sign_in_at: None,
             created_at,
             updated_at: created_at,
+            mail: Default::default(),
+            deleted_at: None,
         }
     }
 

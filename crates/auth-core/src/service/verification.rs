@@ -204,6 +204,7 @@ impl AuthService {
                 change.only_if_password = Some(user.password_hash.clone());
             }
             change.email_confirmed_at = Some(Some(now));
+            change.user_metadata = user.user_metadata.email_verified();
         }
         change.apply_to(&mut user);
         let method = match (token.kind, by_code) {
@@ -223,7 +224,7 @@ impl AuthService {
         self.redeem_token(&token, &change, Redemption::Session(session.clone(), refresh.digest()), None).await?;
         let details = json!({"method": method.as_str(), "session_id": session.id.to_string()});
         self.audit(AuditAction::Login, Actor::User(user.id), Some(user.id), client, details).await;
-        Ok(Verified::Session(Box::new(self.issue(user, session, refresh, now)?)))
+        Ok(Verified::Session(Box::new(self.issue(user, session, refresh, now).await?)))
     }
 
     /// The unexpired secret of a type `kind` may redeem whose link token was `presented`.

@@ -6,6 +6,7 @@
 
 mod email_change;
 mod email_links;
+mod mfa;
 mod observer;
 mod password_throttle;
 mod pkce;

@@ -20,7 +20,7 @@ async fn pruning_removes_ended_sessions_and_expired_secrets_past_the_retention()
     world.service.recover("pia@example.com", &LinkOptions::default()).await.unwrap();
     let policy = PrunePolicy {
         retention: Duration::days(1),
-        reuse_interval: Duration::seconds(10),
+        replay_window: Duration::seconds(10),
         session_limits: SessionLimits::default(),
         batch: 1,
     };

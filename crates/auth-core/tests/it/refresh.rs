@@ -31,18 +31,42 @@ async fn retry_within_the_interval_gets_the_same_live_token() {
 }
 
 #[tokio::test]
+async fn past_the_lost_answer_window_a_spent_token_is_reuse() {
+    let world = TestWorld::autoconfirm();
+    let first = session(&world).await;
+    world.service.refresh(first.refresh_token.expose(), &test_client()).await.unwrap();
+    world.clock.advance(Duration::hours(25));
+    let err = world.service.refresh(first.refresh_token.expose(), &test_client()).await.unwrap_err();
+    assert_eq!(err, AuthError::RefreshTokenAlreadyUsed, "even while its successor is unused");
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_answered_again_until_its_token_is_used() {
+    let world = TestWorld::autoconfirm();
+    let first = session(&world).await;
+    let lost = world.service.refresh(first.refresh_token.expose(), &test_client()).await.unwrap();
+    // An outage far longer than the reuse interval, within the lost-answer window (one day).
+    world.clock.advance(Duration::hours(3));
+    let again = world.service.refresh(first.refresh_token.expose(), &test_client()).await.unwrap();
+    assert_eq!(again.refresh_token, lost.refresh_token);
+    world.service.refresh(again.refresh_token.expose(), &test_client()).await.unwrap();
+    let err = world.service.refresh(first.refresh_token.expose(), &test_client()).await.unwrap_err();
+    assert_eq!(err, AuthError::RefreshTokenAlreadyUsed, "once its successor is used, the old token is reuse");
+}
+
+#[tokio::test]
 async fn reuse_revokes_the_session_and_its_access_tokens() {
     let world = TestWorld::autoconfirm();
     let first = session(&world).await;
     let second = world.service.refresh(first.refresh_token.expose(), &test_client()).await.unwrap();
-    world.clock.advance(Duration::seconds(11));
+    let third = world.service.refresh(second.refresh_token.expose(), &test_client()).await.unwrap();
     let err = world.service.refresh(first.refresh_token.expose(), &test_client()).await.unwrap_err();
     assert_eq!(err, AuthError::RefreshTokenAlreadyUsed);
     assert_eq!(
-        world.service.refresh(second.refresh_token.expose(), &test_client()).await.unwrap_err(),
+        world.service.refresh(third.refresh_token.expose(), &test_client()).await.unwrap_err(),
         AuthError::RefreshTokenNotFound
     );
-    let err = world.service.authenticate(&second.access_token).await.unwrap_err();
+    let err = world.service.authenticate(&third.access_token).await.unwrap_err();
     assert_eq!(err, AuthError::SessionNotFound, "an unexpired access token dies with its session");
 }
 

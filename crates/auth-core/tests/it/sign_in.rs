@@ -123,6 +123,8 @@ async fn imported(world: &TestWorld, stored_hash: &str) -> User {
         last_sign_in_at: None,
         created_at: now,
         updated_at: now,
+        mail: Default::default(),
+        deleted_at: None,
     };
     world.store.create_user(&user).await.unwrap();
     user

@@ -2,7 +2,7 @@
 //! a leaked one), and each must be refused.
 
 use auth_core::domain::{Aal, AccessClaims, AmrEntry};
-use auth_core::ports::{TokenError, TokenSigner};
+use auth_core::ports::{Claim, TokenError, TokenSigner};
 use auth_crypto::{JwtAlgorithm, JwtSigner, SigningKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -84,7 +84,7 @@ fn hs256_keyed_with_the_public_key_is_refused() {
         for secret in &candidates {
             for header in [json!({"alg": "HS256", "kid": key.kid()}), json!({"alg": "HS256"})] {
                 let token = hs256(&header, &claims_json(), secret);
-                assert_eq!(signer.verify(&token, NOW), Err(TokenError::BadSignature), "{alg:?} {header}");
+                assert_eq!(signer.verify(&token, NOW), Err(TokenError::AlgorithmNotAllowed), "{alg:?} {header}");
             }
         }
     }
@@ -97,7 +97,7 @@ fn foreign_keys_and_kids_are_refused() {
         .unwrap()
         .sign(&claims())
         .unwrap();
-    assert_eq!(signer.verify(&stranger, NOW), Err(TokenError::BadSignature), "unknown kid");
+    assert_eq!(signer.verify(&stranger, NOW), Err(TokenError::UnknownKid), "unknown kid");
     // Another key's signature under our kid.
     let mut parts: Vec<String> = stranger.split('.').map(str::to_owned).collect();
     parts[0] = b64(json!({"alg": "ES256", "typ": "JWT", "kid": key.kid()}).to_string().as_bytes());
@@ -108,12 +108,12 @@ fn foreign_keys_and_kids_are_refused() {
         hs256(&json!({"alg": "HS256"}), &claims_json(), b"another-secret-that-is-long-enough-1234567890");
     assert_eq!(hmac.verify(&other_secret, NOW), Err(TokenError::BadSignature));
     let foreign_kid = hs256(&json!({"alg": "HS256", "kid": "elsewhere"}), &claims_json(), SECRET);
-    assert_eq!(hmac.verify(&foreign_kid, NOW), Err(TokenError::BadSignature));
+    assert_eq!(hmac.verify(&foreign_kid, NOW), Err(TokenError::UnknownKid));
     // A kid trying to name a file or a URL is only ever compared, never followed.
     for kid in ["../../../../dev/null", "https://attacker.example/jwks.json", "' OR 1=1 --"] {
         let token =
             hs256(&json!({"alg": "HS256", "kid": kid, "jku": "https://attacker.example/"}), &claims_json(), b"");
-        assert_eq!(hmac.verify(&token, NOW), Err(TokenError::BadSignature), "{kid}");
+        assert_eq!(hmac.verify(&token, NOW), Err(TokenError::UnknownKid), "{kid}");
     }
 }
 
@@ -134,7 +134,7 @@ fn expired_tampered_and_misaddressed_tokens_are_refused() {
     let issuer = SigningKey::generate(JwtAlgorithm::ES256).unwrap();
     let strict = JwtSigner::new(issuer, vec![], "authenticated", "https://auth.example.com").unwrap();
     let wrong_iss = strict.sign(&AccessClaims { iss: "https://evil.example".into(), ..claims() }).unwrap();
-    assert_eq!(strict.verify(&wrong_iss, NOW), Err(TokenError::WrongAudience));
+    assert_eq!(strict.verify(&wrong_iss, NOW), Err(TokenError::WrongIssuer));
     for garbage in ["", ".", "..", "a.b.c", "eyJhbGciOiJFUzI1NiJ9..", "x".repeat(10_000).as_str()] {
         assert!(signer.verify(garbage, NOW).is_err(), "{garbage:.20}");
     }
@@ -143,19 +143,116 @@ fn expired_tampered_and_misaddressed_tokens_are_refused() {
 #[test]
 fn a_validly_signed_token_that_lives_too_long_is_refused() {
     // What a leaked (or not yet retired) key can mint: `exp` in 2100. Its signature is good.
-    for ring in
-        [es256_ring().0, JwtSigner::new(SigningKey::hmac(SECRET, None).unwrap(), vec![], "authenticated", "").unwrap()]
-    {
+    let hmac = JwtSigner::new(SigningKey::hmac(SECRET, None).unwrap(), vec![], "authenticated", "").unwrap();
+    for ring in [es256_ring().0, hmac] {
         let forever = ring.sign(&AccessClaims { exp: 4_102_444_800, ..claims() }).unwrap();
         assert_eq!(ring.verify(&forever, NOW), Err(TokenError::LifetimeTooLong));
-        // The same for a service-role API key (no user, no session) far beyond any key's lifetime.
-        let api_key =
-            json!({"aud": "authenticated", "role": "service_role", "iat": NOW, "exp": NOW + 100 * 365 * 86_400_i64});
-        assert_eq!(ring.verify(&ring.sign_claims(&api_key).unwrap(), NOW), Err(TokenError::LifetimeTooLong));
         // The ten-year API keys authd prints are accepted.
         let api_key = json!({"aud": "authenticated", "role": "anon", "iat": NOW, "exp": NOW + 3653 * 86_400_i64});
         assert!(ring.verify(&ring.sign_claims(&api_key).unwrap(), NOW).is_ok());
     }
+    // A service-role API key (no user, no session) far beyond any key's lifetime, signed by a key
+    // authd generates or a configured private key.
+    let ring = es256_ring().0;
+    let api_key =
+        json!({"aud": "authenticated", "role": "service_role", "iat": NOW, "exp": NOW + 100 * 365 * 86_400_i64});
+    assert_eq!(ring.verify(&ring.sign_claims(&api_key).unwrap(), NOW), Err(TokenError::LifetimeTooLong));
+    let mut no_exp = api_key.clone();
+    no_exp.as_object_mut().unwrap().remove("exp");
+    assert_eq!(ring.verify(&ring.sign_claims(&no_exp).unwrap(), NOW), Err(TokenError::MissingClaim(Claim::Exp)));
+}
+
+/// An API key as Supabase's self-hosting guide makes one: HS256 with the project's JWT secret,
+/// no `kid`, no `aud`, `iss: supabase`, issued now for five years.
+fn stock_key(role: &str) -> Value {
+    json!({"role": role, "iss": "supabase", "iat": NOW - 86_400, "exp": NOW + 5 * 365 * 86_400_i64})
+}
+
+#[test]
+fn supabase_stock_keys_signed_with_the_configured_secret_are_accepted_as_gotrue_accepts_them() {
+    let issuer = "https://auth.example.com/auth/v1";
+    let hmac = JwtSigner::new(SigningKey::hmac(SECRET, None).unwrap(), vec![], "authenticated", issuer).unwrap();
+    let header = json!({"alg": "HS256", "typ": "JWT"});
+    for role in ["anon", "service_role"] {
+        let claims = hmac.verify(&hs256(&header, &stock_key(role), SECRET), NOW).unwrap();
+        assert_eq!((claims.role.as_str(), claims.aud.as_str(), claims.iss.as_str()), (role, "", "supabase"));
+    }
+    // The platform's keys also name the project (`ref`); auth-js's test suite signs `{role}` alone
+    // (jsonwebtoken adds `iat`), and Supabase CLI's keys have no `iat`.
+    let mut with_ref = stock_key("anon");
+    with_ref["ref"] = json!("abcdefghijklmnopqrst");
+    let bare = json!({"role": "service_role", "iat": NOW});
+    let cli = json!({"iss": "supabase-demo", "role": "anon", "exp": NOW + 86_400});
+    for claims in [with_ref, bare, cli] {
+        assert!(hmac.verify(&hs256(&header, &claims, SECRET), NOW).is_ok(), "{claims}");
+    }
+    // What they carry still counts.
+    let mut expired = stock_key("anon");
+    expired["exp"] = json!(NOW - 1);
+    assert_eq!(hmac.verify(&hs256(&header, &expired, SECRET), NOW), Err(TokenError::Expired));
+    let mut elsewhere = stock_key("anon");
+    elsewhere["aud"] = json!("another-service");
+    assert_eq!(hmac.verify(&hs256(&header, &elsewhere, SECRET), NOW), Err(TokenError::WrongAudience));
+    // Another secret, or a user's token shaped the same way, is not let in.
+    let other = b"an0ther-Secret-0f-enough-Length-and-entropy-9x7Q";
+    assert_eq!(hmac.verify(&hs256(&header, &stock_key("anon"), other), NOW), Err(TokenError::BadSignature));
+    let mut user = stock_key("authenticated");
+    user["sub"] = json!("6f1c8a58-7d39-4a51-9d4e-0b9fb3b8d2a1");
+    assert_eq!(hmac.verify(&hs256(&header, &user, SECRET), NOW), Err(TokenError::MissingClaim(Claim::Aud)));
+    user["aud"] = json!("authenticated");
+    user["iss"] = json!(issuer);
+    assert_eq!(hmac.verify(&hs256(&header, &user, SECRET), NOW), Err(TokenError::LifetimeTooLong));
+}
+
+#[test]
+fn api_keys_of_other_keys_may_lack_aud_but_not_exp() {
+    let (signer, key) = es256_ring();
+    let no_aud = json!({"role": "service_role", "iat": NOW, "exp": NOW + 3600});
+    let claims = signer.verify(&signer.sign_claims(&no_aud).unwrap(), NOW).unwrap();
+    assert_eq!((claims.role.as_str(), claims.aud.as_str()), ("service_role", ""));
+    // Not stock keys: the issuer is checked, and an HS256 token cannot borrow the ES256 key.
+    let strict = JwtSigner::new(key.clone(), vec![], "authenticated", "https://auth.example.com").unwrap();
+    assert_eq!(strict.verify(&strict.sign_claims(&stock_key("anon")).unwrap(), NOW), Err(TokenError::WrongIssuer));
+    let confused = hs256(&json!({"alg": "HS256"}), &stock_key("anon"), SECRET);
+    assert_eq!(signer.verify(&confused, NOW), Err(TokenError::AlgorithmNotAllowed));
+}
+
+#[test]
+fn every_refusal_names_its_problem() {
+    let secret = SigningKey::hmac(SECRET, Some("legacy".into())).unwrap();
+    let es = SigningKey::generate(JwtAlgorithm::ES256).unwrap();
+    let ring = JwtSigner::new(es.clone(), vec![secret], "authenticated", "").unwrap();
+    let user = claims_json();
+    let mut no_aud = user.clone();
+    no_aud.as_object_mut().unwrap().remove("aud");
+    let mut no_role = user.clone();
+    no_role.as_object_mut().unwrap().remove("role");
+    let mut text_exp = user.clone();
+    text_exp["exp"] = json!("tomorrow");
+    let es_header = json!({"alg": "ES256"});
+    let unsigned = |header: &Value, claims: &Value| {
+        format!("{}.{}.c2ln", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()))
+    };
+    let cases: Vec<(&str, String, TokenError)> = vec![
+        ("not a JWT", "a.b".into(), TokenError::Malformed),
+        ("ES256 without a kid in a ring of two", unsigned(&es_header, &user), TokenError::MissingKid),
+        ("a kid of no key", unsigned(&json!({"alg": "ES256", "kid": "gone"}), &user), TokenError::UnknownKid),
+        ("alg none", unsigned(&json!({"alg": "none", "kid": es.kid()}), &user), TokenError::AlgorithmNotAllowed),
+        ("bad signature", unsigned(&json!({"alg": "ES256", "kid": es.kid()}), &user), TokenError::BadSignature),
+        ("no aud", ring.sign_claims(&no_aud).unwrap(), TokenError::MissingClaim(Claim::Aud)),
+        ("no role", ring.sign_claims(&no_role).unwrap(), TokenError::MissingClaim(Claim::Role)),
+        (
+            "HS256 without a kid: the secret",
+            hs256(&json!({"alg": "HS256"}), &no_aud, SECRET),
+            TokenError::MissingClaim(Claim::Aud),
+        ),
+        ("text exp", hs256(&json!({"alg": "HS256", "kid": "legacy"}), &text_exp, SECRET), TokenError::Malformed),
+    ];
+    for (what, token, expected) in cases {
+        assert_eq!(ring.verify(&token, NOW), Err(expected), "{what}");
+    }
+    // A stock key without a kid in a ring holding the secret next to other keys.
+    assert!(ring.verify(&hs256(&json!({"alg": "HS256"}), &stock_key("anon"), SECRET), NOW).is_ok());
 }
 
 #[test]

@@ -42,3 +42,22 @@ async fn a_failure_for_an_unknown_account_takes_as_long_as_one_for_an_imported_b
     assert_eq!(check, PasswordCheck::Match { needs_rehash: true });
     assert!(started.elapsed() < bcrypt_failure * 20, "no padding on success");
 }
+
+/// An operator's `password_hash` (`POST /admin/users`) is stored only when sign-in could verify
+/// it at a bounded cost: the same bounds as verification.
+#[tokio::test]
+async fn hashes_made_elsewhere_are_stored_only_within_the_cost_bounds() {
+    let hasher = Argon2Hasher::new(tiny(), 1).unwrap();
+    let bcrypt_10 = bcrypt::hash("correct horse", 10).unwrap();
+    let argon2 = hasher.hash(&Password::new("correct horse")).await.unwrap();
+    for fine in [bcrypt_10.clone(), bcrypt_10.replacen("$2b$", "$2a$", 1), argon2.as_str().to_owned()] {
+        assert_eq!(hasher.check_stored(&PasswordHash::new(fine.clone())), Ok(()), "{fine}");
+    }
+    let costly_bcrypt = bcrypt_10.replacen("$10$", "$15$", 1);
+    let costly_argon2 =
+        "$argon2id$v=19$m=1048576,t=3,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+    for refused in [costly_bcrypt.as_str(), costly_argon2, "plain text", "$2b$10$short", "$scrypt$ln=4,r=8,p=1$x$y"] {
+        let answer = hasher.check_stored(&PasswordHash::new(refused));
+        assert!(answer.is_err(), "{refused}: {answer:?}");
+    }
+}

@@ -7,7 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, HeaderValue, LINK};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use auth_core::AuthError;
-use auth_core::domain::{Password, UserId, UserQuery};
+use auth_core::domain::{Password, PasswordHash, UserId, UserQuery};
 use auth_core::service::{AdminUserAttributes, ClientInfo};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,8 +18,11 @@ use crate::{ApiError, AppState, views};
 
 /// Page size when the client names none.
 const DEFAULT_PER_PAGE: u64 = 50;
-/// Largest page a client may ask for.
+/// Largest page a client may ask for (Supabase Auth has no limit; this bounds the memory of
+/// one answer).
 const MAX_PER_PAGE: u64 = 1000;
+/// Page size for `per_page=0`, as Supabase Auth's paginator takes it.
+const ZERO_PER_PAGE: u64 = 20;
 
 /// A request made with administrator credentials (the service-role key, or a token of the
 /// service role), and where it came from.
@@ -47,17 +50,21 @@ pub(crate) struct Paging {
 }
 
 impl Paging {
-    /// Page number (from 1) and page size, validated.
+    /// Page number (from 1) and page size, read as Supabase Auth reads them: a page below 1 is
+    /// the first, a size below 1 is 20, and anything but a whole number is refused.
     fn parse(&self) -> Result<(u64, u64), AuthError> {
         let number = |field: &'static str, value: &Option<String>, default: u64| match value.as_deref().map(str::trim) {
             None | Some("") => Ok(default),
-            Some(text) => text.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| AuthError::Validation {
+            Some(text) => text.parse::<u64>().map_err(|e| AuthError::Validation {
                 field,
-                message: format!("{field} must be a whole number of at least 1"),
+                message: format!("Bad Pagination Parameters: {field}: {e}"),
             }),
         };
-        let page = number("page", &self.page, 1)?;
-        let per_page = number("per_page", &self.per_page, DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
+        let page = number("page", &self.page, 1)?.max(1);
+        let per_page = match number("per_page", &self.per_page, DEFAULT_PER_PAGE)? {
+            0 => ZERO_PER_PAGE,
+            size => size.min(MAX_PER_PAGE),
+        };
         Ok((page, per_page))
     }
 }
@@ -92,6 +99,26 @@ fn paged(
     response
 }
 
+/// Reads `sort` as Supabase Auth does: `created_at`, then optionally ` asc` or ` desc` in any
+/// letter case; newest first by default.
+fn newest_first(sort: Option<&str>) -> Result<bool, AuthError> {
+    let Some(sort) = sort.filter(|s| !s.is_empty()) else { return Ok(true) };
+    let (field, direction) = sort.split_once(' ').map_or((sort, None), |(f, d)| (f, Some(d)));
+    let bad =
+        |message: String| AuthError::Validation { field: "sort", message: format!("Bad Sort Parameters: {message}") };
+    if field != "created_at" {
+        return Err(bad(format!("bad field for sort '{field}'")));
+    }
+    match direction.map(str::to_ascii_uppercase).as_deref() {
+        None | Some("DESC") => Ok(true),
+        Some("ASC") => Ok(false),
+        Some(_) => Err(bad(format!(
+            "bad direction for sort '{}', only 'asc' and 'desc' allowed",
+            direction.unwrap_or_default()
+        ))),
+    }
+}
+
 /// `GET /admin/users?page=&per_page=&filter=&sort=created_at desc`.
 pub(crate) async fn list_users(
     state: web::Data<AppState>,
@@ -100,17 +127,7 @@ pub(crate) async fn list_users(
     paging: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
     let (page, per_page) = paging.parse()?;
-    let newest_first = match paging.sort.as_deref().map(str::trim) {
-        None | Some("") | Some("created_at") | Some("created_at desc") => true,
-        Some("created_at asc") => false,
-        Some(_) => {
-            return Err(AuthError::Validation {
-                field: "sort",
-                message: "sort by \"created_at asc\" or \"created_at desc\"".into(),
-            }
-            .into());
-        }
-    };
+    let newest_first = newest_first(paging.sort.as_deref())?;
     let filter = paging.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned);
     let query = UserQuery { filter, newest_first, offset: (page - 1).saturating_mul(per_page), limit: per_page };
     let found = state.service.admin_list_users(&query).await?;
@@ -123,6 +140,7 @@ pub(crate) async fn list_users(
 /// Body of `POST /admin/users` and `PUT /admin/users/{id}`.
 #[derive(Deserialize)]
 pub(crate) struct UserBody {
+    id: Option<String>,
     email: Option<String>,
     phone: Option<String>,
     username: Option<String>,
@@ -138,21 +156,25 @@ pub(crate) struct UserBody {
 
 impl UserBody {
     fn into_attributes(self) -> Result<AdminUserAttributes, AuthError> {
-        if self.password_hash.is_some() {
-            return Err(AuthError::Validation {
-                field: "password_hash",
-                message: "importing password hashes is not supported; set a password instead".into(),
-            });
-        }
-        if self.phone_confirm == Some(true) {
-            return Err(AuthError::PhoneProviderDisabled);
-        }
+        let id = self
+            .id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(|id| {
+                id.parse().map_err(|_| AuthError::Validation { field: "id", message: "id must be a UUID".into() })
+            })
+            .transpose()?;
+        let password_hash = self.password_hash.filter(|h| !h.trim().is_empty()).map(PasswordHash::new);
         Ok(AdminUserAttributes {
+            id,
             email: self.email,
             phone: self.phone,
             username: self.username,
             password: self.password.map(Password::new),
+            password_hash,
             email_confirm: self.email_confirm,
+            phone_confirm: self.phone_confirm,
             user_metadata: self.user_metadata,
             app_metadata: self.app_metadata,
             ban_duration: self.ban_duration,
@@ -172,7 +194,7 @@ pub(crate) async fn create_user(
     Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
 }
 
-fn user_id(path: &str) -> Result<UserId, AuthError> {
+pub(crate) fn user_id(path: &str) -> Result<UserId, AuthError> {
     path.parse().map_err(|_| AuthError::Validation { field: "user_id", message: "user_id must be a UUID".into() })
 }
 
@@ -205,8 +227,8 @@ pub(crate) struct DeleteBody {
     should_soft_delete: Option<bool>,
 }
 
-/// `DELETE /admin/users/{id}`: removes the account with every session and token, answers `{}`.
-/// Soft deletion is refused rather than silently turned into a hard one.
+/// `DELETE /admin/users/{id}`: removes the account with every session and token, answers `{}`;
+/// with `should_soft_delete` the emptied row stays, marked `deleted_at`.
 pub(crate) async fn delete_user(
     state: web::Data<AppState>,
     admin: AdminCaller,
@@ -221,14 +243,8 @@ pub(crate) async fn delete_user(
     } else {
         Some(serde_json::from_slice(&body).map_err(ApiError::bad_json)?)
     };
-    if options.and_then(|o| o.should_soft_delete) == Some(true) {
-        return Err(AuthError::Validation {
-            field: "should_soft_delete",
-            message: "soft deletion is not supported; delete without it to remove the user".into(),
-        }
-        .into());
-    }
-    state.service.admin_delete_user(id, &admin.0).await?;
+    let soft = options.and_then(|o| o.should_soft_delete) == Some(true);
+    state.service.admin_delete_user(id, soft, &admin.0).await?;
     Ok(super::no_store(HttpResponse::Ok()).json(json!({})))
 }
 
@@ -282,6 +298,7 @@ pub(crate) struct GenerateLinkBody {
     #[serde(rename = "type")]
     kind: Option<String>,
     email: Option<String>,
+    new_email: Option<String>,
     password: Option<String>,
     data: Option<Value>,
     redirect_to: Option<String>,
@@ -305,7 +322,15 @@ pub(crate) async fn generate_link(
     let email = body.email.unwrap_or_default();
     let link = state
         .service
-        .generate_link(kind, &email, password.as_ref(), body.data, redirect_to.as_deref(), &admin.0)
+        .generate_link(
+            kind,
+            &email,
+            body.new_email.as_deref(),
+            password.as_ref(),
+            body.data,
+            redirect_to.as_deref(),
+            &admin.0,
+        )
         .await?;
     let mut answer = views::user(&link.user);
     if let Value::Object(fields) = &mut answer {

@@ -5,7 +5,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::AuthError;
 use auth_core::domain::PKCE_LINK_PREFIX;
-use auth_core::service::{IssuedSession, SignInMail, Verified, VerifyChannel, VerifyProof, VerifyType};
+use auth_core::service::{ClientInfo, IssuedSession, SignInMail, Verified, VerifyChannel, VerifyProof, VerifyType};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -248,14 +248,21 @@ pub(crate) async fn verify(
         });
     }
     let parsed: VerifyBody = form_body(&body)?;
+    Ok(redeem_in_browser(&state, &client, parsed).await)
+}
+
+/// Redeems a link the browser brought (the link page's form, or `GET /verify` itself) and
+/// redirects `303` to the app: with the session (or the error) in the URL fragment, or, for a
+/// PKCE link, with an auth code (or the error) in the query.
+async fn redeem_in_browser(state: &AppState, client: &ClientInfo, parsed: VerifyBody) -> HttpResponse {
     let target = state.service.redirect_target(parsed.redirect_to.as_deref());
     let kind_name = parsed.kind.clone().unwrap_or_default();
     // A PKCE client reads the outcome from the query, an implicit one from the fragment.
     let pkce = parsed.token.as_deref().is_some_and(|t| t.trim().starts_with(PKCE_LINK_PREFIX));
     let outcome = match parsed.parse() {
         Ok((kind, proof)) => {
-            // The form always carries a link's token.
-            state.service.verify(kind, &proof, VerifyChannel::Browser, &client).await.map_err(|e| verify_error(e, true))
+            // The browser always brings a link's token.
+            state.service.verify(kind, &proof, VerifyChannel::Browser, client).await.map_err(|e| verify_error(e, true))
         }
         Err(error) => Err(ApiError::from(error)),
     };
@@ -273,10 +280,10 @@ pub(crate) async fn verify(
             (pkce.then(|| params.clone()), Some(params))
         }
     };
-    Ok(HttpResponse::SeeOther()
+    HttpResponse::SeeOther()
         .insert_header((LOCATION, landing_url(&target, query.as_deref(), fragment.as_deref())))
         .insert_header((CACHE_CONTROL, "no-store"))
-        .finish())
+        .finish()
 }
 
 /// A refusal of `POST /verify`: a link (`token_hash`) that does not work is, in Supabase Auth's
@@ -362,10 +369,33 @@ pub(crate) struct VerifyQuery {
     redirect_to: Option<String>,
 }
 
-/// `GET /verify`: the page an emailed link opens. It redeems nothing: a button posts the link
-/// back, so mail scanners that fetch links cannot use them up (or the code sent with them).
-pub(crate) async fn verify_page(query: web::Query<VerifyQuery>) -> HttpResponse {
+/// `GET /verify`: the link a mail carries. With `verify_links_at_once` (Supabase Auth's way) it
+/// redeems the link and redirects `303` to the app; otherwise it answers the link page.
+pub(crate) async fn verify_link(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    query: web::Query<VerifyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.settings.verify_links_at_once {
+        return Ok(verify_page(query.into_inner()));
+    }
+    state.limit(Bucket::Verify, &request).await?;
+    let client = client_info(&request, &state.settings.trusted_proxies);
     let query = query.into_inner();
+    let parsed = VerifyBody {
+        kind: query.kind,
+        token: query.token,
+        token_hash: None,
+        email: None,
+        redirect_to: query.redirect_to,
+        code_verifier: None,
+    };
+    Ok(redeem_in_browser(&state, &client, parsed).await)
+}
+
+/// The link page. It redeems nothing: a button posts the link back, so mail scanners that
+/// fetch links cannot use them up (or the code sent with them).
+fn verify_page(query: VerifyQuery) -> HttpResponse {
     let escape = |s: Option<String>| html_escape(s.as_deref().unwrap_or_default());
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">\

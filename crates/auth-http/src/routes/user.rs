@@ -8,9 +8,11 @@ use serde_json::Value;
 use crate::bearer::Authenticated;
 use crate::{ApiError, AppState, views};
 
-/// `GET /user`: the caller's user as stored now.
-pub(crate) async fn get_user(state: web::Data<AppState>, caller: Authenticated) -> HttpResponse {
-    super::no_store(HttpResponse::Ok()).json(views::user(&state.service.current_user(&caller.0)))
+/// `GET /user`: the caller's user as stored now, with its factors.
+pub(crate) async fn get_user(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
+    let user = state.service.current_user(&caller.0);
+    let factors = state.service.user_factors(user.id).await?;
+    Ok(super::no_store(HttpResponse::Ok()).json(views::user_with_factors(&user, &factors)))
 }
 
 /// `PUT /user` body. Fields a user may never set are read only to refuse them.

@@ -47,7 +47,7 @@ fn endpoint_rows(section: &str) -> BTreeSet<(String, String)> {
 
 /// `(method, path)` of every route in auth-http's source: each `resource("/path")` with the
 /// `web::<method>()` routes chained to it.
-fn served_routes() -> BTreeSet<(String, String)> {
+pub(crate) fn served_routes() -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
     for text in sources(&workspace().join("crates/auth-http/src")) {
         for piece in text.split("resource(\"").skip(1) {

@@ -48,6 +48,8 @@ async fn app_with_signer() -> (
         audit: store.clone(),
         flows: store.clone(),
         templates: Some(Arc::new(auth_core::testing::PlainTemplates)),
+        factors: store.clone(),
+        totp: None,
     };
     let auth = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let info = ServerInfo { name: "authd".into(), version: "9.9.9".into() };

@@ -68,6 +68,11 @@ macro_rules! like_any_case {
     };
 }
 
+/// `users.raw_user_meta_data`'s `full_name`, as text (what Supabase Auth's user filter reads).
+fn user_full_name() -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Text>> {
+    diesel::dsl::sql("(raw_user_meta_data ->> 'full_name')")
+}
+
 /// Locks the selected rows until the transaction ends.
 macro_rules! for_update {
     ($query:expr) => {

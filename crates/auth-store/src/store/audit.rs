@@ -7,10 +7,19 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::super::Store;
+use super::super::{Conn, Store};
 use super::rows::AuditRow;
 use super::schema::audit_log;
 use super::{bound, count};
+
+/// Appends `events` inside the caller's transaction: a use case's write and the events that
+/// record it commit together.
+pub(super) async fn insert_events(c: &mut Conn, events: &[AuditEvent]) -> QueryResult<()> {
+    for event in events {
+        diesel::insert_into(audit_log::table).values(&AuditRow::from(event)).execute(c).await?;
+    }
+    Ok(())
+}
 
 #[async_trait]
 impl AuditLog for Store {

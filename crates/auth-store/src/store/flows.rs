@@ -1,8 +1,8 @@
 //! `EmailFlowStore`: one-time tokens, PKCE auth codes and the mails queued with them.
 
 use async_trait::async_trait;
+use auth_core::domain::{AuditEvent, MAX_CODE_ATTEMPTS, User, UserChange, UserId};
 use auth_core::domain::{AuthCode, Email, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, Session, TokenDigest};
-use auth_core::domain::{MAX_CODE_ATTEMPTS, User, UserChange, UserId};
 use auth_core::ports::{CodeQuota, EmailFlowStore, Mail, Redemption, StoreError};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -10,16 +10,22 @@ use diesel::result::Error as DieselError;
 use diesel_async::RunQueryDsl;
 
 use super::super::{Conn, DbUuid, Store, db_uuid};
-use super::rows::{AuthCodeRow, OneTimeRow, OutboxRow, UserRow};
+use super::rows::{AuthCodeRow, OneTimeRow, OutboxRow, UserChangeRow, UserRow};
 use super::schema::{auth_codes, code_quota, mail_outbox, one_time_tokens, users};
 use super::sessions::{insert_session, session_rows};
 use super::users::{lock_user, write_change};
 
-/// Replaces the user's one-time token of the token's kind and queues its mail, inside the
-/// caller's transaction.
-async fn put_one_time(c: &mut Conn, token: &OneTimeRow, mail: Option<&OutboxRow>) -> QueryResult<()> {
+/// Replaces the user's one-time token of the token's kind, records on the user that it was
+/// sent (`stamp`: [`UserChange::issued`]) and queues its mail, inside the caller's transaction.
+async fn put_one_time(
+    c: &mut Conn,
+    token: &OneTimeRow,
+    stamp: &UserChangeRow,
+    mail: Option<&OutboxRow>,
+) -> QueryResult<()> {
     diesel::delete(one_time_tokens::table.find((token.user_id, &token.kind))).execute(c).await?;
     diesel::insert_into(one_time_tokens::table).values(token).execute(c).await?;
+    diesel::update(users::table.find(token.user_id)).set(stamp).execute(c).await?;
     if let Some(mail) = mail {
         diesel::insert_into(mail_outbox::table).values(mail).execute(c).await?;
     }
@@ -59,10 +65,15 @@ impl EmailFlowStore for Store {
         quota: Option<CodeQuota>,
     ) -> Result<bool, StoreError> {
         let id = db_uuid(user.as_uuid());
-        let rows: Vec<(OneTimeRow, Option<OutboxRow>)> = secrets
+        let rows: Vec<(OneTimeRow, UserChangeRow, Option<OutboxRow>)> = secrets
             .iter()
             .map(|(token, mail)| {
-                (OneTimeRow::from(token), mail.as_ref().map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at)))
+                let stamp = UserChangeRow::from(&UserChange::issued(token));
+                (
+                    OneTimeRow::from(token),
+                    stamp,
+                    mail.as_ref().map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at)),
+                )
             })
             .collect();
         let withdrawn: Vec<&str> = withdraw.iter().map(|k| k.as_str()).collect();
@@ -78,8 +89,8 @@ impl EmailFlowStore for Store {
                 return Ok(false);
             }
             diesel::delete(withdrawn).execute(c).await?;
-            for (token, mail) in &rows {
-                put_one_time(c, token, mail.as_ref()).await?;
+            for (token, stamp, mail) in &rows {
+                put_one_time(c, token, stamp, mail.as_ref()).await?;
             }
             Ok(true)
         })
@@ -91,13 +102,16 @@ impl EmailFlowStore for Store {
         user: &User,
         token: &OneTimeToken,
         mail: Option<OutgoingMail>,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let user_row = UserRow::from(user);
         let row = OneTimeRow::from(token);
+        let stamp = UserChangeRow::from(&UserChange::issued(token));
         let outbox = mail.map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at));
         self.write("create_user_with_token", async |c| {
             diesel::insert_into(users::table).values(&user_row).execute(c).await?;
-            put_one_time(c, &row, outbox.as_ref()).await
+            put_one_time(c, &row, &stamp, outbox.as_ref()).await?;
+            super::audit::insert_events(c, events).await
         })
         .await
     }

@@ -15,6 +15,8 @@
 //! and the port's error type.
 
 mod audit;
+mod factor_rows;
+mod factors;
 mod flows;
 mod keys;
 mod outbox;

@@ -39,7 +39,9 @@ impl MailOutbox for Store {
 
     async fn mark_mail_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
         let bodies_dropped = (mail_outbox::text_body.eq(""), mail_outbox::html_body.eq(""));
-        let sent = (mail_outbox::sent_at.eq(at), bodies_dropped);
+        // The successful try counts as an attempt, and the error of an earlier try no longer stands.
+        let success = (mail_outbox::attempts.eq(mail_outbox::attempts + 1), mail_outbox::last_error.eq(None::<String>));
+        let sent = (mail_outbox::sent_at.eq(at), bodies_dropped, success);
         self.execute("mark_mail_sent", diesel::update(mail_outbox::table.find(id)).set(sent)).await.map(drop)
     }
 

@@ -3,9 +3,10 @@
 
 use super::super::{Db, DbUuid, db_uuid, uuid};
 use auth_core::domain::{
-    Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Email, KeyMaterial,
-    KeyPurpose, MailKind, Metadata, OneTimeKind, OneTimeToken, PasswordHash, Phone, QueuedMail, RefreshTokenRecord,
-    Session, SessionId, StoredKey, TokenDigest, User, UserChange, UserId, Username,
+    Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Email, FactorId,
+    FactorType, KeyMaterial, KeyPurpose, MailKind, MailState, Metadata, MfaProof, OneTimeKind, OneTimeToken,
+    PasswordHash, Phone, QueuedMail, RefreshTokenRecord, Session, SessionId, StoredKey, TokenDigest, User, UserChange,
+    UserId, Username,
 };
 use auth_core::ports::StoreError;
 use chrono::{DateTime, Utc};
@@ -37,6 +38,12 @@ pub struct UserRow {
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub invited_at: Option<DateTime<Utc>>,
+    pub recovery_sent_at: Option<DateTime<Utc>>,
+    pub email_change: Option<String>,
+    pub email_change_sent_at: Option<DateTime<Utc>>,
+    pub reauthentication_sent_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl From<&User> for UserRow {
@@ -59,6 +66,12 @@ impl From<&User> for UserRow {
             last_sign_in_at: user.last_sign_in_at,
             created_at: user.created_at,
             updated_at: user.updated_at,
+            invited_at: user.mail.invited_at,
+            recovery_sent_at: user.mail.recovery_sent_at,
+            email_change: user.mail.email_change.as_ref().map(|e| e.as_str().to_owned()),
+            email_change_sent_at: user.mail.email_change_sent_at,
+            reauthentication_sent_at: user.mail.reauthentication_sent_at,
+            deleted_at: user.deleted_at,
         }
     }
 }
@@ -72,11 +85,19 @@ pub struct UserChangeRow {
     pub username: Option<Option<String>>,
     pub encrypted_password: Option<Option<String>>,
     pub email_confirmed_at: Option<Option<DateTime<Utc>>>,
+    pub phone_confirmed_at: Option<Option<DateTime<Utc>>>,
     pub raw_app_meta_data: Option<Value>,
     pub raw_user_meta_data: Option<Value>,
     pub role: Option<String>,
     pub banned_until: Option<Option<DateTime<Utc>>>,
     pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub is_anonymous: Option<bool>,
+    pub confirmation_sent_at: Option<DateTime<Utc>>,
+    pub invited_at: Option<DateTime<Utc>>,
+    pub recovery_sent_at: Option<DateTime<Utc>>,
+    pub email_change: Option<Option<String>>,
+    pub email_change_sent_at: Option<DateTime<Utc>>,
+    pub reauthentication_sent_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -89,11 +110,19 @@ impl From<&UserChange> for UserChangeRow {
             username: change.username.as_ref().map(|u| u.as_ref().map(|u| text(u.as_str()))),
             encrypted_password: change.password_hash.as_ref().map(|h| h.as_ref().map(|h| text(h.as_str()))),
             email_confirmed_at: change.email_confirmed_at,
+            phone_confirmed_at: change.phone_confirmed_at,
             raw_app_meta_data: change.app_metadata.as_ref().map(Metadata::to_value),
             raw_user_meta_data: change.user_metadata.as_ref().map(Metadata::to_value),
             role: change.role.clone(),
             banned_until: change.banned_until,
             last_sign_in_at: change.last_sign_in_at,
+            is_anonymous: change.is_anonymous,
+            confirmation_sent_at: change.confirmation_sent_at,
+            invited_at: change.invited_at,
+            recovery_sent_at: change.recovery_sent_at,
+            email_change: change.email_change.as_ref().map(|e| e.as_ref().map(|e| text(e.as_str()))),
+            email_change_sent_at: change.email_change_sent_at,
+            reauthentication_sent_at: change.reauthentication_sent_at,
             updated_at: change.updated_at,
         }
     }
@@ -121,6 +150,18 @@ impl TryFrom<UserRow> for User {
             last_sign_in_at: row.last_sign_in_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            mail: MailState {
+                invited_at: row.invited_at,
+                recovery_sent_at: row.recovery_sent_at,
+                email_change: row
+                    .email_change
+                    .map(|e| Email::parse(&e))
+                    .transpose()
+                    .map_err(corrupt("users.email_change"))?,
+                email_change_sent_at: row.email_change_sent_at,
+                reauthentication_sent_at: row.reauthentication_sent_at,
+            },
+            deleted_at: row.deleted_at,
         })
     }
 }
@@ -139,6 +180,9 @@ pub struct SessionRow {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub mfa_factor_id: Option<DbUuid>,
+    pub mfa_factor_type: Option<String>,
+    pub mfa_verified_at: Option<DateTime<Utc>>,
 }
 
 impl From<&Session> for SessionRow {
@@ -154,6 +198,9 @@ impl From<&Session> for SessionRow {
             user_agent: s.user_agent.clone(),
             ip: s.ip.clone(),
             revoked_at: s.revoked_at,
+            mfa_factor_id: s.mfa.as_ref().map(|m| db_uuid(m.factor_id.as_uuid())),
+            mfa_factor_type: s.mfa.as_ref().map(|m| m.factor_type.as_str().to_owned()),
+            mfa_verified_at: s.mfa.as_ref().map(|m| m.verified_at),
         }
     }
 }
@@ -173,6 +220,14 @@ impl TryFrom<SessionRow> for Session {
             user_agent: row.user_agent,
             ip: row.ip,
             revoked_at: row.revoked_at,
+            mfa: match (row.mfa_factor_id, row.mfa_factor_type, row.mfa_verified_at) {
+                (Some(id), Some(kind), Some(at)) => Some(MfaProof {
+                    factor_id: FactorId::from_uuid(uuid(id)),
+                    factor_type: parsed(&kind, FactorType::parse, "mfa factor type")?,
+                    verified_at: at,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -222,7 +277,7 @@ fn corrupt<E: std::fmt::Display>(column: &'static str) -> impl Fn(E) -> StoreErr
 }
 
 /// A stored name of one of the domain's enums (`parse` is its parser).
-fn parsed<T>(value: &str, parse: fn(&str) -> Option<T>, column: &'static str) -> Result<T, StoreError> {
+pub(super) fn parsed<T>(value: &str, parse: fn(&str) -> Option<T>, column: &'static str) -> Result<T, StoreError> {
     parse(value).ok_or_else(|| corrupt(column)(value))
 }
 

@@ -25,6 +25,12 @@ diesel::table! {
         last_sign_in_at -> Nullable<Instant>,
         created_at -> Instant,
         updated_at -> Instant,
+        invited_at -> Nullable<Instant>,
+        recovery_sent_at -> Nullable<Instant>,
+        email_change -> Nullable<Text>,
+        email_change_sent_at -> Nullable<Instant>,
+        reauthentication_sent_at -> Nullable<Instant>,
+        deleted_at -> Nullable<Instant>,
     }
 }
 
@@ -42,6 +48,9 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         ip -> Nullable<Text>,
         revoked_at -> Nullable<Instant>,
+        mfa_factor_id -> Nullable<Id>,
+        mfa_factor_type -> Nullable<Text>,
+        mfa_verified_at -> Nullable<Instant>,
     }
 }
 
@@ -149,6 +158,39 @@ diesel::table! {
         issued -> Integer,
     }
 }
+
+diesel::table! {
+    use super::sql::*;
+
+    mfa_factors (id) {
+        id -> Id,
+        user_id -> Id,
+        friendly_name -> Text,
+        factor_type -> Text,
+        status -> Text,
+        secret -> Text,
+        created_at -> Instant,
+        updated_at -> Instant,
+        last_challenged_at -> Nullable<Instant>,
+        last_used_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    use super::sql::*;
+
+    mfa_challenges (id) {
+        id -> Id,
+        factor_id -> Id,
+        created_at -> Instant,
+        expires_at -> Instant,
+        ip -> Nullable<Text>,
+        verified_at -> Nullable<Instant>,
+    }
+}
+
+diesel::joinable!(mfa_challenges -> mfa_factors (factor_id));
+diesel::allow_tables_to_appear_in_same_query!(mfa_challenges, mfa_factors);
 
 diesel::define_sql_function! {
     /// SQL's `lower()`, for case-insensitive username lookups.

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use auth_core::domain::{
-    RefreshTokenRecord, Rotation, RotationOutcome, RotationPlan, Session, SessionId, TokenDigest, User, UserId,
-    plan_rotation,
+    AuditAction, AuditEvent, RefreshTokenRecord, Renewal, Rotation, RotationOutcome, RotationPlan, Session, SessionId,
+    TokenDigest, User, UserId, plan_rotation,
 };
 use auth_core::ports::{SessionPrune, SessionStore, StoreError};
 use chrono::{DateTime, Utc};
@@ -12,6 +12,7 @@ use diesel::result::Error as DieselError;
 use diesel_async::RunQueryDsl;
 
 use super::super::{Conn, DbUuid, LOCKED_FROM_BEGIN, Store, db_uuid};
+use super::audit::insert_events;
 use super::internal;
 use super::rows::{SessionRow, TokenRow, UserRow};
 use super::schema::{refresh_tokens, sessions, users};
@@ -64,34 +65,54 @@ async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcom
         again
     };
     let family = refresh_tokens::table.filter(refresh_tokens::session_id.eq(session_row.id));
+    let session_row_user = session_row.user_id;
     let unused = family.filter(refresh_tokens::used_at.is_null()).filter(refresh_tokens::revoked_at.is_null());
     let live = unused.select(TokenRow::as_select()).first(c).await.optional()?;
     let session = Session::try_from(session_row).map_err(internal)?;
     let presented = RefreshTokenRecord::try_from(presented).map_err(internal)?;
     let live = live.map(RefreshTokenRecord::try_from).transpose().map_err(internal)?;
     let id = db_uuid(session.id.as_uuid());
-    match plan_rotation(&presented, &session, live.as_ref(), rotation) {
-        RotationPlan::Rotate => {
+    let plan = plan_rotation(&presented, &session, live.as_ref(), rotation);
+    // The user for the answer is read in this transaction too, so a rotation that committed is
+    // never answered with an error because a later read failed.
+    let user = match plan {
+        RotationPlan::Rotate | RotationPlan::Replay => {
+            let row = users::table.find(session_row_user).select(UserRow::as_select()).first(c).await?;
+            Some(User::try_from(row).map_err(internal)?)
+        }
+        _ => None,
+    };
+    match (plan, user) {
+        (RotationPlan::Rotate, Some(user)) => {
             let used = refresh_tokens::used_at.eq(rotation.now);
             diesel::update(refresh_tokens::table.find(presented.id)).set(used).execute(c).await?;
             let successor = TokenRow::new(id, &rotation.successor, Some(presented.id), rotation.now);
             diesel::insert_into(refresh_tokens::table).values(&successor).execute(c).await?;
             diesel::update(sessions::table.find(id)).set(sessions::refreshed_at.eq(rotation.now)).execute(c).await?;
-            Ok(RotationOutcome::Rotated(Session { refreshed_at: Some(rotation.now), ..session }))
+            let rotated = Session { refreshed_at: Some(rotation.now), ..session };
+            insert_events(c, rotation.event(AuditAction::TokenRefreshed, &rotated).as_slice()).await?;
+            Ok(RotationOutcome::Rotated(Box::new(Renewal { session: rotated, user })))
         }
-        RotationPlan::Replay => Ok(RotationOutcome::Replayed(session)),
-        RotationPlan::RevokeFamily => {
+        (RotationPlan::Replay, Some(user)) => Ok(RotationOutcome::Replayed(Box::new(Renewal { session, user }))),
+        (RotationPlan::Rotate | RotationPlan::Replay, None) => Ok(RotationOutcome::NotFound),
+        (RotationPlan::RevokeFamily, _) => {
             revoke_families(c, &[id], rotation.now).await?;
-            Ok(RotationOutcome::ReuseDetected(session.id))
+            insert_events(c, rotation.event(AuditAction::TokenReuseDetected, &session).as_slice()).await?;
+            Ok(RotationOutcome::ReuseDetected(session))
         }
-        RotationPlan::Expired(reason) => Ok(RotationOutcome::Expired(session.id, reason)),
-        RotationPlan::Dead => Ok(RotationOutcome::NotFound),
+        (RotationPlan::Expired(reason), _) => Ok(RotationOutcome::Expired(session.id, reason)),
+        (RotationPlan::Dead, _) => Ok(RotationOutcome::NotFound),
     }
 }
 
 #[async_trait]
 impl SessionStore for Store {
-    async fn start_session(&self, session: &Session, first_token: &TokenDigest) -> Result<(), StoreError> {
+    async fn start_session(
+        &self,
+        session: &Session,
+        first_token: &TokenDigest,
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let (row, token) = session_rows(session, first_token);
         let user = users::table.find(db_uuid(session.user_id.as_uuid()));
         let signed_in = diesel::update(user).set(users::last_sign_in_at.eq(session.created_at));
@@ -99,7 +120,8 @@ impl SessionStore for Store {
             if signed_in.execute(c).await? == 0 {
                 return Err(DieselError::NotFound);
             }
-            insert_session(c, &row, &token).await
+            insert_session(c, &row, &token).await?;
+            insert_events(c, events).await
         })
         .await
     }
@@ -109,12 +131,14 @@ impl SessionStore for Store {
         user: &User,
         session: &Session,
         first_token: &TokenDigest,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let user_row = UserRow::from(user);
         let (session_row, token) = session_rows(session, first_token);
         self.write("create_user_with_session", async |c| {
             diesel::insert_into(users::table).values(&user_row).execute(c).await?;
-            insert_session(c, &session_row, &token).await
+            insert_session(c, &session_row, &token).await?;
+            insert_events(c, events).await
         })
         .await
     }

@@ -3,13 +3,19 @@
 use async_trait::async_trait;
 use auth_core::domain::{Email, PasswordHash, Phone, User, UserChange, UserId, UserQuery, Username};
 use auth_core::ports::{StoreError, UniqueField, UserStore};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::super::{Conn, Db, DbUuid, Store, db_uuid};
 use super::rows::{UserChangeRow, UserRow};
-use super::schema::{lower, one_time_tokens, users};
+use super::schema::{auth_codes, lower, one_time_tokens, sessions, users};
 use super::{bound, count};
+
+/// `{}`, as the stored form of empty metadata.
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
 
 /// Which unique field of `row` another user holds, in the port's order; after a skipped insert.
 async fn taken_field(c: &mut Conn, row: &UserRow) -> QueryResult<UniqueField> {
@@ -29,12 +35,14 @@ async fn taken_field(c: &mut Conn, row: &UserRow) -> QueryResult<UniqueField> {
     Ok(UniqueField::Username)
 }
 
-/// `users` narrowed by the query's filter (email or username contains it, any case).
+/// `users` narrowed by the query's filter (email, username or `user_metadata.full_name`
+/// contains it, any case).
 fn filtered_users(query: &UserQuery) -> users::BoxedQuery<'static, Db> {
     let mut boxed = users::table.into_boxed();
     if let Some(pattern) = query.like_pattern() {
         let username = like_any_case!(users::username, pattern.clone()).escape('\\');
-        boxed = boxed.filter(users::email.like(pattern).escape('\\').or(username));
+        let full_name = like_any_case!(super::super::user_full_name(), pattern.clone()).escape('\\');
+        boxed = boxed.filter(users::email.like(pattern).escape('\\').or(username).or(full_name));
     }
     boxed
 }
@@ -137,6 +145,32 @@ impl UserStore for Store {
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
         // Sessions and refresh tokens go with the user through ON DELETE CASCADE.
         Ok(self.execute("delete_user", diesel::delete(users::table.find(db_uuid(id.as_uuid())))).await? > 0)
+    }
+
+    async fn soft_delete_user(&self, id: UserId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let id = db_uuid(id.as_uuid());
+        let live = users::table.find(id).filter(users::deleted_at.is_null());
+        self.write("soft_delete_user", async |c| {
+            let cleared = (
+                users::email.eq(None::<String>),
+                users::phone.eq(None::<String>),
+                users::username.eq(None::<String>),
+                users::encrypted_password.eq(None::<String>),
+                users::email_change.eq(None::<String>),
+                users::raw_app_meta_data.eq(empty_object()),
+                users::raw_user_meta_data.eq(empty_object()),
+                users::deleted_at.eq(Some(at)),
+            );
+            if diesel::update(live).set(cleared).execute(c).await? == 0 {
+                return Ok(false);
+            }
+            // Refresh tokens go with their sessions (ON DELETE CASCADE).
+            diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(c).await?;
+            diesel::delete(one_time_tokens::table.filter(one_time_tokens::user_id.eq(id))).execute(c).await?;
+            diesel::delete(auth_codes::table.filter(auth_codes::user_id.eq(id))).execute(c).await?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn list_users(&self, query: &UserQuery) -> Result<Vec<User>, StoreError> {

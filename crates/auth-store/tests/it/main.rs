@@ -8,4 +8,5 @@ mod contract;
 mod limiter;
 mod migrations;
 mod open;
+mod outage;
 mod tls;

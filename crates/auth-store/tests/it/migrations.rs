@@ -80,6 +80,8 @@ async fn migrations_are_idempotent_and_both_backends_agree() {
             "auth_codes",
             "code_quota",
             "mail_outbox",
+            "mfa_challenges",
+            "mfa_factors",
             "one_time_tokens",
             "refresh_tokens",
             "sessions",

@@ -16,6 +16,28 @@ pub(super) use uuid::Uuid;
 
 pub(super) use super::Store;
 
+/// An audit event of `user` acting on their own account at [`t0`], as a use case hands it to a
+/// write that records it.
+pub(super) fn event_by(user: &User, action: AuditAction) -> AuditEvent {
+    AuditEvent {
+        id: 0,
+        at: t0(),
+        action,
+        actor: Actor::User(user.id),
+        target: Some(user.id),
+        ip: Some("192.0.2.7".into()),
+        user_agent: Some("contract".into()),
+        details: json!({"provider": "email"}),
+    }
+}
+
+/// The actions in the audit log, oldest first.
+pub(super) async fn audited(store: &Arc<impl Store>) -> Vec<AuditAction> {
+    let mut events = store.list_events(0, 100).await.unwrap();
+    events.reverse();
+    events.into_iter().map(|e| e.action).collect()
+}
+
 pub(super) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().unwrap_or_default()
 }
@@ -39,6 +61,8 @@ pub(super) fn user(n: u128, email: Option<&str>, username: Option<&str>) -> User
         last_sign_in_at: None,
         created_at: t0() + Duration::seconds(n as i64),
         updated_at: t0() + Duration::seconds(n as i64),
+        mail: Default::default(),
+        deleted_at: None,
     }
 }
 
@@ -54,6 +78,7 @@ pub(super) fn session(n: u128, user: &User, created_at: DateTime<Utc>) -> Sessio
         user_agent: Some("contract-suite/1.0".into()),
         ip: Some("203.0.113.7".into()),
         revoked_at: None,
+        mfa: None,
     }
 }
 
@@ -67,7 +92,9 @@ pub(super) fn rotation(presented: &str, successor: &str, now: DateTime<Utc>) -> 
         successor: token(successor).digest(),
         now,
         reuse_interval: Duration::seconds(10),
+        lost_answer_window: Duration::zero(),
         limits: SessionLimits::default(),
+        audit: None,
     }
 }
 
@@ -76,13 +103,13 @@ pub(super) async fn signed_in(store: &Arc<impl Store>) -> (User, Session) {
     let user = user(1, Some("alice@example.com"), Some("alice"));
     store.create_user(&user).await.unwrap();
     let session = session(1, &user, t0());
-    store.start_session(&session, &token("t0-token").digest()).await.unwrap();
+    store.start_session(&session, &token("t0-token").digest(), &[]).await.unwrap();
     (user, session)
 }
 
 pub(super) fn rotated(outcome: RotationOutcome) -> Session {
     match outcome {
-        RotationOutcome::Rotated(session) => session,
+        RotationOutcome::Rotated(renewal) => renewal.session,
         other => panic!("expected Rotated, got {other:?}"),
     }
 }

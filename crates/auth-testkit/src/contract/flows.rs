@@ -49,8 +49,17 @@ contract_cases! { $ flow_contract_cases, flows;
             "a replaced token"
         );
 
+        // Each issue records on the user when a secret of its kind was last sent, and the
+        // address a pending email change goes to (Supabase Auth's user columns).
+        let stamped = store.find_user(alice.id).await.unwrap().unwrap();
+        assert_eq!(stamped.mail.recovery_sent_at, Some(t0() + Duration::minutes(1)));
+        assert_eq!(stamped.mail.email_change, Some(Email::parse("alice.new@example.com").unwrap()));
+        assert_eq!(stamped.mail.email_change_sent_at, Some(t0()));
+        assert_eq!((stamped.mail.invited_at, stamped.mail.reauthentication_sent_at), (None, None));
+        assert_eq!(User { mail: alice.mail.clone(), ..stamped.clone() }, alice, "nothing else changed");
+
         let change = signed_in_at(t0() + Duration::minutes(2));
-        let confirmed = after(&alice, &change);
+        let confirmed = after(&stamped, &change);
         let started = session(1, &alice, t0() + Duration::minutes(2));
         let first_refresh = Redemption::Session(started.clone(), token("first-refresh").digest());
         assert!(store.redeem_token(&second, &change, first_refresh, None).await.unwrap());
@@ -268,7 +277,7 @@ contract_cases! { $ flow_contract_cases, flows;
         let again = one_time(&ann, OneTimeKind::MagicLink, "fresh-link", later);
         issue(&store, &again, None).await.unwrap();
         let change = UserChange { last_sign_in_at: Some(later), ..UserChange::default() };
-        let signed_in = after(&ann, &change);
+        let signed_in = after(&after(&ann, &UserChange::issued(&again)), &change);
         store.redeem_token(&again, &change, Redemption::AuthCode(fresh.clone()), None).await.unwrap();
         assert_eq!(store.find_auth_code(&stale.digest).await.unwrap(), None, "expired codes are dropped");
         assert_eq!(store.find_user(ann.id).await.unwrap(), Some(signed_in.clone()));
@@ -299,11 +308,13 @@ contract_cases! { $ flow_contract_cases, flows;
     pub async fn user_with_token_is_stored_whole_or_not_at_all(store: Arc<impl Store>) {
         let bob = user(2, Some("bob@example.com"), None);
         let token = one_time(&bob, OneTimeKind::Confirmation, "bob", t0());
-        store
-            .create_user_with_token(&bob, &token, Some(outgoing(MailKind::Confirmation, mail("bob@example.com", 1))))
-            .await
-            .unwrap();
-        assert_eq!(store.find_user(bob.id).await.unwrap(), Some(bob.clone()));
+        let first_mail = Some(outgoing(MailKind::Confirmation, mail("bob@example.com", 1)));
+        let signup = event_by(&bob, AuditAction::Signup);
+        store.create_user_with_token(&bob, &token, first_mail, &[signup]).await.unwrap();
+        assert_eq!(audited(&store).await, [AuditAction::Signup]);
+        let sent = after(&bob, &UserChange::issued(&token));
+        assert_eq!(sent.confirmation_sent_at, Some(t0()), "the confirmation's time is recorded with it");
+        assert_eq!(store.find_user(bob.id).await.unwrap(), Some(sent));
         assert_eq!(store.find_token(bob.id, OneTimeKind::Confirmation).await.unwrap(), Some(token));
 
         let twin = user(3, Some("BOB@example.com"), None);
@@ -313,9 +324,11 @@ contract_cases! { $ flow_contract_cases, flows;
                 &twin,
                 &twin_token,
                 Some(outgoing(MailKind::Confirmation, mail("bob@example.com", 2))),
+                &[event_by(&twin, AuditAction::Signup)],
             )
             .await;
         assert_eq!(result, Err(StoreError::Conflict(UniqueField::Email)));
+        assert_eq!(audited(&store).await, [AuditAction::Signup], "the refused sign-up recorded nothing");
         assert_eq!(store.find_token_by_link(&twin_token.link_digest).await.unwrap(), None);
         let due = store.claim_due_mail(t0() + Duration::hours(1), t0() + Duration::hours(2), 10).await.unwrap();
         assert_eq!(due.len(), 1, "only the first sign-up's mail was queued");

@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use auth_core::ports::{AuditLog, EmailFlowStore, KeyStore, MailOutbox, SessionStore, UserStore};
+use auth_core::ports::{AuditLog, EmailFlowStore, FactorStore, KeyStore, MailOutbox, SessionStore, UserStore};
 
 /// Builds a fresh, empty store for one test case.
 pub trait StoreHarness: Sized + Send + Sync + 'static {
@@ -29,9 +29,15 @@ pub trait StoreHarness: Sized + Send + Sync + 'static {
 }
 
 /// Every store under test implements all the storage ports.
-pub trait Store: UserStore + SessionStore + KeyStore + AuditLog + EmailFlowStore + MailOutbox + 'static {}
+pub trait Store:
+    UserStore + SessionStore + KeyStore + AuditLog + EmailFlowStore + FactorStore + MailOutbox + 'static
+{
+}
 
-impl<T: UserStore + SessionStore + KeyStore + AuditLog + EmailFlowStore + MailOutbox + 'static> Store for T {}
+impl<T> Store for T where
+    T: UserStore + SessionStore + KeyStore + AuditLog + EmailFlowStore + FactorStore + MailOutbox + 'static
+{
+}
 
 /// Defines a port's cases (public async functions taking a fresh store) and the exported macro
 /// `$list!(Harness)` that makes each of them a test. Invoked as
@@ -56,6 +62,7 @@ macro_rules! contract_cases {
 mod fixtures;
 
 pub mod audit;
+pub mod factors;
 pub mod flows;
 pub mod keys;
 pub mod outbox;
@@ -76,6 +83,7 @@ macro_rules! store_contract_tests {
         $crate::outbox_contract_cases!($harness);
         $crate::key_contract_cases!($harness);
         $crate::audit_contract_cases!($harness);
+        $crate::factor_contract_cases!($harness);
     };
 }
 

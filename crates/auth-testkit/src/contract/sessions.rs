@@ -6,8 +6,10 @@ contract_cases! { $ session_contract_cases, sessions;
     /// A session cannot belong to a user who does not exist.
     pub async fn session_start_needs_an_existing_user(store: Arc<impl Store>) {
         let ghost = user(7, Some("ghost@example.com"), None);
-        let result = store.start_session(&session(1, &ghost, t0()), &token("t0-token").digest()).await;
+        let login = event_by(&ghost, AuditAction::Login);
+        let result = store.start_session(&session(1, &ghost, t0()), &token("t0-token").digest(), &[login]).await;
         assert_eq!(result, Err(StoreError::NotFound));
+        assert!(audited(&store).await.is_empty(), "a refused write records no event");
         assert_eq!(
             store.rotate_refresh_token(&rotation("t0-token", "t1", t0())).await.unwrap(),
             RotationOutcome::NotFound
@@ -29,8 +31,12 @@ contract_cases! { $ session_contract_cases, sessions;
         let mut user = user(1, Some("new@example.com"), Some("newbie"));
         user.last_sign_in_at = Some(t0());
         let first = session(1, &user, t0());
-        store.create_user_with_session(&user, &first, &token("t0-token").digest()).await.unwrap();
+        let signup = event_by(&user, AuditAction::Signup);
+        store.create_user_with_session(&user, &first, &token("t0-token").digest(), std::slice::from_ref(&signup)).await.unwrap();
         assert_eq!(store.find_user(user.id).await.unwrap(), Some(user.clone()));
+        let recorded = store.list_events(0, 10).await.unwrap();
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(AuditEvent { id: 0, ..recorded[0].clone() }, signup);
         assert_eq!(store.list_sessions(user.id).await.unwrap(), vec![first.clone()]);
         let at1 = t0() + Duration::minutes(1);
         rotated(store.rotate_refresh_token(&rotation("t0-token", "t1-token", at1)).await.unwrap());
@@ -38,8 +44,10 @@ contract_cases! { $ session_contract_cases, sessions;
         let mut twin = self::user(2, Some("NEW@example.com"), None);
         twin.last_sign_in_at = Some(t0());
         let second = session(2, &twin, t0());
-        let result = store.create_user_with_session(&twin, &second, &token("twin-token").digest()).await;
+        let twin_signup = event_by(&twin, AuditAction::Signup);
+        let result = store.create_user_with_session(&twin, &second, &token("twin-token").digest(), &[twin_signup]).await;
         assert_eq!(result, Err(StoreError::Conflict(UniqueField::Email)));
+        assert_eq!(audited(&store).await, [AuditAction::Signup], "the refused sign-up recorded nothing");
         assert_eq!(store.find_user(twin.id).await.unwrap(), None);
         assert_eq!(store.find_session(second.id).await.unwrap(), None);
         assert_eq!(
@@ -67,11 +75,31 @@ contract_cases! { $ session_contract_cases, sessions;
         rotated(store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0())).await.unwrap());
         let retry =
             store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0() + Duration::seconds(10))).await.unwrap();
-        assert!(matches!(retry, RotationOutcome::Replayed(ref s) if s.id == session.id), "got {retry:?}");
+        assert!(matches!(retry, RotationOutcome::Replayed(ref s) if s.session.id == session.id && s.user.id == session.user_id), "got {retry:?}");
         // The successor is still the one live token.
         rotated(
             store.rotate_refresh_token(&rotation("t1-token", "t2-token", t0() + Duration::seconds(11))).await.unwrap(),
         );
+    }
+
+    /// A lost answer: within the lost-answer window the previous token, whose successor was
+    /// never used, answers that successor with the session's user; once the successor is used,
+    /// the previous token is reuse.
+    pub async fn lost_answer_replays_until_the_successor_is_used(store: Arc<impl Store>) {
+        let (user, session) = signed_in(&store).await;
+        let windowed = |presented: &str, successor: &str, now: DateTime<Utc>| Rotation {
+            lost_answer_window: Duration::hours(24),
+            ..rotation(presented, successor, now)
+        };
+        rotated(store.rotate_refresh_token(&windowed("t0-token", "t1-token", t0())).await.unwrap());
+        let after_outage = t0() + Duration::hours(2);
+        match store.rotate_refresh_token(&windowed("t0-token", "t1-token", after_outage)).await.unwrap() {
+            RotationOutcome::Replayed(renewal) => assert_eq!((renewal.session.id, renewal.user.id), (session.id, user.id)),
+            other => panic!("expected a replay, got {other:?}"),
+        }
+        rotated(store.rotate_refresh_token(&windowed("t1-token", "t2-token", after_outage)).await.unwrap());
+        let again = store.rotate_refresh_token(&windowed("t0-token", "t1-token", after_outage)).await.unwrap();
+        assert!(matches!(&again, RotationOutcome::ReuseDetected(s) if s.id == session.id), "{again:?}");
     }
 
     /// The previous token after the interval is reuse: the family dies.
@@ -80,11 +108,48 @@ contract_cases! { $ session_contract_cases, sessions;
         rotated(store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0())).await.unwrap());
         let late = t0() + Duration::seconds(11);
         let reuse = store.rotate_refresh_token(&rotation("t0-token", "t1-token", late)).await.unwrap();
-        assert_eq!(reuse, RotationOutcome::ReuseDetected(session.id));
+        assert!(matches!(&reuse, RotationOutcome::ReuseDetected(s) if s.id == session.id), "{reuse:?}");
         assert_eq!(store.find_session(session.id).await.unwrap().unwrap().revoked_at, Some(late));
         let live_one = store.rotate_refresh_token(&rotation("t1-token", "t2-token", late)).await.unwrap();
         assert_eq!(live_one, RotationOutcome::NotFound, "the live token must die with its family");
         assert!(store.list_sessions(user.id).await.unwrap().is_empty());
+    }
+
+    /// A rotation records its audit event in its own transaction, naming the session's user:
+    /// token_refreshed when it rotates, token_reuse_detected when it revokes, nothing on a replay
+    /// or without a template.
+    pub async fn rotations_record_their_audit_events(store: Arc<impl Store>) {
+        let (user, session) = signed_in(&store).await;
+        let audited_rotation = |presented: &str, successor: &str, now: DateTime<Utc>| Rotation {
+            audit: Some(AuditEvent {
+                id: 0,
+                at: now,
+                action: AuditAction::Login,
+                actor: Actor::Anonymous,
+                target: None,
+                ip: Some("192.0.2.8".into()),
+                user_agent: Some("refresher".into()),
+                details: json!(null),
+            }),
+            ..rotation(presented, successor, now)
+        };
+        rotated(store.rotate_refresh_token(&audited_rotation("t0-token", "t1-token", t0())).await.unwrap());
+        let events = store.list_events(0, 10).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].action, AuditAction::TokenRefreshed);
+        assert_eq!((events[0].actor.clone(), events[0].target), (Actor::User(user.id), Some(user.id)));
+        assert_eq!(events[0].details, json!({"session_id": session.id.to_string()}));
+        assert_eq!(events[0].ip.as_deref(), Some("192.0.2.8"));
+
+        let retry = store.rotate_refresh_token(&audited_rotation("t0-token", "t1-token", t0())).await.unwrap();
+        assert!(matches!(retry, RotationOutcome::Replayed(_)));
+        rotated(store.rotate_refresh_token(&rotation("t1-token", "t2-token", t0())).await.unwrap());
+        assert_eq!(audited(&store).await, [AuditAction::TokenRefreshed], "replays and untemplated rotations record nothing");
+
+        let late = t0() + Duration::minutes(5);
+        let reuse = store.rotate_refresh_token(&audited_rotation("t0-token", "t1-token", late)).await.unwrap();
+        assert!(matches!(reuse, RotationOutcome::ReuseDetected(_)));
+        assert_eq!(audited(&store).await, [AuditAction::TokenRefreshed, AuditAction::TokenReuseDetected]);
     }
 
     /// A token two steps back is reuse even inside the interval.
@@ -96,7 +161,7 @@ contract_cases! { $ session_contract_cases, sessions;
         );
         let reuse =
             store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0() + Duration::seconds(2))).await.unwrap();
-        assert_eq!(reuse, RotationOutcome::ReuseDetected(session.id));
+        assert!(matches!(&reuse, RotationOutcome::ReuseDetected(s) if s.id == session.id), "{reuse:?}");
     }
 
     /// A token no family knows is simply not found.
@@ -133,7 +198,7 @@ contract_cases! { $ session_contract_cases, sessions;
         store.create_user(&alice).await.unwrap();
         let mut bounded = session(1, &alice, t0());
         bounded.not_after = Some(t0() + Duration::hours(1));
-        store.start_session(&bounded, &token("bounded-0").digest()).await.unwrap();
+        store.start_session(&bounded, &token("bounded-0").digest(), &[]).await.unwrap();
         rotated(
             store
                 .rotate_refresh_token(&rotation("bounded-0", "bounded-1", t0() + Duration::minutes(59)))
@@ -147,7 +212,7 @@ contract_cases! { $ session_contract_cases, sessions;
         assert_eq!(late, RotationOutcome::Expired(bounded.id, ExpiryReason::NotAfter));
 
         let idle = session(2, &alice, t0());
-        store.start_session(&idle, &token("idle-0").digest()).await.unwrap();
+        store.start_session(&idle, &token("idle-0").digest(), &[]).await.unwrap();
         let mut r = rotation("idle-0", "idle-1", t0() + Duration::hours(2));
         r.limits = SessionLimits { timebox: None, inactivity_timeout: Some(Duration::hours(1)) };
         assert_eq!(
@@ -163,8 +228,8 @@ contract_cases! { $ session_contract_cases, sessions;
         let (user, first) = signed_in(&store).await;
         let second = session(2, &user, t0() + Duration::seconds(1));
         let third = session(3, &user, t0() + Duration::seconds(2));
-        store.start_session(&second, &token("second-0").digest()).await.unwrap();
-        store.start_session(&third, &token("third-0").digest()).await.unwrap();
+        store.start_session(&second, &token("second-0").digest(), &[]).await.unwrap();
+        store.start_session(&third, &token("third-0").digest(), &[]).await.unwrap();
 
         let at = t0() + Duration::minutes(1);
         assert!(store.revoke_session(second.id, at).await.unwrap());
@@ -199,7 +264,7 @@ contract_cases! { $ session_contract_cases, sessions;
         let mut sessions = Vec::new();
         for n in 0..5u128 {
             let s = session(n, &owner, at(0));
-            store.start_session(&s, &token(&format!("first-{n}")).digest()).await.unwrap();
+            store.start_session(&s, &token(&format!("first-{n}")).digest(), &[]).await.unwrap();
             sessions.push(s);
         }
         let [revoked, live, idle, old, refreshed] = sessions.try_into().unwrap();

@@ -148,14 +148,31 @@ contract_cases! { $ user_contract_cases, users;
             banned_until: Some(Some(t0() + Duration::days(365 * 100))),
             last_sign_in_at: Some(t0() + Duration::seconds(7)),
             updated_at: Some(t0() + Duration::seconds(8)),
+            phone_confirmed_at: Some(Some(t0() + Duration::seconds(9))),
+            is_anonymous: Some(false),
+            confirmation_sent_at: Some(t0() + Duration::seconds(10)),
+            invited_at: Some(t0() + Duration::seconds(11)),
+            recovery_sent_at: Some(t0() + Duration::seconds(12)),
+            email_change: Some(Some(Email::parse("alice@next.example.org").unwrap())),
+            email_change_sent_at: Some(t0() + Duration::seconds(13)),
+            reauthentication_sent_at: Some(t0() + Duration::seconds(14)),
             ..UserChange::default()
         };
         let changed = after(&alice, &change);
+        assert_eq!(changed.mail.email_change_sent_at, Some(t0() + Duration::seconds(13)));
         assert_eq!(store.change_user(alice.id, &change).await.unwrap(), Some(changed.clone()));
         assert_eq!(store.find_user(alice.id).await.unwrap(), Some(changed.clone()));
-        let cleared = UserChange { username: Some(None), banned_until: Some(None), ..UserChange::default() };
+        let cleared = UserChange {
+            username: Some(None),
+            banned_until: Some(None),
+            email_change: Some(None),
+            phone_confirmed_at: Some(None),
+            ..UserChange::default()
+        };
         let stored = store.change_user(alice.id, &cleared).await.unwrap().unwrap();
         assert_eq!((stored.username, stored.banned_until), (None, None));
+        assert_eq!((stored.mail.email_change, stored.phone_confirmed_at), (None, None));
+        assert_eq!(stored.mail.recovery_sent_at, Some(t0() + Duration::seconds(12)), "not named, kept");
     }
 
     /// A change written with a stale copy of the user in hand leaves every field it does not
@@ -258,6 +275,43 @@ contract_cases! { $ user_contract_cases, users;
         assert_eq!(found("_").await, vec![3], "'_' is not a wildcard");
         assert_eq!(found("%").await, Vec::<u128>::new(), "'%' is not a wildcard");
         assert_eq!(store.count_users(&filtered("navy")).await.unwrap(), 1);
+        // Supabase Auth's filter also reads `user_metadata.full_name`.
+        let mut named = user(4, Some("x@example.org"), None);
+        named.user_metadata = Metadata::from_value(json!({"full_name": "Katherine Johnson"}), 1024).unwrap();
+        store.create_user(&named).await.unwrap();
+        assert_eq!(found("JOHNSON").await, vec![4]);
+        assert_eq!(store.count_users(&filtered("katherine")).await.unwrap(), 1);
+    }
+
+    /// A soft deletion keeps the row, empty: its contacts, password, pending email change and
+    /// metadata are gone and the address is free again; its sessions, secrets and auth codes
+    /// are deleted; `deleted_at` is set once.
+    pub async fn soft_deletion_empties_the_user_and_ends_its_sessions(store: Arc<impl Store>) {
+        let (user, session) = signed_in(&store).await;
+        let mut pending = one_time(&user, OneTimeKind::EmailChangeNew, "pending", t0());
+        pending.relates_to = Some(Email::parse("next@example.com").unwrap());
+        store.issue_tokens(user.id, &[(pending, None)], &[], None).await.unwrap();
+        let metadata = Metadata::from_value(json!({"full_name": "Gone"}), 1024).unwrap();
+        let change = UserChange { user_metadata: Some(metadata), ..UserChange::default() };
+        store.change_user(user.id, &change).await.unwrap().unwrap();
+
+        let at = t0() + Duration::hours(1);
+        assert!(store.soft_delete_user(user.id, at).await.unwrap());
+        assert!(!store.soft_delete_user(user.id, at + Duration::hours(1)).await.unwrap(), "once");
+        let stored = store.find_user(user.id).await.unwrap().expect("the row stays");
+        assert_eq!(stored.deleted_at, Some(at));
+        assert_eq!((stored.email, stored.username, stored.password_hash), (None, None, None));
+        assert_eq!(stored.mail.email_change, None);
+        assert!(stored.user_metadata.is_empty() && stored.app_metadata.is_empty());
+        assert_eq!(store.find_session(session.id).await.unwrap(), None);
+        assert_eq!(store.find_token(user.id, OneTimeKind::EmailChangeNew).await.unwrap(), None);
+        assert_eq!(
+            store.rotate_refresh_token(&rotation("t0-token", "t1-token", t0())).await.unwrap(),
+            RotationOutcome::NotFound
+        );
+        store.create_user(&self::user(2, user.email.as_ref().map(Email::as_str), None)).await.unwrap();
+        let nobody = UserId::from_uuid(Uuid::from_u128(99));
+        assert!(!store.soft_delete_user(nobody, at).await.unwrap());
     }
 
     /// Deleting a user deletes its sessions and tokens with it.
@@ -266,7 +320,7 @@ contract_cases! { $ user_contract_cases, users;
         let bystander = self::user(2, Some("bob@example.com"), None);
         store.create_user(&bystander).await.unwrap();
         let theirs = self::session(2, &bystander, t0());
-        store.start_session(&theirs, &token("bob-0").digest()).await.unwrap();
+        store.start_session(&theirs, &token("bob-0").digest(), &[]).await.unwrap();
 
         assert!(store.delete_user(user.id).await.unwrap());
         assert!(!store.delete_user(user.id).await.unwrap());

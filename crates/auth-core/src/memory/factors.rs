@@ -1,0 +1,158 @@
+//! The memory store's `FactorStore`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{MemoryStore, State};
+use crate::domain::{
+    Aal, ChallengeId, EnrollRules, Enrollment, Factor, FactorChallenge, FactorId, FactorStatus, FactorVerification,
+    MfaProof, RefreshTokenRecord, SessionId, UserId, VerificationOutcome,
+};
+use crate::ports::{FactorStore, StoreError};
+
+impl State {
+    /// Deletes the factors `doomed` selects and their challenges.
+    pub(super) fn delete_factors_where(&mut self, doomed: impl Fn(&Factor) -> bool) {
+        let ids: Vec<FactorId> = self.factors.iter().filter(|f| doomed(f)).map(|f| f.id).collect();
+        self.factors.retain(|f| !ids.contains(&f.id));
+        self.challenges.retain(|c| !ids.contains(&c.factor_id));
+    }
+
+    fn factor_mut(&mut self, id: FactorId) -> Option<&mut Factor> {
+        self.factors.iter_mut().find(|f| f.id == id)
+    }
+}
+
+/// Whether an unverified factor was abandoned before `before`.
+fn abandoned(factor: &Factor, before: DateTime<Utc>) -> bool {
+    !factor.is_verified() && factor.last_challenged_at.unwrap_or(factor.created_at) < before
+}
+
+#[async_trait]
+impl FactorStore for MemoryStore {
+    async fn enroll_factor(&self, factor: &Factor, rules: &EnrollRules) -> Result<Enrollment, StoreError> {
+        let mut state = self.state()?;
+        if !state.users.contains_key(&factor.user_id) {
+            return Err(StoreError::NotFound);
+        }
+        let user = factor.user_id;
+        state.delete_factors_where(|f| f.user_id == user && abandoned(f, rules.abandoned_before));
+        let mine: Vec<&Factor> = state.factors.iter().filter(|f| f.user_id == user).collect();
+        if !factor.friendly_name.is_empty() && mine.iter().any(|f| f.friendly_name == factor.friendly_name) {
+            return Ok(Enrollment::NameTaken);
+        }
+        let verified = mine.iter().filter(|f| f.is_verified()).count();
+        if mine.len() >= rules.max_enrolled as usize || verified >= rules.max_verified as usize {
+            return Ok(Enrollment::TooMany);
+        }
+        state.factors.push(factor.clone());
+        Ok(Enrollment::Enrolled)
+    }
+
+    async fn list_factors(&self, user: UserId) -> Result<Vec<Factor>, StoreError> {
+        let mut factors: Vec<Factor> = self.state()?.factors.iter().filter(|f| f.user_id == user).cloned().collect();
+        factors.sort_by_key(|f| (f.created_at, f.id));
+        Ok(factors)
+    }
+
+    async fn find_factor(&self, user: UserId, id: FactorId) -> Result<Option<Factor>, StoreError> {
+        Ok(self.state()?.factors.iter().find(|f| f.id == id && f.user_id == user).cloned())
+    }
+
+    async fn create_challenge(&self, challenge: &FactorChallenge) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let factor = state.factor_mut(challenge.factor_id).ok_or(StoreError::NotFound)?;
+        factor.last_challenged_at = Some(challenge.created_at);
+        state.challenges.push(challenge.clone());
+        Ok(())
+    }
+
+    async fn find_challenge(&self, factor: FactorId, id: ChallengeId) -> Result<Option<FactorChallenge>, StoreError> {
+        Ok(self.state()?.challenges.iter().find(|c| c.id == id && c.factor_id == factor).cloned())
+    }
+
+    async fn verify_factor(&self, v: &FactorVerification) -> Result<VerificationOutcome, StoreError> {
+        let mut state = self.state()?;
+        let Some(factor) = state.factors.iter().find(|f| f.id == v.factor_id && f.user_id == v.user_id).cloned() else {
+            return Ok(VerificationOutcome::NotFound);
+        };
+        let Some(challenge) = state.challenges.iter().find(|c| c.id == v.challenge_id && c.factor_id == factor.id)
+        else {
+            return Ok(VerificationOutcome::NotFound);
+        };
+        let live = |s: &&crate::domain::Session| s.user_id == v.user_id && s.revoked_at.is_none();
+        if state.sessions.get(&v.session_id).filter(live).is_none() {
+            return Ok(VerificationOutcome::NotFound);
+        }
+        if challenge.verified_at.is_some() {
+            return Ok(VerificationOutcome::ChallengeUsed);
+        }
+        if factor.last_used_step.is_some_and(|last| last >= v.step) {
+            return Ok(VerificationOutcome::CodeReused);
+        }
+        if let Some(challenge) = state.challenges.iter_mut().find(|c| c.id == v.challenge_id) {
+            challenge.verified_at = Some(v.at);
+        }
+        if let Some(stored) = state.factor_mut(factor.id) {
+            stored.status = FactorStatus::Verified;
+            stored.last_used_step = Some(v.step);
+            stored.updated_at = v.at;
+        }
+        let proof = MfaProof { factor_id: factor.id, factor_type: factor.factor_type, verified_at: v.at };
+        let session = state.sessions.get_mut(&v.session_id).ok_or(StoreError::NotFound)?;
+        session.aal = Aal::Aal2;
+        session.mfa = Some(proof);
+        let session = session.clone();
+        for token in state.tokens.iter_mut().filter(|t| t.session_id == v.session_id && t.revoked_at.is_none()) {
+            token.revoked_at = Some(v.at);
+        }
+        state.next_token_id += 1;
+        let record = RefreshTokenRecord {
+            id: state.next_token_id,
+            session_id: v.session_id,
+            digest: v.refresh_token,
+            parent: None,
+            created_at: v.at,
+            used_at: None,
+            revoked_at: None,
+        };
+        state.tokens.push(record);
+        let (user, kind, id) = (v.user_id, factor.factor_type, factor.id);
+        state.delete_factors_where(|f| f.user_id == user && f.factor_type == kind && f.id != id && !f.is_verified());
+        let aal1: Vec<SessionId> = state
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user && s.id != v.session_id && s.revoked_at.is_none() && s.aal == Aal::Aal1)
+            .map(|s| s.id)
+            .collect();
+        for other in aal1 {
+            state.revoke_family(other, v.at);
+        }
+        Ok(VerificationOutcome::Verified(session))
+    }
+
+    async fn delete_factor(&self, user: UserId, id: FactorId) -> Result<Option<Factor>, StoreError> {
+        let mut state = self.state()?;
+        let Some(factor) = state.factors.iter().find(|f| f.id == id && f.user_id == user).cloned() else {
+            return Ok(None);
+        };
+        state.delete_factors_where(|f| f.id == id);
+        for session in state.sessions.values_mut().filter(|s| s.mfa.as_ref().is_some_and(|m| m.factor_id == id)) {
+            session.aal = Aal::Aal1;
+            session.mfa = None;
+        }
+        Ok(Some(factor))
+    }
+
+    async fn prune_factors(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        let mut state = self.state()?;
+        let limit = limit as usize;
+        let expired: Vec<ChallengeId> =
+            state.challenges.iter().filter(|c| c.expires_at < before).take(limit).map(|c| c.id).collect();
+        state.challenges.retain(|c| !expired.contains(&c.id));
+        let stale: Vec<FactorId> =
+            state.factors.iter().filter(|f| abandoned(f, before)).take(limit).map(|f| f.id).collect();
+        state.delete_factors_where(|f| stale.contains(&f.id));
+        Ok((expired.len() + stale.len()) as u64)
+    }
+}
