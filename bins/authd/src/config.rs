@@ -572,6 +572,26 @@ pub struct RateLimitsConfig {
     pub password_failure_window_secs: u64,
     /// How long a network that signed in to an account stays known to it, in days.
     pub known_client_days: u64,
+    /// Where every count above (and the per-address mail throttle) is kept: `memory` (this
+    /// process only), `database` (PostgreSQL, shared by every replica) or `redis`. Unset:
+    /// `database` on PostgreSQL, `memory` on SQLite.
+    pub store: Option<LimiterStore>,
+    /// The Redis server of `store = "redis"`: `redis://[user:password@]host:port[/db]`.
+    pub redis_url: Option<Secret>,
+    /// Prepended to every Redis key, so deployments can share one Redis.
+    pub redis_key_prefix: String,
+}
+
+/// Where rate-limit counts are kept (`rate_limits.store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimiterStore {
+    /// In this process: right for one replica only.
+    Memory,
+    /// In PostgreSQL (`auth.rate_limits`), shared by every replica.
+    Database,
+    /// In Redis, shared by every replica.
+    Redis,
 }
 
 impl Default for RateLimitsConfig {
@@ -588,6 +608,9 @@ impl Default for RateLimitsConfig {
             password_failures_per_account: throttle.per_account,
             password_failure_window_secs: throttle.window.as_secs(),
             known_client_days: throttle.known_client_ttl.as_secs() / 86_400,
+            store: None,
+            redis_url: None,
+            redis_key_prefix: "authd:rl:".into(),
         }
     }
 }
@@ -812,6 +835,15 @@ impl Config {
         if !(1..=100_000).contains(&self.prune.batch_size) {
             return invalid("prune.batch_size must be between 1 and 100000");
         }
+        match (self.rate_limits.store, &self.rate_limits.redis_url) {
+            (Some(LimiterStore::Redis), None) => {
+                return invalid("rate_limits.store = \"redis\" needs rate_limits.redis_url");
+            }
+            (Some(LimiterStore::Database), _) if !self.database.url.expose().starts_with("postgres") => {
+                return invalid("rate_limits.store = \"database\" needs PostgreSQL; SQLite keeps its counts in memory");
+            }
+            _ => {}
+        }
         if self.prune.retention_secs < 3600 {
             return invalid("prune.retention_secs must be at least 3600 (one hour)");
         }
@@ -1000,6 +1032,9 @@ impl Config {
         }
         if shown.smtp.password.is_some() {
             shown.smtp.password = Some(Secret("<redacted>".into()));
+        }
+        if let Some(url) = &self.rate_limits.redis_url {
+            shown.rate_limits.redis_url = Some(Secret(redact_url(url.expose())));
         }
         toml::to_string_pretty(&shown).map_err(|e| ConfigError::Parse(e.to_string()))
     }

@@ -300,8 +300,9 @@ impl Keys {
         Ok(true)
     }
 
-    /// Reloads the keys every `jwt.key_reload_secs` (see [`Keys::reload`]).
-    pub fn spawn_reload(self: Arc<Self>, signer: Arc<JwtSigner>) {
+    /// Reloads the keys every `jwt.key_reload_secs` (see [`Keys::reload`]), and at once when
+    /// `changes` (PostgreSQL's notifications) hears that another process changed them.
+    pub fn spawn_reload(self: Arc<Self>, signer: Arc<JwtSigner>, changes: Option<auth_store::KeyChanges>) {
         if matches!(self.settings.access, AccessKeySource::Configured { .. }) {
             return;
         }
@@ -309,7 +310,15 @@ impl Keys {
             let mut ticks = tokio::time::interval(self.settings.reload_every);
             ticks.tick().await;
             loop {
-                ticks.tick().await;
+                match &changes {
+                    Some(changes) => tokio::select! {
+                        _ = ticks.tick() => {}
+                        () = changes.changed() => {}
+                    },
+                    None => {
+                        ticks.tick().await;
+                    }
+                }
                 if let Err(error) = self.reload(&signer).await {
                     tracing::warn!(error = %format!("{error:#}"), "keeping the current keys");
                 }

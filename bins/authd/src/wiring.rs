@@ -2,6 +2,7 @@
 //! crypto, mail and PostgREST adapters, use cases, HTTP. Nothing here imports a command module.
 
 mod key_settings;
+mod limits;
 mod postgrest;
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use anyhow::Context;
 use auth_core::domain::SessionLimits;
 use auth_core::ports::{Clock, Observer, Random};
 use auth_core::service::{AuthService, AuthSettings, MailDelivery, Ports, PrunePolicy, Pruner, RoleNames};
-use auth_crypto::{Argon2Hasher, Argon2Params, InProcessLimiter, OsRandom, SystemClock, TotpFactors};
+use auth_crypto::{Argon2Hasher, Argon2Params, OsRandom, SystemClock, TotpFactors};
 use auth_http::{AppState, HttpSettings, MetricsEndpoint, RateLimits, ServerInfo};
 use auth_metrics::{DbPoolSample, HashPoolSample, Metrics};
 use auth_store::{Database, PoolOptions};
@@ -138,6 +139,8 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
     let delivery = MailDelivery::new(database.ports().outbox, mailer, Arc::clone(&clock));
     let service =
         service(config, &database, Arc::clone(&signer), chain, templates, Arc::clone(&clock), metrics.as_ref())?;
+    let store = limits::limiter_store(config, &database);
+    tracing::info!(store = ?store, "rate limits and throttles count in this store (rate_limits.store)");
     let http = HttpSettings {
         base_path: config.server.base_path.clone(),
         max_body_bytes: config.server.max_body_bytes,
@@ -186,8 +189,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         _ => None,
     };
     // Background work starts only once the ports are ours, so a failed start ends with one line.
-    keys.spawn_reload(signer);
+    keys.spawn_reload(signer, database.key_changes());
     spawn_audit_pruning(&config, &database, Arc::clone(&clock));
+    limits::spawn_limiter_pruning(&config, &database, Arc::clone(&clock));
     spawn_pruning(&config, &database, clock)?;
     spawn_mail_delivery(delivery, metrics.clone());
     let base = auth_http::HttpSettings { base_path: config.server.base_path.clone(), ..Default::default() };
@@ -265,8 +269,9 @@ fn service(
     let ports = Ports::new(&database.ports(), Arc::new(hasher), signer, Arc::new(chain), clock, Arc::new(OsRandom))
         .with_templates(templates)
         .with_totp(totp);
-    // The per-account password throttle and the HTTP layer's per-IP limits count here.
-    let limiter = Arc::new(InProcessLimiter::new(Arc::clone(&ports.clock)));
+    // The per-account password throttle, the per-address mail throttle and the HTTP layer's
+    // per-IP limits count here.
+    let limiter = limits::limiter(config, database, Arc::clone(&ports.clock))?;
     let service = AuthService::new(ports, settings(config)?).with_limiter(limiter);
     // The use cases report their domain events (audit events, queued mails) to the metrics.
     Ok(match metrics {

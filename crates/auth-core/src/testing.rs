@@ -368,6 +368,7 @@ impl crate::ports::MailTemplates for PlainTemplates {
             subject: context.kind.as_str().into(),
             html: text.clone(),
             text,
+            reference: None,
         })
     }
 }

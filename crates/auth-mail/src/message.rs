@@ -57,7 +57,13 @@ pub(crate) fn build(
         .parse()
         .map_err(|_| MailError::Permanent("the recipient address cannot be used in a mail header".into()))?;
     let date = SystemTime::from(clock.now());
-    let message_id = format!("<{}@{}>", random_hex(random, 16)?, sender.domain());
+    // A queued message keeps one Message-ID over its attempts (a hash of its reference: the
+    // outbox's numbering stays private); anything else gets a random one.
+    let local = match &mail.reference {
+        Some(reference) => stable_id(reference),
+        None => random_hex(random, 16)?,
+    };
+    let message_id = format!("<{local}@{}>", sender.domain());
     Message::builder()
         .from(sender.mailbox.clone())
         .to(Mailbox::new(None, to))
@@ -67,6 +73,14 @@ pub(crate) fn build(
         .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone()))
         // lettre's message errors name headers, never bodies.
         .map_err(|e| MailError::Permanent(format!("cannot build the message: {e}")))
+}
+
+/// The local part of the Message-ID of the message `reference` names: 32 hex digits of its
+/// SHA-256, the same on every attempt.
+fn stable_id(reference: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("authd-message:{reference}").as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// `len` random bytes as lowercase hex.
@@ -93,6 +107,28 @@ mod tests {
         assert!(format!("{sender:?}").contains("Example App"));
         assert!(Sender::new("x", "not an address").is_err());
         assert_eq!(Sender::new("", "a@b.example").unwrap().mailbox.name, None);
+    }
+
+    #[test]
+    fn a_queued_message_keeps_its_message_id_over_attempts() {
+        use auth_core::testing::{ManualClock, SequentialRandom, TestWorld};
+        let sender = Sender::new("Example App", "no-reply@example.com").unwrap();
+        let (clock, random) = (ManualClock::new(TestWorld::start()), SequentialRandom::default());
+        let mail = |reference: Option<&str>| Mail {
+            to: auth_core::domain::Email::parse("ada@example.com").unwrap(),
+            subject: "Confirm".into(),
+            text: "code".into(),
+            html: "<p>code</p>".into(),
+            reference: reference.map(str::to_owned),
+        };
+        let id = |mail: &Mail| {
+            build(mail, &sender, &clock, &random).unwrap().headers().get_raw("Message-ID").unwrap().to_owned()
+        };
+        let first = id(&mail(Some("outbox.7.1")));
+        assert_eq!(first, id(&mail(Some("outbox.7.1"))), "the same on every attempt");
+        assert!(first.ends_with("@example.com>") && !first.contains("outbox"), "{first}");
+        assert_ne!(first, id(&mail(Some("outbox.8.1"))));
+        assert_ne!(id(&mail(None)), id(&mail(None)), "a message never queued gets a random one");
     }
 
     #[test]

@@ -248,7 +248,7 @@ impl MailTemplates for Templates {
             self.render_one(&name, &values).map_err(|e| MailError::Permanent(format!("mail template failed: {e}")))
         };
         let subject = render("subject.txt")?.split_whitespace().collect::<Vec<_>>().join(" ");
-        Ok(Mail { to: context.to.clone(), subject, text: render("txt")?, html: render("html")? })
+        Ok(Mail { to: context.to.clone(), subject, text: render("txt")?, html: render("html")?, reference: None })
     }
 }
 

@@ -23,7 +23,7 @@ use auth_core::ports::{
     UserStore,
 };
 
-pub use postgres::PgStore;
+pub use postgres::{KeyChanges, PgLimiter, PgStore};
 pub use sqlite::SqliteStore;
 pub use url::{DatabaseUrl, UrlError};
 
@@ -197,6 +197,24 @@ impl Database {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// Rate-limit counters shared by every replica on this database, reading time from
+    /// `clock`; `None` on SQLite, whose one process keeps its counters in memory.
+    pub fn shared_limiter(&self, clock: Arc<dyn auth_core::ports::Clock>) -> Option<PgLimiter> {
+        match self {
+            Self::Postgres(store) => Some(PgLimiter::new(store.clone(), clock)),
+            Self::Sqlite(_) => None,
+        }
+    }
+
+    /// Wakes its holder as soon as the signing keys change in the database, whichever process
+    /// changed them; `None` on SQLite, where the periodic reload alone hears a change.
+    pub fn key_changes(&self) -> Option<KeyChanges> {
+        match self {
+            Self::Postgres(store) => Some(store.key_changes()),
+            Self::Sqlite(_) => None,
         }
     }
 

@@ -94,7 +94,7 @@ pub async fn run(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                     say(&format!("added key {} ({}): signs from now", new.kid, new.algorithm));
                 }
                 say(&format!(
-                    "retired key {} ({}): running servers stop accepting it within jwt.key_reload_secs",
+                    "retired key {} ({}): running servers stop accepting it at once on PostgreSQL, within jwt.key_reload_secs on SQLite",
                     retired.kid, retired.purpose
                 ));
             }

@@ -13,6 +13,10 @@ pub struct Mail {
     pub text: String,
     /// HTML body.
     pub html: String,
+    /// What makes this message the same message on every delivery attempt (the outbox sets
+    /// it from the queued row), so the mailer gives each attempt the same `Message-ID` and a
+    /// duplicate after a crash is recognisable; `None` for a message never queued.
+    pub reference: Option<String>,
 }
 
 impl std::fmt::Debug for Mail {

@@ -31,6 +31,12 @@ impl DeliveryReport {
     }
 }
 
+/// A queued message's stable reference: its outbox id and when it was queued (so a database
+/// recreated from scratch, whose ids start again, never repeats one).
+fn reference(id: i64, queued_at: chrono::DateTime<chrono::Utc>) -> String {
+    format!("outbox.{id}.{}", queued_at.timestamp_micros())
+}
+
 /// Hands queued mail to a mailer, with retries and backoff.
 pub struct MailDelivery {
     outbox: Arc<dyn MailOutbox>,
@@ -51,7 +57,9 @@ impl MailDelivery {
         for _ in 0..limit {
             let now = self.clock.now();
             let Some(queued) = self.outbox.claim_due_mail(now, now + LEASE, 1).await?.pop() else { break };
-            let outcome = self.mailer.send(&queued.mail).await;
+            let mut mail = queued.mail;
+            mail.reference = Some(reference(queued.id, queued.queued_at));
+            let outcome = self.mailer.send(&mail).await;
             let at = self.clock.now();
             match outcome {
                 Ok(()) => {

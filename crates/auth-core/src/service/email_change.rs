@@ -26,7 +26,7 @@ impl AuthService {
         new_email: &str,
         link: &LinkOptions,
     ) -> Result<(), AuthError> {
-        self.admit_mail(MailKind::EmailChangeNew, new_email)?;
+        self.admit_mail(MailKind::EmailChangeNew, new_email).await?;
         let new_email = Email::parse(new_email)?;
         let user = &principal.user;
         if user.email.as_ref() == Some(&new_email) {

@@ -269,7 +269,7 @@ impl AuthService {
     /// The user with this address, when the address is well-formed and known, for a request
     /// that may mail it a `kind` (counted against the address whether known or not).
     pub(super) async fn user_to_mail(&self, email: &str, kind: MailKind) -> Result<Option<User>, AuthError> {
-        self.admit_mail(kind, email)?;
+        self.admit_mail(kind, email).await?;
         let email = Email::parse(email)?;
         Ok(self.ports.users.find_user_by_email(&email).await?)
     }
@@ -312,7 +312,7 @@ impl AuthService {
         link: &LinkOptions,
     ) -> Result<(), AuthError> {
         // `/magiclink` and `/otp` share one allowance per address, whatever the outcome mails.
-        self.admit_mail(MailKind::MagicLink, email)?;
+        self.admit_mail(MailKind::MagicLink, email).await?;
         let address = Email::parse(email)?;
         // Checked before the look-up, so a bad request is refused alike for every address.
         Metadata::from_value(data.clone().unwrap_or_default(), self.settings.metadata_max_bytes)?;
@@ -371,7 +371,7 @@ impl AuthService {
                 message: "Reauthentication requires the user to have an email or a phone number".into(),
             });
         };
-        self.admit_mail(MailKind::Reauthentication, email.as_str())?;
+        self.admit_mail(MailKind::Reauthentication, email.as_str()).await?;
         let link = LinkOptions::default();
         self.send_secret(&principal.user, OneTimeKind::Reauthentication, MailKind::Reauthentication, &link).await
     }

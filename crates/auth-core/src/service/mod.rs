@@ -25,7 +25,6 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use self::mail_throttle::MailThrottle;
 use crate::domain::{Actor, AuditAction, AuditEvent, MailKind, RedirectPolicy, UserId};
 use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
 use crate::error::AuthError;
@@ -263,12 +262,11 @@ pub struct ClientInfo {
 
 /// The use cases over a set of ports, reporting what they do to an [`Observer`].
 ///
-/// Clones share their state: the per-address mail throttle counts for all of them.
+/// Clones share their state: the rate limiter (and with it the per-address mail throttle).
 #[derive(Clone)]
 pub struct AuthService {
     ports: Ports,
     settings: Arc<AuthSettings>,
-    throttle: Arc<MailThrottle>,
     observer: Arc<dyn Observer>,
     limiter: Arc<dyn RateLimiter>,
 }
@@ -276,18 +274,11 @@ pub struct AuthService {
 impl AuthService {
     /// A service over `ports`, behaving as `settings` say.
     pub fn new(ports: Ports, settings: AuthSettings) -> Self {
-        let throttle = Arc::new(MailThrottle::new(settings.email.send_interval));
-        Self {
-            ports,
-            settings: Arc::new(settings),
-            throttle,
-            observer: Arc::new(NoObserver),
-            limiter: Arc::new(NoLimits),
-        }
+        Self { ports, settings: Arc::new(settings), observer: Arc::new(NoObserver), limiter: Arc::new(NoLimits) }
     }
 
-    /// This service, throttling password checks per account on `limiter` (until then,
-    /// [`NoLimits`]: no throttle). The HTTP adapter counts its per-IP limits on the same one.
+    /// This service, throttling password checks per account and mail per address on `limiter`
+    /// (until then, [`NoLimits`]: no throttle). The HTTP adapter counts its per-IP limits on the same one.
     pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = limiter;
         self
@@ -302,14 +293,6 @@ impl AuthService {
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = observer;
         self
-    }
-
-    /// Counts a request for a mail of `kind` to the address `to` (parsed or not); refuses it
-    /// when the address asked for this kind within `email.send_interval`.
-    /// Refuses first when this service has no mail templates, alike for every address.
-    fn admit_mail(&self, kind: MailKind, to: &str) -> Result<(), AuthError> {
-        self.require_mail()?;
-        self.throttle.admit(kind, to, self.ports.clock.now())
     }
 
     /// Refuses a use case that would mail when this service was built without templates.

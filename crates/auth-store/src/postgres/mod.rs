@@ -4,6 +4,11 @@
 //! the row and table locks.
 
 mod connect;
+mod limiter;
+mod notifications;
+
+pub use limiter::PgLimiter;
+pub use notifications::KeyChanges;
 
 use auth_core::ports::StoreError;
 use diesel::prelude::*;
@@ -93,6 +98,8 @@ pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
     /// What each connection ran when it was opened (`connect::session_setup`).
     setup: std::sync::Arc<str>,
+    /// How to open a connection outside the pool (to `LISTEN`).
+    connector: std::sync::Arc<auth_pgconn::PgConnector>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -113,10 +120,16 @@ impl PgStore {
     pub async fn connect(url: &str, options: &PoolOptions) -> Result<Self, OpenError> {
         let connector = connect::connector(url, options)?;
         let setup = connect::session_setup(options);
-        let pool = connect::pool(connector, setup.clone(), options)?;
-        let store = Self { pool, setup: setup.into() };
+        let pool = connect::pool(connector.clone(), setup.clone(), options)?;
+        let store = Self { pool, setup: setup.into(), connector: std::sync::Arc::new(connector) };
         store.ping().await?;
         Ok(store)
+    }
+
+    /// Listens for changes to the signing keys on a connection of its own (kept open, and
+    /// reopened after a failure, until the answer is dropped).
+    pub fn key_changes(&self) -> KeyChanges {
+        notifications::listen(std::sync::Arc::clone(&self.connector))
     }
 
     /// Applies pending migrations; returns how many ran.

@@ -535,6 +535,7 @@ impl TryFrom<OutboxRow> for QueuedMail {
                 subject: r.subject,
                 text: r.text_body,
                 html: r.html_body,
+                reference: None,
             },
             attempts: u32::try_from(r.attempts).unwrap_or_default(),
             queued_at: r.queued_at,

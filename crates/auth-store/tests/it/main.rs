@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod contract;
+mod limiter;
 mod migrations;
 mod open;
 mod outage;

@@ -139,6 +139,7 @@ pub(super) fn mail(to: &str, n: u32) -> Mail {
         subject: format!("subject {n}"),
         text: format!("code {n}"),
         html: format!("<p>code {n}</p>"),
+        reference: None,
     }
 }
 

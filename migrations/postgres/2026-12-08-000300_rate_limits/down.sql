@@ -1,0 +1,2 @@
+DROP FUNCTION auth.rate_limit_hit(TEXT, TIMESTAMPTZ, BIGINT, BIGINT, BOOLEAN);
+DROP TABLE auth.rate_limits;
