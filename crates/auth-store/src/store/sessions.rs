@@ -42,6 +42,12 @@ async fn revoke_families(c: &mut Conn, ids: &[DbUuid], at: DateTime<Utc>) -> Que
     Ok(revoked)
 }
 
+/// A session's user, inside the caller's transaction (a session never outlives its user).
+async fn session_user(c: &mut Conn, id: DbUuid) -> QueryResult<User> {
+    let row = users::table.find(id).select(UserRow::as_select()).first(c).await?;
+    User::try_from(row).map_err(internal)
+}
+
 /// The rotation, inside a write transaction that holds the session row's lock.
 async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcome> {
     let digest = rotation.presented.as_bytes().to_vec();
@@ -72,18 +78,10 @@ async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcom
     let presented = RefreshTokenRecord::try_from(presented).map_err(internal)?;
     let live = live.map(RefreshTokenRecord::try_from).transpose().map_err(internal)?;
     let id = db_uuid(session.id.as_uuid());
-    let plan = plan_rotation(&presented, &session, live.as_ref(), rotation);
     // The user for the answer is read in this transaction too, so a rotation that committed is
     // never answered with an error because a later read failed.
-    let user = match plan {
-        RotationPlan::Rotate | RotationPlan::Replay => {
-            let row = users::table.find(session_row_user).select(UserRow::as_select()).first(c).await?;
-            Some(User::try_from(row).map_err(internal)?)
-        }
-        _ => None,
-    };
-    match (plan, user) {
-        (RotationPlan::Rotate, Some(user)) => {
+    match plan_rotation(&presented, &session, live.as_ref(), rotation) {
+        RotationPlan::Rotate => {
             let used = refresh_tokens::used_at.eq(rotation.now);
             diesel::update(refresh_tokens::table.find(presented.id)).set(used).execute(c).await?;
             let successor = TokenRow::new(id, &rotation.successor, Some(presented.id), rotation.now);
@@ -91,17 +89,20 @@ async fn rotate(c: &mut Conn, rotation: &Rotation) -> QueryResult<RotationOutcom
             diesel::update(sessions::table.find(id)).set(sessions::refreshed_at.eq(rotation.now)).execute(c).await?;
             let rotated = Session { refreshed_at: Some(rotation.now), ..session };
             insert_events(c, rotation.event(AuditAction::TokenRefreshed, &rotated).as_slice()).await?;
+            let user = session_user(c, session_row_user).await?;
             Ok(RotationOutcome::Rotated(Box::new(Renewal { session: rotated, user })))
         }
-        (RotationPlan::Replay, Some(user)) => Ok(RotationOutcome::Replayed(Box::new(Renewal { session, user }))),
-        (RotationPlan::Rotate | RotationPlan::Replay, None) => Ok(RotationOutcome::NotFound),
-        (RotationPlan::RevokeFamily, _) => {
+        RotationPlan::Replay => {
+            let user = session_user(c, session_row_user).await?;
+            Ok(RotationOutcome::Replayed(Box::new(Renewal { session, user })))
+        }
+        RotationPlan::RevokeFamily => {
             revoke_families(c, &[id], rotation.now).await?;
             insert_events(c, rotation.event(AuditAction::TokenReuseDetected, &session).as_slice()).await?;
             Ok(RotationOutcome::ReuseDetected(session))
         }
-        (RotationPlan::Expired(reason), _) => Ok(RotationOutcome::Expired(session.id, reason)),
-        (RotationPlan::Dead, _) => Ok(RotationOutcome::NotFound),
+        RotationPlan::Expired(reason) => Ok(RotationOutcome::Expired(session.id, reason)),
+        RotationPlan::Dead => Ok(RotationOutcome::NotFound),
     }
 }
 
