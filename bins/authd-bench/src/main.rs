@@ -3,6 +3,7 @@
 //! measured in the same run: the raw argon2id rate and pgbench running the same SQL. Exits 1
 //! when a target is missed. Not part of the test suite: run it with `just bench`.
 
+mod cpu;
 mod http;
 mod limits;
 mod load;
@@ -400,6 +401,7 @@ fn row(workload: &str, clients: usize, outcome: &Outcome, limit: Option<Limit>, 
         p99: outcome.percentile_ms(0.99),
         limit,
         peak_rss_kib: outcome.peak_rss_kib,
+        cpu_per_request_us: outcome.cpu_per_request_us,
         errors: outcome.errors,
     }
 }
