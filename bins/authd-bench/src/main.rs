@@ -24,16 +24,17 @@ use crate::load::{Account, Group, Outcome, Window, Workload, create_accounts};
 use crate::report::{BackendReport, Limit, Report, Row, Verdict, mib};
 use crate::server::{HashCost, Server, ServerSpec};
 
-/// pgbench's script for one refresh: the statements authd's PostgreSQL store runs.
-const REFRESH_SQL: &str = include_str!("../sql/refresh.sql");
+/// pgbench's script for the least a refresh can write in one commit (not authd's statements).
+const REFRESH_SQL: &str = include_str!("../sql/refresh_minimal.sql");
 /// pgbench's script for one `GET /user`.
 const GET_USER_SQL: &str = include_str!("../sql/get_user.sql");
 /// Gives every pgbench client a session of its own, with the first token of its chain.
 const SETUP_SQL: &str = include_str!("../sql/setup.sql");
 
-/// Targets from the benchmark issue.
-const SIGN_IN_TARGET: f64 = 0.85;
-const DATABASE_TARGET: f64 = 0.50;
+/// Targets from the performance issue (ratios to limits measured in the same run).
+const SIGN_IN_TARGET: f64 = 0.90;
+const REFRESH_TARGET: f64 = 0.70;
+const GET_USER_TARGET: f64 = 0.70;
 const FLOOD_P99_MS: f64 = 25.0;
 const IDLE_RSS_MIB: f64 = 40.0;
 /// Memory a sign-in flood may add beyond the hashing pool's blocks: buffers, connections and
@@ -233,7 +234,9 @@ impl Bench {
         }
         let mut chain = 0;
         let scripts = match pg {
-            Some(_) => Some((write_script(dir, "refresh", REFRESH_SQL)?, write_script(dir, "get_user", GET_USER_SQL)?)),
+            Some(_) => {
+                Some((write_script(dir, "refresh_minimal", REFRESH_SQL)?, write_script(dir, "get_user", GET_USER_SQL)?))
+            }
             None => None,
         };
         for (workload, script) in
@@ -255,8 +258,12 @@ impl Bench {
                         if bench.failed > 0 {
                             samples.push(format!("pgbench: {} failed transactions", bench.failed));
                         }
+                        let name = match workload {
+                            Workload::Refresh => "pgbench, minimal one-commit rotation",
+                            _ => "pgbench, same SQL",
+                        };
                         Some(Limit {
-                            name: "pgbench, same SQL".into(),
+                            name: name.into(),
                             rate: bench.rate,
                             p50_p99: Some((bench.percentile_ms(0.5), bench.percentile_ms(0.99))),
                         })
@@ -321,9 +328,8 @@ impl Bench {
         for row in &rows {
             let wanted = match row.workload.as_str() {
                 w if w == Workload::SignIn.label() => Some(SIGN_IN_TARGET),
-                w if pg.is_some() && (w == Workload::Refresh.label() || w == Workload::GetUser.label()) => {
-                    Some(DATABASE_TARGET)
-                }
+                w if pg.is_some() && w == Workload::Refresh.label() => Some(REFRESH_TARGET),
+                w if pg.is_some() && w == Workload::GetUser.label() => Some(GET_USER_TARGET),
                 _ => None,
             };
             if let (Some(wanted), Some(ratio)) = (wanted, row.ratio()) {
