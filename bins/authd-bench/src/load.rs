@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use crate::cpu::CpuTimes;
 use crate::http::{Connection, Response};
 use crate::server::{BASE, rss_kib};
 
@@ -79,6 +80,9 @@ pub struct Outcome {
     pub error_samples: Vec<String>,
     /// Highest resident memory of the server seen during the run, KiB.
     pub peak_rss_kib: u64,
+    /// CPU per request over the measured window, µs: (authd, PostgreSQL), every group's
+    /// requests counted (a run of several groups shares one figure).
+    pub cpu_per_request_us: (f64, f64),
 }
 
 impl Outcome {
@@ -210,10 +214,15 @@ pub async fn run(
 
     // Sample the server's memory while the clients run.
     let mut peak_rss_kib = rss_kib(pid)?;
+    let mut cpu_from = None;
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
         peak_rss_kib = peak_rss_kib.max(rss_kib(pid)?);
+        if cpu_from.is_none() && Instant::now() >= measure_from {
+            cpu_from = Some(CpuTimes::now(pid));
+        }
     }
+    let cpu = CpuTimes::now(pid).since(cpu_from.unwrap_or_default());
 
     let mut tallies = Vec::new();
     for _ in groups {
@@ -225,6 +234,8 @@ pub async fn run(
             total.merge(tally)?;
         }
     }
+    let requests = tallies.iter().map(|t| t.requests).sum::<u64>().max(1) as f64;
+    let cpu_per_request_us = (cpu.authd * 1e6 / requests, cpu.postgres * 1e6 / requests);
     Ok(tallies
         .into_iter()
         .map(|t| Outcome {
@@ -234,6 +245,7 @@ pub async fn run(
             errors: t.errors,
             error_samples: t.error_samples,
             peak_rss_kib,
+            cpu_per_request_us,
         })
         .collect())
 }
