@@ -57,6 +57,19 @@ export function backends() {
     list.push({ name: 'postgres', skip: 'AUTHD_E2E_DATABASE_URL is not set' });
     console.error('\n*** PostgreSQL e2e run SKIPPED: set AUTHD_E2E_DATABASE_URL to a database authd may use ***\n');
   }
+  // The same PostgreSQL again through PgBouncer in transaction mode, when the Rust test that
+  // starts one passes both of its URLs.
+  const pooled = process.env.AUTHD_E2E_PGBOUNCER_URL;
+  const direct = process.env.AUTHD_E2E_PGBOUNCER_DIRECT_URL;
+  if (pooled && direct) {
+    list.push({
+      name: 'pgbouncer',
+      databaseUrl: () => pooled,
+      settings: { DATABASE__DIRECT_URL: direct, DATABASE__TRANSACTION_POOLING: 'true' },
+      fresh: false,
+      mailDir: mailDir('pgbouncer'),
+    });
+  }
   return list;
 }
 
@@ -96,7 +109,9 @@ export async function startAuthd(backend, settings = {}) {
     PASSWORD__HASH__ITERATIONS: '1',
     ...(supabaseCompat ? { COMPAT__SUPABASE: 'true' } : {}),
   };
-  for (const [key, value] of Object.entries({ ...defaults, ...settings })) env[`AUTHD_${key}`] = value;
+  for (const [key, value] of Object.entries({ ...defaults, ...(backend.settings ?? {}), ...settings })) {
+    env[`AUTHD_${key}`] = value;
+  }
 
   const child = spawn(authdBinary(), ['serve'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

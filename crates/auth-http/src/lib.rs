@@ -9,6 +9,7 @@ mod bearer;
 mod client;
 mod cors_refusal;
 mod deadline;
+mod draining;
 mod error;
 mod messages;
 mod rate_limit;
@@ -30,6 +31,7 @@ use auth_core::ports::{Admission, Random, Readiness};
 use auth_core::service::AuthService;
 use auth_metrics::Metrics;
 
+pub use draining::Draining;
 pub use error::ApiError;
 pub use ipnet::IpNet;
 use rate_limit::Bucket;
@@ -131,6 +133,8 @@ pub struct AppState {
     metrics: Option<(Arc<Metrics>, MetricsEndpoint)>,
     /// What `GET /ready` asks; without one, `/ready` answers 503.
     readiness: Option<Arc<dyn Readiness>>,
+    /// Set when the server is about to stop: `/ready` answers 503 and connections close.
+    draining: Draining,
 }
 
 impl AppState {
@@ -138,7 +142,21 @@ impl AppState {
     /// ([`AuthService::with_limiter`]).
     pub fn new(service: AuthService, random: Arc<dyn Random>, info: ServerInfo, settings: HttpSettings) -> Self {
         let untrusted_forwarding_seen = std::sync::atomic::AtomicBool::new(false);
-        Self { service, random, info, settings, untrusted_forwarding_seen, metrics: None, readiness: None }
+        Self {
+            service,
+            random,
+            info,
+            settings,
+            untrusted_forwarding_seen,
+            metrics: None,
+            readiness: None,
+            draining: Draining::default(),
+        }
+    }
+
+    /// The switch that takes this server out of its load balancer's rotation before it stops.
+    pub fn draining(&self) -> Draining {
+        self.draining.clone()
     }
 
     /// Records requests and rate-limit refusals into `metrics`, served as `endpoint` says.
@@ -311,6 +329,7 @@ pub fn app(
     .wrap(from_fn(cors_refusal::json_refusal))
     .wrap(from_fn(api_version::api_version))
     .wrap(security_headers())
+    .wrap(from_fn(draining::close_while_draining))
     .wrap(from_fn(request_log::request_log))
 }
 
