@@ -247,6 +247,30 @@ pub enum MfaError {
     /// Anonymous users have no factors.
     #[error("Anonymous user not allowed to perform these actions")]
     AnonymousUser,
+    /// The factor is of a kind this route does not serve (recovery codes are never challenged).
+    #[error("Factor of type {0} cannot be challenged or verified here")]
+    WrongFactorType(&'static str),
+    /// Recovery codes cannot be generated (turned off).
+    #[error("MFA enroll is disabled for recovery codes")]
+    RecoveryCodesEnrollDisabled,
+    /// Recovery codes cannot be used (turned off).
+    #[error("MFA verification is disabled for recovery codes")]
+    RecoveryCodesVerifyDisabled,
+    /// Recovery codes need another verified factor: they are never a user's only factor.
+    #[error("Recovery codes require another verified factor")]
+    RecoveryCodesSoleFactor,
+    /// The user has recovery codes already (regenerate replaces them).
+    #[error("Recovery codes already exist for this user, regenerate them instead")]
+    RecoveryCodesExist,
+    /// The code is not one of the user's unused recovery codes.
+    #[error("Invalid recovery code entered")]
+    RecoveryCodeRejected,
+    /// Too many wrong recovery codes: the set takes none for a while.
+    #[error("Too many failed recovery code attempts, try again later")]
+    RecoveryCodesLocked {
+        /// How long until a code would be compared again.
+        retry_after: std::time::Duration,
+    },
 }
 
 impl MfaError {
@@ -263,6 +287,13 @@ impl MfaError {
             Self::TotpEnrollDisabled => "mfa_totp_enroll_not_enabled",
             Self::TotpVerifyDisabled => "mfa_totp_verify_not_enabled",
             Self::AnonymousUser => "no_authorization",
+            Self::WrongFactorType(_) => "validation_failed",
+            Self::RecoveryCodesEnrollDisabled => "mfa_recovery_codes_enroll_not_enabled",
+            Self::RecoveryCodesVerifyDisabled => "mfa_recovery_codes_verify_not_enabled",
+            Self::RecoveryCodesSoleFactor => "mfa_recovery_codes_sole_factor",
+            Self::RecoveryCodesExist => "mfa_verified_factor_exists",
+            Self::RecoveryCodeRejected => "mfa_verification_failed",
+            Self::RecoveryCodesLocked { .. } => "mfa_recovery_codes_locked",
         }
     }
 }

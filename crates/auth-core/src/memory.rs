@@ -46,6 +46,7 @@ struct State {
     outbox: Vec<OutboxRow>,
     factors: Vec<Factor>,
     challenges: Vec<FactorChallenge>,
+    recovery_codes: Vec<factors::StoredRecoveryCode>,
 }
 
 /// A message in the memory outbox.

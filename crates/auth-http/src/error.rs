@@ -245,6 +245,7 @@ impl From<AuthError> for ApiError {
         let retry_after = match &error {
             AuthError::EmailRateLimited { retry_after }
             | AuthError::TooManyAttempts { retry_after }
+            | AuthError::Mfa(MfaError::RecoveryCodesLocked { retry_after })
             | AuthError::Overloaded { retry_after } => Some(retry_after_secs(*retry_after)),
             _ => None,
         };
@@ -258,6 +259,8 @@ fn mfa_status(error: &MfaError) -> StatusCode {
         MfaError::FactorNotFound => StatusCode::NOT_FOUND,
         MfaError::EnrollNeedsAal2 | MfaError::AnonymousUser => StatusCode::FORBIDDEN,
         MfaError::UpdateNeedsAal2 => StatusCode::UNAUTHORIZED,
+        MfaError::WrongFactorType(_) => StatusCode::BAD_REQUEST,
+        MfaError::RecoveryCodesLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
         MfaError::ChallengeNotFound
         | MfaError::NameConflict(_)
         | MfaError::TooManyFactors
@@ -266,7 +269,12 @@ fn mfa_status(error: &MfaError) -> StatusCode {
         | MfaError::ChallengeExpired(_)
         | MfaError::VerificationFailed
         | MfaError::TotpEnrollDisabled
-        | MfaError::TotpVerifyDisabled => StatusCode::UNPROCESSABLE_ENTITY,
+        | MfaError::TotpVerifyDisabled
+        | MfaError::RecoveryCodesEnrollDisabled
+        | MfaError::RecoveryCodesVerifyDisabled
+        | MfaError::RecoveryCodesSoleFactor
+        | MfaError::RecoveryCodesExist
+        | MfaError::RecoveryCodeRejected => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 

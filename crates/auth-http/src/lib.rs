@@ -287,6 +287,18 @@ pub fn app(
             )
             .service(resource("/logout").route(web::post().to(routes::logout::logout)))
             .service(resource("/factors").route(web::post().to(routes::factors::enroll)))
+            // Before `/factors/{id}`, which would take `recovery-codes` for an id.
+            .service(
+                resource("/factors/recovery-codes")
+                    .route(web::get().to(routes::recovery_codes::status))
+                    .route(web::post().to(routes::recovery_codes::generate))
+                    .route(web::delete().to(routes::recovery_codes::unenroll)),
+            )
+            .service(resource("/factors/recovery-codes/verify").route(web::post().to(routes::recovery_codes::verify)))
+            .service(
+                resource("/factors/recovery-codes/regenerate")
+                    .route(web::post().to(routes::recovery_codes::regenerate)),
+            )
             .service(resource("/factors/{id}").route(web::delete().to(routes::factors::unenroll)))
             .service(resource("/factors/{id}/challenge").route(web::post().to(routes::factors::challenge)))
             .service(resource("/factors/{id}/verify").route(web::post().to(routes::factors::verify)))
@@ -316,6 +328,7 @@ pub fn app(
             .service(resource("/admin/users/{id}/factors").route(web::get().to(routes::factors::admin_list)))
             .service(
                 resource("/admin/users/{id}/factors/{factor_id}")
+                    .route(web::put().to(routes::factors::admin_update))
                     .route(web::delete().to(routes::factors::admin_delete)),
             )
             .service(resource("/admin/audit").route(web::get().to(routes::admin::audit)))

@@ -56,11 +56,15 @@ pub enum AuditAction {
     FactorUnenrolled,
     /// An operator removed a user's factor.
     AdminFactorDeleted,
+    /// A user replaced their recovery codes with a new set.
+    RecoveryCodesRegenerated,
+    /// An operator renamed a user's factor.
+    AdminFactorUpdated,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 26] = [
         Self::Signup,
         Self::Login,
         Self::LoginFailed,
@@ -85,6 +89,8 @@ impl AuditAction {
         Self::FactorVerificationFailed,
         Self::FactorUnenrolled,
         Self::AdminFactorDeleted,
+        Self::RecoveryCodesRegenerated,
+        Self::AdminFactorUpdated,
     ];
 
     /// The stored name.
@@ -114,6 +120,8 @@ impl AuditAction {
             Self::FactorVerificationFailed => "mfa_verification_failed",
             Self::FactorUnenrolled => "factor_unenrolled",
             Self::AdminFactorDeleted => "factor_deleted",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::AdminFactorUpdated => "factor_updated",
         }
     }
 

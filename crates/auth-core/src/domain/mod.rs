@@ -14,6 +14,7 @@ mod password;
 mod phone;
 mod pkce;
 mod rate_limit;
+mod recovery_code;
 mod redirect;
 mod refresh_token;
 mod session;
@@ -28,7 +29,7 @@ pub use ban::{BanDuration, BanDurationError};
 pub use claims::{AccessClaims, AmrEntry, ApiKeyRole};
 pub use email::{EMAIL_MAX_LEN, Email, EmailError};
 pub use factor::{
-    EnrollRules, Enrollment, FRIENDLY_NAME_MAX_LEN, Factor, FactorChallenge, FactorStatus, FactorType,
+    EnrollRules, Enrollment, FRIENDLY_NAME_MAX_LEN, Factor, FactorChallenge, FactorRename, FactorStatus, FactorType,
     FactorVerification, MfaProof, SealedSecret, VerificationOutcome,
 };
 pub use ids::{ChallengeId, FactorId, InvalidId, SessionId, UserId};
@@ -44,6 +45,7 @@ pub use pkce::{
     AuthCode, AuthCodeSecret, ChallengeError, ChallengeMethod, CodeChallenge, PKCE_LINK_PREFIX, auth_code_digest,
 };
 pub use rate_limit::{LimitKey, Quota, client_network, gcra};
+pub use recovery_code::{RECOVERY_CODE_LEN, RecoveryCode, RecoveryCodeCount, RecoveryCodeUse};
 pub use redirect::{RedirectPolicy, RedirectPolicyError, encode_query_value};
 pub use refresh_token::{
     RefreshToken, RefreshTokenRecord, Renewal, Rotation, RotationOutcome, RotationPlan, TokenDigest, plan_rotation,

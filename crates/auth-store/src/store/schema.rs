@@ -189,8 +189,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use super::sql::*;
+
+    mfa_recovery_codes (factor_id, digest) {
+        factor_id -> Id,
+        digest -> Binary,
+        used_at -> Nullable<Instant>,
+    }
+}
+
 diesel::joinable!(mfa_challenges -> mfa_factors (factor_id));
-diesel::allow_tables_to_appear_in_same_query!(mfa_challenges, mfa_factors);
+diesel::joinable!(mfa_recovery_codes -> mfa_factors (factor_id));
+diesel::allow_tables_to_appear_in_same_query!(mfa_challenges, mfa_factors, mfa_recovery_codes);
 
 diesel::define_sql_function! {
     /// SQL's `lower()`, for case-insensitive username lookups.

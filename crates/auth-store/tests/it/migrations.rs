@@ -82,6 +82,7 @@ async fn migrations_are_idempotent_and_both_backends_agree() {
             "mail_outbox",
             "mfa_challenges",
             "mfa_factors",
+            "mfa_recovery_codes",
             "one_time_tokens",
             "refresh_tokens",
             "sessions",
