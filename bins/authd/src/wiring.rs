@@ -499,5 +499,6 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
             max_codes_per_day: config.otp.max_codes_per_day,
         },
         mfa: config.mfa.settings(&config.site.url),
+        external: auth_core::service::ExternalSettings::default(),
     })
 }

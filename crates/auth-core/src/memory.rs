@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 mod factors;
+mod identities;
 
 use crate::domain::{
     AuditAction, AuditEvent, AuthCode, MAX_CODE_ATTEMPTS, MailKind, Metadata, OneTimeKind, OneTimeToken, OutgoingMail,
@@ -30,7 +31,7 @@ pub struct MemoryStore {
     state: Mutex<State>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     users: HashMap<UserId, User>,
     sessions: HashMap<SessionId, Session>,
@@ -47,6 +48,8 @@ struct State {
     factors: Vec<Factor>,
     challenges: Vec<FactorChallenge>,
     recovery_codes: Vec<factors::StoredRecoveryCode>,
+    identities: Vec<crate::domain::Identity>,
+    oauth_flows: Vec<crate::domain::OAuthFlow>,
 }
 
 /// A message in the memory outbox.
@@ -269,6 +272,7 @@ impl UserStore for MemoryStore {
         state.one_time.retain(|t| t.user_id != id);
         state.auth_codes.retain(|c| c.user_id != id);
         state.delete_factors_where(|f| f.user_id == id);
+        state.identities.retain(|i| i.user_id != id);
         Ok(true)
     }
 
@@ -288,6 +292,7 @@ impl UserStore for MemoryStore {
         state.tokens.retain(|t| !sessions.contains(&t.session_id));
         state.one_time.retain(|t| t.user_id != id);
         state.auth_codes.retain(|c| c.user_id != id);
+        state.identities.retain(|i| i.user_id != id);
         Ok(true)
     }
 

@@ -60,6 +60,10 @@ pub enum AuditAction {
     RecoveryCodesRegenerated,
     /// An operator renamed a user's factor.
     AdminFactorUpdated,
+    /// An external identity was linked to an existing account.
+    IdentityLinked,
+    /// A user unlinked one of their external identities.
+    IdentityUnlinked,
 }
 
 impl AuditAction {
@@ -91,6 +95,8 @@ impl AuditAction {
         Self::AdminFactorDeleted,
         Self::RecoveryCodesRegenerated,
         Self::AdminFactorUpdated,
+        Self::IdentityLinked,
+        Self::IdentityUnlinked,
     ];
 
     /// The stored name.
@@ -122,6 +128,8 @@ impl AuditAction {
             Self::AdminFactorDeleted => "factor_deleted",
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             Self::AdminFactorUpdated => "factor_updated",
+            Self::IdentityLinked => "identity_linked",
+            Self::IdentityUnlinked => "identity_unlinked",
         }
     }
 

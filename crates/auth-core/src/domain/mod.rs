@@ -5,6 +5,7 @@ mod ban;
 mod claims;
 mod email;
 mod factor;
+mod identity;
 mod ids;
 mod mail_kind;
 mod metadata;
@@ -32,7 +33,8 @@ pub use factor::{
     EnrollRules, Enrollment, FRIENDLY_NAME_MAX_LEN, Factor, FactorChallenge, FactorRename, FactorStatus, FactorType,
     FactorVerification, MfaProof, SealedSecret, VerificationOutcome,
 };
-pub use ids::{ChallengeId, FactorId, InvalidId, SessionId, UserId};
+pub use identity::{BrowserBinding, Identity, OAuthFlow, ProviderName, ProviderNameError, hashed_nonce};
+pub use ids::{ChallengeId, FactorId, FlowId, IdentityId, InvalidId, SessionId, UserId};
 pub use mail_kind::{MailContext, MailKind};
 pub use metadata::{METADATA_DEFAULT_MAX_BYTES, Metadata, MetadataError};
 pub use one_time::{

@@ -9,6 +9,9 @@ mod admin_links;
 mod authenticate;
 mod delivery;
 mod email_change;
+mod external;
+mod external_accounts;
+mod identities;
 mod issue;
 mod links;
 mod mail_throttle;
@@ -30,8 +33,9 @@ use crate::domain::{Actor, AuditAction, AuditEvent, MailKind, RedirectPolicy, Us
 use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
 use crate::error::AuthError;
 use crate::ports::{
-    AuditLog, Clock, EmailFlowStore, FactorStore, MailTemplates, NoLimits, NoObserver, Observer, PasswordHasher,
-    Random, RateLimiter, SessionStore, StoreError, StorePorts, TokenChain, TokenSigner, Totp, UserStore,
+    AuditLog, Clock, EmailFlowStore, FactorStore, IdentityProviders, IdentityStore, MailTemplates, NoLimits,
+    NoObserver, NoProviders, Observer, PasswordHasher, Random, RateLimiter, SessionStore, StoreError, StorePorts,
+    TokenChain, TokenSigner, Totp, UserStore,
 };
 
 pub use account::{LogoutScope, UserChanges};
@@ -39,6 +43,10 @@ pub use admin::{AdminUserAttributes, UserPage};
 pub use admin_links::{GeneratedLink, LinkType};
 pub use authenticate::Principal;
 pub use delivery::{DeliveryReport, MailDelivery};
+pub use external::{
+    CallbackFailure, ExternalCallback, ExternalLanding, ExternalSettings, ExternalStart, ExternalStarted, LandedWith,
+};
+pub use identities::has_email_identity;
 pub use issue::IssuedSession;
 pub use links::{LinkOptions, SignInMail};
 pub use mfa::{MfaSettings, TotpEnrollment};
@@ -78,6 +86,10 @@ pub struct Ports {
     /// TOTP codes and sealed secrets; `None` for a service without TOTP factors, whose
     /// enrollments and verifications refuse as turned off.
     pub totp: Option<Arc<dyn Totp>>,
+    /// External identities and their sign-in flows.
+    pub identities: Arc<dyn IdentityStore>,
+    /// The identity providers ([`NoProviders`] until [`Ports::with_providers`]).
+    pub providers: Arc<dyn IdentityProviders>,
 }
 
 impl Ports {
@@ -104,7 +116,15 @@ impl Ports {
             templates: None,
             factors: Arc::clone(&stores.factors),
             totp: None,
+            identities: Arc::clone(&stores.identities),
+            providers: Arc::new(NoProviders),
         }
+    }
+
+    /// These ports, signing users in through `providers` (auth-idp's `Providers`, or your own).
+    pub fn with_providers(mut self, providers: Arc<dyn IdentityProviders>) -> Self {
+        self.providers = providers;
+        self
     }
 
     /// These ports, with TOTP factors computed and sealed by `totp` (auth-crypto's
@@ -226,6 +246,8 @@ pub struct AuthSettings {
     pub email: EmailSettings,
     /// Second factors.
     pub mfa: MfaSettings,
+    /// External sign-in.
+    pub external: ExternalSettings,
 }
 
 impl Default for AuthSettings {
@@ -249,6 +271,7 @@ impl Default for AuthSettings {
             reauthentication_window: Duration::minutes(5),
             email: EmailSettings::default(),
             mfa: MfaSettings::default(),
+            external: ExternalSettings::default(),
         }
     }
 }
