@@ -18,5 +18,6 @@ pub mod contract;
 pub mod http;
 pub mod limiter_contract;
 pub mod postgres;
+pub mod sms;
 pub mod smtp;
 pub mod tls_cluster;

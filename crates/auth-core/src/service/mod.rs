@@ -14,6 +14,7 @@ mod links;
 mod mail_throttle;
 mod mfa;
 mod password_throttle;
+mod phone;
 mod pkce;
 mod pruning;
 mod refresh;
@@ -30,18 +31,19 @@ use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
 use crate::error::AuthError;
 use crate::ports::{
     AuditLog, Clock, EmailFlowStore, FactorStore, MailTemplates, NoLimits, NoObserver, Observer, PasswordHasher,
-    Random, RateLimiter, SessionStore, StoreError, StorePorts, TokenChain, TokenSigner, Totp, UserStore,
+    Random, RateLimiter, SessionStore, SmsSender, StoreError, StorePorts, TokenChain, TokenSigner, Totp, UserStore,
 };
 
 pub use account::{LogoutScope, UserChanges};
 pub use admin::{AdminUserAttributes, UserPage};
 pub use admin_links::{GeneratedLink, LinkType};
 pub use authenticate::Principal;
-pub use delivery::{DeliveryReport, MailDelivery};
+pub use delivery::{DeliveryReport, MailDelivery, SmsReport};
 pub use issue::IssuedSession;
 pub use links::{LinkOptions, SignInMail};
 pub use mfa::{MfaSettings, TotpEnrollment};
 pub use password_throttle::PasswordThrottle;
+pub use phone::{SmsSettings, TestOtp};
 pub use pruning::{PrunePolicy, PruneReport, Pruner};
 pub use sign_in::Identifier;
 pub use signup::{SignupOutcome, SignupRequest};
@@ -76,6 +78,9 @@ pub struct Ports {
     /// TOTP codes and sealed secrets; `None` for a service without TOTP factors, whose
     /// enrollments and verifications refuse as turned off.
     pub totp: Option<Arc<dyn Totp>>,
+    /// The SMS provider; `None` for a service that sends no text messages (phone sign-in then
+    /// works only for test numbers, when it is turned on at all).
+    pub sms: Option<Arc<dyn SmsSender>>,
 }
 
 impl Ports {
@@ -102,7 +107,14 @@ impl Ports {
             templates: None,
             factors: Arc::clone(&stores.factors),
             totp: None,
+            sms: None,
         }
+    }
+
+    /// These ports, sending text messages through `sms` (auth-sms's providers, or your own).
+    pub fn with_sms(mut self, sms: Arc<dyn SmsSender>) -> Self {
+        self.sms = Some(sms);
+        self
     }
 
     /// These ports, with TOTP factors computed and sealed by `totp` (auth-crypto's
@@ -224,6 +236,8 @@ pub struct AuthSettings {
     pub email: EmailSettings,
     /// Second factors.
     pub mfa: MfaSettings,
+    /// Phone sign-in and the text messages it sends.
+    pub sms: SmsSettings,
 }
 
 impl Default for AuthSettings {
@@ -247,6 +261,7 @@ impl Default for AuthSettings {
             reauthentication_window: Duration::minutes(5),
             email: EmailSettings::default(),
             mfa: MfaSettings::default(),
+            sms: SmsSettings::default(),
         }
     }
 }
