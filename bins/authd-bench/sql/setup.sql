@@ -1,6 +1,6 @@
 -- Gives pgbench clients 0..:clients-1 of chain :chain a session each, owned by the benchmark's
 -- users in turn, with the first refresh token of its chain. A digest is the text of
--- 10^18 + chain * 10^15 + client * 10^9 + step, which refresh.sql computes the same way.
+-- 10^18 + chain * 10^15 + client * 10^9 + step, which refresh_minimal.sql computes the same way.
 INSERT INTO auth.sessions (id, user_id, created_at, aal, auth_method, ip)
 SELECT md5('authd-bench-' || :chain || '-' || c)::uuid, u.id, now(), 'aal1', 'password', '127.0.0.1'
 FROM generate_series(0, :clients - 1) AS c

@@ -19,12 +19,72 @@ use crate::server::HashCost;
 /// programs on the machine take from both alike.
 const HASHING_NICENESS: i32 = 10;
 
+/// An implementation of argon2id the limit can be measured with; the limit is the fastest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashEngine {
+    /// RustCrypto's `argon2` crate (authd's engine until 2026-12).
+    Argon2Crate,
+    /// `argon2-rust`, the port of the reference implementation with SIMD that authd computes with.
+    Argon2Rust,
+}
+
+impl HashEngine {
+    /// Every engine, in the order they are measured.
+    pub const ALL: [Self; 2] = [Self::Argon2Crate, Self::Argon2Rust];
+
+    /// The crate's name, for the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Argon2Crate => "argon2",
+            Self::Argon2Rust => "argon2-rust",
+        }
+    }
+}
+
+/// One engine's recomputation of a stored hash, with memory it keeps between calls.
+enum Recompute {
+    Crate { argon2: Argon2<'static>, memory: Vec<Block> },
+    Rust(argon2_rust::Hasher),
+}
+
+impl Recompute {
+    fn new(engine: HashEngine, params: Params) -> anyhow::Result<Self> {
+        Ok(match engine {
+            HashEngine::Argon2Crate => Self::Crate {
+                memory: vec![Block::default(); params.block_count()],
+                argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+            },
+            HashEngine::Argon2Rust => {
+                let params = argon2_rust::Params::builder()
+                    .memory(argon2_rust::params::Memory::kib(u64::from(params.m_cost())))
+                    .passes(params.t_cost())
+                    .lanes(params.p_cost())
+                    .threads(1)
+                    .build()
+                    .map_err(|e| anyhow::anyhow!("argon2-rust refuses the parameters: {e}"))?;
+                Self::Rust(
+                    argon2_rust::Argon2::new(argon2_rust::Algorithm::Argon2id, argon2_rust::Version::V0x13, params)
+                        .hasher(),
+                )
+            }
+        })
+    }
+
+    fn run(&mut self, password: &[u8], salt: &[u8], output: &mut [u8]) -> anyhow::Result<()> {
+        match self {
+            Self::Crate { argon2, memory } => argon2.hash_password_into_with_memory(password, salt, output, memory),
+            Self::Rust(hasher) => return hasher.hash_into(password, salt, output).map_err(|e| anyhow::anyhow!("{e}")),
+        }
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
+    }
+}
+
 /// Verifications per second of `threads` threads each verifying a password against an argon2id
-/// hash of this cost, with nothing else running: the argon2 crate recomputing the hash in memory
+/// hash of this cost with `engine`, with nothing else running: the hash recomputed in memory
 /// allocated once per thread, at the priority of authd's hashing threads (as they do), and
-/// comparing it with the stored one.
+/// compared with the stored one.
 #[expect(clippy::disallowed_methods, reason = "the benchmark's own threads wait out the window")]
-pub fn argon2_rate(cost: HashCost, threads: usize, window: Window) -> anyhow::Result<f64> {
+pub fn argon2_rate(cost: HashCost, threads: usize, window: Window, engine: HashEngine) -> anyhow::Result<f64> {
     let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
         .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
     let password = b"bench password";
@@ -46,15 +106,13 @@ pub fn argon2_rate(cost: HashCost, threads: usize, window: Window) -> anyhow::Re
                 let parsed = Phc::new(&hash).map_err(|e| anyhow::anyhow!("unreadable hash: {e}"))?;
                 let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { bail!("hash without salt") };
                 let params = Params::try_from(&parsed).map_err(|e| anyhow::anyhow!("unreadable parameters: {e}"))?;
-                let mut memory = vec![Block::default(); params.block_count()];
                 let mut output = vec![0u8; expected.len()];
-                let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                let mut recompute = Recompute::new(engine, params)?;
                 while !stop.load(Ordering::Relaxed) {
-                    argon2
-                        .hash_password_into_with_memory(password, salt, &mut output, &mut memory)
-                        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+                    recompute.run(password, salt, &mut output)?;
+                    // A wrong tag would mean the engine is not argon2id: its rate is no limit.
                     if output != expected.as_bytes() {
-                        bail!("the password did not verify");
+                        bail!("the password did not verify with {}", engine.label());
                     }
                     if measuring.load(Ordering::Relaxed) {
                         counted.fetch_add(1, Ordering::Relaxed);
@@ -75,6 +133,26 @@ pub fn argon2_rate(cost: HashCost, threads: usize, window: Window) -> anyhow::Re
         worker.join().map_err(|_| anyhow::anyhow!("an argon2 thread panicked"))??;
     }
     Ok(verified as f64 / elapsed.as_secs_f64())
+}
+
+/// Every engine's verifications per second, in [`HashEngine::ALL`]'s order.
+pub type EngineRates = Vec<(HashEngine, f64)>;
+
+/// The fastest engine and its rate on `threads` threads, with every engine's rate for the report.
+pub fn fastest_argon2_rate(
+    cost: HashCost,
+    threads: usize,
+    window: Window,
+) -> anyhow::Result<(HashEngine, f64, EngineRates)> {
+    let mut rates = Vec::with_capacity(HashEngine::ALL.len());
+    for engine in HashEngine::ALL {
+        rates.push((engine, argon2_rate(cost, threads, window, engine)?));
+    }
+    let (engine, rate) = rates
+        .iter()
+        .copied()
+        .fold((HashEngine::Argon2Crate, 0.0), |best, (engine, rate)| if rate > best.1 { (engine, rate) } else { best });
+    Ok((engine, rate, rates))
 }
 
 /// What pgbench measured over the window.

@@ -36,6 +36,8 @@ pub struct Row {
     pub limit: Option<Limit>,
     /// Server's resident memory at its highest during the run, KiB.
     pub peak_rss_kib: u64,
+    /// CPU per request over the window, µs: (authd, PostgreSQL).
+    pub cpu_per_request_us: (f64, f64),
     /// Failed requests.
     pub errors: u64,
 }
@@ -69,6 +71,8 @@ pub struct BackendReport {
     pub verdicts: Vec<Verdict>,
     /// Error messages seen, for the reader to diagnose.
     pub error_samples: Vec<String>,
+    /// The peer's rows (Better Auth, PostgreSQL only), matched to authd's by load and clients.
+    pub peer: Vec<Row>,
 }
 
 /// Everything the run measured and where.
@@ -95,9 +99,12 @@ impl Report {
             let _ = writeln!(out, "\n### {}\n", backend.name);
             let _ = writeln!(
                 out,
-                "| load | clients | req/s | p50 ms | p99 ms | limit | limit/s | limit p50/p99 ms | ratio | peak RSS MiB | errors |"
+                "| load | clients | req/s | p50 ms | p99 ms | limit | limit/s | limit p50/p99 ms | ratio | authd CPU µs/req | PostgreSQL CPU µs/req | peak RSS MiB | errors |"
             );
-            let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+            let _ = writeln!(
+                out,
+                "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+            );
             for row in &backend.rows {
                 let (limit, limit_rate, limit_latency) = match &row.limit {
                     Some(l) => (
@@ -110,7 +117,7 @@ impl Report {
                 let ratio = row.ratio().map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_else(|| "-".into());
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {:.1} | {:.2} | {:.2} | {} | {} | {} | {} | {:.1} | {} |",
+                    "| {} | {} | {:.1} | {:.2} | {:.2} | {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {} |",
                     row.workload,
                     row.clients,
                     row.rate,
@@ -120,9 +127,35 @@ impl Report {
                     limit_rate,
                     limit_latency,
                     ratio,
+                    row.cpu_per_request_us.0,
+                    row.cpu_per_request_us.1,
                     mib(row.peak_rss_kib),
                     row.errors
                 );
+            }
+            if !backend.peer.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "\n| load (peer: Better Auth) | clients | authd req/s | peer req/s | authd ÷ peer | authd CPU µs/req | peer CPU µs/req | PostgreSQL CPU µs/req, authd / peer |"
+                );
+                let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+                for peer in &backend.peer {
+                    let ours = backend.rows.iter().find(|r| r.workload == peer.workload && r.clients == peer.clients);
+                    let Some(ours) = ours else { continue };
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {:.1} | {:.1} | {:.1}× | {:.0} | {:.0} | {:.0} / {:.0} |",
+                        peer.workload,
+                        peer.clients,
+                        ours.rate,
+                        peer.rate,
+                        ours.rate / peer.rate.max(f64::MIN_POSITIVE),
+                        ours.cpu_per_request_us.0,
+                        peer.cpu_per_request_us.0,
+                        ours.cpu_per_request_us.1,
+                        peer.cpu_per_request_us.1
+                    );
+                }
             }
             let _ = writeln!(out, "\n| figure | value | limit (ratio) |\n| --- | ---: | --- |");
             for (name, value, limit) in &backend.facts {

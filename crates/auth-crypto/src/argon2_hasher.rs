@@ -3,12 +3,13 @@ use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash as Phc, Salt};
-use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, Version};
+use argon2::{ARGON2ID_IDENT, Algorithm, Params, Version};
 use async_trait::async_trait;
 use auth_core::domain::{Password, PasswordHash};
 use auth_core::ports::{HashError, PasswordCheck, PasswordHasher};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
+use crate::argon2_engine::Engine;
 use crate::cost_bounds::CostBounds;
 use crate::failure_floor::{CostClass, FailureFloor};
 
@@ -100,7 +101,7 @@ const OVERLOADED_RETRY_AFTER: Duration = Duration::from_secs(1);
 pub type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
 /// One hash's work, run on a hashing thread with that thread's memory.
-type Work = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+type Work = Box<dyn FnOnce(&mut Engine) + Send>;
 
 /// Work handed to a hashing thread with the slot it holds, released once the thread is free.
 struct Job {
@@ -142,7 +143,7 @@ fn hashing_thread(index: usize, jobs: &mpsc::Receiver<Job>, pool: &std::sync::We
     lower_priority();
     // Allocated by the first hash and kept: freeing and allocating it again leaves the
     // allocator's arenas holding ever more of it (a benchmark saw two blocks more per idle pause).
-    let mut memory: Vec<Block> = Vec::new();
+    let mut memory = Engine::default();
     // Ends when the hasher, and with it the sending side, is dropped.
     while let Ok(Job { work, permit }) = jobs.recv() {
         // Counted while the slot is held, so `running` never exceeds the pool size.
@@ -188,7 +189,7 @@ impl Argon2Hasher {
         let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
             .map_err(|e| InvalidParams(e.to_string()))?;
         let started = Instant::now();
-        let dummy = hash_with(&params, DUMMY_PASSWORD, &mut Vec::new()).map_err(InvalidParams)?;
+        let dummy = hash_with(&params, DUMMY_PASSWORD, &mut Engine::default()).map_err(InvalidParams)?;
         // The first measure of the floor: what an unknown account's check costs.
         let floor = Arc::new(FailureFloor::default());
         floor.record(CostClass::of(&dummy), started.elapsed());
@@ -235,7 +236,7 @@ impl Argon2Hasher {
     /// Runs `work` on a hashing thread once a slot is free.
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+        work: impl FnOnce(&mut Engine) -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let queued = Instant::now();
         let permit = match Arc::clone(&self.permits).try_acquire_owned() {
@@ -273,25 +274,12 @@ impl std::fmt::Debug for Argon2Hasher {
     }
 }
 
-/// `memory` with at least the blocks these parameters need; it keeps any larger size it had
-/// (a verification of a costlier hash gives it back afterwards).
-fn blocks(memory: &mut Vec<Block>, params: &Params) -> usize {
-    let needed = params.block_count();
-    if memory.len() < needed {
-        memory.resize(needed, Block::default());
-    }
-    needed
-}
-
 /// A new argon2id hash of `password` in PHC form, with a fresh salt, computed in `memory`.
-fn hash_with(params: &Params, password: &[u8], memory: &mut Vec<Block>) -> Result<String, String> {
+fn hash_with(params: &Params, password: &[u8], memory: &mut Engine) -> Result<String, String> {
     let mut salt = [0u8; SALT_LEN];
     getrandom::fill(&mut salt).map_err(|e| format!("no randomness for a salt: {e}"))?;
     let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    let needed = blocks(memory, params);
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-        .hash_password_into_with_memory(password, &salt, &mut output, &mut memory[..needed])
-        .map_err(|e| format!("hashing failed: {e}"))?;
+    memory.compute(Algorithm::Argon2id, Version::V0x13, params, password, &salt, &mut output)?;
     let phc = Phc {
         algorithm: ARGON2ID_IDENT,
         version: Some(Version::V0x13.into()),
@@ -305,7 +293,7 @@ fn hash_with(params: &Params, password: &[u8], memory: &mut Vec<Block>) -> Resul
 /// Whether `password` matches `stored`, recomputed with the stored algorithm, version, cost and
 /// salt in `memory`, and compared in constant time. A hash this code cannot recompute (another
 /// algorithm, out-of-range parameters) matches nothing.
-fn verify_with(stored: &Phc, password: &[u8], memory: &mut Vec<Block>) -> bool {
+fn verify_with(stored: &Phc, password: &[u8], memory: &mut Engine) -> bool {
     let Ok(algorithm) = Algorithm::try_from(stored.algorithm.as_str()) else { return false };
     let version = match stored.version.map(Version::try_from) {
         Some(Ok(version)) => version,
@@ -316,13 +304,7 @@ fn verify_with(stored: &Phc, password: &[u8], memory: &mut Vec<Block>) -> bool {
     let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else { return false };
     let mut buffer = [0u8; Output::MAX_LENGTH];
     let Some(computed) = buffer.get_mut(..expected.len()) else { return false };
-    let needed = blocks(memory, &params);
-    let hashed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
-        password,
-        salt,
-        computed,
-        &mut memory[..needed],
-    );
+    let hashed = memory.compute(algorithm, version, &params, password, salt, computed);
     // `Output`'s equality is constant-time.
     hashed.is_ok() && Output::new(computed).is_ok_and(|computed| computed == *expected)
 }
@@ -410,11 +392,7 @@ impl PasswordHasher for Argon2Hasher {
                 let checked = check(&stored, real, password.as_bytes(), &params, memory);
                 let took = started.elapsed();
                 // A costlier stored hash grew this thread's memory: give the excess back.
-                let own = params.block_count();
-                if memory.len() > own {
-                    memory.truncate(own);
-                    memory.shrink_to_fit();
-                }
+                memory.keep_at_most(&params);
                 (checked, took, CostClass::of(&stored))
             })
             .await?;
@@ -434,7 +412,7 @@ fn check(
     real: bool,
     password: &[u8],
     params: &Params,
-    memory: &mut Vec<Block>,
+    memory: &mut Engine,
 ) -> Result<PasswordCheck, HashError> {
     if is_bcrypt(stored) {
         let matches = verify_bcrypt(password, stored)?;
@@ -452,6 +430,7 @@ fn check(
 
 #[cfg(test)]
 mod tests {
+    use argon2::Argon2;
 
     use super::*;
 
@@ -649,7 +628,7 @@ mod tests {
         let check = hasher.verify(&Password::new("correct horse"), Some(&stored)).await.unwrap();
         assert_eq!(check, PasswordCheck::Match { needs_rehash: true });
         let own = hasher.params.block_count();
-        let kept = hasher.run(|memory: &mut Vec<Block>| memory.capacity()).await.unwrap();
+        let kept = hasher.run(|memory: &mut Engine| memory.held_blocks()).await.unwrap();
         assert!(kept <= own, "{kept} blocks kept, {own} needed");
     }
 

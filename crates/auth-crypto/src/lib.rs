@@ -4,6 +4,7 @@
 //! key), OS randomness, the system clock and in-process rate-limit counters. No cryptography is
 //! written here by hand.
 
+mod argon2_engine;
 mod argon2_hasher;
 mod clock;
 mod cost_bounds;
