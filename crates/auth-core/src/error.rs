@@ -103,6 +103,22 @@ pub enum AuthError {
     /// A reauthentication code (`nonce`) given is wrong, used or expired.
     #[error("Nonce has expired or is invalid")]
     ReauthenticationNotValid,
+    /// The same number asked for the same code again too soon, or the server's SMS allowance
+    /// is spent.
+    #[error("For security purposes, you can only request this after a while")]
+    SmsRateLimited {
+        /// How long until the request would be let through.
+        retry_after: std::time::Duration,
+    },
+    /// The phone number is not confirmed yet.
+    #[error("Phone not confirmed")]
+    PhoneNotConfirmed,
+    /// The SMS provider refused the message for good.
+    #[error("Error sending SMS: {0}")]
+    SmsSendFailed(String),
+    /// Phone sign-in is on but no SMS provider is configured for this number.
+    #[error("Unable to get SMS provider")]
+    SmsProviderMissing,
     /// `POST /otp` with `create_user: false` for an address without an account, with
     /// `EmailSettings::otp_reveals_unknown_addresses` on (as Supabase Auth answers).
     #[error("Signups not allowed for otp")]
@@ -190,6 +206,10 @@ impl AuthError {
             Self::ReauthenticationNeeded => "reauthentication_needed",
             Self::ReauthenticationNotValid => "reauthentication_not_valid",
             Self::OtpDisabled => "otp_disabled",
+            Self::SmsRateLimited { .. } => "over_sms_send_rate_limit",
+            Self::PhoneNotConfirmed => "phone_not_confirmed",
+            Self::SmsSendFailed(_) => "sms_send_failed",
+            Self::SmsProviderMissing => "unexpected_failure",
             Self::Overloaded { .. } => "server_busy",
             Self::NoApiKey => "no_api_key",
             Self::InvalidApiKey | Self::BadApiKey(_) => "invalid_api_key",

@@ -185,6 +185,7 @@ impl From<AuthError> for ApiError {
             AuthError::Validation { .. }
             | AuthError::InvalidCredentials
             | AuthError::EmailNotConfirmed
+            | AuthError::PhoneNotConfirmed
             | AuthError::UserBanned
             | AuthError::PhoneProviderDisabled
             | AuthError::CurrentPasswordRequired
@@ -201,7 +202,9 @@ impl From<AuthError> for ApiError {
             | AuthError::NotAdmin
             | AuthError::AdminOnlyFields
             | AuthError::OtpExpired => StatusCode::FORBIDDEN,
-            AuthError::EmailRateLimited { .. } | AuthError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::EmailRateLimited { .. }
+            | AuthError::SmsRateLimited { .. }
+            | AuthError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuthError::ReauthenticationNeeded => StatusCode::BAD_REQUEST,
             AuthError::UserNotFound | AuthError::FeatureDisabled(_) | AuthError::FlowStateNotFound => {
                 StatusCode::NOT_FOUND
@@ -216,10 +219,11 @@ impl From<AuthError> for ApiError {
             | AuthError::SamePassword
             | AuthError::ReauthenticationNotValid
             | AuthError::OtpDisabled
+            | AuthError::SmsSendFailed(_)
             | AuthError::MailDisabled
             | AuthError::FlowStateExpired => StatusCode::UNPROCESSABLE_ENTITY,
             AuthError::Unavailable(_) | AuthError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::Internal(_) | AuthError::SmsProviderMissing => StatusCode::INTERNAL_SERVER_ERROR,
             AuthError::Mfa(mfa) => mfa_status(mfa),
             AuthError::External(external) => external_status(external),
         };
@@ -251,6 +255,7 @@ impl From<AuthError> for ApiError {
         };
         let retry_after = match &error {
             AuthError::EmailRateLimited { retry_after }
+            | AuthError::SmsRateLimited { retry_after }
             | AuthError::TooManyAttempts { retry_after }
             | AuthError::Mfa(MfaError::RecoveryCodesLocked { retry_after })
             | AuthError::Overloaded { retry_after } => Some(retry_after_secs(*retry_after)),

@@ -67,6 +67,8 @@ pub struct HttpSettings {
     /// Supabase Auth does. Off, it answers a page whose button redeems it, so a mail scanner
     /// that fetches every link does not use it up.
     pub verify_links_at_once: bool,
+    /// The SMS provider's name, as `GET /settings` shows it (`twilio` …; empty for none).
+    pub sms_provider: String,
 }
 
 impl Default for HttpSettings {
@@ -81,6 +83,7 @@ impl Default for HttpSettings {
             mail_answer_floor: std::time::Duration::from_millis(200),
             request_timeout: std::time::Duration::from_secs(30),
             verify_links_at_once: false,
+            sms_provider: String::new(),
         }
     }
 }

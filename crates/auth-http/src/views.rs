@@ -77,6 +77,10 @@ pub fn user(user: &User) -> Value {
         out.insert("new_email".into(), json!(new_email.as_str()));
     }
     insert_time(&mut out, "email_change_sent_at", user.mail.email_change_sent_at);
+    if let Some(new_phone) = &user.mail.phone_change {
+        out.insert("new_phone".into(), json!(new_phone.as_str()));
+    }
+    insert_time(&mut out, "phone_change_sent_at", user.mail.phone_change_sent_at);
     insert_time(&mut out, "reauthentication_sent_at", user.mail.reauthentication_sent_at);
     insert_time(&mut out, "last_sign_in_at", user.last_sign_in_at);
     out.insert("app_metadata".into(), user.app_metadata.to_value());

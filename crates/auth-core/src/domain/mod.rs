@@ -3,6 +3,7 @@
 mod audit;
 mod ban;
 mod claims;
+mod contact;
 mod email;
 mod factor;
 mod identity;
@@ -28,6 +29,7 @@ mod username;
 pub use audit::{Actor, AuditAction, AuditEvent};
 pub use ban::{BanDuration, BanDurationError};
 pub use claims::{AccessClaims, AmrEntry, ApiKeyRole};
+pub use contact::Contact;
 pub use email::{EMAIL_MAX_LEN, Email, EmailError};
 pub use factor::{
     EnrollRules, Enrollment, FRIENDLY_NAME_MAX_LEN, Factor, FactorChallenge, FactorRename, FactorStatus, FactorType,
@@ -40,7 +42,9 @@ pub use metadata::{METADATA_DEFAULT_MAX_BYTES, Metadata, MetadataError};
 pub use one_time::{
     CODE_DIGITS, MAX_CODE_ATTEMPTS, OneTimeKind, OneTimeSecret, OneTimeToken, code_digest, link_digest,
 };
-pub use outbox::{MAX_DELIVERY_ATTEMPTS, OutgoingMail, QueuedMail, retry_delay};
+pub use outbox::{
+    MAX_DELIVERY_ATTEMPTS, Outgoing, OutgoingMail, OutgoingSms, QueuedMail, QueuedSms, SmsChannel, retry_delay,
+};
 pub use password::{CharacterClass, Password, PasswordPolicy, WeakPassword, WeakPasswordReason};
 pub use phone::{Phone, PhoneError};
 pub use pkce::{

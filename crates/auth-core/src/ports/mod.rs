@@ -13,6 +13,7 @@ mod password_hasher;
 mod random;
 mod rate_limiter;
 mod readiness;
+mod sms;
 mod store;
 mod store_ports;
 mod token_chain;
@@ -34,6 +35,7 @@ pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
 pub use random::{Random, RandomError};
 pub use rate_limiter::{Admission, LimiterError, NoLimits, RateLimiter};
 pub use readiness::{NotReady, Readiness};
+pub use sms::{SmsError, SmsReceipt, SmsSender};
 pub use store::{KeyStore, SessionPrune, SessionStore, StoreError, UniqueField, UserStore};
 pub use store_ports::StorePorts;
 pub use token_chain::TokenChain;
@@ -60,6 +62,8 @@ pub use random::MockRandom;
 pub use rate_limiter::MockRateLimiter;
 #[cfg(any(test, feature = "mock"))]
 pub use readiness::MockReadiness;
+#[cfg(any(test, feature = "mock"))]
+pub use sms::MockSmsSender;
 #[cfg(any(test, feature = "mock"))]
 pub use store::{MockKeyStore, MockSessionStore, MockUserStore};
 #[cfg(any(test, feature = "mock"))]

@@ -17,6 +17,7 @@ mod links;
 mod mail_throttle;
 mod mfa;
 mod password_throttle;
+mod phone;
 mod pkce;
 mod pruning;
 mod recovery_codes;
@@ -34,15 +35,15 @@ use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
 use crate::error::AuthError;
 use crate::ports::{
     AuditLog, Clock, EmailFlowStore, FactorStore, IdentityProviders, IdentityStore, MailTemplates, NoLimits,
-    NoObserver, NoProviders, Observer, PasswordHasher, Random, RateLimiter, SessionStore, StoreError, StorePorts,
-    TokenChain, TokenSigner, Totp, UserStore,
+    NoObserver, NoProviders, Observer, PasswordHasher, Random, RateLimiter, SessionStore, SmsSender, StoreError,
+    StorePorts, TokenChain, TokenSigner, Totp, UserStore,
 };
 
 pub use account::{LogoutScope, UserChanges};
 pub use admin::{AdminUserAttributes, UserPage};
 pub use admin_links::{GeneratedLink, LinkType};
 pub use authenticate::Principal;
-pub use delivery::{DeliveryReport, MailDelivery};
+pub use delivery::{DeliveryReport, MailDelivery, SmsReport};
 pub use external::{
     CallbackFailure, ExternalCallback, ExternalLanding, ExternalSettings, ExternalStart, ExternalStarted, LandedWith,
 };
@@ -51,6 +52,7 @@ pub use issue::IssuedSession;
 pub use links::{LinkOptions, SignInMail};
 pub use mfa::{MfaSettings, TotpEnrollment};
 pub use password_throttle::PasswordThrottle;
+pub use phone::{SmsSettings, TestOtp};
 pub use pruning::{PrunePolicy, PruneReport, Pruner};
 pub use recovery_codes::{RecoveryCodeSet, RecoveryCodeStatus};
 pub use sign_in::Identifier;
@@ -90,6 +92,9 @@ pub struct Ports {
     pub identities: Arc<dyn IdentityStore>,
     /// The identity providers ([`NoProviders`] until [`Ports::with_providers`]).
     pub providers: Arc<dyn IdentityProviders>,
+    /// The SMS provider; `None` for a service that sends no text messages (phone sign-in then
+    /// works only for test numbers, when it is turned on at all).
+    pub sms: Option<Arc<dyn SmsSender>>,
 }
 
 impl Ports {
@@ -118,12 +123,19 @@ impl Ports {
             totp: None,
             identities: Arc::clone(&stores.identities),
             providers: Arc::new(NoProviders),
+            sms: None,
         }
     }
 
     /// These ports, signing users in through `providers` (auth-idp's `Providers`, or your own).
     pub fn with_providers(mut self, providers: Arc<dyn IdentityProviders>) -> Self {
         self.providers = providers;
+        self
+    }
+
+    /// These ports, sending text messages through `sms` (auth-sms's providers, or your own).
+    pub fn with_sms(mut self, sms: Arc<dyn SmsSender>) -> Self {
+        self.sms = Some(sms);
         self
     }
 
@@ -248,6 +260,8 @@ pub struct AuthSettings {
     pub mfa: MfaSettings,
     /// External sign-in.
     pub external: ExternalSettings,
+    /// Phone sign-in and the text messages it sends.
+    pub sms: SmsSettings,
 }
 
 impl Default for AuthSettings {
@@ -272,6 +286,7 @@ impl Default for AuthSettings {
             email: EmailSettings::default(),
             mfa: MfaSettings::default(),
             external: ExternalSettings::default(),
+            sms: SmsSettings::default(),
         }
     }
 }

@@ -52,6 +52,7 @@ async fn app_with_signer() -> (
         totp: None,
         identities: store.clone(),
         providers: Arc::new(auth_core::ports::NoProviders),
+        sms: None,
     };
     let auth = AuthSettings { autoconfirm: true, ..AuthSettings::default() };
     let info = ServerInfo { name: "authd".into(), version: "9.9.9".into() };

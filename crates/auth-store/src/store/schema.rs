@@ -31,6 +31,8 @@ diesel::table! {
         email_change_sent_at -> Nullable<Instant>,
         reauthentication_sent_at -> Nullable<Instant>,
         deleted_at -> Nullable<Instant>,
+        phone_change -> Nullable<Text>,
+        phone_change_sent_at -> Nullable<Instant>,
     }
 }
 
@@ -146,6 +148,7 @@ diesel::table! {
         sent_at -> Nullable<Instant>,
         failed_at -> Nullable<Instant>,
         last_error -> Nullable<Text>,
+        channel -> Text,
     }
 }
 
