@@ -200,9 +200,10 @@ function memoryStorage() {
 /**
  * A fresh auth-js client for `server`, with its own storage, no background refresh, and a
  * record of every request it sends (`client.requests`: `{ method, url, status, headers }`).
- * `headers` go with every request, as supabase-js sends its key.
+ * `headers` go with every request, as supabase-js sends its key; `experimental` are auth-js's
+ * opt-in flags (`{ recoveryCodes: true }`).
  */
-export function client(server, { headers, flowType = 'implicit' } = {}) {
+export function client(server, { headers, flowType = 'implicit', experimental } = {}) {
   const requests = [];
   const recordingFetch = async (input, init = {}) => {
     const response = await fetch(input, init);
@@ -219,6 +220,7 @@ export function client(server, { headers, flowType = 'implicit' } = {}) {
     fetch: recordingFetch,
     headers,
     flowType,
+    experimental,
   });
   auth.requests = requests;
   return auth;

@@ -6,7 +6,7 @@ use std::path::Path;
 /// CPU seconds (user + system) used so far by authd and by every PostgreSQL process.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CpuTimes {
-    /// The authd process (all its threads).
+    /// The server's processes (all their threads): authd, or the peer's processes.
     pub authd: f64,
     /// Every process named `postgres` (the server and its backends); backends that started or
     /// ended inside the window are counted only for the part seen, which the report accepts.
@@ -14,10 +14,12 @@ pub struct CpuTimes {
 }
 
 impl CpuTimes {
-    /// Reads both now; a process that vanished while being read counts nothing.
-    pub fn now(authd: u32) -> Self {
+    /// Reads both now, `server` being the server's processes; a process that vanished while
+    /// being read counts nothing.
+    pub fn now(server: &[u32]) -> Self {
         let ticks = clock_ticks();
-        let authd = process_ticks(&Path::new("/proc").join(authd.to_string())).unwrap_or(0);
+        let authd: u64 =
+            server.iter().map(|pid| process_ticks(&Path::new("/proc").join(pid.to_string())).unwrap_or(0)).sum();
         let mut postgres = 0;
         if let Ok(entries) = std::fs::read_dir("/proc") {
             for entry in entries.flatten() {

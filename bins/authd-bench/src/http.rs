@@ -18,6 +18,8 @@ pub struct Response {
     pub status: u16,
     /// The body, de-chunked.
     pub body: Vec<u8>,
+    /// The `set-auth-token` header, where the peer's bearer plugin puts the session token.
+    pub auth_token: Option<String>,
 }
 
 impl Response {
@@ -104,6 +106,7 @@ impl Connection {
             .ok_or_else(|| invalid("no status line"))?;
         let mut length = None;
         let mut chunked = false;
+        let mut auth_token = None;
         for line in lines {
             let Some((name, value)) = line.split_once(':') else { continue };
             let value = value.trim();
@@ -113,6 +116,8 @@ impl Connection {
                 chunked = value.eq_ignore_ascii_case("chunked");
             } else if name.eq_ignore_ascii_case("connection") {
                 self.closed = value.eq_ignore_ascii_case("close");
+            } else if name.eq_ignore_ascii_case("set-auth-token") {
+                auth_token = Some(value.to_owned());
             }
         }
         self.buffer.drain(..head_end);
@@ -125,7 +130,7 @@ impl Connection {
             }
             self.buffer.drain(..length).collect()
         };
-        Ok(Response { status, body })
+        Ok(Response { status, body, auth_token })
     }
 
     async fn read_chunked(&mut self) -> io::Result<Vec<u8>> {

@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::watch;
 
+use crate::api::{Api, Credentials};
 use crate::cpu::CpuTimes;
-use crate::http::{Connection, Response};
-use crate::server::{BASE, rss_kib};
+use crate::http::Connection;
+use crate::server::rss_kib;
 
 /// Error messages kept per run; the count keeps going.
 const KEPT_ERRORS: usize = 5;
@@ -99,9 +100,16 @@ impl Outcome {
 
 /// The per-client state of a workload.
 enum Client {
-    SignIn { next: usize, stride: usize },
-    Refresh { account: usize, refresh_token: String },
-    GetUser { account: usize, bearer: String },
+    SignIn {
+        next: usize,
+        stride: usize,
+    },
+    /// Refresh or `GET /user`, with the session of one account.
+    Session {
+        workload: Workload,
+        account: usize,
+        credentials: Credentials,
+    },
 }
 
 struct Tally {
@@ -143,7 +151,12 @@ impl Tally {
 }
 
 /// Signs up `count` users (sign-ups are confirmed at once), `parallel` at a time.
-pub async fn create_accounts(address: SocketAddr, count: usize, parallel: usize) -> anyhow::Result<Vec<Account>> {
+pub async fn create_accounts(
+    api: Api,
+    address: SocketAddr,
+    count: usize,
+    parallel: usize,
+) -> anyhow::Result<Vec<Account>> {
     let accounts: Arc<Vec<Account>> = Arc::new(
         (0..count)
             .map(|i| Account { email: format!("bench{i}@example.com"), password: format!("bench password {i}") })
@@ -155,8 +168,8 @@ pub async fn create_accounts(address: SocketAddr, count: usize, parallel: usize)
         tasks.push(tokio::spawn(async move {
             let mut connection = Connection::open(address).await?;
             for account in accounts.iter().skip(lane).step_by(parallel.max(1)) {
-                let body = json!({"email": account.email, "password": account.password}).to_string();
-                let response = connection.send("POST", &format!("{BASE}/signup"), &[], Some(body.as_bytes())).await?;
+                let body = api.sign_up_body(&account.email, &account.password);
+                let response = connection.send("POST", &api.sign_up_path(), &[], Some(body.as_bytes())).await?;
                 if !response.is_success() {
                     bail!("sign-up of {} answered {}: {}", account.email, response.status, response.snippet());
                 }
@@ -172,8 +185,9 @@ pub async fn create_accounts(address: SocketAddr, count: usize, parallel: usize)
 
 /// Runs the groups at once against the server and measures each over the same window.
 pub async fn run(
+    api: Api,
     address: SocketAddr,
-    pid: u32,
+    pids: &[u32],
     accounts: &Arc<Vec<Account>>,
     groups: &[Group],
     window: Window,
@@ -190,7 +204,7 @@ pub async fn run(
             let stride = group.clients;
             prepared.push((
                 group_index,
-                tokio::spawn(async move { prepare(address, &accounts, workload, client_index, stride).await }),
+                tokio::spawn(async move { prepare(api, address, &accounts, workload, client_index, stride).await }),
             ));
         }
     }
@@ -205,7 +219,7 @@ pub async fn run(
         let accounts = Arc::clone(accounts);
         let start_rx = start_rx.clone();
         let tally = Tally::new()?;
-        running.push((group_index, tokio::spawn(drive(connection, client, accounts, start_rx, tally))));
+        running.push((group_index, tokio::spawn(drive(api, connection, client, accounts, start_rx, tally))));
     }
     let begin = Instant::now();
     let measure_from = begin + window.warmup;
@@ -213,16 +227,16 @@ pub async fn run(
     start_tx.send_replace(Some((measure_from, deadline)));
 
     // Sample the server's memory while the clients run.
-    let mut peak_rss_kib = rss_kib(pid)?;
+    let mut peak_rss_kib = rss_kib(pids)?;
     let mut cpu_from = None;
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        peak_rss_kib = peak_rss_kib.max(rss_kib(pid)?);
+        peak_rss_kib = peak_rss_kib.max(rss_kib(pids)?);
         if cpu_from.is_none() && Instant::now() >= measure_from {
-            cpu_from = Some(CpuTimes::now(pid));
+            cpu_from = Some(CpuTimes::now(pids));
         }
     }
-    let cpu = CpuTimes::now(pid).since(cpu_from.unwrap_or_default());
+    let cpu = CpuTimes::now(pids).since(cpu_from.unwrap_or_default());
 
     let mut tallies = Vec::new();
     for _ in groups {
@@ -251,47 +265,37 @@ pub async fn run(
 }
 
 async fn prepare(
+    api: Api,
     address: SocketAddr,
     accounts: &[Account],
     workload: Workload,
     index: usize,
     stride: usize,
 ) -> anyhow::Result<(Connection, Client)> {
-    let mut connection = Connection::open(address).await.context("cannot connect to authd")?;
+    let mut connection = Connection::open(address).await.context("cannot connect to the server")?;
     let account = index % accounts.len();
     let client = match workload {
         Workload::SignIn => Client::SignIn { next: index, stride },
-        Workload::Refresh => {
-            let session = sign_in(&mut connection, &accounts[account]).await?;
-            Client::Refresh { account, refresh_token: field(&session, "refresh_token")? }
-        }
-        Workload::GetUser => {
-            let session = sign_in(&mut connection, &accounts[account]).await?;
-            Client::GetUser { account, bearer: format!("Bearer {}", field(&session, "access_token")?) }
+        Workload::Refresh | Workload::GetUser => {
+            let credentials = sign_in(api, &mut connection, &accounts[account]).await?;
+            Client::Session { workload, account, credentials }
         }
     };
     Ok((connection, client))
 }
 
-async fn sign_in(connection: &mut Connection, account: &Account) -> anyhow::Result<Value> {
+async fn sign_in(api: Api, connection: &mut Connection, account: &Account) -> anyhow::Result<Credentials> {
     let body = json!({"email": account.email, "password": account.password}).to_string();
-    let response = connection.send("POST", &token_path("password"), &[], Some(body.as_bytes())).await?;
+    let response = connection.send("POST", &api.sign_in_path(), &[], Some(body.as_bytes())).await?;
     if !response.is_success() {
         bail!("sign-in answered {}: {}", response.status, response.snippet());
     }
-    serde_json::from_slice(&response.body).context("sign-in answer is not JSON")
-}
-
-fn field(session: &Value, name: &str) -> anyhow::Result<String> {
-    session.get(name).and_then(Value::as_str).map(str::to_owned).with_context(|| format!("no {name} in the session"))
-}
-
-fn token_path(grant: &str) -> String {
-    format!("{BASE}/token?grant_type={grant}")
+    api.credentials(&response)
 }
 
 /// One client's loop: waits for the start, then sends requests until the deadline.
 async fn drive(
+    api: Api,
     mut connection: Connection,
     mut client: Client,
     accounts: Arc<Vec<Account>>,
@@ -303,32 +307,38 @@ async fn drive(
         Err(_) => None,
     };
     let Some((measure_from, deadline)) = window else { return tally };
-    let sign_in_path = token_path("password");
-    let refresh_path = token_path("refresh_token");
-    let user_path = format!("{BASE}/user");
+    let sign_in_path = api.sign_in_path();
+    let request = match &client {
+        Client::Session { workload, .. } => Some(api.session_request(*workload)),
+        Client::SignIn { .. } => None,
+    };
     while Instant::now() < deadline {
         let sent = Instant::now();
-        let answer = match &mut client {
-            Client::SignIn { next, stride } => {
+        let answer = match (&mut client, &request) {
+            (Client::SignIn { next, stride }, _) => {
                 let account = &accounts[*next % accounts.len()];
                 *next += *stride;
                 let body = json!({"email": account.email, "password": account.password}).to_string();
                 connection.send("POST", &sign_in_path, &[], Some(body.as_bytes())).await
             }
-            Client::Refresh { refresh_token, .. } => {
-                let body = json!({"refresh_token": refresh_token}).to_string();
-                connection.send("POST", &refresh_path, &[], Some(body.as_bytes())).await
-            }
-            Client::GetUser { bearer, .. } => {
-                connection.send("GET", &user_path, &[("Authorization", bearer)], None).await
-            }
+            (Client::Session { credentials, .. }, Some((method, path))) => match &credentials.refresh_token {
+                // authd's rotation: the token in the body, no bearer.
+                Some(token) if *method == "POST" => {
+                    let body = json!({"refresh_token": token}).to_string();
+                    connection.send(method, path, &[], Some(body.as_bytes())).await
+                }
+                _ => connection.send(method, path, &[("Authorization", &credentials.bearer)], None).await,
+            },
+            (Client::Session { .. }, None) => return tally,
         };
         let finished = Instant::now();
         match answer {
             Ok(response) if response.is_success() => {
-                if let Client::Refresh { refresh_token, .. } = &mut client {
-                    match next_refresh_token(&response) {
-                        Some(token) => *refresh_token = token,
+                if let Client::Session { workload: Workload::Refresh, credentials, .. } = &mut client
+                    && credentials.refresh_token.is_some()
+                {
+                    match api.next_refresh_token(&response) {
+                        Some(token) => credentials.refresh_token = Some(token),
                         None => tally.error("refresh answer without a refresh_token".into()),
                     }
                 }
@@ -340,44 +350,26 @@ async fn drive(
             }
             Ok(response) => {
                 tally.error(format!("{}: {}", response.status, response.snippet()));
-                recover(&mut connection, &mut client, &accounts).await;
+                recover(api, &mut connection, &mut client, &accounts).await;
             }
             Err(error) => {
                 tally.error(format!("connection failed: {error}"));
-                recover(&mut connection, &mut client, &accounts).await;
+                recover(api, &mut connection, &mut client, &accounts).await;
             }
         }
     }
     tally
 }
 
-fn next_refresh_token(response: &Response) -> Option<String> {
-    let session: Value = serde_json::from_slice(&response.body).ok()?;
-    field(&session, "refresh_token").ok()
-}
-
-/// After a failure: a fresh connection, and for chains a fresh session, so one error does not
+/// After a failure: a fresh connection, and for sessions a fresh sign-in, so one error does not
 /// turn every later request into another. Failures here show up as the next request's error.
-async fn recover(connection: &mut Connection, client: &mut Client, accounts: &[Account]) {
+async fn recover(api: Api, connection: &mut Connection, client: &mut Client, accounts: &[Account]) {
     if let Ok(fresh) = Connection::open(connection.address()).await {
         *connection = fresh;
     }
-    let account = match client {
-        Client::SignIn { .. } => return,
-        Client::Refresh { account, .. } | Client::GetUser { account, .. } => *account,
-    };
-    let Ok(session) = sign_in(connection, &accounts[account]).await else { return };
-    match client {
-        Client::Refresh { refresh_token, .. } => {
-            if let Ok(token) = field(&session, "refresh_token") {
-                *refresh_token = token;
-            }
-        }
-        Client::GetUser { bearer, .. } => {
-            if let Ok(token) = field(&session, "access_token") {
-                *bearer = format!("Bearer {token}");
-            }
-        }
-        Client::SignIn { .. } => {}
+    if let Client::Session { account, credentials, .. } = client
+        && let Ok(fresh) = sign_in(api, connection, &accounts[*account]).await
+    {
+        *credentials = fresh;
     }
 }

@@ -3,14 +3,17 @@
 //! measured in the same run: the raw argon2id rate and pgbench running the same SQL. Exits 1
 //! when a target is missed. Not part of the test suite: run it with `just bench`.
 
+mod api;
 mod cpu;
 mod http;
 mod limits;
 mod load;
+mod peer;
 mod report;
 mod server;
 
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 
+use crate::api::Api;
 use crate::limits::{fastest_argon2_rate, pgbench, psql};
 use crate::load::{Account, Group, Outcome, Window, Workload, create_accounts};
 use crate::report::{BackendReport, Limit, Report, Row, Verdict, mib};
@@ -75,6 +79,9 @@ struct Cli {
     /// argon2id passes (authd's default).
     #[arg(long, default_value_t = 2)]
     iterations: u32,
+    /// Node processes of the peer (Better Auth) compared with on PostgreSQL; 0 skips it.
+    #[arg(long, default_value_t = 2)]
+    peer_processes: usize,
     /// Replace the results section of this markdown file (docs/benchmarks.md).
     #[arg(long)]
     write_doc: Option<PathBuf>,
@@ -121,6 +128,7 @@ struct Bench {
     users: usize,
     flood_clients: usize,
     admin_url: String,
+    peer_processes: usize,
 }
 
 async fn run(cli: Cli) -> anyhow::Result<bool> {
@@ -142,6 +150,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         users: cli.users.max(1),
         flood_clients: cli.flood_clients.max(1),
         admin_url: cli.database_url.clone(),
+        peer_processes: cli.peer_processes,
     };
     let load_before = load_average();
     let mut backends = Vec::new();
@@ -181,7 +190,9 @@ impl Bench {
                 let result = self.measure("PostgreSQL", &url, Some(&url), dir.path()).await;
                 // Other clients (pgbench) are gone by now; drop even after a failure.
                 let _ = psql(&self.admin_url, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-                result
+                let mut report = result?;
+                report.peer = self.peer(dir.path(), &mut report.error_samples).await;
+                Ok(report)
             }
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("authd.db").display());
@@ -206,7 +217,7 @@ impl Bench {
         let idle_kib = server.rss_kib()?;
         say(&format!("start-up {start:?} (first {first_start:?}), idle RSS {:.1} MiB", mib(idle_kib)));
 
-        let accounts = Arc::new(create_accounts(server.address, self.users, self.cores).await?);
+        let accounts = Arc::new(create_accounts(Api::Authd, server.address, self.users, self.cores).await?);
         let mut rows = Vec::new();
         let mut samples = Vec::new();
 
@@ -282,7 +293,7 @@ impl Bench {
         // What the earlier loads left (SQLite's page caches, the hashing blocks) is not the
         // flood's doing: its bound starts from here.
         let before_flood_kib = server.rss_kib()?;
-        let outcomes = load::run(server.address, server.pid(), &accounts, &groups, self.window).await?;
+        let outcomes = load::run(Api::Authd, server.address, &[server.pid()], &accounts, &groups, self.window).await?;
         let [flood, reads] = &outcomes[..] else { bail!("the flood run lost a group") };
         rows.push(row("sign-in flood", self.flood_clients, flood, None, &mut samples));
         rows.push(row("GET /user under the flood", 1, reads, None, &mut samples));
@@ -370,7 +381,7 @@ impl Bench {
         if errors > 0 && !log.is_empty() {
             samples.push(format!("authd's last log lines: {log}"));
         }
-        Ok(BackendReport { name, rows, facts, verdicts, error_samples: samples })
+        Ok(BackendReport { name, rows, facts, verdicts, error_samples: samples, peer: Vec::new() })
     }
 
     async fn load(
@@ -380,8 +391,22 @@ impl Bench {
         workload: Workload,
         clients: usize,
     ) -> anyhow::Result<Outcome> {
+        self.load_on(Api::Authd, server.address, &[server.pid()], accounts, workload, clients).await
+    }
+
+    /// One workload at one concurrency against the server of `api` at `address`, made of the
+    /// processes `pids`.
+    async fn load_on(
+        &self,
+        api: Api,
+        address: SocketAddr,
+        pids: &[u32],
+        accounts: &Arc<Vec<Account>>,
+        workload: Workload,
+        clients: usize,
+    ) -> anyhow::Result<Outcome> {
         let groups = [Group { workload, clients }];
-        let mut outcomes = load::run(server.address, server.pid(), accounts, &groups, self.window).await?;
+        let mut outcomes = load::run(api, address, pids, accounts, &groups, self.window).await?;
         let outcome = outcomes.pop().context("the run measured nothing")?;
         say(&format!(
             "{} × {clients}: {:.1}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",

@@ -71,6 +71,8 @@ pub struct BackendReport {
     pub verdicts: Vec<Verdict>,
     /// Error messages seen, for the reader to diagnose.
     pub error_samples: Vec<String>,
+    /// The peer's rows (Better Auth, PostgreSQL only), matched to authd's by load and clients.
+    pub peer: Vec<Row>,
 }
 
 /// Everything the run measured and where.
@@ -130,6 +132,30 @@ impl Report {
                     mib(row.peak_rss_kib),
                     row.errors
                 );
+            }
+            if !backend.peer.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "\n| load (peer: Better Auth) | clients | authd req/s | peer req/s | authd ÷ peer | authd CPU µs/req | peer CPU µs/req | PostgreSQL CPU µs/req, authd / peer |"
+                );
+                let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+                for peer in &backend.peer {
+                    let ours = backend.rows.iter().find(|r| r.workload == peer.workload && r.clients == peer.clients);
+                    let Some(ours) = ours else { continue };
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {:.1} | {:.1} | {:.1}× | {:.0} | {:.0} | {:.0} / {:.0} |",
+                        peer.workload,
+                        peer.clients,
+                        ours.rate,
+                        peer.rate,
+                        ours.rate / peer.rate.max(f64::MIN_POSITIVE),
+                        ours.cpu_per_request_us.0,
+                        peer.cpu_per_request_us.0,
+                        ours.cpu_per_request_us.1,
+                        peer.cpu_per_request_us.1
+                    );
+                }
             }
             let _ = writeln!(out, "\n| figure | value | limit (ratio) |\n| --- | ---: | --- |");
             for (name, value, limit) in &backend.facts {

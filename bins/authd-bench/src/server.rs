@@ -95,7 +95,7 @@ impl Server {
 
     /// Resident memory now, KiB.
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
-        rss_kib(self.pid())
+        rss_kib(&[self.pid()])
     }
 
     /// The last lines authd logged (warnings and errors only).
@@ -121,17 +121,22 @@ impl Drop for Server {
     }
 }
 
-/// `VmRSS` of a process, KiB.
-pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS in /proc/<pid>/status")
+/// `VmRSS` of processes together (a server of several processes), KiB.
+pub fn rss_kib(pids: &[u32]) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for pid in pids {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        total += status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .context("no VmRSS in /proc/<pid>/status")?;
+    }
+    Ok(total)
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// A free loopback port.
+pub fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
     Ok(listener.local_addr()?.port())
 }

@@ -24,6 +24,11 @@ const TEST_ENV_PREFIX: &str = "test_";
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret holding `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
     /// The secret itself, for the adapter that needs it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -70,6 +75,8 @@ pub struct Config {
     pub prune: PruneConfig,
     /// Second factors (TOTP).
     pub mfa: crate::mfa_config::MfaConfig,
+    /// Phone sign-in and the SMS provider.
+    pub sms: crate::sms_config::SmsConfig,
     /// Outgoing mail server; without a host, mail goes to files.
     pub smtp: SmtpConfig,
     /// What mails say and where unsent ones are kept.
@@ -887,6 +894,9 @@ impl Config {
         }
         if let Some(problem) = self.mfa.problem() {
             return invalid(problem);
+        }
+        if let Some(problem) = self.sms.problem() {
+            return Err(ConfigError::Invalid(problem));
         }
         let is_http = |url: &str| url.starts_with("http://") || url.starts_with("https://");
         if !is_http(&self.site.url) {

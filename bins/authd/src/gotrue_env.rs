@@ -83,10 +83,37 @@ pub const MAPPINGS: &[(&[&str], &[&str])] = &[
     (&["GOTRUE_RATE_LIMIT_VERIFY"], &["rate_limits.verify_per_minute"]),
     (&["GOTRUE_MFA_TOTP_ENROLL_ENABLED"], &["mfa.totp_enroll_enabled"]),
     (&["GOTRUE_MFA_TOTP_VERIFY_ENABLED"], &["mfa.totp_verify_enabled"]),
+    (&["GOTRUE_MFA_RECOVERY_CODES_ENROLL_ENABLED"], &["mfa.recovery_codes_enroll_enabled"]),
+    (&["GOTRUE_MFA_RECOVERY_CODES_VERIFY_ENABLED"], &["mfa.recovery_codes_verify_enabled"]),
     (&["GOTRUE_MFA_MAX_ENROLLED_FACTORS"], &["mfa.max_enrolled_factors"]),
     (&["GOTRUE_MFA_MAX_VERIFIED_FACTORS"], &["mfa.max_verified_factors"]),
     (&["GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION"], &["mfa.challenge_expiry_secs"]),
     (&["GOTRUE_MFA_FACTOR_EXPIRY_DURATION"], &["mfa.factor_expiry_secs"]),
+    (&["GOTRUE_EXTERNAL_PHONE_ENABLED"], &["sms.enabled"]),
+    (&["GOTRUE_SMS_AUTOCONFIRM"], &["sms.autoconfirm"]),
+    (&["GOTRUE_SMS_OTP_EXP"], &["sms.otp_expiry_secs"]),
+    (&["GOTRUE_SMS_OTP_LENGTH"], &["sms.otp_length"]),
+    (&["GOTRUE_SMS_MAX_FREQUENCY"], &["sms.send_interval_secs"]),
+    (&["GOTRUE_RATE_LIMIT_SMS_SENT"], &["sms.sent_limit", "sms.sent_window_secs"]),
+    (&["GOTRUE_SMS_TEMPLATE"], &["sms.template"]),
+    (&["GOTRUE_SMS_TEST_OTP"], &["sms.test_otp"]),
+    (&["GOTRUE_SMS_TEST_OTP_VALID_UNTIL"], &["sms.test_otp_valid_until"]),
+    (&["GOTRUE_SMS_PROVIDER"], &["sms.provider"]),
+    (&["GOTRUE_INTERNAL_HTTP_TIMEOUT"], &["sms.timeout_secs"]),
+    (&["GOTRUE_SMS_TWILIO_ACCOUNT_SID"], &["sms.twilio_account_sid"]),
+    (&["GOTRUE_SMS_TWILIO_AUTH_TOKEN"], &["sms.twilio_auth_token"]),
+    (&["GOTRUE_SMS_TWILIO_MESSAGE_SERVICE_SID"], &["sms.twilio_message_service_sid"]),
+    (&["GOTRUE_SMS_TWILIO_CONTENT_SID"], &["sms.twilio_content_sid"]),
+    (&["GOTRUE_SMS_TWILIO_VERIFY_ACCOUNT_SID"], &["sms.twilio_verify_account_sid"]),
+    (&["GOTRUE_SMS_TWILIO_VERIFY_AUTH_TOKEN"], &["sms.twilio_verify_auth_token"]),
+    (&["GOTRUE_SMS_TWILIO_VERIFY_MESSAGE_SERVICE_SID"], &["sms.twilio_verify_message_service_sid"]),
+    (&["GOTRUE_SMS_MESSAGEBIRD_ACCESS_KEY"], &["sms.messagebird_access_key"]),
+    (&["GOTRUE_SMS_MESSAGEBIRD_ORIGINATOR"], &["sms.messagebird_originator"]),
+    (&["GOTRUE_SMS_TEXTLOCAL_API_KEY"], &["sms.textlocal_api_key"]),
+    (&["GOTRUE_SMS_TEXTLOCAL_SENDER"], &["sms.textlocal_sender"]),
+    (&["GOTRUE_SMS_VONAGE_API_KEY"], &["sms.vonage_api_key"]),
+    (&["GOTRUE_SMS_VONAGE_API_SECRET"], &["sms.vonage_api_secret"]),
+    (&["GOTRUE_SMS_VONAGE_FROM"], &["sms.vonage_from"]),
 ];
 
 /// GoTrue variables read without being mapped one to one: the link paths shape
@@ -311,6 +338,7 @@ impl GotrueEnv {
             put("rate_limits.verify_per_minute", json!(per_minute(name, v)?));
         }
         self.translate_mfa(&mut put)?;
+        self.translate_sms(&mut put)?;
         if self.vars.keys().any(|name| name.starts_with(PREFIX)) {
             // A GoTrue environment means an application written against Supabase Auth.
             put("compat.supabase", json!(true));
@@ -412,6 +440,8 @@ impl GotrueEnv {
         for (var, key) in [
             ("GOTRUE_MFA_TOTP_ENROLL_ENABLED", "mfa.totp_enroll_enabled"),
             ("GOTRUE_MFA_TOTP_VERIFY_ENABLED", "mfa.totp_verify_enabled"),
+            ("GOTRUE_MFA_RECOVERY_CODES_ENROLL_ENABLED", "mfa.recovery_codes_enroll_enabled"),
+            ("GOTRUE_MFA_RECOVERY_CODES_VERIFY_ENABLED", "mfa.recovery_codes_verify_enabled"),
         ] {
             if let Some((name, v)) = self.first(&[var]) {
                 put(key, json!(go_bool(name, v)?));
@@ -439,6 +469,91 @@ impl GotrueEnv {
         }
         if let Some((name, v)) = self.first(&["GOTRUE_MFA_FACTOR_EXPIRY_DURATION"]) {
             put("mfa.factor_expiry_secs", json!(go_duration_secs(name, v)?.max(300)));
+        }
+        Ok(())
+    }
+}
+
+impl GotrueEnv {
+    /// `GOTRUE_EXTERNAL_PHONE_ENABLED`, `GOTRUE_SMS_*` and `GOTRUE_RATE_LIMIT_SMS_SENT`. GoTrue
+    /// reads `SMS_MAX_FREQUENCY` as a Go duration; a bare number (the README's seconds) is
+    /// accepted too. Its zero values mean its defaults (60 s, a length of 6).
+    fn translate_sms(&self, put: &mut impl FnMut(&str, serde_json::Value)) -> Result<(), String> {
+        for (var, key) in
+            [("GOTRUE_EXTERNAL_PHONE_ENABLED", "sms.enabled"), ("GOTRUE_SMS_AUTOCONFIRM", "sms.autoconfirm")]
+        {
+            if let Some((name, v)) = self.first(&[var]) {
+                put(key, json!(go_bool(name, v)?));
+            }
+        }
+        if let Some((name, v)) = self.first(&["GOTRUE_SMS_OTP_EXP"]) {
+            let secs = whole(name, v)?;
+            put("sms.otp_expiry_secs", json!(if secs == 0 { 60 } else { secs }));
+        }
+        if let Some((name, v)) = self.first(&["GOTRUE_SMS_OTP_LENGTH"]) {
+            let length = whole(name, v)?;
+            put("sms.otp_length", json!(if (6..=10).contains(&length) { length } else { 6 }));
+        }
+        if let Some((name, v)) = self.first(&["GOTRUE_SMS_MAX_FREQUENCY"]) {
+            let secs = match v.parse::<u64>() {
+                Ok(secs) => secs,
+                Err(_) => go_duration_secs(name, v)?,
+            };
+            put("sms.send_interval_secs", json!(if secs == 0 { 60 } else { secs }));
+        }
+        if let Some((name, v)) = self.first(&["GOTRUE_INTERNAL_HTTP_TIMEOUT"]) {
+            put("sms.timeout_secs", json!(go_duration_secs(name, v)?.max(1)));
+        }
+        if let Some((name, v)) = self.first(&["GOTRUE_RATE_LIMIT_SMS_SENT"]) {
+            // "N": N an hour. "N/duration": a burst of N, one more each duration.
+            let problem = || format!("{name} must be a number, or a number/duration such as 10/1m");
+            let (count, window) = match v.split_once('/') {
+                None => (v.parse::<f64>().map_err(|_| problem())?, 3600),
+                Some((n, every)) => {
+                    let n = n.trim().parse::<f64>().map_err(|_| problem())?;
+                    let every = go_duration_secs(name, every.trim())?;
+                    (n, (every as f64 * n).ceil() as u64)
+                }
+            };
+            if !count.is_finite() || count < 0.0 {
+                return Err(problem());
+            }
+            put("sms.sent_limit", json!(count.floor() as u64));
+            put("sms.sent_window_secs", json!(window.max(1)));
+        }
+        for (var, key) in [
+            ("GOTRUE_SMS_TEMPLATE", "sms.template"),
+            ("GOTRUE_SMS_TEST_OTP_VALID_UNTIL", "sms.test_otp_valid_until"),
+            ("GOTRUE_SMS_PROVIDER", "sms.provider"),
+            ("GOTRUE_SMS_TWILIO_ACCOUNT_SID", "sms.twilio_account_sid"),
+            ("GOTRUE_SMS_TWILIO_AUTH_TOKEN", "sms.twilio_auth_token"),
+            ("GOTRUE_SMS_TWILIO_MESSAGE_SERVICE_SID", "sms.twilio_message_service_sid"),
+            ("GOTRUE_SMS_TWILIO_CONTENT_SID", "sms.twilio_content_sid"),
+            ("GOTRUE_SMS_TWILIO_VERIFY_ACCOUNT_SID", "sms.twilio_verify_account_sid"),
+            ("GOTRUE_SMS_TWILIO_VERIFY_AUTH_TOKEN", "sms.twilio_verify_auth_token"),
+            ("GOTRUE_SMS_TWILIO_VERIFY_MESSAGE_SERVICE_SID", "sms.twilio_verify_message_service_sid"),
+            ("GOTRUE_SMS_MESSAGEBIRD_ACCESS_KEY", "sms.messagebird_access_key"),
+            ("GOTRUE_SMS_MESSAGEBIRD_ORIGINATOR", "sms.messagebird_originator"),
+            ("GOTRUE_SMS_TEXTLOCAL_API_KEY", "sms.textlocal_api_key"),
+            ("GOTRUE_SMS_TEXTLOCAL_SENDER", "sms.textlocal_sender"),
+            ("GOTRUE_SMS_VONAGE_API_KEY", "sms.vonage_api_key"),
+            ("GOTRUE_SMS_VONAGE_API_SECRET", "sms.vonage_api_secret"),
+            ("GOTRUE_SMS_VONAGE_FROM", "sms.vonage_from"),
+        ] {
+            if let Some((_, v)) = self.first(&[var]) {
+                put(key, json!(v));
+            }
+        }
+        if let Some((name, v)) = self.first(&["GOTRUE_SMS_TEST_OTP"]) {
+            // envconfig's map syntax: `number:code,number:code`.
+            let mut numbers = serde_json::Map::new();
+            for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (number, code) =
+                    pair.split_once(':').ok_or_else(|| format!("{name} must read number:code,number:code"))?;
+                let number = auth_core::domain::Phone::format(number.trim());
+                numbers.insert(number, json!(code.trim()));
+            }
+            put("sms.test_otp", serde_json::Value::Object(numbers));
         }
         Ok(())
     }
@@ -676,10 +791,37 @@ mod tests {
             jail.set_env("GOTRUE_JWT_SECRET", "your-super-secret-jwt-token-with-at-least-32-characters-long");
             let refused = Config::load(None).and_then(|c| c.validate()).unwrap_err().to_string();
             assert!(refused.contains("jwt.secret") && refused.contains("published"), "{refused}");
+            assert!(config.sms.enabled && config.sms.autoconfirm, "phone sign-in is carried");
             let names = GotrueEnv::from_process().uncarried();
-            assert!(names.contains(&"GOTRUE_EXTERNAL_PHONE_ENABLED".to_owned()), "{names:?}");
+            assert!(!names.contains(&"GOTRUE_EXTERNAL_PHONE_ENABLED".to_owned()), "{names:?}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn sms_variables_map_with_gotrue_units_and_defaults() {
+        let env = GotrueEnv::from_vars(
+            [
+                ("GOTRUE_EXTERNAL_PHONE_ENABLED", "true"),
+                ("GOTRUE_SMS_MAX_FREQUENCY", "1m30s"),
+                ("GOTRUE_SMS_OTP_LENGTH", "4"),
+                ("GOTRUE_SMS_OTP_EXP", "0"),
+                ("GOTRUE_RATE_LIMIT_SMS_SENT", "10/1m"),
+                ("GOTRUE_SMS_TEST_OTP", "+1 555 000 1234:123456,15550004321:654321"),
+                ("GOTRUE_SMS_PROVIDER", "vonage"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        let out = env.translate().unwrap();
+        assert_eq!(out["sms"]["enabled"], json!(true));
+        assert_eq!(out["sms"]["send_interval_secs"], json!(90));
+        assert_eq!(out["sms"]["otp_length"], json!(6));
+        assert_eq!(out["sms"]["otp_expiry_secs"], json!(60));
+        assert_eq!((&out["sms"]["sent_limit"], &out["sms"]["sent_window_secs"]), (&json!(10), &json!(600)));
+        assert_eq!(out["sms"]["test_otp"], json!({"15550001234": "123456", "15550004321": "654321"}));
+        assert_eq!(out["sms"]["provider"], json!("vonage"));
+        let bare = GotrueEnv::from_vars([("GOTRUE_SMS_MAX_FREQUENCY".to_owned(), "45".to_owned())]);
+        assert_eq!(bare.translate().unwrap()["sms"]["send_interval_secs"], json!(45));
     }
 
     #[test]
@@ -851,6 +993,7 @@ mod tests {
     fn mfa_variables_map_with_gotrue_floors() {
         let out = env(&[
             ("GOTRUE_MFA_TOTP_ENROLL_ENABLED", "false"),
+            ("GOTRUE_MFA_RECOVERY_CODES_VERIFY_ENABLED", "0"),
             ("GOTRUE_MFA_MAX_ENROLLED_FACTORS", "3"),
             ("GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION", "60"),
             ("GOTRUE_MFA_FACTOR_EXPIRY_DURATION", "10m"),
@@ -858,6 +1001,7 @@ mod tests {
         .translate()
         .unwrap();
         assert_eq!(out["mfa"]["totp_enroll_enabled"], false);
+        assert_eq!(out["mfa"]["recovery_codes_verify_enabled"], false);
         assert_eq!(out["mfa"]["max_enrolled_factors"], 3);
         assert_eq!(out["mfa"]["challenge_expiry_secs"], 300, "GoTrue raises it to 300");
         assert_eq!(out["mfa"]["factor_expiry_secs"], 600);

@@ -13,5 +13,6 @@ pub mod keys;
 pub mod mfa_config;
 pub mod output;
 pub mod postgrest_auth;
+pub mod sms_config;
 pub mod telemetry;
 pub mod wiring;

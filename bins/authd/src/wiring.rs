@@ -138,7 +138,10 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
     let metrics = config.metrics.enabled.then(|| metrics(&database));
 
     let random: Arc<dyn Random> = Arc::new(OsRandom);
-    let delivery = MailDelivery::new(database.ports().outbox, mailer, Arc::clone(&clock));
+    let mut delivery = MailDelivery::new(database.ports().outbox, mailer, Arc::clone(&clock));
+    if let Some(sms) = sms_sender(config)? {
+        delivery = delivery.with_sms(sms);
+    }
     let service =
         service(config, &database, Arc::clone(&signer), chain, templates, Arc::clone(&clock), metrics.as_ref())?;
     let store = limits::limiter_store(config, &database);
@@ -159,6 +162,7 @@ pub async fn server_parts(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         mail_answer_floor: Duration::from_millis(config.otp.answer_floor_ms),
         request_timeout: Duration::from_secs(config.server.request_timeout_secs),
         verify_links_at_once: config.compat.verify_links_at_once(),
+        sms_provider: config.sms.provider.trim().to_owned(),
     };
     let info = ServerInfo { name: "authd".into(), version: env!("CARGO_PKG_VERSION").into() };
     let mut state = AppState::new(service, random, info, http).with_readiness(database.ports().readiness);
@@ -270,6 +274,14 @@ fn metrics_server(metrics: Arc<Metrics>, listen: std::net::SocketAddr) -> anyhow
     Ok(server.run())
 }
 
+/// The SMS provider `[sms]` names, if any (auth-sms over HTTPS).
+fn sms_sender(config: &Config) -> anyhow::Result<Option<Arc<dyn auth_core::ports::SmsSender>>> {
+    let Some(provider) = config.sms.provider().map_err(anyhow::Error::msg)? else { return Ok(None) };
+    let timeout = Duration::from_secs(config.sms.timeout_secs);
+    let sender = auth_sms::HttpSms::new(provider, timeout).context("sms.provider")?;
+    Ok(Some(Arc::new(sender)))
+}
+
 /// The use cases over the database's stores and the crypto adapters.
 fn service(
     config: &Config,
@@ -297,9 +309,12 @@ fn service(
     }
     let kek = config.jwt.keys_encryption_key().context("jwt.keys_encryption_key")?;
     let totp = Arc::new(TotpFactors::new(kek, Arc::new(OsRandom)));
-    let ports = Ports::new(&database.ports(), Arc::new(hasher), signer, Arc::new(chain), clock, Arc::new(OsRandom))
+    let mut ports = Ports::new(&database.ports(), Arc::new(hasher), signer, Arc::new(chain), clock, Arc::new(OsRandom))
         .with_templates(templates)
         .with_totp(totp);
+    if let Some(sms) = sms_sender(config)? {
+        ports = ports.with_sms(sms);
+    }
     // The per-account password throttle, the per-address mail throttle and the HTTP layer's
     // per-IP limits count here.
     let limiter = limits::limiter(config, database, Arc::clone(&ports.clock))?;
@@ -320,6 +335,17 @@ fn spawn_mail_delivery(delivery: MailDelivery, metrics: Option<Arc<Metrics>>) {
         loop {
             ticks.tick().await;
             loop {
+                match delivery.deliver_due_sms(BATCH).await {
+                    Ok(report) => {
+                        for (id, kind, error) in &report.retrying {
+                            tracing::warn!(id, kind = kind.as_str(), %error, "SMS delivery failed; will retry");
+                        }
+                        for (id, kind, error) in &report.failed {
+                            tracing::error!(id, kind = kind.as_str(), %error, "SMS delivery failed for good");
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot read the outbox for text messages; will try again"),
+                }
                 match delivery.deliver_due(BATCH).await {
                     Ok(report) => {
                         if let Some(metrics) = &metrics {
@@ -499,5 +525,7 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
             max_codes_per_day: config.otp.max_codes_per_day,
         },
         mfa: config.mfa.settings(&config.site.url),
+        external: auth_core::service::ExternalSettings::default(),
+        sms: config.sms.settings(),
     })
 }

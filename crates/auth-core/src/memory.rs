@@ -9,14 +9,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 mod factors;
+mod identities;
 
 use crate::domain::{
-    AuditAction, AuditEvent, AuthCode, MAX_CODE_ATTEMPTS, MailKind, Metadata, OneTimeKind, OneTimeToken, OutgoingMail,
-    QueuedMail, UserChange, UserQuery,
+    AuditAction, AuditEvent, AuthCode, MAX_CODE_ATTEMPTS, MailKind, Metadata, OneTimeKind, OneTimeToken, Outgoing,
+    QueuedMail, QueuedSms, UserChange, UserQuery,
 };
 use crate::domain::{
-    Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Renewal, Rotation, RotationOutcome,
-    RotationPlan, Session, SessionId, StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
+    Contact, Email, KeyMaterial, KeyPurpose, PasswordHash, Phone, RefreshTokenRecord, Renewal, Rotation,
+    RotationOutcome, RotationPlan, Session, SessionId, StoredKey, TokenDigest, User, UserId, Username, plan_rotation,
 };
 use crate::domain::{Factor, FactorChallenge};
 use crate::ports::{
@@ -30,7 +31,7 @@ pub struct MemoryStore {
     state: Mutex<State>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     users: HashMap<UserId, User>,
     sessions: HashMap<SessionId, Session>,
@@ -46,24 +47,77 @@ struct State {
     outbox: Vec<OutboxRow>,
     factors: Vec<Factor>,
     challenges: Vec<FactorChallenge>,
+    recovery_codes: Vec<factors::StoredRecoveryCode>,
+    identities: Vec<crate::domain::Identity>,
+    oauth_flows: Vec<crate::domain::OAuthFlow>,
 }
 
-/// A message in the memory outbox.
+/// A message in the memory outbox: a mail or a text message, sharing ids and delivery state.
 #[derive(Debug, Clone)]
 struct OutboxRow {
-    queued: QueuedMail,
+    queued: Queued,
     due_at: DateTime<Utc>,
     sent_at: Option<DateTime<Utc>>,
     failed_at: Option<DateTime<Utc>>,
     last_error: Option<String>,
 }
 
+/// What an outbox row carries.
+#[derive(Debug, Clone)]
+enum Queued {
+    Mail(QueuedMail),
+    Sms(QueuedSms),
+}
+
+impl Queued {
+    fn id(&self) -> i64 {
+        match self {
+            Self::Mail(mail) => mail.id,
+            Self::Sms(sms) => sms.id,
+        }
+    }
+
+    /// Counts an attempt.
+    fn attempted(&mut self) {
+        match self {
+            Self::Mail(mail) => mail.attempts += 1,
+            Self::Sms(sms) => sms.attempts += 1,
+        }
+    }
+
+    /// Erases the bodies, which hold one-time secrets.
+    fn erase(&mut self) {
+        match self {
+            Self::Mail(mail) => {
+                mail.mail.text.clear();
+                mail.mail.html.clear();
+            }
+            Self::Sms(sms) => sms.sms.text.clear(),
+        }
+    }
+}
+
 impl State {
-    fn enqueue(&mut self, kind: MailKind, mail: &Mail, at: DateTime<Utc>) {
+    fn next_outbox_id(&self) -> i64 {
         // Pruning removes messages, so the next id follows the highest, not the count.
-        let id = self.outbox.iter().map(|r| r.queued.id).max().unwrap_or(0) + 1;
-        let queued = QueuedMail { id, kind, mail: mail.clone(), attempts: 0, queued_at: at };
+        self.outbox.iter().map(|r| r.queued.id()).max().unwrap_or(0) + 1
+    }
+
+    fn enqueue(&mut self, kind: MailKind, mail: &Mail, at: DateTime<Utc>) {
+        let id = self.next_outbox_id();
+        let queued = Queued::Mail(QueuedMail { id, kind, mail: mail.clone(), attempts: 0, queued_at: at });
         self.outbox.push(OutboxRow { queued, due_at: at, sent_at: None, failed_at: None, last_error: None });
+    }
+
+    fn enqueue_outgoing(&mut self, outgoing: &Outgoing, at: DateTime<Utc>) {
+        match outgoing {
+            Outgoing::Mail(mail) => self.enqueue(mail.kind, &mail.mail, at),
+            Outgoing::Sms(sms) => {
+                let id = self.next_outbox_id();
+                let queued = Queued::Sms(QueuedSms { id, sms: sms.clone(), attempts: 0, queued_at: at });
+                self.outbox.push(OutboxRow { queued, due_at: at, sent_at: None, failed_at: None, last_error: None });
+            }
+        }
     }
 
     fn put_token(&mut self, token: &OneTimeToken) {
@@ -134,7 +188,7 @@ impl State {
     }
 
     fn outbox_row(&mut self, id: i64) -> Result<&mut OutboxRow, StoreError> {
-        self.outbox.iter_mut().find(|r| r.queued.id == id).ok_or(StoreError::NotFound)
+        self.outbox.iter_mut().find(|r| r.queued.id() == id).ok_or(StoreError::NotFound)
     }
 }
 
@@ -268,6 +322,7 @@ impl UserStore for MemoryStore {
         state.one_time.retain(|t| t.user_id != id);
         state.auth_codes.retain(|c| c.user_id != id);
         state.delete_factors_where(|f| f.user_id == id);
+        state.identities.retain(|i| i.user_id != id);
         Ok(true)
     }
 
@@ -287,6 +342,7 @@ impl UserStore for MemoryStore {
         state.tokens.retain(|t| !sessions.contains(&t.session_id));
         state.one_time.retain(|t| t.user_id != id);
         state.auth_codes.retain(|c| c.user_id != id);
+        state.identities.retain(|i| i.user_id != id);
         Ok(true)
     }
 
@@ -526,7 +582,7 @@ impl EmailFlowStore for MemoryStore {
     async fn issue_tokens(
         &self,
         user: UserId,
-        secrets: &[(OneTimeToken, Option<OutgoingMail>)],
+        secrets: &[(OneTimeToken, Option<Outgoing>)],
         withdraw: &[OneTimeKind],
         quota: Option<CodeQuota>,
     ) -> Result<bool, StoreError> {
@@ -553,7 +609,7 @@ impl EmailFlowStore for MemoryStore {
         for (token, mail) in secrets {
             state.put_token(token);
             if let Some(outgoing) = mail {
-                state.enqueue(outgoing.kind, &outgoing.mail, token.created_at);
+                state.enqueue_outgoing(outgoing, token.created_at);
             }
         }
         Ok(true)
@@ -563,7 +619,7 @@ impl EmailFlowStore for MemoryStore {
         &self,
         user: &User,
         token: &OneTimeToken,
-        mail: Option<OutgoingMail>,
+        mail: Option<Outgoing>,
         events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let mut state = self.state()?;
@@ -576,7 +632,7 @@ impl EmailFlowStore for MemoryStore {
         state.users.insert(user.id, user.clone());
         state.put_token(token);
         if let Some(outgoing) = &mail {
-            state.enqueue(outgoing.kind, &outgoing.mail, token.created_at);
+            state.enqueue_outgoing(outgoing, token.created_at);
         }
         state.record_all(events);
         Ok(())
@@ -633,7 +689,7 @@ impl EmailFlowStore for MemoryStore {
         Ok((tokens.len() + codes.len()) as u64)
     }
 
-    async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError> {
+    async fn find_tokens_sent_to(&self, to: &Contact, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError> {
         Ok(self.state()?.one_time.iter().filter(|t| t.sent_to == *to && t.kind == kind).cloned().collect())
     }
 
@@ -696,8 +752,11 @@ impl EmailFlowStore for MemoryStore {
 
     async fn last_mail_to(&self, to: &Email, kind: MailKind) -> Result<Option<DateTime<Utc>>, StoreError> {
         let state = self.state()?;
-        let queued = state.outbox.iter().filter(|r| r.queued.kind == kind && r.queued.mail.to == *to);
-        Ok(queued.map(|r| r.queued.queued_at).max())
+        let queued = state.outbox.iter().filter_map(|r| match &r.queued {
+            Queued::Mail(mail) if mail.kind == kind && mail.mail.to == *to => Some(mail.queued_at),
+            _ => None,
+        });
+        Ok(queued.max())
     }
 }
 
@@ -715,9 +774,37 @@ impl MailOutbox for MemoryStore {
             if claimed.len() >= limit as usize {
                 break;
             }
-            if row.sent_at.is_none() && row.failed_at.is_none() && row.due_at <= now {
+            if let Queued::Mail(mail) = &row.queued
+                && row.sent_at.is_none()
+                && row.failed_at.is_none()
+                && row.due_at <= now
+            {
                 row.due_at = lease_until;
-                claimed.push(row.queued.clone());
+                claimed.push(mail.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn claim_due_sms(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<QueuedSms>, StoreError> {
+        let mut state = self.state()?;
+        let mut claimed = Vec::new();
+        for row in state.outbox.iter_mut() {
+            if claimed.len() >= limit as usize {
+                break;
+            }
+            if let Queued::Sms(sms) = &row.queued
+                && row.sent_at.is_none()
+                && row.failed_at.is_none()
+                && row.due_at <= now
+            {
+                row.due_at = lease_until;
+                claimed.push(sms.clone());
             }
         }
         Ok(claimed)
@@ -727,17 +814,16 @@ impl MailOutbox for MemoryStore {
         let mut state = self.state()?;
         let row = state.outbox_row(id)?;
         row.sent_at = Some(at);
-        row.queued.attempts += 1;
+        row.queued.attempted();
         row.last_error = None;
-        row.queued.mail.text.clear();
-        row.queued.mail.html.clear();
+        row.queued.erase();
         Ok(())
     }
 
     async fn reschedule_mail(&self, id: i64, next_attempt: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
         let mut state = self.state()?;
         let row = state.outbox_row(id)?;
-        row.queued.attempts += 1;
+        row.queued.attempted();
         row.due_at = next_attempt;
         row.last_error = Some(error.to_owned());
         Ok(())
@@ -746,11 +832,10 @@ impl MailOutbox for MemoryStore {
     async fn mark_mail_failed(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
         let mut state = self.state()?;
         let row = state.outbox_row(id)?;
-        row.queued.attempts += 1;
+        row.queued.attempted();
         row.failed_at = Some(at);
         row.last_error = Some(error.to_owned());
-        row.queued.mail.text.clear();
-        row.queued.mail.html.clear();
+        row.queued.erase();
         Ok(())
     }
 
@@ -758,8 +843,8 @@ impl MailOutbox for MemoryStore {
         let mut state = self.state()?;
         let done = |r: &OutboxRow| r.sent_at.or(r.failed_at).is_some_and(|at| at < before);
         let doomed: Vec<i64> =
-            state.outbox.iter().filter(|r| done(r)).take(limit as usize).map(|r| r.queued.id).collect();
-        state.outbox.retain(|r| !doomed.contains(&r.queued.id));
+            state.outbox.iter().filter(|r| done(r)).take(limit as usize).map(|r| r.queued.id()).collect();
+        state.outbox.retain(|r| !doomed.contains(&r.queued.id()));
         Ok(doomed.len() as u64)
     }
 }

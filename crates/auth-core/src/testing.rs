@@ -15,11 +15,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::AuthError;
-use crate::domain::{AccessClaims, LimitKey, Password, PasswordHash, Quota, RefreshToken, gcra};
+use crate::domain::{AccessClaims, LimitKey, OutgoingSms, Password, PasswordHash, Quota, RefreshToken, gcra};
 use crate::memory::MemoryStore;
 use crate::ports::{
     Admission, Clock, HashError, LimiterError, Mail, MailOutbox, NoObserver, Observer, PasswordCheck, PasswordHasher,
-    Random, RandomError, RateLimiter, TokenChain, TokenError, TokenSigner,
+    Random, RandomError, RateLimiter, SmsError, SmsReceipt, SmsSender, TokenChain, TokenError, TokenSigner,
 };
 use crate::service::{
     AuthService, AuthSettings, ClientInfo, Identifier, IssuedSession, Ports, SignupOutcome, SignupRequest,
@@ -60,6 +60,7 @@ impl TestWorld {
         let hasher = Arc::new(PlainHasher::default());
         let random = Arc::new(SequentialRandom::default());
         let ports = Ports {
+            sms: None,
             users: store.clone(),
             sessions: store.clone(),
             hasher: hasher.clone(),
@@ -72,6 +73,8 @@ impl TestWorld {
             templates: Some(Arc::new(PlainTemplates)),
             factors: store.clone(),
             totp: Some(Arc::new(FakeTotp::new(random.clone()))),
+            identities: store.clone(),
+            providers: Arc::new(crate::ports::NoProviders),
         };
         let limiter = Arc::new(MemoryLimiter::new(clock.clone()));
         let service = AuthService::new(ports.clone(), settings.clone()).with_limiter(limiter.clone());
@@ -155,6 +158,55 @@ impl TestWorld {
     /// Takes every queued mail out of the store's outbox, oldest first.
     pub async fn take_mail(&self) -> Result<Vec<SentMail>, AuthError> {
         take_mail(self.store.as_ref()).await
+    }
+
+    /// Takes every queued text message out of the store's outbox, oldest first.
+    pub async fn take_sms(&self) -> Result<Vec<OutgoingSms>, AuthError> {
+        let far = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).single().unwrap_or_default();
+        let queued = self.store.claim_due_sms(far, far, 1000).await?;
+        for sms in &queued {
+            self.store.mark_mail_sent(sms.id, far).await?;
+        }
+        Ok(queued.into_iter().map(|q| q.sms).collect())
+    }
+}
+
+/// An SMS provider that keeps what it is given and answers as told: success, or a failure of
+/// either kind.
+#[derive(Debug, Default)]
+pub struct RecordingSms {
+    sent: Mutex<Vec<OutgoingSms>>,
+    failure: Mutex<Option<SmsError>>,
+}
+
+impl RecordingSms {
+    /// The messages accepted so far.
+    pub fn sent(&self) -> Vec<OutgoingSms> {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// From now on, answers `failure` (or success, with `None`).
+    pub fn fail_with(&self, failure: Option<SmsError>) {
+        if let Ok(mut slot) = self.failure.lock() {
+            *slot = failure;
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl SmsSender for RecordingSms {
+    async fn send(&self, sms: &OutgoingSms) -> Result<SmsReceipt, SmsError> {
+        if let Some(failure) = self.failure.lock().ok().and_then(|f| f.clone()) {
+            return Err(failure);
+        }
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push(sms.clone());
+        }
+        Ok(SmsReceipt { message_id: Some("recorded".into()) })
+    }
+
+    fn supports_whatsapp(&self) -> bool {
+        true
     }
 }
 

@@ -67,6 +67,8 @@ pub struct HttpSettings {
     /// Supabase Auth does. Off, it answers a page whose button redeems it, so a mail scanner
     /// that fetches every link does not use it up.
     pub verify_links_at_once: bool,
+    /// The SMS provider's name, as `GET /settings` shows it (`twilio` …; empty for none).
+    pub sms_provider: String,
 }
 
 impl Default for HttpSettings {
@@ -81,6 +83,7 @@ impl Default for HttpSettings {
             mail_answer_floor: std::time::Duration::from_millis(200),
             request_timeout: std::time::Duration::from_secs(30),
             verify_links_at_once: false,
+            sms_provider: String::new(),
         }
     }
 }
@@ -287,6 +290,18 @@ pub fn app(
             )
             .service(resource("/logout").route(web::post().to(routes::logout::logout)))
             .service(resource("/factors").route(web::post().to(routes::factors::enroll)))
+            // Before `/factors/{id}`, which would take `recovery-codes` for an id.
+            .service(
+                resource("/factors/recovery-codes")
+                    .route(web::get().to(routes::recovery_codes::status))
+                    .route(web::post().to(routes::recovery_codes::generate))
+                    .route(web::delete().to(routes::recovery_codes::unenroll)),
+            )
+            .service(resource("/factors/recovery-codes/verify").route(web::post().to(routes::recovery_codes::verify)))
+            .service(
+                resource("/factors/recovery-codes/regenerate")
+                    .route(web::post().to(routes::recovery_codes::regenerate)),
+            )
             .service(resource("/factors/{id}").route(web::delete().to(routes::factors::unenroll)))
             .service(resource("/factors/{id}/challenge").route(web::post().to(routes::factors::challenge)))
             .service(resource("/factors/{id}/verify").route(web::post().to(routes::factors::verify)))
@@ -316,6 +331,7 @@ pub fn app(
             .service(resource("/admin/users/{id}/factors").route(web::get().to(routes::factors::admin_list)))
             .service(
                 resource("/admin/users/{id}/factors/{factor_id}")
+                    .route(web::put().to(routes::factors::admin_update))
                     .route(web::delete().to(routes::factors::admin_delete)),
             )
             .service(resource("/admin/audit").route(web::get().to(routes::admin::audit)))

@@ -17,7 +17,7 @@ pub(crate) fn gotrue_message(error: &AuthError) -> Option<String> {
         // Supabase Auth answers a wrong current password with the same sentence as a missing one.
         AuthError::CurrentPasswordInvalid => "Current password required when setting new password.",
         AuthError::FlowStateExpired => "invalid flow state, flow state has expired",
-        AuthError::EmailRateLimited { retry_after } => {
+        AuthError::EmailRateLimited { retry_after } | AuthError::SmsRateLimited { retry_after } => {
             let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             return Some(format!("For security purposes, you can only request this after {} seconds.", seconds.max(1)));
         }

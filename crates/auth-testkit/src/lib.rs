@@ -19,5 +19,6 @@ pub mod http;
 pub mod limiter_contract;
 pub mod pgbouncer;
 pub mod postgres;
+pub mod sms;
 pub mod smtp;
 pub mod tls_cluster;

@@ -14,6 +14,7 @@ mod migrating;
 mod observability;
 mod outage;
 mod outbox_replicas;
+mod phone;
 mod postgrest;
 mod process;
 mod retire;

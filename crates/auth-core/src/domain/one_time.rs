@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{CodeChallenge, Email, TokenDigest, UserId};
+use super::{CodeChallenge, Contact, Email, TokenDigest, UserId};
 use crate::ports::{Random, RandomError};
 
 /// Random bytes behind an emailed link (256 bits).
@@ -33,11 +33,16 @@ pub enum OneTimeKind {
     EmailChangeCurrent,
     /// Confirm an email change, from the new address.
     EmailChangeNew,
+    /// Confirm a phone number, or sign in with it: a code sent by SMS (Supabase Auth's
+    /// `confirmation_token` of a phone user).
+    PhoneConfirmation,
+    /// Confirm a new phone number, from that number (by SMS).
+    PhoneChange,
 }
 
 impl OneTimeKind {
     /// Every kind.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::Confirmation,
         Self::Recovery,
         Self::MagicLink,
@@ -45,6 +50,8 @@ impl OneTimeKind {
         Self::Reauthentication,
         Self::EmailChangeCurrent,
         Self::EmailChangeNew,
+        Self::PhoneConfirmation,
+        Self::PhoneChange,
     ];
 
     /// Stored name.
@@ -57,6 +64,8 @@ impl OneTimeKind {
             Self::Reauthentication => "reauthentication",
             Self::EmailChangeCurrent => "email_change_current",
             Self::EmailChangeNew => "email_change_new",
+            Self::PhoneConfirmation => "phone_confirmation",
+            Self::PhoneChange => "phone_change",
         }
     }
 
@@ -77,20 +86,37 @@ pub struct OneTimeSecret {
 impl OneTimeSecret {
     /// Draws a 256-bit link token and a uniformly random 6-digit code.
     pub fn generate(random: &dyn Random) -> Result<Self, RandomError> {
+        Self::generate_with_digits(random, CODE_DIGITS)
+    }
+
+    /// Draws a 256-bit link token and a uniformly random code of `digits` digits (at most 18;
+    /// an SMS code's length is configurable). The link token of an SMS secret is never sent: it
+    /// only keeps the stored row's link digest unique.
+    pub fn generate_with_digits(random: &dyn Random, digits: usize) -> Result<Self, RandomError> {
+        let digits = digits.clamp(1, 18);
         let mut bytes = [0u8; LINK_BYTES];
         random.fill(&mut bytes)?;
         let link = URL_SAFE_NO_PAD.encode(bytes);
-        // Rejection sampling: 4_294_000_000 is the largest multiple of 10^6 below 2^32, so
-        // every code is equally likely.
+        let modulus = 10u64.pow(u32::try_from(digits).unwrap_or(6));
+        // Rejection sampling below the largest multiple of the modulus, so every code is
+        // equally likely.
+        let ceiling = u64::MAX - u64::MAX % modulus;
         let code = loop {
-            let mut word = [0u8; 4];
+            let mut word = [0u8; 8];
             random.fill(&mut word)?;
-            let n = u32::from_le_bytes(word);
-            if n < 4_294_000_000 {
-                break format!("{:06}", n % 1_000_000);
+            let n = u64::from_le_bytes(word);
+            if n < ceiling {
+                break format!("{:0width$}", n % modulus, width = digits);
             }
         };
         Ok(Self { link, code })
+    }
+
+    /// A secret whose code is the one given (a test number's fixed code), with a random link
+    /// token.
+    pub fn with_code(random: &dyn Random, code: &str) -> Result<Self, RandomError> {
+        let drawn = Self::generate(random)?;
+        Ok(Self { link: drawn.link, code: code.to_owned() })
     }
 
     /// The token that goes into the link.
@@ -144,8 +170,8 @@ pub struct OneTimeToken {
     pub link_digest: TokenDigest,
     /// Digest of the code ([`code_digest`]).
     pub code_digest: TokenDigest,
-    /// The address it was sent to.
-    pub sent_to: Email,
+    /// The address or number it was sent to.
+    pub sent_to: Contact,
     /// The address being changed to, for email-change secrets.
     pub relates_to: Option<Email>,
     /// When it was issued.
@@ -173,6 +199,9 @@ mod tests {
             assert!(secret.code().chars().all(|c| c.is_ascii_digit()));
             assert_eq!(secret.link().len(), 43);
             assert_eq!(secret.link_digest(), link_digest(secret.link()));
+            let long = OneTimeSecret::generate_with_digits(&random, 10).unwrap();
+            assert_eq!(long.code().len(), 10);
+            assert!(long.code().chars().all(|c| c.is_ascii_digit()));
         }
         assert_eq!(format!("{:?}", OneTimeSecret::generate(&random).unwrap()), "OneTimeSecret(..)");
     }

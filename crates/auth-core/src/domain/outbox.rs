@@ -1,6 +1,6 @@
 use chrono::{DateTime, Duration, Utc};
 
-use super::MailKind;
+use super::{MailKind, OneTimeKind, Phone};
 use crate::ports::Mail;
 
 /// Deliveries tried before a message is marked failed (spread over about twelve hours).
@@ -13,6 +13,100 @@ pub struct OutgoingMail {
     pub kind: MailKind,
     /// The message.
     pub mail: Mail,
+}
+
+/// A text message to queue: the number, the rendered text and the secret it carries (which
+/// names it in the outbox). Its `Debug` leaves the text out (it holds a one-time code).
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutgoingSms {
+    /// Which secret it carries.
+    pub kind: OneTimeKind,
+    /// The number.
+    pub to: Phone,
+    /// The rendered text.
+    pub text: String,
+    /// `whatsapp` or `sms`: the channel the provider is asked to use.
+    pub channel: SmsChannel,
+}
+
+impl std::fmt::Debug for OutgoingSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingSms").field("kind", &self.kind).field("to", &self.to).finish_non_exhaustive()
+    }
+}
+
+/// How a text message travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SmsChannel {
+    /// A plain SMS.
+    #[default]
+    Sms,
+    /// WhatsApp (Twilio and Twilio Verify only).
+    Whatsapp,
+}
+
+impl SmsChannel {
+    /// The wire and stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sms => "sms",
+            Self::Whatsapp => "whatsapp",
+        }
+    }
+
+    /// Reads a name back.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "sms" => Some(Self::Sms),
+            "whatsapp" => Some(Self::Whatsapp),
+            _ => None,
+        }
+    }
+}
+
+/// A message queued with a secret: a mail, or a text message. Both wait in the one outbox and
+/// are delivered with the same leases, retries and backoff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A mail.
+    Mail(OutgoingMail),
+    /// A text message.
+    Sms(OutgoingSms),
+}
+
+impl Outgoing {
+    /// The mail's kind, when it is a mail (what the observer counts).
+    pub fn mail_kind(&self) -> Option<MailKind> {
+        match self {
+            Self::Mail(mail) => Some(mail.kind),
+            Self::Sms(_) => None,
+        }
+    }
+}
+
+impl From<OutgoingMail> for Outgoing {
+    fn from(mail: OutgoingMail) -> Self {
+        Self::Mail(mail)
+    }
+}
+
+impl From<OutgoingSms> for Outgoing {
+    fn from(sms: OutgoingSms) -> Self {
+        Self::Sms(sms)
+    }
+}
+
+/// A text message in the outbox, waiting for (another) delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedSms {
+    /// Outbox id, increasing (shared with mail).
+    pub id: i64,
+    /// The message.
+    pub sms: OutgoingSms,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// When it was queued.
+    pub queued_at: DateTime<Utc>,
 }
 
 /// A message in the outbox, waiting for (another) delivery attempt.

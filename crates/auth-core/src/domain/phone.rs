@@ -2,33 +2,31 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Why a string is not an acceptable phone number.
+/// Why a string is not an acceptable phone number (Supabase Auth's words).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("phone number must be in E.164 form: a country code and 6 to 15 digits in all")]
+#[error("Invalid phone number format (E.164 required)")]
 pub struct PhoneError;
 
 /// A phone number in E.164 form, stored as digits without the leading `+`, as Supabase Auth does.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Phone(String);
 
 impl Phone {
-    /// Accepts `+15551234567`, `15551234567` and common separators (spaces, dashes, dots, brackets).
+    /// Supabase Auth's rule: one leading `+` and every space are dropped; what is left must be
+    /// 2 to 15 digits, the first not 0. Dashes and brackets are refused, as there.
     pub fn parse(input: &str) -> Result<Self, PhoneError> {
-        let trimmed = input.trim();
-        let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
-        let mut digits = String::with_capacity(body.len());
-        for c in body.chars() {
-            match c {
-                '0'..='9' => digits.push(c),
-                ' ' | '-' | '.' | '(' | ')' => {}
-                _ => return Err(PhoneError),
-            }
-        }
-        if !(6..=15).contains(&digits.len()) || digits.starts_with('0') {
-            return Err(PhoneError);
-        }
-        Ok(Self(digits))
+        let digits = Self::format(input);
+        let well_formed =
+            (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+        if well_formed { Ok(Self(digits)) } else { Err(PhoneError) }
+    }
+
+    /// The number as Supabase Auth formats it before any check: one leading `+` and every
+    /// space dropped (a password sign-in looks the result up without validating it).
+    pub fn format(input: &str) -> String {
+        let body = input.strip_prefix('+').unwrap_or(input);
+        body.chars().filter(|c| *c != ' ').collect()
     }
 
     /// The digits, without `+`.
@@ -63,12 +61,15 @@ mod tests {
 
     #[test]
     fn normalises_to_digits() {
-        assert_eq!(Phone::parse("+1 (555) 123-4567").unwrap().as_str(), "15551234567");
+        assert_eq!(Phone::parse("+1 555 123 4567").unwrap().as_str(), "15551234567");
+        assert_eq!(Phone::parse("12").unwrap().as_str(), "12");
     }
 
     #[test]
     fn refuses_non_numbers() {
-        for bad in ["", "+", "12345", "0123456789", "+1555abc4567", "1234567890123456"] {
+        for bad in
+            ["", "+", "1", "0123456789", "+1555abc4567", "1234567890123456", "+1 (555) 123-4567", "++15551234567"]
+        {
             assert!(Phone::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }

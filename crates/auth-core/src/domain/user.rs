@@ -85,6 +85,10 @@ pub struct MailState {
     pub email_change_sent_at: Option<DateTime<Utc>>,
     /// The last reauthentication code.
     pub reauthentication_sent_at: Option<DateTime<Utc>>,
+    /// The number a pending phone change goes to (`new_phone`).
+    pub phone_change: Option<Phone>,
+    /// The last phone-change code.
+    pub phone_change_sent_at: Option<DateTime<Utc>>,
 }
 
 impl User {

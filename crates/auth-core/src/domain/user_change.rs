@@ -44,6 +44,10 @@ pub struct UserChange {
     pub email_change_sent_at: Option<DateTime<Utc>>,
     /// When a reauthentication code was last sent.
     pub reauthentication_sent_at: Option<DateTime<Utc>>,
+    /// The number a pending phone change goes to (`Some(None)` clears it).
+    pub phone_change: Option<Option<Phone>>,
+    /// When the last phone-change code was sent.
+    pub phone_change_sent_at: Option<DateTime<Utc>>,
     /// The time of the change.
     pub updated_at: Option<DateTime<Utc>>,
     /// The write happens only while the stored password hash is still this one (`Some(None)`:
@@ -79,6 +83,11 @@ impl UserChange {
                 change.email_change_sent_at = at;
                 change.email_change = token.relates_to.clone().map(Some);
             }
+            OneTimeKind::PhoneConfirmation => change.confirmation_sent_at = at,
+            OneTimeKind::PhoneChange => {
+                change.phone_change_sent_at = at;
+                change.phone_change = token.sent_to.phone().cloned().map(Some);
+            }
         }
         change
     }
@@ -104,6 +113,8 @@ impl UserChange {
             email_change,
             email_change_sent_at,
             reauthentication_sent_at,
+            phone_change,
+            phone_change_sent_at,
             updated_at,
             only_if_password: _,
             voids: _,
@@ -126,6 +137,8 @@ impl UserChange {
             && email_change.is_none()
             && email_change_sent_at.is_none()
             && reauthentication_sent_at.is_none()
+            && phone_change.is_none()
+            && phone_change_sent_at.is_none()
             && updated_at.is_none()
     }
 
@@ -160,6 +173,8 @@ impl UserChange {
         at(&mut user.mail.email_change_sent_at, self.email_change_sent_at);
         at(&mut user.mail.reauthentication_sent_at, self.reauthentication_sent_at);
         set(&mut user.mail.email_change, &self.email_change);
+        at(&mut user.mail.phone_change_sent_at, self.phone_change_sent_at);
+        set(&mut user.mail.phone_change, &self.phone_change);
         set(&mut user.updated_at, &self.updated_at);
     }
 

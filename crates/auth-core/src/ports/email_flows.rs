@@ -3,8 +3,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Mail, StoreError};
 use crate::domain::{
-    AuditEvent, AuthCode, Email, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, QueuedMail, Session, TokenDigest,
-    User, UserChange, UserId,
+    AuditEvent, AuthCode, Contact, Email, MailKind, OneTimeKind, OneTimeToken, Outgoing, QueuedMail, QueuedSms,
+    Session, TokenDigest, User, UserChange, UserId,
 };
 
 /// What using a one-time token starts, in the same transaction.
@@ -49,7 +49,7 @@ pub trait EmailFlowStore: Send + Sync {
     async fn issue_tokens(
         &self,
         user: UserId,
-        secrets: &[(OneTimeToken, Option<OutgoingMail>)],
+        secrets: &[(OneTimeToken, Option<Outgoing>)],
         withdraw: &[OneTimeKind],
         quota: Option<CodeQuota>,
     ) -> Result<bool, StoreError>;
@@ -60,7 +60,7 @@ pub trait EmailFlowStore: Send + Sync {
         &self,
         user: &User,
         token: &OneTimeToken,
-        mail: Option<OutgoingMail>,
+        mail: Option<Outgoing>,
         events: &[AuditEvent],
     ) -> Result<(), StoreError>;
 
@@ -73,9 +73,9 @@ pub trait EmailFlowStore: Send + Sync {
     /// The user's token of this kind.
     async fn find_token(&self, user: UserId, kind: OneTimeKind) -> Result<Option<OneTimeToken>, StoreError>;
 
-    /// Every token of this kind sent to this address (an email change's new address may be
-    /// pending for several users).
-    async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError>;
+    /// Every token of this kind sent to this address or number (an email or phone change's new
+    /// contact may be pending for several users).
+    async fn find_tokens_sent_to(&self, to: &Contact, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError>;
 
     /// Uses `token`: deletes it, writes `change` to its user (as [`super::UserStore::change_user`]
     /// does: only the fields named, voided kinds deleted) and stores what `then` starts, all in
@@ -141,16 +141,27 @@ pub trait EmailFlowStore: Send + Sync {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait MailOutbox: Send + Sync {
-    /// Up to `limit` unsent messages due at `now`, oldest first, leased until `lease_until`.
+    /// Up to `limit` unsent mails due at `now`, oldest first, leased until `lease_until`.
     ///
     /// - MUST NOT hand a message to two concurrent callers (several replicas share the
     ///   outbox): a leased message is not due again before `lease_until`.
+    /// - MUST NOT hand out text messages.
     async fn claim_due_mail(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<QueuedMail>, StoreError>;
+
+    /// Up to `limit` unsent text messages due at `now`, oldest first, leased until
+    /// `lease_until`; the same contract as [`Self::claim_due_mail`], for text messages only.
+    /// The other methods of this port take either kind of message by its id.
+    async fn claim_due_sms(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<QueuedSms>, StoreError>;
 
     /// Delivered: marks the message sent, counts the successful try in its attempts, clears the
     /// error of any earlier try, and erases its bodies, which hold one-time secrets.

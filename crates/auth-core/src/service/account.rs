@@ -41,8 +41,11 @@ pub struct UserChanges {
     pub email: Option<String>,
     /// Where the email change's links land, and its PKCE challenge.
     pub email_link: LinkOptions,
-    /// A phone number: accepted only when it is the account's own (changing it needs SMS).
+    /// A new phone number: starts a phone change (a code to the new number; it applies once
+    /// verified).
     pub phone: Option<String>,
+    /// How the phone change's code travels: `sms` (the default) or `whatsapp`.
+    pub channel: Option<String>,
 }
 
 impl AuthService {
@@ -74,10 +77,12 @@ impl AuthService {
     /// Applies changes to the caller's own account. A password change ends every other session;
     /// a new email address is only mailed here, and applies once confirmed.
     pub async fn update_user(&self, principal: &Principal, changes: UserChanges) -> Result<User, AuthError> {
-        if !phone_unchanged(&principal.user, changes.phone.as_deref()) {
-            return Err(AuthError::PhoneProviderDisabled);
-        }
         self.require_aal2_for_credentials(principal, &changes).await?;
+        if !phone_unchanged(&principal.user, changes.phone.as_deref())
+            && let Some(phone) = changes.phone.as_deref()
+        {
+            self.request_phone_change(&principal.user, phone, changes.channel.as_deref()).await?;
+        }
         if let Some(email) = changes.email.as_deref().filter(|e| !e.trim().is_empty()) {
             match self.request_email_change(principal, email, &changes.email_link).await {
                 // A taken address answers like a free one (nothing is mailed), so this is no

@@ -90,12 +90,12 @@ impl AuthService {
             let details = json!({"fields": ["email"], "via": "invite"});
             let event = self.event(AuditAction::AdminUserCreated, Actor::Admin, Some(user.id), client, details);
             let write =
-                self.ports.flows.create_user_with_token(&user, &token, Some(mail), std::slice::from_ref(&event));
+                self.ports.flows.create_user_with_token(&user, &token, Some(mail.into()), std::slice::from_ref(&event));
             self.queue_mail_with(&kinds, async { write.await.map(|()| true) }).await?;
             self.observed(std::slice::from_ref(&event));
         } else {
             // An operator's invitation is not counted against the account's allowance.
-            self.issue_secrets(user.id, &[(token, Some(mail))], &[], false).await?;
+            self.issue_secrets(user.id, &[(token, Some(mail.into()))], &[], false).await?;
         }
         sent.apply_to(&mut user);
         Ok(user)

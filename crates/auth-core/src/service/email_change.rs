@@ -54,7 +54,7 @@ impl AuthService {
         let mut secrets = Vec::with_capacity(sends.len());
         for (to, kind, mail_kind) in sends {
             let (token, mail) = self.prepare_secret(user, &to, kind, mail_kind, link, Some(&new_email))?;
-            secrets.push((token, Some(mail)));
+            secrets.push((token, Some(mail.into())));
         }
         // Both halves and their mails in one write, replacing every half of an earlier
         // request (an approval pending from one may never complete another): a failure leaves
@@ -79,9 +79,9 @@ impl AuthService {
             // Anyone may ask for a resend: the flow keeps the challenge it started with, so a
             // stranger can neither take it back to the implicit flow nor swap in their own.
             let link = LinkOptions { pkce: pending.pkce.clone(), ..link.clone() };
-            let (token, mail) =
-                self.prepare_secret(&user, &pending.sent_to, kind, mail_kind, &link, Some(new_email))?;
-            secrets.push((token, Some(mail)));
+            let Some(to) = pending.sent_to.email() else { continue };
+            let (token, mail) = self.prepare_secret(&user, to, kind, mail_kind, &link, Some(new_email))?;
+            secrets.push((token, Some(mail.into())));
         }
         if secrets.is_empty() {
             return Ok(());

@@ -7,9 +7,9 @@ use serde_json::json;
 use super::verification::verify_type_for;
 use super::{AuthService, ClientInfo, Principal};
 use crate::domain::{
-    Actor, AuditAction, AuditEvent, CodeChallenge, Email, MailContext, MailKind, Metadata, OneTimeKind, OneTimeSecret,
-    OneTimeToken, OutgoingMail, PKCE_LINK_PREFIX, PasswordHash, User, UserChange, UserId, code_digest,
-    encode_query_value, link_digest,
+    Actor, AuditAction, AuditEvent, CodeChallenge, Contact, Email, MailContext, MailKind, Metadata, OneTimeKind,
+    OneTimeSecret, OneTimeToken, Outgoing, OutgoingMail, PKCE_LINK_PREFIX, PasswordHash, User, UserChange, UserId,
+    code_digest, encode_query_value, link_digest,
 };
 use crate::error::{AuthError, MissingRow};
 use crate::ports::{CodeQuota, Mail, Redemption};
@@ -95,7 +95,7 @@ impl AuthService {
             kind,
             link_digest: link_digest(&link_token),
             code_digest: code_digest(user.id, kind, secret.code()),
-            sent_to: to.clone(),
+            sent_to: Contact::Email(to.clone()),
             relates_to: None,
             created_at: now,
             link_expires_at: now + email.link_ttl,
@@ -156,11 +156,11 @@ impl AuthService {
     pub(super) async fn issue_secrets(
         &self,
         user: UserId,
-        secrets: &[(OneTimeToken, Option<OutgoingMail>)],
+        secrets: &[(OneTimeToken, Option<Outgoing>)],
         withdraw: &[OneTimeKind],
         counted: bool,
     ) -> Result<(), AuthError> {
-        let kinds: Vec<MailKind> = secrets.iter().filter_map(|(_, mail)| mail.as_ref().map(|m| m.kind)).collect();
+        let kinds: Vec<MailKind> = secrets.iter().filter_map(|(_, mail)| mail.as_ref()?.mail_kind()).collect();
         let now = self.ports.clock.now();
         let max = self.settings.email.max_codes_per_day;
         let quota = counted.then_some(CodeQuota { now, since: now - QUOTA_WINDOW, max });
@@ -196,7 +196,7 @@ impl AuthService {
     ) -> Result<(), AuthError> {
         let Some(to) = &user.email else { return Ok(()) };
         let (token, mail) = self.prepare_secret(user, to, kind, mail_kind, link, None)?;
-        self.issue_secrets(user.id, &[(token, Some(mail))], &[], true).await
+        self.issue_secrets(user.id, &[(token, Some(mail.into()))], &[], true).await
     }
 
     /// Creates an unconfirmed user together with its confirmation secret and mail.
@@ -216,7 +216,7 @@ impl AuthService {
         let write = async {
             self.ports
                 .flows
-                .create_user_with_token(user, &token, Some(mail), std::slice::from_ref(event))
+                .create_user_with_token(user, &token, Some(mail.into()), std::slice::from_ref(event))
                 .await
                 .map(|()| true)
         };

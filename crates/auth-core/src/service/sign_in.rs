@@ -1,7 +1,7 @@
 use super::{AuthService, ClientInfo, IssuedSession};
 use serde_json::json;
 
-use crate::domain::{Actor, AuditAction, AuthMethod, Email, Password, User, Username};
+use crate::domain::{Actor, AuditAction, AuthMethod, Email, Password, Phone, User, Username};
 use crate::error::AuthError;
 use crate::ports::PasswordCheck;
 
@@ -12,6 +12,9 @@ pub enum Identifier {
     Email(Email),
     /// A username.
     Username(Username),
+    /// A phone number as given, formatted as Supabase Auth formats it but not validated: a
+    /// malformed number matches no account and fails as a wrong password does.
+    Phone(String),
 }
 
 impl Identifier {
@@ -32,6 +35,7 @@ impl Identifier {
         match self {
             Self::Email(email) => email.as_str().to_owned(),
             Self::Username(name) => format!("username:{}", name.as_str()),
+            Self::Phone(number) => format!("phone:{}", Phone::format(number)),
         }
     }
 }
@@ -49,6 +53,13 @@ impl AuthService {
         let user = match identifier {
             Identifier::Email(email) => self.ports.users.find_user_by_email(email).await?,
             Identifier::Username(name) => self.ports.users.find_user_by_username(name).await?,
+            Identifier::Phone(number) => {
+                self.require_phone()?;
+                match Phone::parse(&Phone::format(number)) {
+                    Ok(phone) => self.ports.users.find_user_by_phone(&phone).await?,
+                    Err(_) => None,
+                }
+            }
         };
         let account = super::password_throttle::account_key(user.as_ref().map(|u| u.id), &identifier.throttle_name());
         let reservation = match self.reserve_password_check(&account, client).await {
@@ -65,7 +76,11 @@ impl AuthService {
         if user.is_banned(now) {
             return Err(self.sign_in_failed(Some(&user), AuthError::UserBanned, client).await);
         }
-        if user.email.is_some() && user.email_confirmed_at.is_none() {
+        if matches!(identifier, Identifier::Phone(_)) {
+            if user.phone_confirmed_at.is_none() {
+                return Err(self.sign_in_failed(Some(&user), AuthError::PhoneNotConfirmed, client).await);
+            }
+        } else if user.email.is_some() && user.email_confirmed_at.is_none() {
             return Err(self.sign_in_failed(Some(&user), AuthError::EmailNotConfirmed, client).await);
         }
         let user = if needs_rehash { self.rehash(user, password).await } else { user };

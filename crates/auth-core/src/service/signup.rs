@@ -27,6 +27,8 @@ pub struct SignupRequest {
     pub redirect_to: Option<String>,
     /// The client's PKCE challenge, for the confirmation link.
     pub pkce: Option<CodeChallenge>,
+    /// How a phone sign-up's code travels: `sms` (the default) or `whatsapp`.
+    pub channel: Option<String>,
 }
 
 /// The result of a sign-up.
@@ -55,8 +57,26 @@ impl AuthService {
         if email.is_none() && phone.is_none() && username.is_none() && request.password.is_none() {
             return self.signup_anonymous(metadata, client).await;
         }
-        if phone.is_some() {
-            return Err(AuthError::PhoneProviderDisabled);
+        if let Some(phone) = phone {
+            if email.is_some() || username.is_some() {
+                return Err(AuthError::Validation {
+                    field: "phone",
+                    message: "Only an email address or phone number should be provided on signup.".into(),
+                });
+            }
+            let channel = self.sms_channel(request.channel.as_deref())?;
+            if link.pkce.is_some() {
+                return Err(AuthError::Validation {
+                    field: "code_challenge",
+                    message: "PKCE not supported for phone signups".into(),
+                });
+            }
+            self.require_phone()?;
+            let password = request.password.ok_or(AuthError::Validation {
+                field: "password",
+                message: "Signup requires a valid password".into(),
+            })?;
+            return self.signup_phone(phone, password, metadata, channel, client).await;
         }
         let password = request
             .password

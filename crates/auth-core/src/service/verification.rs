@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{AuthService, ClientInfo, IssuedSession};
 use crate::domain::{
-    Actor, AuditAction, AuthCode, AuthCodeSecret, AuthMethod, CodeChallenge, Email, OneTimeKind, OneTimeToken,
+    Actor, AuditAction, AuthCode, AuthCodeSecret, AuthMethod, CodeChallenge, Contact, Email, OneTimeKind, OneTimeToken,
     UserChange, UserId, code_digest, link_digest,
 };
 use crate::error::AuthError;
@@ -36,6 +36,10 @@ pub enum VerifyType {
     Invite,
     /// An email change, confirmed from the current or the new address.
     EmailChange,
+    /// A code sent by SMS: confirms the number and signs in.
+    Sms,
+    /// A phone change, confirmed from the new number.
+    PhoneChange,
 }
 
 /// What a successful `/verify` did.
@@ -59,6 +63,8 @@ impl VerifyType {
             "email" => Ok(Self::Email),
             "invite" => Ok(Self::Invite),
             "email_change" => Ok(Self::EmailChange),
+            "sms" => Ok(Self::Sms),
+            "phone_change" => Ok(Self::PhoneChange),
             other => {
                 Err(AuthError::Validation { field: "type", message: format!("unknown verification type {other:?}") })
             }
@@ -74,6 +80,8 @@ impl VerifyType {
             Self::Email => "email",
             Self::Invite => "invite",
             Self::EmailChange => "email_change",
+            Self::Sms => "sms",
+            Self::PhoneChange => "phone_change",
         }
     }
 
@@ -86,6 +94,8 @@ impl VerifyType {
             Self::Email => &[OneTimeKind::MagicLink, OneTimeKind::Confirmation],
             Self::Invite => &[OneTimeKind::Invite],
             Self::EmailChange => &[OneTimeKind::EmailChangeCurrent, OneTimeKind::EmailChangeNew],
+            // Only with the number they were sent to ([`VerifyProof::PhoneCode`]).
+            Self::Sms | Self::PhoneChange => &[],
         }
     }
 }
@@ -110,6 +120,13 @@ pub enum VerifyProof {
         /// The code.
         code: String,
     },
+    /// A code sent by SMS, with the number it was sent to.
+    PhoneCode {
+        /// The number.
+        phone: String,
+        /// The code.
+        code: String,
+    },
 }
 
 impl std::fmt::Debug for VerifyProof {
@@ -119,6 +136,7 @@ impl std::fmt::Debug for VerifyProof {
             Self::Link(_) => f.write_str("VerifyProof::Link(..)"),
             Self::PkceLink { .. } => f.write_str("VerifyProof::PkceLink(..)"),
             Self::Code { .. } => f.write_str("VerifyProof::Code(..)"),
+            Self::PhoneCode { .. } => f.write_str("VerifyProof::PhoneCode(..)"),
         }
     }
 }
@@ -133,6 +151,8 @@ pub(super) fn verify_type_for(kind: OneTimeKind) -> VerifyType {
         // Never redeemed through /verify: the code goes into `PUT /user` as the nonce.
         OneTimeKind::Reauthentication => VerifyType::Email,
         OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew => VerifyType::EmailChange,
+        OneTimeKind::PhoneConfirmation => VerifyType::Sms,
+        OneTimeKind::PhoneChange => VerifyType::PhoneChange,
     }
 }
 
@@ -157,11 +177,17 @@ impl AuthService {
         channel: VerifyChannel,
         client: &ClientInfo,
     ) -> Result<Verified, AuthError> {
-        let (token, by_code) = match proof {
-            VerifyProof::Link(presented) | VerifyProof::PkceLink { token: presented, .. } => {
+        let (token, by_code) = match (proof, kind) {
+            (VerifyProof::PhoneCode { phone, code }, VerifyType::Sms | VerifyType::PhoneChange) => {
+                return self.verify_phone(kind == VerifyType::PhoneChange, phone, code, client).await;
+            }
+            (VerifyProof::PhoneCode { .. }, _) | (_, VerifyType::Sms | VerifyType::PhoneChange) => {
+                return Err(AuthError::Validation { field: "type", message: "Invalid email verification type".into() });
+            }
+            (VerifyProof::Link(presented) | VerifyProof::PkceLink { token: presented, .. }, _) => {
                 (self.token_by_link(kind, presented).await?, false)
             }
-            VerifyProof::Code { email, code } => (self.token_by_code(kind, email, code).await?, true),
+            (VerifyProof::Code { email, code }, _) => (self.token_by_code(kind, email, code).await?, true),
         };
         // A PKCE link answers a session only to the client holding the flow's verifier:
         // whoever merely read the link (a mail scanner's log, a forwarded mail) must not get
@@ -187,7 +213,7 @@ impl AuthService {
             return Err(AuthError::UserBanned);
         }
         // A secret sent to an address the account no longer has is void.
-        if user.email.as_ref() != Some(&token.sent_to) {
+        if user.email.as_ref() != token.sent_to.email() {
             return Err(AuthError::OtpExpired);
         }
         // Only what using the secret changes is written: a ban, a password or a role set since
@@ -213,7 +239,14 @@ impl AuthService {
             (OneTimeKind::MagicLink, true) => AuthMethod::Otp,
             (OneTimeKind::MagicLink, false) => AuthMethod::Magiclink,
             (OneTimeKind::Invite, _) => AuthMethod::Invite,
-            (OneTimeKind::Reauthentication | OneTimeKind::EmailChangeCurrent | OneTimeKind::EmailChangeNew, _) => {
+            (
+                OneTimeKind::Reauthentication
+                | OneTimeKind::EmailChangeCurrent
+                | OneTimeKind::EmailChangeNew
+                | OneTimeKind::PhoneConfirmation
+                | OneTimeKind::PhoneChange,
+                _,
+            ) => {
                 return Err(AuthError::OtpExpired);
             }
         };
@@ -252,7 +285,8 @@ impl AuthService {
         }
         if kind == VerifyType::EmailChange {
             // The new address belongs to nobody yet: its code is found by recipient.
-            for pending in self.ports.flows.find_tokens_sent_to(&address, OneTimeKind::EmailChangeNew).await? {
+            let to = Contact::Email(address.clone());
+            for pending in self.ports.flows.find_tokens_sent_to(&to, OneTimeKind::EmailChangeNew).await? {
                 if !tried.iter().any(|(user, _)| *user == pending.user_id) {
                     tried.push((pending.user_id, counted_with(pending.kind)));
                 }

@@ -9,6 +9,7 @@ mod email_links;
 mod mfa;
 mod observer;
 mod password_throttle;
+mod phone;
 mod pkce;
 mod pruning;
 mod refresh;

@@ -90,6 +90,7 @@ pub(crate) struct ResendBody {
     #[serde(rename = "type")]
     kind: Option<String>,
     email: Option<String>,
+    phone: Option<String>,
     #[serde(flatten)]
     pkce: ChallengeFields,
 }
@@ -105,8 +106,14 @@ pub(crate) async fn resend(
     let email_change = match body.kind.as_deref().map(str::trim) {
         Some("signup") => false,
         Some("email_change") => true,
-        Some("sms" | "phone_change") => {
-            return Err(AuthError::FeatureDisabled("resending this kind of message").into());
+        Some(kind @ ("sms" | "phone_change")) => {
+            let phone = body.phone.filter(|p| !p.trim().is_empty()).ok_or(AuthError::Validation {
+                field: "phone",
+                message: "Type provided requires a phone number".into(),
+            })?;
+            state.limit(Bucket::Email, &request).await?;
+            let change = kind == "phone_change";
+            return answer_alike(&state, state.service.resend_phone(&phone, change)).await;
         }
         _ => {
             let message = "Missing one of these types: signup, email_change, sms, phone_change".into();
@@ -130,6 +137,7 @@ pub(crate) struct OtpBody {
     phone: Option<String>,
     create_user: Option<bool>,
     data: Option<Value>,
+    channel: Option<String>,
     #[serde(flatten)]
     pkce: ChallengeFields,
 }
@@ -162,8 +170,16 @@ async fn send_sign_in(
     body: OtpBody,
     asked: SignInMail,
 ) -> Result<HttpResponse, ApiError> {
-    if body.phone.as_deref().is_some_and(|p| !p.trim().is_empty()) {
-        return Err(AuthError::PhoneProviderDisabled.into());
+    if let Some(phone) = body.phone.filter(|p| !p.trim().is_empty()) {
+        if body.email.as_deref().is_some_and(|e| !e.trim().is_empty()) {
+            let message = "Only an email address or phone number should be provided".into();
+            return Err(AuthError::Validation { field: "phone", message }.into());
+        }
+        state.limit(Bucket::Email, &request).await?;
+        let client = client_info(&request, &state.settings.trusted_proxies);
+        let create_user = body.create_user.unwrap_or(true);
+        let work = state.service.send_phone_otp(&phone, create_user, body.data, body.channel.as_deref(), &client);
+        return answer_alike(&state, work).await;
     }
     let email = required_email(body.email, "One of email or phone must be set")?;
     let link = body.pkce.link_options(&state, redirect_to)?;
@@ -180,6 +196,7 @@ pub(crate) struct VerifyBody {
     token: Option<String>,
     token_hash: Option<String>,
     email: Option<String>,
+    phone: Option<String>,
     redirect_to: Option<String>,
     /// The PKCE verifier, which a `pkce_` link posted as JSON needs.
     code_verifier: Option<String>,
@@ -194,6 +211,15 @@ impl VerifyBody {
             Some(code_verifier) => VerifyProof::PkceLink { token, code_verifier },
             None => VerifyProof::Link(token),
         };
+        if matches!(kind, VerifyType::Sms | VerifyType::PhoneChange) {
+            let (Some(phone), Some(code)) = (present(self.phone), present(self.token)) else {
+                return Err(AuthError::Validation {
+                    field: "phone",
+                    message: "Only the token and phone number are needed to verify a code sent by SMS".into(),
+                });
+            };
+            return Ok((kind, VerifyProof::PhoneCode { phone, code }));
+        }
         let proof = match (present(self.token_hash), present(self.token), present(self.email)) {
             (Some(hash), _, _) => link(hash),
             (None, Some(code), Some(email)) => VerifyProof::Code { email, code },
@@ -336,6 +362,7 @@ fn form_body(body: &[u8]) -> Result<VerifyBody, ApiError> {
         token: get("token"),
         token_hash: get("token_hash"),
         email: get("email"),
+        phone: None,
         redirect_to: get("redirect_to"),
         // The link page's form never carries one: the browser's answer is an auth code.
         code_verifier: None,
@@ -387,6 +414,7 @@ pub(crate) async fn verify_link(
         token: query.token,
         token_hash: None,
         email: None,
+        phone: None,
         redirect_to: query.redirect_to,
         code_verifier: None,
     };

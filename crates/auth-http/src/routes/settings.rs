@@ -10,13 +10,13 @@ pub(crate) async fn settings(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "external": {
             "email": true,
-            "phone": false,
+            "phone": settings.sms.enabled,
             "anonymous_users": settings.anonymous_enabled,
         },
         "disable_signup": !settings.signup_enabled,
         "mailer_autoconfirm": settings.autoconfirm,
-        "phone_autoconfirm": false,
-        "sms_provider": "",
+        "phone_autoconfirm": settings.sms.autoconfirm,
+        "sms_provider": state.settings.sms_provider,
         "saml_enabled": false,
         "passkeys_enabled": false,
     }))

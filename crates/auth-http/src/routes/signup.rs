@@ -17,6 +17,7 @@ pub(crate) struct SignupBody {
     username: Option<String>,
     password: Option<String>,
     data: Option<Value>,
+    channel: Option<String>,
     #[serde(flatten)]
     pkce: ChallengeFields,
 }
@@ -39,6 +40,7 @@ pub(crate) async fn signup(
         data: body.data,
         redirect_to: link.redirect_to,
         pkce: link.pkce,
+        channel: body.channel,
     };
     let started = actix_web::rt::time::Instant::now();
     let outcome = state.service.signup(signup, &client_info(&request, &state.settings.trusted_proxies)).await;

@@ -72,7 +72,7 @@ fn password_identifier(body: &TokenBody) -> Result<Identifier, ApiError> {
     let given = |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     match (given(&body.email), given(&body.username), given(&body.phone)) {
         (Some(login), None, None) | (None, Some(login), None) => Ok(Identifier::parse_login(&login)?),
-        (None, None, Some(_)) => Err(AuthError::PhoneProviderDisabled.into()),
+        (None, None, Some(phone)) => Ok(Identifier::Phone(phone)),
         (None, None, None) => {
             Err(AuthError::Validation { field: "email", message: "missing email, username or phone".into() }.into())
         }

@@ -12,7 +12,8 @@ use crate::{ApiError, AppState, views};
 pub(crate) async fn get_user(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
     let user = state.service.current_user(&caller.0);
     let factors = state.service.user_factors(user.id).await?;
-    Ok(super::no_store(HttpResponse::Ok()).json(views::user_with_factors(&user, &factors)))
+    let identities = state.service.user_identities(user.id).await?;
+    Ok(super::no_store(HttpResponse::Ok()).json(views::user_in_full(&user, &factors, &identities)))
 }
 
 /// `PUT /user` body. Fields a user may never set are read only to refuse them.
@@ -25,6 +26,7 @@ pub(crate) struct UpdateBody {
     username: Option<String>,
     email: Option<String>,
     phone: Option<String>,
+    channel: Option<String>,
     app_metadata: Option<Value>,
     role: Option<Value>,
     aud: Option<Value>,
@@ -59,6 +61,10 @@ pub(crate) async fn update_user(
         state.limit(crate::Bucket::Email, &request).await?;
         email_link = body.pkce.link_options(&state, query.into_inner().redirect_to)?;
     }
+    if body.phone.as_deref().is_some_and(|p| !p.trim().is_empty()) {
+        // A new number is sent a code: counted as a mail request is.
+        state.limit(crate::Bucket::Email, &request).await?;
+    }
     let changes = UserChanges {
         data: body.data,
         password: body.password.map(Password::new),
@@ -68,6 +74,7 @@ pub(crate) async fn update_user(
         email,
         email_link,
         phone: body.phone,
+        channel: body.channel,
     };
     let asks_for_mail = changes.email.is_some();
     let started = actix_web::rt::time::Instant::now();

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use auth_core::domain::{AuditEvent, MAX_CODE_ATTEMPTS, User, UserChange, UserId};
-use auth_core::domain::{AuthCode, Email, MailKind, OneTimeKind, OneTimeToken, OutgoingMail, Session, TokenDigest};
+use auth_core::domain::{
+    AuthCode, Contact, Email, MailKind, OneTimeKind, OneTimeToken, Outgoing, Session, TokenDigest,
+};
 use auth_core::ports::{CodeQuota, EmailFlowStore, Mail, Redemption, StoreError};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -60,7 +62,7 @@ impl EmailFlowStore for Store {
     async fn issue_tokens(
         &self,
         user: UserId,
-        secrets: &[(OneTimeToken, Option<OutgoingMail>)],
+        secrets: &[(OneTimeToken, Option<Outgoing>)],
         withdraw: &[OneTimeKind],
         quota: Option<CodeQuota>,
     ) -> Result<bool, StoreError> {
@@ -69,11 +71,7 @@ impl EmailFlowStore for Store {
             .iter()
             .map(|(token, mail)| {
                 let stamp = UserChangeRow::from(&UserChange::issued(token));
-                (
-                    OneTimeRow::from(token),
-                    stamp,
-                    mail.as_ref().map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at)),
-                )
+                (OneTimeRow::from(token), stamp, mail.as_ref().map(|m| OutboxRow::outgoing(m, token.created_at)))
             })
             .collect();
         let withdrawn: Vec<&str> = withdraw.iter().map(|k| k.as_str()).collect();
@@ -101,13 +99,13 @@ impl EmailFlowStore for Store {
         &self,
         user: &User,
         token: &OneTimeToken,
-        mail: Option<OutgoingMail>,
+        mail: Option<Outgoing>,
         events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let user_row = UserRow::from(user);
         let row = OneTimeRow::from(token);
         let stamp = UserChangeRow::from(&UserChange::issued(token));
-        let outbox = mail.map(|m| OutboxRow::new(m.kind, &m.mail, token.created_at));
+        let outbox = mail.map(|m| OutboxRow::outgoing(&m, token.created_at));
         self.write("create_user_with_token", async |c| {
             diesel::insert_into(users::table).values(&user_row).execute(c).await?;
             put_one_time(c, &row, &stamp, outbox.as_ref()).await?;
@@ -183,7 +181,7 @@ impl EmailFlowStore for Store {
         .await
     }
 
-    async fn find_tokens_sent_to(&self, to: &Email, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError> {
+    async fn find_tokens_sent_to(&self, to: &Contact, kind: OneTimeKind) -> Result<Vec<OneTimeToken>, StoreError> {
         let sent = one_time_tokens::table.filter(one_time_tokens::sent_to.eq(to.as_str()));
         let query = sent.filter(one_time_tokens::kind.eq(kind.as_str())).select(OneTimeRow::as_select());
         self.load("find_tokens_sent_to", query).await

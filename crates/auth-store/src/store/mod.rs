@@ -20,6 +20,8 @@ mod audit;
 mod factor_rows;
 mod factors;
 mod flows;
+mod identities;
+mod identity_rows;
 mod keys;
 mod outbox;
 mod readiness;

@@ -1,14 +1,14 @@
 //! `MailOutbox`: the delivery worker's side of the outbox.
 
 use async_trait::async_trait;
-use auth_core::domain::QueuedMail;
+use auth_core::domain::{QueuedMail, QueuedSms};
 use auth_core::ports::{MailOutbox, StoreError};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::super::Store;
-use super::rows::OutboxRow;
+use super::rows::{EMAIL_CHANNEL, OutboxRow};
 use super::schema::mail_outbox;
 
 #[async_trait]
@@ -21,7 +21,7 @@ impl MailOutbox for Store {
     ) -> Result<Vec<QueuedMail>, StoreError> {
         let pending =
             mail_outbox::table.filter(mail_outbox::sent_at.is_null()).filter(mail_outbox::failed_at.is_null());
-        let due = pending.filter(mail_outbox::next_attempt_at.le(now));
+        let due = pending.filter(mail_outbox::next_attempt_at.le(now)).filter(mail_outbox::channel.eq(EMAIL_CHANNEL));
         let oldest = due.order((mail_outbox::next_attempt_at.asc(), mail_outbox::id.asc())).limit(i64::from(limit));
         // Replicas claiming at once each take different messages.
         let batch = for_update_skip_locked!(oldest).select(OutboxRow::as_select());
@@ -35,6 +35,30 @@ impl MailOutbox for Store {
             })
             .await?;
         rows.into_iter().map(QueuedMail::try_from).collect()
+    }
+
+    async fn claim_due_sms(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<QueuedSms>, StoreError> {
+        let pending =
+            mail_outbox::table.filter(mail_outbox::sent_at.is_null()).filter(mail_outbox::failed_at.is_null());
+        let due = pending.filter(mail_outbox::next_attempt_at.le(now)).filter(mail_outbox::channel.ne(EMAIL_CHANNEL));
+        let oldest = due.order((mail_outbox::next_attempt_at.asc(), mail_outbox::id.asc())).limit(i64::from(limit));
+        // Replicas claiming at once each take different messages.
+        let batch = for_update_skip_locked!(oldest).select(OutboxRow::as_select());
+        let rows: Vec<OutboxRow> = self
+            .write("claim_due_sms", async |c| {
+                let rows: Vec<OutboxRow> = batch.load(c).await?;
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                let leased = mail_outbox::next_attempt_at.eq(lease_until);
+                diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids))).set(leased).execute(c).await?;
+                Ok(rows)
+            })
+            .await?;
+        rows.into_iter().map(QueuedSms::try_from).collect()
     }
 
     async fn mark_mail_sent(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {

@@ -3,10 +3,10 @@
 
 use super::super::{Db, DbUuid, db_uuid, uuid};
 use auth_core::domain::{
-    Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Email, FactorId,
-    FactorType, KeyMaterial, KeyPurpose, MailKind, MailState, Metadata, MfaProof, OneTimeKind, OneTimeToken,
-    PasswordHash, Phone, QueuedMail, RefreshTokenRecord, Session, SessionId, StoredKey, TokenDigest, User, UserChange,
-    UserId, Username,
+    Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Contact, Email,
+    FactorId, FactorType, KeyMaterial, KeyPurpose, MailKind, MailState, Metadata, MfaProof, OneTimeKind, OneTimeToken,
+    Outgoing, OutgoingSms, PasswordHash, Phone, QueuedMail, QueuedSms, RefreshTokenRecord, Session, SessionId,
+    SmsChannel, StoredKey, TokenDigest, User, UserChange, UserId, Username,
 };
 use auth_core::ports::StoreError;
 use chrono::{DateTime, Utc};
@@ -44,6 +44,8 @@ pub struct UserRow {
     pub email_change_sent_at: Option<DateTime<Utc>>,
     pub reauthentication_sent_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    pub phone_change: Option<String>,
+    pub phone_change_sent_at: Option<DateTime<Utc>>,
 }
 
 impl From<&User> for UserRow {
@@ -72,6 +74,8 @@ impl From<&User> for UserRow {
             email_change_sent_at: user.mail.email_change_sent_at,
             reauthentication_sent_at: user.mail.reauthentication_sent_at,
             deleted_at: user.deleted_at,
+            phone_change: user.mail.phone_change.as_ref().map(|p| p.as_str().to_owned()),
+            phone_change_sent_at: user.mail.phone_change_sent_at,
         }
     }
 }
@@ -98,6 +102,8 @@ pub struct UserChangeRow {
     pub email_change: Option<Option<String>>,
     pub email_change_sent_at: Option<DateTime<Utc>>,
     pub reauthentication_sent_at: Option<DateTime<Utc>>,
+    pub phone_change: Option<Option<String>>,
+    pub phone_change_sent_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -123,6 +129,8 @@ impl From<&UserChange> for UserChangeRow {
             email_change: change.email_change.as_ref().map(|e| e.as_ref().map(|e| text(e.as_str()))),
             email_change_sent_at: change.email_change_sent_at,
             reauthentication_sent_at: change.reauthentication_sent_at,
+            phone_change: change.phone_change.as_ref().map(|p| p.as_ref().map(|p| text(p.as_str()))),
+            phone_change_sent_at: change.phone_change_sent_at,
             updated_at: change.updated_at,
         }
     }
@@ -160,6 +168,12 @@ impl TryFrom<UserRow> for User {
                     .map_err(corrupt("users.email_change"))?,
                 email_change_sent_at: row.email_change_sent_at,
                 reauthentication_sent_at: row.reauthentication_sent_at,
+                phone_change: row
+                    .phone_change
+                    .map(|p| Phone::parse(&p))
+                    .transpose()
+                    .map_err(corrupt("users.phone_change"))?,
+                phone_change_sent_at: row.phone_change_sent_at,
             },
             deleted_at: row.deleted_at,
         })
@@ -282,7 +296,7 @@ pub(super) fn parsed<T>(value: &str, parse: fn(&str) -> Option<T>, column: &'sta
 }
 
 /// A stored SHA-256 digest.
-fn digest(bytes: &[u8]) -> Result<TokenDigest, StoreError> {
+pub(super) fn digest(bytes: &[u8]) -> Result<TokenDigest, StoreError> {
     TokenDigest::from_slice(bytes).ok_or_else(|| corrupt("digest")("not 32 bytes"))
 }
 
@@ -432,7 +446,8 @@ impl TryFrom<OneTimeRow> for OneTimeToken {
             kind: parsed(&r.kind, OneTimeKind::parse, "one-time kind")?,
             link_digest: digest(&r.link_digest)?,
             code_digest: digest(&r.code_digest)?,
-            sent_to: Email::parse(&r.sent_to).map_err(corrupt("sent_to"))?,
+            sent_to: Contact::parse_stored(&r.sent_to)
+                .ok_or_else(|| corrupt("sent_to")("neither address nor number"))?,
             relates_to: r.relates_to.as_deref().map(Email::parse).transpose().map_err(corrupt("relates_to"))?,
             created_at: r.created_at,
             link_expires_at: r.link_expires_at,
@@ -442,7 +457,7 @@ impl TryFrom<OneTimeRow> for OneTimeToken {
     }
 }
 
-fn challenge_from(challenge: &str, method: &str) -> Result<CodeChallenge, StoreError> {
+pub(super) fn challenge_from(challenge: &str, method: &str) -> Result<CodeChallenge, StoreError> {
     let method = parsed(method, ChallengeMethod::parse, "code challenge method")?;
     CodeChallenge::new(method, challenge).map_err(corrupt("code challenge"))
 }
@@ -504,12 +519,37 @@ pub struct OutboxRow {
     pub queued_at: DateTime<Utc>,
     pub next_attempt_at: DateTime<Utc>,
     pub attempts: i32,
+    /// `email`, or the text message's channel (`sms`, `whatsapp`).
+    pub channel: String,
 }
 
+/// The channel of mail in `mail_outbox` (text messages have theirs).
+pub const EMAIL_CHANNEL: &str = "email";
+
 impl OutboxRow {
-    /// The message, due at `at`.
+    /// The message, mail or text, due at `at`.
+    pub fn outgoing(outgoing: &Outgoing, at: DateTime<Utc>) -> Self {
+        match outgoing {
+            Outgoing::Mail(mail) => Self::new(mail.kind, &mail.mail, at),
+            Outgoing::Sms(sms) => Self {
+                id: 0,
+                kind: sms.kind.as_str().to_owned(),
+                recipient: sms.to.as_str().to_owned(),
+                subject: String::new(),
+                text_body: sms.text.clone(),
+                html_body: String::new(),
+                queued_at: at,
+                next_attempt_at: at,
+                attempts: 0,
+                channel: sms.channel.as_str().to_owned(),
+            },
+        }
+    }
+
+    /// The mail, due at `at`.
     pub fn new(kind: MailKind, mail: &auth_core::ports::Mail, at: DateTime<Utc>) -> Self {
         Self {
+            channel: EMAIL_CHANNEL.to_owned(),
             id: 0,
             kind: kind.as_str().to_owned(),
             recipient: mail.to.as_str().to_owned(),
@@ -520,6 +560,24 @@ impl OutboxRow {
             next_attempt_at: at,
             attempts: 0,
         }
+    }
+}
+
+impl TryFrom<OutboxRow> for QueuedSms {
+    type Error = StoreError;
+
+    fn try_from(r: OutboxRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id,
+            sms: OutgoingSms {
+                kind: parsed(&r.kind, OneTimeKind::parse, "text message kind")?,
+                to: Phone::parse(&r.recipient).map_err(corrupt("recipient"))?,
+                text: r.text_body,
+                channel: parsed(&r.channel, SmsChannel::parse, "channel")?,
+            },
+            attempts: u32::try_from(r.attempts).unwrap_or_default(),
+            queued_at: r.queued_at,
+        })
     }
 }
 

@@ -3,10 +3,10 @@
 pub(super) use std::sync::Arc;
 
 pub(super) use auth_core::domain::{
-    Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Email, ExpiryReason,
-    KeyMaterial, KeyPurpose, MailKind, Metadata, OneTimeKind, OneTimeToken, OutgoingMail, PasswordHash, Phone,
-    RefreshToken, Rotation, RotationOutcome, Session, SessionId, SessionLimits, StoredKey, TokenDigest, User,
-    UserChange, UserId, UserQuery, Username,
+    Aal, Actor, AuditAction, AuditEvent, AuthCode, AuthMethod, ChallengeMethod, CodeChallenge, Contact, Email,
+    ExpiryReason, KeyMaterial, KeyPurpose, MailKind, Metadata, OneTimeKind, OneTimeToken, Outgoing, OutgoingMail,
+    OutgoingSms, PasswordHash, Phone, RefreshToken, Rotation, RotationOutcome, Session, SessionId, SessionLimits,
+    SmsChannel, StoredKey, TokenDigest, User, UserChange, UserId, UserQuery, Username,
 };
 pub(super) use auth_core::ports::{CodeQuota, Mail, Redemption, SessionPrune, StoreError, UniqueField};
 pub(super) use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -120,7 +120,7 @@ pub(super) fn one_time(user: &User, kind: OneTimeKind, name: &str, at: DateTime<
         kind,
         link_digest: TokenDigest::of(format!("link-{name}").as_bytes()),
         code_digest: TokenDigest::of(format!("code-{name}").as_bytes()),
-        sent_to: user.email.clone().unwrap(),
+        sent_to: Contact::Email(user.email.clone().unwrap()),
         relates_to: None,
         created_at: at,
         link_expires_at: at + Duration::hours(1),
@@ -129,8 +129,8 @@ pub(super) fn one_time(user: &User, kind: OneTimeKind, name: &str, at: DateTime<
     }
 }
 
-pub(super) fn outgoing(kind: MailKind, mail: Mail) -> OutgoingMail {
-    OutgoingMail { kind, mail }
+pub(super) fn outgoing(kind: MailKind, mail: Mail) -> Outgoing {
+    Outgoing::Mail(OutgoingMail { kind, mail })
 }
 
 pub(super) fn mail(to: &str, n: u32) -> Mail {
@@ -147,7 +147,7 @@ pub(super) fn mail(to: &str, n: u32) -> Mail {
 pub(super) async fn issue(
     store: &Arc<impl Store>,
     token: &OneTimeToken,
-    mail: Option<OutgoingMail>,
+    mail: Option<Outgoing>,
 ) -> Result<bool, StoreError> {
     store.issue_tokens(token.user_id, &[(token.clone(), mail)], &[], None).await
 }

@@ -33,11 +33,11 @@ contract_cases! { $ flow_contract_cases, flows;
         assert_eq!(store.find_token(alice.id, OneTimeKind::Recovery).await.unwrap(), Some(second.clone()));
         assert_eq!(store.find_token(alice.id, OneTimeKind::MagicLink).await.unwrap(), Some(magic.clone()));
         let alice_address = alice.email.clone().unwrap();
-        assert_eq!(store.find_tokens_sent_to(&alice_address, OneTimeKind::MagicLink).await.unwrap(), vec![magic]);
-        assert!(store.find_tokens_sent_to(&alice_address, OneTimeKind::Invite).await.unwrap().is_empty());
+        assert_eq!(store.find_tokens_sent_to(&Contact::Email(alice_address.clone()), OneTimeKind::MagicLink).await.unwrap(), vec![magic]);
+        assert!(store.find_tokens_sent_to(&Contact::Email(alice_address.clone()), OneTimeKind::Invite).await.unwrap().is_empty());
         let mut change = one_time(&alice, OneTimeKind::EmailChangeNew, "change", t0());
-        change.sent_to = Email::parse("alice.new@example.com").unwrap();
-        change.relates_to = Some(change.sent_to.clone());
+        change.sent_to = Contact::Email(Email::parse("alice.new@example.com").unwrap());
+        change.relates_to = change.sent_to.email().cloned();
         issue(&store, &change, None).await.unwrap();
         assert_eq!(
             store.find_tokens_sent_to(&change.sent_to, OneTimeKind::EmailChangeNew).await.unwrap(),
@@ -136,7 +136,7 @@ contract_cases! { $ flow_contract_cases, flows;
         let stale = one_time(&eve, OneTimeKind::EmailChangeCurrent, "stale", t0());
         issue(&store, &stale, None).await.unwrap();
         let mut new_half = one_time(&eve, OneTimeKind::EmailChangeNew, "new", t0());
-        new_half.sent_to = Email::parse("eve.new@example.com").unwrap();
+        new_half.sent_to = Contact::Email(Email::parse("eve.new@example.com").unwrap());
         let halves = [OneTimeKind::EmailChangeNew, OneTimeKind::EmailChangeCurrent];
         let secrets = [(new_half.clone(), Some(outgoing(MailKind::EmailChangeNew, mail("eve.new@example.com", 1))))];
         assert!(store.issue_tokens(eve.id, &secrets, &halves, None).await.unwrap());
@@ -191,10 +191,10 @@ contract_cases! { $ flow_contract_cases, flows;
             store.create_user(&owner).await.unwrap();
             let current = one_time(&owner, OneTimeKind::EmailChangeCurrent, &format!("cur{n}"), t0());
             let mut new_half = one_time(&owner, OneTimeKind::EmailChangeNew, &format!("new{n}"), t0());
-            new_half.sent_to = Email::parse(&format!("new{n}@example.com")).unwrap();
+            new_half.sent_to = Contact::Email(Email::parse(&format!("new{n}@example.com")).unwrap());
             let secrets = [(current.clone(), None), (new_half.clone(), None)];
             store.issue_tokens(owner.id, &secrets, &[], None).await.unwrap();
-            let change = UserChange { email: Some(new_half.sent_to.clone()), ..signed_in_at(t0()) };
+            let change = UserChange { email: new_half.sent_to.email().cloned(), ..signed_in_at(t0()) };
             let uses = join_all([
                 store.redeem_token(&current, &change, Redemption::Nothing, Some(OneTimeKind::EmailChangeNew)),
                 store.redeem_token(&new_half, &change, Redemption::Nothing, Some(OneTimeKind::EmailChangeCurrent)),
@@ -203,7 +203,7 @@ contract_cases! { $ flow_contract_cases, flows;
             let applied = uses.into_iter().map(Result::unwrap).filter(|done| *done).count();
             assert_eq!(applied, 1, "round {n}");
             let stored = store.find_user(owner.id).await.unwrap().unwrap();
-            assert_eq!(stored.email, Some(new_half.sent_to.clone()));
+            assert_eq!(stored.email, new_half.sent_to.email().cloned());
         }
     }
 

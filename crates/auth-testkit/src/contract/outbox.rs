@@ -34,6 +34,43 @@ contract_cases! { $ outbox_contract_cases, outbox;
         assert_eq!(store.claim_due_mail(at(120), at(121), 1).await.unwrap().len(), 1, "an expired lease is due again");
     }
 
+    /// A text message queued with its secret waits in the same outbox as mail but is claimed
+    /// only as a text message; the secret records the pending number on its user; sent, its
+    /// text is erased like a mail's bodies.
+    pub async fn text_messages_share_the_outbox_but_not_its_claims(store: Arc<impl Store>) {
+        let mut sam = user(41, Some("sam@example.com"), None);
+        sam.phone = Some(Phone::parse("15550004141").unwrap());
+        store.create_user(&sam).await.unwrap();
+        let new_number = Phone::parse("+15550004242").unwrap();
+        let mut token = one_time(&sam, OneTimeKind::PhoneChange, "sms-link", t0());
+        token.sent_to = Contact::Phone(new_number.clone());
+        let sms = OutgoingSms {
+            kind: OneTimeKind::PhoneChange,
+            to: new_number.clone(),
+            text: "Your code is 123456".into(),
+            channel: SmsChannel::Whatsapp,
+        };
+        assert!(issue(&store, &token, Some(Outgoing::Sms(sms.clone()))).await.unwrap());
+        store.queue_mail(MailKind::ForgotUsername, &mail("sam@example.com", 1), t0()).await.unwrap();
+
+        let stored = store.find_user(sam.id).await.unwrap().unwrap();
+        assert_eq!((stored.mail.phone_change, stored.mail.phone_change_sent_at), (Some(new_number.clone()), Some(t0())));
+        let found = store.find_tokens_sent_to(&Contact::Phone(new_number), OneTimeKind::PhoneChange).await.unwrap();
+        assert_eq!(found, vec![token]);
+
+        let later = t0() + Duration::minutes(1);
+        let mails = store.claim_due_mail(later, later + Duration::minutes(5), 10).await.unwrap();
+        assert_eq!(mails.len(), 1, "the mail only");
+        let texts = store.claim_due_sms(later, later + Duration::minutes(5), 10).await.unwrap();
+        assert_eq!(texts.iter().map(|q| (&q.sms, q.attempts, q.queued_at)).collect::<Vec<_>>(), [(&sms, 0, t0())]);
+        assert!(store.claim_due_sms(later, later, 10).await.unwrap().is_empty(), "leased");
+        store.reschedule_mail(texts[0].id, later, "503 provider down").await.unwrap();
+        let retried = store.claim_due_sms(later, later + Duration::minutes(5), 10).await.unwrap();
+        assert_eq!(retried.iter().map(|q| q.attempts).collect::<Vec<_>>(), [1]);
+        store.mark_mail_sent(retried[0].id, later).await.unwrap();
+        assert!(store.claim_due_sms(later + Duration::hours(1), later + Duration::hours(2), 10).await.unwrap().is_empty());
+    }
+
     /// Workers claiming at the same moment each get different messages.
     pub async fn concurrent_claims_never_share_a_message(store: Arc<impl Store>) {
         for n in 0..20 {
