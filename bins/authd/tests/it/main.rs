@@ -8,6 +8,7 @@ mod cli;
 mod db_timeouts;
 mod e2e;
 mod email;
+mod faults;
 mod keys;
 mod migrating;
 mod observability;
