@@ -70,6 +70,8 @@ pub struct Config {
     pub prune: PruneConfig,
     /// Second factors (TOTP).
     pub mfa: crate::mfa_config::MfaConfig,
+    /// Sign-in through identity providers.
+    pub external: crate::external_config::ExternalConfig,
     /// Outgoing mail server; without a host, mail goes to files.
     pub smtp: SmtpConfig,
     /// What mails say and where unsent ones are kept.

@@ -266,9 +266,13 @@ fn service(
     }
     let kek = config.jwt.keys_encryption_key().context("jwt.keys_encryption_key")?;
     let totp = Arc::new(TotpFactors::new(kek, Arc::new(OsRandom)));
+    let providers = config.external.providers().map_err(anyhow::Error::msg)?;
+    let timeout = std::time::Duration::from_secs(config.external.http_timeout_secs.max(1));
+    let providers = auth_idp::Providers::new(providers, Arc::clone(&clock), timeout, config.external.allow_http)?;
     let ports = Ports::new(&database.ports(), Arc::new(hasher), signer, Arc::new(chain), clock, Arc::new(OsRandom))
         .with_templates(templates)
-        .with_totp(totp);
+        .with_totp(totp)
+        .with_providers(Arc::new(providers));
     // The per-account password throttle, the per-address mail throttle and the HTTP layer's
     // per-IP limits count here.
     let limiter = limits::limiter(config, database, Arc::clone(&ports.clock))?;
@@ -468,6 +472,6 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
             max_codes_per_day: config.otp.max_codes_per_day,
         },
         mfa: config.mfa.settings(&config.site.url),
-        external: auth_core::service::ExternalSettings::default(),
+        external: config.external.settings(),
     })
 }
