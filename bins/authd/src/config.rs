@@ -77,6 +77,8 @@ pub struct Config {
     pub mfa: crate::mfa_config::MfaConfig,
     /// Phone sign-in and the SMS provider.
     pub sms: crate::sms_config::SmsConfig,
+    /// Sign-in through identity providers.
+    pub external: crate::external_config::ExternalConfig,
     /// Outgoing mail server; without a host, mail goes to files.
     pub smtp: SmtpConfig,
     /// What mails say and where unsent ones are kept.

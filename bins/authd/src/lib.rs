@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod compat;
 pub mod config;
+pub mod external_config;
 pub mod gotrue_env;
 pub mod keys;
 pub mod mfa_config;

@@ -309,9 +309,13 @@ fn service(
     }
     let kek = config.jwt.keys_encryption_key().context("jwt.keys_encryption_key")?;
     let totp = Arc::new(TotpFactors::new(kek, Arc::new(OsRandom)));
+    let providers = config.external.providers().map_err(anyhow::Error::msg)?;
+    let timeout = std::time::Duration::from_secs(config.external.http_timeout_secs.max(1));
+    let providers = auth_idp::Providers::new(providers, Arc::clone(&clock), timeout, config.external.allow_http)?;
     let mut ports = Ports::new(&database.ports(), Arc::new(hasher), signer, Arc::new(chain), clock, Arc::new(OsRandom))
         .with_templates(templates)
-        .with_totp(totp);
+        .with_totp(totp)
+        .with_providers(Arc::new(providers));
     if let Some(sms) = sms_sender(config)? {
         ports = ports.with_sms(sms);
     }
@@ -525,7 +529,7 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
             max_codes_per_day: config.otp.max_codes_per_day,
         },
         mfa: config.mfa.settings(&config.site.url),
-        external: auth_core::service::ExternalSettings::default(),
+        external: config.external.settings(),
         sms: config.sms.settings(),
     })
 }

@@ -289,6 +289,14 @@ pub fn app(
                     .route(web::delete().to(routes::user::delete_user)),
             )
             .service(resource("/logout").route(web::post().to(routes::logout::logout)))
+            .service(public(resource("/authorize").route(web::get().to(routes::external::authorize))))
+            .service(
+                resource("/callback")
+                    .route(web::get().to(routes::external::callback_get))
+                    .route(web::post().to(routes::external::callback_post)),
+            )
+            .service(resource("/user/identities/authorize").route(web::get().to(routes::external::link)))
+            .service(resource("/user/identities/{id}").route(web::delete().to(routes::external::unlink)))
             .service(resource("/factors").route(web::post().to(routes::factors::enroll)))
             // Before `/factors/{id}`, which would take `recovery-codes` for an id.
             .service(

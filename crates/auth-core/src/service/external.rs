@@ -164,8 +164,14 @@ impl AuthService {
             created_at: now,
             expires_at: now + ttl,
         };
+        // A linking flow is begun by a fetch (auth-js reads `{url}`), which cannot set a cookie
+        // in the browser: its binding travels in the state instead (see docs/api.md §6).
+        let state = match flow.linking_target {
+            Some(_) => format!("{}.{}", flow.id, binding.as_str()),
+            None => flow.id.to_string(),
+        };
         let request = AuthorizationRequest {
-            state: flow.id.to_string(),
+            state,
             scopes: scopes(start.scopes.as_deref()),
             nonce: binding.nonce(),
             pkce_challenge: binding.provider_challenge(),
@@ -185,14 +191,19 @@ impl AuthService {
     ) -> Result<ExternalLanding, CallbackFailure> {
         let state = callback.state.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let state = state.ok_or(CallbackFailure::early(ExternalError::StateMissing))?;
-        let id: FlowId = state.parse().map_err(|_| CallbackFailure::early(ExternalError::StateInvalid))?;
+        let (id, in_state) = state.split_once('.').map_or((state, None), |(id, binding)| (id, Some(binding)));
+        let id: FlowId = id.parse().map_err(|_| CallbackFailure::early(ExternalError::StateInvalid))?;
         let taken = self.ports.identities.take_oauth_flow(id).await.map_err(CallbackFailure::early)?;
         let flow = taken.ok_or(CallbackFailure::early(ExternalError::StateNotFound))?;
         let now = self.ports.clock.now();
         if now > flow.expires_at {
             return Err(CallbackFailure::early(ExternalError::StateExpired));
         }
-        let binding = callback.binding.as_deref().map(BrowserBinding::presented);
+        let presented = match flow.linking_target {
+            Some(_) => in_state,
+            None => callback.binding.as_deref(),
+        };
+        let binding = presented.map(BrowserBinding::presented);
         let Some(binding) = binding.filter(|b| b.digest() == flow.browser) else {
             return Err(CallbackFailure::early(ExternalError::OtherBrowser));
         };

@@ -108,7 +108,9 @@ impl AuthService {
         let Some(verified) = verified.and_then(|e| Email::parse(e).ok()) else { return Ok(Target::Create) };
         let mut owners: Vec<UserId> = Vec::new();
         for identity in self.ports.identities.find_identities_by_email(verified.as_str()).await? {
-            if !owners.contains(&identity.user_id) {
+            // An identity whose provider never verified the address does not own it.
+            let proven = identity.identity_data.get("email_verified") == Some(&Value::Bool(true));
+            if proven && !owners.contains(&identity.user_id) {
                 owners.push(identity.user_id);
             }
         }

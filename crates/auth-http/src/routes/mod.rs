@@ -9,6 +9,7 @@ use crate::{ApiError, AppState};
 
 pub(crate) mod admin;
 pub(crate) mod email;
+pub(crate) mod external;
 pub(crate) mod factors;
 pub(crate) mod fallback;
 pub(crate) mod health;

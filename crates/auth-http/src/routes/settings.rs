@@ -7,12 +7,16 @@ use crate::AppState;
 /// `GET /settings`: which sign-in methods this server offers, in Supabase Auth's shape.
 pub(crate) async fn settings(state: web::Data<AppState>) -> HttpResponse {
     let settings = state.service.settings();
+    let mut external = json!({
+        "email": true,
+        "phone": settings.sms.enabled,
+        "anonymous_users": settings.anonymous_enabled,
+    });
+    for provider in state.service.external_providers() {
+        external[provider.as_str()] = json!(true);
+    }
     HttpResponse::Ok().json(json!({
-        "external": {
-            "email": true,
-            "phone": settings.sms.enabled,
-            "anonymous_users": settings.anonymous_enabled,
-        },
+        "external": external,
         "disable_signup": !settings.signup_enabled,
         "mailer_autoconfirm": settings.autoconfirm,
         "phone_autoconfirm": settings.sms.autoconfirm,

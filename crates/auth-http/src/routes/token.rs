@@ -1,4 +1,4 @@
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use auth_core::AuthError;
 use auth_core::domain::Password;
 use auth_core::service::Identifier;
@@ -24,6 +24,11 @@ pub(crate) struct TokenBody {
     refresh_token: Option<String>,
     auth_code: Option<String>,
     code_verifier: Option<String>,
+    provider: Option<String>,
+    id_token: Option<String>,
+    access_token: Option<String>,
+    nonce: Option<String>,
+    link_identity: Option<bool>,
 }
 
 /// `POST /token?grant_type=password|refresh_token|pkce` (the grant may also be in the body).
@@ -62,6 +67,27 @@ pub(crate) async fn token(
             let (code, verifier) = (body.auth_code.unwrap_or_default(), body.code_verifier.unwrap_or_default());
             let client = client_info(&request, &state.settings.trusted_proxies);
             state.service.exchange_auth_code(&code, &verifier, &client).await?
+        }
+        "id_token" => {
+            state.limit(Bucket::Verify, &request).await?;
+            let client = client_info(&request, &state.settings.trusted_proxies);
+            let linking = match body.link_identity {
+                Some(true) => Some(crate::bearer::Authenticated::extract(&request).await?.0),
+                _ => None,
+            };
+            let provider = body.provider.unwrap_or_default();
+            let id_token = body.id_token.unwrap_or_default();
+            state
+                .service
+                .sign_in_with_id_token(
+                    &provider,
+                    &id_token,
+                    body.access_token.as_deref(),
+                    body.nonce.as_deref(),
+                    linking.as_ref(),
+                    &client,
+                )
+                .await?
         }
         _ => return Err(ApiError::unsupported_grant_type()),
     };

@@ -9,6 +9,7 @@ mod compat;
 mod deadline;
 mod docs;
 mod email;
+mod external;
 mod forgery;
 mod harness;
 mod hostile;
