@@ -143,9 +143,10 @@ pub(crate) async fn admin_update(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // The body first: a malformed one is refused as such whatever the path says.
+    let body: AdminUpdateBody = super::json_body_or_default(&state, &request, payload).await?;
     let (user, factor) = path.into_inner();
     let (user, factor) = (super::admin::user_id(&user)?, factor_id(&factor)?);
-    let body: AdminUpdateBody = super::json_body_or_default(&state, &request, payload).await?;
     let updated = match body.friendly_name.filter(|n| !n.trim().is_empty()) {
         Some(name) => state.service.admin_update_factor(user, factor, &name, &admin.0).await?,
         None => {

@@ -20,8 +20,13 @@ const BODILESS: [&str; 4] =
 
 /// Routes whose body has no `email` field: a bad value there is skipped unread, and the body is
 /// refused for what it lacks (a clean 4xx all the same).
-const NO_EMAIL_FIELD: [&str; 4] =
-    ["/factors", "/factors/{id}/verify", "/factors/recovery-codes", "/factors/recovery-codes/verify"];
+const NO_EMAIL_FIELD: [&str; 5] = [
+    "/factors",
+    "/factors/{id}/verify",
+    "/factors/recovery-codes",
+    "/factors/recovery-codes/verify",
+    "/admin/users/{id}/factors/{factor_id}",
+];
 
 fn settings() -> HttpSettings {
     HttpSettings {
