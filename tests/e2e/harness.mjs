@@ -57,6 +57,19 @@ export function backends() {
     list.push({ name: 'postgres', skip: 'AUTHD_E2E_DATABASE_URL is not set' });
     console.error('\n*** PostgreSQL e2e run SKIPPED: set AUTHD_E2E_DATABASE_URL to a database authd may use ***\n');
   }
+  // The same PostgreSQL again through PgBouncer in transaction mode, when the Rust test that
+  // starts one passes both of its URLs.
+  const pooled = process.env.AUTHD_E2E_PGBOUNCER_URL;
+  const direct = process.env.AUTHD_E2E_PGBOUNCER_DIRECT_URL;
+  if (pooled && direct) {
+    list.push({
+      name: 'pgbouncer',
+      databaseUrl: () => pooled,
+      settings: { DATABASE__DIRECT_URL: direct, DATABASE__TRANSACTION_POOLING: 'true' },
+      fresh: false,
+      mailDir: mailDir('pgbouncer'),
+    });
+  }
   return list;
 }
 
@@ -96,7 +109,9 @@ export async function startAuthd(backend, settings = {}) {
     PASSWORD__HASH__ITERATIONS: '1',
     ...(supabaseCompat ? { COMPAT__SUPABASE: 'true' } : {}),
   };
-  for (const [key, value] of Object.entries({ ...defaults, ...settings })) env[`AUTHD_${key}`] = value;
+  for (const [key, value] of Object.entries({ ...defaults, ...(backend.settings ?? {}), ...settings })) {
+    env[`AUTHD_${key}`] = value;
+  }
 
   const child = spawn(authdBinary(), ['serve'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -185,9 +200,10 @@ function memoryStorage() {
 /**
  * A fresh auth-js client for `server`, with its own storage, no background refresh, and a
  * record of every request it sends (`client.requests`: `{ method, url, status, headers }`).
- * `headers` go with every request, as supabase-js sends its key.
+ * `headers` go with every request, as supabase-js sends its key; `experimental` are auth-js's
+ * opt-in flags (`{ recoveryCodes: true }`).
  */
-export function client(server, { headers, flowType = 'implicit' } = {}) {
+export function client(server, { headers, flowType = 'implicit', experimental } = {}) {
   const requests = [];
   const recordingFetch = async (input, init = {}) => {
     const response = await fetch(input, init);
@@ -204,6 +220,7 @@ export function client(server, { headers, flowType = 'implicit' } = {}) {
     fetch: recordingFetch,
     headers,
     flowType,
+    experimental,
   });
   auth.requests = requests;
   return auth;

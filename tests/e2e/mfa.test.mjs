@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { AuthApiError } from '@supabase/auth-js';
-import { backends, client, freshEmail, startAuthd } from './harness.mjs';
+import { backends, call, client, freshEmail, startAuthd } from './harness.mjs';
 
 const PASSWORD = 'correct horse battery';
 
@@ -140,6 +140,68 @@ for (const backend of backends()) {
       assert.deepEqual((await other.mfa.listFactors()).data.all, []);
     });
 
+    it('recovery codes: generated at aal2, one raises an aal1 session to aal2 once, regenerated and removed', async () => {
+      const auth = client(server, { experimental: { recoveryCodes: true } });
+      const email = freshEmail('mfa-codes');
+      assert.equal((await auth.signUp({ email, password: PASSWORD })).error, null);
+      const lone = await auth.mfa.recoveryCodes.generate();
+      assertApiError(lone.error, { code: 'mfa_recovery_codes_sole_factor', status: 422 });
+
+      const factor = (await auth.mfa.enroll({ factorType: 'totp' })).data;
+      const step = currentStep();
+      const raised = await auth.mfa.challengeAndVerify({ factorId: factor.id, code: totp(factor.totp.secret, step) });
+      assert.equal(raised.error, null);
+      const generated = await auth.mfa.recoveryCodes.generate({ friendlyName: 'paper' });
+      assert.equal(generated.error, null);
+      assert.equal(generated.data.type, 'recovery_code');
+      assert.equal(generated.data.friendly_name, 'paper');
+      assert.equal(generated.data.total, 10);
+      assert.ok(generated.data.codes.every((code) => /^[a-z0-9]{16}$/.test(code)));
+      const twice = await auth.mfa.recoveryCodes.generate();
+      assertApiError(twice.error, { code: 'mfa_verified_factor_exists', status: 422 });
+      assert.deepEqual((await auth.mfa.recoveryCodes.getStatus()).data, {
+        id: generated.data.id,
+        type: 'recovery_code',
+        total: 10,
+        remaining: 10,
+      });
+
+      // Another device with the password alone: aal1, and the factor list says aal2 is possible.
+      const other = client(server, { experimental: { recoveryCodes: true } });
+      assert.equal((await other.signInWithPassword({ email, password: PASSWORD })).error, null);
+      assert.equal((await other.mfa.getAuthenticatorAssuranceLevel()).data.nextLevel, 'aal2');
+      assert.equal((await other.mfa.listFactors()).data.recovery_code.length, 1);
+      const regenerateAtAal1 = await other.mfa.recoveryCodes.regenerate();
+      assertApiError(regenerateAtAal1.error, { code: 'insufficient_aal', status: 403 });
+      const [first, second] = generated.data.codes;
+      const typed = first.toUpperCase().match(/.{4}/g).join('-');
+      const used = await other.mfa.recoveryCodes.verify({ code: typed });
+      assert.equal(used.error, null);
+      assert.equal(claims(used.data.access_token).aal, 'aal2');
+      const level = (await other.mfa.getAuthenticatorAssuranceLevel()).data;
+      assert.equal(level.currentLevel, 'aal2');
+      assert.ok(level.currentAuthenticationMethods.some((m) => m.method === 'mfa/recovery_code'));
+      assert.equal((await other.refreshSession()).error, null, 'the raised session refreshes');
+
+      const third = client(server, { experimental: { recoveryCodes: true } });
+      assert.equal((await third.signInWithPassword({ email, password: PASSWORD })).error, null);
+      const again = await third.mfa.recoveryCodes.verify({ code: first });
+      assertApiError(again.error, { code: 'mfa_verification_failed', status: 422 });
+      assert.equal((await third.mfa.recoveryCodes.getStatus()).data.remaining, 9);
+
+      const regenerated = await other.mfa.recoveryCodes.regenerate();
+      assert.equal(regenerated.error, null);
+      assert.equal(regenerated.data.id, generated.data.id);
+      const stale = await third.mfa.recoveryCodes.verify({ code: second });
+      assertApiError(stale.error, { code: 'mfa_verification_failed', status: 422 });
+      assert.equal((await third.mfa.recoveryCodes.verify({ code: regenerated.data.codes[0] })).error, null);
+
+      const removed = await other.mfa.recoveryCodes.unenroll();
+      assert.equal(removed.error, null);
+      assert.equal(removed.data.id, generated.data.id);
+      assertApiError((await other.mfa.recoveryCodes.getStatus()).error, { code: 'mfa_factor_not_found', status: 404 });
+    });
+
     it('admin.mfa.listFactors and deleteFactor', async () => {
       const auth = client(server);
       const email = freshEmail('mfa-admin');
@@ -154,6 +216,17 @@ for (const backend of backends()) {
       const listed = await admin.mfa.listFactors({ userId: data.user.id });
       assert.equal(listed.error, null);
       assert.deepEqual(listed.data.factors.map((f) => f.id), [enrolled.data.id]);
+      const shown = await admin.getUserById(data.user.id);
+      assert.deepEqual(shown.data.user.factors.map((f) => f.id), [enrolled.data.id], 'admin user objects list factors');
+      const cli = JSON.parse(server.cli(['users', 'factors', 'list', email, '--json']));
+      assert.deepEqual(cli.map((f) => f.id), [enrolled.data.id]);
+      const renamed = await call(server, 'PUT', `/admin/users/${data.user.id}/factors/${enrolled.data.id}`, {
+        json: { friendly_name: 'renamed' },
+        token: keys.service_role_key,
+        headers: { apikey: keys.service_role_key },
+      });
+      assert.equal(renamed.status, 200);
+      assert.equal(renamed.body.friendly_name, 'renamed');
       const deleted = await admin.mfa.deleteFactor({ userId: data.user.id, id: enrolled.data.id });
       assert.equal(deleted.error, null);
       // auth-js wraps this answer once more than the others: `{ data: { data: factor } }`.

@@ -175,6 +175,10 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Seconds to let in-flight requests finish after SIGTERM or SIGINT.
     pub shutdown_timeout_secs: u64,
+    /// Seconds between SIGTERM (or SIGINT) and the stop, while `/ready` answers 503 and requests
+    /// are still served, so a load balancer takes the replica out of its rotation first; 0 stops
+    /// at once.
+    pub drain_secs: u64,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Origins browsers may call from; `["*"]` allows any (never with credentials).
@@ -192,6 +196,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             workers: 0,
             shutdown_timeout_secs: 30,
+            drain_secs: 0,
             trusted_proxies: Vec::new(),
             cors_allowed_origins: Vec::new(),
             request_timeout_secs: 30,
@@ -207,6 +212,14 @@ pub struct DatabaseConfig {
     pub url: Secret,
     /// File holding the URL instead (it usually carries a password).
     pub url_file: Option<PathBuf>,
+    /// PostgreSQL: a URL reaching the server itself, for migrations (their advisory lock) and
+    /// the `LISTEN` for key changes, when `url` reaches a pooler; `url` when unset.
+    pub direct_url: Option<Secret>,
+    /// File holding `direct_url` instead.
+    pub direct_url_file: Option<PathBuf>,
+    /// PostgreSQL: `url` reaches a pooler in transaction mode (PgBouncer's
+    /// `pool_mode = transaction`); needs `direct_url`.
+    pub transaction_pooling: bool,
     /// Most connections in the pool.
     pub max_connections: usize,
     /// Seconds to wait for a connection before answering 503.
@@ -229,6 +242,9 @@ impl Default for DatabaseConfig {
         Self {
             url: Secret(DEFAULT_DATABASE_URL.into()),
             url_file: None,
+            direct_url: None,
+            direct_url_file: None,
+            transaction_pooling: false,
             max_connections: 10,
             connect_timeout_secs: 5,
             migrate_on_start: true,
@@ -788,6 +804,9 @@ impl Config {
         if let Some(path) = &self.database.url_file {
             self.database.url = Secret(read_secret("database.url_file", path)?);
         }
+        if let Some(path) = &self.database.direct_url_file {
+            self.database.direct_url = Some(Secret(read_secret("database.direct_url_file", path)?));
+        }
         if let Some(path) = &self.jwt.secret_file {
             self.jwt.secret = Some(Secret(read_secret("jwt.secret_file", path)?));
         }
@@ -815,8 +834,27 @@ impl Config {
         if self.server.max_body_bytes < 1024 {
             return invalid("server.max_body_bytes must be at least 1024");
         }
+        let on_postgres = self.database.url.expose().trim().starts_with("postgres");
+        if let Some(direct) = &self.database.direct_url
+            && !(on_postgres && direct.expose().trim().starts_with("postgres"))
+        {
+            return invalid(
+                "database.direct_url goes with a PostgreSQL database.url and must be a postgres:// URL itself",
+            );
+        }
+        if self.database.transaction_pooling && !on_postgres {
+            return invalid("database.transaction_pooling is for PostgreSQL behind a pooler such as PgBouncer");
+        }
+        if self.database.transaction_pooling && self.database.direct_url.is_none() {
+            return invalid(
+                "database.transaction_pooling needs database.direct_url (the server itself, for migrations and LISTEN)",
+            );
+        }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections must be at least 1");
+        }
+        if self.server.drain_secs > 300 {
+            return invalid("server.drain_secs must be at most 300");
         }
         if self.server.request_timeout_secs == 0 {
             return invalid("server.request_timeout_secs must be at least 1");
@@ -1028,6 +1066,7 @@ impl Config {
     pub fn to_redacted_toml(&self) -> Result<String, ConfigError> {
         let mut shown = self.clone();
         shown.database.url = Secret(redact_url(self.database.url.expose()));
+        shown.database.direct_url = self.database.direct_url.as_ref().map(|url| Secret(redact_url(url.expose())));
         if shown.jwt.secret.is_some() {
             shown.jwt.secret = Some(Secret("<redacted>".into()));
         }

@@ -83,6 +83,8 @@ pub const MAPPINGS: &[(&[&str], &[&str])] = &[
     (&["GOTRUE_RATE_LIMIT_VERIFY"], &["rate_limits.verify_per_minute"]),
     (&["GOTRUE_MFA_TOTP_ENROLL_ENABLED"], &["mfa.totp_enroll_enabled"]),
     (&["GOTRUE_MFA_TOTP_VERIFY_ENABLED"], &["mfa.totp_verify_enabled"]),
+    (&["GOTRUE_MFA_RECOVERY_CODES_ENROLL_ENABLED"], &["mfa.recovery_codes_enroll_enabled"]),
+    (&["GOTRUE_MFA_RECOVERY_CODES_VERIFY_ENABLED"], &["mfa.recovery_codes_verify_enabled"]),
     (&["GOTRUE_MFA_MAX_ENROLLED_FACTORS"], &["mfa.max_enrolled_factors"]),
     (&["GOTRUE_MFA_MAX_VERIFIED_FACTORS"], &["mfa.max_verified_factors"]),
     (&["GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION"], &["mfa.challenge_expiry_secs"]),
@@ -438,6 +440,8 @@ impl GotrueEnv {
         for (var, key) in [
             ("GOTRUE_MFA_TOTP_ENROLL_ENABLED", "mfa.totp_enroll_enabled"),
             ("GOTRUE_MFA_TOTP_VERIFY_ENABLED", "mfa.totp_verify_enabled"),
+            ("GOTRUE_MFA_RECOVERY_CODES_ENROLL_ENABLED", "mfa.recovery_codes_enroll_enabled"),
+            ("GOTRUE_MFA_RECOVERY_CODES_VERIFY_ENABLED", "mfa.recovery_codes_verify_enabled"),
         ] {
             if let Some((name, v)) = self.first(&[var]) {
                 put(key, json!(go_bool(name, v)?));
@@ -989,6 +993,7 @@ mod tests {
     fn mfa_variables_map_with_gotrue_floors() {
         let out = env(&[
             ("GOTRUE_MFA_TOTP_ENROLL_ENABLED", "false"),
+            ("GOTRUE_MFA_RECOVERY_CODES_VERIFY_ENABLED", "0"),
             ("GOTRUE_MFA_MAX_ENROLLED_FACTORS", "3"),
             ("GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION", "60"),
             ("GOTRUE_MFA_FACTOR_EXPIRY_DURATION", "10m"),
@@ -996,6 +1001,7 @@ mod tests {
         .translate()
         .unwrap();
         assert_eq!(out["mfa"]["totp_enroll_enabled"], false);
+        assert_eq!(out["mfa"]["recovery_codes_verify_enabled"], false);
         assert_eq!(out["mfa"]["max_enrolled_factors"], 3);
         assert_eq!(out["mfa"]["challenge_expiry_secs"], 300, "GoTrue raises it to 300");
         assert_eq!(out["mfa"]["factor_expiry_secs"], 600);

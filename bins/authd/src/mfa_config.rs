@@ -1,4 +1,4 @@
-//! `[mfa]`: second factors (TOTP), and how they become the use cases' `MfaSettings`.
+//! `[mfa]`: second factors (TOTP, recovery codes), and how they become the use cases' `MfaSettings`.
 
 use auth_core::domain::Quota;
 use auth_core::service::MfaSettings;
@@ -24,6 +24,12 @@ pub struct MfaConfig {
     pub verify_attempts_per_hour: u32,
     /// The issuer authenticator apps show; empty means the host of `site.url`.
     pub issuer: String,
+    /// Users may generate recovery codes (`GOTRUE_MFA_RECOVERY_CODES_ENROLL_ENABLED`).
+    pub recovery_codes_enroll_enabled: bool,
+    /// Recovery codes may be used (`GOTRUE_MFA_RECOVERY_CODES_VERIFY_ENABLED`).
+    pub recovery_codes_verify_enabled: bool,
+    /// Codes in a set of recovery codes.
+    pub recovery_code_count: u32,
 }
 
 impl Default for MfaConfig {
@@ -37,6 +43,9 @@ impl Default for MfaConfig {
             factor_expiry_secs: 300,
             verify_attempts_per_hour: 10,
             issuer: String::new(),
+            recovery_codes_enroll_enabled: true,
+            recovery_codes_verify_enabled: true,
+            recovery_code_count: 10,
         }
     }
 }
@@ -56,6 +65,9 @@ impl MfaConfig {
         if !(1..=1000).contains(&self.verify_attempts_per_hour) {
             return Some("mfa.verify_attempts_per_hour must be between 1 and 1000");
         }
+        if !(4..=50).contains(&self.recovery_code_count) {
+            return Some("mfa.recovery_code_count must be between 4 and 50");
+        }
         None
     }
 
@@ -74,6 +86,9 @@ impl MfaConfig {
                 limit: self.verify_attempts_per_hour,
                 window: std::time::Duration::from_secs(3600),
             },
+            recovery_codes_enroll_enabled: self.recovery_codes_enroll_enabled,
+            recovery_codes_verify_enabled: self.recovery_codes_verify_enabled,
+            recovery_code_count: self.recovery_code_count,
         }
     }
 }
@@ -102,6 +117,7 @@ mod tests {
         let named = MfaConfig { issuer: "Example".into(), ..MfaConfig::default() };
         assert_eq!(named.settings("https://app.example.com").issuer, "Example");
         assert_eq!(config.problem(), None);
-        assert!(MfaConfig { challenge_expiry_secs: 5, ..config }.problem().is_some());
+        assert!(MfaConfig { challenge_expiry_secs: 5, ..config.clone() }.problem().is_some());
+        assert!(MfaConfig { recovery_code_count: 1, ..config }.problem().is_some());
     }
 }

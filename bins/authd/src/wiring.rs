@@ -35,8 +35,10 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
         lock_timeout: Duration::from_millis(db.lock_timeout_ms),
         idle_in_transaction_timeout: Duration::from_millis(db.idle_in_transaction_timeout_ms),
         tcp_keepalive: Duration::from_secs(db.tcp_keepalive_secs),
+        transaction_pooling: db.transaction_pooling,
     };
-    let database = Database::connect(url, &options).await.context("cannot open the database")?;
+    let direct = db.direct_url.as_ref().map(|url| url.expose());
+    let database = Database::connect_with_direct(url, direct, &options).await.context("cannot open the database")?;
     Ok(database)
 }
 
@@ -180,8 +182,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         server_parts(&config, Arc::new(SystemClock)).await?;
 
     let address = (config.server.host.as_str(), config.server.port);
-    let mut server =
-        HttpServer::new(move || auth_http::app(state.clone())).shutdown_timeout(config.server.shutdown_timeout_secs);
+    let draining = state.draining();
+    // The stop signals are handled below (`stop_on_signal`), so that the drain comes first.
+    let mut server = HttpServer::new(move || auth_http::app(state.clone()))
+        .shutdown_timeout(config.server.shutdown_timeout_secs)
+        .disable_signals();
     if config.server.workers > 0 {
         server = server.workers(config.server.workers);
     }
@@ -210,15 +215,41 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::spawn(server);
         handle
     });
-    // actix-web stops gracefully on SIGTERM and SIGINT: no new connections, requests in flight
-    // finish within the shutdown timeout.
-    let served = server.run().await.context("the HTTP server failed");
+    let server = server.run();
+    tokio::spawn(stop_on_signal(server.handle(), draining, Duration::from_secs(config.server.drain_secs)));
+    let served = server.await.context("the HTTP server failed");
     if let Some(handle) = metrics_handle {
         handle.stop(true).await;
     }
     served?;
     tracing::info!("authd stopped");
     Ok(())
+}
+
+/// On SIGTERM or SIGINT: `/ready` answers 503 for `drain` while requests are still served (a
+/// second signal cuts this short), then the server stops gracefully: no new connections, and
+/// requests in flight finish within `server.shutdown_timeout_secs`.
+async fn stop_on_signal(server: actix_web::dev::ServerHandle, draining: auth_http::Draining, drain: Duration) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot handle SIGTERM and SIGINT; stop authd with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    draining.start();
+    if !drain.is_zero() {
+        tracing::info!(drain_secs = drain.as_secs(), "stopping: /ready answers 503 while requests drain");
+        tokio::select! {
+            () = tokio::time::sleep(drain) => {}
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    tracing::info!("stopping: no new connections; finishing requests in flight");
+    server.stop(true).await;
 }
 
 /// The metrics registry, sampling the database pool at each scrape.
@@ -494,6 +525,7 @@ fn settings(config: &Config) -> anyhow::Result<AuthSettings> {
             max_codes_per_day: config.otp.max_codes_per_day,
         },
         mfa: config.mfa.settings(&config.site.url),
+        external: auth_core::service::ExternalSettings::default(),
         sms: config.sms.settings(),
     })
 }

@@ -160,6 +160,9 @@ pub enum AuthError {
     /// A refusal of the multi-factor use cases.
     #[error("{0}")]
     Mfa(MfaError),
+    /// A refusal of external sign-in (identity providers, identities).
+    #[error("{0}")]
+    External(ExternalError),
     /// A dependency (database, hashing pool) is unavailable; retrying later may work.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -214,6 +217,7 @@ impl AuthError {
             Self::MailDisabled => "email_provider_disabled",
             Self::FeatureDisabled(_) => "feature_disabled",
             Self::Mfa(mfa) => mfa.code(),
+            Self::External(external) => external.code(),
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "unexpected_failure",
         }
@@ -267,6 +271,30 @@ pub enum MfaError {
     /// Anonymous users have no factors.
     #[error("Anonymous user not allowed to perform these actions")]
     AnonymousUser,
+    /// The factor is of a kind this route does not serve (recovery codes are never challenged).
+    #[error("Factor of type {0} cannot be challenged or verified here")]
+    WrongFactorType(&'static str),
+    /// Recovery codes cannot be generated (turned off).
+    #[error("MFA enroll is disabled for recovery codes")]
+    RecoveryCodesEnrollDisabled,
+    /// Recovery codes cannot be used (turned off).
+    #[error("MFA verification is disabled for recovery codes")]
+    RecoveryCodesVerifyDisabled,
+    /// Recovery codes need another verified factor: they are never a user's only factor.
+    #[error("Recovery codes require another verified factor")]
+    RecoveryCodesSoleFactor,
+    /// The user has recovery codes already (regenerate replaces them).
+    #[error("Recovery codes already exist for this user, regenerate them instead")]
+    RecoveryCodesExist,
+    /// The code is not one of the user's unused recovery codes.
+    #[error("Invalid recovery code entered")]
+    RecoveryCodeRejected,
+    /// Too many wrong recovery codes: the set takes none for a while.
+    #[error("Too many failed recovery code attempts, try again later")]
+    RecoveryCodesLocked {
+        /// How long until a code would be compared again.
+        retry_after: std::time::Duration,
+    },
 }
 
 impl MfaError {
@@ -283,6 +311,13 @@ impl MfaError {
             Self::TotpEnrollDisabled => "mfa_totp_enroll_not_enabled",
             Self::TotpVerifyDisabled => "mfa_totp_verify_not_enabled",
             Self::AnonymousUser => "no_authorization",
+            Self::WrongFactorType(_) => "validation_failed",
+            Self::RecoveryCodesEnrollDisabled => "mfa_recovery_codes_enroll_not_enabled",
+            Self::RecoveryCodesVerifyDisabled => "mfa_recovery_codes_verify_not_enabled",
+            Self::RecoveryCodesSoleFactor => "mfa_recovery_codes_sole_factor",
+            Self::RecoveryCodesExist => "mfa_verified_factor_exists",
+            Self::RecoveryCodeRejected => "mfa_verification_failed",
+            Self::RecoveryCodesLocked { .. } => "mfa_recovery_codes_locked",
         }
     }
 }
@@ -300,6 +335,9 @@ impl From<StoreError> for AuthError {
             StoreError::Conflict(UniqueField::Phone) => Self::PhoneExists,
             StoreError::Conflict(UniqueField::Username) => Self::UsernameExists,
             StoreError::Conflict(UniqueField::Id) => Self::Internal("id collision".into()),
+            StoreError::Conflict(UniqueField::Identity) => {
+                Self::External(ExternalError::IdentityAlreadyExists { same_user: false })
+            }
             // Callers whose store call may miss a row say what that means with
             // [`MissingRow::or_missing`]; reaching this arm means the store broke its contract.
             StoreError::NotFound => Self::Internal("the store found no row where the use case expected one".into()),
@@ -375,5 +413,108 @@ impl From<WeakPassword> for AuthError {
 impl From<MetadataError> for AuthError {
     fn from(error: MetadataError) -> Self {
         Self::invalid("data", error)
+    }
+}
+
+/// Why external sign-in refused; each has Supabase Auth's code and, where it has one, its
+/// sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExternalError {
+    /// The provider is unknown or not enabled.
+    #[error("Unsupported provider: {0}")]
+    UnsupportedProvider(String),
+    /// The provider is known but not enabled (ID-token sign-in).
+    #[error("Provider (issuer \"{0}\") is not enabled")]
+    ProviderDisabled(String),
+    /// The callback carried no `state`.
+    #[error("OAuth state parameter missing")]
+    StateMissing,
+    /// The `state` is not one this server issues.
+    #[error("OAuth state parameter is invalid")]
+    StateInvalid,
+    /// No flow has this `state` (used, pruned, or never issued).
+    #[error("OAuth state not found or expired")]
+    StateNotFound,
+    /// The flow has expired.
+    #[error("OAuth state has expired")]
+    StateExpired,
+    /// The flow was started by another browser (its binding cookie is missing or differs).
+    #[error("OAuth state was not started in this browser")]
+    OtherBrowser,
+    /// The callback carried no authorization code.
+    #[error("OAuth callback with missing authorization code missing")]
+    CodeMissing,
+    /// The provider answered the authorization with an error of its own.
+    #[error("{description}")]
+    ProviderRefused {
+        /// The provider's `error`.
+        error: String,
+        /// The provider's `error_description`.
+        description: String,
+    },
+    /// The code could not be exchanged at the provider.
+    #[error("Unable to exchange external code")]
+    ExchangeFailed(String),
+    /// The provider's user data could not be read.
+    #[error("Error getting user profile from external provider")]
+    ProfileFailed(String),
+    /// The provider gave no email address.
+    #[error("Error getting user email from external provider")]
+    NoEmail,
+    /// Several accounts could take this identity.
+    #[error("Multiple accounts with the same email address in the same linking domain detected: {0}")]
+    MultipleAccounts(String),
+    /// The provider's address is not verified, so the account cannot be signed in yet.
+    #[error("Unverified email with {0}. Verify the email with {0} in order to sign in")]
+    EmailNeedsVerification(String),
+    /// The identity is linked already.
+    #[error("{}", if *same_user { "Identity is already linked" } else { "Identity is already linked to another user" })]
+    IdentityAlreadyExists {
+        /// To the caller's own account.
+        same_user: bool,
+    },
+    /// The caller has no identity with this id.
+    #[error("Identity doesn't exist")]
+    IdentityNotFound,
+    /// Unlinking would leave the user without an identity.
+    #[error("User must have at least 1 identity after unlinking")]
+    SingleIdentity,
+    /// `/user/identities` while manual linking is off.
+    #[error("Manual linking is disabled")]
+    ManualLinkingDisabled,
+    /// An ID token was refused (`POST /token?grant_type=id_token`); an OAuth-style error.
+    #[error("{0}")]
+    BadIdToken(String),
+    /// The nonce does not match the ID token's.
+    #[error("Nonces mismatch")]
+    NonceMismatch,
+}
+
+impl ExternalError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnsupportedProvider(_) => "validation_failed",
+            Self::ProviderDisabled(_) => "provider_disabled",
+            Self::StateMissing | Self::CodeMissing => "bad_oauth_callback",
+            Self::StateInvalid | Self::StateNotFound | Self::StateExpired | Self::OtherBrowser => "bad_oauth_state",
+            Self::ProviderRefused { .. } => "oauth_provider_error",
+            Self::ExchangeFailed(_) | Self::ProfileFailed(_) | Self::NoEmail | Self::MultipleAccounts(_) => {
+                "unexpected_failure"
+            }
+            Self::EmailNeedsVerification(_) => "provider_email_needs_verification",
+            Self::IdentityAlreadyExists { .. } => "identity_already_exists",
+            Self::IdentityNotFound => "identity_not_found",
+            Self::SingleIdentity => "single_identity_not_deletable",
+            Self::ManualLinkingDisabled => "manual_linking_disabled",
+            Self::BadIdToken(_) => "invalid_request",
+            Self::NonceMismatch => "invalid_nonce",
+        }
+    }
+}
+
+impl From<ExternalError> for AuthError {
+    fn from(error: ExternalError) -> Self {
+        Self::External(error)
     }
 }

@@ -13,4 +13,4 @@ pub mod service;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use error::{AuthError, MfaError};
+pub use error::{AuthError, ExternalError, MfaError};

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 mod factors;
+mod identities;
 
 use crate::domain::{
     AuditAction, AuditEvent, AuthCode, MAX_CODE_ATTEMPTS, MailKind, Metadata, OneTimeKind, OneTimeToken, Outgoing,
@@ -30,7 +31,7 @@ pub struct MemoryStore {
     state: Mutex<State>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     users: HashMap<UserId, User>,
     sessions: HashMap<SessionId, Session>,
@@ -46,6 +47,9 @@ struct State {
     outbox: Vec<OutboxRow>,
     factors: Vec<Factor>,
     challenges: Vec<FactorChallenge>,
+    recovery_codes: Vec<factors::StoredRecoveryCode>,
+    identities: Vec<crate::domain::Identity>,
+    oauth_flows: Vec<crate::domain::OAuthFlow>,
 }
 
 /// A message in the memory outbox: a mail or a text message, sharing ids and delivery state.
@@ -318,6 +322,7 @@ impl UserStore for MemoryStore {
         state.one_time.retain(|t| t.user_id != id);
         state.auth_codes.retain(|c| c.user_id != id);
         state.delete_factors_where(|f| f.user_id == id);
+        state.identities.retain(|i| i.user_id != id);
         Ok(true)
     }
 
@@ -337,6 +342,7 @@ impl UserStore for MemoryStore {
         state.tokens.retain(|t| !sessions.contains(&t.session_id));
         state.one_time.retain(|t| t.user_id != id);
         state.auth_codes.retain(|c| c.user_id != id);
+        state.identities.retain(|i| i.user_id != id);
         Ok(true)
     }
 

@@ -73,6 +73,8 @@ impl TestWorld {
             templates: Some(Arc::new(PlainTemplates)),
             factors: store.clone(),
             totp: Some(Arc::new(FakeTotp::new(random.clone()))),
+            identities: store.clone(),
+            providers: Arc::new(crate::ports::NoProviders),
         };
         let limiter = Arc::new(MemoryLimiter::new(clock.clone()));
         let service = AuthService::new(ports.clone(), settings.clone()).with_limiter(limiter.clone());

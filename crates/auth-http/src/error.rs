@@ -1,7 +1,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use auth_core::{AuthError, MfaError};
+use auth_core::{AuthError, ExternalError, MfaError};
 use serde_json::{Value, json};
 
 /// An error answered to a client: a status, a stable snake_case code and a message.
@@ -225,6 +225,7 @@ impl From<AuthError> for ApiError {
             AuthError::Unavailable(_) | AuthError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Internal(_) | AuthError::SmsProviderMissing => StatusCode::INTERNAL_SERVER_ERROR,
             AuthError::Mfa(mfa) => mfa_status(mfa),
+            AuthError::External(external) => external_status(external),
         };
         let message = match &error {
             // Details of failures stay in the log; the client gets a stable sentence.
@@ -235,6 +236,12 @@ impl From<AuthError> for ApiError {
             AuthError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "dependency unavailable");
                 "Service temporarily unavailable, please retry".to_owned()
+            }
+            AuthError::External(
+                external @ (ExternalError::ExchangeFailed(detail) | ExternalError::ProfileFailed(detail)),
+            ) => {
+                tracing::warn!(error = %detail, "identity provider failed");
+                external.to_string()
             }
             other => crate::messages::gotrue_message(other).unwrap_or_else(|| other.to_string()),
         };
@@ -250,6 +257,7 @@ impl From<AuthError> for ApiError {
             AuthError::EmailRateLimited { retry_after }
             | AuthError::SmsRateLimited { retry_after }
             | AuthError::TooManyAttempts { retry_after }
+            | AuthError::Mfa(MfaError::RecoveryCodesLocked { retry_after })
             | AuthError::Overloaded { retry_after } => Some(retry_after_secs(*retry_after)),
             _ => None,
         };
@@ -263,6 +271,8 @@ fn mfa_status(error: &MfaError) -> StatusCode {
         MfaError::FactorNotFound => StatusCode::NOT_FOUND,
         MfaError::EnrollNeedsAal2 | MfaError::AnonymousUser => StatusCode::FORBIDDEN,
         MfaError::UpdateNeedsAal2 => StatusCode::UNAUTHORIZED,
+        MfaError::WrongFactorType(_) => StatusCode::BAD_REQUEST,
+        MfaError::RecoveryCodesLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
         MfaError::ChallengeNotFound
         | MfaError::NameConflict(_)
         | MfaError::TooManyFactors
@@ -271,7 +281,38 @@ fn mfa_status(error: &MfaError) -> StatusCode {
         | MfaError::ChallengeExpired(_)
         | MfaError::VerificationFailed
         | MfaError::TotpEnrollDisabled
-        | MfaError::TotpVerifyDisabled => StatusCode::UNPROCESSABLE_ENTITY,
+        | MfaError::TotpVerifyDisabled
+        | MfaError::RecoveryCodesEnrollDisabled
+        | MfaError::RecoveryCodesVerifyDisabled
+        | MfaError::RecoveryCodesSoleFactor
+        | MfaError::RecoveryCodesExist
+        | MfaError::RecoveryCodeRejected => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// Supabase Auth's statuses for the external sign-in refusals.
+pub(crate) fn external_status(error: &ExternalError) -> StatusCode {
+    match error {
+        ExternalError::UnsupportedProvider(_)
+        | ExternalError::ProviderDisabled(_)
+        | ExternalError::StateMissing
+        | ExternalError::StateInvalid
+        | ExternalError::StateNotFound
+        | ExternalError::StateExpired
+        | ExternalError::OtherBrowser
+        | ExternalError::CodeMissing
+        | ExternalError::ProviderRefused { .. }
+        | ExternalError::BadIdToken(_)
+        | ExternalError::NonceMismatch => StatusCode::BAD_REQUEST,
+        ExternalError::ManualLinkingDisabled => StatusCode::NOT_FOUND,
+        ExternalError::EmailNeedsVerification(_)
+        | ExternalError::IdentityAlreadyExists { .. }
+        | ExternalError::IdentityNotFound
+        | ExternalError::SingleIdentity => StatusCode::UNPROCESSABLE_ENTITY,
+        ExternalError::ExchangeFailed(_)
+        | ExternalError::ProfileFailed(_)
+        | ExternalError::NoEmail
+        | ExternalError::MultipleAccounts(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -9,6 +9,7 @@ mod bearer;
 mod client;
 mod cors_refusal;
 mod deadline;
+mod draining;
 mod error;
 mod messages;
 mod rate_limit;
@@ -30,6 +31,7 @@ use auth_core::ports::{Admission, Random, Readiness};
 use auth_core::service::AuthService;
 use auth_metrics::Metrics;
 
+pub use draining::Draining;
 pub use error::ApiError;
 pub use ipnet::IpNet;
 use rate_limit::Bucket;
@@ -134,6 +136,8 @@ pub struct AppState {
     metrics: Option<(Arc<Metrics>, MetricsEndpoint)>,
     /// What `GET /ready` asks; without one, `/ready` answers 503.
     readiness: Option<Arc<dyn Readiness>>,
+    /// Set when the server is about to stop: `/ready` answers 503 and connections close.
+    draining: Draining,
 }
 
 impl AppState {
@@ -141,7 +145,21 @@ impl AppState {
     /// ([`AuthService::with_limiter`]).
     pub fn new(service: AuthService, random: Arc<dyn Random>, info: ServerInfo, settings: HttpSettings) -> Self {
         let untrusted_forwarding_seen = std::sync::atomic::AtomicBool::new(false);
-        Self { service, random, info, settings, untrusted_forwarding_seen, metrics: None, readiness: None }
+        Self {
+            service,
+            random,
+            info,
+            settings,
+            untrusted_forwarding_seen,
+            metrics: None,
+            readiness: None,
+            draining: Draining::default(),
+        }
+    }
+
+    /// The switch that takes this server out of its load balancer's rotation before it stops.
+    pub fn draining(&self) -> Draining {
+        self.draining.clone()
     }
 
     /// Records requests and rate-limit refusals into `metrics`, served as `endpoint` says.
@@ -272,6 +290,18 @@ pub fn app(
             )
             .service(resource("/logout").route(web::post().to(routes::logout::logout)))
             .service(resource("/factors").route(web::post().to(routes::factors::enroll)))
+            // Before `/factors/{id}`, which would take `recovery-codes` for an id.
+            .service(
+                resource("/factors/recovery-codes")
+                    .route(web::get().to(routes::recovery_codes::status))
+                    .route(web::post().to(routes::recovery_codes::generate))
+                    .route(web::delete().to(routes::recovery_codes::unenroll)),
+            )
+            .service(resource("/factors/recovery-codes/verify").route(web::post().to(routes::recovery_codes::verify)))
+            .service(
+                resource("/factors/recovery-codes/regenerate")
+                    .route(web::post().to(routes::recovery_codes::regenerate)),
+            )
             .service(resource("/factors/{id}").route(web::delete().to(routes::factors::unenroll)))
             .service(resource("/factors/{id}/challenge").route(web::post().to(routes::factors::challenge)))
             .service(resource("/factors/{id}/verify").route(web::post().to(routes::factors::verify)))
@@ -301,6 +331,7 @@ pub fn app(
             .service(resource("/admin/users/{id}/factors").route(web::get().to(routes::factors::admin_list)))
             .service(
                 resource("/admin/users/{id}/factors/{factor_id}")
+                    .route(web::put().to(routes::factors::admin_update))
                     .route(web::delete().to(routes::factors::admin_delete)),
             )
             .service(resource("/admin/audit").route(web::get().to(routes::admin::audit)))
@@ -314,6 +345,7 @@ pub fn app(
     .wrap(from_fn(cors_refusal::json_refusal))
     .wrap(from_fn(api_version::api_version))
     .wrap(security_headers())
+    .wrap(from_fn(draining::close_while_draining))
     .wrap(from_fn(request_log::request_log))
 }
 

@@ -1,17 +1,45 @@
 //! The JSON shapes of Supabase Auth: the user object and the session (token) response. (An
 //! audit event's shape is its own serialisation, in auth-core.)
 
-use auth_core::domain::{Factor, User};
-use auth_core::service::IssuedSession;
+use auth_core::domain::{Factor, Identity, User};
+use auth_core::service::{IssuedSession, has_email_identity};
 use serde_json::{Map, Value, json};
 
 /// A user with its factors (`factors`, left out when there are none, as Supabase Auth does).
 pub fn user_with_factors(user: &User, factors: &[Factor]) -> Value {
+    user_in_full(user, factors, &[])
+}
+
+/// A user with its factors and its stored identities (after the email identity).
+pub fn user_in_full(user: &User, factors: &[Factor], stored: &[Identity]) -> Value {
     let mut out = self::user(user);
-    if let (Some(map), false) = (out.as_object_mut(), factors.is_empty()) {
-        map.insert("factors".into(), Value::Array(factors.iter().map(factor).collect()));
+    if let Some(map) = out.as_object_mut() {
+        if !factors.is_empty() {
+            map.insert("factors".into(), Value::Array(factors.iter().map(factor).collect()));
+        }
+        if let Some(Value::Array(list)) = map.get_mut("identities") {
+            list.extend(stored.iter().map(identity));
+        }
     }
     out
+}
+
+/// A stored identity in Supabase Auth's shape: the row's id is `identity_id`, the provider's
+/// subject `id`.
+pub fn identity(identity: &Identity) -> Value {
+    let mut out = Map::new();
+    out.insert("identity_id".into(), json!(identity.id.to_string()));
+    out.insert("id".into(), json!(identity.provider_id));
+    out.insert("user_id".into(), json!(identity.user_id.to_string()));
+    out.insert("identity_data".into(), identity.identity_data.clone());
+    out.insert("provider".into(), json!(identity.provider.as_str()));
+    insert_time(&mut out, "last_sign_in_at", identity.last_sign_in_at);
+    out.insert("created_at".into(), json!(identity.created_at));
+    out.insert("updated_at".into(), json!(identity.updated_at));
+    if let Some(email) = &identity.email {
+        out.insert("email".into(), json!(email));
+    }
+    Value::Object(out)
 }
 
 /// A factor in Supabase Auth's shape (its secret never leaves the server).
@@ -30,7 +58,7 @@ pub fn factor(factor: &Factor) -> Value {
 
 /// A user in Supabase Auth's shape: `email` and `phone` are `""` when
 /// unset, optional fields are left out when null, and `identities` lists the email identity
-/// (none once the user is soft-deleted).
+/// (none once the user is soft-deleted; see [`user_in_full`] for the stored ones).
 pub fn user(user: &User) -> Value {
     let mut out = Map::new();
     let id = user.id.to_string();
@@ -77,15 +105,15 @@ pub fn session(issued: &IssuedSession) -> Value {
         "expires_in": issued.expires_in,
         "expires_at": issued.expires_at,
         "refresh_token": issued.refresh_token.expose(),
-        "user": user_with_factors(&issued.user, &issued.factors),
+        "user": user_in_full(&issued.user, &issued.factors, &issued.identities),
     })
 }
 
-/// authd keeps one email identity per user with an address. Supabase Auth's identity object
-/// names its row `identity_id` and the provider's subject `id`; for an email identity both are
-/// the user's id here (authd stores no identity rows of its own).
+/// The email identity of a user who has one (`has_email_identity`). Supabase Auth's identity
+/// object names its row `identity_id` and the provider's subject `id`; for the email identity
+/// both are the user's id here (authd stores no row for it).
 fn identities(user: &User) -> Vec<Value> {
-    let Some(email) = &user.email else { return Vec::new() };
+    let Some(email) = user.email.as_ref().filter(|_| has_email_identity(user)) else { return Vec::new() };
     let id = user.id.to_string();
     let mut identity = Map::new();
     identity.insert("identity_id".into(), json!(id));

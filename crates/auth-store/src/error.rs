@@ -32,13 +32,20 @@ pub fn store_error(error: DieselError) -> StoreError {
 
 /// Which uniqueness rule a constraint name (PostgreSQL) or message (SQLite) refers to.
 fn unique_field(source: &str) -> Option<UniqueField> {
-    if source.contains("email") {
+    // Before "email": no identity constraint names it, but identities have an email column.
+    if source.contains("identities") {
+        Some(UniqueField::Identity)
+    } else if source.contains("email") {
         Some(UniqueField::Email)
     } else if source.contains("phone") {
         Some(UniqueField::Phone)
     } else if source.contains("username") {
         Some(UniqueField::Username)
-    } else if source.contains("users_pkey") || source.contains("users.id") || source.contains("signing_keys") {
+    } else if source.contains("users_pkey")
+        || source.contains("users.id")
+        || source.contains("signing_keys")
+        || source.contains("oauth_flows")
+    {
         // A key's only unique column is its kid.
         Some(UniqueField::Id)
     } else {

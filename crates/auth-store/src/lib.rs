@@ -43,6 +43,11 @@ pub struct PoolOptions {
     pub idle_in_transaction_timeout: Duration,
     /// PostgreSQL only: idle time before TCP keepalive probes start; zero turns them off.
     pub tcp_keepalive: Duration,
+    /// PostgreSQL only: the URL reaches a pooler in transaction mode (PgBouncer's
+    /// `pool_mode = transaction`), which hands each transaction a server connection of its own
+    /// choosing. Every port call then runs in one transaction that sets its search path and
+    /// timeouts with `SET LOCAL`, and no prepared statement outlives its transaction.
+    pub transaction_pooling: bool,
 }
 
 impl Default for PoolOptions {
@@ -54,6 +59,7 @@ impl Default for PoolOptions {
             lock_timeout: Duration::from_secs(5),
             idle_in_transaction_timeout: Duration::from_secs(30),
             tcp_keepalive: Duration::from_secs(30),
+            transaction_pooling: false,
         }
     }
 }
@@ -122,9 +128,30 @@ pub enum OpenError {
 impl Database {
     /// Connects to the database the URL names and checks that it answers.
     pub async fn connect(url: &str, options: &PoolOptions) -> Result<Self, OpenError> {
-        match DatabaseUrl::parse(url)? {
-            DatabaseUrl::Postgres(url) => Ok(Self::Postgres(PgStore::connect(&url, options).await?)),
-            DatabaseUrl::Sqlite(path) => Ok(Self::Sqlite(SqliteStore::open(&path, options).await?)),
+        Self::connect_with_direct(url, None, options).await
+    }
+
+    /// Connects as [`Database::connect`]; on PostgreSQL, migrations and the `LISTEN` for key
+    /// changes use `direct_url` when given (a session of their own on the server itself, where
+    /// `url` may reach a pooler in transaction mode), `url` otherwise. SQLite refuses a direct URL.
+    pub async fn connect_with_direct(
+        url: &str,
+        direct_url: Option<&str>,
+        options: &PoolOptions,
+    ) -> Result<Self, OpenError> {
+        match (DatabaseUrl::parse(url)?, direct_url) {
+            (DatabaseUrl::Postgres(url), direct) => {
+                let direct = match direct {
+                    Some(direct) => match DatabaseUrl::parse(direct)? {
+                        DatabaseUrl::Postgres(direct) => Some(direct),
+                        DatabaseUrl::Sqlite(_) => return Err(OpenError::Url(UrlError::direct_not_postgres())),
+                    },
+                    None => None,
+                };
+                Ok(Self::Postgres(PgStore::connect_with_direct(&url, direct.as_deref(), options).await?))
+            }
+            (DatabaseUrl::Sqlite(_), Some(_)) => Err(OpenError::Url(UrlError::direct_not_postgres())),
+            (DatabaseUrl::Sqlite(path), None) => Ok(Self::Sqlite(SqliteStore::open(&path, options).await?)),
         }
     }
 

@@ -14,6 +14,13 @@ pub enum DatabaseUrl {
 #[error("{0}; accepted forms: postgres://user:password@host:5432/database, sqlite://path/to/authd.db")]
 pub struct UrlError(String);
 
+impl UrlError {
+    /// A direct URL given beside a URL that is not PostgreSQL's, or naming SQLite.
+    pub(crate) fn direct_not_postgres() -> Self {
+        Self("a direct database URL goes with PostgreSQL only, and must be a postgres:// URL itself".into())
+    }
+}
+
 impl DatabaseUrl {
     /// Reads a database URL.
     pub fn parse(url: &str) -> Result<Self, UrlError> {

@@ -17,6 +17,7 @@
 pub mod contract;
 pub mod http;
 pub mod limiter_contract;
+pub mod pgbouncer;
 pub mod postgres;
 pub mod sms;
 pub mod smtp;

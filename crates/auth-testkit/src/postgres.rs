@@ -46,6 +46,11 @@ impl TestDatabase {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The admin connection of the server it lives on.
+    pub(crate) fn admin_url(&self) -> &str {
+        &self.admin_url
+    }
 }
 
 impl Drop for TestDatabase {

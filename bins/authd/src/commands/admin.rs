@@ -92,6 +92,29 @@ pub enum UsersCommand {
         /// Id, email address or username.
         user: String,
     },
+    /// A user's second factors (MFA).
+    #[command(subcommand)]
+    Factors(FactorsCommand),
+}
+
+/// `authd users factors ...`
+#[derive(Debug, Subcommand)]
+pub enum FactorsCommand {
+    /// A user's factors, verified or not (never their secrets).
+    List {
+        /// Id, email address or username.
+        user: String,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete one factor of a user (a lost authenticator); sessions it raised go back to aal1.
+    Delete {
+        /// Id, email address or username.
+        user: String,
+        /// The factor's id.
+        factor: String,
+    },
 }
 
 /// Fields `create` and `update` take.
@@ -199,6 +222,39 @@ fn user_table(users: &[User]) {
     }
 }
 
+/// Runs `authd users factors ...`.
+async fn factors(service: &AuthService, command: FactorsCommand) -> anyhow::Result<()> {
+    match command {
+        FactorsCommand::List { user, json } => {
+            let id = service.admin_find_user(&user).await?.id;
+            let factors = service.admin_list_factors(id).await?;
+            if json {
+                let rows: Vec<Value> = factors.iter().map(auth_http::views::factor).collect();
+                say(&serde_json::to_string_pretty(&rows)?);
+            } else {
+                say(&format!("{:<36} {:<14} {:<10} {:<19} {}", "ID", "TYPE", "STATUS", "CREATED", "NAME"));
+                for f in &factors {
+                    say(&format!(
+                        "{:<36} {:<14} {:<10} {:<19} {}",
+                        f.id,
+                        f.factor_type.as_str(),
+                        f.status.as_str(),
+                        time(Some(f.created_at)),
+                        f.friendly_name
+                    ));
+                }
+            }
+        }
+        FactorsCommand::Delete { user, factor } => {
+            let id = service.admin_find_user(&user).await?.id;
+            let factor_id = factor.parse().map_err(|_| anyhow::anyhow!("{factor:?} is not a factor id (a UUID)"))?;
+            let deleted = service.admin_delete_factor(id, factor_id, &command_line()).await?;
+            say(&format!("deleted {} factor {} of user {id}", deleted.factor_type.as_str(), deleted.id));
+        }
+    }
+    Ok(())
+}
+
 fn session_json(session: &Session) -> Value {
     json!({
         "id": session.id.to_string(),
@@ -273,6 +329,7 @@ pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()>
             service.admin_update_user(id, attributes, &client).await?;
             say(&format!("confirmed the email address of user {id}"));
         }
+        UsersCommand::Factors(command) => factors(service, command).await?,
     }
     Ok(())
 }

@@ -30,9 +30,11 @@ pub fn postgrest_settings(config: &Config) -> PostgrestSettings {
 }
 
 /// The writer of PostgREST's settings into `database`; `None` on SQLite, where no PostgREST runs.
+/// It writes roles and functions, an operator's work: through `database.direct_url` when set.
 pub fn postgrest_sync(config: &Config, database: &Database) -> Option<Arc<PostgrestSync>> {
     let Database::Postgres(_) = database else { return None };
-    Some(Arc::new(PostgrestSync::new(&postgrest_settings(config), config.database.url.expose())))
+    let url = config.database.direct_url.as_ref().unwrap_or(&config.database.url);
+    Some(Arc::new(PostgrestSync::new(&postgrest_settings(config), url.expose())))
 }
 
 /// At `authd serve` start: the roles (when `postgrest.manage_roles` is on and the authenticator

@@ -1,5 +1,6 @@
 //! The end-to-end suite in `tests/e2e`: the real `@supabase/auth-js` against this binary, on
-//! SQLite and PostgreSQL. It needs Node 20+ and `npm ci` in `tests/e2e`; without them it is
+//! SQLite, PostgreSQL, and PostgreSQL through PgBouncer in transaction mode (when PgBouncer is
+//! installed; `AUTHD_TEST_REQUIRE_PGBOUNCER=1` requires it). It needs Node 20+ and `npm ci` in `tests/e2e`; without them it is
 //! skipped with a loud message, unless `AUTHD_TEST_REQUIRE_E2E=1` makes that a failure (CI).
 
 use std::io::Write;
@@ -40,6 +41,7 @@ async fn auth_js_suite_passes_on_sqlite_and_postgres() {
         return;
     }
     let database = test_database("e2e").await;
+    let bounced = auth_testkit::pgbouncer::bounced_database("e2e_pgbouncer").await;
     let mut command = Command::new("node");
     command
         .args([
@@ -53,7 +55,14 @@ async fn auth_js_suite_passes_on_sqlite_and_postgres() {
         .current_dir(suite_dir())
         .env("AUTHD_BIN", env!("CARGO_BIN_EXE_authd"))
         .env_remove("AUTHD_E2E_DATABASE_URL")
-        .env_remove("AUTHD_E2E_REQUIRE_POSTGRES");
+        .env_remove("AUTHD_E2E_REQUIRE_POSTGRES")
+        .env_remove("AUTHD_E2E_PGBOUNCER_URL")
+        .env_remove("AUTHD_E2E_PGBOUNCER_DIRECT_URL");
+    if let Some(bounced) = &bounced {
+        command
+            .env("AUTHD_E2E_PGBOUNCER_URL", bounced.url())
+            .env("AUTHD_E2E_PGBOUNCER_DIRECT_URL", bounced.direct_url());
+    }
     if let Some(database) = &database {
         command.env("AUTHD_E2E_DATABASE_URL", database.url()).env("AUTHD_E2E_REQUIRE_POSTGRES", "1");
     }

@@ -18,6 +18,7 @@ mod postgrest;
 mod process;
 mod retire;
 mod review_probes;
+mod rolling_restart;
 mod scale_out;
 mod serve;
 mod supabase_schema;

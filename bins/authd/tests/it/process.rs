@@ -93,8 +93,12 @@ pub struct Server {
 
 impl Server {
     /// Starts the server on a free port and waits until `/auth/v1/health` answers.
-    pub fn start(mut command: Command) -> Server {
-        let port = free_port();
+    pub fn start(command: Command) -> Server {
+        Self::start_on(command, free_port())
+    }
+
+    /// Starts the server on `port` and waits until `/auth/v1/health` answers.
+    pub fn start_on(mut command: Command, port: u16) -> Server {
         let child = command
             .env("AUTHD_SERVER__PORT", port.to_string())
             .stdin(Stdio::null())

@@ -56,11 +56,19 @@ pub enum AuditAction {
     FactorUnenrolled,
     /// An operator removed a user's factor.
     AdminFactorDeleted,
+    /// A user replaced their recovery codes with a new set.
+    RecoveryCodesRegenerated,
+    /// An operator renamed a user's factor.
+    AdminFactorUpdated,
+    /// An external identity was linked to an existing account.
+    IdentityLinked,
+    /// A user unlinked one of their external identities.
+    IdentityUnlinked,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 26] = [
         Self::Signup,
         Self::Login,
         Self::LoginFailed,
@@ -85,6 +93,10 @@ impl AuditAction {
         Self::FactorVerificationFailed,
         Self::FactorUnenrolled,
         Self::AdminFactorDeleted,
+        Self::RecoveryCodesRegenerated,
+        Self::AdminFactorUpdated,
+        Self::IdentityLinked,
+        Self::IdentityUnlinked,
     ];
 
     /// The stored name.
@@ -114,6 +126,10 @@ impl AuditAction {
             Self::FactorVerificationFailed => "mfa_verification_failed",
             Self::FactorUnenrolled => "factor_unenrolled",
             Self::AdminFactorDeleted => "factor_deleted",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::AdminFactorUpdated => "factor_updated",
+            Self::IdentityLinked => "identity_linked",
+            Self::IdentityUnlinked => "identity_unlinked",
         }
     }
 

@@ -15,13 +15,16 @@ pub const FRIENDLY_NAME_MAX_LEN: usize = 120;
 pub enum FactorType {
     /// A time-based one-time password app (RFC 6238).
     Totp,
+    /// A set of single-use recovery codes (verified from the start; never challenged).
+    RecoveryCode,
 }
 
 impl FactorType {
-    /// The wire and storage form (`totp`).
+    /// The wire and storage form (`totp`, `recovery_code`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Totp => "totp",
+            Self::RecoveryCode => "recovery_code",
         }
     }
 
@@ -29,15 +32,17 @@ impl FactorType {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "totp" => Some(Self::Totp),
+            "recovery_code" => Some(Self::RecoveryCode),
             _ => None,
         }
     }
 
     /// The `amr` method a verification of this kind of factor adds to a session (Supabase
-    /// Auth's names: `totp`, not `mfa/totp`).
+    /// Auth's names: `totp`, not `mfa/totp`; `mfa/recovery_code` as auth-js expects).
     pub fn amr_method(self) -> &'static str {
         match self {
             Self::Totp => "totp",
+            Self::RecoveryCode => "mfa/recovery_code",
         }
     }
 }
@@ -106,7 +111,8 @@ pub struct Factor {
     pub factor_type: FactorType,
     /// Verified once or not.
     pub status: FactorStatus,
-    /// The shared secret (TOTP), sealed.
+    /// The shared secret (TOTP), sealed; empty for recovery codes (their digests are stored
+    /// apart).
     pub secret: SealedSecret,
     /// When it was enrolled.
     pub created_at: DateTime<Utc>,
@@ -165,6 +171,20 @@ pub enum Enrollment {
     NameTaken,
     /// The user has as many factors (or verified factors) as the rules allow.
     TooMany,
+    /// The user has a factor of this kind already, of which there is one per user (recovery
+    /// codes).
+    AlreadyEnrolled,
+}
+
+/// What became of a rename (see `FactorStore::rename_factor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FactorRename {
+    /// Done: the factor as stored now.
+    Renamed(Factor),
+    /// Another factor of the user has this name.
+    NameTaken,
+    /// The user has no such factor.
+    NotFound,
 }
 
 /// A verification the use case found right, for the store to carry out atomically (see
@@ -217,7 +237,9 @@ mod tests {
 
     #[test]
     fn storage_forms_round_trip() {
-        assert_eq!(FactorType::parse(FactorType::Totp.as_str()), Some(FactorType::Totp));
+        for t in [FactorType::Totp, FactorType::RecoveryCode] {
+            assert_eq!(FactorType::parse(t.as_str()), Some(t));
+        }
         for s in [FactorStatus::Unverified, FactorStatus::Verified] {
             assert_eq!(FactorStatus::parse(s.as_str()), Some(s));
         }

@@ -69,3 +69,11 @@ uuid_id!(
     /// The identifier of a challenge issued against a factor.
     ChallengeId
 );
+uuid_id!(
+    /// The identifier of a stored external identity (`identity_id` on the wire).
+    IdentityId
+);
+uuid_id!(
+    /// The identifier of an external sign-in's flow state: the OAuth `state` parameter.
+    FlowId
+);

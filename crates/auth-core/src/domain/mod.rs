@@ -6,6 +6,7 @@ mod claims;
 mod contact;
 mod email;
 mod factor;
+mod identity;
 mod ids;
 mod mail_kind;
 mod metadata;
@@ -15,6 +16,7 @@ mod password;
 mod phone;
 mod pkce;
 mod rate_limit;
+mod recovery_code;
 mod redirect;
 mod refresh_token;
 mod session;
@@ -30,10 +32,11 @@ pub use claims::{AccessClaims, AmrEntry, ApiKeyRole};
 pub use contact::Contact;
 pub use email::{EMAIL_MAX_LEN, Email, EmailError};
 pub use factor::{
-    EnrollRules, Enrollment, FRIENDLY_NAME_MAX_LEN, Factor, FactorChallenge, FactorStatus, FactorType,
+    EnrollRules, Enrollment, FRIENDLY_NAME_MAX_LEN, Factor, FactorChallenge, FactorRename, FactorStatus, FactorType,
     FactorVerification, MfaProof, SealedSecret, VerificationOutcome,
 };
-pub use ids::{ChallengeId, FactorId, InvalidId, SessionId, UserId};
+pub use identity::{BrowserBinding, Identity, OAuthFlow, ProviderName, ProviderNameError, hashed_nonce};
+pub use ids::{ChallengeId, FactorId, FlowId, IdentityId, InvalidId, SessionId, UserId};
 pub use mail_kind::{MailContext, MailKind};
 pub use metadata::{METADATA_DEFAULT_MAX_BYTES, Metadata, MetadataError};
 pub use one_time::{
@@ -48,6 +51,7 @@ pub use pkce::{
     AuthCode, AuthCodeSecret, ChallengeError, ChallengeMethod, CodeChallenge, PKCE_LINK_PREFIX, auth_code_digest,
 };
 pub use rate_limit::{LimitKey, Quota, client_network, gcra};
+pub use recovery_code::{RECOVERY_CODE_LEN, RecoveryCode, RecoveryCodeCount, RecoveryCodeUse};
 pub use redirect::{RedirectPolicy, RedirectPolicyError, encode_query_value};
 pub use refresh_token::{
     RefreshToken, RefreshTokenRecord, Renewal, Rotation, RotationOutcome, RotationPlan, TokenDigest, plan_rotation,

@@ -53,6 +53,8 @@ pub enum AuthMethod {
     EmailSignup,
     /// A confirmed email change.
     EmailChange,
+    /// An external identity provider (OAuth 2.0 or OpenID Connect, or an ID token).
+    Oauth,
 }
 
 impl AuthMethod {
@@ -67,6 +69,7 @@ impl AuthMethod {
             Self::Invite => "invite",
             Self::EmailSignup => "email/signup",
             Self::EmailChange => "email_change",
+            Self::Oauth => "oauth",
         }
     }
 
@@ -81,6 +84,7 @@ impl AuthMethod {
             Self::Invite,
             Self::EmailSignup,
             Self::EmailChange,
+            Self::Oauth,
         ]
         .into_iter()
         .find(|m| m.as_str() == s)

@@ -3,8 +3,8 @@ use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use crate::domain::{
-    ChallengeId, EnrollRules, Enrollment, Factor, FactorChallenge, FactorId, FactorVerification, UserId,
-    VerificationOutcome,
+    ChallengeId, EnrollRules, Enrollment, Factor, FactorChallenge, FactorId, FactorRename, FactorVerification,
+    RecoveryCodeCount, RecoveryCodeUse, TokenDigest, UserId, VerificationOutcome,
 };
 
 /// Persistence of second factors and their challenges.
@@ -28,6 +28,22 @@ pub trait FactorStore: Send + Sync {
 
     /// The user's factors, verified or not, oldest first.
     async fn list_factors(&self, user: UserId) -> Result<Vec<Factor>, StoreError>;
+
+    /// The factors of every user in `users`, verified or not, oldest first (each user's in the
+    /// order `list_factors` gives them); users without factors, or unknown, add nothing.
+    async fn list_factors_of(&self, users: &[UserId]) -> Result<Vec<Factor>, StoreError>;
+
+    /// Renames the factor `id` of `user` to `friendly_name` and sets its `updated_at` to `at`,
+    /// under the user's lock: [`FactorRename::Renamed`] with the factor as stored now;
+    /// [`FactorRename::NameTaken`] when another factor of the user has the same non-empty name,
+    /// and [`FactorRename::NotFound`] when the user has no such factor, each writing nothing.
+    async fn rename_factor(
+        &self,
+        user: UserId,
+        id: FactorId,
+        friendly_name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<FactorRename, StoreError>;
 
     /// The factor `id` if it belongs to `user`.
     async fn find_factor(&self, user: UserId, id: FactorId) -> Result<Option<Factor>, StoreError>;
@@ -58,8 +74,43 @@ pub trait FactorStore: Send + Sync {
     ///   MUST succeed.
     async fn verify_factor(&self, verification: &FactorVerification) -> Result<VerificationOutcome, StoreError>;
 
-    /// Deletes the factor `id` of `user` with its challenges, and lowers every session raised
-    /// with it back to aal1 (`mfa` cleared); answers the deleted factor, or `None` when `user`
+    /// Adds `factor`, a verified factor of type `recovery_code`, with the digests of its codes,
+    /// in one step under the user's lock.
+    ///
+    /// - MUST answer [`Enrollment::AlreadyEnrolled`] when the user has a `recovery_code` factor,
+    ///   then [`Enrollment::NameTaken`] as `enroll_factor` does, writing nothing for either.
+    /// - Of concurrent calls for one user, at most one MUST store a factor.
+    /// - MUST fail with [`StoreError::NotFound`] when the user does not exist.
+    async fn create_recovery_codes(&self, factor: &Factor, codes: &[TokenDigest]) -> Result<Enrollment, StoreError>;
+
+    /// Replaces every code of `user`'s `recovery_code` factor `factor` by `codes` (the old ones,
+    /// used or not, stop working) and sets its `updated_at` to `at`; answers `false`, writing
+    /// nothing, when the user has no such factor.
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        factor: FactorId,
+        codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// How many codes the factor `factor` has and how many are unused (zeros for no factor).
+    async fn count_recovery_codes(&self, factor: FactorId) -> Result<RecoveryCodeCount, StoreError>;
+
+    /// Spends a recovery code and raises the session with it, in one atomic step under the
+    /// factor's lock:
+    ///
+    /// - [`VerificationOutcome::NotFound`] when the factor is not the user's `recovery_code`
+    ///   factor or the session is not a live session of the user; then
+    ///   [`VerificationOutcome::CodeReused`] when the factor has no unused code with digest
+    ///   `code` (wrong or used). Each writes nothing.
+    /// - Otherwise MUST mark the code used at `at`, then do to the session, its tokens and the
+    ///   user's other aal1 sessions what `verify_factor` does. Answers the session as stored now.
+    /// - Of concurrent uses of one code, exactly one MUST succeed.
+    async fn use_recovery_code(&self, code: &RecoveryCodeUse) -> Result<VerificationOutcome, StoreError>;
+
+    /// Deletes the factor `id` of `user` with its challenges (and recovery codes), and lowers
+    /// every session raised with it back to aal1 (`mfa` cleared); answers the deleted factor, or `None` when `user`
     /// has no such factor.
     async fn delete_factor(&self, user: UserId, id: FactorId) -> Result<Option<Factor>, StoreError>;
 

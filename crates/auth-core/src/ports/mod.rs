@@ -5,6 +5,8 @@ mod audit_log;
 mod clock;
 mod email_flows;
 mod factors;
+mod identities;
+mod identity_provider;
 mod mailer;
 mod observer;
 mod password_hasher;
@@ -22,6 +24,11 @@ pub use audit_log::AuditLog;
 pub use clock::Clock;
 pub use email_flows::{CodeQuota, EmailFlowStore, MailOutbox, Redemption};
 pub use factors::FactorStore;
+pub use identities::{IdentitySignIn, IdentityStore, Landing};
+pub use identity_provider::{
+    AuthorizationRequest, IdentityProviders, IdpError, NoProviders, ProviderSignIn, ProviderTokens, ProviderUser,
+    VerifiedIdToken,
+};
 pub use mailer::{Mail, MailError, MailTemplates, Mailer};
 pub use observer::{NoObserver, Observer};
 pub use password_hasher::{HashError, PasswordCheck, PasswordHasher};
@@ -43,6 +50,8 @@ pub use clock::MockClock;
 pub use email_flows::{MockEmailFlowStore, MockMailOutbox};
 #[cfg(any(test, feature = "mock"))]
 pub use factors::MockFactorStore;
+#[cfg(any(test, feature = "mock"))]
+pub use identities::MockIdentityStore;
 #[cfg(any(test, feature = "mock"))]
 pub use mailer::{MockMailTemplates, MockMailer};
 #[cfg(any(test, feature = "mock"))]

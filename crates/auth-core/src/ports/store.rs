@@ -17,6 +17,8 @@ pub enum UniqueField {
     Phone,
     /// Another user has this username (compared case-insensitively).
     Username,
+    /// An identity of this provider and subject is stored (linked to some user).
+    Identity,
 }
 
 /// Why a storage operation failed.

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use super::{AuditLog, EmailFlowStore, FactorStore, KeyStore, MailOutbox, Readiness, SessionStore, UserStore};
+use super::{
+    AuditLog, EmailFlowStore, FactorStore, IdentityStore, KeyStore, MailOutbox, Readiness, SessionStore, UserStore,
+};
 
 /// The storage ports of one store, each as a shared trait object. Cloning shares the store.
 #[derive(Clone)]
@@ -20,6 +22,8 @@ pub struct StorePorts {
     pub flows: Arc<dyn EmailFlowStore>,
     /// Second factors and their challenges.
     pub factors: Arc<dyn FactorStore>,
+    /// External identities and their sign-in flows.
+    pub identities: Arc<dyn IdentityStore>,
     /// Queued mail, for delivery.
     pub outbox: Arc<dyn MailOutbox>,
     /// Whether the store answers and its schema is current.
@@ -37,6 +41,7 @@ impl StorePorts {
             + AuditLog
             + EmailFlowStore
             + FactorStore
+            + IdentityStore
             + MailOutbox
             + Readiness
             + 'static,
@@ -48,6 +53,7 @@ impl StorePorts {
             audit: store.clone(),
             flows: store.clone(),
             factors: store.clone(),
+            identities: store.clone(),
             outbox: store.clone(),
             readiness: store,
         }

@@ -3,7 +3,8 @@ use serde_json::json;
 
 use super::{AuthService, ClientInfo};
 use crate::domain::{
-    Aal, AccessClaims, Actor, AmrEntry, AuditAction, AuthMethod, Factor, RefreshToken, Session, SessionId, User,
+    Aal, AccessClaims, Actor, AmrEntry, AuditAction, AuthMethod, Factor, Identity, RefreshToken, Session, SessionId,
+    User,
 };
 use crate::error::{AuthError, MissingRow};
 
@@ -24,6 +25,8 @@ pub struct IssuedSession {
     pub session: Session,
     /// The user's factors, verified or not (`user.factors` in responses).
     pub factors: Vec<Factor>,
+    /// The user's stored external identities (`user.identities` in responses).
+    pub identities: Vec<Identity>,
 }
 
 impl AuthService {
@@ -89,6 +92,7 @@ impl AuthService {
         let claims = self.claims_for(&user, &session, iat, iat + ttl);
         let access_token = self.ports.signer.sign(&claims).map_err(|e| AuthError::Internal(e.to_string()))?;
         let factors = self.ports.factors.list_factors(user.id).await?;
+        let identities = self.ports.identities.list_identities(user.id).await?;
         Ok(IssuedSession {
             access_token,
             expires_in: ttl,
@@ -97,6 +101,7 @@ impl AuthService {
             user,
             session,
             factors,
+            identities,
         })
     }
 

@@ -7,7 +7,8 @@ use serde_json::json;
 use super::{AuthService, IssuedSession, Principal};
 use crate::domain::{
     Aal, Actor, AuditAction, ChallengeId, EnrollRules, Enrollment, FRIENDLY_NAME_MAX_LEN, Factor, FactorChallenge,
-    FactorId, FactorStatus, FactorType, FactorVerification, LimitKey, Quota, RefreshToken, UserId, VerificationOutcome,
+    FactorId, FactorRename, FactorStatus, FactorType, FactorVerification, LimitKey, Quota, RefreshToken, UserId,
+    VerificationOutcome,
 };
 use crate::error::{AuthError, MfaError, MissingRow};
 use crate::ports::{Admission, Totp, TotpSecret};
@@ -30,8 +31,15 @@ pub struct MfaSettings {
     /// The issuer an authenticator app shows when enrollment names none.
     pub issuer: String,
     /// Verification attempts per factor (a burst, then refilled over the window); past it the
-    /// factor answers `429` until the window refills, whatever the client's address.
+    /// factor answers `429` until the window refills, whatever the client's address. Recovery
+    /// codes count against their own set the same way.
     pub verify_attempts: Quota,
+    /// Users may generate (and regenerate) recovery codes.
+    pub recovery_codes_enroll_enabled: bool,
+    /// Recovery codes may be used.
+    pub recovery_codes_verify_enabled: bool,
+    /// Codes in a set of recovery codes.
+    pub recovery_code_count: u32,
 }
 
 impl Default for MfaSettings {
@@ -45,7 +53,18 @@ impl Default for MfaSettings {
             factor_ttl: Duration::seconds(300),
             issuer: "authd".into(),
             verify_attempts: Quota { limit: 10, window: std::time::Duration::from_secs(3600) },
+            recovery_codes_enroll_enabled: true,
+            recovery_codes_verify_enabled: true,
+            recovery_code_count: 10,
         }
+    }
+}
+
+/// Refuses a factor the challenge-and-verify routes do not serve.
+fn only_totp(factor: &Factor) -> Result<(), AuthError> {
+    match factor.factor_type {
+        FactorType::Totp => Ok(()),
+        other => Err(MfaError::WrongFactorType(other.as_str()).into()),
     }
 }
 
@@ -72,7 +91,7 @@ impl AuthService {
     }
 
     /// The caller's factor `id`, refusing anonymous users.
-    async fn own_factor(&self, principal: &Principal, id: FactorId) -> Result<Factor, AuthError> {
+    pub(super) async fn own_factor(&self, principal: &Principal, id: FactorId) -> Result<Factor, AuthError> {
         if principal.user.is_anonymous {
             return Err(MfaError::AnonymousUser.into());
         }
@@ -137,7 +156,7 @@ impl AuthService {
         match self.ports.factors.enroll_factor(&factor, &rules).await.or_missing(AuthError::UserNotFound)? {
             Enrollment::Enrolled => {}
             Enrollment::NameTaken => return Err(MfaError::NameConflict(name).into()),
-            Enrollment::TooMany => return Err(MfaError::TooManyFactors.into()),
+            Enrollment::TooMany | Enrollment::AlreadyEnrolled => return Err(MfaError::TooManyFactors.into()),
         }
         let details = json!({"factor_id": id.to_string(), "factor_type": "totp"});
         self.audit(AuditAction::FactorEnrolled, Actor::User(user.id), Some(user.id), &principal.client, details).await;
@@ -147,6 +166,7 @@ impl AuthService {
     /// Issues a challenge against the caller's factor, bound to the caller's address.
     pub async fn challenge_factor(&self, principal: &Principal, id: FactorId) -> Result<FactorChallenge, AuthError> {
         let factor = self.own_factor(principal, id).await?;
+        only_totp(&factor)?;
         self.totp(self.settings.mfa.totp_verify_enabled, MfaError::TotpVerifyDisabled)?;
         let now = self.ports.clock.now();
         let challenge = FactorChallenge {
@@ -177,6 +197,7 @@ impl AuthService {
         code: &str,
     ) -> Result<IssuedSession, AuthError> {
         let factor = self.own_factor(principal, id).await?;
+        only_totp(&factor)?;
         let code = code.trim();
         if code.is_empty() {
             return Err(AuthError::Validation { field: "code", message: "Code needs to be non-empty".into() });
@@ -234,7 +255,7 @@ impl AuthService {
     }
 
     /// Audits a failed verification and answers `error`.
-    async fn failed(&self, principal: &Principal, factor: &Factor, error: MfaError) -> AuthError {
+    pub(super) async fn failed(&self, principal: &Principal, factor: &Factor, error: MfaError) -> AuthError {
         let user = principal.user.id;
         let details = json!({"factor_id": factor.id.to_string(), "error_code": error.code()});
         let action = AuditAction::FactorVerificationFailed;
@@ -261,6 +282,36 @@ impl AuthService {
     pub async fn admin_list_factors(&self, user: UserId) -> Result<Vec<Factor>, AuthError> {
         self.ports.users.find_user(user).await?.ok_or(AuthError::UserNotFound)?;
         self.user_factors(user).await
+    }
+
+    /// The factors of each of `users` (for an operator's list of users).
+    pub async fn factors_of(&self, users: &[UserId]) -> Result<Vec<Factor>, AuthError> {
+        Ok(self.ports.factors.list_factors_of(users).await?)
+    }
+
+    /// An operator renames a user's factor.
+    pub async fn admin_update_factor(
+        &self,
+        user: UserId,
+        id: FactorId,
+        friendly_name: &str,
+        client: &super::ClientInfo,
+    ) -> Result<Factor, AuthError> {
+        let name = friendly_name.trim();
+        if name.chars().count() > FRIENDLY_NAME_MAX_LEN {
+            let message = format!("friendly_name must be {FRIENDLY_NAME_MAX_LEN} characters or less");
+            return Err(AuthError::Validation { field: "friendly_name", message });
+        }
+        self.ports.users.find_user(user).await?.ok_or(AuthError::UserNotFound)?;
+        let now = self.ports.clock.now();
+        let factor = match self.ports.factors.rename_factor(user, id, name, now).await? {
+            FactorRename::Renamed(factor) => factor,
+            FactorRename::NameTaken => return Err(MfaError::NameConflict(name.to_owned()).into()),
+            FactorRename::NotFound => return Err(MfaError::FactorNotFound.into()),
+        };
+        let details = json!({"factor_id": id.to_string(), "friendly_name": name});
+        self.audit(AuditAction::AdminFactorUpdated, Actor::Admin, Some(user), client, details).await;
+        Ok(factor)
     }
 
     /// An operator removes a user's factor; sessions raised with it go back to aal1.

@@ -9,6 +9,9 @@ mod admin_links;
 mod authenticate;
 mod delivery;
 mod email_change;
+mod external;
+mod external_accounts;
+mod identities;
 mod issue;
 mod links;
 mod mail_throttle;
@@ -17,6 +20,7 @@ mod password_throttle;
 mod phone;
 mod pkce;
 mod pruning;
+mod recovery_codes;
 mod refresh;
 mod sign_in;
 mod signup;
@@ -30,8 +34,9 @@ use crate::domain::{Actor, AuditAction, AuditEvent, MailKind, RedirectPolicy, Us
 use crate::domain::{METADATA_DEFAULT_MAX_BYTES, PasswordPolicy, SessionLimits};
 use crate::error::AuthError;
 use crate::ports::{
-    AuditLog, Clock, EmailFlowStore, FactorStore, MailTemplates, NoLimits, NoObserver, Observer, PasswordHasher,
-    Random, RateLimiter, SessionStore, SmsSender, StoreError, StorePorts, TokenChain, TokenSigner, Totp, UserStore,
+    AuditLog, Clock, EmailFlowStore, FactorStore, IdentityProviders, IdentityStore, MailTemplates, NoLimits,
+    NoObserver, NoProviders, Observer, PasswordHasher, Random, RateLimiter, SessionStore, SmsSender, StoreError,
+    StorePorts, TokenChain, TokenSigner, Totp, UserStore,
 };
 
 pub use account::{LogoutScope, UserChanges};
@@ -39,12 +44,17 @@ pub use admin::{AdminUserAttributes, UserPage};
 pub use admin_links::{GeneratedLink, LinkType};
 pub use authenticate::Principal;
 pub use delivery::{DeliveryReport, MailDelivery, SmsReport};
+pub use external::{
+    CallbackFailure, ExternalCallback, ExternalLanding, ExternalSettings, ExternalStart, ExternalStarted, LandedWith,
+};
+pub use identities::has_email_identity;
 pub use issue::IssuedSession;
 pub use links::{LinkOptions, SignInMail};
 pub use mfa::{MfaSettings, TotpEnrollment};
 pub use password_throttle::PasswordThrottle;
 pub use phone::{SmsSettings, TestOtp};
 pub use pruning::{PrunePolicy, PruneReport, Pruner};
+pub use recovery_codes::{RecoveryCodeSet, RecoveryCodeStatus};
 pub use sign_in::Identifier;
 pub use signup::{SignupOutcome, SignupRequest};
 pub use verification::{Verified, VerifyChannel, VerifyProof, VerifyType};
@@ -78,6 +88,10 @@ pub struct Ports {
     /// TOTP codes and sealed secrets; `None` for a service without TOTP factors, whose
     /// enrollments and verifications refuse as turned off.
     pub totp: Option<Arc<dyn Totp>>,
+    /// External identities and their sign-in flows.
+    pub identities: Arc<dyn IdentityStore>,
+    /// The identity providers ([`NoProviders`] until [`Ports::with_providers`]).
+    pub providers: Arc<dyn IdentityProviders>,
     /// The SMS provider; `None` for a service that sends no text messages (phone sign-in then
     /// works only for test numbers, when it is turned on at all).
     pub sms: Option<Arc<dyn SmsSender>>,
@@ -107,8 +121,16 @@ impl Ports {
             templates: None,
             factors: Arc::clone(&stores.factors),
             totp: None,
+            identities: Arc::clone(&stores.identities),
+            providers: Arc::new(NoProviders),
             sms: None,
         }
+    }
+
+    /// These ports, signing users in through `providers` (auth-idp's `Providers`, or your own).
+    pub fn with_providers(mut self, providers: Arc<dyn IdentityProviders>) -> Self {
+        self.providers = providers;
+        self
     }
 
     /// These ports, sending text messages through `sms` (auth-sms's providers, or your own).
@@ -236,6 +258,8 @@ pub struct AuthSettings {
     pub email: EmailSettings,
     /// Second factors.
     pub mfa: MfaSettings,
+    /// External sign-in.
+    pub external: ExternalSettings,
     /// Phone sign-in and the text messages it sends.
     pub sms: SmsSettings,
 }
@@ -261,6 +285,7 @@ impl Default for AuthSettings {
             reauthentication_window: Duration::minutes(5),
             email: EmailSettings::default(),
             mfa: MfaSettings::default(),
+            external: ExternalSettings::default(),
             sms: SmsSettings::default(),
         }
     }

@@ -7,7 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, HeaderValue, LINK};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use auth_core::AuthError;
-use auth_core::domain::{Password, PasswordHash, UserId, UserQuery};
+use auth_core::domain::{Factor, Password, PasswordHash, UserId, UserQuery};
 use auth_core::service::{AdminUserAttributes, ClientInfo};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -131,7 +131,16 @@ pub(crate) async fn list_users(
     let filter = paging.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned);
     let query = UserQuery { filter, newest_first, offset: (page - 1).saturating_mul(per_page), limit: per_page };
     let found = state.service.admin_list_users(&query).await?;
-    let users: Vec<Value> = found.users.iter().map(views::user).collect();
+    let ids: Vec<UserId> = found.users.iter().map(|u| u.id).collect();
+    let factors = state.service.factors_of(&ids).await?;
+    let users: Vec<Value> = found
+        .users
+        .iter()
+        .map(|user| {
+            let theirs: Vec<Factor> = factors.iter().filter(|f| f.user_id == user.id).cloned().collect();
+            views::user_with_factors(user, &theirs)
+        })
+        .collect();
     let body = json!({ "users": users, "aud": state.service.settings().audience });
     let response = super::no_store(HttpResponse::Ok()).json(body);
     Ok(paged(response, &request, &paging, (page, per_page), found.total))
@@ -205,7 +214,8 @@ pub(crate) async fn get_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let user = state.service.admin_get_user(user_id(&path)?).await?;
-    Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
+    let factors = state.service.user_factors(user.id).await?;
+    Ok(super::no_store(HttpResponse::Ok()).json(views::user_with_factors(&user, &factors)))
 }
 
 /// `PUT /admin/users/{id}`.
@@ -218,7 +228,8 @@ pub(crate) async fn update_user(
     let id = user_id(&path)?;
     let attributes = body.into_inner().into_attributes()?;
     let user = state.service.admin_update_user(id, attributes, &admin.0).await?;
-    Ok(super::no_store(HttpResponse::Ok()).json(views::user(&user)))
+    let factors = state.service.user_factors(user.id).await?;
+    Ok(super::no_store(HttpResponse::Ok()).json(views::user_with_factors(&user, &factors)))
 }
 
 /// Body of `DELETE /admin/users/{id}`.

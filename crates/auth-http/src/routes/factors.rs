@@ -1,6 +1,6 @@
 //! The multi-factor routes: `POST /factors` (enroll), `POST /factors/{id}/challenge`,
 //! `POST /factors/{id}/verify`, `DELETE /factors/{id}`, and the operator's
-//! `GET /admin/users/{id}/factors` and `DELETE /admin/users/{id}/factors/{factor_id}`.
+//! `GET /admin/users/{id}/factors`, `PUT` and `DELETE /admin/users/{id}/factors/{factor_id}`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::domain::{ChallengeId, FactorId};
@@ -127,6 +127,33 @@ pub(crate) async fn admin_list(
     let factors = state.service.admin_list_factors(user).await?;
     let factors: Vec<_> = factors.iter().map(views::factor).collect();
     Ok(super::no_store(HttpResponse::Ok()).json(factors))
+}
+
+/// `PUT /admin/users/{id}/factors/{factor_id}` body (only a non-empty name changes anything).
+#[derive(Deserialize, Default)]
+pub(crate) struct AdminUpdateBody {
+    friendly_name: Option<String>,
+}
+
+/// `PUT /admin/users/{id}/factors/{factor_id}`: renames a user's factor; answers it.
+pub(crate) async fn admin_update(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    admin: AdminCaller,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (user, factor) = path.into_inner();
+    let (user, factor) = (super::admin::user_id(&user)?, factor_id(&factor)?);
+    let body: AdminUpdateBody = super::json_body_or_default(&state, &request, payload).await?;
+    let updated = match body.friendly_name.filter(|n| !n.trim().is_empty()) {
+        Some(name) => state.service.admin_update_factor(user, factor, &name, &admin.0).await?,
+        None => {
+            let found = state.service.admin_list_factors(user).await?.into_iter().find(|f| f.id == factor);
+            found.ok_or(AuthError::Mfa(MfaError::FactorNotFound))?
+        }
+    };
+    Ok(super::no_store(HttpResponse::Ok()).json(views::factor(&updated)))
 }
 
 /// `DELETE /admin/users/{id}/factors/{factor_id}`: removes a user's factor; answers it.

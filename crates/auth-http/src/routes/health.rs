@@ -30,10 +30,14 @@ pub(crate) async fn health(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /ready`: readiness. 200 when the database answers and its schema is up to date, 503
-/// `not_ready` otherwise, within [`READY_TIMEOUT`] whatever the database does. The cause goes
-/// to the log; the client gets a sentence without host names.
+/// `not_ready` otherwise (and from the moment the server was told to stop), within
+/// [`READY_TIMEOUT`] whatever the database does. The cause goes to the log; the client gets a
+/// sentence without host names.
 pub(crate) async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let not_ready = ApiError::not_ready;
+    if state.draining.is_on() {
+        return Err(not_ready("The server is shutting down"));
+    }
     let Some(check) = state.readiness() else {
         return Err(not_ready("No readiness check is configured"));
     };

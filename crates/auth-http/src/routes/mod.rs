@@ -15,6 +15,7 @@ pub(crate) mod health;
 pub(crate) mod logout;
 pub(crate) mod metrics;
 pub(crate) mod pkce;
+pub(crate) mod recovery_codes;
 pub(crate) mod settings;
 pub(crate) mod signup;
 pub(crate) mod token;

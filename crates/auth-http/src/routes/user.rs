@@ -12,7 +12,8 @@ use crate::{ApiError, AppState, views};
 pub(crate) async fn get_user(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
     let user = state.service.current_user(&caller.0);
     let factors = state.service.user_factors(user.id).await?;
-    Ok(super::no_store(HttpResponse::Ok()).json(views::user_with_factors(&user, &factors)))
+    let identities = state.service.user_identities(user.id).await?;
+    Ok(super::no_store(HttpResponse::Ok()).json(views::user_in_full(&user, &factors, &identities)))
 }
 
 /// `PUT /user` body. Fields a user may never set are read only to refuse them.

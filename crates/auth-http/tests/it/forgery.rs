@@ -50,6 +50,8 @@ async fn app_with_signer() -> (
         templates: Some(Arc::new(auth_core::testing::PlainTemplates)),
         factors: store.clone(),
         totp: None,
+        identities: store.clone(),
+        providers: Arc::new(auth_core::ports::NoProviders),
         sms: None,
     };
     let auth = AuthSettings { autoconfirm: true, ..AuthSettings::default() };

@@ -15,11 +15,13 @@ use crate::harness::{TestApp, api_key, post, with_token};
 const MAX_BODY: usize = 4096;
 
 /// POST routes that read no body.
-const BODILESS: [&str; 3] = ["/logout", "/admin/users/{id}/logout", "/factors/{id}/challenge"];
+const BODILESS: [&str; 4] =
+    ["/logout", "/admin/users/{id}/logout", "/factors/{id}/challenge", "/factors/recovery-codes/regenerate"];
 
 /// Routes whose body has no `email` field: a bad value there is skipped unread, and the body is
 /// refused for what it lacks (a clean 4xx all the same).
-const NO_EMAIL_FIELD: [&str; 2] = ["/factors", "/factors/{id}/verify"];
+const NO_EMAIL_FIELD: [&str; 4] =
+    ["/factors", "/factors/{id}/verify", "/factors/recovery-codes", "/factors/recovery-codes/verify"];
 
 fn settings() -> HttpSettings {
     HttpSettings {

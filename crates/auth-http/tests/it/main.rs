@@ -15,6 +15,7 @@ mod hostile;
 mod limits;
 mod mfa;
 mod observability;
+mod recovery_codes;
 mod skeleton;
 mod stock_keys;
 mod supabase_links;

@@ -188,6 +188,23 @@ async fn enrollment_refusals_and_the_operator_routes() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["id"], factor["id"]);
     let path = format!("/admin/users/{user}/factors/{}", factor["id"].as_str().unwrap());
+    let (_, _, shown) = app.send(with_token(get(&format!("/admin/users/{user}")), &admin)).await;
+    assert_eq!(shown["factors"][0]["id"], factor["id"], "admin user objects list factors");
+    let (_, _, page) = app.send(with_token(get("/admin/users"), &admin)).await;
+    let listed_user = page["users"].as_array().unwrap().iter().find(|u| u["id"] == user).unwrap().clone();
+    assert_eq!(listed_user["factors"][0]["id"], factor["id"]);
+    let rename = TestRequest::put().uri(&format!("/auth/v1{path}")).set_json(json!({"friendly_name": "yubikey"}));
+    let (status, _, renamed) = app.send(with_token(rename, &admin)).await;
+    assert_eq!((status, renamed["friendly_name"].as_str()), (StatusCode::OK, Some("yubikey")), "{renamed}");
+    let (_, _, second) =
+        app.send(with_token(post("/factors", json!({"factor_type": "totp", "friendly_name": "b"})), token)).await;
+    let second_path = format!("/admin/users/{user}/factors/{}", second["id"].as_str().unwrap());
+    let clash = TestRequest::put().uri(&format!("/auth/v1{second_path}")).set_json(json!({"friendly_name": "yubikey"}));
+    let (status, _, body) = app.send(with_token(clash, &admin)).await;
+    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, Some("mfa_factor_name_conflict")));
+    let unchanged = TestRequest::put().uri(&format!("/auth/v1{second_path}")).set_json(json!({}));
+    let (status, _, body) = app.send(with_token(unchanged, &admin)).await;
+    assert_eq!((status, body["friendly_name"].as_str()), (StatusCode::OK, Some("b")));
     let (status, _, deleted) = app.send(with_token(delete(&path), &admin)).await;
     assert_eq!((status, &deleted["id"]), (StatusCode::OK, &factor["id"]));
     let (status, _, body) = app.send(with_token(delete(&path), &admin)).await;

@@ -232,3 +232,28 @@ async fn a_refusal_by_the_per_address_mail_throttle_is_counted() {
     let (_, _, body) = scrape(app.service(), "/metrics").await;
     assert!(body.contains(r#"authd_rate_limited_total{limit="address"} 1"#), "{body}");
 }
+
+#[actix_web::test]
+async fn ready_answers_503_once_draining_while_requests_are_still_served() {
+    let handle = Arc::new(std::sync::Mutex::new(None));
+    let slot = Arc::clone(&handle);
+    let app = TestApp::builder()
+        .http(HttpSettings::default())
+        .auth(autoconfirm())
+        .finish_state(move |state, world| {
+            *slot.lock().unwrap() = Some(state.draining());
+            state.with_readiness(world.store.clone())
+        })
+        .start()
+        .await;
+    assert_eq!(app.send(TestRequest::get().uri("/auth/v1/ready")).await.0, StatusCode::OK);
+    handle.lock().unwrap().as_ref().unwrap().start();
+    let (status, _, body) = app.send(TestRequest::get().uri("/auth/v1/ready")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        (body["error_code"].as_str(), body["msg"].as_str()),
+        (Some("not_ready"), Some("The server is shutting down"))
+    );
+    assert_eq!(app.send(TestRequest::get().uri("/auth/v1/health")).await.0, StatusCode::OK);
+    assert_eq!(app.send(TestRequest::get().uri("/auth/v1/settings")).await.0, StatusCode::OK);
+}

@@ -12,7 +12,7 @@ pub use notifications::KeyChanges;
 
 use auth_core::ports::StoreError;
 use diesel::prelude::*;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -96,10 +96,13 @@ mod store;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
-    /// What each connection ran when it was opened (`connect::session_setup`).
+    /// What a connection of its own runs first (`connect::session_setup`).
     setup: std::sync::Arc<str>,
-    /// How to open a connection outside the pool (to `LISTEN`).
-    connector: std::sync::Arc<auth_pgconn::PgConnector>,
+    /// Behind a pooler in transaction mode: what each port call's transaction runs first
+    /// (`connect::transaction_setup`); `None` when the pool's connections are sessions.
+    per_transaction: Option<std::sync::Arc<str>>,
+    /// How to open a session on the server itself, outside the pool (to migrate and to `LISTEN`).
+    direct: std::sync::Arc<auth_pgconn::PgConnector>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -118,27 +121,70 @@ impl PgStore {
     /// `sslrootcert` are honoured as libpq does; a URL that would allow plaintext to a host that
     /// is not loopback, without `sslmode=disable`, is refused before connecting.
     pub async fn connect(url: &str, options: &PoolOptions) -> Result<Self, OpenError> {
+        Self::connect_with_direct(url, None, options).await
+    }
+
+    /// Connects as [`PgStore::connect`]; migrations and the `LISTEN` for key changes open their
+    /// own session through `direct_url` when given (`url` may reach a pooler in transaction
+    /// mode, where neither a session's advisory lock nor `LISTEN` survives the transaction).
+    pub async fn connect_with_direct(
+        url: &str,
+        direct_url: Option<&str>,
+        options: &PoolOptions,
+    ) -> Result<Self, OpenError> {
         let connector = connect::connector(url, options)?;
+        let direct = match direct_url {
+            Some(direct_url) => connect::connector(direct_url, options)?,
+            None => connector.clone(),
+        };
         let setup = connect::session_setup(options);
-        let pool = connect::pool(connector.clone(), setup.clone(), options)?;
-        let store = Self { pool, setup: setup.into(), connector: std::sync::Arc::new(connector) };
+        let per_transaction = options.transaction_pooling.then(|| connect::transaction_setup(options).into());
+        let pool = connect::pool(connector, setup.clone(), options)?;
+        let store = Self { pool, setup: setup.into(), per_transaction, direct: std::sync::Arc::new(direct) };
         store.ping().await?;
         Ok(store)
     }
 
-    /// Listens for changes to the signing keys on a connection of its own (kept open, and
-    /// reopened after a failure, until the answer is dropped).
-    pub fn key_changes(&self) -> KeyChanges {
-        notifications::listen(std::sync::Arc::clone(&self.connector))
+    /// Runs a port call's work on `conn`. Behind a pooler in transaction mode the work runs in
+    /// a transaction of its own that sets the search path and timeouts first, so every statement
+    /// (and its prepared form) reaches the one server connection the pooler lent for it; a write
+    /// transaction inside becomes a savepoint. Otherwise the work runs as it is.
+    async fn run<T, F>(&self, conn: &mut Conn, work: F) -> QueryResult<T>
+    where
+        F: for<'c> AsyncFnOnce(&'c mut Conn) -> QueryResult<T> + for<'c> store::Work<'c, T> + Send,
+    {
+        use diesel_async::{AnsiTransactionManager, TransactionManager};
+        let Some(setup) = &self.per_transaction else { return work(conn).await };
+        AnsiTransactionManager::begin_transaction(conn).await?;
+        let result = match conn.batch_execute(setup).await {
+            Ok(()) => work(conn).await,
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(value) => AnsiTransactionManager::commit_transaction(conn).await.map(|()| value),
+            Err(error) => {
+                // The work's error is the answer; a failed rollback leaves the connection
+                // broken, and the pool replaces it.
+                let _ = AnsiTransactionManager::rollback_transaction(conn).await;
+                Err(error)
+            }
+        }
     }
 
-    /// Applies pending migrations; returns how many ran.
+    /// Listens for changes to the signing keys on a session of its own on the server (kept
+    /// open, and reopened after a failure, until the answer is dropped).
+    pub fn key_changes(&self) -> KeyChanges {
+        notifications::listen(std::sync::Arc::clone(&self.direct))
+    }
+
+    /// Applies pending migrations on a session of its own on the server; returns how many ran.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
-        let mut conn = self.conn().await?;
+        let mut conn = connect::single(&self.direct, &self.setup).await?;
         // Replicas starting together would race on CREATE SCHEMA and on the bookkeeping table:
         // one migrates while the others wait, then find nothing left to do. The lock belongs to
-        // this connection's session, so the same connection releases it. Waiting for another
-        // replica's migration, or a long migration, must not hit the request timeouts.
+        // this session, which ends (releasing it, whatever happened) when `conn` is dropped.
+        // Waiting for another replica's migration, or a long migration, must not hit the request
+        // timeouts.
         conn.batch_execute(&format!(
             "SET statement_timeout = 0; SET lock_timeout = 0; SELECT pg_advisory_lock({MIGRATION_LOCK})"
         ))
@@ -149,19 +195,13 @@ impl PgStore {
             .execute(&mut conn)
             .await
             .map_err(store_error);
-        // Back to the pool's timeouts before the connection goes back to the pool.
-        let restored = conn.batch_execute(&self.setup).await.map_err(store_error);
-        if unlocked.is_err() || restored.is_err() {
-            // Never hand a connection that may still hold the lock back to the pool.
-            let _ = Object::take(conn);
-        }
         let applied = applied?;
         unlocked?;
         Ok(applied)
     }
 }
 
-async fn migrate_locked(mut conn: Object<AsyncPgConnection>) -> (Object<AsyncPgConnection>, Result<usize, StoreError>) {
+async fn migrate_locked(mut conn: AsyncPgConnection) -> (AsyncPgConnection, Result<usize, StoreError>) {
     // The bookkeeping table lives in `auth` too (the connection's search path), beside the
     // tables it describes.
     let prepared = diesel::sql_query("CREATE SCHEMA IF NOT EXISTS auth").execute(&mut conn).await.map_err(store_error);

@@ -194,6 +194,14 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Runs a port call's work on `conn` as it is.
+    async fn run<T, F>(&self, conn: &mut Conn, work: F) -> QueryResult<T>
+    where
+        F: for<'c> AsyncFnOnce(&'c mut Conn) -> QueryResult<T> + for<'c> store::Work<'c, T> + Send,
+    {
+        work(conn).await
+    }
+
     /// Waits for this process's previous writers to finish (see `writers`).
     async fn writer_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         Some(self.writers.lock().await)

@@ -1,4 +1,4 @@
-//! The rows of `mfa_factors` and `mfa_challenges`, and their conversion to and from the domain.
+//! The rows of `mfa_factors`, `mfa_challenges` and `mfa_recovery_codes`, and their conversion to and from the domain.
 
 use super::super::{Db, DbUuid, db_uuid, uuid};
 use auth_core::domain::{
@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::rows::parsed;
-use super::schema::{mfa_challenges, mfa_factors};
+use super::schema::{mfa_challenges, mfa_factors, mfa_recovery_codes};
 
 /// A row of `mfa_factors`.
 #[derive(Queryable, Selectable, Insertable)]
@@ -100,5 +100,20 @@ impl TryFrom<ChallengeRow> for FactorChallenge {
             ip: row.ip,
             verified_at: row.verified_at,
         })
+    }
+}
+
+/// A new row of `mfa_recovery_codes`: the digest of an unused code.
+#[derive(Insertable)]
+#[diesel(table_name = mfa_recovery_codes, check_for_backend(Db))]
+pub struct RecoveryCodeRow {
+    pub factor_id: DbUuid,
+    pub digest: Vec<u8>,
+}
+
+impl RecoveryCodeRow {
+    /// The rows of `codes`, all of `factor`.
+    pub fn all(factor: DbUuid, codes: &[auth_core::domain::TokenDigest]) -> Vec<Self> {
+        codes.iter().map(|code| Self { factor_id: factor, digest: code.as_bytes().to_vec() }).collect()
     }
 }

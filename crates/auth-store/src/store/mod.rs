@@ -8,6 +8,8 @@
 //! - the few statements whose SQL differs: `write_transaction!`, `for_update!`,
 //!   `for_update_skip_locked!`, `like_any_case!` and `serialize_key_writers`, and whether a
 //!   write transaction locks from its start (`LOCKED_FROM_BEGIN`);
+//! - `Store::run`, how a call's work runs on its connection (PostgreSQL behind a transaction
+//!   pooler: in a transaction of its own);
 //! - `Store::writer_turn`, awaited before a write takes a connection: the backend's way of making
 //!   this process's writers queue (SQLite's one write lock) or nothing (PostgreSQL).
 //!
@@ -18,6 +20,8 @@ mod audit;
 mod factor_rows;
 mod factors;
 mod flows;
+mod identities;
+mod identity_rows;
 mod keys;
 mod outbox;
 mod readiness;
@@ -71,7 +75,9 @@ impl Store {
     /// Runs a trivial query, proving the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        diesel::sql_query("SELECT 1").execute(&mut conn).await.map(drop).map_err(store_error)
+        self.run(&mut conn, async |c| diesel::sql_query("SELECT 1").execute(c).await.map(drop))
+            .await
+            .map_err(store_error)
     }
 
     /// Runs one port call: a pooled connection, the work, and a `db` span named after the
@@ -92,7 +98,7 @@ impl Store {
         );
         let result = async {
             let mut conn = self.conn().await?;
-            work(&mut conn).await.map_err(store_error)
+            self.run(&mut conn, work).await.map_err(store_error)
         }
         .instrument(span.clone())
         .await;

@@ -296,7 +296,7 @@ pub(super) fn parsed<T>(value: &str, parse: fn(&str) -> Option<T>, column: &'sta
 }
 
 /// A stored SHA-256 digest.
-fn digest(bytes: &[u8]) -> Result<TokenDigest, StoreError> {
+pub(super) fn digest(bytes: &[u8]) -> Result<TokenDigest, StoreError> {
     TokenDigest::from_slice(bytes).ok_or_else(|| corrupt("digest")("not 32 bytes"))
 }
 
@@ -457,7 +457,7 @@ impl TryFrom<OneTimeRow> for OneTimeToken {
     }
 }
 
-fn challenge_from(challenge: &str, method: &str) -> Result<CodeChallenge, StoreError> {
+pub(super) fn challenge_from(challenge: &str, method: &str) -> Result<CodeChallenge, StoreError> {
     let method = parsed(method, ChallengeMethod::parse, "code challenge method")?;
     CodeChallenge::new(method, challenge).map_err(corrupt("code challenge"))
 }

@@ -192,8 +192,51 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use super::sql::*;
+
+    mfa_recovery_codes (factor_id, digest) {
+        factor_id -> Id,
+        digest -> Binary,
+        used_at -> Nullable<Instant>,
+    }
+}
+
 diesel::joinable!(mfa_challenges -> mfa_factors (factor_id));
-diesel::allow_tables_to_appear_in_same_query!(mfa_challenges, mfa_factors);
+diesel::joinable!(mfa_recovery_codes -> mfa_factors (factor_id));
+diesel::allow_tables_to_appear_in_same_query!(mfa_challenges, mfa_factors, mfa_recovery_codes);
+
+diesel::table! {
+    use super::sql::*;
+
+    identities (id) {
+        id -> Id,
+        user_id -> Id,
+        provider -> Text,
+        provider_id -> Text,
+        identity_data -> Json,
+        email -> Nullable<Text>,
+        last_sign_in_at -> Nullable<Instant>,
+        created_at -> Instant,
+        updated_at -> Instant,
+    }
+}
+
+diesel::table! {
+    use super::sql::*;
+
+    oauth_flows (id) {
+        id -> Id,
+        browser_digest -> Binary,
+        provider -> Text,
+        redirect_to -> Text,
+        code_challenge -> Nullable<Text>,
+        code_challenge_method -> Nullable<Text>,
+        linking_target_id -> Nullable<Id>,
+        created_at -> Instant,
+        expires_at -> Instant,
+    }
+}
 
 diesel::define_sql_function! {
     /// SQL's `lower()`, for case-insensitive username lookups.

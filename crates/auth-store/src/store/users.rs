@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 
 use super::super::{Conn, Db, DbUuid, Store, db_uuid};
 use super::rows::{UserChangeRow, UserRow};
-use super::schema::{auth_codes, lower, one_time_tokens, sessions, users};
+use super::schema::{auth_codes, identities, lower, one_time_tokens, sessions, users};
 use super::{bound, count};
 
 /// `{}`, as the stored form of empty metadata.
@@ -168,6 +168,7 @@ impl UserStore for Store {
             diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(c).await?;
             diesel::delete(one_time_tokens::table.filter(one_time_tokens::user_id.eq(id))).execute(c).await?;
             diesel::delete(auth_codes::table.filter(auth_codes::user_id.eq(id))).execute(c).await?;
+            diesel::delete(identities::table.filter(identities::user_id.eq(id))).execute(c).await?;
             Ok(true)
         })
         .await

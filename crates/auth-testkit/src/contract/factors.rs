@@ -2,8 +2,8 @@
 //! (aal2, token swap, single use, no replayed step), deletion and pruning.
 
 use auth_core::domain::{
-    ChallengeId, EnrollRules, Enrollment, Factor, FactorChallenge, FactorId, FactorStatus, FactorType,
-    FactorVerification, SealedSecret, VerificationOutcome,
+    ChallengeId, EnrollRules, Enrollment, Factor, FactorChallenge, FactorId, FactorRename, FactorStatus, FactorType,
+    FactorVerification, RecoveryCodeCount, RecoveryCodeUse, SealedSecret, TokenDigest, VerificationOutcome,
 };
 
 use super::fixtures::*;
@@ -20,6 +20,28 @@ fn factor(n: u128, user: &User, name: &str, at: DateTime<Utc>) -> Factor {
         updated_at: at,
         last_challenged_at: None,
         last_used_step: None,
+    }
+}
+
+/// A verified recovery-code factor of `user`.
+fn recovery_factor(n: u128, user: &User, name: &str) -> Factor {
+    Factor { factor_type: FactorType::RecoveryCode, status: FactorStatus::Verified, ..factor(n, user, name, t0()) }
+}
+
+/// The digests of codes `codes` (stand-ins: the store never sees a code).
+fn digests(codes: &[&str]) -> Vec<TokenDigest> {
+    codes.iter().map(|c| token(c).digest()).collect()
+}
+
+/// Spending `code` of `factor` from `session`.
+fn spend(factor: &Factor, session: &Session, code: &str, new_token: &str) -> RecoveryCodeUse {
+    RecoveryCodeUse {
+        user_id: session.user_id,
+        factor_id: factor.id,
+        code: token(code).digest(),
+        session_id: session.id,
+        refresh_token: token(new_token).digest(),
+        at: t0() + Duration::seconds(30),
     }
 }
 
@@ -258,5 +280,138 @@ contract_cases! { $ factor_contract_cases, factors;
         assert_eq!(store.find_challenge(factor.id, live.id).await.unwrap(), Some(live));
         let ids: Vec<FactorId> = store.list_factors(alice.id).await.unwrap().iter().map(|f| f.id).collect();
         assert_eq!(ids, vec![factor.id]);
+    }
+
+    /// A set of recovery codes is one per user, its name is checked like any factor's, and it
+    /// is counted, listed and found like a factor.
+    pub async fn recovery_codes_are_one_set_per_user(store: Arc<impl Store>) {
+        let (alice, _) = signed_in(&store).await;
+        store.enroll_factor(&factor(1, &alice, "app", t0()), &rules(10)).await.unwrap();
+        let named_like_app = recovery_factor(2, &alice, "app");
+        let outcome = store.create_recovery_codes(&named_like_app, &digests(&["a"])).await.unwrap();
+        assert_eq!(outcome, Enrollment::NameTaken);
+        let set = recovery_factor(3, &alice, "Recovery codes");
+        assert_eq!(store.create_recovery_codes(&set, &digests(&["a", "b", "c"])).await.unwrap(), Enrollment::Enrolled);
+        let second = recovery_factor(4, &alice, "");
+        assert_eq!(store.create_recovery_codes(&second, &digests(&["d"])).await.unwrap(), Enrollment::AlreadyEnrolled);
+        assert_eq!(store.find_factor(alice.id, set.id).await.unwrap(), Some(set.clone()));
+        let count = store.count_recovery_codes(set.id).await.unwrap();
+        assert_eq!(count, RecoveryCodeCount { total: 3, remaining: 3 });
+        let ghost = user(9, None, None);
+        let orphan = recovery_factor(5, &ghost, "");
+        assert_eq!(store.create_recovery_codes(&orphan, &digests(&["e"])).await, Err(StoreError::NotFound));
+        let none = store.count_recovery_codes(FactorId::from_uuid(Uuid::from_u128(77))).await.unwrap();
+        assert_eq!(none, RecoveryCodeCount { total: 0, remaining: 0 });
+    }
+
+    /// A code raises the session like a verification, once; a wrong code, another user's or a
+    /// dead session's use writes nothing.
+    pub async fn a_recovery_code_raises_the_session_once(store: Arc<impl Store>) {
+        let (alice, session) = signed_in(&store).await;
+        let other = self::session(2, &alice, t0());
+        store.start_session(&other, &token("other-token").digest(), &[]).await.unwrap();
+        let set = recovery_factor(1, &alice, "codes");
+        store.create_recovery_codes(&set, &digests(&["a", "b"])).await.unwrap();
+        let wrong = store.use_recovery_code(&spend(&set, &session, "z", "t1")).await.unwrap();
+        assert_eq!(wrong, VerificationOutcome::CodeReused);
+        let bob = user(2, Some("bob@example.com"), None);
+        store.create_user(&bob).await.unwrap();
+        let foreign = RecoveryCodeUse { user_id: bob.id, ..spend(&set, &session, "a", "t1") };
+        assert_eq!(store.use_recovery_code(&foreign).await.unwrap(), VerificationOutcome::NotFound);
+        let used = spend(&set, &session, "a", "aal2-token");
+        let raised = verified(store.use_recovery_code(&used).await.unwrap());
+        assert_eq!(raised.aal, Aal::Aal2);
+        let proof = raised.mfa.clone().unwrap();
+        assert_eq!((proof.factor_id, proof.factor_type, proof.verified_at), (set.id, FactorType::RecoveryCode, used.at));
+        assert_eq!(store.find_session(session.id).await.unwrap(), Some(raised));
+        assert!(store.find_session(other.id).await.unwrap().unwrap().revoked_at.is_some(), "other aal1 sessions end");
+        let later = used.at + Duration::minutes(1);
+        assert_eq!(store.rotate_refresh_token(&rotation("t0-token", "x", later)).await.unwrap(), RotationOutcome::NotFound);
+        assert_eq!(rotated(store.rotate_refresh_token(&rotation("aal2-token", "n", later)).await.unwrap()).aal, Aal::Aal2);
+        let again = store.use_recovery_code(&spend(&set, &session, "a", "t2")).await.unwrap();
+        assert_eq!(again, VerificationOutcome::CodeReused);
+        assert_eq!(store.count_recovery_codes(set.id).await.unwrap(), RecoveryCodeCount { total: 2, remaining: 1 });
+        store.revoke_session(session.id, later).await.unwrap();
+        let dead = store.use_recovery_code(&spend(&set, &session, "b", "t3")).await.unwrap();
+        assert_eq!(dead, VerificationOutcome::NotFound);
+        assert_eq!(store.count_recovery_codes(set.id).await.unwrap().remaining, 1, "nothing written");
+    }
+
+    /// Of concurrent uses of one code, exactly one succeeds.
+    pub async fn concurrent_uses_of_a_recovery_code_succeed_once(store: Arc<impl Store>) {
+        let (alice, session) = signed_in(&store).await;
+        let set = recovery_factor(1, &alice, "codes");
+        store.create_recovery_codes(&set, &digests(&["a", "b"])).await.unwrap();
+        let attempts = (0..4).map(|n| {
+            let store = Arc::clone(&store);
+            let u = spend(&set, &session, "a", &format!("token-{n}"));
+            async move { store.use_recovery_code(&u).await.unwrap() }
+        });
+        let outcomes = join_all(attempts).await;
+        let wins = outcomes.iter().filter(|o| matches!(o, VerificationOutcome::Verified(_))).count();
+        assert_eq!(wins, 1, "{outcomes:?}");
+    }
+
+    /// Regenerating replaces every code of the set; deleting the factor deletes its codes.
+    pub async fn recovery_codes_are_replaced_and_deleted_with_their_factor(store: Arc<impl Store>) {
+        let (alice, session) = signed_in(&store).await;
+        let set = recovery_factor(1, &alice, "codes");
+        store.create_recovery_codes(&set, &digests(&["a", "b"])).await.unwrap();
+        verified(store.use_recovery_code(&spend(&set, &session, "a", "t1")).await.unwrap());
+        let bob = user(2, Some("bob@example.com"), None);
+        store.create_user(&bob).await.unwrap();
+        let later = t0() + Duration::hours(1);
+        assert!(!store.replace_recovery_codes(bob.id, set.id, &digests(&["x"]), later).await.unwrap());
+        assert!(store.replace_recovery_codes(alice.id, set.id, &digests(&["c", "d", "e"]), later).await.unwrap());
+        assert_eq!(store.count_recovery_codes(set.id).await.unwrap(), RecoveryCodeCount { total: 3, remaining: 3 });
+        assert_eq!(store.find_factor(alice.id, set.id).await.unwrap().unwrap().updated_at, later);
+        let old = store.use_recovery_code(&spend(&set, &session, "b", "t2")).await.unwrap();
+        assert_eq!(old, VerificationOutcome::CodeReused, "old codes stop working");
+        store.delete_factor(alice.id, set.id).await.unwrap().unwrap();
+        assert_eq!(store.count_recovery_codes(set.id).await.unwrap(), RecoveryCodeCount { total: 0, remaining: 0 });
+        let totp = factor(2, &alice, "", t0());
+        store.enroll_factor(&totp, &rules(10)).await.unwrap();
+        assert!(!store.replace_recovery_codes(alice.id, totp.id, &digests(&["x"]), later).await.unwrap(), "not codes");
+    }
+
+    /// Factors of several users at once, oldest first.
+    pub async fn factors_are_listed_for_several_users(store: Arc<impl Store>) {
+        let (alice, _) = signed_in(&store).await;
+        let bob = user(2, Some("bob@example.com"), None);
+        store.create_user(&bob).await.unwrap();
+        let carol = user(3, Some("carol@example.com"), None);
+        store.create_user(&carol).await.unwrap();
+        let later = factor(1, &alice, "", t0() + Duration::seconds(2));
+        let earlier = factor(2, &bob, "", t0() + Duration::seconds(1));
+        let carols = factor(3, &carol, "", t0());
+        for f in [&later, &earlier, &carols] {
+            store.enroll_factor(f, &rules(10)).await.unwrap();
+        }
+        let listed = store.list_factors_of(&[alice.id, bob.id]).await.unwrap();
+        assert_eq!(listed, vec![earlier, later]);
+        assert!(store.list_factors_of(&[]).await.unwrap().is_empty());
+    }
+
+    /// A rename keeps names unique per user and touches only the user's factor.
+    pub async fn factors_are_renamed(store: Arc<impl Store>) {
+        let (alice, _) = signed_in(&store).await;
+        let app = factor(1, &alice, "app", t0());
+        let key = factor(2, &alice, "key", t0());
+        for f in [&app, &key] {
+            store.enroll_factor(f, &rules(10)).await.unwrap();
+        }
+        let later = t0() + Duration::minutes(1);
+        assert_eq!(store.rename_factor(alice.id, key.id, "app", later).await.unwrap(), FactorRename::NameTaken);
+        let renamed = match store.rename_factor(alice.id, key.id, "laptop", later).await.unwrap() {
+            FactorRename::Renamed(factor) => factor,
+            other => panic!("expected Renamed, got {other:?}"),
+        };
+        assert_eq!((renamed.friendly_name.as_str(), renamed.updated_at), ("laptop", later));
+        assert_eq!(store.find_factor(alice.id, key.id).await.unwrap(), Some(renamed));
+        let bob = user(2, Some("bob@example.com"), None);
+        store.create_user(&bob).await.unwrap();
+        assert_eq!(store.rename_factor(bob.id, key.id, "x", later).await.unwrap(), FactorRename::NotFound);
+        let same = store.rename_factor(alice.id, app.id, "app", later).await.unwrap();
+        assert!(matches!(same, FactorRename::Renamed(_)), "its own name is no conflict");
     }
 }

@@ -12,7 +12,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use auth_core::ports::{AuditLog, EmailFlowStore, FactorStore, KeyStore, MailOutbox, SessionStore, UserStore};
+use auth_core::ports::{
+    AuditLog, EmailFlowStore, FactorStore, IdentityStore, KeyStore, MailOutbox, SessionStore, UserStore,
+};
 
 /// Builds a fresh, empty store for one test case.
 pub trait StoreHarness: Sized + Send + Sync + 'static {
@@ -30,12 +32,20 @@ pub trait StoreHarness: Sized + Send + Sync + 'static {
 
 /// Every store under test implements all the storage ports.
 pub trait Store:
-    UserStore + SessionStore + KeyStore + AuditLog + EmailFlowStore + FactorStore + MailOutbox + 'static
+    UserStore + SessionStore + KeyStore + AuditLog + EmailFlowStore + FactorStore + IdentityStore + MailOutbox + 'static
 {
 }
 
 impl<T> Store for T where
-    T: UserStore + SessionStore + KeyStore + AuditLog + EmailFlowStore + FactorStore + MailOutbox + 'static
+    T: UserStore
+        + SessionStore
+        + KeyStore
+        + AuditLog
+        + EmailFlowStore
+        + FactorStore
+        + IdentityStore
+        + MailOutbox
+        + 'static
 {
 }
 
@@ -64,6 +74,7 @@ mod fixtures;
 pub mod audit;
 pub mod factors;
 pub mod flows;
+pub mod identities;
 pub mod keys;
 pub mod outbox;
 pub mod sessions;
@@ -84,6 +95,7 @@ macro_rules! store_contract_tests {
         $crate::key_contract_cases!($harness);
         $crate::audit_contract_cases!($harness);
         $crate::factor_contract_cases!($harness);
+        $crate::identity_contract_cases!($harness);
     };
 }
 

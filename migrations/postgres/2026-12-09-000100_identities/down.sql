@@ -1,0 +1,2 @@
+DROP TABLE auth.oauth_flows;
+DROP TABLE auth.identities;

@@ -1,0 +1,1 @@
+DROP TABLE auth.mfa_recovery_codes;
