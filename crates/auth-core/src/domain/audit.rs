@@ -68,7 +68,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 28] = [
         Self::Signup,
         Self::Login,
         Self::LoginFailed,
