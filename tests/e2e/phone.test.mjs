@@ -60,7 +60,7 @@ for (const backend of backends()) {
         SMS__API_BASE: twilio.base,
         SMS__TWILIO_ACCOUNT_SID: 'AC1',
         SMS__TWILIO_AUTH_TOKEN: 'secret-token',
-        SMS__TWILIO_MESSAGE_SERVICE_SID: '+15550009999',
+        SMS__TWILIO_MESSAGE_SERVICE_SID: '"+15550009999"',
         SMS__SEND_INTERVAL_SECS: '0',
         RATE_LIMITS__SIGNUP_PER_MINUTE: '0',
         RATE_LIMITS__EMAIL_PER_MINUTE: '0',
