@@ -44,7 +44,14 @@ async fn auth_js_suite_passes_on_sqlite_and_postgres() {
     let bounced = auth_testkit::pgbouncer::bounced_database("e2e_pgbouncer").await;
     let mut command = Command::new("node");
     command
-        .args(["--test", "--test-concurrency=1", "--test-reporter=spec", "suite.test.mjs", "mfa.test.mjs"])
+        .args([
+            "--test",
+            "--test-concurrency=1",
+            "--test-reporter=spec",
+            "suite.test.mjs",
+            "mfa.test.mjs",
+            "phone.test.mjs",
+        ])
         .current_dir(suite_dir())
         .env("AUTHD_BIN", env!("CARGO_BIN_EXE_authd"))
         .env_remove("AUTHD_E2E_DATABASE_URL")

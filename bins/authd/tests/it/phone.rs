@@ -23,7 +23,7 @@ fn start(store: &TestStore, fake: &str) -> Server {
         .env("AUTHD_SMS__API_BASE", fake)
         .env("AUTHD_SMS__TWILIO_ACCOUNT_SID", "AC1")
         .env("AUTHD_SMS__TWILIO_AUTH_TOKEN", "secret-token")
-        .env("AUTHD_SMS__TWILIO_MESSAGE_SERVICE_SID", "+15550009999")
+        .env("AUTHD_SMS__TWILIO_MESSAGE_SERVICE_SID", "\"+15550009999\"")
         .env("AUTHD_SMS__SEND_INTERVAL_SECS", "0")
         .env("AUTHD_SMS__TEST_OTP", "{15550000000=\"424242\"}")
         .env("AUTHD_RATE_LIMITS__EMAIL_PER_MINUTE", "0")
