@@ -143,10 +143,7 @@ impl SmsConfig {
         {
             return Some("sms.api_base must be an http:// or https:// URL".into());
         }
-        match self.provider() {
-            Ok(_) => None,
-            Err(problem) => Some(problem),
-        }
+        self.provider().err()
     }
 
     fn valid_until(&self) -> Result<Option<DateTime<Utc>>, String> {

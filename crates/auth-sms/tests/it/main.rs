@@ -1,6 +1,9 @@
 //! Each provider against the fake provider API on loopback: the exact request, the reading of
 //! its success and of its failure shapes, and outages as transient failures.
 
+// Test code: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use auth_core::domain::{OneTimeKind, OutgoingSms, Phone, SmsChannel};
