@@ -113,9 +113,6 @@ pub enum AuthError {
     /// The phone number is not confirmed yet.
     #[error("Phone not confirmed")]
     PhoneNotConfirmed,
-    /// The SMS provider refused the message for good.
-    #[error("Error sending SMS: {0}")]
-    SmsSendFailed(String),
     /// Phone sign-in is on but no SMS provider is configured for this number.
     #[error("Unable to get SMS provider")]
     SmsProviderMissing,
@@ -208,7 +205,6 @@ impl AuthError {
             Self::OtpDisabled => "otp_disabled",
             Self::SmsRateLimited { .. } => "over_sms_send_rate_limit",
             Self::PhoneNotConfirmed => "phone_not_confirmed",
-            Self::SmsSendFailed(_) => "sms_send_failed",
             Self::SmsProviderMissing => "unexpected_failure",
             Self::Overloaded { .. } => "server_busy",
             Self::NoApiKey => "no_api_key",

@@ -219,7 +219,6 @@ impl From<AuthError> for ApiError {
             | AuthError::SamePassword
             | AuthError::ReauthenticationNotValid
             | AuthError::OtpDisabled
-            | AuthError::SmsSendFailed(_)
             | AuthError::MailDisabled
             | AuthError::FlowStateExpired => StatusCode::UNPROCESSABLE_ENTITY,
             AuthError::Unavailable(_) | AuthError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,

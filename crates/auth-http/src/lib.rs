@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::error::{JsonPayloadError, QueryPayloadError, UrlencodedError};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, Resource, web};
@@ -265,6 +265,7 @@ pub fn app(
     let app = App::new()
         .app_data(state)
         .app_data(json_config(limit))
+        .app_data(form_config(limit))
         .app_data(web::PayloadConfig::new(limit))
         .app_data(query_config());
     // Registered before the API's scope, which with an empty base path would claim every path.
@@ -426,6 +427,22 @@ fn json_config(limit: usize) -> web::JsonConfig {
             }
             JsonPayloadError::ContentType => ApiError::json_content_type(),
             other => ApiError::bad_json(other),
+        };
+        api_error.into()
+    })
+}
+
+/// Forms (only `POST /callback`, a provider's `form_post`) fail like JSON bodies: a JSON error.
+fn form_config(limit: usize) -> web::FormConfig {
+    web::FormConfig::default().limit(limit).error_handler(move |error, _request| {
+        let api_error = match &error {
+            UrlencodedError::Overflow { .. } => ApiError::payload_too_large(limit),
+            UrlencodedError::ContentType => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                "Request body must be a form, sent with Content-Type: application/x-www-form-urlencoded",
+            ),
+            other => ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", format!("Invalid form: {other}")),
         };
         api_error.into()
     })
