@@ -464,7 +464,8 @@ fn spawn_pruning(config: &Config, database: &Database, clock: Arc<dyn Clock>) ->
         batch: config.prune.batch_size,
     };
     let pruner = Pruner::new(database.sessions(), database.flows(), database.outbox(), clock, policy)
-        .with_factors(database.factors());
+        .with_factors(database.factors())
+        .with_identities(database.identities());
     let every = Duration::from_secs(config.prune.interval_secs);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);

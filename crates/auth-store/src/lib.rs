@@ -19,8 +19,8 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolableConn
 use std::time::Duration;
 
 use auth_core::ports::{
-    AuditLog, EmailFlowStore, FactorStore, KeyStore, MailOutbox, Readiness, SessionStore, StoreError, StorePorts,
-    UserStore,
+    AuditLog, EmailFlowStore, FactorStore, IdentityStore, KeyStore, MailOutbox, Readiness, SessionStore, StoreError,
+    StorePorts, UserStore,
 };
 
 pub use postgres::{KeyChanges, PgLimiter, PgStore};
@@ -196,6 +196,11 @@ impl Database {
         self.store()
     }
 
+    /// External identities and the flow state of browser sign-ins.
+    pub fn identities(&self) -> Arc<dyn IdentityStore> {
+        self.store()
+    }
+
     /// The outbox, as the delivery worker sees it.
     pub fn outbox(&self) -> Arc<dyn MailOutbox> {
         self.store()
@@ -256,11 +261,19 @@ impl Database {
 
 /// Every port a store implements, so that one value can be handed out as any of them.
 trait Ports:
-    UserStore + SessionStore + KeyStore + EmailFlowStore + FactorStore + MailOutbox + Readiness + AuditLog
+    UserStore + SessionStore + KeyStore + EmailFlowStore + FactorStore + IdentityStore + MailOutbox + Readiness + AuditLog
 {
 }
 
 impl<S> Ports for S where
-    S: UserStore + SessionStore + KeyStore + EmailFlowStore + FactorStore + MailOutbox + Readiness + AuditLog
+    S: UserStore
+        + SessionStore
+        + KeyStore
+        + EmailFlowStore
+        + FactorStore
+        + IdentityStore
+        + MailOutbox
+        + Readiness
+        + AuditLog
 {
 }

@@ -110,15 +110,18 @@ impl AuthService {
     /// Counts a request for a code of `kind` to `phone` (one per `sms.send_interval`), and,
     /// unless it goes to a test number, one message against the server's allowance.
     async fn admit_sms(&self, kind: OneTimeKind, phone: &Phone) -> Result<(), AuthError> {
-        let sms = &self.settings.sms;
-        if let Ok(window) = sms.send_interval.to_std() {
-            let quota = Quota { limit: 1, window };
-            self.hit_sms_limit(&LimitKey::new(&format!("sms_{}", kind.as_str()), phone.as_str()), quota).await?;
-        }
+        self.count_send_interval(kind, phone).await?;
         if self.test_code(phone).is_none() {
-            self.hit_sms_limit(&LimitKey::new("sms_sent", "all"), sms.global_limit).await?;
+            self.hit_sms_limit(&LimitKey::new("sms_sent", "all"), self.settings.sms.global_limit).await?;
         }
         Ok(())
+    }
+
+    /// Counts one request for a code of `kind` to `phone` against `sms.send_interval`.
+    async fn count_send_interval(&self, kind: OneTimeKind, phone: &Phone) -> Result<(), AuthError> {
+        let Ok(window) = self.settings.sms.send_interval.to_std() else { return Ok(()) };
+        let quota = Quota { limit: 1, window };
+        self.hit_sms_limit(&LimitKey::new(&format!("sms_{}", kind.as_str()), phone.as_str()), quota).await
     }
 
     async fn hit_sms_limit(&self, key: &LimitKey, quota: Quota) -> Result<(), AuthError> {
@@ -321,6 +324,9 @@ impl AuthService {
             if self.settings.email.otp_reveals_unknown_addresses {
                 return Err(AuthError::OtpDisabled);
             }
+            // Counted as a send to a known number is, so a repeat answers 429 either way and
+            // does not tell which numbers have an account.
+            self.count_send_interval(OneTimeKind::PhoneConfirmation, &phone).await?;
             return Ok(());
         }
         if !self.settings.signup_enabled {

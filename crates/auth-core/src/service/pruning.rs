@@ -8,7 +8,7 @@ use chrono::Duration;
 
 use crate::domain::SessionLimits;
 use crate::error::AuthError;
-use crate::ports::{Clock, EmailFlowStore, FactorStore, MailOutbox, SessionPrune, SessionStore};
+use crate::ports::{Clock, EmailFlowStore, FactorStore, IdentityStore, MailOutbox, SessionPrune, SessionStore};
 
 /// What pruning keeps, and how much one statement deletes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +37,14 @@ pub struct PruneReport {
     pub mail: u64,
     /// Expired factor challenges and abandoned factor enrollments.
     pub factors: u64,
+    /// Expired external sign-in flows (`/authorize` never followed by its callback).
+    pub oauth_flows: u64,
 }
 
 impl PruneReport {
     /// Rows deleted in all.
     pub fn total(&self) -> u64 {
-        self.sessions + self.flows + self.mail + self.factors
+        self.sessions + self.flows + self.mail + self.factors + self.oauth_flows
     }
 }
 
@@ -53,6 +55,7 @@ pub struct Pruner {
     flows: Arc<dyn EmailFlowStore>,
     outbox: Arc<dyn MailOutbox>,
     factors: Option<Arc<dyn FactorStore>>,
+    identities: Option<Arc<dyn IdentityStore>>,
     clock: Arc<dyn Clock>,
     policy: PrunePolicy,
 }
@@ -66,13 +69,19 @@ impl Pruner {
         clock: Arc<dyn Clock>,
         policy: PrunePolicy,
     ) -> Self {
-        Self { sessions, flows, outbox, factors: None, clock, policy }
+        Self { sessions, flows, outbox, factors: None, identities: None, clock, policy }
     }
 
     /// This pruner, also deleting expired factor challenges and enrollments abandoned for
     /// longer than the retention.
     pub fn with_factors(mut self, factors: Arc<dyn FactorStore>) -> Self {
         self.factors = Some(factors);
+        self
+    }
+
+    /// This pruner, also deleting external sign-in flows expired for longer than the retention.
+    pub fn with_identities(mut self, identities: Arc<dyn IdentityStore>) -> Self {
+        self.identities = Some(identities);
         self
     }
 
@@ -95,6 +104,10 @@ impl Pruner {
             mail: drain(|| self.outbox.prune_mail(cutoff, batch)).await?,
             factors: match &self.factors {
                 Some(factors) => drain(|| factors.prune_factors(cutoff, batch)).await?,
+                None => 0,
+            },
+            oauth_flows: match &self.identities {
+                Some(identities) => drain(|| identities.prune_oauth_flows(cutoff, batch)).await?,
                 None => 0,
             },
         })

@@ -108,9 +108,12 @@ async fn otp_signs_in_a_known_number_and_respects_the_send_interval() {
     assert_eq!(verify(&world, VerifyType::Sms, NUMBER, &first).await.unwrap_err(), AuthError::OtpExpired, "replaced");
     assert!(matches!(verify(&world, VerifyType::Sms, NUMBER, &second).await.unwrap(), Verified::Session(_)));
 
-    // An unknown number with create_user false: nothing sent, nothing stored.
+    // An unknown number with create_user false: nothing sent, nothing stored, and a repeat is
+    // refused like one to a known number, so the answer does not tell them apart.
     world.service.send_phone_otp("+15550009999", false, None, None, &test_client()).await.unwrap();
     assert!(world.take_sms().await.unwrap().is_empty());
+    let again = world.service.send_phone_otp("+15550009999", false, None, None, &test_client()).await.unwrap_err();
+    assert!(matches!(again, AuthError::SmsRateLimited { .. }), "{again:?}");
 }
 
 #[tokio::test]
